@@ -1,0 +1,154 @@
+"""Metrics shared by the studies: ROC, working points, bootstrap, calibration, resolution."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from sklearn import metrics as _skm
+
+__all__ = [
+    "auc",
+    "bootstrap_ci",
+    "efficiency_at",
+    "expected_calibration_error",
+    "quantile_resolution",
+    "rejection_at_efficiency",
+    "reliability_curve",
+    "roc_curve",
+]
+
+
+def _binary(y_true: ArrayLike, score: ArrayLike) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    y = np.asarray(y_true).astype(np.int64).ravel()
+    s = np.asarray(score, dtype=np.float64).ravel()
+    if y.shape != s.shape:
+        msg = f"labels and scores must have the same length, found {y.shape[0]} and {s.shape[0]}"
+        raise ValueError(msg)
+    if not set(np.unique(y)).issubset({0, 1}) or np.unique(y).size != 2:
+        msg = f"binary labels must contain both 0 and 1, found values {np.unique(y)[:10]}"
+        raise ValueError(msg)
+    if not np.all(np.isfinite(s)):
+        msg = f"scores contain {np.count_nonzero(~np.isfinite(s))} non-finite values"
+        raise ValueError(msg)
+    return y, s
+
+
+def roc_curve(y_true: ArrayLike, score: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64],
+                                                             NDArray[np.float64]]:
+    """Background efficiency, signal efficiency and thresholds (higher score = more signal-like).
+
+    Returns
+    -------
+    eff_bkg, eff_sig, thresholds
+        As :func:`sklearn.metrics.roc_curve` (``fpr``, ``tpr``, ``thresholds``).
+    """
+    y, s = _binary(y_true, score)
+    fpr, tpr, thr = _skm.roc_curve(y, s)
+    return fpr, tpr, thr
+
+
+def auc(y_true: ArrayLike, score: ArrayLike) -> float:
+    """Area under the ROC curve."""
+    y, s = _binary(y_true, score)
+    return float(_skm.roc_auc_score(y, s))
+
+
+def efficiency_at(y_true: ArrayLike, score: ArrayLike, eff_sig: float) -> tuple[float, float]:
+    """Background efficiency and score threshold at which the signal efficiency reaches ``eff_sig``.
+
+    The threshold is the ``1 - eff_sig`` quantile of the signal scores; the background efficiency is
+    the fraction of background at or above it.
+    """
+    if not 0.0 < eff_sig <= 1.0:
+        msg = f"signal efficiency must be in (0, 1], found {eff_sig}"
+        raise ValueError(msg)
+    y, s = _binary(y_true, score)
+    threshold = float(np.quantile(s[y == 1], 1.0 - eff_sig, method="lower"))
+    eff_bkg = float(np.mean(s[y == 0] >= threshold))
+    return eff_bkg, threshold
+
+
+def rejection_at_efficiency(y_true: ArrayLike, score: ArrayLike, eff_sig: float) -> float:
+    """Background rejection ``1 / eff_bkg`` at signal efficiency ``eff_sig`` (``inf`` if none passes)."""
+    eff_bkg, _ = efficiency_at(y_true, score, eff_sig)
+    return float("inf") if eff_bkg == 0.0 else 1.0 / eff_bkg
+
+
+def bootstrap_ci(
+    statistic: Callable[..., float],
+    *arrays: ArrayLike,
+    n_boot: int = 200,
+    cl: float = 0.68,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Bootstrap the uncertainty of ``statistic(*arrays)`` by resampling rows with replacement.
+
+    Returns
+    -------
+    dict
+        ``value`` (on the full sample), ``std``, ``lo`` and ``hi`` (central interval at ``cl``).
+    """
+    data = [np.asarray(a) for a in arrays]
+    n = data[0].shape[0]
+    if any(a.shape[0] != n for a in data):
+        msg = f"all arrays must have the same length, found {[a.shape[0] for a in data]}"
+        raise ValueError(msg)
+    rng = np.random.default_rng(seed)
+    values = np.empty(n_boot)
+    for i in range(n_boot):
+        idx = rng.integers(0, n, n)
+        values[i] = statistic(*(a[idx] for a in data))
+    lo, hi = np.quantile(values, [(1 - cl) / 2, (1 + cl) / 2])
+    return {"value": float(statistic(*data)), "std": float(np.std(values, ddof=1)),
+            "lo": float(lo), "hi": float(hi)}
+
+
+def reliability_curve(y_true: ArrayLike, prob: ArrayLike, n_bins: int = 10) -> dict[str, Any]:
+    """Reliability diagram data for a binary probability: mean prediction vs observed frequency.
+
+    Returns
+    -------
+    dict
+        ``bin_edges``, ``mean_prob``, ``frac_positive``, ``count`` per bin (empty bins give NaN).
+    """
+    y = np.asarray(y_true, dtype=np.float64).ravel()
+    p = np.asarray(prob, dtype=np.float64).ravel()
+    if np.any((p < 0) | (p > 1)):
+        msg = "probabilities must lie in [0, 1]"
+        raise ValueError(msg)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.clip(np.digitize(p, edges[1:-1]), 0, n_bins - 1)
+    count = np.bincount(which, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_prob = np.bincount(which, weights=p, minlength=n_bins) / count
+        frac = np.bincount(which, weights=y, minlength=n_bins) / count
+    return {"bin_edges": edges, "mean_prob": mean_prob, "frac_positive": frac, "count": count}
+
+
+def expected_calibration_error(y_true: ArrayLike, prob: ArrayLike, n_bins: int = 10) -> float:
+    """Count-weighted mean of ``|observed frequency - mean probability|`` over reliability bins."""
+    curve = reliability_curve(y_true, prob, n_bins)
+    ok = curve["count"] > 0
+    weights = curve["count"][ok] / curve["count"].sum()
+    return float(np.sum(weights * np.abs(curve["frac_positive"][ok] - curve["mean_prob"][ok])))
+
+
+def quantile_resolution(ratio: ArrayLike) -> dict[str, float]:
+    """Response and resolution of a ratio (e.g. ``pT_reco / pT_gen``) by quantiles.
+
+    Returns
+    -------
+    dict
+        ``median`` (the response), ``iqr`` (``q75 - q25``) and ``resolution`` (``iqr / median``).
+    """
+    r = np.asarray(ratio, dtype=np.float64).ravel()
+    r = r[np.isfinite(r)]
+    if r.size == 0:
+        msg = "no finite values to compute a resolution from"
+        raise ValueError(msg)
+    q25, med, q75 = np.quantile(r, [0.25, 0.5, 0.75])
+    return {"median": float(med), "iqr": float(q75 - q25),
+            "resolution": float((q75 - q25) / med) if med != 0 else float("nan"), "n": int(r.size)}
