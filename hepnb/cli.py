@@ -1,0 +1,132 @@
+"""The ``hepnb`` command: list, run, book, lab (and the studies' own subcommands)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from hepnb.studies import PROFILES, ParameterError, StudyError, coerce_cli_value, get_study, list_studies
+
+__all__ = ["main"]
+
+#: Study families that may add their own subcommands through ``hepnb.<family>.cli.register``.
+FAMILIES: tuple[str, ...] = ("pid", "tracks", "tau")
+KERNEL_NAME = "hepnb"
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    for name, study in list_studies().items():
+        print(f"{name}  ({study.notebook.name})  {study.title}")
+        profiles = [p for p in PROFILES if p == "default" or study.profile_file(p).is_file()]
+        print(f"  profiles: {', '.join(profiles)}")
+        for param in study.parameters.values():
+            line = f"    {param.name}: {param.type_name} = {param.default!r}"
+            print(line + (f"  # {param.help}" if param.help else ""))
+    return 0
+
+
+def _overrides(study_name: str, pairs: Sequence[Sequence[str]]) -> dict[str, object]:
+    study = get_study(study_name)
+    return {name: coerce_cli_value(study, name, value) for name, value in pairs}
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from hepnb.runner import run_study
+
+    overrides = _overrides(args.study, args.param)
+    result = run_study(args.study, args.profile, overrides, output_dir=args.output,
+                       results_dir=args.results_dir, log_output=args.log_output)
+    print(f"executed notebook: {result.notebook}")
+    print(f"results: {result.results / 'results.json'}  ({result.duration_s:.0f} s)")
+    return 0
+
+
+def _cmd_book(args: argparse.Namespace) -> int:
+    from hepnb.book import build_book
+    from hepnb.runner import run_many
+
+    if not args.no_run:
+        run_many(list(list_studies()), args.profile, jobs=args.jobs, results_dir=args.results_dir)
+    index = build_book(clean=args.clean, results_dir=args.results_dir)
+    print(f"book built: {index}")
+    return 0
+
+
+def _cmd_lab(args: argparse.Namespace) -> int:
+    from hepnb.runner import repo_root
+
+    subprocess.run([sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL_NAME,
+                    "--display-name", "Python (hepnb)"], check=True, capture_output=True)
+    cmd = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={repo_root() / 'notebooks'}",
+           f"--ServerApp.ip={args.ip}", f"--ServerApp.port={args.port}", "--ServerApp.port_retries=0",
+           f"--ServerApp.open_browser={'True' if args.browser else 'False'}"]
+    if args.token is not None:
+        cmd.append(f"--IdentityProvider.token={args.token}")
+    os.execv(sys.executable, cmd)
+    return 0  # pragma: no cover - execv does not return
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hepnb", description="The hepnb analysis book: run studies, build the book.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_list = sub.add_parser("list", help="studies, their parameters (from the notebooks) and profiles")
+    p_list.set_defaults(func=_cmd_list)
+
+    p_run = sub.add_parser("run", help="execute one study notebook with papermill")
+    p_run.add_argument("study", help="study name (see `hepnb list`)")
+    p_run.add_argument("--profile", default="default", choices=PROFILES)
+    p_run.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                       help="override a parameter (typed as YAML: 3, 0.5, true, [1, 2]; strings as-is)")
+    p_run.add_argument("--output", type=Path, default=None, help="folder of the executed notebook (default: book/executed)")
+    p_run.add_argument("--results-dir", type=Path, default=None, help="root of the results tree (default: results/)")
+    p_run.add_argument("--log-output", action="store_true", help="stream cell output to the terminal")
+    p_run.set_defaults(func=_cmd_run)
+
+    p_book = sub.add_parser("book", help="run every study (bounded pool), then build the HTML book")
+    p_book.add_argument("--profile", default="default", choices=PROFILES)
+    p_book.add_argument("--jobs", type=int, default=1, help="studies executed at once")
+    p_book.add_argument("--no-run", action="store_true", help="only build, from the executed notebooks present")
+    p_book.add_argument("--clean", action="store_true", help="remove _build first")
+    p_book.add_argument("--results-dir", type=Path, default=None)
+    p_book.set_defaults(func=_cmd_book)
+
+    p_lab = sub.add_parser("lab", help="JupyterLab on notebooks/ with the hepnb kernel registered")
+    p_lab.add_argument("--port", type=int, default=8888)
+    p_lab.add_argument("--ip", default="127.0.0.1")
+    p_lab.add_argument("--token", default=None, help="server token (default: a random one)")
+    p_lab.add_argument("--browser", action="store_true", help="open a browser")
+    p_lab.set_defaults(func=_cmd_lab)
+
+    for family in FAMILIES:
+        try:
+            module = importlib.import_module(f"hepnb.{family}.cli")
+        except ModuleNotFoundError as err:
+            if err.name != f"hepnb.{family}.cli":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``hepnb`` console script; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (StudyError, ParameterError, FileNotFoundError, ValueError) as err:
+        print(f"hepnb: error: {err}", file=sys.stderr)
+        return 2
+    except RuntimeError as err:  # RunError, BookError
+        print(f"hepnb: error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""The study registry: which notebooks exist, their parameters and their profiles.
+
+Nothing here keeps a second copy of a notebook's parameters: they are read from the notebook's
+``parameters`` cell with papermill's inspection, and their types are those of the default literals.
+Profiles are YAML files next to the notebook, ``notebooks/<study>.<profile>.yaml``, holding overrides.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "PROFILES",
+    "Parameter",
+    "ParameterError",
+    "Study",
+    "StudyError",
+    "coerce_cli_value",
+    "get_study",
+    "list_studies",
+    "notebooks_dir",
+    "resolve_parameters",
+]
+
+#: The three parameter profiles; ``default`` is the notebook's own defaults.
+PROFILES: tuple[str, ...] = ("ci", "default", "full")
+
+#: Parameters every notebook has; the runner sets them, a user does not.
+RUNNER_PARAMETERS: tuple[str, ...] = ("profile", "results_dir")
+
+
+class StudyError(ValueError):
+    """An unknown study or profile, or a broken profile file."""
+
+
+class ParameterError(ValueError):
+    """A parameter that does not exist or has the wrong type."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One notebook parameter as declared in its ``parameters`` cell."""
+
+    name: str
+    type: type
+    default: Any
+    help: str = ""
+
+    @property
+    def type_name(self) -> str:
+        """The Python type name, e.g. ``"int"``."""
+        return self.type.__name__
+
+
+@dataclass(frozen=True)
+class Study:
+    """A study: its notebook, title, declared parameters and profile files."""
+
+    name: str
+    notebook: Path
+    title: str
+    parameters: Mapping[str, Parameter]
+
+    def profile_file(self, profile: str) -> Path:
+        """Path of the YAML file of ``profile`` (it may not exist for ``default``)."""
+        return self.notebook.with_name(f"{self.name}.{profile}.yaml")
+
+    def profile_overrides(self, profile: str) -> dict[str, Any]:
+        """The overrides a profile file sets, checked against the declared parameters.
+
+        Raises
+        ------
+        StudyError
+            Unknown profile, missing file (for ``ci``/``full``), or a file that does not parse.
+        ParameterError
+            A name or type in the file that the notebook does not declare.
+        """
+        if profile not in PROFILES:
+            msg = f"unknown profile {profile!r}; choose one of {list(PROFILES)}"
+            raise StudyError(msg)
+        path = self.profile_file(profile)
+        if not path.is_file():
+            if profile == "default":
+                return {}
+            msg = f"study {self.name!r} has no {profile!r} profile: {path} does not exist"
+            raise StudyError(msg)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as err:
+            msg = f"profile file {path} does not parse as YAML: {err}"
+            raise StudyError(msg) from err
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            msg = f"profile file {path} must hold a mapping of parameter: value, found {type(data).__name__}"
+            raise StudyError(msg)
+        return {name: self.check(name, value, source=str(path)) for name, value in data.items()}
+
+    def check(self, name: str, value: Any, *, source: str = "parameter") -> Any:
+        """Validate one parameter value against the declaration; return it (ints widened to float).
+
+        Raises
+        ------
+        ParameterError
+            Unknown name (the valid names are listed) or wrong type.
+        """
+        declared = self.parameters.get(name)
+        if declared is None or name in RUNNER_PARAMETERS:
+            valid = sorted(n for n in self.parameters if n not in RUNNER_PARAMETERS)
+            msg = f"{source}: study {self.name!r} has no parameter {name!r}; valid parameters: {valid}"
+            raise ParameterError(msg)
+        return _check_type(declared, value, source)
+
+
+def _check_type(declared: Parameter, value: Any, source: str) -> Any:
+    want = declared.type
+    if want is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if want is type(None) or isinstance(value, want) and not (want is int and isinstance(value, bool)):
+        return value
+    msg = (f"{source}: parameter {declared.name!r} must be {want.__name__} "
+           f"(default {declared.default!r}), found {type(value).__name__} {value!r}")
+    raise ParameterError(msg)
+
+
+def notebooks_dir() -> Path:
+    """The folder of the study notebooks (``HEPNB_NOTEBOOKS`` overrides the repository's)."""
+    env = os.environ.get("HEPNB_NOTEBOOKS")
+    if env:
+        return Path(env).resolve()
+    return Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def _title(notebook: Path) -> str:
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return notebook.stem
+
+
+def _parameters(notebook: Path) -> dict[str, Parameter]:
+    import papermill as pm
+
+    inspected = pm.inspect_notebook(str(notebook))
+    params = {}
+    for name, info in inspected.items():
+        try:
+            default = ast.literal_eval(info["default"])
+        except (ValueError, SyntaxError) as err:
+            msg = (f"{notebook}: parameter {name!r} must default to a literal (number, string, bool, "
+                   f"list), found {info['default']!r}")
+            raise StudyError(msg) from err
+        params[name] = Parameter(name=name, type=type(default), default=default,
+                                 help=str(info.get("help") or ""))
+    missing = [n for n in RUNNER_PARAMETERS if n not in params]
+    if missing:
+        msg = f"{notebook}: the parameters cell must declare {missing}"
+        raise StudyError(msg)
+    return params
+
+
+@cache
+def _load(notebook: Path, mtime_ns: int) -> Study:  # mtime in the key: an edited notebook reloads
+    return Study(name=notebook.stem, notebook=notebook, title=_title(notebook),
+                 parameters=_parameters(notebook))
+
+
+def list_studies(folder: Path | None = None) -> dict[str, Study]:
+    """All studies, one per ``*.ipynb`` in the notebooks folder, sorted by name."""
+    folder = folder or notebooks_dir()
+    found = sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
+    return {p.stem: _load(p.resolve(), p.stat().st_mtime_ns) for p in found}
+
+
+def get_study(name: str, folder: Path | None = None) -> Study:
+    """The study called ``name``; an unknown name is refused with the list of studies."""
+    studies = list_studies(folder)
+    if name not in studies:
+        msg = f"unknown study {name!r}; available studies: {sorted(studies)}"
+        raise StudyError(msg)
+    return studies[name]
+
+
+def coerce_cli_value(study: Study, name: str, text: str) -> Any:
+    """Turn the text of ``-p NAME VALUE`` into a typed value (YAML rules; strings stay strings)."""
+    declared = study.parameters.get(name)
+    if declared is not None and declared.type is str:
+        return text
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def resolve_parameters(study: Study, profile: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Profile values merged under the user's overrides, every value checked.
+
+    Returns
+    -------
+    dict
+        The parameters to inject (without ``profile``/``results_dir``, which the runner adds).
+    """
+    params = study.profile_overrides(profile)
+    for name, value in (overrides or {}).items():
+        params[name] = study.check(name, value, source="-p")
+    return params
