@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 __all__ = ["check_columns", "check_finite", "file_format", "read_table", "write_table"]
 
 _MAGIC = {b"root": "root", b"PAR1": "parquet"}
+_TREE_CLASSES = ("TTree", "ROOT::RNTuple")
 _SUFFIX = {".root": "root", ".parquet": "parquet", ".pq": "parquet"}
 
 
@@ -71,7 +72,7 @@ def _root_tree(path: Path, tree: str) -> object:
     import uproot
 
     handle = uproot.open(path)
-    trees = [k.split(";")[0] for k, cls in handle.classnames().items() if cls == "TTree"]
+    trees = [k.split(";")[0] for k, cls in handle.classnames().items() if cls in _TREE_CLASSES]
     if tree not in trees:
         msg = f"{path} has no TTree named {tree!r}; it has {sorted(set(trees))}"
         raise ValueError(msg)
@@ -161,8 +162,9 @@ def write_table(
         if kind == "root":
             import uproot
 
-            with uproot.recreate(tmp) as out:
-                out[tree] = columns
+            with uproot.recreate(tmp) as out:  # a TTree, as O2/ROOT tools expect (not an RNTuple)
+                out.mktree(tree, {k: v.dtype for k, v in columns.items()})
+                out[tree].extend(columns)
         else:
             import pyarrow as pa
             import pyarrow.parquet as pq

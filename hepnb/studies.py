@@ -200,9 +200,15 @@ def coerce_cli_value(study: Study, name: str, text: str) -> Any:
     if declared is not None and declared.type is str:
         return text
     try:
-        return yaml.safe_load(text)
+        value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
+    if isinstance(value, str) and declared is not None and declared.type is float:
+        try:  # YAML 1.1 reads "1e-3" (no dot) as a string
+            return float(text)
+        except ValueError:
+            return value
+    return value
 
 
 def resolve_parameters(study: Study, profile: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from hepnb.metrics import (
+    auc,
+    bootstrap_ci,
+    efficiency_at,
+    expected_calibration_error,
+    quantile_resolution,
+    rejection_at_efficiency,
+    reliability_curve,
+)
+
+
+def test_auc_of_two_gaussians_matches_the_closed_form() -> None:
+    rng = np.random.default_rng(0)
+    n, d = 200_000, 1.0
+    y = np.r_[np.ones(n), np.zeros(n)]
+    s = np.r_[rng.normal(d, 1, n), rng.normal(0, 1, n)]
+    assert auc(y, s) == pytest.approx(stats.norm.cdf(d / np.sqrt(2)), abs=3e-3)
+    # at 50 % signal efficiency the threshold is the signal median, d; background above it: 1 - Phi(d)
+    eff_b, thr = efficiency_at(y, s, 0.5)
+    assert thr == pytest.approx(d, abs=0.01)
+    assert eff_b == pytest.approx(stats.norm.sf(d), abs=3e-3)
+    assert rejection_at_efficiency(y, s, 0.5) == pytest.approx(1 / stats.norm.sf(d), rel=0.02)
+
+
+def test_binary_checks() -> None:
+    with pytest.raises(ValueError, match="both 0 and 1"):
+        auc([1, 1, 1], [0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match="same length"):
+        auc([0, 1], [0.1])
+    with pytest.raises(ValueError, match="non-finite"):
+        auc([0, 1], [0.1, np.nan])
+    with pytest.raises(ValueError, match=r"in \(0, 1\]"):
+        efficiency_at([0, 1], [0.1, 0.2], 1.5)
+
+
+def test_bootstrap_of_a_mean_matches_the_standard_error() -> None:
+    x = np.random.default_rng(3).normal(0, 2, 4000)
+    ci = bootstrap_ci(np.mean, x, n_boot=400)
+    assert ci["std"] == pytest.approx(2 / np.sqrt(4000), rel=0.15)
+    assert ci["lo"] < ci["value"] < ci["hi"]
+
+
+def test_calibrated_probabilities_have_small_ece() -> None:
+    rng = np.random.default_rng(5)
+    p = rng.uniform(0, 1, 100_000)
+    y = rng.uniform(0, 1, p.size) < p
+    assert expected_calibration_error(y, p) < 0.01
+    assert expected_calibration_error(y, p**3) > 0.1
+    curve = reliability_curve(y, p, 5)
+    np.testing.assert_allclose(curve["frac_positive"], [0.1, 0.3, 0.5, 0.7, 0.9], atol=0.01)
+
+
+def test_quantile_resolution_of_a_gaussian() -> None:
+    r = np.random.default_rng(2).normal(1.0, 0.1, 200_000)
+    res = quantile_resolution(r)
+    assert res["median"] == pytest.approx(1.0, abs=1e-3)
+    assert res["resolution"] == pytest.approx(2 * stats.norm.ppf(0.75) * 0.1, rel=0.01)
+    with pytest.raises(ValueError, match="no finite values"):
+        quantile_resolution([np.nan])

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hepnb.runner import RunError, run_many, run_study
+from hepnb.studies import ParameterError
+
+
+def test_run_writes_notebook_and_results(notebooks: Path, tmp_path: Path) -> None:
+    out, res = tmp_path / "out", tmp_path / "results"
+    result = run_study("good", "ci", {"scale": 4.0}, output_dir=out, results_dir=res, progress=False)
+    record = json.loads((res / "ci" / "good" / "results.json").read_text())
+    assert record["params"] == {"n": 1, "scale": 4.0, "label": "x"}
+    assert record["metrics"]["headline"]["answer"] == 4.0
+    assert result.notebook == out / "good.ipynb"
+    import nbformat
+
+    nb = nbformat.read(result.notebook, as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1
+    assert "n = 1" in injected[0].source and "scale = 4.0" in injected[0].source
+    assert not [p for p in res.rglob("*") if ".staging" in p.name], "staging folders must be cleaned up"
+
+
+def test_failing_notebook_leaves_previous_results(notebooks: Path, tmp_path: Path) -> None:
+    out, res = tmp_path / "out", tmp_path / "results"
+    run_study("good", "ci", output_dir=out, results_dir=res, progress=False)
+    before = (res / "ci" / "good" / "results.json").read_text()
+    (notebooks / "good.ipynb").replace(notebooks / "good.bak")
+    (notebooks / "boom.ipynb").replace(notebooks / "good.ipynb")
+    with pytest.raises(RunError, match=r"raised in cell .*RuntimeError: detector on fire"):
+        run_study("good", "ci", output_dir=out, results_dir=res, progress=False)
+    assert (res / "ci" / "good" / "results.json").read_text() == before
+    assert (out / "good.failed.ipynb").is_file()
+    assert not list(out.glob(".*partial*"))
+
+
+def test_notebook_that_raises_writes_nothing(notebooks: Path, tmp_path: Path) -> None:
+    res = tmp_path / "results"
+    with pytest.raises(RunError, match="no results were written"):
+        run_study("boom", "default", output_dir=tmp_path / "out", results_dir=res, progress=False)
+    assert not list(res.rglob("results.json"))
+
+
+def test_notebook_without_results_is_an_error(notebooks: Path, tmp_path: Path) -> None:
+    with pytest.raises(RunError, match="without writing results.json"):
+        run_study("silent", "default", output_dir=tmp_path / "out", results_dir=tmp_path / "r", progress=False)
+    assert not (tmp_path / "out" / "silent.ipynb").exists()
+
+
+def test_bad_parameter_refused_before_a_kernel_starts(notebooks: Path, tmp_path: Path) -> None:
+    with pytest.raises(ParameterError, match="valid parameters"):
+        run_study("good", "default", {"nn": 1}, output_dir=tmp_path / "out", results_dir=tmp_path / "r")
+    assert not (tmp_path / "out").exists()
+
+
+def test_output_path_that_is_a_file(notebooks: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    with pytest.raises(RunError, match="output folder .* cannot be written"):
+        run_study("good", "default", output_dir=blocker / "out", results_dir=tmp_path / "r")
+
+
+def test_run_many_reports_every_failure(notebooks: Path, tmp_path: Path) -> None:
+    with pytest.raises(RunError) as info:
+        run_many(["good", "boom", "silent"], "default", jobs=2, output_dir=tmp_path / "o", results_dir=tmp_path / "r")
+    assert "'boom'" in str(info.value) and "'silent'" in str(info.value)
+    assert (tmp_path / "r" / "default" / "good" / "results.json").is_file()
