@@ -65,6 +65,8 @@ def _cmd_lab(args: argparse.Namespace) -> int:
     cmd = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={repo_root() / 'notebooks'}",
            f"--ServerApp.ip={args.ip}", f"--ServerApp.port={args.port}", "--ServerApp.port_retries=0",
            f"--ServerApp.open_browser={'True' if args.browser else 'False'}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and CI run as root
+        cmd.append("--allow-root")
     if args.token is not None:
         cmd.append(f"--IdentityProvider.token={args.token}")
     os.execv(sys.executable, cmd)

@@ -13,7 +13,7 @@ import numpy as np
 
 from hepnb.results import package_versions
 
-__all__ = ["dispatch_benchmark", "machine_info"]
+__all__ = ["dispatch_benchmark", "machine_info", "plot_dispatch_benchmark"]
 
 
 def machine_info() -> dict[str, Any]:
@@ -126,3 +126,20 @@ def dispatch_benchmark(
         "dispatch_overhead_us": max(t_loop - t_scan, 0.0) / n_steps * 1e6,
         "max_param_diff": diff,
     }
+
+
+def plot_dispatch_benchmark(bench: dict[str, float]) -> Any:
+    """Two panels: training steps/s of the loop and the scan; compile and run times (log scale)."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax_rate, ax_time) = plt.subplots(1, 2, figsize=(12, 4.5))
+    ax_rate.bar(["Python loop\nof jitted step", "one jitted\nlax.scan"],
+                [bench["loop_steps_per_s"], bench["scan_steps_per_s"]], color=["tab:gray", "tab:blue"])
+    ax_rate.set_ylabel("training steps / s")
+    ax_rate.set_title(f"batch {bench['batch_size']:.0f}, {bench['n_steps']:.0f} steps", fontsize=14)
+    ax_time.bar(["compile\nstep", "compile\nscan", "run\nloop", "run\nscan"],
+                [bench["compile_step_s"], bench["compile_scan_s"], bench["loop_s"], bench["scan_s"]],
+                color=["tab:orange", "tab:orange", "tab:gray", "tab:blue"])
+    ax_time.set_ylabel("seconds")
+    ax_time.set_yscale("log")
+    return fig

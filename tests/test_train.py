@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+
+from hepnb.checkpoint import load_model, save_model
+from hepnb.train import fit, predict
+
+
+class Net(nnx.Module):
+    def __init__(self, n_in: int = 4, *, rngs: nnx.Rngs) -> None:
+        self.hidden = nnx.Linear(n_in, 32, rngs=rngs)
+        self.norm = nnx.BatchNorm(32, rngs=rngs)
+        self.drop = nnx.Dropout(0.1, rngs=rngs)
+        self.out = nnx.Linear(32, 2, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return self.out(self.drop(nnx.relu(self.norm(self.hidden(x)))))
+
+
+def xent(model: Net, batch: dict[str, jax.Array]) -> tuple[jax.Array, dict[str, jax.Array]]:
+    logits = model(batch["x"])
+    loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"]).mean()
+    return loss, {"acc": jnp.mean(logits.argmax(-1) == batch["y"])}
+
+
+def _data(n: int, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 4)).astype(np.float32)
+    return {"x": x, "y": (x[:, 0] + 0.5 * x[:, 1] > 0).astype(np.int32)}
+
+
+def test_fit_learns_and_keeps_the_best_epoch() -> None:
+    model = Net(rngs=nnx.Rngs(0))
+    res = fit(model, optax.adam(3e-3), xent, _data(4096), _data(2048, 1), batch_size=128, n_epochs=6, progress=False)
+    assert res.n_epochs_run == 6 and res.n_steps == 6 * 32
+    assert res.history["val_acc"][-1] > 0.93
+    assert res.best_epoch == int(np.argmin(res.history["val_loss"]))
+    val = _data(2048, 1)
+    acc = np.mean(np.asarray(predict(model, val["x"], batch_size=500)).argmax(-1) == val["y"])
+    assert acc == pytest.approx(res.history["val_acc"][res.best_epoch], abs=1e-6)
+
+
+def test_same_seed_same_weights() -> None:
+    outs = []
+    for _ in range(2):
+        model = Net(rngs=nnx.Rngs(1))
+        fit(model, optax.sgd(0.05), xent, _data(1024), batch_size=64, n_epochs=2, seed=9, progress=False)
+        outs.append(np.asarray(predict(model, _data(64, 3)["x"])))
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def test_scanned_epoch_equals_explicit_steps() -> None:
+    """One epoch in lax.scan gives the weights of the same SGD steps taken one by one."""
+    data = _data(256)
+    key = jax.random.key(4)
+    model = nnx.Linear(4, 2, rngs=nnx.Rngs(2))
+    ref = nnx.Linear(4, 2, rngs=nnx.Rngs(2))
+
+    def loss(m: nnx.Linear, b: dict[str, jax.Array]) -> tuple[jax.Array, dict[str, jax.Array]]:
+        return optax.softmax_cross_entropy_with_integer_labels(m(b["x"]), b["y"]).mean(), {}
+
+    fit(model, optax.sgd(0.1), loss, data, batch_size=64, n_epochs=1, seed=4, progress=False)
+    _, sub = jax.random.split(key)
+    order = np.asarray(jax.random.permutation(sub, 256)).reshape(4, 64)
+    for idx in order:
+        grads = nnx.grad(lambda m, b: loss(m, b)[0])(ref, {k: v[idx] for k, v in data.items()})
+        ref.kernel[...] = ref.kernel[...] - 0.1 * grads.kernel[...]
+        ref.bias[...] = ref.bias[...] - 0.1 * grads.bias[...]
+    np.testing.assert_allclose(model.kernel[...], ref.kernel[...], rtol=1e-5, atol=1e-6)
+
+
+def test_early_stopping_and_divergence() -> None:
+    def linear_xent(m: nnx.Linear, b: dict[str, jax.Array]) -> tuple[jax.Array, dict[str, jax.Array]]:
+        return optax.softmax_cross_entropy_with_integer_labels(m(b["x"]), b["y"]).mean(), {}
+
+    res = fit(nnx.Linear(4, 2, rngs=nnx.Rngs(0)), optax.sgd(0.0), linear_xent, _data(512), _data(256, 1),
+              batch_size=64, n_epochs=20, patience=2, progress=False)
+    assert res.n_epochs_run == 3  # lr 0: the validation loss never improves after the first epoch
+    with pytest.raises(FloatingPointError, match="diverged"):
+        fit(Net(rngs=nnx.Rngs(0)), optax.sgd(1e30), xent, _data(512), batch_size=64, n_epochs=5, progress=False)
+
+
+def test_custom_grad_fn_is_used() -> None:
+    def zero_grads(model: Net, batch: dict[str, jax.Array]) -> tuple[jax.Array, nnx.State, dict[str, jax.Array]]:
+        (value, aux), grads = nnx.value_and_grad(xent, has_aux=True)(model, batch)
+        return value, jax.tree.map(jnp.zeros_like, grads), aux
+
+    model = Net(rngs=nnx.Rngs(0))
+    before = np.asarray(model.hidden.kernel[...]).copy()
+    fit(model, optax.sgd(0.5), xent, _data(256), batch_size=64, n_epochs=1, grad_fn=zero_grads, progress=False)
+    np.testing.assert_array_equal(model.hidden.kernel[...], before)
+
+
+def test_input_checks() -> None:
+    model = Net(rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="same number of rows"):
+        fit(model, optax.sgd(0.1), xent, {"x": np.zeros((10, 4)), "y": np.zeros(9)}, batch_size=2, n_epochs=1)
+    with pytest.raises(ValueError, match="fewer than the 64 needed"):
+        fit(model, optax.sgd(0.1), xent, _data(10), batch_size=64, n_epochs=1)
+    with pytest.raises(ValueError, match="monitor 'val_auc'"):
+        fit(model, optax.sgd(0.1), xent, _data(128), _data(64), batch_size=64, n_epochs=1, monitor="val_auc",
+            progress=False)
+
+
+def test_checkpoint_roundtrip_and_wrong_architecture(tmp_path: Path) -> None:
+    model = Net(rngs=nnx.Rngs(0))
+    fit(model, optax.adam(1e-2), xent, _data(512), batch_size=64, n_epochs=1, progress=False,
+        checkpoint_dir=tmp_path / "ckpt")
+    restored = load_model(lambda: Net(rngs=nnx.Rngs(5)), tmp_path / "ckpt")
+    x = _data(100, 2)["x"]
+    np.testing.assert_array_equal(predict(restored, x), predict(model, x))
+    with pytest.raises(ValueError, match="does not match the model architecture"):
+        load_model(lambda: Net(6, rngs=nnx.Rngs(0)), tmp_path / "ckpt")
+    with pytest.raises(FileNotFoundError, match="no hepnb model checkpoint"):
+        load_model(lambda: Net(rngs=nnx.Rngs(0)), tmp_path / "nothing")
+    save_model(restored, tmp_path / "ckpt")  # overwriting an existing checkpoint works
