@@ -88,7 +88,7 @@ def summary_markdown(results_dir: str | os.PathLike[str] | None = None,
         linked = _executed_profile(executed / f"{name}.ipynb") == rec["profile"]
         cell = f"{{doc}}`{name} <executed/{name}>`" if linked else name
         lines.append(f"| {cell} | {rec['profile']} | {numbers} | "
-                     f"{rec.get('device', '?')} | `{commit}` | {rec.get('created', '?')} |")
+                     f"{rec.get('device', '?')} | `{commit}` | {str(rec.get('created', '?'))[:16].replace('T', ' ')} |")
     return "\n".join(lines) + "\n"
 
 
