@@ -182,7 +182,7 @@ def save_results(
     record = {
         "study": study,
         "profile": profile,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "git_commit": git_commit(),
         "versions": package_versions(),
         "device": device_description(),

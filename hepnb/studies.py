@@ -124,7 +124,7 @@ def _check_type(declared: Parameter, value: Any, source: str) -> Any:
     want = declared.type
     if want is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if want is type(None) or isinstance(value, want) and not (want is int and isinstance(value, bool)):
+    if want is type(None) or (isinstance(value, want) and not (want is int and isinstance(value, bool))):
         return value
     msg = (f"{source}: parameter {declared.name!r} must be {want.__name__} "
            f"(default {declared.default!r}), found {type(value).__name__} {value!r}")

@@ -27,7 +27,7 @@ import optax
 from flax import nnx
 from tqdm.auto import tqdm
 
-__all__ = ["FitResult", "LossFn", "GradFn", "fit", "predict"]
+__all__ = ["FitResult", "GradFn", "LossFn", "fit", "predict"]
 
 Batch = Mapping[str, jax.Array]
 #: ``loss_fn(model, batch) -> (loss, aux)`` with a scalar loss and a dict of scalar diagnostics.

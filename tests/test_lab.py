@@ -18,7 +18,7 @@ def _free_port() -> int:
 
 
 def _get(url: str) -> dict[str, object]:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback only
+    with urllib.request.urlopen(url, timeout=5) as response:
         return json.loads(response.read())
 
 
