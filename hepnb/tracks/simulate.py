@@ -1,0 +1,128 @@
+"""Track samples with their float64 RK4 reference, for the correct physics and the seed's.
+
+``physics="correct"``: tracks start near the interaction point with slopes inside the magnet acceptance
+(|tx| ≤ 0.3, |ty| ≤ 0.25) and p log-uniform in a range (default 2–100 GeV), both charges; they are
+propagated through the grid map to the start plane of the leg and kept when the reference lands inside
+the T-station acceptance. ``physics="seed"`` reproduces the seed's sample knowingly: its Gaussian field
+with the ad-hoc fringe, x ∈ ±300 mm, y ∈ ±250 mm, |tx|, |ty| ≤ 0.15, p 3–100 GeV, z 4000 → 12000 mm and
+κ 1000× too small (q/p in 1/MeV with the 1/GeV constant).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hepnb.tracks import constants as C
+from hepnb.tracks.field import FieldMap, seed_field
+from hepnb.tracks.propagate import rk4
+
+__all__ = ["PHYSICS", "Setting", "default_field_map", "generate_tracks", "setting"]
+
+PHYSICS = ("correct", "seed")
+REFERENCE_STEP_MM = 5.0
+
+
+@functools.cache
+def default_field_map() -> FieldMap:
+    """The study's field: the analytic dipole tabulated at 100 mm (MagDown), built once per process."""
+    return FieldMap.from_function()
+
+
+@dataclass(frozen=True)
+class Setting:
+    """Everything that differs between the correct physics and the seed-faithful setting."""
+
+    physics: str
+    leg: str
+    z0_mm: float
+    z1_mm: float
+    kappa: float
+    field: Any
+
+    @property
+    def dz_mm(self) -> float:
+        """Length of the leg along z."""
+        return self.z1_mm - self.z0_mm
+
+    def reference_steps(self, z_from: float, z_to: float) -> int:
+        """RK4 steps of at most 5 mm between two planes."""
+        return max(1, math.ceil(abs(z_to - z_from) / REFERENCE_STEP_MM))
+
+
+def setting(physics: str = "correct", leg: str = "ut_t") -> Setting:
+    """The field, κ and planes of a physics setting and leg (the seed has one leg of its own)."""
+    if physics not in PHYSICS:
+        msg = f"unknown physics {physics!r}; choose one of {list(PHYSICS)}"
+        raise ValueError(msg)
+    if physics == "seed":
+        return Setting("seed", "seed", C.SEED_Z_START_MM, C.SEED_Z_END_MM,
+                       C.KAPPA_GEV_T_MM * C.SEED_UNITS_BUG_FACTOR, seed_field)
+    if leg not in C.LEGS_MM:
+        msg = f"unknown leg {leg!r}; choose one of {sorted(C.LEGS_MM)}"
+        raise ValueError(msg)
+    z0, z1 = C.LEGS_MM[leg]
+    return Setting("correct", leg, z0, z1, C.KAPPA_GEV_T_MM, default_field_map())
+
+
+def _log_uniform(rng: np.random.Generator, lo: float, hi: float, n: int) -> np.ndarray:
+    return np.exp(rng.uniform(np.log(lo), np.log(hi), n))
+
+
+def _origin_states(rng: np.random.Generator, n: int, p_range_gev: tuple[float, float]) -> np.ndarray:
+    p = _log_uniform(rng, *p_range_gev, n)
+    q = rng.choice([-1.0, 1.0], n)
+    return np.stack([rng.normal(0.0, 0.05, n), rng.normal(0.0, 0.05, n),
+                     rng.uniform(-C.TX_MAX, C.TX_MAX, n), rng.uniform(-C.TY_MAX, C.TY_MAX, n), q / p], axis=1)
+
+
+def generate_tracks(
+    n_tracks: int,
+    *,
+    leg: str = "ut_t",
+    physics: str = "correct",
+    seed: int = 0,
+    p_range_gev: tuple[float, float] = (2.0, 100.0),
+) -> dict[str, Any]:
+    """Start states on the leg's first plane and their float64 RK4 reference on the last.
+
+    Returns
+    -------
+    dict
+        ``start`` and ``end`` (N, 5) float64 states (x, y, tx, ty, q/p), ``p_gev`` (N,), and the
+        ``setting`` (:class:`Setting`).
+    """
+    if n_tracks < 1:
+        msg = f"n_tracks must be >= 1, found {n_tracks}"
+        raise ValueError(msg)
+    lo, hi = p_range_gev
+    if not 0 < lo < hi:
+        msg = f"p_range_gev must be (low, high) with 0 < low < high, found {p_range_gev}"
+        raise ValueError(msg)
+    st = setting(physics, leg)
+    rng = np.random.default_rng(seed)
+    starts, ends = [], []
+    have = 0
+    while have < n_tracks:
+        n = int(1.3 * (n_tracks - have)) + 64
+        if physics == "seed":
+            p = _log_uniform(rng, 3.0, 100.0, n)
+            start = np.stack([rng.uniform(-300, 300, n), rng.uniform(-250, 250, n), rng.uniform(-0.15, 0.15, n),
+                              rng.uniform(-0.15, 0.15, n), rng.choice([-1.0, 1.0], n) / p], axis=1)
+            end = rk4(start, st.z0_mm, st.z1_mm, st.reference_steps(st.z0_mm, st.z1_mm), field=st.field,
+                      kappa=st.kappa)
+            keep = np.ones(n, dtype=bool)
+        else:
+            origin = _origin_states(rng, n, p_range_gev)
+            start = rk4(origin, 0.0, st.z0_mm, st.reference_steps(0.0, st.z0_mm), field=st.field)
+            end = rk4(start, st.z0_mm, st.z1_mm, st.reference_steps(st.z0_mm, st.z1_mm), field=st.field)
+            keep = (np.abs(end[:, 0]) < C.T_HALF_WIDTH_X_MM) & (np.abs(end[:, 1]) < C.T_HALF_HEIGHT_Y_MM)
+        starts.append(start[keep])
+        ends.append(end[keep])
+        have += int(keep.sum())
+    start_all, end_all = np.concatenate(starts)[:n_tracks], np.concatenate(ends)[:n_tracks]
+    return {"start": start_all, "end": end_all, "p_gev": 1.0 / np.abs(start_all[:, 4]), "setting": st}
