@@ -45,13 +45,17 @@ def export_onnx(model: MLPExtrapolator, path: str | os.PathLike[str]) -> Path:
     out = model.net.out
     corr = node("Add", [node("MatMul", [x, const("w_out", out.kernel[...])], "mm_out"), const("b_out", out.bias[...])],
                 "corr_raw")
-    corr = node("Mul", [corr, const("out_scale", model.out_scale[...])], "corr")
+    corr = node("Mul", [corr, const("out_scale", model.out_scale[...])], "corr_sigma")
+    for name, value in (("i4", 4), ("i5", 5), ("axis1", 1)):
+        inits.append(numpy_helper.from_array(np.array([value], dtype=np.int64), name))
+    qop = node("Slice", ["start", "i4", "i5", "axis1"], "qop")
+    per_qop = node("Div", [qop, const("qop_rms", np.asarray(model.qop_rms[...]).reshape(1))], "per_qop")
+    corr = node("Mul", [corr, per_qop], "corr")
     # straight-line base: (x + tx dz, y + ty dz, tx, ty); Slice bounds are int64 constants
-    for name, value in (("i0", 0), ("i2", 2), ("i4", 4), ("i5", 5), ("axis1", 1)):
+    for name, value in (("i0", 0), ("i2", 2)):
         inits.append(numpy_helper.from_array(np.array([value], dtype=np.int64), name))
     pos = node("Slice", ["start", "i0", "i2", "axis1"], "pos")
     slopes = node("Slice", ["start", "i2", "i4", "axis1"], "slopes")
-    qop = node("Slice", ["start", "i4", "i5", "axis1"], "qop")
     moved = node("Add", [pos, node("Mul", [slopes, const("dz", np.array(model.dz_mm))], "step")], "moved")
     base = node("Concat", [moved, slopes], "base", axis=1)
     node("Concat", [node("Add", [base, corr], "state4"), qop], "end", axis=1)

@@ -164,11 +164,16 @@ class FieldMap:
             idx.append(i0.astype(jnp.int32))
             frac.append(jnp.clip(t - i0, 0.0, 1.0))
         (i, j, k), (fx, fy, fz) = idx, frac
-        out = 0.0
-        for di, wx in ((0, 1.0 - fx), (1, fx)):
-            for dj, wy in ((0, 1.0 - fy), (1, fy)):
-                for dk, wz in ((0, 1.0 - fz), (1, fz)):
-                    out = out + (wx * wy * wz)[..., None] * values[i + di, j + dj, k + dk]
+        nx, ny, nz = self.shape
+        flat = values.reshape(nx * ny * nz, 3)
+        # one gather of the 8 corners: offsets of (di, dj, dk) in the flattened grid
+        offsets = jnp.asarray([di * ny * nz + dj * nz + dk for di in (0, 1) for dj in (0, 1) for dk in (0, 1)])
+        corners = flat[(i * ny * nz + j * nz + k)[..., None] + offsets]  # (..., 8, 3)
+        wx = jnp.stack([1.0 - fx, fx], axis=-1)
+        wy = jnp.stack([1.0 - fy, fy], axis=-1)
+        wz = jnp.stack([1.0 - fz, fz], axis=-1)
+        weights = (wx[..., :, None, None] * wy[..., None, :, None] * wz[..., None, None, :]).reshape(*fx.shape, 8)
+        out = jnp.sum(weights[..., None] * corners, axis=-2)
         return out[..., 0], out[..., 1], out[..., 2]
 
     def check_inside(self, x_mm: Array, y_mm: Array, z_mm: Array, *, what: str = "points") -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -13,16 +14,17 @@ import numpy as np
 import optax
 from flax import nnx
 
-from hepnb.train import FitResult, fit
 from hepnb.tracks.models import MLPExtrapolator, RKPINNExtrapolator, build_model, n_params
 from hepnb.tracks.propagate import rk4_fixed, single_kick, straight_line
 from hepnb.tracks.simulate import Setting, generate_tracks
+from hepnb.train import FitResult, fit
 
 __all__ = [
     "RK4_STEPS",
     "accuracy",
     "baseline_predictors",
     "baseline_rows",
+    "compare_with_rk4",
     "ensemble",
     "error_vs_momentum",
     "evaluate_predictor",
@@ -51,7 +53,8 @@ def _field_fn(setting_key: tuple[str, str], dtype: str) -> Callable[..., Any]:
 
     field = setting(*setting_key).field
     if isinstance(field, FieldMap):
-        fmap = field.astype(np.dtype(dtype))
+        cast = field.astype(np.dtype(dtype))
+        fmap = FieldMap(cast.origin_mm, cast.spacing_mm, jnp.asarray(cast.values_t))  # a device array, not an HLO literal
         return lambda x, y, z: fmap(x, y, z)
     return field
 
@@ -75,8 +78,11 @@ def make_dataset(n_train: int, n_val: int, n_test: int, *, leg: str, physics: st
     coarse = np.asarray(jax.jit(lambda s: rk4_fixed(s, st.z0_mm, st.z1_mm, n_coarse, field32, st.kappa))(
         jnp.asarray(start[parts[0]])))[:, :4]
     target = end[parts[0], :4]
-    stats = {"in_mean": start[parts[0]].mean(0), "in_std": start[parts[0]].std(0) + 1e-12,
-             "mlp_scale": (target - line).std(0) + 1e-9, "rkpinn_scale": (target - coarse).std(0) + 1e-9}
+    qop_rms = float(np.sqrt(np.mean(start[parts[0], 4] ** 2)))
+    per_qop = (start[parts[0], 4:5] / qop_rms)  # corrections are learned per unit of q/p
+    stats = {"in_mean": start[parts[0]].mean(0), "in_std": start[parts[0]].std(0) + 1e-12, "qop_rms": qop_rms,
+             "mlp_scale": ((target - line) / per_qop).std(0) + 1e-9,
+             "rkpinn_scale": ((target - coarse) / per_qop).std(0) + 1e-9}
 
     def split(idx: np.ndarray) -> dict[str, np.ndarray]:
         return {"start": start[idx], "end": end[idx],
@@ -219,7 +225,7 @@ def _mixed(model: nnx.Module, start: jax.Array, dtype: Any) -> jax.Array:
     else:
         corr = model.net(norm)  # type: ignore[attr-defined]
     base = model.base(start32)  # type: ignore[attr-defined]
-    out = base + corr.astype(jnp.float32) * model.out_scale[...].astype(jnp.float32)  # type: ignore[attr-defined]
+    out = base + corr.astype(jnp.float32) * model.correction_scale(start32)  # type: ignore[attr-defined]
     return jnp.concatenate([out, start32[:, 4:5]], axis=1)
 
 
@@ -283,7 +289,7 @@ def error_vs_momentum(fn: Callable[[jax.Array], jax.Array], dataset: dict[str, A
     err = 1e3 * np.hypot(pred[:, 0] - ref[:, 0], pred[:, 1] - ref[:, 1])
     p = dataset["test_p_gev"]
     med, p95, count = [], [], []
-    for lo, hi in zip(edges_gev[:-1], edges_gev[1:], strict=True):
+    for lo, hi in itertools.pairwise(edges_gev):
         sel = err[(p >= lo) & (p < hi)]
         count.append(int(sel.size))
         med.append(float(np.median(sel)) if sel.size else float("nan"))
@@ -301,3 +307,25 @@ def pareto_front(rows: Sequence[dict[str, Any]], cost_key: str = "ns_per_track_l
         if not dominated:
             front.append(r["model"])
     return front
+
+
+def compare_with_rk4(learned: Sequence[dict[str, Any]], baselines: Sequence[dict[str, Any]],
+                     cost_key: str = "ns_per_track_large") -> tuple[list[str], dict[str, float]]:
+    """Which learned models beat RK4 at equal cost.
+
+    Returns
+    -------
+    beats, cheaper
+        ``beats``: models more accurate than the best RK4-N that costs no more than they do;
+        ``cheaper``: models cheaper than every RK4-N (no RK4 comparison at equal cost exists), with their
+        median error in µm.
+    """
+    rk4_rows = [r for r in baselines if r["family"] == "rk4"]
+    beats, cheaper = [], {}
+    for row in learned:
+        affordable = [r["pos_median_um"] for r in rk4_rows if r[cost_key] <= row[cost_key]]
+        if not affordable:
+            cheaper[row["model"]] = row["pos_median_um"]
+        elif row["pos_median_um"] < min(affordable):
+            beats.append(row["model"])
+    return beats, cheaper
