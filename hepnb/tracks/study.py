@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -258,6 +260,9 @@ def run_zoo(dataset: dict[str, Any], families: Sequence[str], sizes: Sequence[st
         model, result = train_extrapolator(family, size, dataset, epochs=epochs, batch_size=batch_size, lr=lr,
                                            seed=seed, n_coarse=n_coarse, pde_weight=pde_weight, checkpoint_dir=ckpt)
         models[name] = model
+        if ckpt is not None:  # what the architecture needs besides the weights, for reloading
+            Path(ckpt, "config.json").write_text(json.dumps({"family": family, "size": size, "n_coarse": n_coarse,
+                                                             "pde_weight": pde_weight}))
         row = evaluate_predictor(name, family, model, dataset, timing_batch=timing_batch, params=n_params(model),
                                  train_time_s=result.train_time_s + result.compile_time_s)
         row["best_epoch"] = result.best_epoch
