@@ -1,0 +1,69 @@
+"""Track selections, momentum ranges, labels and the 22 training features of the seed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hepnb.pid import constants as C
+
+__all__ = ["FEATURES", "RANGES", "SELECTIONS", "features", "labels", "momentum_range", "select"]
+
+#: The seed's 22 training features, in order.
+FEATURES: tuple[str, ...] = (
+    "pt", "eta", "phi", "tpc_signal", "tpc_nsigma_pi", "tpc_nsigma_ka", "tpc_nsigma_pr", "tpc_nsigma_el",
+    "tof_beta", "tof_nsigma_pi", "tof_nsigma_ka", "tof_nsigma_pr", "tof_nsigma_el",
+    "bayes_prob_pi", "bayes_prob_ka", "bayes_prob_pr", "bayes_prob_el", "bayes_available",
+    "dca_xy", "dca_z", "has_tpc", "has_tof",
+)
+#: Momentum ranges in GeV/c, cut on the total momentum p (the seed labelled them "pT").
+RANGES: dict[str, tuple[float, float]] = {"0-1": (0.0, 1.0), "1-3": (1.0, 3.0), "full": (0.0, np.inf)}
+SELECTIONS = ("o2", "seed")
+
+
+def select(table: Mapping[str, NDArray], which: str = "o2") -> NDArray[np.bool_]:
+    """Track-selection mask.
+
+    ``o2``: O2Physics global tracks — pT > 0.1 GeV/c, |η| < 0.8, TPC crossed rows ≥ 70, ITS ≥ 3 clusters,
+    |DCAxy| < 0.0105 + 0.035/pT^1.1 cm, |DCAz| < 2 cm. ``seed``: the seed's cuts — |η| ≤ 0.8,
+    |DCAxy| ≤ 0.105 cm, |DCAz| ≤ 0.12 cm, TPC clusters ≥ 70 (its ITS cut was configured but not applied).
+    """
+    if which not in SELECTIONS:
+        msg = f"unknown selection {which!r}; choose one of {list(SELECTIONS)}"
+        raise ValueError(msg)
+    pt, eta = np.asarray(table["pt"]), np.asarray(table["eta"])
+    dxy, dz = np.abs(np.asarray(table["dca_xy"])), np.abs(np.asarray(table["dca_z"]))
+    ncl = np.asarray(table["tpc_nclusters"])
+    if which == "o2":
+        return ((pt > 0.1) & (np.abs(eta) < 0.8) & (ncl >= 70) & (np.asarray(table["its_nclusters"]) >= 3)
+                & (dxy < 0.0105 + 0.035 / pt**1.1) & (dz < 2.0))
+    return (np.abs(eta) <= 0.8) & (dxy <= 0.105) & (dz <= 0.12) & (ncl >= 70)
+
+
+def momentum_range(table: Mapping[str, NDArray], name: str) -> NDArray[np.bool_]:
+    """Mask of the momentum range ``name`` (one of :data:`RANGES`) on total momentum p."""
+    if name not in RANGES:
+        msg = f"unknown momentum range {name!r}; choose one of {list(RANGES)}"
+        raise ValueError(msg)
+    lo, hi = RANGES[name]
+    p = np.asarray(table["p"])
+    return (p >= lo) & (p < hi)
+
+
+def labels(table: Mapping[str, NDArray]) -> NDArray[np.int64]:
+    """Class index 0..3 (π, K, p, e) from ``mc_pdg``; −1 for other particles."""
+    pdg = np.abs(np.asarray(table["mc_pdg"]))
+    out = np.full(pdg.shape, -1, dtype=np.int64)
+    for i, s in enumerate(C.SPECIES):
+        out[pdg == C.PDG[s]] = i
+    return out
+
+
+def features(table: Mapping[str, NDArray]) -> NDArray[np.float32]:
+    """The 22 features (N, 22), raw: missing TOF values stay −999 as the extractor writes them."""
+    bayes = np.stack([np.asarray(table[f"bayes_prob_{s}"]) for s in C.SPECIES], axis=1)
+    cols = {**{k: np.asarray(table[k]) for k in FEATURES if k in table},
+            "bayes_available": (bayes.sum(axis=1) > 0).astype(np.float64)}
+    return np.stack([np.asarray(cols[k], dtype=np.float64) for k in FEATURES], axis=1).astype(np.float32)
