@@ -1,0 +1,38 @@
+"""``hepnb pid simulate``: write a simulated track table with the feature-extractor schema."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+__all__ = ["register"]
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from hepnb.pid.io import write_tracks
+    from hepnb.pid.simulate import simulate_tracks
+
+    if args.output.suffix.lower() not in (".root", ".parquet"):
+        msg = f"output must end in .root or .parquet, found {args.output.name!r}"
+        raise ValueError(msg)
+    if args.n < 1:
+        msg = f"--n must be >= 1, found {args.n}"
+        raise ValueError(msg)
+    table = simulate_tracks(args.n, seed=args.seed, data_like=args.data_like)
+    if args.data_like:
+        table.pop("mc_pdg")  # stands in for real data: no labels
+    path = write_tracks(args.output, table)
+    print(f"{args.n} tracks{' (data-like, unlabelled)' if args.data_like else ''} written to {path}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``hepnb pid …`` to the main parser."""
+    pid = subparsers.add_parser("pid", help="PID study tools (simulate)")
+    sub = pid.add_subparsers(dest="pid_command", required=True)
+    sim = sub.add_parser("simulate", help="simulate tracks into a ROOT or Parquet table")
+    sim.add_argument("--n", type=int, required=True, help="tracks to simulate (before selections)")
+    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--data-like", action="store_true", help="shifted detector response, no labels")
+    sim.add_argument("--output", type=Path, required=True, help="FILE.root or FILE.parquet")
+    sim.set_defaults(func=_simulate)

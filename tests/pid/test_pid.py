@@ -1,0 +1,175 @@
+"""PID physics kernels against the reference tables, the reader, selections, protocols and bad inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import uproot
+
+from hepnb.pid import constants as C
+from hepnb.pid import study as P
+from hepnb.pid.detector import expected_dedx, expected_time_ps, tof_match_efficiency
+from hepnb.pid.io import TREE, read_tracks, write_tracks
+from hepnb.pid.models import NETWORKS, build_network
+from hepnb.pid.selection import FEATURES, features, labels, momentum_range, select
+from hepnb.pid.simulate import COLUMNS, simulate_tracks
+
+# reference/pid.md §1: O2 DataFormats Bethe–Bloch ×50 (a.u.), p in GeV/c -> (e, π, K, p)
+BB_TABLE = {0.2: (78, 62, 327, 1101), 0.3: (79, 51, 164, 506), 0.5: (80, 48, 83, 203), 0.7: (81, 49, 62, 121),
+            1.0: (81, 51, 52, 79), 2.0: (82, 57, 49, 52), 3.0: (82, 60, 50, 49)}
+# reference/pid.md §2: Δt at L = 370 cm in ps, p -> (K−π, p−K)
+TOF_TABLE = {1: (1302, 3160), 2: (340, 920), 3: (153, 424), 4: (86, 241)}
+
+
+@pytest.mark.parametrize(("p", "values"), BB_TABLE.items())
+def test_bethe_bloch_matches_the_o2_table(p: float, values: tuple[int, ...]) -> None:
+    got = [float(expected_dedx(p, C.MASS_GEV[s])) for s in ("el", "pi", "ka", "pr")]
+    np.testing.assert_allclose(got, values, rtol=0.01, atol=0.5)  # the table is rounded to integers
+
+
+@pytest.mark.parametrize(("p", "values"), TOF_TABLE.items())
+def test_tof_separation_table(p: float, values: tuple[int, int]) -> None:
+    t = {s: expected_time_ps(p, C.MASS_GEV[s], 370.0) for s in ("pi", "ka", "pr")}
+    np.testing.assert_allclose([t["ka"] - t["pi"], t["pr"] - t["ka"]], values, rtol=0.01)
+    assert (t["ka"] - t["pi"]) / 80.0 == pytest.approx(values[0] / 80.0, rel=0.01)  # π/K separation in σ at 80 ps
+
+
+def test_tof_matching_threshold_and_plateau() -> None:
+    eff = tof_match_efficiency(np.array([0.2, 0.28, 0.5, 3.0]))
+    assert eff[0] == 0.0 and eff[1] == 0.0
+    assert 0.2 < eff[2] < 0.45
+    assert eff[3] == pytest.approx(C.TOF_MATCH_PLATEAU, abs=1e-3)
+
+
+@pytest.fixture(scope="module")
+def table() -> dict[str, np.ndarray]:
+    return simulate_tracks(40000, seed=3)
+
+
+def test_species_mix_and_tof_fraction_after_cuts(table: dict[str, np.ndarray]) -> None:
+    keep = select(table, "o2")
+    y = labels({k: v[keep] for k, v in table.items()})
+    fractions = np.bincount(y, minlength=4) / len(y)
+    np.testing.assert_allclose(fractions, [0.85, 0.09, 0.04, 0.02], atol=0.02)
+    assert 0.15 < table["has_tof"][keep].mean() < 0.3
+    low = table["pt"] < 0.28
+    assert not table["has_tof"][low].any()
+    assert np.all(table["tof_beta"][table["has_tof"] == 0] == C.MISSING)
+
+
+def test_seed_bayes_probabilities_are_zero_without_tof(table: dict[str, np.ndarray]) -> None:
+    bayes = np.stack([table[f"bayes_prob_{s}"] for s in C.SPECIES], axis=1)
+    no_tof = table["has_tof"] == 0
+    assert np.all(bayes[no_tof] == 0)
+    np.testing.assert_allclose(bayes[~no_tof].sum(axis=1), 1.0, rtol=1e-9)
+    acc = P.seed_bayes_accuracy(features(table), labels(table))
+    assert acc["real_bayes_subset"] > acc["all_tracks"] - 0.2
+
+
+def test_alice_bayes_beats_pion_guess_on_tof_tracks(table: dict[str, np.ndarray]) -> None:
+    raw, y = features(table), labels(table)
+    post = P.alice_bayes(raw)
+    np.testing.assert_allclose(post.sum(axis=1), 1.0, rtol=1e-9)
+    tof = raw[:, FEATURES.index("has_tof")] > 0
+    assert np.mean(post[tof].argmax(1) == y[tof]) > np.mean(y[tof] == 0) + 0.05
+
+
+def test_selections_and_ranges(table: dict[str, np.ndarray]) -> None:
+    o2, seed = select(table, "o2"), select(table, "seed")
+    assert 0.5 < o2.mean() < 0.95 and seed.mean() > 0.3
+    assert np.all(np.abs(table["eta"][o2]) < 0.8)
+    assert momentum_range(table, "full").all()
+    low = momentum_range(table, "0-1")
+    assert np.all(table["p"][low] < 1.0)
+    with pytest.raises(ValueError, match="unknown momentum range '5-9'"):
+        momentum_range(table, "5-9")
+    with pytest.raises(ValueError, match="unknown selection"):
+        select(table, "loose")
+
+
+def test_data_like_variant_shifts_the_response() -> None:
+    mc, dl = simulate_tracks(20000, seed=5), simulate_tracks(20000, seed=5, data_like=True)
+    pions = (labels(mc) == 0) & (np.abs(mc["p"] - 0.5) < 0.1)
+    assert np.median(dl["tpc_signal"][pions]) > np.median(mc["tpc_signal"][pions]) * 1.02
+    assert dl["has_tof"].mean() < mc["has_tof"].mean()
+
+
+@pytest.mark.parametrize("suffix", [".root", ".parquet"])
+def test_reader_roundtrip(table: dict[str, np.ndarray], tmp_path: Path, suffix: str) -> None:
+    small = {k: v[:500] for k, v in table.items()}
+    path = write_tracks(tmp_path / f"tracks{suffix}", small)
+    back = read_tracks(path)
+    np.testing.assert_array_equal(back["tpc_signal"], small["tpc_signal"])
+    assert set(back) == {*COLUMNS, "mc_pdg"}
+
+
+def test_reader_on_a_root_file_written_by_uproot(table: dict[str, np.ndarray], tmp_path: Path) -> None:
+    path = tmp_path / "user.root"
+    cols = {k: table[k][:200] for k in COLUMNS}  # real data: no labels
+    with uproot.recreate(path) as f:
+        f.mktree(TREE, {k: v.dtype for k, v in cols.items()})
+        f[TREE].extend(cols)
+    back = read_tracks(path, require_labels=False)
+    assert len(back["pt"]) == 200
+    with pytest.raises(ValueError, match=r"lacks 1 required column\(s\): \['mc_pdg'\]"):
+        read_tracks(path)
+
+
+def test_reader_bad_inputs(table: dict[str, np.ndarray], tmp_path: Path) -> None:
+    bad = tmp_path / "notes.parquet"
+    bad.write_text("not a table")
+    with pytest.raises(ValueError, match="neither a ROOT file"):
+        read_tracks(bad)
+    partial = {k: table[k][:50] for k in COLUMNS if k not in ("tof_beta", "dca_z")}
+    from hepnb.io import write_table
+
+    path = write_table(tmp_path / "partial.parquet", partial)
+    with pytest.raises(ValueError, match=r"\['tof_beta', 'dca_z', 'mc_pdg'\]"):
+        read_tracks(path)
+    nan = {k: table[k][:50].copy() for k in (*COLUMNS, "mc_pdg")}
+    nan["tpc_signal"][3] = np.nan
+    path = write_table(tmp_path / "nan.parquet", nan)
+    with pytest.raises(ValueError, match=r"NaN/inf values .*'tpc_signal': 1"):
+        read_tracks(path)
+
+
+def test_unknown_model_and_protocol(table: dict[str, np.ndarray]) -> None:
+    with pytest.raises(ValueError, match="unknown model 'svm'"):
+        build_network("svm")
+    with pytest.raises(ValueError, match="unknown protocol"):
+        P.prepare(features(table)[:100], labels(table)[:100], "fancy")
+
+
+def test_protocols_differ_as_documented(table: dict[str, np.ndarray]) -> None:
+    raw, y = features(table)[:4000], labels(table)[:4000]
+    seed, fixed = P.prepare(raw, y, "seed"), P.prepare(raw, y, "corrected")
+    assert np.array_equal(seed.val["y"], seed.test["y"])  # the seed stops on its test split
+    assert len(fixed.val["y"]) + len(fixed.test["y"]) + len(fixed.train["y"]) == len(y)
+    assert seed.train["mask"][:, 1].all()  # −999 counts as "present": the TOF mask is always on
+    tof_col = FEATURES.index("tof_beta")
+    no_tof = fixed.test["raw"][:, FEATURES.index("has_tof")] == 0
+    assert np.all(fixed.test["x"][no_tof, tof_col] == 0.0)
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_networks_train_and_output_probabilities(name: str, table: dict[str, np.ndarray]) -> None:
+    raw, y = features(table)[:3000], labels(table)[:3000]
+    data = P.prepare(raw, y, "corrected")
+    model, info = P.train_network(name, data, epochs=1, patience=1, batch_size=256)
+    prob = P.predict_network(model, data.test)
+    assert prob.shape == (len(data.test["y"]), 4)
+    np.testing.assert_allclose(prob.sum(axis=1), 1.0, rtol=1e-4)
+    assert info["epochs_run"] == 1
+
+
+def test_cli_simulate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hepnb.cli import main
+
+    assert main(["pid", "simulate", "--n", "300", "--seed", "2", "--output", str(tmp_path / "t.root")]) == 0
+    assert len(read_tracks(tmp_path / "t.root")["pt"]) == 300
+    assert main(["pid", "simulate", "--n", "300", "--data-like", "--output", str(tmp_path / "d.parquet")]) == 0
+    assert "mc_pdg" not in read_tracks(tmp_path / "d.parquet", require_labels=False)
+    assert main(["pid", "simulate", "--n", "10", "--output", str(tmp_path / "t.csv")]) == 2
+    assert "must end in .root or .parquet" in capsys.readouterr().err
