@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import tempfile
 from collections.abc import Callable, Mapping
@@ -109,7 +110,9 @@ def generate_chunks(
             _make_and_write(make_chunk, out, base_seed, index, params)
             bar.update()
     else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo))) as pool:
+        # spawn, not fork: forking a process that runs JAX's thread pools can deadlock
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=context) as pool:
             futures = [pool.submit(_make_and_write, make_chunk, out, base_seed, i, params) for i in todo]
             for future in as_completed(futures):
                 future.result()
