@@ -30,6 +30,11 @@ def detector_figure(table: Mapping[str, NDArray]) -> Any:
     ax2.hist2d(p[tof], np.asarray(table["tof_beta"])[tof], bins=[np.geomspace(0.2, 5, 150), np.linspace(0.2, 1.1, 150)],
                norm=LogNorm(), cmap="viridis")
     ax2.set(xscale="log", xlabel="p [GeV/c]", ylabel="TOF β")
+    from matplotlib.ticker import NullFormatter
+
+    for ax in (ax1, ax2):  # log axes: decade labels only, the minor ones overlap at this size
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    fig.tight_layout()
     return fig
 
 
