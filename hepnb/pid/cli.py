@@ -1,4 +1,4 @@
-"""``hepnb pid simulate``: write a simulated track table with the feature-extractor schema."""
+"""``hepnb pid simulate`` and ``hepnb pid predict``."""
 
 from __future__ import annotations
 
@@ -26,9 +26,24 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict(args: argparse.Namespace) -> int:
+    from hepnb.io import write_table
+    from hepnb.pid.deploy import load_model, predict_table
+    from hepnb.pid.io import read_tracks
+
+    if args.output.suffix.lower() not in (".root", ".parquet"):
+        msg = f"output must end in .root or .parquet, found {args.output.name!r}"
+        raise ValueError(msg)
+    load_model(args.model)  # a wrong folder or feature set fails before the input is read
+    table = read_tracks(args.input, require_labels=False)
+    path = write_table(args.output, predict_table(args.model, table), tree="pid")
+    print(f"{len(table['pt'])} tracks predicted, written to {path}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``hepnb pid …`` to the main parser."""
-    pid = subparsers.add_parser("pid", help="PID study tools (simulate)")
+    pid = subparsers.add_parser("pid", help="PID study tools (simulate, predict)")
     sub = pid.add_subparsers(dest="pid_command", required=True)
     sim = sub.add_parser("simulate", help="simulate tracks into a ROOT or Parquet table")
     sim.add_argument("--n", type=int, required=True, help="tracks to simulate (before selections)")
@@ -36,3 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     sim.add_argument("--data-like", action="store_true", help="shifted detector response, no labels")
     sim.add_argument("--output", type=Path, required=True, help="FILE.root or FILE.parquet")
     sim.set_defaults(func=_simulate)
+    pred = sub.add_parser("predict", help="apply a saved model to a track table")
+    pred.add_argument("--model", type=Path, required=True, help="model folder written by the notebook")
+    pred.add_argument("--input", type=Path, required=True, help="ROOT or Parquet track table (labels optional)")
+    pred.add_argument("--output", type=Path, required=True, help="FILE.root or FILE.parquet")
+    pred.set_defaults(func=_predict)

@@ -173,3 +173,38 @@ def test_cli_simulate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "mc_pdg" not in read_tracks(tmp_path / "d.parquet", require_labels=False)
     assert main(["pid", "simulate", "--n", "10", "--output", str(tmp_path / "t.csv")]) == 2
     assert "must end in .root or .parquet" in capsys.readouterr().err
+
+
+def test_saved_models_predict_through_the_cli(table: dict[str, np.ndarray], tmp_path: Path) -> None:
+    import json
+
+    from hepnb.cli import main
+    from hepnb.io import read_table
+    from hepnb.pid.deploy import load_model, save_model
+    from hepnb.pid.report import scale_like
+
+    sample = {k: v[:3000] for k, v in table.items()}
+    raw, y = features(sample), labels(sample)
+    data = P.prepare(raw, y, "corrected")
+    net, _ = P.train_network("fse_phase1", data, epochs=1, patience=1)
+    booster = P.train_trees(data, n_trees_rf=5, n_trees_xgb=10)["xgboost"][0]
+    save_model(tmp_path / "net", "fse_phase1", net, data)
+    save_model(tmp_path / "xgb", "xgboost", booster, data)
+    write_tracks(tmp_path / "in.parquet", {k: v for k, v in sample.items() if k != "mc_pdg"})  # unlabelled input
+    inputs = scale_like(data, raw)
+    expected = {"net": P.predict_network(net, inputs), "xgb": booster.predict_proba(inputs["x"])}
+    for name, want in expected.items():
+        assert main(["pid", "predict", "--model", str(tmp_path / name), "--input", str(tmp_path / "in.parquet"),
+                     "--output", str(tmp_path / f"{name}.parquet")]) == 0
+        got = read_table(tmp_path / f"{name}.parquet")
+        np.testing.assert_array_equal(got["track_id"], sample["track_id"])
+        probs = np.stack([got[f"prob_{s}"] for s in C.SPECIES], axis=1)
+        np.testing.assert_allclose(probs, want, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(got["predicted"], want.argmax(axis=1))
+    meta = json.loads((tmp_path / "xgb" / "model.json").read_text())
+    meta["features"] = meta["features"][:-1]
+    (tmp_path / "xgb" / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="trained on another feature set"):
+        load_model(tmp_path / "xgb")
+    with pytest.raises(FileNotFoundError, match="not a hepnb PID model folder"):
+        load_model(tmp_path)
