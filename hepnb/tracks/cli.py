@@ -1,0 +1,96 @@
+"""``hepnb tracks generate`` and ``hepnb tracks propagate``.
+
+``generate`` simulates tracks and their float64 RK4 reference on a leg and writes a track table;
+``propagate`` applies the float64 RK4 reference (or RK4 with a given step) to a user's track table, through
+the study's grid map or a user's map in the npz layout of :meth:`hepnb.tracks.FieldMap.load_npz`.
+Column names: :mod:`hepnb.tracks.tables`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+__all__ = ["register"]
+
+_SUFFIXES = (".root", ".parquet")
+
+
+def _check_output(path: Path) -> None:
+    if path.suffix.lower() not in _SUFFIXES:
+        msg = f"output must end in .root or .parquet, found {path.name!r}"
+        raise ValueError(msg)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from hepnb.tracks.simulate import generate_tracks, setting
+    from hepnb.tracks.tables import write_states
+
+    _check_output(args.output)
+    setting(args.physics, args.leg)  # an unknown leg or physics fails before any work
+    data = generate_tracks(args.n, leg=args.leg, physics=args.physics, seed=args.seed,
+                           p_range_gev=(args.p_min_gev, args.p_max_gev))
+    st = data["setting"]
+    path = write_states(args.output, data["start"], data["end"], p_gev=data["p_gev"], z0_mm=st.z0_mm,
+                        z1_mm=st.z1_mm)
+    print(f"{args.n} tracks on leg {st.leg} (z {st.z0_mm:g} -> {st.z1_mm:g} mm, physics {st.physics}) "
+          f"written to {path}")
+    return 0
+
+
+def _propagate(args: argparse.Namespace) -> int:
+    from hepnb.tracks.constants import LEGS_MM
+    from hepnb.tracks.field import FieldMap
+    from hepnb.tracks.propagate import check_states, rk4
+    from hepnb.tracks.simulate import default_field_map
+    from hepnb.tracks.tables import read_states, write_states
+
+    _check_output(args.output)
+    if args.leg is not None:
+        if args.leg not in LEGS_MM:
+            msg = f"unknown leg {args.leg!r}; choose one of {sorted(LEGS_MM)}"
+            raise ValueError(msg)
+        z0, z1 = LEGS_MM[args.leg]
+    elif args.z0_mm is not None and args.z1_mm is not None:
+        z0, z1 = args.z0_mm, args.z1_mm
+    else:
+        msg = "give either --leg or both --z0-mm and --z1-mm"
+        raise ValueError(msg)
+    if not args.step_mm > 0:
+        msg = f"--step-mm must be > 0, found {args.step_mm}"
+        raise ValueError(msg)
+    fmap = FieldMap.load_npz(args.field_map) if args.field_map is not None else default_field_map()
+    states = read_states(args.input)
+    check_states(states, field_map=fmap, z0_mm=z0, z1_mm=z1)  # all checks before the integration
+    n_steps = max(1, math.ceil(abs(z1 - z0) / args.step_mm))
+    end = rk4(states, z0, z1, n_steps, field=fmap)
+    path = write_states(args.output, states, end, z0_mm=z0, z1_mm=z1)
+    print(f"{len(states)} tracks propagated z {z0:g} -> {z1:g} mm in {n_steps} RK4 steps, written to {path}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``hepnb tracks …`` to the main parser."""
+    tracks = subparsers.add_parser("tracks", help="track-extrapolation tools (generate, propagate)")
+    sub = tracks.add_subparsers(dest="tracks_command", required=True)
+    gen = sub.add_parser("generate", help="simulate tracks and their float64 RK4 reference on a leg")
+    gen.add_argument("--n", type=int, required=True, help="number of tracks (inside the T acceptance)")
+    gen.add_argument("--leg", default="ut_t", help="ut_t (2648.2 -> 7826 mm) or velo_t (751 -> 7826 mm)")
+    gen.add_argument("--physics", default="correct", help="correct, or seed (the seed's units bug and ranges)")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--p-min-gev", type=float, default=2.0)
+    gen.add_argument("--p-max-gev", type=float, default=100.0)
+    gen.add_argument("--output", type=Path, required=True, help="FILE.root or FILE.parquet")
+    gen.set_defaults(func=_generate)
+    prop = sub.add_parser("propagate", help="float64 RK4 through the field map for a table of start states")
+    prop.add_argument("--input", type=Path, required=True, help="ROOT or Parquet table with x_mm, y_mm, tx, ty, "
+                                                                 "qop_per_gev")
+    prop.add_argument("--output", type=Path, required=True, help="FILE.root or FILE.parquet")
+    prop.add_argument("--leg", default=None, help="ut_t or velo_t (or give --z0-mm and --z1-mm)")
+    prop.add_argument("--z0-mm", type=float, default=None)
+    prop.add_argument("--z1-mm", type=float, default=None)
+    prop.add_argument("--step-mm", type=float, default=5.0, help="RK4 step (default 5 mm: the reference)")
+    prop.add_argument("--field-map", type=Path, default=None, help="npz map (x_mm, y_mm, z_mm, B_T); default: "
+                                                                    "the study's dipole map")
+    prop.set_defaults(func=_propagate)
