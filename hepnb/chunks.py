@@ -27,7 +27,9 @@ from hepnb.io import read_table, write_table
 __all__ = ["cache_folder", "chunk_seed", "generate_chunks", "load_chunks"]
 
 #: ``make_chunk(seed, index, **params) -> dict of equal-length numpy arrays``
-ChunkFn = Callable[..., Mapping[str, np.ndarray]]
+ChunkFn = Callable[..., Any]
+#: ``write(path, chunk) -> path``, atomic (temporary name, then rename)
+WriteFn = Callable[[Path, Any], Path]
 
 
 def chunk_seed(base_seed: int, index: int) -> int:
@@ -54,17 +56,17 @@ def cache_folder(root: str | os.PathLike[str], name: str, params: Mapping[str, A
     return folder
 
 
-def _chunk_path(folder: Path, index: int) -> Path:
-    return folder / f"chunk-{index:05d}.parquet"
+def _chunk_path(folder: Path, index: int, suffix: str = ".parquet") -> Path:
+    return folder / f"chunk-{index:05d}{suffix}"
 
 
 def _make_and_write(make_chunk: ChunkFn, folder: Path, base_seed: int, index: int,
-                    params: Mapping[str, Any]) -> Path:
-    path = _chunk_path(folder, index)
+                    params: Mapping[str, Any], write: WriteFn = write_table, suffix: str = ".parquet") -> Path:
+    path = _chunk_path(folder, index, suffix)
     if path.exists():
         return path
     table = make_chunk(chunk_seed(base_seed, index), index, **params)
-    return write_table(path, table)
+    return write(path, table)
 
 
 def generate_chunks(
@@ -76,6 +78,8 @@ def generate_chunks(
     params: Mapping[str, Any] | None = None,
     workers: int = 1,
     progress: bool = True,
+    write: WriteFn = write_table,
+    suffix: str = ".parquet",
 ) -> list[Path]:
     """Make the missing chunks of a dataset in ``folder`` and return all chunk paths in order.
 
@@ -96,6 +100,9 @@ def generate_chunks(
         Processes; ``1`` runs in this process.
     progress
         tqdm bar over chunks.
+    write, suffix
+        How a chunk is written (default: a flat table, :func:`hepnb.io.write_table`) and its file suffix;
+        ``write`` must be a module-level function and write atomically.
     """
     if n_chunks < 1:
         msg = f"n_chunks must be >= 1, found {n_chunks}"
@@ -103,22 +110,22 @@ def generate_chunks(
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     params = dict(params or {})
-    todo = [i for i in range(n_chunks) if not _chunk_path(out, i).exists()]
+    todo = [i for i in range(n_chunks) if not _chunk_path(out, i, suffix).exists()]
     bar = tqdm(total=n_chunks, initial=n_chunks - len(todo), desc=f"chunks {out.name}", disable=not progress)
     if workers <= 1 or len(todo) <= 1:
         for index in todo:
-            _make_and_write(make_chunk, out, base_seed, index, params)
+            _make_and_write(make_chunk, out, base_seed, index, params, write, suffix)
             bar.update()
     else:
         # spawn, not fork: forking a process that runs JAX's thread pools can deadlock
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=context) as pool:
-            futures = [pool.submit(_make_and_write, make_chunk, out, base_seed, i, params) for i in todo]
+            futures = [pool.submit(_make_and_write, make_chunk, out, base_seed, i, params, write, suffix) for i in todo]
             for future in as_completed(futures):
                 future.result()
                 bar.update()
     bar.close()
-    return [_chunk_path(out, i) for i in range(n_chunks)]
+    return [_chunk_path(out, i, suffix) for i in range(n_chunks)]
 
 
 def load_chunks(paths: list[Path], columns: list[str] | None = None) -> dict[str, np.ndarray]:

@@ -14,11 +14,28 @@ __all__ = ["REQUIRED_FIELDS", "to_tensors"]
 REQUIRED_FIELDS = ("cand_features", "cand_p4", "jet_p4", "is_tau", "charge", "decay_mode", "kin_targets")
 
 
+_IP = (13, 14, 15, 16)  # dz, dz_err, dxy, dxy_err
+
+
+def _prepare_impact_parameters(feats: np.ndarray) -> np.ndarray:
+    out = feats.copy()
+    missing = out[..., 13] <= C.IP_MISSING + 1.0
+    for i in _IP:
+        out[..., i] = np.where(missing, 0.0, out[..., i])
+    out[..., 13] = np.tanh(out[..., 13])
+    out[..., 15] = np.tanh(out[..., 15])
+    return out
+
+
 def to_tensors(jets: Any, max_candidates: int = C.MAX_CANDIDATES) -> dict[str, np.ndarray]:
     """Pad or truncate each jet's candidates (already sorted by decreasing pT) to ``max_candidates``.
 
     Jets with more candidates keep the ``max_candidates`` highest-pT ones; a warning says how many jets were
     truncated. Raises ``ValueError`` for missing fields, a feature count other than 17, or NaN/inf.
+
+    The impact parameters are prepared as JetClass does: the −1000 of neutral candidates becomes 0 (for the
+    values and their errors) and dz, dxy (mm) become tanh(dz), tanh(dxy), so that a few secondary vertices
+    at centimetres do not dominate the input batch normalisation.
     """
     import awkward as ak
 
@@ -44,6 +61,7 @@ def to_tensors(jets: Any, max_candidates: int = C.MAX_CANDIDATES) -> dict[str, n
     if bad.any():
         msg = f"{int(bad.any(axis=(1, 2)).sum())} jets have NaN/inf candidate features"
         raise ValueError(msg)
+    feats = _prepare_impact_parameters(feats)
     mask = np.arange(max_candidates)[None, :] < np.minimum(counts, max_candidates)[:, None]
     return {"features": feats, "p4": p4, "mask": mask, "jet_p4": np.asarray(ak.to_numpy(jets.jet_p4), np.float32),
             "is_tau": np.asarray(jets.is_tau, np.int32), "charge": np.asarray(jets.charge, np.int32),

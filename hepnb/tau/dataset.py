@@ -1,0 +1,222 @@
+"""Tau-study datasets: chunked Pythia generation, jet files (Parquet or ROOT), (p, θ) weights, 70/10/20 split.
+
+On disk a jet is one entry with jagged candidate branches ``cand_<feature>`` (the 17 features, in the order of
+:data:`CAND_FEATURES`) and ``cand_px, cand_py, cand_pz, cand_e``; flat ``jet_px … jet_e``, ``gen_vis_px …
+gen_vis_e``, ``kin_<target>`` (:data:`KIN_TARGETS`), ``is_tau``, ``charge`` (1 for τ⁺) and ``decay_mode`` (0–5,
+−1 for background). In memory it is the awkward record of :func:`hepnb.tau.generate_jets`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hepnb.chunks import cache_folder, generate_chunks
+from hepnb.io import file_format
+from hepnb.tau import constants as C
+from hepnb.tau.generate import PROCESSES, generate_jets
+
+__all__ = ["CAND_FEATURES", "FILE_FIELDS", "KIN_TARGETS", "p_theta_weights", "read_jets", "simulate", "split",
+           "write_jets"]
+
+#: The 17 candidate features, in the network's input order (reference/tau.md §1).
+CAND_FEATURES: tuple[str, ...] = ("abs_deta", "abs_dphi", "log_pt", "log_e", "log_pt_rel", "log_e_rel", "dr",
+                                  "charge", "is_electron", "is_muon", "is_photon", "is_charged_hadron",
+                                  "is_neutral_hadron", "dz", "dz_err", "dxy", "dxy_err")
+#: The 5 kinematic targets: log(pT_gen/pT_reco), Δη, sin Δφ, cos Δφ, log(m_gen/m_reco).
+KIN_TARGETS: tuple[str, ...] = ("log_pt_ratio", "deta", "sin_dphi", "cos_dphi", "log_m_ratio")
+_P4 = ("px", "py", "pz", "e")
+_LABELS = ("is_tau", "charge", "decay_mode")
+#: Every field a jet file must hold.
+FILE_FIELDS: tuple[str, ...] = (*(f"cand_{f}" for f in CAND_FEATURES), *(f"cand_{c}" for c in _P4),
+                                *(f"jet_{c}" for c in _P4), *(f"gen_vis_{c}" for c in _P4),
+                                *(f"kin_{t}" for t in KIN_TARGETS), *_LABELS)
+_TREE = "jets"
+_MAX_PYTHIA_SEED = 900_000_000
+
+
+def _to_flat(jets: Any) -> dict[str, Any]:
+    import awkward as ak
+
+    out: dict[str, Any] = {}
+    for i, name in enumerate(CAND_FEATURES):
+        out[f"cand_{name}"] = ak.values_astype(jets.cand_features[:, :, i], np.float32)
+    for i, c in enumerate(_P4):
+        out[f"cand_{c}"] = ak.values_astype(jets.cand_p4[:, :, i], np.float32)
+        out[f"jet_{c}"] = np.asarray(jets.jet_p4[:, i], np.float64)
+        out[f"gen_vis_{c}"] = np.asarray(jets.gen_vis_p4[:, i], np.float64)
+    for i, t in enumerate(KIN_TARGETS):
+        out[f"kin_{t}"] = np.asarray(jets.kin_targets[:, i], np.float32)
+    for name in _LABELS:
+        out[name] = np.asarray(jets[name], np.int32)
+    return out
+
+
+def _from_flat(cols: dict[str, Any]) -> Any:
+    import awkward as ak
+
+    def stack(names: Sequence[str], jagged: bool) -> Any:
+        if jagged:
+            return ak.concatenate([ak.values_astype(cols[n], np.float32)[:, :, np.newaxis] for n in names], axis=2)
+        return np.stack([np.asarray(cols[n], np.float64) for n in names], axis=1)
+
+    return ak.zip({
+        "cand_features": stack([f"cand_{f}" for f in CAND_FEATURES], True),
+        "cand_p4": stack([f"cand_{c}" for c in _P4], True),
+        "jet_p4": stack([f"jet_{c}" for c in _P4], False),
+        "is_tau": np.asarray(cols["is_tau"], np.int32), "charge": np.asarray(cols["charge"], np.int32),
+        "decay_mode": np.asarray(cols["decay_mode"], np.int32),
+        "kin_targets": stack([f"kin_{t}" for t in KIN_TARGETS], False).astype(np.float32),
+        "gen_vis_p4": stack([f"gen_vis_{c}" for c in _P4], False)}, depth_limit=1)
+
+
+def write_jets(path: str | os.PathLike[str], jets: Any) -> Path:
+    """Write jets to ``.parquet`` or ``.root`` (TTree ``jets``, jagged candidate branches), atomically."""
+    import awkward as ak
+
+    p = Path(path)
+    if p.suffix.lower() not in (".parquet", ".root"):
+        msg = f"jet files must end in '.parquet' or '.root', found {p.name!r}"
+        raise ValueError(msg)
+    flat = _to_flat(jets)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        if p.suffix.lower() == ".parquet":
+            ak.to_parquet(ak.zip(flat, depth_limit=1), tmp)
+        else:
+            import uproot
+
+            cand = ak.zip({k[5:]: v for k, v in flat.items() if k.startswith("cand_")})
+            branches = {"cand": cand, **{k: v for k, v in flat.items() if not k.startswith("cand_")}}
+            with uproot.recreate(tmp) as out:
+                out.mktree(_TREE, {k: ak.type(v) if k == "cand" else v.dtype for k, v in branches.items()})
+                out[_TREE].extend(branches)
+        os.replace(tmp, p)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return p
+
+
+def read_jets(path: str | os.PathLike[str]) -> Any:
+    """Read jets written by :func:`write_jets` or a user's file with the same fields (see the module doc).
+
+    Raises
+    ------
+    ValueError
+        If the file is neither ROOT nor Parquet, lacks fields (all are named), or holds NaN/inf.
+    """
+    import awkward as ak
+
+    kind = file_format(path)
+    if kind == "parquet":
+        arr = ak.from_parquet(path)
+        cols = {f: arr[f] for f in ak.fields(arr)}
+    else:
+        import uproot
+
+        with uproot.open(path) as handle:
+            if _TREE not in [k.split(";")[0] for k in handle.keys()]:
+                msg = f"{path} has no TTree named {_TREE!r}; it has {sorted(handle.keys())}"
+                raise ValueError(msg)
+            arr = handle[_TREE].arrays(library="ak")
+        cols = {f: arr[f] for f in ak.fields(arr)}
+    missing = [f for f in FILE_FIELDS if f not in cols]
+    if missing:
+        msg = f"{path} lacks {len(missing)} jet field(s): {missing}"
+        raise ValueError(msg)
+    bad = [f for f in FILE_FIELDS if not np.all(np.isfinite(np.asarray(ak.flatten(cols[f], axis=None), float)))]
+    if bad:
+        msg = f"{path} has NaN/inf values in {bad}"
+        raise ValueError(msg)
+    return _from_flat(cols)
+
+
+def _jet_chunk(seed: int, index: int, *, process: str, n_events: int) -> Any:
+    del index
+    return generate_jets(process, n_events, seed % _MAX_PYTHIA_SEED)
+
+
+def _write_chunk(path: Path, jets: Any) -> Path:
+    return write_jets(path, jets)
+
+
+def simulate(n_tau_events: int, n_qq_events: int, *, seed: int, cache_dir: str | os.PathLike[str],
+             events_per_chunk: int = 2000, workers: int | None = None, progress: bool = True) -> Any:
+    """Z → ττ and Z → qq̄ jets, generated in cached chunks with their own seeds and concatenated.
+
+    Parameters
+    ----------
+    n_tau_events, n_qq_events
+        Events of each process (rounded up to whole chunks).
+    seed
+        Base seed; chunk ``i`` of a process uses a seed derived from ``(seed, process, i)``.
+    cache_dir
+        Root of the chunk cache (a folder per process and parameter set).
+    events_per_chunk
+        Events per chunk.
+    workers
+        Processes (default: all cores).
+    """
+    import awkward as ak
+
+    if n_tau_events < 1 or n_qq_events < 1 or events_per_chunk < 1:
+        msg = (f"event counts and events_per_chunk must be >= 1, found n_tau_events={n_tau_events}, "
+               f"n_qq_events={n_qq_events}, events_per_chunk={events_per_chunk}")
+        raise ValueError(msg)
+    workers = workers or os.cpu_count() or 1
+    parts = []
+    for offset, (process, n_events) in enumerate((("ztautau", n_tau_events), ("zqq", n_qq_events))):
+        n_chunks = -(-n_events // events_per_chunk)
+        params = {"process": process, "n_events": events_per_chunk}
+        folder = cache_folder(cache_dir, f"tau-{process}", {**params, "seed": seed, "version": 1})
+        paths = generate_chunks(_jet_chunk, n_chunks, base_seed=seed * len(PROCESSES) + offset, folder=folder,
+                                params=params, workers=workers, progress=progress, write=_write_chunk,
+                                suffix=".parquet")
+        parts.extend(read_jets(p) for p in paths)
+    return ak.concatenate(parts)
+
+
+def p_theta_weights(jets: Any, *, p_edges_gev: np.ndarray | None = None,
+                    theta_edges_deg: np.ndarray | None = None) -> np.ndarray:
+    """Per-jet weights that give signal and background the same (p, θ) distribution.
+
+    In each (p, θ) bin (default p ∈ [2, 55] GeV in 53 bins, θ ∈ [10°, 170°] in 41 bins, as the tau data
+    pipeline) both classes are weighted to the mean of their two counts; jets outside the range take the
+    nearest bin. Weights are normalised to a mean of 1.
+    """
+    p_edges = np.linspace(2.0, 55.0, 54) if p_edges_gev is None else np.asarray(p_edges_gev)
+    t_edges = np.linspace(10.0, 170.0, 42) if theta_edges_deg is None else np.asarray(theta_edges_deg)
+    p4 = np.asarray(jets.jet_p4)
+    p = np.linalg.norm(p4[:, :3], axis=1)
+    theta = np.degrees(np.arctan2(np.hypot(p4[:, 0], p4[:, 1]), p4[:, 2]))
+    ip = np.clip(np.digitize(p, p_edges) - 1, 0, len(p_edges) - 2)
+    it = np.clip(np.digitize(theta, t_edges) - 1, 0, len(t_edges) - 2)
+    sig = np.asarray(jets.is_tau) == 1
+    shape = (len(p_edges) - 1, len(t_edges) - 1)
+    h_sig = np.zeros(shape)
+    h_bkg = np.zeros(shape)
+    np.add.at(h_sig, (ip[sig], it[sig]), 1.0)
+    np.add.at(h_bkg, (ip[~sig], it[~sig]), 1.0)
+    target = 0.5 * (h_sig + h_bkg)
+    own = np.where(sig, h_sig[ip, it], h_bkg[ip, it])
+    w = target[ip, it] / np.maximum(own, 1.0)
+    return (w / w.mean()).astype(np.float32)
+
+
+def split(n: int, seed: int, fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)) -> dict[str, np.ndarray]:
+    """Shuffled train/validation/test index arrays in the given fractions (default 70/10/20)."""
+    if n < 10 or abs(sum(fractions) - 1.0) > 1e-9 or min(fractions) <= 0:
+        msg = f"need at least 10 jets and three positive fractions summing to 1, found n={n}, {fractions}"
+        raise ValueError(msg)
+    order = np.random.default_rng(seed).permutation(n)
+    n_train, n_val = int(round(fractions[0] * n)), int(round(fractions[1] * n))
+    return {"train": order[:n_train], "val": order[n_train:n_train + n_val], "test": order[n_train + n_val:]}

@@ -1,0 +1,345 @@
+"""Jet networks in Flax NNX: Particle Transformer, MultiParTau, SingleParTau, Deep Sets, plain Transformer.
+
+The Particle Transformer follows weaver-core's ``ParticleTransformer`` (the 2022 paper model, reference/tau.md
+§4): batch-normalised inputs, a per-candidate embedding (LayerNorm → Linear → GELU per layer), a pair
+embedding of ln Δ, ln kT, ln z, ln m² (1×1 convolutions, i.e. per-pair dense layers, with batch norm and GELU)
+whose output is one attention bias per head, NormFormer-like particle-attention blocks
+softmax(QKᵀ/√d + U)V with a learnable per-head scale and residual scale, and CaiT-style class-attention
+blocks whose query is a class token. MultiParTau shares the embedding and particle blocks and gives each task
+its own class token, class blocks, LayerNorm and head (reference/tau.md §2).
+
+Every model takes ``(features [B, P, 17], p4 [B, P, 4], mask [B, P])``. Batch-norm statistics are computed
+over real candidates only, so adding padding slots does not change any output, and every model is invariant
+under permutations of the candidates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+from jax import Array
+
+from hepnb.tau import constants as C
+from hepnb.tau.pairs import N_PAIR_FEATURES, pair_features
+
+__all__ = ["MODEL_CARD", "TASKS", "DeepSets", "MultiParTau", "ParTConfig", "ParticleTransformer",
+           "SingleParTau", "count_params"]
+
+#: The four tasks, in the order of the tau code's PCGrad loop is ``(tau_id, decay_mode, charge, kinematics)``;
+#: this tuple is the order of the outputs and of the task weights.
+TASKS: tuple[str, ...] = ("tau_id", "charge", "decay_mode", "kinematics")
+_MULTI_OUTPUTS = {"tau_id": 2, "charge": 1, "decay_mode": len(C.DM_CLASSES), "kinematics": 5}
+_SINGLE_OUTPUTS = {"tau_id": 2, "charge": 2, "decay_mode": len(C.DM_CLASSES), "kinematics": 5}
+_HEAD_DROPOUT = {"tau_id": 0.05, "charge": 0.1, "decay_mode": 0.1, "kinematics": 0.0}
+
+
+@dataclass(frozen=True)
+class ParTConfig:
+    """Size of a Particle Transformer.
+
+    Attributes
+    ----------
+    embed_dims
+        Widths of the per-candidate embedding; the last one is the model width.
+    pair_dims
+        Widths of the pair embedding before its final layer to one bias per head; empty for no pair bias
+        (the plain Transformer).
+    n_heads, n_layers, n_cls_layers
+        Attention heads, particle-attention blocks, class-attention blocks.
+    ffn_ratio
+        Hidden width of the feed-forward part relative to the model width.
+    dropout
+        Dropout, attention dropout and activation dropout of the particle blocks (class blocks use none).
+    dtype
+        Computation dtype (``"bfloat16"`` for mixed precision on a GPU); parameters stay float32.
+    """
+
+    embed_dims: tuple[int, ...] = (256, 512, 256)
+    pair_dims: tuple[int, ...] = (64, 64, 64)
+    n_heads: int = 8
+    n_layers: int = 2
+    n_cls_layers: int = 2
+    ffn_ratio: int = 4
+    dropout: float = 0.1
+    dtype: str = "float32"
+
+    @property
+    def width(self) -> int:
+        """Model width (the last embedding width)."""
+        return self.embed_dims[-1]
+
+    def with_(self, **changes: object) -> ParTConfig:
+        """A copy with some fields changed."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+#: The HEP-KBFI/fcc-tau model card: embed [256, 512, 256], pair [64, 64, 64], 8 heads, 2 + 2 layers.
+MODEL_CARD = ParTConfig()
+
+
+def count_params(model: nnx.Module) -> int:
+    """Number of trainable parameters (batch-norm running statistics excluded)."""
+    return int(sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param))))
+
+
+def _dtype(cfg: ParTConfig) -> jnp.dtype:
+    return jnp.dtype(cfg.dtype)
+
+
+class _MaskedBatchNorm(nnx.Module):
+    """Batch norm over the last axis whose statistics use only the positions where ``mask`` is true."""
+
+    def __init__(self, n: int, *, rngs: nnx.Rngs) -> None:
+        self.bn = nnx.BatchNorm(n, momentum=0.9, epsilon=1e-5, rngs=rngs)
+
+    def __call__(self, x: Array, mask: Array) -> Array:
+        return self.bn(x.astype(jnp.float32), mask=mask[..., None]) * mask[..., None]
+
+
+class Embed(nnx.Module):
+    """Input batch norm, then LayerNorm → Linear → GELU for each width."""
+
+    def __init__(self, n_in: int, dims: Sequence[int], *, dtype: jnp.dtype, rngs: nnx.Rngs) -> None:
+        self.input_bn = _MaskedBatchNorm(n_in, rngs=rngs)
+        sizes = [n_in, *dims]
+        self.norms = nnx.List([nnx.LayerNorm(a, dtype=dtype, rngs=rngs) for a in sizes[:-1]])
+        self.linears = nnx.List([nnx.Linear(a, b, dtype=dtype, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])])
+
+    def __call__(self, x: Array, mask: Array) -> Array:
+        x = self.input_bn(x, mask)
+        for norm, linear in zip(self.norms, self.linears):
+            x = nnx.gelu(linear(norm(x)), approximate=False)
+        return x * mask[..., None]
+
+
+class PairEmbed(nnx.Module):
+    """Pair features → (dense + batch norm + GELU) per width → one attention bias per head."""
+
+    def __init__(self, dims: Sequence[int], n_heads: int, *, dtype: jnp.dtype, rngs: nnx.Rngs) -> None:
+        self.input_bn = _MaskedBatchNorm(N_PAIR_FEATURES, rngs=rngs)
+        sizes = [N_PAIR_FEATURES, *dims, n_heads]
+        self.linears = nnx.List([nnx.Linear(a, b, dtype=dtype, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])])
+        self.norms = nnx.List([_MaskedBatchNorm(b, rngs=rngs) for b in sizes[1:]])
+
+    def __call__(self, p4: Array, mask: Array) -> Array:
+        pair_mask = mask[:, :, None] & mask[:, None, :]
+        u = self.input_bn(pair_features(p4), pair_mask)
+        for linear, norm in zip(self.linears, self.norms):
+            u = nnx.gelu(norm(linear(u), pair_mask), approximate=False)
+        return jnp.moveaxis(u, -1, 1)  # [B, heads, P, P]
+
+
+class Block(nnx.Module):
+    """NormFormer-like attention block; with ``cls`` given, a class-attention block.
+
+    Particle block: ``x + LN(c ⊙ MHA(LN(x), bias=U))`` then ``w ⊙ x + FFN(x)`` with
+    ``FFN = LN → Linear(d, 4d) → GELU → LN(4d) → Linear(4d, d)``. Class block: the query is the class token,
+    keys and values are ``LN([cls; x])``, and the residual is the class token.
+    """
+
+    def __init__(self, dim: int, n_heads: int, ffn_ratio: int, dropout: float, *, dtype: jnp.dtype,
+                 rngs: nnx.Rngs) -> None:
+        self.n_heads = n_heads
+        hidden = dim * ffn_ratio
+        self.pre_attn_norm = nnx.LayerNorm(dim, dtype=dtype, rngs=rngs)
+        self.q = nnx.Linear(dim, dim, dtype=dtype, rngs=rngs)
+        self.k = nnx.Linear(dim, dim, dtype=dtype, rngs=rngs)
+        self.v = nnx.Linear(dim, dim, dtype=dtype, rngs=rngs)
+        self.out = nnx.Linear(dim, dim, dtype=dtype, rngs=rngs)
+        self.c_attn = nnx.Param(jnp.ones((n_heads,)))
+        self.post_attn_norm = nnx.LayerNorm(dim, dtype=dtype, rngs=rngs)
+        self.pre_fc_norm = nnx.LayerNorm(dim, dtype=dtype, rngs=rngs)
+        self.fc1 = nnx.Linear(dim, hidden, dtype=dtype, rngs=rngs)
+        self.post_fc_norm = nnx.LayerNorm(hidden, dtype=dtype, rngs=rngs)
+        self.fc2 = nnx.Linear(hidden, dim, dtype=dtype, rngs=rngs)
+        self.w_resid = nnx.Param(jnp.ones((dim,)))
+        self.dropout = nnx.Dropout(dropout, rngs=rngs)
+        self.attn_dropout = nnx.Dropout(dropout, rngs=rngs)
+        self.act_dropout = nnx.Dropout(dropout, rngs=rngs)
+
+    def _heads(self, x: Array) -> Array:
+        return x.reshape(*x.shape[:2], self.n_heads, -1)
+
+    def _attend(self, query: Array, keys: Array, key_mask: Array, bias: Array | None) -> Array:
+        q, k, v = self._heads(self.q(query)), self._heads(self.k(keys)), self._heads(self.v(keys))
+        logits = jnp.einsum("bqhd,bkhd->bhqk", q, k).astype(jnp.float32) / jnp.sqrt(q.shape[-1])
+        if bias is not None:
+            logits = logits + bias.astype(jnp.float32)
+        logits = jnp.where(key_mask[:, None, None, :], logits, -1e9)
+        weights = self.attn_dropout(jax.nn.softmax(logits, axis=-1)).astype(v.dtype)
+        heads = jnp.einsum("bhqk,bkhd->bqhd", weights, v)
+        heads = self._heads(self.out(heads.reshape(*heads.shape[:2], -1))) * self.c_attn[...].astype(v.dtype)[:, None]
+        return heads.reshape(*heads.shape[:2], -1)
+
+    def __call__(self, x: Array, mask: Array, bias: Array | None = None, cls: Array | None = None) -> Array:
+        if cls is None:
+            residual = x
+            h = self.pre_attn_norm(x)
+            h = self._attend(h, h, mask, bias)
+        else:
+            residual = cls
+            keys = self.pre_attn_norm(jnp.concatenate([cls, x], axis=1))
+            key_mask = jnp.concatenate([jnp.ones_like(mask[:, :1]), mask], axis=1)
+            h = self._attend(cls, keys, key_mask, None)
+        x = self.dropout(self.post_attn_norm(h)) + residual
+        h = self.act_dropout(nnx.gelu(self.fc1(self.pre_fc_norm(x)), approximate=False))
+        h = self.dropout(self.fc2(self.post_fc_norm(h)))
+        return h + self.w_resid[...].astype(h.dtype) * x
+
+
+class Backbone(nnx.Module):
+    """Embedding, pair embedding and the particle-attention blocks (the part MultiParTau shares)."""
+
+    def __init__(self, cfg: ParTConfig, *, rngs: nnx.Rngs) -> None:
+        dtype = _dtype(cfg)
+        self.embed = Embed(C.N_FEATURES, cfg.embed_dims, dtype=dtype, rngs=rngs)
+        self.pair_embed = PairEmbed(cfg.pair_dims, cfg.n_heads, dtype=dtype, rngs=rngs) if cfg.pair_dims else None
+        self.blocks = nnx.List([Block(cfg.width, cfg.n_heads, cfg.ffn_ratio, cfg.dropout, dtype=dtype, rngs=rngs)
+                                for _ in range(cfg.n_layers)])
+
+    def __call__(self, features: Array, p4: Array, mask: Array) -> Array:
+        x = self.embed(features, mask)
+        bias = self.pair_embed(p4, mask) if self.pair_embed is not None else None
+        for block in self.blocks:
+            x = block(x, mask, bias=bias) * mask[..., None]
+        return x
+
+
+class ClassPath(nnx.Module):
+    """A class token, its class-attention blocks and a final LayerNorm: the jet's summary vector."""
+
+    def __init__(self, cfg: ParTConfig, *, rngs: nnx.Rngs) -> None:
+        dtype = _dtype(cfg)
+        self.token = nnx.Param(0.02 * jax.random.truncated_normal(rngs.params(), -2.0, 2.0, (1, 1, cfg.width)))
+        self.blocks = nnx.List([Block(cfg.width, cfg.n_heads, cfg.ffn_ratio, 0.0, dtype=dtype, rngs=rngs)
+                                for _ in range(cfg.n_cls_layers)])
+        self.norm = nnx.LayerNorm(cfg.width, dtype=dtype, rngs=rngs)
+
+    def __call__(self, x: Array, mask: Array) -> Array:
+        cls = jnp.broadcast_to(self.token[...].astype(x.dtype), (x.shape[0], 1, x.shape[-1]))
+        for block in self.blocks:
+            cls = block(x, mask, cls=cls)
+        return self.norm(cls[:, 0])
+
+
+class ParticleTransformer(nnx.Module):
+    """A single-output Particle Transformer (``cfg.pair_dims = ()`` gives the plain Transformer).
+
+    Parameters
+    ----------
+    cfg
+        Sizes; :data:`MODEL_CARD` is the fcc-tau model card.
+    n_out
+        Outputs of the final Linear layer.
+    rngs
+        Parameter and dropout random streams.
+    """
+
+    def __init__(self, cfg: ParTConfig, n_out: int, *, rngs: nnx.Rngs) -> None:
+        self.backbone = Backbone(cfg, rngs=rngs)
+        self.cls = ClassPath(cfg, rngs=rngs)
+        self.head = nnx.Linear(cfg.width, n_out, rngs=rngs)
+
+    def __call__(self, features: Array, p4: Array, mask: Array) -> Array:
+        x = self.backbone(features, p4, mask)
+        return self.head(self.cls(x, mask).astype(jnp.float32))
+
+
+class SingleParTau(ParticleTransformer):
+    """One Particle Transformer for one task: 2 logits for tau ID and charge, 6 for the decay mode, 5 targets.
+
+    Parameters
+    ----------
+    task
+        One of :data:`TASKS`.
+    cfg, rngs
+        As :class:`ParticleTransformer`.
+    """
+
+    def __init__(self, task: str, cfg: ParTConfig = MODEL_CARD, *, rngs: nnx.Rngs) -> None:
+        if task not in _SINGLE_OUTPUTS:
+            msg = f"unknown task {task!r}; expected one of {list(TASKS)}"
+            raise ValueError(msg)
+        self.task = task
+        super().__init__(cfg, _SINGLE_OUTPUTS[task], rngs=rngs)
+
+
+class TaskHead(nnx.Module):
+    """Linear(d → 128) → GELU → Dropout → Linear(128 → outputs)."""
+
+    def __init__(self, dim: int, n_out: int, dropout: float, *, rngs: nnx.Rngs) -> None:
+        self.hidden = nnx.Linear(dim, 128, rngs=rngs)
+        self.dropout = nnx.Dropout(dropout, rngs=rngs)
+        self.out = nnx.Linear(128, n_out, rngs=rngs)
+
+    def __call__(self, x: Array) -> Array:
+        return self.out(self.dropout(nnx.gelu(self.hidden(x.astype(jnp.float32)), approximate=False)))
+
+
+class MultiParTau(nnx.Module):
+    """Shared ParT backbone with one class path and head per task.
+
+    Parameters
+    ----------
+    cfg
+        Sizes; :data:`MODEL_CARD` is the fcc-tau model card (about 8.3 M parameters).
+    tasks
+        A subset of :data:`TASKS`, in any order.
+    rngs
+        Parameter and dropout random streams; a ``surgery`` stream, if present, drives the random task
+        order of PCGrad (see :mod:`hepnb.tau.pcgrad`).
+    """
+
+    def __init__(self, cfg: ParTConfig = MODEL_CARD, tasks: Sequence[str] = TASKS, *, rngs: nnx.Rngs) -> None:
+        unknown = [t for t in tasks if t not in _MULTI_OUTPUTS]
+        if unknown or not tasks:
+            msg = f"unknown task(s) {unknown or list(tasks)}; expected a non-empty subset of {list(TASKS)}"
+            raise ValueError(msg)
+        self.tasks = tuple(tasks)
+        self.backbone = Backbone(cfg, rngs=rngs)
+        self.paths = nnx.Dict({t: ClassPath(cfg, rngs=rngs) for t in self.tasks})
+        self.heads = nnx.Dict({t: TaskHead(cfg.width, _MULTI_OUTPUTS[t], _HEAD_DROPOUT[t], rngs=rngs)
+                               for t in self.tasks})
+        self.surgery_rngs = nnx.Rngs(surgery=jax.random.fold_in(rngs.params(), 7))
+
+    def __call__(self, features: Array, p4: Array, mask: Array) -> dict[str, Array]:
+        x = self.backbone(features, p4, mask)
+        return {t: self.heads[t](self.paths[t](x, mask)) for t in self.tasks}
+
+
+class DeepSets(nnx.Module):
+    """Deep Sets / particle-flow network: per-candidate MLP Φ, masked sum, MLP F on the sum.
+
+    Parameters
+    ----------
+    n_out
+        Outputs.
+    phi_dims, f_dims
+        Widths of Φ and F.
+    rngs
+        Parameter and dropout random streams.
+    """
+
+    def __init__(self, n_out: int = 2, phi_dims: Sequence[int] = (128, 128, 128), f_dims: Sequence[int] = (128, 128),
+                 dropout: float = 0.1, *, rngs: nnx.Rngs) -> None:
+        self.input_bn = _MaskedBatchNorm(C.N_FEATURES, rngs=rngs)
+        phi = [C.N_FEATURES, *phi_dims]
+        self.phi = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(phi[:-1], phi[1:])])
+        f = [phi_dims[-1], *f_dims]
+        self.f = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(f[:-1], f[1:])])
+        self.dropout = nnx.Dropout(dropout, rngs=rngs)
+        self.out = nnx.Linear(f[-1], n_out, rngs=rngs)
+
+    def __call__(self, features: Array, p4: Array, mask: Array) -> Array:
+        del p4
+        x = self.input_bn(features, mask)
+        for layer in self.phi:
+            x = nnx.gelu(layer(x), approximate=False)
+        x = jnp.sum(x * mask[..., None], axis=1) / C.MAX_CANDIDATES
+        for layer in self.f:
+            x = self.dropout(nnx.gelu(layer(x), approximate=False))
+        return self.out(x)

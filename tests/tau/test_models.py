@@ -1,0 +1,175 @@
+"""Tau networks: parameter counts of the model card, permutation and padding invariance, pair features,
+PCGrad on hand-made gradients, losses."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from hepnb.tau.losses import MultiTaskLoss, SingleTaskLoss, task_loss
+from hepnb.tau.models import (MODEL_CARD, TASKS, DeepSets, MultiParTau, ParTConfig, SingleParTau, count_params)
+from hepnb.tau.pairs import pair_features
+from hepnb.tau.pcgrad import PCGrad, project_ordered, project_original
+
+SMALL = ParTConfig(embed_dims=(16, 32, 16), pair_dims=(8, 8), n_heads=2, n_layers=1, n_cls_layers=1, dropout=0.0)
+
+
+def _batch(n: int = 6, p: int = 12, seed: int = 0, n_max: int | None = None) -> dict[str, jax.Array]:
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(2, n_max or p, size=n)
+    mask = np.arange(p)[None, :] < counts[:, None]
+    feats = rng.normal(size=(n, p, 17)).astype(np.float32) * mask[..., None]
+    p3 = rng.normal(size=(n, p, 3)) * 5
+    p4 = np.concatenate([p3, np.linalg.norm(p3, axis=-1, keepdims=True) + 0.2], axis=-1).astype(np.float32)
+    return {"features": jnp.asarray(feats), "p4": jnp.asarray(p4 * mask[..., None]), "mask": jnp.asarray(mask),
+            "is_tau": jnp.asarray(rng.integers(0, 2, n)), "charge": jnp.asarray(rng.integers(0, 2, n)),
+            "decay_mode": jnp.asarray(rng.integers(0, 6, n)),
+            "kin_targets": jnp.asarray(rng.normal(size=(n, 5)), jnp.float32), "weight": jnp.ones(n)}
+
+
+def test_model_card_parameter_counts() -> None:
+    """The counts derived from the tau code's modules (reference/tau.md §2)."""
+    multi = MultiParTau(MODEL_CARD, rngs=nnx.Rngs(0))
+    assert count_params(multi) == 8_340_994
+    assert count_params(multi.backbone) == 1_863_860
+    assert count_params(multi.backbone.blocks[0]) == 792_584
+    assert count_params(SingleParTau("tau_id", MODEL_CARD, rngs=nnx.Rngs(0))) == 3_450_310
+
+
+def _models() -> dict[str, nnx.Module]:
+    return {"multi": MultiParTau(SMALL, rngs=nnx.Rngs(1)), "single": SingleParTau("kinematics", SMALL, rngs=nnx.Rngs(1)),
+            "transformer": SingleParTau("tau_id", SMALL.with_(pair_dims=()), rngs=nnx.Rngs(1)),
+            "deepsets": DeepSets(2, dropout=0.0, rngs=nnx.Rngs(1))}
+
+
+@nnx.jit
+def _apply(model: nnx.Module, features: jax.Array, p4: jax.Array, mask: jax.Array) -> object:
+    return model(features, p4, mask)
+
+
+def _set_mode(model: nnx.Module, mode: str) -> None:
+    """``train``: batch statistics from the batch, dropout off (so that outputs are comparable)."""
+    getattr(model, mode)()
+    if mode == "train":
+        model.set_attributes(deterministic=True, raise_if_not_found=False)
+
+
+def _out(model: nnx.Module, b: dict[str, jax.Array]) -> np.ndarray:
+    out = _apply(model, b["features"], b["p4"], b["mask"])
+    return np.concatenate([np.asarray(v) for v in jax.tree.leaves(out)], axis=-1)
+
+
+@pytest.mark.parametrize("name", ["multi", "single", "transformer", "deepsets"])
+def test_permutation_invariance(name: str) -> None:
+    model = _models()[name]
+    _set_mode(model, "eval")
+    b = _batch()
+    perm = np.random.default_rng(3).permutation(b["mask"].shape[1])
+    shuffled = {**b, **{k: b[k][:, perm] for k in ("features", "p4", "mask")}}
+    np.testing.assert_allclose(_out(model, b), _out(model, shuffled), rtol=2e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("name", ["multi", "single", "transformer", "deepsets"])
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_padding_invariance(name: str, mode: str) -> None:
+    """Eight more empty slots change nothing, also in training mode (batch norm counts real candidates only)."""
+    model = _models()[name]
+    _set_mode(model, mode)
+    b = _batch(p=12)
+    padded = {**b, **{k: jnp.pad(b[k], [(0, 0), (0, 8)] + [(0, 0)] * (b[k].ndim - 2)) for k in ("features", "p4", "mask")}}
+    np.testing.assert_allclose(_out(model, b), _out(model, padded), rtol=2e-4, atol=2e-5)
+
+
+def test_pair_features_by_hand() -> None:
+    a = np.array([3.0, 4.0, 0.0, 5.0])  # pT 5, θ = 90°, φ = atan2(4, 3)
+    b = np.array([0.0, 2.0, 2.0, 3.0])  # pT 2, θ = 45°, φ = 90°
+    f = np.asarray(pair_features(jnp.asarray(np.stack([a, b])[None], jnp.float32)))[0]
+    dphi = np.pi / 2 - np.arctan2(4, 3)
+    delta = np.hypot(np.pi / 2 - np.pi / 4, dphi)
+    m2 = (5 + 3) ** 2 - (3**2 + 6**2 + 2**2)
+    expected = np.log([delta, 2 * delta, 2 / 7, m2])
+    np.testing.assert_allclose(f[0, 1], expected, rtol=1e-5)
+    np.testing.assert_allclose(f[1, 0], expected, rtol=1e-5)
+    np.testing.assert_allclose(f[0, 0, 0], np.log(1e-8), rtol=1e-6)  # Δ = 0 is clamped
+
+
+def test_pcgrad_projection_by_hand() -> None:
+    g = jnp.array([[1.0, 0.0], [-1.0, 1.0]])  # g0·g1 = −1: conflict
+    projected, n = project_original(g, jax.random.key(0))
+    np.testing.assert_allclose(projected, [[0.5, 0.5], [0.0, 1.0]], atol=1e-6)
+    assert int(n) == 2
+    assert float(jnp.vdot(projected[0], g[1])) >= -1e-7 and float(jnp.vdot(projected[1], g[0])) >= -1e-7
+    same, n = project_original(jnp.array([[1.0, 0.0], [1.0, 1.0]]), jax.random.key(0))
+    np.testing.assert_allclose(same, [[1.0, 0.0], [1.0, 1.0]])
+    assert int(n) == 0
+    ordered, _ = project_ordered(g, (False, True))  # the second task (kinematics) is never projected
+    np.testing.assert_allclose(ordered, [[0.5, 0.5], [-1.0, 1.0]], atol=1e-6)
+
+
+def test_pcgrad_three_tasks_against_numpy() -> None:
+    """The projection uses the original gradients g_j, in the drawn order, as the paper's algorithm."""
+    rng = np.random.default_rng(5)
+    g = rng.normal(size=(3, 7))
+    key = jax.random.key(11)
+    projected, _ = project_original(jnp.asarray(g, jnp.float32), key)
+    orders = [np.asarray(jax.random.permutation(k, 3)) for k in jax.random.split(key, 3)]
+    for i in range(3):
+        gi = g[i].copy()
+        for j in orders[i]:
+            if j != i and gi @ g[j] < 0:
+                gi = gi - (gi @ g[j]) / (g[j] @ g[j]) * g[j]
+        np.testing.assert_allclose(projected[i], gi, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("variant", ["original", "tau"])
+def test_pcgrad_single_task_is_the_plain_gradient(variant: str) -> None:
+    loss = MultiTaskLoss(tasks=("tau_id",), weights=(1.0,))
+    model = MultiParTau(SMALL, tasks=("tau_id",), rngs=nnx.Rngs(0))
+    model.eval()
+    b = _batch()
+    _, grads, _ = PCGrad(loss, variant)(model, b)
+    _, plain = nnx.value_and_grad(loss, has_aux=True)(model, b)
+    assert jax.tree.structure(grads) == jax.tree.structure(plain)
+    for a, c in zip(jax.tree.leaves(grads), jax.tree.leaves(plain), strict=True):
+        np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-7)
+
+
+def test_pcgrad_leaves_task_parameters_alone() -> None:
+    """Only the shared backbone is projected; each head gets its own task's gradient."""
+    loss = MultiTaskLoss()
+    model = MultiParTau(SMALL, rngs=nnx.Rngs(0))
+    model.eval()
+    b = _batch(n=16)
+    _, stacked, _ = PCGrad(loss).task_gradients(model, b)
+    _, grads, aux = PCGrad(loss)(model, b)
+    for i, task in enumerate(TASKS):
+        own = jax.tree.leaves(stacked["heads"][task])
+        for a, c in zip(jax.tree.leaves(grads["heads"][task]), own, strict=True):
+            np.testing.assert_allclose(a, c[i], rtol=1e-6, atol=1e-8)
+    assert float(aux["conflicts"]) >= 0
+
+
+def test_losses() -> None:
+    b = _batch(n=8)
+    no_tau = {**b, "is_tau": jnp.zeros(8, jnp.int32)}
+    for task, n_out in (("charge", 1), ("decay_mode", 6), ("kinematics", 5)):
+        assert float(task_loss(task, jnp.ones((8, n_out)), no_tau)) == 0.0  # signal-only losses
+    # with label smoothing 0.1 the best logits give p(τ) = 0.95 and the loss is that distribution's entropy
+    perfect = jnp.array([[0.0, np.log(19.0)]] * 8)
+    entropy = -(0.05 * np.log(0.05) + 0.95 * np.log(0.95))
+    assert float(task_loss("tau_id", perfect, {**b, "is_tau": jnp.ones(8, jnp.int32)})) == pytest.approx(entropy, rel=1e-5)
+    with pytest.raises(ValueError, match="unknown task 'energy'"):
+        task_loss("energy", perfect, b)
+    with pytest.raises(ValueError, match="unknown task 'energy'"):
+        SingleTaskLoss("energy")
+    with pytest.raises(ValueError, match="one weight each"):
+        MultiTaskLoss(tasks=("tau_id", "charge"), weights=(1.0,))
+    with pytest.raises(ValueError, match=r"unknown task\(s\) \['energy'\]"):
+        MultiParTau(SMALL, tasks=("tau_id", "energy"), rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="unknown task 'energy'"):
+        SingleParTau("energy", SMALL, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="unknown PCGrad variant"):
+        PCGrad(MultiTaskLoss(), "mean")
