@@ -106,7 +106,7 @@ def _response_resolution(ratio: np.ndarray) -> tuple[float, float]:
     if len(ratio) < 4:
         return float("nan"), float("nan")
     q25, q50, q75 = np.quantile(ratio, [0.25, 0.5, 0.75])
-    return float(q50), float((q75 - q25) / q50)
+    return float(q50), float((q75 - q25) / q50) if q50 > 0 else float("nan")
 
 
 def kinematics_metrics(reco: dict[str, np.ndarray], gen_vis_p4: np.ndarray) -> dict[str, object]:

@@ -1,0 +1,136 @@
+"""ONNX export of the dense PID networks in the O2Physics PIDML layout.
+
+The graph takes the extractor's 22 raw features, ``input`` [batch, 22] float32 (the order of
+:data:`hepnb.pid.selection.FEATURES`), applies the protocol's scaling and tokenisation inside the graph, and
+gives one output per species, ``prob_211``, ``prob_321``, ``prob_2212``, ``prob_11`` [batch, 1] (softmax
+probabilities), so that an O2 task reading one species' probability needs nothing but the table's columns.
+Batch norm (DNN) is folded into the dense layers; dropout is the identity at inference.
+
+Only the dense networks (SimpleNN, DNN) are exported: the attention and mixture-of-experts networks use
+operations this hand-written graph does not cover, and the notebook says which network it exported.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hepnb.pid import constants as C
+from hepnb.pid.models import DNN, SimpleNN
+from hepnb.pid.selection import FEATURES
+
+__all__ = ["EXPORTABLE", "export_onnx", "onnx_probabilities"]
+
+#: Network names that :func:`export_onnx` accepts.
+EXPORTABLE = ("simple_nn", "dnn")
+_TOF = [i for i, k in enumerate(FEATURES) if k.startswith("tof_")]
+_BAYES = [i for i, k in enumerate(FEATURES) if k.startswith("bayes_prob_")]
+
+
+def _dense_layers(model: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(kernel, bias) of every layer with eval-mode batch norm folded in; the last one has no ReLU."""
+    mlp = model.mlp
+    layers = []
+    for i, layer in enumerate(mlp.layers):
+        w = np.asarray(layer.kernel[...], np.float64)
+        b = np.asarray(layer.bias[...], np.float64)
+        if mlp.norms is not None:
+            bn = mlp.norms[i]
+            scale = np.asarray(bn.scale[...]) / np.sqrt(np.asarray(bn.var[...]) + bn.epsilon)
+            w = w * scale[None, :]
+            b = (b - np.asarray(bn.mean[...])) * scale + np.asarray(bn.bias[...])
+        layers.append((w, b))
+    layers.append((np.asarray(mlp.out.kernel[...], np.float64), np.asarray(mlp.out.bias[...], np.float64)))
+    return layers
+
+
+def export_onnx(model: Any, protocol: str, mean: np.ndarray, std: np.ndarray, path: str | os.PathLike[str]) -> Path:
+    """Write a dense PID network with its protocol's preprocessing as an ONNX graph (opset 17).
+
+    Parameters
+    ----------
+    model
+        A trained :class:`~hepnb.pid.models.SimpleNN` or :class:`~hepnb.pid.models.DNN`.
+    protocol
+        ``"seed"`` or ``"corrected"`` (how missing TOF and Bayes values are tokenised).
+    mean, std
+        The protocol's scaling of the 22 features (``Prepared.mean``, ``Prepared.std``).
+    path
+        Output ``.onnx`` file.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    if not isinstance(model, SimpleNN | DNN):
+        msg = f"ONNX export supports the dense networks {list(EXPORTABLE)}, found {type(model).__name__}"
+        raise TypeError(msg)
+    if protocol not in ("seed", "corrected"):
+        msg = f"unknown protocol {protocol!r}; expected 'seed' or 'corrected'"
+        raise ValueError(msg)
+    inits: list[Any] = []
+    nodes: list[Any] = []
+
+    def const(name: str, value: Any, dtype: Any = np.float32) -> str:
+        inits.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        return name
+
+    def node(op: str, inputs: list[str], output: str, **attrs: Any) -> str:
+        nodes.append(helper.make_node(op, inputs, [output], **attrs))
+        return output
+
+    n = len(FEATURES)
+    scaled = node("Div", [node("Sub", ["input", const("mean", np.asarray(mean).reshape(1, n))], "centred"),
+                          const("std", np.asarray(std).reshape(1, n))], "scaled")
+    tof_cols = np.zeros((1, n))
+    tof_cols[0, _TOF] = 1
+    bayes_cols = np.zeros((1, n))
+    bayes_cols[0, _BAYES] = 1
+    if protocol == "corrected":  # absent TOF values and Bayes probabilities become 0 after scaling
+        def present(feature: str) -> str:
+            i = FEATURES.index(feature)
+            col = node("Slice", ["input", const(f"{feature}_lo", [i], np.int64), const(f"{feature}_hi", [i + 1], np.int64),
+                                 const(f"{feature}_axis", [1], np.int64)], f"{feature}_col")
+            return node("Cast", [node("Greater", [col, const(f"{feature}_zero", [[0.0]])], f"{feature}_gt")],
+                        f"{feature}_present", to=TensorProto.FLOAT)
+
+        one = const("one", [[1.0]])
+        drop_tof = node("Mul", [node("Sub", [one, present("has_tof")], "no_tof"), const("tof_cols", tof_cols)], "drop_tof")
+        drop_bayes = node("Mul", [node("Sub", [one, present("bayes_available")], "no_bayes"),
+                                  const("bayes_cols", bayes_cols)], "drop_bayes")
+        gate = node("Sub", [node("Sub", [one, drop_tof], "gate1"), drop_bayes], "gate")
+        x = node("Mul", [scaled, gate], "x")
+    else:  # the seed's −0.25 token where a *scaled* Bayes probability is exactly 0
+        zero = node("Equal", [scaled, const("zero", [[0.0]])], "is_zero")
+        token = node("And", [zero, node("Cast", [const("bayes_cols", bayes_cols)], "bayes_mask",
+                                         to=TensorProto.BOOL)], "token")
+        x = node("Where", [token, const("minus_quarter", [[-0.25]]), scaled], "x")
+    layers = _dense_layers(model)
+    for i, (w, b) in enumerate(layers):
+        z = node("Add", [node("MatMul", [x, const(f"w{i}", w)], f"mm{i}"), const(f"b{i}", b.reshape(1, -1))], f"z{i}")
+        x = z if i == len(layers) - 1 else node("Relu", [z], f"h{i}")
+    prob = node("Softmax", [x], "probabilities", axis=1)
+    outputs = [f"prob_{C.PDG[s]}" for s in C.SPECIES]
+    nodes.append(helper.make_node("Split", [prob, const("split", [1] * len(outputs), np.int64)], outputs, axis=1))
+    graph = helper.make_graph(
+        nodes, "hepnb_pid", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", n])],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, ["batch", 1]) for o in outputs], inits)
+    onnx_model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="hepnb")
+    helper.set_model_props(onnx_model, {"features": ",".join(FEATURES), "species_pdg": ",".join(
+        str(C.PDG[s]) for s in C.SPECIES), "protocol": protocol})
+    onnx.checker.check_model(onnx_model)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(onnx_model, out)
+    return out
+
+
+def onnx_probabilities(path: str | os.PathLike[str], raw: np.ndarray) -> np.ndarray:
+    """Run an exported model with onnxruntime on raw features; returns [batch, 4] probabilities."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    outs = session.run(None, {"input": np.asarray(raw, np.float32)})
+    return np.concatenate(outs, axis=1)
