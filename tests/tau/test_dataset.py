@@ -132,3 +132,17 @@ def test_kinematics_decoding_and_resolution() -> None:
     assert res["pt_response"] == pytest.approx(1.0, abs=0.003)
     assert res["pt_resolution"] == pytest.approx(2 * 0.6745 * 0.02, rel=0.08)  # IQR of a Gaussian
     assert len(res["pt_bins"]) == 9
+
+
+def test_cli_generate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hepnb.cli import main
+
+    out = tmp_path / "jets.root"
+    assert main(["tau", "generate", "--tau-events", "8", "--qq-events", "4", "--events-per-chunk", "4",
+                 "--workers", "1", "--cache-dir", str(tmp_path / "cache"), "--output", str(out)]) == 0
+    jets = read_jets(out)
+    assert f"{len(jets)} jets" in capsys.readouterr().out
+    assert set(np.asarray(jets.is_tau).tolist()) == {0, 1}
+    assert main(["tau", "generate", "--tau-events", "8", "--qq-events", "4", "--output", str(tmp_path / "j.csv")]) != 0
+    assert "must end in .parquet or .root" in capsys.readouterr().err
+    assert not (tmp_path / "j.csv").exists()
