@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["check_columns", "check_finite", "file_format", "read_table", "write_table"]
+__all__ = ["check_columns", "check_finite", "check_output", "file_format", "read_table", "write_table"]
 
 _MAGIC = {b"root": "root", b"PAR1": "parquet"}
 _TREE_CLASSES = ("TTree", "ROOT::RNTuple")
@@ -66,6 +66,15 @@ def check_finite(table: Mapping[str, NDArray[np.generic]], *, source: str = "inp
     if bad:
         msg = f"{source} has NaN/inf values (column: count): {bad}; all values must be finite"
         raise ValueError(msg)
+
+
+def check_output(path: str | os.PathLike[str], suffixes: Sequence[str] = (".root", ".parquet")) -> Path:
+    """Refuse, before any work, an output path whose suffix is not one of ``suffixes``."""
+    p = Path(path)
+    if p.suffix.lower() not in suffixes:
+        msg = f"output must end in {' or '.join(suffixes)}, found {p.name!r}"
+        raise ValueError(msg)
+    return p
 
 
 def _root_tree(path: Path, tree: str) -> object:

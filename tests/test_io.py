@@ -69,3 +69,11 @@ def test_write_errors_leave_nothing(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="same length"):
         write_table(tmp_path / "t.root", {"a": np.zeros(3), "b": np.zeros(4)})
     assert not list(tmp_path.iterdir())
+
+
+def test_check_output_names_the_allowed_suffixes(tmp_path) -> None:
+    from hepnb.io import check_output
+
+    assert check_output(tmp_path / "a.ROOT").name == "a.ROOT"
+    with pytest.raises(ValueError, match=r"must end in \.root or \.parquet, found 'a\.csv'"):
+        check_output(tmp_path / "a.csv")

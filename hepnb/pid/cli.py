@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from hepnb.io import check_output
+
 __all__ = ["register"]
 
 
@@ -12,9 +14,7 @@ def _simulate(args: argparse.Namespace) -> int:
     from hepnb.pid.io import write_tracks
     from hepnb.pid.simulate import simulate_tracks
 
-    if args.output.suffix.lower() not in (".root", ".parquet"):
-        msg = f"output must end in .root or .parquet, found {args.output.name!r}"
-        raise ValueError(msg)
+    check_output(args.output)
     if args.n < 1:
         msg = f"--n must be >= 1, found {args.n}"
         raise ValueError(msg)
@@ -31,9 +31,7 @@ def _predict(args: argparse.Namespace) -> int:
     from hepnb.pid.deploy import load_model, predict_table
     from hepnb.pid.io import read_tracks
 
-    if args.output.suffix.lower() not in (".root", ".parquet"):
-        msg = f"output must end in .root or .parquet, found {args.output.name!r}"
-        raise ValueError(msg)
+    check_output(args.output)
     load_model(args.model)  # a wrong folder or feature set fails before the input is read
     table = read_tracks(args.input, require_labels=False)
     path = write_table(args.output, predict_table(args.model, table), tree="pid")

@@ -11,15 +11,15 @@ import os
 import tempfile
 from pathlib import Path
 
+from hepnb.io import check_output
+
 __all__ = ["register"]
 
 
 def _generate(args: argparse.Namespace) -> int:
     from hepnb.tau.dataset import simulate, write_jets
 
-    if args.output.suffix.lower() not in (".parquet", ".root"):
-        msg = f"output must end in .parquet or .root, found {args.output.name!r}"
-        raise ValueError(msg)
+    check_output(args.output)
     cache = args.cache_dir or Path(tempfile.mkdtemp(prefix="hepnb-tau-"))
     jets = simulate(args.tau_events, args.qq_events, seed=args.seed, cache_dir=cache,
                     events_per_chunk=args.events_per_chunk, workers=args.workers or os.cpu_count())

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from hepnb.chunks import cache_folder, generate_chunks
-from hepnb.io import file_format
+from hepnb.io import check_output, file_format
 from hepnb.tau import constants as C
 from hepnb.tau.generate import PROCESSES, generate_jets
 
@@ -79,10 +79,7 @@ def write_jets(path: str | os.PathLike[str], jets: Any) -> Path:
     """Write jets to ``.parquet`` or ``.root`` (TTree ``jets``, jagged candidate branches), atomically."""
     import awkward as ak
 
-    p = Path(path)
-    if p.suffix.lower() not in (".parquet", ".root"):
-        msg = f"jet files must end in '.parquet' or '.root', found {p.name!r}"
-        raise ValueError(msg)
+    p = check_output(path)
     flat = _to_flat(jets)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)

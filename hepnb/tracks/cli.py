@@ -12,22 +12,17 @@ import argparse
 import math
 from pathlib import Path
 
+from hepnb.io import check_output
+
 __all__ = ["register"]
 
-_SUFFIXES = (".root", ".parquet")
-
-
-def _check_output(path: Path) -> None:
-    if path.suffix.lower() not in _SUFFIXES:
-        msg = f"output must end in .root or .parquet, found {path.name!r}"
-        raise ValueError(msg)
 
 
 def _generate(args: argparse.Namespace) -> int:
     from hepnb.tracks.simulate import generate_tracks, setting
     from hepnb.tracks.tables import write_states
 
-    _check_output(args.output)
+    check_output(args.output)
     setting(args.physics, args.leg)  # an unknown leg or physics fails before any work
     data = generate_tracks(args.n, leg=args.leg, physics=args.physics, seed=args.seed,
                            p_range_gev=(args.p_min_gev, args.p_max_gev))
@@ -46,7 +41,7 @@ def _propagate(args: argparse.Namespace) -> int:
     from hepnb.tracks.simulate import default_field_map
     from hepnb.tracks.tables import read_states, write_states
 
-    _check_output(args.output)
+    check_output(args.output)
     if args.leg is not None:
         if args.leg not in LEGS_MM:
             msg = f"unknown leg {args.leg!r}; choose one of {sorted(LEGS_MM)}"

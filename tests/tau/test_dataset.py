@@ -44,7 +44,7 @@ def test_bad_files(jets: ak.Array, tmp_path: Path) -> None:
     write_jets(tmp_path / "nan.parquet", ak.Array(nan))
     with pytest.raises(ValueError, match=r"NaN/inf values in \['jet_px'\]"):
         read_jets(tmp_path / "nan.parquet")
-    with pytest.raises(ValueError, match="must end in '.parquet' or '.root'"):
+    with pytest.raises(ValueError, match="must end in .root or .parquet"):
         write_jets(tmp_path / "jets.csv", jets)
     assert not (tmp_path / "jets.csv").exists()
 
@@ -144,5 +144,5 @@ def test_cli_generate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert f"{len(jets)} jets" in capsys.readouterr().out
     assert set(np.asarray(jets.is_tau).tolist()) == {0, 1}
     assert main(["tau", "generate", "--tau-events", "8", "--qq-events", "4", "--output", str(tmp_path / "j.csv")]) != 0
-    assert "must end in .parquet or .root" in capsys.readouterr().err
+    assert "must end in .root or .parquet" in capsys.readouterr().err
     assert not (tmp_path / "j.csv").exists()
