@@ -21,6 +21,7 @@ import numpy as np
 from hepnb.pid import constants as C
 from hepnb.pid.models import DNN, SimpleNN
 from hepnb.pid.selection import FEATURES
+from hepnb.pid.study import protocol_spec
 
 __all__ = ["EXPORTABLE", "export_onnx", "onnx_probabilities"]
 
@@ -55,7 +56,7 @@ def export_onnx(model: Any, protocol: str, mean: np.ndarray, std: np.ndarray, pa
     model
         A trained :class:`~hepnb.pid.models.SimpleNN` or :class:`~hepnb.pid.models.DNN`.
     protocol
-        ``"seed"`` or ``"corrected"`` (how missing TOF and Bayes values are tokenised).
+        A key of :data:`hepnb.pid.study.PROTOCOLS` (how missing TOF and Bayes values are tokenised).
     mean, std
         The protocol's scaling of the 22 features (``Prepared.mean``, ``Prepared.std``).
     path
@@ -67,9 +68,7 @@ def export_onnx(model: Any, protocol: str, mean: np.ndarray, std: np.ndarray, pa
     if not isinstance(model, SimpleNN | DNN):
         msg = f"ONNX export supports the dense networks {list(EXPORTABLE)}, found {type(model).__name__}"
         raise TypeError(msg)
-    if protocol not in ("seed", "corrected"):
-        msg = f"unknown protocol {protocol!r}; expected 'seed' or 'corrected'"
-        raise ValueError(msg)
+    tokenise = protocol_spec(protocol).tokenise_missing  # an unknown protocol is refused here
     inits: list[Any] = []
     nodes: list[Any] = []
 
@@ -88,7 +87,7 @@ def export_onnx(model: Any, protocol: str, mean: np.ndarray, std: np.ndarray, pa
     tof_cols[0, _TOF] = 1
     bayes_cols = np.zeros((1, n))
     bayes_cols[0, _BAYES] = 1
-    if protocol == "corrected":  # absent TOF values and Bayes probabilities become 0 after scaling
+    if tokenise:  # absent TOF values and Bayes probabilities become 0 after scaling
         def present(feature: str) -> str:
             i = FEATURES.index(feature)
             col = node("Slice", ["input", const(f"{feature}_lo", [i], np.int64), const(f"{feature}_hi", [i + 1], np.int64),

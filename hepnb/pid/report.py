@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 from hepnb.pid import constants as C
@@ -15,7 +16,7 @@ from hepnb.pid import study as P
 from hepnb.pid.models import FSEAttention
 from hepnb.pid.selection import FEATURES, features, labels, momentum_range, select
 
-__all__ = ["SEED_REPORTED", "confidence_bins", "data_like_summary", "efficiency_purity", "gating_by_mode",
+__all__ = ["SEED_REPORTED", "confidence_bins", "data_like_summary", "efficiency_purity", "gap_by_fix", "gating_by_mode",
            "headline_rows", "permutation_importance", "run_grid", "scale_like", "selected"]
 
 #: The seed's README (January 2026): test accuracy (%) per range and model, for its own data.
@@ -84,6 +85,38 @@ def headline_rows(grid: Mapping[tuple[str, str], dict[str, Any]]) -> list[dict[s
     return rows
 
 
+def gap_by_fix(accuracy_pct: pd.DataFrame, networks: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The XGBoost − best-network accuracy gap per (range, protocol), and the points each fix closes.
+
+    Parameters
+    ----------
+    accuracy_pct
+        Test accuracy (%) indexed by (range, protocol), one column per model (``xgboost`` among them).
+    networks
+        The network columns to take the best of.
+
+    Returns
+    -------
+    gap
+        Per (range, protocol): the best network, its accuracy, XGBoost's, and the gap in points.
+    closed
+        Per range, one column per protocol after the first (in :data:`hepnb.pid.study.PROTOCOLS` order):
+        the gap of the previous protocol minus this one's, i.e. the points closed by the fix it adds (by
+        all the fixes between the two when intermediate protocols were not run).
+    """
+    nets = [n for n in networks if n in accuracy_pct.columns]
+    best = accuracy_pct[nets].max(axis=1)
+    gap = pd.DataFrame({"best network": accuracy_pct[nets].idxmax(axis=1), "best network acc": best,
+                        "xgboost acc": accuracy_pct["xgboost"], "gap (points)": accuracy_pct["xgboost"] - best})
+    points = gap["gap (points)"].unstack("protocol")
+    order = [p for p in P.PROTOCOLS if p in points.columns]
+    steps = -points[order].diff(axis=1).iloc[:, 1:]
+    names = list(P.PROTOCOLS)
+    steps.columns = [" + ".join(P.PROTOCOLS[q].fix for q in names[names.index(prev) + 1:names.index(cur) + 1])
+                     + f" ({cur})" for prev, cur in itertools.pairwise(order)]
+    return gap, steps
+
+
 def efficiency_purity(prob: NDArray, y: NDArray, p_gev: NDArray, edges: Sequence[float]) -> dict[str, Any]:
     """Per species and momentum bin: efficiency (recall) and purity (precision) of argmax selection."""
     pred = prob.argmax(axis=1)
@@ -146,15 +179,7 @@ def data_like_summary(prob: NDArray, table: Mapping[str, NDArray], pt_edges: Seq
 
 def scale_like(data: P.Prepared, raw: NDArray[np.float32]) -> dict[str, NDArray]:
     """Apply a prepared protocol's scaling and tokenisation to new tracks (e.g. the data-like sample)."""
-    x = raw.astype(np.float64).copy()
-    has_tof = raw[:, FEATURES.index("has_tof")] > 0
-    if data.protocol == "corrected":
-        x[np.ix_(~has_tof, P._TOF_COLS)] = np.nan
-        x[np.ix_(raw[:, FEATURES.index("bayes_available")] == 0, P._BAYES_COLS)] = np.nan
-    scaled = (x - data.mean) / data.std
-    scaled = np.nan_to_num(scaled, nan=0.0) if data.protocol == "corrected" else scaled
-    mode = (raw[:, FEATURES.index("has_tpc")] > 0).astype(np.int32) + 2 * has_tof.astype(np.int32)
-    return {"x": scaled.astype(np.float32), "mask": P._masks(raw, data.protocol), "mode": mode, "raw": raw}
+    return P.scale_inputs(raw, data.protocol, data.mean, data.std)
 
 
 def selected(table: Mapping[str, NDArray], selection: str) -> dict[str, NDArray]:

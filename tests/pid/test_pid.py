@@ -153,6 +153,48 @@ def test_protocols_differ_as_documented(table: dict[str, np.ndarray]) -> None:
     assert np.all(fixed.test["x"][no_tof, tof_col] == 0.0)
 
 
+def test_each_protocol_adds_one_fix(table: dict[str, np.ndarray]) -> None:
+    raw, y = features(table)[:4000], labels(table)[:4000]
+    cells = {name: P.prepare(raw, y, name) for name in P.PROTOCOLS}
+    assert list(cells) == ["seed", "seed_val", "seed_val_tokens", "corrected"]
+    n_val = len(cells["seed_val"].val["y"])
+    assert 0 < n_val < len(cells["seed_val"].test["y"])  # 70/10/20 instead of stopping on the test split
+    np.testing.assert_array_equal(cells["seed_val"].train["mask"][:, 1], 1)  # still the seed's scaling and masks
+    no_tof = cells["seed_val_tokens"].test["raw"][:, FEATURES.index("has_tof")] == 0
+    assert no_tof.any()
+    assert np.all(cells["seed_val_tokens"].test["x"][no_tof, FEATURES.index("tof_beta")] == 0.0)
+    sentinel = cells["seed_val"].test["x"][no_tof, FEATURES.index("tof_beta")]  # −999, scaled as a measurement
+    assert np.all(sentinel == sentinel[0]) and sentinel[0] < -0.1
+    weights = cells["seed_val_tokens"].class_weights
+    assert weights.max() / weights.min() > 5  # balanced: the rare electrons weigh far more than pions
+    for part in ("train", "val", "test"):  # corrected = seed_val_tokens without the weights
+        np.testing.assert_array_equal(getattr(cells["corrected"], part)["x"], getattr(cells["seed_val_tokens"], part)["x"])
+    np.testing.assert_array_equal(cells["corrected"].class_weights, 1.0)
+
+
+def test_gap_by_fix_differences() -> None:
+    import pandas as pd
+
+    from hepnb.pid.report import gap_by_fix
+
+    acc = pd.DataFrame({"simple_nn": [80.0, 85.0, 86.0, 90.0], "dnn": [70.0, 88.0, 84.0, 91.5],
+                        "xgboost": [95.0, 95.0, 94.0, 94.0]},
+                       index=pd.MultiIndex.from_product([["full"], ["corrected", "seed", "seed_val", "seed_val_tokens"]],
+                                                        names=["range", "protocol"]))
+    gap, closed = gap_by_fix(acc, ["simple_nn", "dnn"])
+    # best network per row: corrected simple_nn 80, seed dnn 88, seed_val simple_nn 86, seed_val_tokens dnn 91.5
+    gaps = {"corrected": 15.0, "seed": 7.0, "seed_val": 8.0, "seed_val_tokens": 2.5}
+    assert gap.loc[("full", "corrected"), "best network"] == "simple_nn"
+    assert gap.loc[("full", "seed"), "best network"] == "dnn"
+    np.testing.assert_allclose([gap.loc[("full", p), "gap (points)"] for p in gaps], list(gaps.values()))
+    assert list(closed.columns) == ["validation split (seed_val)", "missing values tokenised (seed_val_tokens)",
+                                    "class weights dropped (corrected)"]
+    np.testing.assert_allclose(closed.loc["full"].to_numpy(), [-1.0, 5.5, -12.5])
+    _, closed = gap_by_fix(acc.drop(index=[("full", "seed_val"), ("full", "seed_val_tokens")]), ["simple_nn", "dnn"])
+    assert list(closed.columns) == ["validation split + missing values tokenised + class weights dropped (corrected)"]
+    np.testing.assert_allclose(closed.loc["full"].to_numpy(), [-8.0])
+
+
 @pytest.mark.parametrize("name", NETWORKS)
 def test_networks_train_and_output_probabilities(name: str, table: dict[str, np.ndarray]) -> None:
     raw, y = features(table)[:3000], labels(table)[:3000]
