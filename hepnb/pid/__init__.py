@@ -1,4 +1,4 @@
-"""ALICE-style PID study: detector simulation, the extractor's schema, six models and two protocols."""
+"""ALICE-style PID study: detector simulation, the extractor's schema, six models, the seed's protocol and its fixes."""
 
 from __future__ import annotations
 
