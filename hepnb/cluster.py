@@ -10,10 +10,22 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlparse
 
-__all__ = ["ENV_VAR", "SchedulerError", "check_reachable", "get_client", "scheduler_address"]
+__all__ = [
+    "ENV_VAR",
+    "SchedulerError",
+    "available_cores",
+    "check_reachable",
+    "close_client",
+    "get_client",
+    "local_client",
+    "open_client",
+    "scheduler_address",
+]
 
 ENV_VAR = "HEPNB_SCHEDULER"
 
@@ -65,16 +77,63 @@ def get_client(scheduler: str | None = None, *, profile: str = "default", n_work
     timeout_s
         How long to wait for a remote scheduler.
     """
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client
 
     address = scheduler_address(scheduler)
     if address is not None:
         check_reachable(address, timeout_s)
         return Client(address, timeout=f"{timeout_s}s")
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return local_client(n_workers, profile=profile)
+
+
+def available_cores() -> int:
+    """The CPUs this process may use (its affinity mask where the platform has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def local_client(n_workers: int | None = None, *, profile: str = "default") -> Any:
+    """A :class:`dask.distributed.Client` on a new :class:`~dask.distributed.LocalCluster` (never a remote one).
+
+    ``profile="ci"`` runs one in-process worker with ``n_workers`` threads; other profiles start ``n_workers``
+    single-threaded worker processes (default: :func:`available_cores`). Close it with :func:`close_client`.
+    """
+    from dask.distributed import Client, LocalCluster
+
+    if n_workers is not None and n_workers < 1:
+        msg = f"n_workers must be >= 1, found {n_workers}"
+        raise ValueError(msg)
+    cores = available_cores()
     if profile == "ci":
         cluster = LocalCluster(processes=False, n_workers=1, threads_per_worker=n_workers or cores,
                                dashboard_address=None)
     else:
         cluster = LocalCluster(n_workers=n_workers or cores, threads_per_worker=1, dashboard_address=None)
     return Client(cluster)
+
+
+def close_client(client: Any) -> None:
+    """Close a client and, when it runs on a local cluster of its own, that cluster too."""
+    cluster = getattr(client, "cluster", None)
+    client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+@contextmanager
+def open_client(scheduler: str | None = None, *, workers: int = 1, profile: str = "default",
+                timeout_s: float = 5.0) -> Iterator[Any]:
+    """The client for one piece of work, closed afterwards; ``None`` where the work should run in-process.
+
+    With a scheduler address (the argument, else ``$HEPNB_SCHEDULER``) the scheduler is checked first and a
+    :class:`SchedulerError` raised within ``timeout_s`` if it cannot be reached. Without one, ``workers > 1``
+    starts a temporary local cluster of that many processes and ``workers <= 1`` yields ``None``.
+    """
+    address = scheduler_address(scheduler)
+    if address is None and workers <= 1:
+        yield None
+        return
+    client = get_client(address, timeout_s=timeout_s) if address else local_client(workers, profile=profile)
+    try:
+        yield client
+    finally:
+        close_client(client)
