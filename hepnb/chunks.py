@@ -16,7 +16,8 @@ import json
 import os
 import tempfile
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,8 @@ from tqdm.auto import tqdm
 
 from hepnb.io import read_table, write_table
 
-__all__ = ["cache_folder", "chunk_seed", "generate_chunks", "load_chunks"]
+__all__ = ["cache_folder", "cache_root", "chunk_client", "chunk_seed", "generate_chunks", "generate_table",
+           "load_chunks", "missing_chunks"]
 
 #: ``make_chunk(seed, index, **params) -> dict of equal-length numpy arrays``
 ChunkFn = Callable[..., Any]
@@ -59,6 +61,11 @@ def cache_folder(root: str | os.PathLike[str], name: str, params: Mapping[str, A
 
 def _chunk_path(folder: Path, index: int, suffix: str = ".parquet") -> Path:
     return folder / f"chunk-{index:05d}{suffix}"
+
+
+def missing_chunks(folder: str | os.PathLike[str], n_chunks: int, suffix: str = ".parquet") -> list[int]:
+    """Indices of the chunks of ``folder`` not yet written."""
+    return [i for i in range(n_chunks) if not _chunk_path(Path(folder), i, suffix).exists()]
 
 
 def _temporaries(path: Path) -> list[Path]:
@@ -121,6 +128,22 @@ def _run_dask(client: Any, todo: list[int], run: Callable[[int], Path], folder: 
             bar.update()
     finally:
         client.cancel(list(futures))
+
+
+@contextmanager
+def chunk_client(client: Any = None, workers: int = 1, n_tasks: int = 2) -> Iterator[Any]:
+    """The client to run ``n_tasks`` chunks on: ``client`` itself (left open), else a temporary local cluster
+    of ``min(workers, n_tasks)`` processes when both are above one (closed on exit), else ``None`` (serial)."""
+    if client is not None or workers <= 1 or n_tasks <= 1:
+        yield client
+        return
+    from hepnb.cluster import close_client, local_client
+
+    temporary = local_client(min(workers, n_tasks))
+    try:
+        yield temporary
+    finally:
+        close_client(temporary)
 
 
 def generate_chunks(
@@ -189,27 +212,21 @@ def generate_chunks(
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     run = functools.partial(_make_and_write_index, make_chunk, out, base_seed, dict(params or {}), write, suffix)
-    todo = [i for i in range(n_chunks) if not _chunk_path(out, i, suffix).exists()]
+    todo = missing_chunks(out, n_chunks, suffix)
     bar = tqdm(total=n_chunks, initial=n_chunks - len(todo), desc=f"chunks {out.name}", disable=not progress)
     try:
-        if client is not None and todo:
-            _run_dask(client, todo, run, out, bar, retries)
-        elif workers > 1 and len(todo) > 1:
-            from hepnb.cluster import close_client, local_client
-
-            temporary = local_client(min(workers, len(todo)))
-            try:
-                _run_dask(temporary, todo, run, out, bar, retries)
-            finally:
-                close_client(temporary)
-        else:
-            _run_serial(todo, run, out, bar)
+        with chunk_client(client, workers, len(todo)) as active:
+            if active is None:
+                _run_serial(todo, run, out, bar)
+            else:
+                _run_dask(active, todo, run, out, bar, retries)
     finally:
         bar.close()
     paths = [_chunk_path(out, i, suffix) for i in range(n_chunks)]
     missing = [p.name for p in paths if not p.exists()]
     if missing:
-        msg = f"generation finished but {len(missing)} chunk(s) of {out} are missing: {missing}"
+        msg = (f"generation finished but {len(missing)} chunk(s) of {out} are missing: {missing}; on a remote "
+               f"cluster the folder must be one that the workers and this process share")
         raise RuntimeError(msg)
     _remove_stale_temporaries(out, n_chunks, suffix)
     return paths
@@ -227,3 +244,48 @@ def load_chunks(paths: list[Path], columns: list[str] | None = None) -> dict[str
         raise ValueError(msg)
     tables = [read_table(p, columns) for p in paths]
     return {name: np.concatenate([t[name] for t in tables]) for name in tables[0]}
+
+
+@contextmanager
+def cache_root(cache_dir: str | os.PathLike[str] | None = None, prefix: str = "hepnb-chunks-") -> Iterator[Path]:
+    """``cache_dir`` (kept), or a temporary folder removed on exit when it is ``None``."""
+    if cache_dir is not None:
+        yield Path(cache_dir)
+        return
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        yield Path(tmp)
+
+
+def generate_table(
+    make_chunk: ChunkFn,
+    n_rows: int,
+    *,
+    rows_per_chunk: int,
+    name: str,
+    params: Mapping[str, Any],
+    seed: int,
+    cache_dir: str | os.PathLike[str] | None = None,
+    client: Any = None,
+    workers: int = 1,
+    progress: bool = True,
+    version: int = 1,
+) -> dict[str, np.ndarray]:
+    """A flat table of ``n_rows`` rows made in chunks of ``rows_per_chunk`` (:func:`generate_chunks`).
+
+    Every chunk has ``rows_per_chunk`` rows (``make_chunk(seed, index, n_rows=rows_per_chunk, **params)``) and
+    the table is their concatenation cut to ``n_rows``, so the first rows do not depend on ``n_rows``, and a
+    larger sample reuses the cached chunks of a smaller one. The chunks are cached under
+    ``cache_dir/<name>-<hash of params, seed, rows_per_chunk and version>`` (a temporary folder, removed
+    afterwards, when ``cache_dir`` is ``None``); bump ``version`` when ``make_chunk`` changes.
+    """
+    if n_rows < 1 or rows_per_chunk < 1:
+        msg = f"n_rows and rows_per_chunk must be >= 1, found n_rows={n_rows}, rows_per_chunk={rows_per_chunk}"
+        raise ValueError(msg)
+    n_chunks = -(-n_rows // rows_per_chunk)
+    chunk_params = {**params, "n_rows": rows_per_chunk}
+    with cache_root(cache_dir, prefix=f"hepnb-{name}-") as root:
+        folder = cache_folder(root, name, {**chunk_params, "seed": seed, "version": version})
+        paths = generate_chunks(make_chunk, n_chunks, base_seed=seed, folder=folder, params=chunk_params,
+                                client=client, workers=workers, progress=progress)
+        table = load_chunks(paths)
+    return {k: v[:n_rows] for k, v in table.items()}

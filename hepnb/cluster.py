@@ -8,6 +8,7 @@ profile). An address that cannot be reached fails within seconds with a clear me
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 from collections.abc import Iterator
@@ -18,11 +19,13 @@ from urllib.parse import urlparse
 __all__ = [
     "ENV_VAR",
     "SchedulerError",
+    "add_cluster_arguments",
     "available_cores",
     "check_reachable",
     "close_client",
     "get_client",
     "local_client",
+    "local_workers",
     "open_client",
     "scheduler_address",
 ]
@@ -137,3 +140,21 @@ def open_client(scheduler: str | None = None, *, workers: int = 1, profile: str 
         yield client
     finally:
         close_client(client)
+
+
+def local_workers(requested: int, n_tasks: int) -> int:
+    """Worker processes for ``n_tasks`` independent tasks: ``requested`` (``0``: all cores), at most ``n_tasks``."""
+    if requested < 0:
+        msg = f"workers must be >= 0 (0: all cores), found {requested}"
+        raise ValueError(msg)
+    return max(1, min(requested or available_cores(), n_tasks))
+
+
+def add_cluster_arguments(parser: argparse.ArgumentParser, *, workers: bool = True) -> None:
+    """Add ``--scheduler ADDRESS`` (and ``--workers N``) to a command's parser."""
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help=f"Dask scheduler tcp://HOST:PORT (default: ${ENV_VAR}, else a local cluster); "
+                             "checked before any work")
+    if workers:
+        parser.add_argument("--workers", type=int, default=0,
+                            help="local worker processes without a scheduler (0: all cores; 1: in this process)")
