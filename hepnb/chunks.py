@@ -272,15 +272,17 @@ def generate_table(
 ) -> dict[str, np.ndarray]:
     """A flat table of ``n_rows`` rows made in chunks of ``rows_per_chunk`` (:func:`generate_chunks`).
 
-    Every chunk has ``rows_per_chunk`` rows (``make_chunk(seed, index, n_rows=rows_per_chunk, **params)``) and
-    the table is their concatenation cut to ``n_rows``, so the first rows do not depend on ``n_rows``, and a
-    larger sample reuses the cached chunks of a smaller one. The chunks are cached under
+    Every chunk has ``rows_per_chunk`` rows (``make_chunk(seed, index, n_rows=rows_per_chunk, **params)``;
+    ``n_rows`` itself when smaller, so a small sample costs no whole chunk) and the table is their concatenation
+    cut to ``n_rows``, so for a given chunk size the first rows do not depend on ``n_rows``, and a larger sample
+    reuses the cached chunks of a smaller one. The chunks are cached under
     ``cache_dir/<name>-<hash of params, seed, rows_per_chunk and version>`` (a temporary folder, removed
     afterwards, when ``cache_dir`` is ``None``); bump ``version`` when ``make_chunk`` changes.
     """
     if n_rows < 1 or rows_per_chunk < 1:
         msg = f"n_rows and rows_per_chunk must be >= 1, found n_rows={n_rows}, rows_per_chunk={rows_per_chunk}"
         raise ValueError(msg)
+    rows_per_chunk = min(rows_per_chunk, n_rows)
     n_chunks = -(-n_rows // rows_per_chunk)
     chunk_params = {**params, "n_rows": rows_per_chunk}
     with cache_root(cache_dir, prefix=f"hepnb-{name}-") as root:
