@@ -106,11 +106,12 @@ def local_client(n_workers: int | None = None, *, profile: str = "default") -> A
         msg = f"n_workers must be >= 1, found {n_workers}"
         raise ValueError(msg)
     cores = available_cores()
+    # no dashboard, and the scheduler's HTTP endpoint on a free port (8787 may belong to another cluster)
+    quiet = {"dashboard_address": None, "scheduler_kwargs": {"dashboard_address": ":0"}}
     if profile == "ci":
-        cluster = LocalCluster(processes=False, n_workers=1, threads_per_worker=n_workers or cores,
-                               dashboard_address=None)
+        cluster = LocalCluster(processes=False, n_workers=1, threads_per_worker=n_workers or cores, **quiet)
     else:
-        cluster = LocalCluster(n_workers=n_workers or cores, threads_per_worker=1, dashboard_address=None)
+        cluster = LocalCluster(n_workers=n_workers or cores, threads_per_worker=1, **quiet)
     return Client(cluster)
 
 
