@@ -19,12 +19,15 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from hepnb.io import read_table, write_table
+
+if TYPE_CHECKING:
+    from dask.distributed import Client
 
 __all__ = ["cache_folder", "cache_root", "chunk_client", "chunk_seed", "generate_chunks", "generate_table",
            "load_chunks", "missing_chunks"]
@@ -112,7 +115,7 @@ def _run_serial(todo: list[int], run: Callable[[int], Path], folder: Path, bar: 
         bar.update()
 
 
-def _run_dask(client: Any, todo: list[int], run: Callable[[int], Path], folder: Path, bar: Any,
+def _run_dask(client: Client, todo: list[int], run: Callable[[int], Path], folder: Path, bar: Any,
               retries: int) -> None:
     from dask.distributed import as_completed
 
@@ -131,7 +134,7 @@ def _run_dask(client: Any, todo: list[int], run: Callable[[int], Path], folder: 
 
 
 @contextmanager
-def chunk_client(client: Any = None, workers: int = 1, n_tasks: int = 2) -> Iterator[Any]:
+def chunk_client(client: Client | None = None, workers: int = 1, n_tasks: int = 2) -> Iterator[Client | None]:
     """The client to run ``n_tasks`` chunks on: ``client`` itself (left open), else a temporary local cluster
     of ``min(workers, n_tasks)`` processes when both are above one (closed on exit), else ``None`` (serial)."""
     if client is not None or workers <= 1 or n_tasks <= 1:
@@ -153,7 +156,7 @@ def generate_chunks(
     base_seed: int,
     folder: str | os.PathLike[str],
     params: Mapping[str, Any] | None = None,
-    client: Any = None,
+    client: Client | None = None,
     workers: int = 1,
     retries: int = 2,
     progress: bool = True,
@@ -265,7 +268,7 @@ def generate_table(
     params: Mapping[str, Any],
     seed: int,
     cache_dir: str | os.PathLike[str] | None = None,
-    client: Any = None,
+    client: Client | None = None,
     workers: int = 1,
     progress: bool = True,
     version: int = 1,

@@ -13,8 +13,11 @@ import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    from dask.distributed import Client
 
 __all__ = [
     "ENV_VAR",
@@ -65,7 +68,7 @@ def check_reachable(address: str, timeout_s: float = 5.0) -> None:
 
 
 def get_client(scheduler: str | None = None, *, profile: str = "default", n_workers: int | None = None,
-               timeout_s: float = 5.0) -> Any:
+               timeout_s: float = 5.0) -> Client:
     """A :class:`dask.distributed.Client` on the given scheduler, or on a new local cluster.
 
     Parameters
@@ -94,7 +97,7 @@ def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def local_client(n_workers: int | None = None, *, profile: str = "default") -> Any:
+def local_client(n_workers: int | None = None, *, profile: str = "default") -> Client:
     """A :class:`dask.distributed.Client` on a new :class:`~dask.distributed.LocalCluster` (never a remote one).
 
     ``profile="ci"`` runs one in-process worker with ``n_workers`` threads; other profiles start ``n_workers``
@@ -115,7 +118,7 @@ def local_client(n_workers: int | None = None, *, profile: str = "default") -> A
     return Client(cluster)
 
 
-def close_client(client: Any) -> None:
+def close_client(client: Client) -> None:
     """Close a client and, when it runs on a local cluster of its own, that cluster too."""
     cluster = getattr(client, "cluster", None)
     client.close()
@@ -125,7 +128,7 @@ def close_client(client: Any) -> None:
 
 @contextmanager
 def open_client(scheduler: str | None = None, *, workers: int = 1, profile: str = "default",
-                timeout_s: float = 5.0) -> Iterator[Any]:
+                timeout_s: float = 5.0) -> Iterator[Client | None]:
     """The client for one piece of work, closed afterwards; ``None`` where the work should run in-process.
 
     With a scheduler address (the argument, else ``$HEPNB_SCHEDULER``) the scheduler is checked first and a

@@ -197,3 +197,15 @@ def test_run_passes_the_scheduler_to_the_notebook(client: distributed.Client, no
     assert saved["params"]["scheduler"] == address
     assert saved["metrics"]["env"] == address
     assert "HEPNB_SCHEDULER" not in os.environ
+
+
+def test_book_checks_the_scheduler_before_any_kernel(notebooks: Path, tmp_path: Path) -> None:
+    from hepnb.cluster import SchedulerError
+    from hepnb.runner import run_many
+
+    start = time.monotonic()
+    with pytest.raises(SchedulerError, match="cannot reach the Dask scheduler"):
+        run_many(["good", "silent"], scheduler=f"tcp://127.0.0.1:{_closed_port()}",
+                 output_dir=tmp_path / "out", results_dir=tmp_path / "results")
+    assert time.monotonic() - start < 10
+    assert not (tmp_path / "out").exists()

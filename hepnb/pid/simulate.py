@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,6 +26,9 @@ from hepnb.pid.detector import (
     tof_track_length_cm,
     tpc_relative_resolution,
 )
+
+if TYPE_CHECKING:
+    from dask.distributed import Client
 
 __all__ = [
     "COLUMNS",
@@ -228,7 +231,7 @@ def simulate_chunked(
     tracks_per_chunk: int = 100_000,
     tracks_per_event: int = 1000,
     cache_dir: str | os.PathLike[str] | None = None,
-    client: Any = None,
+    client: Client | None = None,
     workers: int = 1,
     progress: bool = True,
 ) -> dict[str, NDArray]:

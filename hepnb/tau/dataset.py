@@ -12,7 +12,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from hepnb.chunks import cache_folder, chunk_client, generate_chunks, missing_ch
 from hepnb.io import check_output, file_format
 from hepnb.tau import constants as C
 from hepnb.tau.generate import PROCESSES, generate_jets
+
+if TYPE_CHECKING:
+    from dask.distributed import Client
 
 __all__ = ["CAND_FEATURES", "FILE_FIELDS", "KIN_TARGETS", "p_theta_weights", "read_jets", "simulate", "split",
            "write_jets"]
@@ -147,7 +150,7 @@ def _write_chunk(path: Path, jets: Any) -> Path:
 
 
 def simulate(n_tau_events: int, n_qq_events: int, *, seed: int, cache_dir: str | os.PathLike[str],
-             events_per_chunk: int = 2000, workers: int | None = None, client: Any = None,
+             events_per_chunk: int = 2000, workers: int | None = None, client: Client | None = None,
              progress: bool = True) -> Any:
     """Z → ττ and Z → qq̄ jets, generated in cached chunks with their own seeds and concatenated.
 

@@ -14,13 +14,16 @@ import functools
 import math
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hepnb.tracks import constants as C
 from hepnb.tracks.field import FieldMap, seed_field
 from hepnb.tracks.propagate import rk4
+
+if TYPE_CHECKING:
+    from dask.distributed import Client
 
 __all__ = ["PHYSICS", "Setting", "default_field_map", "generate_tracks", "generate_tracks_chunked", "make_chunk",
            "setting"]
@@ -154,7 +157,7 @@ def generate_tracks_chunked(
     p_range_gev: tuple[float, float] = (2.0, 100.0),
     tracks_per_chunk: int = 20_000,
     cache_dir: str | os.PathLike[str] | None = None,
-    client: Any = None,
+    client: Client | None = None,
     workers: int = 1,
     progress: bool = True,
 ) -> dict[str, np.ndarray]:
