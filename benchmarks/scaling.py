@@ -3,7 +3,8 @@ at 1, 2, 4, … workers, each a fresh LocalCluster of single-threaded worker pro
 Writes JSON.
 
 For each worker count: ``startup_s`` (cluster start and imports on every worker, not counted), ``wall_s`` (all
-chunks generated and written), events/s, speedup over one worker and parallel efficiency = speedup / workers.
+chunks generated and written), events/s, speedup over one worker and parallel efficiency = speedup / workers,
+and the 1-minute load average before the run (other work on the machine skews the efficiency).
 The goal is an efficiency of at least 0.8 at 16 workers on 16 cores; keep several chunks per worker (the
 default is 64 chunks) so that the last chunks do not leave workers idle.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -54,6 +56,7 @@ def _warm_up() -> bool:
 def time_generation(n_workers: int, events: int, events_per_chunk: int, seed: int) -> dict[str, Any]:
     """Generate ``events`` Z → ττ events in chunks on a new local cluster of ``n_workers`` processes."""
     n_chunks = -(-events // events_per_chunk)
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None  # other work on the machine
     t0 = time.perf_counter()
     client = local_client(n_workers)
     try:
@@ -68,7 +71,8 @@ def time_generation(n_workers: int, events: int, events_per_chunk: int, seed: in
     finally:
         close_client(client)
     return {"workers": n_workers, "chunks": n_chunks, "events": n_chunks * events_per_chunk,
-            "startup_s": startup, "wall_s": wall, "events_per_s": n_chunks * events_per_chunk / wall}
+            "startup_s": startup, "wall_s": wall, "events_per_s": n_chunks * events_per_chunk / wall,
+            "load_avg_1min_before": load_before}
 
 
 def generation_section(counts: list[int], events: int, events_per_chunk: int, seed: int) -> dict[str, Any]:

@@ -209,3 +209,17 @@ def test_book_checks_the_scheduler_before_any_kernel(notebooks: Path, tmp_path: 
                  output_dir=tmp_path / "out", results_dir=tmp_path / "results")
     assert time.monotonic() - start < 10
     assert not (tmp_path / "out").exists()
+
+
+def test_tau_jets_on_the_cluster_match_a_serial_run(client: distributed.Client, tmp_path: Path) -> None:
+    import awkward as ak
+
+    from hepnb.tau.dataset import simulate
+
+    kwargs = {"seed": 2, "events_per_chunk": 6, "progress": False}
+    dask = simulate(12, 6, cache_dir=tmp_path / "dask", client=client, **kwargs)
+    serial = simulate(12, 6, cache_dir=tmp_path / "serial", workers=1, **kwargs)
+    chunks = {name: sorted((tmp_path / name).glob("*/chunk-*")) for name in ("dask", "serial")}
+    assert len(chunks["dask"]) == 3
+    assert _hashes(chunks["dask"]) == _hashes(chunks["serial"])
+    assert ak.to_list(dask.cand_features) == ak.to_list(serial.cand_features)
