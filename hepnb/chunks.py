@@ -2,29 +2,35 @@
 
 Simulated datasets are built from chunks. Each chunk has its own seed derived from ``(base_seed,
 chunk_index)`` with :class:`numpy.random.SeedSequence`, so the dataset does not depend on how many
-processes made it or in which order. Each chunk is written under a temporary name and renamed when
-complete, so an interrupted run leaves only whole chunks, and a rerun with the same parameters reuses
+processes made it or in which order. Each chunk is one task, on a Dask cluster (:mod:`hepnb.cluster`) or
+in this process. Each chunk is written under a temporary name and renamed when complete, so an
+interrupted run or a lost worker leaves only whole chunks, and a rerun with the same parameters reuses
 them (the cache folder is named by a hash of the parameters).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-import multiprocessing
 import os
 import tempfile
-from collections.abc import Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from hepnb.io import read_table, write_table
 
-__all__ = ["cache_folder", "chunk_seed", "generate_chunks", "load_chunks"]
+if TYPE_CHECKING:
+    from dask.distributed import Client
+
+__all__ = ["cache_folder", "cache_root", "chunk_client", "chunk_seed", "generate_chunks", "generate_table",
+           "load_chunks", "missing_chunks"]
 
 #: ``make_chunk(seed, index, **params) -> dict of equal-length numpy arrays``
 ChunkFn = Callable[..., Any]
@@ -60,13 +66,87 @@ def _chunk_path(folder: Path, index: int, suffix: str = ".parquet") -> Path:
     return folder / f"chunk-{index:05d}{suffix}"
 
 
+def missing_chunks(folder: str | os.PathLike[str], n_chunks: int, suffix: str = ".parquet") -> list[int]:
+    """Indices of the chunks of ``folder`` not yet written."""
+    return [i for i in range(n_chunks) if not _chunk_path(Path(folder), i, suffix).exists()]
+
+
+def _temporaries(path: Path) -> list[Path]:
+    """Temporary files of a chunk (``.<name>.<random>.tmp``, as the atomic writers name them)."""
+    return sorted(path.parent.glob(f".{path.name}.*.tmp"))
+
+
 def _make_and_write(make_chunk: ChunkFn, folder: Path, base_seed: int, index: int,
                     params: Mapping[str, Any], write: WriteFn = write_table, suffix: str = ".parquet") -> Path:
     path = _chunk_path(folder, index, suffix)
     if path.exists():
         return path
     table = make_chunk(chunk_seed(base_seed, index), index, **params)
-    return write(path, table)
+    try:
+        return write(path, table)
+    except FileNotFoundError:
+        # a concurrent attempt of the same chunk finished first and its clean-up took our temporary file:
+        # the chunk is whole (same seed, same content), nothing is lost
+        if path.exists():
+            return path
+        raise
+
+
+def _remove_stale_temporaries(folder: Path, n_chunks: int, suffix: str) -> None:
+    """Remove the temporary files of chunks that exist (left by attempts killed while writing)."""
+    for i in range(n_chunks):
+        path = _chunk_path(folder, i, suffix)
+        if path.exists():
+            for tmp in _temporaries(path):
+                tmp.unlink(missing_ok=True)
+
+
+def _note(err: BaseException, index: int, folder: Path) -> None:
+    err.add_note(f"while generating chunk {index} in {folder}")
+
+
+def _run_serial(todo: list[int], run: Callable[[int], Path], folder: Path, bar: Any) -> None:
+    for index in todo:
+        try:
+            run(index)
+        except Exception as err:
+            _note(err, index, folder)
+            raise
+        bar.update()
+
+
+def _run_dask(client: Client, todo: list[int], run: Callable[[int], Path], folder: Path, bar: Any,
+              retries: int) -> None:
+    from dask.distributed import as_completed
+
+    prefix = f"{folder.name}-{uuid.uuid4().hex[:8]}"  # readable on the dashboard, unique to this call
+    futures = {client.submit(run, i, key=f"{prefix}-chunk-{i:05d}", retries=retries, pure=False): i for i in todo}
+    try:
+        for future in as_completed(futures):
+            try:
+                future.result()
+            except Exception as err:
+                _note(err, futures[future], folder)
+                raise
+            bar.update()
+    finally:
+        client.cancel(list(futures))
+
+
+@contextmanager
+def chunk_client(client: Client | None = None, workers: int = 1, n_tasks: int = 2) -> Iterator[Client | None]:
+    """The client to run ``n_tasks`` chunks on: ``client`` itself (left open), else a temporary local cluster
+    of ``min(workers, n_tasks)`` processes when both are above one (closed on exit), else ``None`` (serial)."""
+    if client is not None or workers <= 1 or n_tasks <= 1:
+        yield client
+        return
+    from hepnb.cluster import close_client, local_client
+
+    temporary = local_client(min(workers, n_tasks))
+    try:
+        yield temporary
+    finally:
+        close_client(temporary)
 
 
 def generate_chunks(
@@ -76,56 +156,88 @@ def generate_chunks(
     base_seed: int,
     folder: str | os.PathLike[str],
     params: Mapping[str, Any] | None = None,
+    client: Client | None = None,
     workers: int = 1,
+    retries: int = 2,
     progress: bool = True,
     write: WriteFn = write_table,
     suffix: str = ".parquet",
 ) -> list[Path]:
     """Make the missing chunks of a dataset in ``folder`` and return all chunk paths in order.
 
+    Each missing chunk is one task: on a Dask cluster when a ``client`` is given (or ``workers > 1``, which
+    starts a temporary local cluster), else in this process. The content of chunk ``i`` depends only on
+    ``(base_seed, i)`` and ``params``, never on the number of workers or on the order the chunks finish in.
+    A chunk is written under a temporary name and renamed when whole, so a task that is retried or rerun
+    on another worker after its worker was lost cannot leave a partial or duplicate chunk; temporary files
+    of killed attempts are removed at the end.
+
     Parameters
     ----------
     make_chunk
-        A module-level function (it is pickled to worker processes) ``make_chunk(seed, index, **params)``
-        returning a dict of equal-length numpy arrays.
+        A module-level function (it is pickled to the workers) ``make_chunk(seed, index, **params)``
+        returning what ``write`` writes (by default a dict of equal-length numpy arrays).
     n_chunks
         Number of chunks.
     base_seed
         Seed of the dataset; chunk ``i`` uses :func:`chunk_seed` ``(base_seed, i)``.
     folder
-        Where the chunks live (use :func:`cache_folder` to key it by parameters).
+        Where the chunks live (use :func:`cache_folder` to key it by parameters); on a remote cluster it must
+        be a folder that the workers and this process share.
     params
         Keyword arguments for ``make_chunk``.
+    client
+        A :class:`dask.distributed.Client` (see :func:`hepnb.cluster.get_client`); it is not closed here.
     workers
-        Processes; ``1`` runs in this process.
+        Without a client: ``> 1`` runs the chunks on a temporary :class:`~dask.distributed.LocalCluster` of
+        that many processes, closed afterwards; ``<= 1`` runs them one after the other in this process.
+    retries
+        Times Dask re-runs a chunk whose function raised (a chunk whose worker died is rescheduled by the
+        scheduler, up to its ``allowed-failures``).
     progress
         tqdm bar over chunks.
     write, suffix
         How a chunk is written (default: a flat table, :func:`hepnb.io.write_table`) and its file suffix;
-        ``write`` must be a module-level function and write atomically.
+        ``write`` must be a module-level function and write atomically (a temporary ``.<name>.<random>.tmp``
+        in the same folder, then a rename).
+
+    Raises
+    ------
+    ValueError
+        For ``n_chunks < 1``.
+    Exception
+        The first error of a chunk, as raised by ``make_chunk`` or ``write`` (or Dask's ``KilledWorker``),
+        with a note naming the chunk; the chunks not yet started are cancelled.
     """
     if n_chunks < 1:
         msg = f"n_chunks must be >= 1, found {n_chunks}"
         raise ValueError(msg)
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    params = dict(params or {})
-    todo = [i for i in range(n_chunks) if not _chunk_path(out, i, suffix).exists()]
+    run = functools.partial(_make_and_write_index, make_chunk, out, base_seed, dict(params or {}), write, suffix)
+    todo = missing_chunks(out, n_chunks, suffix)
     bar = tqdm(total=n_chunks, initial=n_chunks - len(todo), desc=f"chunks {out.name}", disable=not progress)
-    if workers <= 1 or len(todo) <= 1:
-        for index in todo:
-            _make_and_write(make_chunk, out, base_seed, index, params, write, suffix)
-            bar.update()
-    else:
-        # spawn, not fork: forking a process that runs JAX's thread pools can deadlock
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=context) as pool:
-            futures = [pool.submit(_make_and_write, make_chunk, out, base_seed, i, params, write, suffix) for i in todo]
-            for future in as_completed(futures):
-                future.result()
-                bar.update()
-    bar.close()
-    return [_chunk_path(out, i, suffix) for i in range(n_chunks)]
+    try:
+        with chunk_client(client, workers, len(todo)) as active:
+            if active is None:
+                _run_serial(todo, run, out, bar)
+            else:
+                _run_dask(active, todo, run, out, bar, retries)
+    finally:
+        bar.close()
+    paths = [_chunk_path(out, i, suffix) for i in range(n_chunks)]
+    missing = [p.name for p in paths if not p.exists()]
+    if missing:
+        msg = (f"generation finished but {len(missing)} chunk(s) of {out} are missing: {missing}; on a remote "
+               f"cluster the folder must be one that the workers and this process share")
+        raise RuntimeError(msg)
+    _remove_stale_temporaries(out, n_chunks, suffix)
+    return paths
+
+
+def _make_and_write_index(make_chunk: ChunkFn, folder: Path, base_seed: int, params: Mapping[str, Any],
+                          write: WriteFn, suffix: str, index: int) -> Path:
+    return _make_and_write(make_chunk, folder, base_seed, index, params, write, suffix)
 
 
 def load_chunks(paths: list[Path], columns: list[str] | None = None) -> dict[str, np.ndarray]:
@@ -135,3 +247,50 @@ def load_chunks(paths: list[Path], columns: list[str] | None = None) -> dict[str
         raise ValueError(msg)
     tables = [read_table(p, columns) for p in paths]
     return {name: np.concatenate([t[name] for t in tables]) for name in tables[0]}
+
+
+@contextmanager
+def cache_root(cache_dir: str | os.PathLike[str] | None = None, prefix: str = "hepnb-chunks-") -> Iterator[Path]:
+    """``cache_dir`` (kept), or a temporary folder removed on exit when it is ``None``."""
+    if cache_dir is not None:
+        yield Path(cache_dir)
+        return
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        yield Path(tmp)
+
+
+def generate_table(
+    make_chunk: ChunkFn,
+    n_rows: int,
+    *,
+    rows_per_chunk: int,
+    name: str,
+    params: Mapping[str, Any],
+    seed: int,
+    cache_dir: str | os.PathLike[str] | None = None,
+    client: Client | None = None,
+    workers: int = 1,
+    progress: bool = True,
+    version: int = 1,
+) -> dict[str, np.ndarray]:
+    """A flat table of ``n_rows`` rows made in chunks of ``rows_per_chunk`` (:func:`generate_chunks`).
+
+    Every chunk has ``rows_per_chunk`` rows (``make_chunk(seed, index, n_rows=rows_per_chunk, **params)``;
+    ``n_rows`` itself when smaller, so a small sample costs no whole chunk) and the table is their concatenation
+    cut to ``n_rows``, so for a given chunk size the first rows do not depend on ``n_rows``, and a larger sample
+    reuses the cached chunks of a smaller one. The chunks are cached under
+    ``cache_dir/<name>-<hash of params, seed, rows_per_chunk and version>`` (a temporary folder, removed
+    afterwards, when ``cache_dir`` is ``None``); bump ``version`` when ``make_chunk`` changes.
+    """
+    if n_rows < 1 or rows_per_chunk < 1:
+        msg = f"n_rows and rows_per_chunk must be >= 1, found n_rows={n_rows}, rows_per_chunk={rows_per_chunk}"
+        raise ValueError(msg)
+    rows_per_chunk = min(rows_per_chunk, n_rows)
+    n_chunks = -(-n_rows // rows_per_chunk)
+    chunk_params = {**params, "n_rows": rows_per_chunk}
+    with cache_root(cache_dir, prefix=f"hepnb-{name}-") as root:
+        folder = cache_folder(root, name, {**chunk_params, "seed": seed, "version": version})
+        paths = generate_chunks(make_chunk, n_chunks, base_seed=seed, folder=folder, params=chunk_params,
+                                client=client, workers=workers, progress=progress)
+        table = load_chunks(paths)
+    return {k: v[:n_rows] for k, v in table.items()}

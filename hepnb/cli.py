@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from hepnb.cluster import SchedulerError, add_cluster_arguments
 from hepnb.studies import PROFILES, ParameterError, StudyError, coerce_cli_value, get_study, list_studies
 
 __all__ = ["main"]
@@ -40,7 +41,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     overrides = _overrides(args.study, args.param)
     result = run_study(args.study, args.profile, overrides, output_dir=args.output,
-                       results_dir=args.results_dir, log_output=args.log_output)
+                       results_dir=args.results_dir, log_output=args.log_output, scheduler=args.scheduler)
     print(f"executed notebook: {result.notebook}")
     print(f"results: {result.results / 'results.json'}  ({result.duration_s:.0f} s)")
     return 0
@@ -51,7 +52,8 @@ def _cmd_book(args: argparse.Namespace) -> int:
     from hepnb.runner import run_many
 
     if not args.no_run:
-        run_many(list(list_studies()), args.profile, jobs=args.jobs, results_dir=args.results_dir)
+        run_many(list(list_studies()), args.profile, jobs=args.jobs, results_dir=args.results_dir,
+                 scheduler=args.scheduler)
     index = build_book(clean=args.clean, results_dir=args.results_dir)
     print(f"book built: {index}")
     return 0
@@ -88,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     p_run.add_argument("--output", type=Path, default=None, help="folder of the executed notebook (default: book/executed)")
     p_run.add_argument("--results-dir", type=Path, default=None, help="root of the results tree (default: results/)")
     p_run.add_argument("--log-output", action="store_true", help="stream cell output to the terminal")
+    add_cluster_arguments(p_run, workers=False)
     p_run.set_defaults(func=_cmd_run)
 
     p_book = sub.add_parser("book", help="run every study (bounded pool), then build the HTML book")
@@ -96,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     p_book.add_argument("--no-run", action="store_true", help="only build, from the executed notebooks present")
     p_book.add_argument("--clean", action="store_true", help="remove _build first")
     p_book.add_argument("--results-dir", type=Path, default=None)
+    add_cluster_arguments(p_book, workers=False)
     p_book.set_defaults(func=_cmd_book)
 
     p_lab = sub.add_parser("lab", help="JupyterLab on notebooks/ with the hepnb kernel registered")
@@ -122,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (StudyError, ParameterError, FileNotFoundError, ValueError) as err:
+    except (StudyError, ParameterError, SchedulerError, FileNotFoundError, ValueError) as err:
         print(f"hepnb: error: {err}", file=sys.stderr)
         return 2
     except RuntimeError as err:  # RunError, BookError

@@ -8,12 +8,30 @@ profile). An address that cannot be reached fails within seconds with a clear me
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-__all__ = ["ENV_VAR", "SchedulerError", "check_reachable", "get_client", "scheduler_address"]
+if TYPE_CHECKING:
+    from dask.distributed import Client
+
+__all__ = [
+    "ENV_VAR",
+    "SchedulerError",
+    "add_cluster_arguments",
+    "available_cores",
+    "check_reachable",
+    "close_client",
+    "get_client",
+    "local_client",
+    "local_workers",
+    "open_client",
+    "scheduler_address",
+]
 
 ENV_VAR = "HEPNB_SCHEDULER"
 
@@ -50,7 +68,7 @@ def check_reachable(address: str, timeout_s: float = 5.0) -> None:
 
 
 def get_client(scheduler: str | None = None, *, profile: str = "default", n_workers: int | None = None,
-               timeout_s: float = 5.0) -> Any:
+               timeout_s: float = 5.0) -> Client:
     """A :class:`dask.distributed.Client` on the given scheduler, or on a new local cluster.
 
     Parameters
@@ -65,16 +83,82 @@ def get_client(scheduler: str | None = None, *, profile: str = "default", n_work
     timeout_s
         How long to wait for a remote scheduler.
     """
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client
 
     address = scheduler_address(scheduler)
     if address is not None:
         check_reachable(address, timeout_s)
         return Client(address, timeout=f"{timeout_s}s")
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return local_client(n_workers, profile=profile)
+
+
+def available_cores() -> int:
+    """The CPUs this process may use (its affinity mask where the platform has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def local_client(n_workers: int | None = None, *, profile: str = "default") -> Client:
+    """A :class:`dask.distributed.Client` on a new :class:`~dask.distributed.LocalCluster` (never a remote one).
+
+    ``profile="ci"`` runs one in-process worker with ``n_workers`` threads; other profiles start ``n_workers``
+    single-threaded worker processes (default: :func:`available_cores`). Close it with :func:`close_client`.
+    """
+    from dask.distributed import Client, LocalCluster
+
+    if n_workers is not None and n_workers < 1:
+        msg = f"n_workers must be >= 1, found {n_workers}"
+        raise ValueError(msg)
+    cores = available_cores()
+    # no dashboard, and the scheduler's HTTP endpoint on a free port (8787 may belong to another cluster)
+    quiet = {"dashboard_address": None, "scheduler_kwargs": {"dashboard_address": ":0"}}
     if profile == "ci":
-        cluster = LocalCluster(processes=False, n_workers=1, threads_per_worker=n_workers or cores,
-                               dashboard_address=None)
+        cluster = LocalCluster(processes=False, n_workers=1, threads_per_worker=n_workers or cores, **quiet)
     else:
-        cluster = LocalCluster(n_workers=n_workers or cores, threads_per_worker=1, dashboard_address=None)
+        cluster = LocalCluster(n_workers=n_workers or cores, threads_per_worker=1, **quiet)
     return Client(cluster)
+
+
+def close_client(client: Client) -> None:
+    """Close a client and, when it runs on a local cluster of its own, that cluster too."""
+    cluster = getattr(client, "cluster", None)
+    client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+@contextmanager
+def open_client(scheduler: str | None = None, *, workers: int = 1, profile: str = "default",
+                timeout_s: float = 5.0) -> Iterator[Client | None]:
+    """The client for one piece of work, closed afterwards; ``None`` where the work should run in-process.
+
+    With a scheduler address (the argument, else ``$HEPNB_SCHEDULER``) the scheduler is checked first and a
+    :class:`SchedulerError` raised within ``timeout_s`` if it cannot be reached. Without one, ``workers > 1``
+    starts a temporary local cluster of that many processes and ``workers <= 1`` yields ``None``.
+    """
+    address = scheduler_address(scheduler)
+    if address is None and workers <= 1:
+        yield None
+        return
+    client = get_client(address, timeout_s=timeout_s) if address else local_client(workers, profile=profile)
+    try:
+        yield client
+    finally:
+        close_client(client)
+
+
+def local_workers(requested: int, n_tasks: int) -> int:
+    """Worker processes for ``n_tasks`` independent tasks: ``requested`` (``0``: all cores), at most ``n_tasks``."""
+    if requested < 0:
+        msg = f"workers must be >= 0 (0: all cores), found {requested}"
+        raise ValueError(msg)
+    return max(1, min(requested or available_cores(), n_tasks))
+
+
+def add_cluster_arguments(parser: argparse.ArgumentParser, *, workers: bool = True) -> None:
+    """Add ``--scheduler ADDRESS`` (and ``--workers N``) to a command's parser."""
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help=f"Dask scheduler tcp://HOST:PORT (default: ${ENV_VAR}, else a local cluster); "
+                             "checked before any work")
+    if workers:
+        parser.add_argument("--workers", type=int, default=0,
+                            help="local worker processes without a scheduler (0: all cores; 1: in this process)")

@@ -12,15 +12,17 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from hepnb.studies import Study, get_study, resolve_parameters
+from hepnb.cluster import ENV_VAR, check_reachable, scheduler_address
+from hepnb.studies import ParameterError, Study, get_study, resolve_parameters
 
 __all__ = [
     "RunError",
@@ -33,6 +35,8 @@ __all__ = [
 ]
 
 KERNEL_NAME = "python3"
+#: The notebook parameter that receives the scheduler address, where a study declares it.
+SCHEDULER_PARAMETER = "scheduler"
 
 
 class RunError(RuntimeError):
@@ -88,6 +92,44 @@ def _publish(staged: Path, final: Path) -> None:
         shutil.rmtree(trash, ignore_errors=True)
 
 
+@contextmanager
+def _environment(name: str, value: str | None) -> Iterator[None]:
+    """``os.environ[name] = value`` inside the block (kernels started there inherit it); nothing for ``None``."""
+    if value is None:
+        yield
+        return
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
+
+
+def _scheduler(spec: Study, params: dict[str, Any], scheduler: str | None) -> str | None:
+    """The scheduler address for a run, checked to answer; injected as the study's ``scheduler`` parameter.
+
+    The address is ``scheduler`` (``--scheduler``), else the study's ``-p scheduler`` value, else
+    ``$HEPNB_SCHEDULER``; ``None`` lets the notebook start a local cluster.
+    """
+    declared = SCHEDULER_PARAMETER in spec.parameters
+    given = params.get(SCHEDULER_PARAMETER) if declared else None
+    if scheduler and given and given != scheduler:
+        msg = (f"the scheduler is given twice with different addresses: --scheduler {scheduler} and "
+               f"-p {SCHEDULER_PARAMETER} {given}; give it once")
+        raise ParameterError(msg)
+    address = scheduler_address(scheduler or given or None)
+    if address is None:
+        return None
+    check_reachable(address)
+    if declared:
+        params[SCHEDULER_PARAMETER] = address
+    return address
+
+
 def run_study(
     study: str | Study,
     profile: str = "default",
@@ -97,6 +139,7 @@ def run_study(
     results_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
     log_output: bool = False,
+    scheduler: str | None = None,
 ) -> RunResult:
     """Execute one study notebook with papermill.
 
@@ -114,6 +157,10 @@ def run_study(
         Root of the results tree (default ``results/``).
     progress, log_output
         Papermill's cell progress bar and streaming of cell output to the log.
+    scheduler
+        Dask scheduler ``tcp://HOST:PORT`` for the notebook (default: ``$HEPNB_SCHEDULER``, else the notebook
+        starts a local cluster). It is checked before the kernel starts, set as ``$HEPNB_SCHEDULER`` in the
+        kernel's environment and, where the notebook declares a ``scheduler`` parameter, injected there.
 
     Returns
     -------
@@ -123,6 +170,8 @@ def run_study(
     ------
     StudyError, ParameterError
         Before execution, for an unknown study/profile or a bad parameter.
+    hepnb.cluster.SchedulerError
+        Before execution, for a scheduler that cannot be reached.
     RunError
         For an unwritable output folder, or a notebook that raised (the message names the cell).
     """
@@ -130,6 +179,7 @@ def run_study(
 
     spec = study if isinstance(study, Study) else get_study(study)
     params = resolve_parameters(spec, profile, overrides)
+    address = _scheduler(spec, params, scheduler)
     out_dir = Path(output_dir).resolve() if output_dir is not None else default_output_dir()
     res_root = Path(results_dir).resolve() if results_dir is not None else default_results_dir()
     _ensure_writable(out_dir, "output")
@@ -142,10 +192,11 @@ def run_study(
     started = time.perf_counter()
     try:
         try:
-            pm.execute_notebook(
-                str(spec.notebook), str(partial), parameters=params, kernel_name=KERNEL_NAME,
-                cwd=str(spec.notebook.parent), progress_bar=progress, log_output=log_output,
-            )
+            with _environment(ENV_VAR, address):
+                pm.execute_notebook(
+                    str(spec.notebook), str(partial), parameters=params, kernel_name=KERNEL_NAME,
+                    cwd=str(spec.notebook.parent), progress_bar=progress, log_output=log_output,
+                )
         except pm.PapermillExecutionError as err:
             failed = out_dir / f"{spec.name}.failed.ipynb"
             if partial.exists():
@@ -176,11 +227,13 @@ def run_many(
     jobs: int = 1,
     output_dir: str | os.PathLike[str] | None = None,
     results_dir: str | os.PathLike[str] | None = None,
+    scheduler: str | None = None,
 ) -> list[RunResult]:
     """Run several studies in a bounded thread pool (each notebook in its own kernel process).
 
-    Every study's parameters are validated before the first kernel starts. All studies run even if one
-    fails; the failures are then raised together.
+    Every study's parameters, and the scheduler (``scheduler``, else ``$HEPNB_SCHEDULER``; see
+    :func:`run_study`), are checked before the first kernel starts. All studies run even if one fails; the
+    failures are then raised together.
     """
     if jobs < 1:
         msg = f"jobs must be >= 1, found {jobs}"
@@ -188,11 +241,15 @@ def run_many(
     specs = [get_study(name) for name in studies]
     for spec in specs:
         resolve_parameters(spec, profile)
+    address = scheduler_address(scheduler)
+    if address is not None:
+        check_reachable(address)
     results: list[RunResult] = []
     errors: list[str] = []
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    # set once around the pool, so that no thread restores the variable while another starts a kernel
+    with _environment(ENV_VAR, address), ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(run_study, spec, profile, output_dir=output_dir, results_dir=results_dir,
-                               progress=False): spec.name for spec in specs}
+                               progress=False, scheduler=address): spec.name for spec in specs}
         bar = tqdm(as_completed(futures), total=len(futures), desc=f"studies ({profile})")
         for future in bar:
             name = futures[future]

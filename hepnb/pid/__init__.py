@@ -13,7 +13,8 @@ from hepnb.pid.selection import features as features
 from hepnb.pid.selection import labels as labels
 from hepnb.pid.selection import select as select
 from hepnb.pid.simulate import COLUMNS as COLUMNS
+from hepnb.pid.simulate import simulate_chunked as simulate_chunked
 from hepnb.pid.simulate import simulate_tracks as simulate_tracks
 
 __all__ = ["COLUMNS", "FEATURES", "RANGES", "bethe_bloch_aleph", "expected_dedx", "expected_time_ps", "features",
-           "labels", "read_tracks", "select", "simulate_tracks", "write_tracks"]
+           "labels", "read_tracks", "select", "simulate_chunked", "simulate_tracks", "write_tracks"]

@@ -1,24 +1,34 @@
-"""``hepnb pid simulate`` and ``hepnb pid predict``."""
+"""``hepnb pid simulate`` and ``hepnb pid predict``.
+
+``simulate`` makes the tracks in seeded chunks, one Dask task each (:func:`hepnb.pid.simulate_chunked`): on the
+scheduler of ``--scheduler``/``$HEPNB_SCHEDULER``, else on a local cluster of ``--workers`` processes.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from hepnb.cluster import add_cluster_arguments
 from hepnb.io import check_output
 
 __all__ = ["register"]
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    from hepnb.cluster import local_workers, open_client
     from hepnb.pid.io import write_tracks
-    from hepnb.pid.simulate import simulate_tracks
+    from hepnb.pid.simulate import simulate_chunked
 
     check_output(args.output)
-    if args.n < 1:
-        msg = f"--n must be >= 1, found {args.n}"
+    if args.n < 1 or args.tracks_per_chunk < 1:
+        msg = f"--n and --tracks-per-chunk must be >= 1, found {args.n} and {args.tracks_per_chunk}"
         raise ValueError(msg)
-    table = simulate_tracks(args.n, seed=args.seed, data_like=args.data_like)
+    n_chunks = -(-args.n // args.tracks_per_chunk)
+    with open_client(args.scheduler, workers=local_workers(args.workers, n_chunks)) as client:
+        table = simulate_chunked(args.n, seed=args.seed, data_like=args.data_like,
+                                 tracks_per_chunk=args.tracks_per_chunk, cache_dir=args.cache_dir, client=client,
+                                 progress=n_chunks > 1)
     if args.data_like:
         table.pop("mc_pdg")  # stands in for real data: no labels
     path = write_tracks(args.output, table)
@@ -48,6 +58,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--data-like", action="store_true", help="shifted detector response, no labels")
     sim.add_argument("--output", type=Path, required=True, help="FILE.root or FILE.parquet")
+    sim.add_argument("--tracks-per-chunk", type=int, default=100_000, help="tracks per chunk (one task, one file)")
+    sim.add_argument("--cache-dir", type=Path, default=None,
+                     help="chunk cache, shared by the workers of a remote scheduler (default: a temporary folder)")
+    add_cluster_arguments(sim)
     sim.set_defaults(func=_simulate)
     pred = sub.add_parser("predict", help="apply a saved model to a track table")
     pred.add_argument("--model", type=Path, required=True, help="model folder written by the notebook")

@@ -8,7 +8,9 @@ resolution drift, heavier tails, worse TOF resolution and matching) to stand in 
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,7 +27,21 @@ from hepnb.pid.detector import (
     tpc_relative_resolution,
 )
 
-__all__ = ["COLUMNS", "Response", "blast_wave_pt_pdf", "seed_bayes_probabilities", "simulate_tracks"]
+if TYPE_CHECKING:
+    from dask.distributed import Client
+
+__all__ = [
+    "COLUMNS",
+    "Response",
+    "blast_wave_pt_pdf",
+    "make_chunk",
+    "seed_bayes_probabilities",
+    "simulate_chunked",
+    "simulate_tracks",
+]
+
+#: Bumped when the chunks change for the same parameters (it keys the chunk cache).
+CHUNK_VERSION = 1
 
 #: The feature-extractor table's columns (``mc_pdg`` only when labels exist).
 COLUMNS: tuple[str, ...] = (
@@ -194,3 +210,58 @@ def simulate_tracks(n_tracks: int, *, seed: int = 0, data_like: bool = False,
         table[f"tof_nsigma_{s}"] = np.where(has_tof, nsig_tof[:, i], C.MISSING)
         table[f"bayes_prob_{s}"] = bayes[:, i]
     return {k: table[k] for k in (*COLUMNS, "mc_pdg")}
+
+
+def make_chunk(seed: int, index: int, *, n_rows: int, data_like: bool = False,
+               tracks_per_event: int = 1000) -> dict[str, NDArray]:
+    """Chunk ``index`` of a chunked sample: :func:`simulate_tracks` of ``n_rows`` tracks with ``seed``,
+    ``track_id`` and ``event_id`` continuing those of the chunks before it."""
+    table = simulate_tracks(n_rows, seed=seed, data_like=data_like, tracks_per_event=tracks_per_event)
+    track_id = index * n_rows + np.arange(n_rows, dtype=np.int64)
+    table["track_id"] = track_id
+    table["event_id"] = track_id // tracks_per_event
+    return table
+
+
+def simulate_chunked(
+    n_tracks: int,
+    *,
+    seed: int = 0,
+    data_like: bool = False,
+    tracks_per_chunk: int = 100_000,
+    tracks_per_event: int = 1000,
+    cache_dir: str | os.PathLike[str] | None = None,
+    client: Client | None = None,
+    workers: int = 1,
+    progress: bool = True,
+) -> dict[str, NDArray]:
+    """:func:`simulate_tracks` in seeded chunks, one task each (Dask when ``client`` or ``workers > 1``).
+
+    The table (with ``mc_pdg``) depends only on ``seed``, ``data_like``, ``tracks_per_chunk`` and
+    ``tracks_per_event``, not on the number of workers; chunk ``i`` uses the seed
+    :func:`hepnb.chunks.chunk_seed` ``(seed, i)``, so it differs from :func:`simulate_tracks` with ``seed``.
+
+    Parameters
+    ----------
+    n_tracks
+        Tracks to generate (whole chunks are made and the table cut to ``n_tracks``).
+    seed
+        Base seed.
+    data_like
+        Use the shifted response that stands in for real data.
+    tracks_per_chunk
+        Tracks per chunk (one chunk: one task, one file).
+    tracks_per_event
+        Tracks per event, for ``event_id`` and the TOF event-time resolution.
+    cache_dir
+        Root of the chunk cache (default: a temporary folder, removed afterwards); on a remote cluster, a
+        folder the workers share.
+    client, workers, progress
+        As :func:`hepnb.chunks.generate_chunks`.
+    """
+    from hepnb.chunks import generate_table
+
+    params = {"data_like": data_like, "tracks_per_event": tracks_per_event}
+    return generate_table(make_chunk, n_tracks, rows_per_chunk=tracks_per_chunk, name="pid-tracks",
+                          params=params, seed=seed, cache_dir=cache_dir, client=client, workers=workers,
+                          progress=progress, version=CHUNK_VERSION)

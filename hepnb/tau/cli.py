@@ -1,28 +1,37 @@
 """``hepnb tau generate``: Pythia 8 Z → ττ and Z → qq̄ jets through the CLD-like detector, to a jet file.
 
 The file has the fields of :mod:`hepnb.tau.dataset` (``FILE_FIELDS``) and is read back, like a user's own jets,
-by :func:`hepnb.tau.dataset.read_jets` and the notebook's ``input_file`` parameter.
+by :func:`hepnb.tau.dataset.read_jets` and the notebook's ``input_file`` parameter. The events are made in
+seeded chunks, one Dask task each: on the scheduler of ``--scheduler``/``$HEPNB_SCHEDULER``, else on a local
+cluster of ``--workers`` processes.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 
+from hepnb.cluster import add_cluster_arguments
 from hepnb.io import check_output
 
 __all__ = ["register"]
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from hepnb.chunks import cache_root
+    from hepnb.cluster import local_workers, open_client
     from hepnb.tau.dataset import simulate, write_jets
 
     check_output(args.output)
-    cache = args.cache_dir or Path(tempfile.mkdtemp(prefix="hepnb-tau-"))
-    jets = simulate(args.tau_events, args.qq_events, seed=args.seed, cache_dir=cache,
-                    events_per_chunk=args.events_per_chunk, workers=args.workers or os.cpu_count())
+    if min(args.tau_events, args.qq_events, args.events_per_chunk) < 1:
+        msg = (f"--tau-events, --qq-events and --events-per-chunk must be >= 1, found {args.tau_events}, "
+               f"{args.qq_events} and {args.events_per_chunk}")
+        raise ValueError(msg)
+    n_chunks = -(-args.tau_events // args.events_per_chunk) + -(-args.qq_events // args.events_per_chunk)
+    with (open_client(args.scheduler, workers=local_workers(args.workers, n_chunks)) as client,
+          cache_root(args.cache_dir, prefix="hepnb-tau-") as cache):
+        jets = simulate(args.tau_events, args.qq_events, seed=args.seed, cache_dir=cache,
+                        events_per_chunk=args.events_per_chunk, workers=1, client=client)
     path = write_jets(args.output, jets)
     n_tau = int(sum(jets.is_tau))
     print(f"{len(jets)} jets ({n_tau} tau, {len(jets) - n_tau} q/g) written to {path}")
@@ -38,7 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     gen.add_argument("--qq-events", type=int, required=True, help="Z -> q qbar events")
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--events-per-chunk", type=int, default=1000)
-    gen.add_argument("--workers", type=int, default=0, help="processes (0: all cores)")
-    gen.add_argument("--cache-dir", type=Path, default=None, help="chunk cache (default: a temporary folder)")
+    gen.add_argument("--cache-dir", type=Path, default=None,
+                     help="chunk cache, shared by the workers of a remote scheduler (default: a temporary folder)")
+    add_cluster_arguments(gen)
     gen.add_argument("--output", type=Path, required=True, help="FILE.parquet or FILE.root")
     gen.set_defaults(func=_generate)

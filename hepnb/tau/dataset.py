@@ -12,14 +12,17 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hepnb.chunks import cache_folder, generate_chunks
+from hepnb.chunks import cache_folder, chunk_client, generate_chunks, missing_chunks
 from hepnb.io import check_output, file_format
 from hepnb.tau import constants as C
 from hepnb.tau.generate import PROCESSES, generate_jets
+
+if TYPE_CHECKING:
+    from dask.distributed import Client
 
 __all__ = ["CAND_FEATURES", "FILE_FIELDS", "KIN_TARGETS", "p_theta_weights", "read_jets", "simulate", "split",
            "write_jets"]
@@ -147,8 +150,12 @@ def _write_chunk(path: Path, jets: Any) -> Path:
 
 
 def simulate(n_tau_events: int, n_qq_events: int, *, seed: int, cache_dir: str | os.PathLike[str],
-             events_per_chunk: int = 2000, workers: int | None = None, progress: bool = True) -> Any:
+             events_per_chunk: int = 2000, workers: int | None = None, client: Client | None = None,
+             progress: bool = True) -> Any:
     """Z → ττ and Z → qq̄ jets, generated in cached chunks with their own seeds and concatenated.
+
+    Each chunk is one task (Dask with a ``client`` or ``workers > 1``) and one file; the jets depend only on
+    the event counts, ``seed`` and ``events_per_chunk``, not on the number of workers.
 
     Parameters
     ----------
@@ -157,28 +164,36 @@ def simulate(n_tau_events: int, n_qq_events: int, *, seed: int, cache_dir: str |
     seed
         Base seed; chunk ``i`` of a process uses a seed derived from ``(seed, process, i)``.
     cache_dir
-        Root of the chunk cache (a folder per process and parameter set).
+        Root of the chunk cache (a folder per process and parameter set); on a remote cluster, a folder the
+        workers share.
     events_per_chunk
         Events per chunk.
     workers
-        Processes (default: all cores).
+        Without a client: worker processes of a temporary local cluster (default: all cores; ``1``: in this
+        process).
+    client
+        A :class:`dask.distributed.Client` (:func:`hepnb.cluster.get_client`) to run the chunks on.
     """
     import awkward as ak
+
+    from hepnb.cluster import available_cores
 
     if n_tau_events < 1 or n_qq_events < 1 or events_per_chunk < 1:
         msg = (f"event counts and events_per_chunk must be >= 1, found n_tau_events={n_tau_events}, "
                f"n_qq_events={n_qq_events}, events_per_chunk={events_per_chunk}")
         raise ValueError(msg)
-    workers = workers or os.cpu_count() or 1
-    parts = []
+    jobs = []
     for offset, (process, n_events) in enumerate((("ztautau", n_tau_events), ("zqq", n_qq_events))):
-        n_chunks = -(-n_events // events_per_chunk)
         params = {"process": process, "n_events": events_per_chunk}
         folder = cache_folder(cache_dir, f"tau-{process}", {**params, "seed": seed, "version": 1})
-        paths = generate_chunks(_jet_chunk, n_chunks, base_seed=seed * len(PROCESSES) + offset, folder=folder,
-                                params=params, workers=workers, progress=progress, write=_write_chunk,
-                                suffix=".parquet")
-        parts.extend(read_jets(p) for p in paths)
+        jobs.append((seed * len(PROCESSES) + offset, params, folder, -(-n_events // events_per_chunk)))
+    n_missing = sum(len(missing_chunks(folder, n)) for _, _, folder, n in jobs)
+    parts = []
+    with chunk_client(client, workers or available_cores(), n_missing) as active:  # one cluster for both
+        for base_seed, params, folder, n_chunks in jobs:
+            paths = generate_chunks(_jet_chunk, n_chunks, base_seed=base_seed, folder=folder, params=params,
+                                    client=active, progress=progress, write=_write_chunk, suffix=".parquet")
+            parts.extend(read_jets(p) for p in paths)
     return ak.concatenate(parts)
 
 

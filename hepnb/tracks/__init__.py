@@ -16,6 +16,7 @@ from hepnb.tracks.models import build_model as build_model
 from hepnb.tracks.propagate import rk4 as rk4
 from hepnb.tracks.simulate import default_field_map as default_field_map
 from hepnb.tracks.simulate import generate_tracks as generate_tracks
+from hepnb.tracks.simulate import generate_tracks_chunked as generate_tracks_chunked
 
 __all__ = ["SIZES", "FieldMap", "MLPExtrapolator", "RKPINNExtrapolator", "build_model", "default_field_map",
-           "field", "generate_tracks", "rk4", "seed_field"]
+           "field", "generate_tracks", "generate_tracks_chunked", "rk4", "seed_field"]

@@ -1,6 +1,7 @@
 """``hepnb tracks generate`` and ``hepnb tracks propagate``.
 
-``generate`` simulates tracks and their float64 RK4 reference on a leg and writes a track table;
+``generate`` simulates tracks and their float64 RK4 reference on a leg, in seeded chunks that run as Dask tasks
+(``--scheduler``/``$HEPNB_SCHEDULER``, else a local cluster of ``--workers`` processes), and writes a track table;
 ``propagate`` applies the float64 RK4 reference (or RK4 with a given step) to a user's track table, through
 the study's grid map or a user's map in the npz layout of :meth:`hepnb.tracks.FieldMap.load_npz`.
 Column names: :mod:`hepnb.tracks.tables`.
@@ -12,23 +13,29 @@ import argparse
 import math
 from pathlib import Path
 
+from hepnb.cluster import add_cluster_arguments
 from hepnb.io import check_output
 
 __all__ = ["register"]
 
 
-
 def _generate(args: argparse.Namespace) -> int:
-    from hepnb.tracks.simulate import generate_tracks, setting
-    from hepnb.tracks.tables import write_states
+    from hepnb.cluster import local_workers, open_client
+    from hepnb.io import write_table
+    from hepnb.tracks.simulate import generate_tracks_chunked, setting
 
     check_output(args.output)
-    setting(args.physics, args.leg)  # an unknown leg or physics fails before any work
-    data = generate_tracks(args.n, leg=args.leg, physics=args.physics, seed=args.seed,
-                           p_range_gev=(args.p_min_gev, args.p_max_gev))
-    st = data["setting"]
-    path = write_states(args.output, data["start"], data["end"], p_gev=data["p_gev"], z0_mm=st.z0_mm,
-                        z1_mm=st.z1_mm)
+    st = setting(args.physics, args.leg)  # an unknown leg or physics fails before any work
+    if args.n < 1 or args.tracks_per_chunk < 1:
+        msg = f"--n and --tracks-per-chunk must be >= 1, found {args.n} and {args.tracks_per_chunk}"
+        raise ValueError(msg)
+    n_chunks = -(-args.n // args.tracks_per_chunk)
+    with open_client(args.scheduler, workers=local_workers(args.workers, n_chunks)) as client:
+        table = generate_tracks_chunked(args.n, leg=args.leg, physics=args.physics, seed=args.seed,
+                                        p_range_gev=(args.p_min_gev, args.p_max_gev),
+                                        tracks_per_chunk=args.tracks_per_chunk, cache_dir=args.cache_dir,
+                                        client=client, progress=n_chunks > 1)
+    path = write_table(args.output, table)
     print(f"{args.n} tracks on leg {st.leg} (z {st.z0_mm:g} -> {st.z1_mm:g} mm, physics {st.physics}) "
           f"written to {path}")
     return 0
@@ -77,6 +84,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     gen.add_argument("--p-min-gev", type=float, default=2.0)
     gen.add_argument("--p-max-gev", type=float, default=100.0)
     gen.add_argument("--output", type=Path, required=True, help="FILE.root or FILE.parquet")
+    gen.add_argument("--tracks-per-chunk", type=int, default=20_000, help="tracks per chunk (one task, one file)")
+    gen.add_argument("--cache-dir", type=Path, default=None,
+                     help="chunk cache, shared by the workers of a remote scheduler (default: a temporary folder)")
+    add_cluster_arguments(gen)
     gen.set_defaults(func=_generate)
     prop = sub.add_parser("propagate", help="float64 RK4 through the field map for a table of start states")
     prop.add_argument("--input", type=Path, required=True, help="ROOT or Parquet table with x_mm, y_mm, tx, ty, "

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,10 +22,16 @@ from hepnb.tracks import constants as C
 from hepnb.tracks.field import FieldMap, seed_field
 from hepnb.tracks.propagate import rk4
 
-__all__ = ["PHYSICS", "Setting", "default_field_map", "generate_tracks", "setting"]
+if TYPE_CHECKING:
+    from dask.distributed import Client
+
+__all__ = ["PHYSICS", "Setting", "default_field_map", "generate_tracks", "generate_tracks_chunked", "make_chunk",
+           "setting"]
 
 PHYSICS = ("correct", "seed")
 REFERENCE_STEP_MM = 5.0
+#: Bumped when the chunks change for the same parameters (it keys the chunk cache).
+CHUNK_VERSION = 1
 
 
 @functools.cache
@@ -126,3 +133,63 @@ def generate_tracks(
         have += int(keep.sum())
     start_all, end_all = np.concatenate(starts)[:n_tracks], np.concatenate(ends)[:n_tracks]
     return {"start": start_all, "end": end_all, "p_gev": 1.0 / np.abs(start_all[:, 4]), "setting": st}
+
+
+def make_chunk(seed: int, index: int, *, n_rows: int, leg: str = "ut_t", physics: str = "correct",
+               p_range_gev: tuple[float, float] = (2.0, 100.0)) -> dict[str, np.ndarray]:
+    """Chunk ``index`` of a chunked sample: :func:`generate_tracks` of ``n_rows`` tracks with ``seed``, as the
+    track table of ``hepnb tracks generate`` (:func:`hepnb.tracks.tables.states_table`: start and end
+    states, ``p_gev``, ``z0_mm``, ``z1_mm``)."""
+    from hepnb.tracks.tables import states_table
+
+    del index
+    data = generate_tracks(n_rows, leg=leg, physics=physics, seed=seed, p_range_gev=tuple(p_range_gev))
+    st = data["setting"]
+    return states_table(data["start"], data["end"], p_gev=data["p_gev"], z0_mm=st.z0_mm, z1_mm=st.z1_mm)
+
+
+def generate_tracks_chunked(
+    n_tracks: int,
+    *,
+    leg: str = "ut_t",
+    physics: str = "correct",
+    seed: int = 0,
+    p_range_gev: tuple[float, float] = (2.0, 100.0),
+    tracks_per_chunk: int = 20_000,
+    cache_dir: str | os.PathLike[str] | None = None,
+    client: Client | None = None,
+    workers: int = 1,
+    progress: bool = True,
+) -> dict[str, np.ndarray]:
+    """:func:`generate_tracks` with its RK4 reference in seeded chunks, one task each, as a track table.
+
+    The table has the columns of :mod:`hepnb.tracks.tables` (``x_mm … qop_per_gev``, ``x_mm_end …
+    ty_end``, ``p_gev``, ``z0_mm``, ``z1_mm``) and depends only on the physics, leg, momentum range,
+    ``seed`` and ``tracks_per_chunk``, not on the number of workers; chunk ``i`` uses the seed
+    :func:`hepnb.chunks.chunk_seed` ``(seed, i)``, so it differs from :func:`generate_tracks` with ``seed``.
+
+    Parameters
+    ----------
+    n_tracks
+        Tracks inside the T acceptance (whole chunks are made and the table cut to ``n_tracks``).
+    leg, physics, seed, p_range_gev
+        As :func:`generate_tracks`.
+    tracks_per_chunk
+        Tracks per chunk (one chunk: one task, one file).
+    cache_dir
+        Root of the chunk cache (default: a temporary folder, removed afterwards); on a remote cluster, a
+        folder the workers share.
+    client, workers, progress
+        As :func:`hepnb.chunks.generate_chunks`.
+    """
+    from hepnb.chunks import generate_table
+
+    setting(physics, leg)  # an unknown leg or physics fails before any work
+    lo, hi = p_range_gev
+    if not 0 < lo < hi:
+        msg = f"p_range_gev must be (low, high) with 0 < low < high, found {p_range_gev}"
+        raise ValueError(msg)
+    params = {"leg": leg, "physics": physics, "p_range_gev": (float(lo), float(hi))}
+    return generate_table(make_chunk, n_tracks, rows_per_chunk=tracks_per_chunk, name=f"tracks-{physics}-{leg}",
+                          params=params, seed=seed, cache_dir=cache_dir, client=client, workers=workers,
+                          progress=progress, version=CHUNK_VERSION)
