@@ -249,6 +249,18 @@ class ParticleTransformer(nnx.Module):
         return self.head(self.cls(x, mask).astype(jnp.float32))
 
 
+def start_at_reco_jet(layer: nnx.Linear) -> None:
+    """Zero the final layer of a kinematics head, so that training starts from the reco jet.
+
+    The targets are corrections to the reco jet (log pT and mass ratios, Δη, Δsin φ, Δcos φ), a few per cent
+    at the CLD; from a random start the network must first unlearn its own noise, and in a short training
+    it ends up worse than the reco jet it is given. From zero it learns the correction only.
+    """
+    layer.kernel[...] = jnp.zeros_like(layer.kernel[...])
+    if layer.bias is not None:
+        layer.bias[...] = jnp.zeros_like(layer.bias[...])
+
+
 class SingleParTau(ParticleTransformer):
     """One Particle Transformer for one task: 2 logits for tau ID and charge, 6 for the decay mode, 5 targets.
 
@@ -266,6 +278,8 @@ class SingleParTau(ParticleTransformer):
             raise ValueError(msg)
         self.task = task
         super().__init__(cfg, _SINGLE_OUTPUTS[task], rngs=rngs)
+        if task == "kinematics":
+            start_at_reco_jet(self.head)
 
 
 class TaskHead(nnx.Module):
@@ -304,6 +318,8 @@ class MultiParTau(nnx.Module):
         self.paths = nnx.Dict({t: ClassPath(cfg, rngs=rngs) for t in self.tasks})
         self.heads = nnx.Dict({t: TaskHead(cfg.width, _MULTI_OUTPUTS[t], _HEAD_DROPOUT[t], rngs=rngs)
                                for t in self.tasks})
+        if "kinematics" in self.heads:
+            start_at_reco_jet(self.heads["kinematics"].out)
         self.surgery_rngs = nnx.Rngs(surgery=jax.random.fold_in(rngs.params(), 7))
 
     def __call__(self, features: Array, p4: Array, mask: Array) -> dict[str, Array]:

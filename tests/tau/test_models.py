@@ -39,10 +39,30 @@ def test_model_card_parameter_counts() -> None:
     assert count_params(SingleParTau("tau_id", MODEL_CARD, rngs=nnx.Rngs(0))) == 3_450_310
 
 
+def _randomise(layer: nnx.Linear, seed: int) -> None:
+    """Random weights in a head that starts at zero, so that the invariance tests see its outputs move."""
+    layer.kernel[...] = 0.1 * jax.random.normal(jax.random.key(seed), layer.kernel[...].shape)
+    layer.bias[...] = 0.1 * jax.random.normal(jax.random.key(seed + 1), layer.bias[...].shape)
+
+
 def _models() -> dict[str, nnx.Module]:
-    return {"multi": MultiParTau(SMALL, rngs=nnx.Rngs(1)), "single": SingleParTau("kinematics", SMALL, rngs=nnx.Rngs(1)),
+    multi, single = MultiParTau(SMALL, rngs=nnx.Rngs(1)), SingleParTau("kinematics", SMALL, rngs=nnx.Rngs(1))
+    _randomise(multi.heads["kinematics"].out, 5)
+    _randomise(single.head, 6)
+    return {"multi": multi, "single": single,
             "transformer": SingleParTau("tau_id", SMALL.with_(pair_dims=()), rngs=nnx.Rngs(1)),
             "deepsets": DeepSets(2, dropout=0.0, rngs=nnx.Rngs(1))}
+
+
+def test_kinematics_heads_start_at_the_reco_jet() -> None:
+    b = _batch()
+    multi, single = MultiParTau(SMALL, rngs=nnx.Rngs(1)), SingleParTau("kinematics", SMALL, rngs=nnx.Rngs(1))
+    for model in (multi, single):
+        model.eval()
+    out = _apply(multi, b["features"], b["p4"], b["mask"])
+    np.testing.assert_array_equal(np.asarray(out["kinematics"]), 0.0)
+    assert np.abs(np.asarray(out["decay_mode"])).max() > 1e-3  # the other heads are not touched
+    np.testing.assert_array_equal(np.asarray(_apply(single, b["features"], b["p4"], b["mask"])), 0.0)
 
 
 @nnx.jit
