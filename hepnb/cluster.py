@@ -13,7 +13,7 @@ import socket
 from typing import Any
 from urllib.parse import urlparse
 
-__all__ = ["ENV_VAR", "SchedulerError", "check_reachable", "get_client", "scheduler_address"]
+__all__ = ["ENV_VAR", "SchedulerError", "check_reachable", "close_client", "get_client", "scheduler_address"]
 
 ENV_VAR = "HEPNB_SCHEDULER"
 
@@ -78,3 +78,14 @@ def get_client(scheduler: str | None = None, *, profile: str = "default", n_work
     else:
         cluster = LocalCluster(n_workers=n_workers or cores, threads_per_worker=1, dashboard_address=None)
     return Client(cluster)
+
+
+def close_client(client: Any) -> None:
+    """Close a client from :func:`get_client`, and the local cluster it started; an existing scheduler and its
+    workers are left running. ``None`` is accepted (nothing to close)."""
+    if client is None:
+        return
+    cluster = getattr(client, "cluster", None)  # set only when the client was made from a cluster object
+    client.close()
+    if cluster is not None:
+        cluster.close()
