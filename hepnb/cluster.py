@@ -81,11 +81,8 @@ def get_client(scheduler: str | None = None, *, profile: str = "default", n_work
 
 
 def close_client(client: Any) -> None:
-    """Close a client from :func:`get_client`, and the local cluster it started; an existing scheduler and its
-    workers are left running. ``None`` is accepted (nothing to close)."""
-    if client is None:
-        return
-    cluster = getattr(client, "cluster", None)  # set only when the client was made from a cluster object
+    """Close a client and, when it runs on a local cluster of its own, that cluster too."""
+    cluster = getattr(client, "cluster", None)
     client.close()
     if cluster is not None:
         cluster.close()
