@@ -33,8 +33,8 @@ RF_PROB_ATOL = 1e-12
 def client() -> Iterator[Any]:
     from dask.distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as c:
+    quiet = {"dashboard_address": None, "scheduler_kwargs": {"dashboard_address": ":0"}}  # 8787 may be taken
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, **quiet) as cluster, Client(cluster) as c:
         yield c
 
 

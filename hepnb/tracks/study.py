@@ -284,7 +284,8 @@ def _rebuild(family: str, size: str, dataset: dict[str, Any], trained: dict[str,
 
 def run_zoo(dataset: dict[str, Any], families: Sequence[str], sizes: Sequence[str], *, epochs: int,
             batch_size: int, lr: float, seed: int, n_coarse: int, pde_weight: float, timing_batch: int,
-            checkpoint_root: str | None = None, client: Any = None) -> tuple[dict[str, nnx.Module], list[dict[str, Any]]]:
+            checkpoint_root: str | None = None,
+            client: Any = None) -> tuple[dict[str, nnx.Module], list[dict[str, Any]]]:
     """Train and evaluate every (family, size); return the models and their leaderboard rows.
 
     Parameters
