@@ -1,9 +1,9 @@
 """Sweeps as Dask tasks and large PID inputs, on a real LocalCluster of two worker processes.
 
 A model trained in a worker process must be the model a serial run trains: same seeds, same XLA-CPU
-code, same weights, bit for bit. The one exception is scikit-learn's random forest, whose
-``predict_proba`` with ``n_jobs=-1`` adds the trees' probabilities from several threads in whatever order
-they finish, so its probabilities can differ in the last bit between any two calls (serial or not).
+code, same weights, bit for bit, and so the same metrics. (A random forest's ``predict_proba`` with
+``n_jobs=-1`` is not reproducible from call to call, serial or not; the grid predicts with its trees
+added in order, :func:`hepnb.pid.sweep.tree_probabilities`.)
 """
 
 from __future__ import annotations
@@ -24,10 +24,6 @@ from hepnb.pid.selection import features, select
 from hepnb.pid.simulate import COLUMNS, simulate_tracks
 from hepnb.sweep import load_state, state_to_numpy
 from hepnb.tracks import study as S
-
-#: Floating-point sums of 5-150 per-tree probabilities in a thread-dependent order: a few ulp of 1.
-RF_PROB_ATOL = 1e-12
-
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Any]:
@@ -83,10 +79,7 @@ def test_pid_grid_cell_on_the_cluster_equals_serial(client: Any) -> None:
     a, b = serial[("full", "corrected")], grid[("full", "corrected")]
     assert list(a["timing"]) == list(b["timing"]) == ["simple_nn", "random_forest", "xgboost"]
     for name in a["prob"]:
-        if name == "random_forest":
-            np.testing.assert_allclose(a["prob"][name], b["prob"][name], rtol=0, atol=RF_PROB_ATOL)
-        else:
-            np.testing.assert_array_equal(a["prob"][name], b["prob"][name])
+        np.testing.assert_array_equal(a["prob"][name], b["prob"][name])
     assert a["metrics"] == b["metrics"]
     assert (a["bayes_seed"], a["bayes_alice"]) == (b["bayes_seed"], b["bayes_alice"])
     for a_leaf, b_leaf in zip(_params(a["models"]["simple_nn"]), _params(b["models"]["simple_nn"]), strict=True):
@@ -152,3 +145,17 @@ def test_no_match_and_missing_columns_are_named(root_files: list[Path], tmp_path
         read_tracks([*root_files, bad])
     with pytest.raises(ValueError, match=r"run9\.root lacks"):
         read_selected([*root_files, bad], client=None)
+
+
+def test_random_forest_probabilities_are_reproducible() -> None:
+    from sklearn.ensemble import RandomForestClassifier
+
+    from hepnb.pid.sweep import tree_probabilities
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(3000, 6)), rng.integers(0, 4, 3000)
+    rf = RandomForestClassifier(n_estimators=40, min_samples_leaf=5, n_jobs=-1, random_state=0).fit(x, y)
+    first = tree_probabilities(rf, x)
+    assert all(np.array_equal(first, tree_probabilities(rf, x)) for _ in range(5))
+    assert rf.n_jobs == -1
+    np.testing.assert_allclose(first, rf.predict_proba(x), rtol=0, atol=1e-12)

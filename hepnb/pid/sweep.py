@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from hepnb.pid import study as P
 from hepnb.pid.selection import FEATURES, features, labels, momentum_range
 
-__all__ = ["cell_data", "run_grid", "train_member"]
+__all__ = ["cell_data", "run_grid", "train_member", "tree_probabilities"]
 
 Cell = tuple[str, str]
 
@@ -74,6 +74,23 @@ def _network(name: str, state: dict[str, Any], *, seed: int) -> Any:
     return model
 
 
+def tree_probabilities(model: Any, x: NDArray) -> NDArray[np.float64]:
+    """Class probabilities of a tree model, the same on every call.
+
+    A random forest with ``n_jobs=-1`` adds its trees' probabilities from several threads in whatever
+    order they finish, so its probabilities (and metrics binned on them, such as the ECE) change in the
+    last bits from one call to the next; here its trees are added in order (``n_jobs=1``).
+    """
+    n_jobs = getattr(model, "n_jobs", None)
+    if type(model).__name__ != "RandomForestClassifier" or n_jobs == 1:
+        return np.asarray(model.predict_proba(x))
+    model.set_params(n_jobs=1)
+    try:
+        return np.asarray(model.predict_proba(x))
+    finally:
+        model.set_params(n_jobs=n_jobs)
+
+
 def _bayes_alice(data: P.Prepared) -> dict[str, float]:
     post = P.alice_bayes(data.test["raw"])
     right = post.argmax(1) == data.test["y"]
@@ -115,7 +132,7 @@ def run_grid(table: Mapping[str, NDArray], *, ranges: Sequence[str], protocols: 
         data = cell["data"]
         model = result["model"] if name in P.TREES else _network(name, result["state"], seed=seed)
         t0 = time.perf_counter()
-        cell["prob"][name] = model.predict_proba(data.test["x"]) if name in P.TREES else P.predict_network(
+        cell["prob"][name] = tree_probabilities(model, data.test["x"]) if name in P.TREES else P.predict_network(
             model, data.test)
         cell["timing"][name] = {**result["info"], "inference_s": time.perf_counter() - t0}
         cell["models"][name] = model
