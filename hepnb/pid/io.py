@@ -137,8 +137,8 @@ def read_selected(paths: Paths, *, selection: str = "o2", client: Any = None,
     Parameters
     ----------
     paths
-        As for :func:`read_tracks`; a pattern is resolved here, so the files must be readable from the
-        workers under the same paths (a shared file system or XRootD URLs).
+        As for :func:`read_tracks` (local paths); a pattern is resolved here, and the workers open the
+        files under the same absolute paths, so on a remote cluster they must lie on a shared file system.
     selection
         ``"o2"`` or ``"seed"`` (:data:`hepnb.pid.selection.SELECTIONS`).
     client
@@ -170,7 +170,7 @@ def _read_selected_dask(files: Sequence[Path], wanted: Sequence[str], selection:
     # columns are chosen explicitly with filter_name instead. open_files=False: tasks open their file
     # themselves, so the graph holds only paths and can be shipped to any worker.
     with dask.config.set({"awkward.optimization.enabled": False}):
-        events = uproot.dask({str(p): TREE for p in files}, filter_name=list(wanted), open_files=False)
+        events = uproot.dask({str(p.absolute()): TREE for p in files}, filter_name=list(wanted), open_files=False)
         cols = {k: events[k] for k in wanted}
         keep = select(cols, selection)
         tracks = {k: v[keep] for k, v in cols.items()}
