@@ -45,7 +45,8 @@ def test_each_notebook_runs_at_ci_profile(built_book: Path, study: str) -> None:
 
 
 def test_book_pages_exist(built_book: Path) -> None:
-    for page in ("index.html", "book/intro.html", "book/reproducibility.html", "book/references.html",
+    for page in ("index.html", "book/intro.html", "book/reproducibility.html", "book/cluster.html",
+                 "book/references.html",
                  "book/executed/environment.html"):
         assert (HTML / page).is_file(), page
     intro = (HTML / "book" / "intro.html").read_text()

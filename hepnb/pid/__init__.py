@@ -5,6 +5,7 @@ from __future__ import annotations
 from hepnb.pid.detector import bethe_bloch_aleph as bethe_bloch_aleph
 from hepnb.pid.detector import expected_dedx as expected_dedx
 from hepnb.pid.detector import expected_time_ps as expected_time_ps
+from hepnb.pid.io import read_selected as read_selected
 from hepnb.pid.io import read_tracks as read_tracks
 from hepnb.pid.io import write_tracks as write_tracks
 from hepnb.pid.selection import FEATURES as FEATURES
@@ -17,4 +18,4 @@ from hepnb.pid.simulate import simulate_chunked as simulate_chunked
 from hepnb.pid.simulate import simulate_tracks as simulate_tracks
 
 __all__ = ["COLUMNS", "FEATURES", "RANGES", "bethe_bloch_aleph", "expected_dedx", "expected_time_ps", "features",
-           "labels", "read_tracks", "select", "simulate_chunked", "simulate_tracks", "write_tracks"]
+           "labels", "read_selected", "read_tracks", "select", "simulate_chunked", "simulate_tracks", "write_tracks"]

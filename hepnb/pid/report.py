@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,7 +13,8 @@ from numpy.typing import NDArray
 from hepnb.pid import constants as C
 from hepnb.pid import study as P
 from hepnb.pid.models import FSEAttention
-from hepnb.pid.selection import FEATURES, features, labels, momentum_range, select
+from hepnb.pid.selection import FEATURES, select
+from hepnb.pid.sweep import run_grid
 
 __all__ = ["SEED_REPORTED", "confidence_bins", "data_like_summary", "efficiency_purity", "gap_by_fix", "gating_by_mode",
            "headline_rows", "permutation_importance", "run_grid", "scale_like", "selected"]
@@ -29,47 +29,6 @@ SEED_REPORTED: dict[str, dict[str, float]] = {
             "xgboost": 83.2},
 }
 TREES = ("random_forest", "xgboost")
-
-
-def run_grid(table: Mapping[str, NDArray], *, ranges: Sequence[str], protocols: Sequence[str],
-             networks: Sequence[str], epochs: int, patience: int, batch_size: int, n_trees_rf: int,
-             n_trees_xgb: int, n_boot: int, seed: int) -> dict[tuple[str, str], dict[str, Any]]:
-    """Train and evaluate every model in every (range, protocol); keep models, test probabilities, metrics."""
-    from tqdm.auto import tqdm
-
-    out: dict[tuple[str, str], dict[str, Any]] = {}
-    for rng_name, protocol in tqdm([(r, p) for r in ranges for p in protocols], desc="range x protocol"):
-        sel = momentum_range(table, rng_name)
-        part = {k: np.asarray(v)[sel] for k, v in table.items()}
-        y = labels(part)
-        keep = y >= 0
-        raw, y = features(part)[keep], y[keep]
-        if len(np.unique(y)) < 2 or len(y) < 100:
-            msg = f"momentum range {rng_name!r} has {len(y)} labelled tracks after selections: too few to train on"
-            raise ValueError(msg)
-        data = P.prepare(raw, y, protocol, seed=231)
-        cell: dict[str, Any] = {"data": data, "models": {}, "prob": {}, "metrics": {}, "timing": {}}
-        for name in networks:
-            model, info = P.train_network(name, data, epochs=epochs, patience=patience, batch_size=batch_size, seed=seed)
-            t0 = time.perf_counter()
-            cell["prob"][name] = P.predict_network(model, data.test)
-            cell["timing"][name] = {**info, "inference_s": time.perf_counter() - t0}
-            cell["models"][name] = model
-        for name, (model, train_s) in P.train_trees(data, n_trees_rf=n_trees_rf, n_trees_xgb=n_trees_xgb,
-                                                    seed=seed).items():
-            t0 = time.perf_counter()
-            cell["prob"][name] = model.predict_proba(data.test["x"])
-            cell["timing"][name] = {"train_time_s": train_s, "inference_s": time.perf_counter() - t0}
-            cell["models"][name] = model
-        for name, prob in cell["prob"].items():
-            cell["metrics"][name] = P.evaluate(prob, data.test["y"], n_boot=n_boot, seed=seed)
-        cell["bayes_seed"] = P.seed_bayes_accuracy(data.test["raw"], data.test["y"])
-        post = P.alice_bayes(data.test["raw"])
-        cell["bayes_alice"] = {"all_tracks": float(np.mean(post.argmax(1) == data.test["y"])),
-                               "tpc_tof_subset": float(np.mean((post.argmax(1) == data.test["y"])[
-                                   data.test["raw"][:, FEATURES.index("has_tof")] > 0]))}
-        out[(rng_name, protocol)] = cell
-    return out
 
 
 def headline_rows(grid: Mapping[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:

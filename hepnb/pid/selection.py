@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from hepnb.pid import constants as C
 
-__all__ = ["FEATURES", "RANGES", "SELECTIONS", "features", "labels", "momentum_range", "select"]
+__all__ = ["FEATURES", "RANGES", "SELECTIONS", "feature_columns", "features", "labels", "momentum_range", "select",
+           "stack_features"]
 
 #: The seed's 22 training features, in order.
 FEATURES: tuple[str, ...] = (
@@ -23,8 +25,14 @@ RANGES: dict[str, tuple[float, float]] = {"0-1": (0.0, 1.0), "1-3": (1.0, 3.0), 
 SELECTIONS = ("o2", "seed")
 
 
+def _col(table: Mapping[str, Any], name: str) -> Any:
+    """A column as a numpy array; lazy Dask collections (dask-awkward from ``uproot.dask``) pass through."""
+    value = table[name]
+    return value if hasattr(value, "__dask_graph__") else np.asarray(value)
+
+
 def select(table: Mapping[str, NDArray], which: str = "o2") -> NDArray[np.bool_]:
-    """Track-selection mask.
+    """Track-selection mask (also of lazy dask-awkward columns, which give a lazy mask).
 
     ``o2``: O2Physics global tracks — pT > 0.1 GeV/c, |η| < 0.8, TPC crossed rows ≥ 70, ITS ≥ 3 clusters,
     |DCAxy| < 0.0105 + 0.035/pT^1.1 cm, |DCAz| < 2 cm. ``seed``: the seed's cuts — |η| ≤ 0.8,
@@ -33,11 +41,11 @@ def select(table: Mapping[str, NDArray], which: str = "o2") -> NDArray[np.bool_]
     if which not in SELECTIONS:
         msg = f"unknown selection {which!r}; choose one of {list(SELECTIONS)}"
         raise ValueError(msg)
-    pt, eta = np.asarray(table["pt"]), np.asarray(table["eta"])
-    dxy, dz = np.abs(np.asarray(table["dca_xy"])), np.abs(np.asarray(table["dca_z"]))
-    ncl = np.asarray(table["tpc_nclusters"])
+    pt, eta = _col(table, "pt"), _col(table, "eta")
+    dxy, dz = np.abs(_col(table, "dca_xy")), np.abs(_col(table, "dca_z"))
+    ncl = _col(table, "tpc_nclusters")
     if which == "o2":
-        return ((pt > 0.1) & (np.abs(eta) < 0.8) & (ncl >= 70) & (np.asarray(table["its_nclusters"]) >= 3)
+        return ((pt > 0.1) & (np.abs(eta) < 0.8) & (ncl >= 70) & (_col(table, "its_nclusters") >= 3)
                 & (dxy < 0.0105 + 0.035 / pt**1.1) & (dz < 2.0))
     return (np.abs(eta) <= 0.8) & (dxy <= 0.105) & (dz <= 0.12) & (ncl >= 70)
 
@@ -61,9 +69,18 @@ def labels(table: Mapping[str, NDArray]) -> NDArray[np.int64]:
     return out
 
 
+def feature_columns(table: Mapping[str, Any]) -> dict[str, Any]:
+    """The 22 raw features by name, in order; lazy dask-awkward columns give lazy features."""
+    bayes_sum = sum(_col(table, f"bayes_prob_{s}") for s in C.SPECIES)
+    cols = {k: _col(table, k) for k in FEATURES if k != "bayes_available"}
+    return {k: bayes_sum > 0 if k == "bayes_available" else cols[k] for k in FEATURES}
+
+
+def stack_features(columns: Mapping[str, Any]) -> NDArray[np.float32]:
+    """The (N, 22) float32 matrix of :func:`feature_columns` (numpy columns)."""
+    return np.stack([np.asarray(columns[k], dtype=np.float64) for k in FEATURES], axis=1).astype(np.float32)
+
+
 def features(table: Mapping[str, NDArray]) -> NDArray[np.float32]:
     """The 22 features (N, 22), raw: missing TOF values stay −999 as the extractor writes them."""
-    bayes = np.stack([np.asarray(table[f"bayes_prob_{s}"]) for s in C.SPECIES], axis=1)
-    cols = {**{k: np.asarray(table[k]) for k in FEATURES if k in table},
-            "bayes_available": (bayes.sum(axis=1) > 0).astype(np.float64)}
-    return np.stack([np.asarray(cols[k], dtype=np.float64) for k in FEATURES], axis=1).astype(np.float32)
+    return stack_features(feature_columns(table))

@@ -23,7 +23,7 @@ from hepnb.pid.selection import FEATURES
 from hepnb.train import fit, predict
 
 __all__ = ["PROTOCOLS", "Prepared", "Protocol", "alice_bayes", "evaluate", "prepare", "protocol_spec", "scale_inputs",
-           "train_network", "train_trees"]
+           "train_network", "train_tree", "train_trees"]
 
 
 
@@ -213,26 +213,43 @@ def predict_network(model: Any, part: Mapping[str, NDArray]) -> NDArray[np.float
     return np.asarray(predict(model, {k: part[k] for k in ("x", "mask", "mode")}, _apply), dtype=np.float64)
 
 
-def train_trees(data: Prepared, *, n_trees_rf: int, n_trees_xgb: int, seed: int = 0) -> dict[str, Any]:
-    """Random Forest (the seed's settings) and XGBoost (hist; on the GPU when JAX sees one)."""
-    import xgboost as xgb
-    from sklearn.ensemble import RandomForestClassifier
+TREES = ("random_forest", "xgboost")
 
-    out = {}
+
+def train_tree(name: str, data: Prepared, *, n_trees: int, seed: int = 0) -> tuple[Any, float]:
+    """One tree model: ``random_forest`` (the seed's settings) or ``xgboost`` (hist; on the GPU when JAX sees one).
+
+    Returns
+    -------
+    model, seconds
+        The fitted classifier and its training time.
+    """
+    if name not in TREES:
+        msg = f"unknown tree model {name!r}; choose one of {list(TREES)}"
+        raise ValueError(msg)
     t0 = time.perf_counter()
-    rf = RandomForestClassifier(n_estimators=n_trees_rf, max_depth=25, min_samples_split=10, min_samples_leaf=5,
-                                max_features="sqrt",
-                                class_weight="balanced" if protocol_spec(data.protocol).class_weights else None, n_jobs=-1, random_state=seed)
-    rf.fit(data.train["x"], data.train["y"])
-    out["random_forest"] = (rf, time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    device = "cuda" if jax.default_backend() == "gpu" else "cpu"
-    booster = xgb.XGBClassifier(n_estimators=n_trees_xgb, max_depth=7, learning_rate=0.1, subsample=0.8,
-                                colsample_bytree=0.8, tree_method="hist", device=device, objective="multi:softprob",
-                                num_class=4, random_state=seed, n_jobs=0)
-    booster.fit(data.train["x"], data.train["y"])
-    out["xgboost"] = (booster, time.perf_counter() - t0)
-    return out
+    if name == "random_forest":
+        from sklearn.ensemble import RandomForestClassifier
+
+        model: Any = RandomForestClassifier(n_estimators=n_trees, max_depth=25, min_samples_split=10,
+                                            min_samples_leaf=5, max_features="sqrt",
+                                            class_weight="balanced" if protocol_spec(data.protocol).class_weights
+                                            else None, n_jobs=-1, random_state=seed)
+    else:
+        import xgboost as xgb
+
+        device = "cuda" if jax.default_backend() == "gpu" else "cpu"
+        model = xgb.XGBClassifier(n_estimators=n_trees, max_depth=7, learning_rate=0.1, subsample=0.8,
+                                  colsample_bytree=0.8, tree_method="hist", device=device, objective="multi:softprob",
+                                  num_class=4, random_state=seed, n_jobs=0)
+    model.fit(data.train["x"], data.train["y"])
+    return model, time.perf_counter() - t0
+
+
+def train_trees(data: Prepared, *, n_trees_rf: int, n_trees_xgb: int, seed: int = 0) -> dict[str, Any]:
+    """Random Forest and XGBoost (:func:`train_tree`): ``{name: (model, seconds)}``."""
+    return {name: train_tree(name, data, n_trees=n, seed=seed)
+            for name, n in (("random_forest", n_trees_rf), ("xgboost", n_trees_xgb))}
 
 
 def evaluate(prob: NDArray[np.float64], y: NDArray[np.int64], *, n_boot: int = 100, seed: int = 0) -> dict[str, Any]:

@@ -42,6 +42,7 @@ __all__ = [
     "rkpinn_loss",
     "run_zoo",
     "train_extrapolator",
+    "train_member",
 ]
 
 #: The RK4-N baselines (float32, through the same grid map).
@@ -248,25 +249,86 @@ def evaluate_predictor(name: str, family: str, fn: Callable[[jax.Array], jax.Arr
             "train_time_s": train_time_s}
 
 
+def train_member(member: tuple[str, str], dataset: dict[str, Any], *, epochs: int, batch_size: int, lr: float,
+                 seed: int, n_coarse: int, pde_weight: float) -> dict[str, Any]:
+    """One zoo member as a Dask task: train ``(family, size)`` and return its weights as numpy.
+
+    Returns
+    -------
+    dict
+        ``state`` (:func:`hepnb.sweep.state_to_numpy` of the trained model), ``train_time_s`` (training
+        plus compilation) and ``best_epoch``.
+    """
+    from hepnb.sweep import state_to_numpy
+
+    family, size = member
+    model, result = train_extrapolator(family, size, dataset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                                       n_coarse=n_coarse, pde_weight=pde_weight)
+    return {"state": state_to_numpy(model), "train_time_s": result.train_time_s + result.compile_time_s,
+            "best_epoch": result.best_epoch}
+
+
+def _rebuild(family: str, size: str, dataset: dict[str, Any], trained: dict[str, Any], *, seed: int, n_coarse: int,
+             pde_weight: float) -> nnx.Module:
+    """The model a :func:`train_member` task trained, built here (field function included) with its weights."""
+    from hepnb.sweep import load_state
+
+    st: Setting = dataset["setting"]
+    model = build_model(family, size, stats=dataset["stats"], z0_mm=st.z0_mm, z1_mm=st.z1_mm,
+                        field_fn=field_function(st), kappa=st.kappa, seed=seed, n_coarse=n_coarse,
+                        pde_weight=pde_weight)
+    load_state(model, trained["state"])
+    model.eval()
+    return model
+
+
 def run_zoo(dataset: dict[str, Any], families: Sequence[str], sizes: Sequence[str], *, epochs: int,
             batch_size: int, lr: float, seed: int, n_coarse: int, pde_weight: float, timing_batch: int,
-            checkpoint_root: str | None = None) -> tuple[dict[str, nnx.Module], list[dict[str, Any]]]:
-    """Train and evaluate every (family, size); return the models and their leaderboard rows."""
+            checkpoint_root: str | None = None,
+            client: Any = None) -> tuple[dict[str, nnx.Module], list[dict[str, Any]]]:
+    """Train and evaluate every (family, size); return the models and their leaderboard rows.
+
+    Parameters
+    ----------
+    client
+        A :class:`dask.distributed.Client`: each (family, size) is trained in its own task
+        (:func:`train_member`; the training data scattered once) and its weights come back as numpy.
+        Accuracy, ns/track and the orbax checkpoints are then measured and written here, as in a serial
+        run, so the speed columns do not depend on how busy a worker was. ``None`` trains one after the
+        other in this process. Same seeds, same weights either way.
+    """
     from tqdm.auto import tqdm
 
+    members = [(f, s) for f in families for s in sizes]
+    train_kw = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "n_coarse": n_coarse,
+                "pde_weight": pde_weight}
+    trained: list[dict[str, Any]] | None = None
+    if client is not None:
+        from hepnb.sweep import map_tasks
+
+        slim = {k: dataset[k] for k in ("train", "val", "stats", "setting")}
+        trained = map_tasks(train_member, members, slim, client=client, desc="model zoo (tasks)", **train_kw)
     models, rows = {}, []
-    for family, size in tqdm([(f, s) for f in families for s in sizes], desc="model zoo"):
+    for i, (family, size) in enumerate(tqdm(members, desc="model zoo" if trained is None else "evaluate")):
         name = f"{family}_{size}"
         ckpt = None if checkpoint_root is None else f"{checkpoint_root}/{name}"
-        model, result = train_extrapolator(family, size, dataset, epochs=epochs, batch_size=batch_size, lr=lr,
-                                           seed=seed, n_coarse=n_coarse, pde_weight=pde_weight, checkpoint_dir=ckpt)
+        if trained is None:
+            model, result = train_extrapolator(family, size, dataset, checkpoint_dir=ckpt, **train_kw)
+            train_time_s, best_epoch = result.train_time_s + result.compile_time_s, result.best_epoch
+        else:
+            model = _rebuild(family, size, dataset, trained[i], seed=seed, n_coarse=n_coarse, pde_weight=pde_weight)
+            train_time_s, best_epoch = trained[i]["train_time_s"], trained[i]["best_epoch"]
+            if ckpt is not None:
+                from hepnb.checkpoint import save_model
+
+                save_model(model, ckpt)
         models[name] = model
         if ckpt is not None:  # what the architecture needs besides the weights, for reloading
             Path(ckpt, "config.json").write_text(json.dumps({"family": family, "size": size, "n_coarse": n_coarse,
                                                              "pde_weight": pde_weight}))
         row = evaluate_predictor(name, family, model, dataset, timing_batch=timing_batch, params=n_params(model),
-                                 train_time_s=result.train_time_s + result.compile_time_s)
-        row["best_epoch"] = result.best_epoch
+                                 train_time_s=train_time_s)
+        row["best_epoch"] = best_epoch
         rows.append(row)
     return models, rows
 

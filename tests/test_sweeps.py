@@ -1,0 +1,161 @@
+"""Sweeps as Dask tasks and large PID inputs, on a real LocalCluster of two worker processes.
+
+A model trained in a worker process must be the model a serial run trains: same seeds, same XLA-CPU
+code, same weights, bit for bit, and so the same metrics. (A random forest's ``predict_proba`` with
+``n_jobs=-1`` is not reproducible from call to call, serial or not; the grid predicts with its trees
+added in order, :func:`hepnb.pid.sweep.tree_probabilities`.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+import pytest
+import uproot
+from flax import nnx
+
+from hepnb.pid import report as R
+from hepnb.pid.io import TREE, input_files, read_selected, read_tracks
+from hepnb.pid.selection import features, select
+from hepnb.pid.simulate import COLUMNS, simulate_tracks
+from hepnb.sweep import load_state, state_to_numpy
+from hepnb.tracks import study as S
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    from dask.distributed import Client, LocalCluster
+
+    quiet = {"dashboard_address": None, "scheduler_kwargs": {"dashboard_address": ":0"}}  # 8787 may be taken
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, **quiet) as cluster, Client(cluster) as c:
+        yield c
+
+
+def _params(model: nnx.Module) -> list[np.ndarray]:
+    return [np.asarray(a) for a in jax.tree.leaves(nnx.state(model, nnx.Param))]
+
+
+def test_weights_survive_the_trip_as_numpy() -> None:
+    from hepnb.pid.models import build_network
+
+    trained, fresh = build_network("dnn", seed=1), build_network("dnn", seed=2)
+    load_state(fresh, state_to_numpy(trained))
+    for a, b in zip(jax.tree.leaves(nnx.state(trained)), jax.tree.leaves(nnx.state(fresh)), strict=True):
+        same = jax.random.key_data(a) if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key) else a
+        other = jax.random.key_data(b) if jax.dtypes.issubdtype(b.dtype, jax.dtypes.prng_key) else b
+        np.testing.assert_array_equal(np.asarray(same), np.asarray(other))
+    with pytest.raises(ValueError, match="do not fit the model"):
+        load_state(build_network("simple_nn"), state_to_numpy(trained))
+
+
+def test_two_model_zoo_on_the_cluster_equals_serial(client: Any, tmp_path: Path) -> None:
+    data = S.make_dataset(1024, 256, 256, leg="ut_t", physics="correct", seed=2, p_range_gev=(2.0, 100.0),
+                          n_coarse=2, n_colloc=2)
+    kw = {"epochs": 2, "batch_size": 128, "lr": 1e-3, "seed": 0, "n_coarse": 2, "pde_weight": 1e-2, "timing_batch": 64}
+    serial_models, serial = S.run_zoo(data, ["mlp", "rkpinn"], ["tiny"], checkpoint_root=str(tmp_path / "serial"), **kw)
+    models, rows = S.run_zoo(data, ["mlp", "rkpinn"], ["tiny"], checkpoint_root=str(tmp_path / "dask"), client=client,
+                             **kw)
+    timed = ("ns_per_track_b1", "ns_per_track_large", "train_time_s")
+    for a, b in zip(serial, rows, strict=True):
+        assert {k: v for k, v in a.items() if k not in timed} == {k: v for k, v in b.items() if k not in timed}
+        assert all(b[k] > 0 for k in timed)
+    for name in serial_models:
+        for a, b in zip(_params(serial_models[name]), _params(models[name]), strict=True):
+            np.testing.assert_array_equal(a, b)
+        assert (tmp_path / "dask" / name / "state").is_dir()
+        assert (tmp_path / "dask" / name / "config.json").is_file()
+
+
+def test_pid_grid_cell_on_the_cluster_equals_serial(client: Any) -> None:
+    tracks = R.selected(simulate_tracks(3000, seed=3), "o2")
+    kw = {"ranges": ["full"], "protocols": ["corrected"], "networks": ["simple_nn"], "epochs": 2,
+          "patience": 2, "batch_size": 128, "n_trees_rf": 5, "n_trees_xgb": 10, "n_boot": 10, "seed": 0}
+    serial = R.run_grid(tracks, **kw)
+    grid = R.run_grid(tracks, client=client, **kw)
+    assert list(grid) == list(serial) == [("full", "corrected")]
+    a, b = serial[("full", "corrected")], grid[("full", "corrected")]
+    assert list(a["timing"]) == list(b["timing"]) == ["simple_nn", "random_forest", "xgboost"]
+    for name in a["prob"]:
+        np.testing.assert_array_equal(a["prob"][name], b["prob"][name])
+    assert a["metrics"] == b["metrics"]
+    assert (a["bayes_seed"], a["bayes_alice"]) == (b["bayes_seed"], b["bayes_alice"])
+    for a_leaf, b_leaf in zip(_params(a["models"]["simple_nn"]), _params(b["models"]["simple_nn"]), strict=True):
+        np.testing.assert_array_equal(a_leaf, b_leaf)
+
+
+@pytest.fixture(scope="module")
+def root_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    table = simulate_tracks(2000, seed=5)
+    folder = tmp_path_factory.mktemp("runs")
+    files = []
+    for i, part in enumerate((slice(0, 1200), slice(1200, None))):
+        path = folder / f"run{i}.root"
+        cols = {k: table[k][part] for k in (*COLUMNS, "mc_pdg")}
+        with uproot.recreate(path) as f:
+            f.mktree(TREE, {k: v.dtype for k, v in cols.items()})
+            f[TREE].extend(cols)
+        files.append(path)
+    return files
+
+
+def test_glob_and_list_read_the_same_tracks(root_files: list[Path]) -> None:
+    pattern = str(root_files[0].parent / "run*.root")
+    assert input_files(pattern) == root_files
+    by_glob, by_list = read_tracks(pattern), read_tracks(root_files)
+    one = [read_tracks(p) for p in root_files]
+    assert len(by_glob["pt"]) == 2000
+    for k in by_glob:
+        np.testing.assert_array_equal(by_glob[k], np.concatenate([t[k] for t in one]))
+        np.testing.assert_array_equal(by_glob[k], by_list[k])
+
+
+@pytest.mark.parametrize("selection", ["o2", "seed"])
+def test_uproot_dask_selection_equals_in_memory(root_files: list[Path], client: Any, selection: str) -> None:
+    pytest.importorskip("dask_awkward")
+    pattern = str(root_files[0].parent / "run*.root")
+    table = read_tracks(pattern)
+    keep = select(table, selection)
+    expected = R.selected(table, selection)
+    got = read_selected(pattern, selection=selection, client=client)
+    assert got.n_read == 2000
+    assert 0 < len(got.tracks["pt"]) == int(keep.sum()) < 2000
+    assert set(got.tracks) == set(expected)
+    for k, v in expected.items():
+        np.testing.assert_array_equal(got.tracks[k], v)
+        assert got.tracks[k].dtype == v.dtype
+    np.testing.assert_array_equal(got.features, features(expected))
+    local = read_selected(root_files, selection=selection)  # no client: in memory
+    np.testing.assert_array_equal(local.features, got.features)
+
+
+def test_no_match_and_missing_columns_are_named(root_files: list[Path], tmp_path: Path) -> None:
+    pattern = str(tmp_path / "nothing" / "*.root")
+    with pytest.raises(FileNotFoundError, match=r"no file matches the pattern '.*nothing/\*\.root'"):
+        read_tracks(pattern)
+    with pytest.raises(FileNotFoundError, match="no file matches the pattern"):
+        read_selected(pattern, client=None)
+    bad = tmp_path / "run9.root"
+    cols = {k: np.zeros(10) for k in COLUMNS if k != "dca_z"}
+    with uproot.recreate(bad) as f:
+        f[TREE] = cols
+    with pytest.raises(ValueError, match=r"run9\.root lacks 2 required column\(s\): \['dca_z', 'mc_pdg'\]"):
+        read_tracks([*root_files, bad])
+    with pytest.raises(ValueError, match=r"run9\.root lacks"):
+        read_selected([*root_files, bad], client=None)
+
+
+def test_random_forest_probabilities_are_reproducible() -> None:
+    from sklearn.ensemble import RandomForestClassifier
+
+    from hepnb.pid.sweep import tree_probabilities
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(3000, 6)), rng.integers(0, 4, 3000)
+    rf = RandomForestClassifier(n_estimators=40, min_samples_leaf=5, n_jobs=-1, random_state=0).fit(x, y)
+    first = tree_probabilities(rf, x)
+    assert all(np.array_equal(first, tree_probabilities(rf, x)) for _ in range(5))
+    assert rf.n_jobs == -1
+    np.testing.assert_allclose(first, rf.predict_proba(x), rtol=0, atol=1e-12)
