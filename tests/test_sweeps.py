@@ -114,7 +114,6 @@ def test_glob_and_list_read_the_same_tracks(root_files: list[Path]) -> None:
 
 @pytest.mark.parametrize("selection", ["o2", "seed"])
 def test_uproot_dask_selection_equals_in_memory(root_files: list[Path], client: Any, selection: str) -> None:
-    pytest.importorskip("dask_awkward")
     pattern = str(root_files[0].parent / "run*.root")
     table = read_tracks(pattern)
     keep = select(table, selection)
