@@ -8,10 +8,11 @@ and the 1-minute load average before the run (other work on the machine skews th
 The goal is an efficiency of at least 0.8 at 16 workers on 16 cores; keep several chunks per worker (the
 default is 64 chunks) so that the last chunks do not leave workers idle.
 
-A second section, the extrapolation sweep at N workers, plugs in through :func:`sweep_section` (``--sweep``).
+With ``--sweep``, a second section times the extrapolation leaderboard's model zoo (16 models, one Dask task
+each) the same way.
 
 Usage: python benchmarks/scaling.py [--events 16000] [--events-per-chunk 250] [--max-workers N]
-       [--sweep] [--output benchmarks/results/scaling.json]
+       [--sweep [--sweep-tracks N] [--sweep-epochs N]] [--output benchmarks/results/scaling.json]
 """
 
 from __future__ import annotations
@@ -90,15 +91,63 @@ def generation_section(counts: list[int], events: int, events_per_chunk: int, se
     return {"process": "ztautau", "events_per_chunk": events_per_chunk, "seed": seed, "runs": rows}
 
 
-def sweep_section(counts: list[int]) -> dict[str, Any] | None:
-    """Hook for the second section: the extrapolation sweep at each of ``counts`` workers.
+def _warm_up_jax() -> bool:
+    import hepnb.tracks.study  # noqa: F401 - imports JAX and Flax on the worker
 
-    Return ``{"runs": [{"workers": n, "wall_s": …, "speedup": …, "efficiency": …}, …], …}`` in the layout of
-    :func:`generation_section`, or ``None`` while the sweep has no Dask entry point to time (the section
-    is then written as ``null``).
+    return True
+
+
+def _sweep_dataset(n_train: int, seed: int) -> dict[str, Any]:
+    from hepnb.tracks.study import make_dataset
+
+    data = make_dataset(n_train, max(n_train // 6, 256), 256, leg="ut_t", physics="correct", seed=seed,
+                        p_range_gev=(2.0, 100.0), n_coarse=3, n_colloc=2)
+    return {k: data[k] for k in ("train", "val", "stats", "setting")}
+
+
+def time_sweep(n_workers: int, dataset: dict[str, Any], members: list[tuple[str, str]], epochs: int,
+               seed: int) -> dict[str, Any]:
+    """Train the zoo ``members`` one per task (:func:`hepnb.tracks.study.train_member`) on ``n_workers``."""
+    from hepnb.sweep import map_tasks
+    from hepnb.tracks.study import train_member
+
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    t0 = time.perf_counter()
+    client = local_client(n_workers)
+    try:
+        client.run(_warm_up_jax)
+        startup = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        map_tasks(train_member, members, dataset, client=client, desc=f"sweep on {n_workers}", epochs=epochs,
+                  batch_size=512, lr=2e-3, seed=seed, n_coarse=3, pde_weight=0.01)
+        wall = time.perf_counter() - t1
+    finally:
+        close_client(client)
+    return {"workers": n_workers, "models": len(members), "startup_s": startup, "wall_s": wall,
+            "models_per_min": 60 * len(members) / wall, "load_avg_1min_before": load_before}
+
+
+def sweep_section(counts: list[int], *, n_train: int = 20_000, epochs: int = 3, seed: int = 0) -> dict[str, Any]:
+    """The extrapolation leaderboard's zoo (MLP and RK-PINN, eight sizes each: 16 tasks) at each worker count.
+
+    Each task compiles and trains one model on the scattered training set; per-model cost differs by size,
+    so the last tasks can leave workers idle (the efficiency at many workers is bounded by the largest model).
     """
-    del counts
-    return None
+    from hepnb.tracks.models import FAMILIES, SIZES
+
+    dataset = _sweep_dataset(n_train, seed)
+    members = [(f, s) for f in FAMILIES for s in SIZES]
+    rows = []
+    for n in counts:
+        row = time_sweep(n, dataset, members, epochs, seed)
+        base = rows[0]["wall_s"] if rows else row["wall_s"]
+        row["speedup"] = base / row["wall_s"]
+        row["efficiency"] = row["speedup"] / n
+        rows.append(row)
+        print(f"sweep, {n:3d} workers: {row['wall_s']:7.1f} s for {row['models']} models, speedup "
+              f"{row['speedup']:5.2f}, efficiency {row['efficiency']:.2f} (startup {row['startup_s']:.1f} s)",
+              flush=True)
+    return {"n_train": n_train, "epochs": epochs, "members": [list(m) for m in members], "runs": rows}
 
 
 def main() -> None:
@@ -107,7 +156,9 @@ def main() -> None:
     parser.add_argument("--events-per-chunk", type=int, default=250)
     parser.add_argument("--max-workers", type=int, default=available_cores(), help="default: the cores available")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--sweep", action="store_true", help="also time the extrapolation sweep (sweep_section)")
+    parser.add_argument("--sweep", action="store_true", help="also time the extrapolation zoo as Dask tasks")
+    parser.add_argument("--sweep-tracks", type=int, default=20_000, help="training tracks of the sweep")
+    parser.add_argument("--sweep-epochs", type=int, default=3)
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "scaling.json")
     args = parser.parse_args()
     if args.events < 1 or args.events_per_chunk < 1 or args.max_workers < 1:
@@ -120,7 +171,8 @@ def main() -> None:
         "versions": package_versions(("dask", "distributed", "pythia8mc", "fastjet", "awkward")),
         "goal": GOAL,
         "generation": generation_section(counts, args.events, args.events_per_chunk, args.seed),
-        "sweep": sweep_section(counts) if args.sweep else None,
+        "sweep": sweep_section(counts, n_train=args.sweep_tracks, epochs=args.sweep_epochs, seed=args.seed)
+        if args.sweep else None,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(out, indent=1))
