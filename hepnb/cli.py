@@ -51,6 +51,9 @@ def _cmd_book(args: argparse.Namespace) -> int:
     from hepnb.book import build_book
     from hepnb.runner import run_many
 
+    if args.no_run and args.scheduler:
+        msg = "--scheduler has nothing to do with --no-run (no notebook is executed); drop one of them"
+        raise ValueError(msg)
     if not args.no_run:
         run_many(list(list_studies()), args.profile, jobs=args.jobs, results_dir=args.results_dir,
                  scheduler=args.scheduler)

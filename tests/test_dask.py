@@ -211,6 +211,13 @@ def test_book_checks_the_scheduler_before_any_kernel(notebooks: Path, tmp_path: 
     assert not (tmp_path / "out").exists()
 
 
+def test_book_refuses_a_scheduler_without_a_run(capsys: pytest.CaptureFixture[str]) -> None:
+    from hepnb.cli import main
+
+    assert main(["book", "--no-run", "--scheduler", "tcp://127.0.0.1:8786"]) == 2
+    assert "--scheduler has nothing to do with --no-run" in capsys.readouterr().err
+
+
 def test_tau_jets_on_the_cluster_match_a_serial_run(client: distributed.Client, tmp_path: Path) -> None:
     import awkward as ak
 
