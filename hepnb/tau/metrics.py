@@ -27,7 +27,11 @@ _F = {name: i for i, name in enumerate(CAND_FEATURES)}
 
 def tau_id_metrics(score: np.ndarray, is_tau: np.ndarray, efficiencies: Sequence[float] = (0.7, 0.8, 0.9)
                    ) -> dict[str, object]:
-    """AUC, mis-ID probability at the given τ efficiencies, rejection at ε_S = 0.5 and the ROC points."""
+    """AUC, mis-ID probability at the given τ efficiencies, rejection at ε_S = 0.5 and the ROC points.
+
+    When no background jet passes at ε_S = 0.5, ``rejection_at_0.5`` is the number of background jets, a
+    lower bound, and ``rejection_is_lower_bound`` is true.
+    """
     y = np.asarray(is_tau).astype(int)
     if len(set(y.tolist())) < 2:
         msg = "tau ID metrics need both tau and background jets"
@@ -36,8 +40,11 @@ def tau_id_metrics(score: np.ndarray, is_tau: np.ndarray, efficiencies: Sequence
     fake = {f"{int(round(100 * e))}": float(np.interp(e, tpr, fpr)) for e in efficiencies}
     eps_b = float(np.interp(0.5, tpr, fpr))
     keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), 400)).astype(int))
+    # no background jet left at ε_S = 0.5: the rejection is at least the number of background jets
+    bound = eps_b <= 0
     return {"auc": float(roc_auc_score(y, score)), "fake_rate_at_eff": fake,
-            "rejection_at_0.5": float(1.0 / eps_b) if eps_b > 0 else float("inf"),
+            "rejection_at_0.5": float(np.sum(y == 0)) if bound else float(1.0 / eps_b),
+            "rejection_is_lower_bound": bool(bound),
             "roc": {"eff_tau": tpr[keep].tolist(), "misid": fpr[keep].tolist()}}
 
 

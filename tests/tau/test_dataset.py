@@ -84,6 +84,11 @@ def test_tau_id_metrics() -> None:
     res = M.tau_id_metrics(score, y)
     assert res["auc"] == 1.0
     assert res["fake_rate_at_eff"]["80"] == 0.0
+    assert res["rejection_at_0.5"] == 50.0 and res["rejection_is_lower_bound"]  # no background left: >= 50
+    overlap = np.concatenate([np.linspace(0, 0.8, 50), np.linspace(0.2, 1, 50)])  # 1/8 of background above 0.6
+    res = M.tau_id_metrics(overlap, y)
+    assert not res["rejection_is_lower_bound"]
+    assert res["rejection_at_0.5"] == pytest.approx(1 / np.mean(overlap[:50] >= np.median(overlap[50:])), rel=0.15)
     with pytest.raises(ValueError, match="both tau and background"):
         M.tau_id_metrics(score[:50], y[:50])
 
