@@ -113,7 +113,17 @@ def time_sweep(n_workers: int, dataset: dict[str, Any], members: list[tuple[str,
 
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     t0 = time.perf_counter()
-    client = local_client(n_workers)
+    # one core per worker: XLA's CPU backend otherwise spreads one worker's matmuls over every core, and
+    # "1 worker" would already use the whole machine (the worker processes inherit this environment)
+    previous = os.environ.get("XLA_FLAGS")
+    os.environ["XLA_FLAGS"] = f"{previous or ''} --xla_cpu_multi_thread_eigen=false".strip()
+    try:
+        client = local_client(n_workers)
+    finally:
+        if previous is None:
+            os.environ.pop("XLA_FLAGS")
+        else:
+            os.environ["XLA_FLAGS"] = previous
     try:
         client.run(_warm_up_jax)
         startup = time.perf_counter() - t0
@@ -130,7 +140,8 @@ def time_sweep(n_workers: int, dataset: dict[str, Any], members: list[tuple[str,
 def sweep_section(counts: list[int], *, n_train: int = 20_000, epochs: int = 3, seed: int = 0) -> dict[str, Any]:
     """The extrapolation leaderboard's zoo (MLP and RK-PINN, eight sizes each: 16 tasks) at each worker count.
 
-    Each task compiles and trains one model on the scattered training set; per-model cost differs by size,
+    Each task compiles and trains one model on the scattered training set, with XLA held to one core per
+    worker process (``--xla_cpu_multi_thread_eigen=false``); per-model cost differs by size,
     so the last tasks can leave workers idle (the efficiency at many workers is bounded by the largest model).
     """
     from hepnb.tracks.models import FAMILIES, SIZES
