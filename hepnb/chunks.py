@@ -76,8 +76,9 @@ def _temporaries(path: Path) -> list[Path]:
     return sorted(path.parent.glob(f".{path.name}.*.tmp"))
 
 
-def _make_and_write(make_chunk: ChunkFn, folder: Path, base_seed: int, index: int,
-                    params: Mapping[str, Any], write: WriteFn = write_table, suffix: str = ".parquet") -> Path:
+def _make_and_write(make_chunk: ChunkFn, folder: Path, base_seed: int, params: Mapping[str, Any], write: WriteFn,
+                    suffix: str, index: int) -> Path:
+    """Make and write chunk ``index`` unless it exists (the index comes last, for :func:`functools.partial`)."""
     path = _chunk_path(folder, index, suffix)
     if path.exists():
         return path
@@ -214,7 +215,7 @@ def generate_chunks(
         raise ValueError(msg)
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    run = functools.partial(_make_and_write_index, make_chunk, out, base_seed, dict(params or {}), write, suffix)
+    run = functools.partial(_make_and_write, make_chunk, out, base_seed, dict(params or {}), write, suffix)
     todo = missing_chunks(out, n_chunks, suffix)
     bar = tqdm(total=n_chunks, initial=n_chunks - len(todo), desc=f"chunks {out.name}", disable=not progress)
     try:
@@ -234,10 +235,6 @@ def generate_chunks(
     _remove_stale_temporaries(out, n_chunks, suffix)
     return paths
 
-
-def _make_and_write_index(make_chunk: ChunkFn, folder: Path, base_seed: int, params: Mapping[str, Any],
-                          write: WriteFn, suffix: str, index: int) -> Path:
-    return _make_and_write(make_chunk, folder, base_seed, index, params, write, suffix)
 
 
 def load_chunks(paths: list[Path], columns: list[str] | None = None) -> dict[str, np.ndarray]:
