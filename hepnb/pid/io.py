@@ -116,10 +116,15 @@ def read_tracks(paths: Paths, *, require_labels: bool = True) -> dict[str, NDArr
     """
     files = input_files(paths)
     _, wanted = _check_files(files, require_labels)
-    parts = [read_table(p, wanted, tree=TREE) for p in files]
+    return _read_checked(files, wanted)
+
+
+def _read_checked(files: Sequence[Path], wanted: Sequence[str]) -> dict[str, NDArray]:
+    """The ``wanted`` columns of files whose schemas :func:`_check_files` has checked, concatenated."""
+    parts = [read_table(p, list(wanted), tree=TREE) for p in files]
     table = parts[0] if len(parts) == 1 else {k: np.concatenate([t[k] for t in parts]) for k in wanted}
     if len(table["pt"]) == 0:
-        msg = f"{files[0] if len(files) == 1 else f'{len(files)} files ({paths!r})'} holds no tracks"
+        msg = f"{files[0] if len(files) == 1 else f'{len(files)} files ({[str(f) for f in files]})'} holds no tracks"
         raise ValueError(msg)
     return table
 
@@ -154,7 +159,7 @@ def read_selected(paths: Paths, *, selection: str = "o2", client: Any = None,
     files = input_files(paths)
     kinds, wanted = _check_files(files, require_labels)
     if client is None or kinds != {"root"}:
-        table = read_tracks(files, require_labels=require_labels)
+        table = _read_checked(files, wanted)  # the schemas were checked just above
         keep = select(table, selection)
         tracks = {k: np.asarray(v)[keep] for k, v in table.items()}
         return Selected(tracks, stack_features(feature_columns(tracks)), len(keep))
