@@ -28,7 +28,6 @@ SEED_REPORTED: dict[str, dict[str, float]] = {
     "1-3": {"simple_nn": 63.5, "dnn": 70.5, "fse_phase0": 51.5, "fse_phase1": 62.2, "random_forest": 75.9,
             "xgboost": 83.2},
 }
-TREES = ("random_forest", "xgboost")
 
 
 def headline_rows(grid: Mapping[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
