@@ -292,43 +292,32 @@ def run_zoo(dataset: dict[str, Any], families: Sequence[str], sizes: Sequence[st
     ----------
     client
         A :class:`dask.distributed.Client`: each (family, size) is trained in its own task
-        (:func:`train_member`; the training data scattered once) and its weights come back as numpy.
-        Accuracy, ns/track and the orbax checkpoints are then measured and written here, as in a serial
-        run, so the speed columns do not depend on how busy a worker was. ``None`` trains one after the
-        other in this process. Same seeds, same weights either way.
+        (:func:`train_member`; the training data scattered once). ``None`` trains one after the other in
+        this process. Either way the weights come back as numpy and accuracy, ns/track and the orbax
+        checkpoints are measured and written here, so the speed columns do not depend on how busy a worker
+        was. Same seeds, same weights either way.
     """
-    from tqdm.auto import tqdm
+    from hepnb.sweep import map_tasks
 
     members = [(f, s) for f in families for s in sizes]
-    train_kw = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "n_coarse": n_coarse,
-                "pde_weight": pde_weight}
-    trained: list[dict[str, Any]] | None = None
-    if client is not None:
-        from hepnb.sweep import map_tasks
-
-        slim = {k: dataset[k] for k in ("train", "val", "stats", "setting")}
-        trained = map_tasks(train_member, members, slim, client=client, desc="model zoo (tasks)", **train_kw)
+    slim = {k: dataset[k] for k in ("train", "val", "stats", "setting")}
+    trained = map_tasks(train_member, members, slim, client=client, desc="model zoo", epochs=epochs,
+                        batch_size=batch_size, lr=lr, seed=seed, n_coarse=n_coarse, pde_weight=pde_weight)
     models, rows = {}, []
-    for i, (family, size) in enumerate(tqdm(members, desc="model zoo" if trained is None else "evaluate")):
+    for (family, size), result in zip(members, trained, strict=True):
         name = f"{family}_{size}"
-        ckpt = None if checkpoint_root is None else f"{checkpoint_root}/{name}"
-        if trained is None:
-            model, result = train_extrapolator(family, size, dataset, checkpoint_dir=ckpt, **train_kw)
-            train_time_s, best_epoch = result.train_time_s + result.compile_time_s, result.best_epoch
-        else:
-            model = _rebuild(family, size, dataset, trained[i], seed=seed, n_coarse=n_coarse, pde_weight=pde_weight)
-            train_time_s, best_epoch = trained[i]["train_time_s"], trained[i]["best_epoch"]
-            if ckpt is not None:
-                from hepnb.checkpoint import save_model
-
-                save_model(model, ckpt)
+        model = _rebuild(family, size, dataset, result, seed=seed, n_coarse=n_coarse, pde_weight=pde_weight)
         models[name] = model
-        if ckpt is not None:  # what the architecture needs besides the weights, for reloading
+        if checkpoint_root is not None:  # the weights, and what the architecture needs besides them
+            from hepnb.checkpoint import save_model
+
+            ckpt = f"{checkpoint_root}/{name}"
+            save_model(model, ckpt)
             Path(ckpt, "config.json").write_text(json.dumps({"family": family, "size": size, "n_coarse": n_coarse,
                                                              "pde_weight": pde_weight}))
         row = evaluate_predictor(name, family, model, dataset, timing_batch=timing_batch, params=n_params(model),
-                                 train_time_s=train_time_s)
-        row["best_epoch"] = best_epoch
+                                 train_time_s=result["train_time_s"])
+        row["best_epoch"] = result["best_epoch"]
         rows.append(row)
     return models, rows
 
