@@ -25,6 +25,7 @@ from hepnb.pid.simulate import COLUMNS, simulate_tracks
 from hepnb.sweep import load_state, state_to_numpy
 from hepnb.tracks import study as S
 
+
 @pytest.fixture(scope="module")
 def client() -> Iterator[Any]:
     from dask.distributed import Client, LocalCluster

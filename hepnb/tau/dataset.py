@@ -18,7 +18,6 @@ import numpy as np
 
 from hepnb.chunks import cache_folder, chunk_client, generate_chunks, missing_chunks
 from hepnb.io import check_output, file_format
-from hepnb.tau import constants as C
 from hepnb.tau.generate import PROCESSES, generate_jets
 
 if TYPE_CHECKING:
