@@ -22,7 +22,7 @@ import itertools
 
 from hepnb.pid.models import build_network
 from hepnb.pid.study import _loss
-from hepnb.results import device_description, package_versions
+from hepnb.book.results import device_description, package_versions
 from hepnb.train import fit
 
 

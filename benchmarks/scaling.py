@@ -24,15 +24,17 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from hepnb.chunks import generate_chunks
-from hepnb.cluster import available_cores, close_client, local_client
-from hepnb.results import package_versions
+from hepnb.compute.chunks import generate_chunks
+from hepnb.compute.client import available_cores
+from hepnb.book.results import package_versions
 from hepnb.tau.dataset import _jet_chunk, _write_chunk
 
 #: The issue's goal: this efficiency at this many workers (on as many cores).
@@ -48,6 +50,19 @@ def worker_counts(max_workers: int) -> list[int]:
     return [*counts, max_workers]
 
 
+@contextmanager
+def _cluster_client(n_workers: int, worker_env: dict[str, str] | None = None) -> Iterator[Any]:
+    """A client on a new local cluster of ``n_workers`` single-threaded processes (one worker included: the
+    baseline of a scaling curve is one worker process, not this process), with ``worker_env`` set in the
+    workers' environment."""
+    from dask.distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=n_workers, threads_per_worker=1, dashboard_address=None,
+                      scheduler_kwargs={"dashboard_address": ":0"}, env=worker_env or {}) as cluster, \
+            Client(cluster) as client:
+        yield client
+
+
 def _warm_up() -> bool:
     import hepnb.tau.dataset  # noqa: F401 - imports Pythia, FastJet and awkward on the worker
 
@@ -59,8 +74,7 @@ def time_generation(n_workers: int, events: int, events_per_chunk: int, seed: in
     n_chunks = -(-events // events_per_chunk)
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None  # other work on the machine
     t0 = time.perf_counter()
-    client = local_client(n_workers)
-    try:
+    with _cluster_client(n_workers) as client:
         client.run(_warm_up)
         startup = time.perf_counter() - t0
         with tempfile.TemporaryDirectory(prefix="hepnb-scaling-") as folder:
@@ -69,8 +83,6 @@ def time_generation(n_workers: int, events: int, events_per_chunk: int, seed: in
                             params={"process": "ztautau", "n_events": events_per_chunk}, client=client,
                             progress=False, write=_write_chunk)
             wall = time.perf_counter() - t1
-    finally:
-        close_client(client)
     return {"workers": n_workers, "chunks": n_chunks, "events": n_chunks * events_per_chunk,
             "startup_s": startup, "wall_s": wall, "events_per_s": n_chunks * events_per_chunk / wall,
             "load_avg_1min_before": load_before}
@@ -108,31 +120,21 @@ def _sweep_dataset(n_train: int, seed: int) -> dict[str, Any]:
 def time_sweep(n_workers: int, dataset: dict[str, Any], members: list[tuple[str, str]], epochs: int,
                seed: int) -> dict[str, Any]:
     """Train the zoo ``members`` one per task (:func:`hepnb.tracks.study.train_member`) on ``n_workers``."""
-    from hepnb.sweep import map_tasks
+    from hepnb.compute.sweep import map_tasks
     from hepnb.tracks.study import train_member
 
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     t0 = time.perf_counter()
     # one core per worker: XLA's CPU backend otherwise spreads one worker's matmuls over every core, and
     # "1 worker" would already use the whole machine (the worker processes inherit this environment)
-    previous = os.environ.get("XLA_FLAGS")
-    os.environ["XLA_FLAGS"] = f"{previous or ''} --xla_cpu_multi_thread_eigen=false".strip()
-    try:
-        client = local_client(n_workers)
-    finally:
-        if previous is None:
-            os.environ.pop("XLA_FLAGS")
-        else:
-            os.environ["XLA_FLAGS"] = previous
-    try:
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_cpu_multi_thread_eigen=false".strip()
+    with _cluster_client(n_workers, worker_env={"XLA_FLAGS": flags}) as client:
         client.run(_warm_up_jax)
         startup = time.perf_counter() - t0
         t1 = time.perf_counter()
         map_tasks(train_member, members, dataset, client=client, desc=f"sweep on {n_workers}", epochs=epochs,
                   batch_size=512, lr=2e-3, seed=seed, n_coarse=3, pde_weight=0.01)
         wall = time.perf_counter() - t1
-    finally:
-        close_client(client)
     return {"workers": n_workers, "models": len(members), "startup_s": startup, "wall_s": wall,
             "models_per_min": 60 * len(members) / wall, "load_avg_1min_before": load_before}
 

@@ -26,7 +26,7 @@ from flax import nnx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from hepnb.results import device_description, package_versions
+from hepnb.book.results import device_description, package_versions
 from hepnb.tau.losses import MultiTaskLoss, SingleTaskLoss
 from hepnb.tau.models import MODEL_CARD, MultiParTau, SingleParTau, count_params
 from hepnb.tau.pcgrad import PCGrad

@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from hepnb.checkpoint import load_model
-from hepnb.results import device_description, package_versions
+from hepnb.book.results import device_description, package_versions
 from hepnb.tracks import study as S
 from hepnb.tracks.models import SIZES, build_model
 from hepnb.tracks.simulate import generate_tracks

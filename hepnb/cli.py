@@ -10,8 +10,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from hepnb.cluster import SchedulerError, add_cluster_arguments
-from hepnb.studies import PROFILES, ParameterError, StudyError, coerce_cli_value, get_study, list_studies
+from hepnb.compute.client import SchedulerError, add_cluster_arguments
+from hepnb.book.registry import PROFILES, ParameterError, StudyError, coerce_cli_value, get_study, list_studies
 
 __all__ = ["main"]
 
@@ -37,7 +37,7 @@ def _overrides(study_name: str, pairs: Sequence[Sequence[str]]) -> dict[str, obj
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from hepnb.runner import run_study
+    from hepnb.book.runner import run_study
 
     overrides = _overrides(args.study, args.param)
     result = run_study(args.study, args.profile, overrides, output_dir=args.output,
@@ -48,8 +48,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_book(args: argparse.Namespace) -> int:
-    from hepnb.book import build_book
-    from hepnb.runner import run_many
+    from hepnb.book.site import build_book
+    from hepnb.book.runner import run_many
 
     if args.no_run and args.scheduler:
         msg = "--scheduler has nothing to do with --no-run (no notebook is executed); drop one of them"
@@ -63,7 +63,7 @@ def _cmd_book(args: argparse.Namespace) -> int:
 
 
 def _cmd_lab(args: argparse.Namespace) -> int:
-    from hepnb.runner import repo_root
+    from hepnb.book.registry import repo_root
 
     subprocess.run([sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL_NAME,
                     "--display-name", "Python (hepnb)"], check=True, capture_output=True)

@@ -23,7 +23,7 @@ def make_notebook(path: Path, body: str, params: str = "") -> Path:
 
 
 WRITES_RESULTS = """
-from hepnb.results import save_results
+from hepnb.book.results import save_results
 save_results("{name}", profile, params={{"n": n, "scale": scale, "label": label}},
              metrics={{"headline": {{"answer": n * scale}}}}, timings_s={{"total": 0.0}},
              results_dir=results_dir)

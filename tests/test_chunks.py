@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hepnb.chunks import cache_folder, chunk_seed, generate_chunks, load_chunks
+from hepnb.compute.chunks import cache_folder, chunk_seed, generate_chunks, load_chunks
 
 
 def gaussian_chunk(seed: int, index: int, n: int = 100) -> dict[str, np.ndarray]:

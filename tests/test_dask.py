@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hepnb.chunks import generate_chunks, load_chunks
+from hepnb.compute.chunks import generate_chunks, load_chunks
 from hepnb.cli import main
 from tests.conftest import make_notebook
 from tests.dask_helpers import failing_chunk, gaussian_chunk, slow_chunk
@@ -168,7 +168,7 @@ def test_generation_cli_on_a_scheduler(client: distributed.Client, tmp_path: Pat
 
 SCHEDULER_BODY = """
 import os
-from hepnb.results import save_results
+from hepnb.book.results import save_results
 save_results("sched", profile, params={"scheduler": scheduler},
              metrics={"env": os.environ.get("HEPNB_SCHEDULER", "")}, timings_s={"total": 0.0},
              results_dir=results_dir)
@@ -200,8 +200,8 @@ def test_run_passes_the_scheduler_to_the_notebook(client: distributed.Client, no
 
 
 def test_book_checks_the_scheduler_before_any_kernel(notebooks: Path, tmp_path: Path) -> None:
-    from hepnb.cluster import SchedulerError
-    from hepnb.runner import run_many
+    from hepnb.compute.client import SchedulerError
+    from hepnb.book.runner import run_many
 
     start = time.monotonic()
     with pytest.raises(SchedulerError, match="cannot reach the Dask scheduler"):

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 import yaml
 
-from hepnb.studies import PROFILES, RUNNER_PARAMETERS, list_studies
+from hepnb.book.registry import PROFILES, RUNNER_PARAMETERS, list_studies
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hepnb.results import load_results, results_path, save_results, to_jsonable
+from hepnb.book.results import load_results, results_path, save_results, to_jsonable
 
 
 def test_roundtrip_with_provenance(tmp_path: Path) -> None:

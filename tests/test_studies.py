@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from hepnb.studies import (
+from hepnb.book.registry import (
     ParameterError,
     StudyError,
     coerce_cli_value,

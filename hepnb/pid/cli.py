@@ -9,14 +9,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hepnb.cluster import add_cluster_arguments
+from hepnb.compute.client import add_cluster_arguments
 from hepnb.io import check_output
 
 __all__ = ["register"]
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from hepnb.cluster import local_workers, open_client
+    from hepnb.compute.client import dask_client, local_workers
     from hepnb.pid.io import write_tracks
     from hepnb.pid.simulate import simulate_chunked
 
@@ -25,7 +25,7 @@ def _simulate(args: argparse.Namespace) -> int:
         msg = f"--n and --tracks-per-chunk must be >= 1, found {args.n} and {args.tracks_per_chunk}"
         raise ValueError(msg)
     n_chunks = -(-args.n // args.tracks_per_chunk)
-    with open_client(args.scheduler, workers=local_workers(args.workers, n_chunks)) as client:
+    with dask_client(args.scheduler, workers=local_workers(args.workers, n_chunks)) as client:
         table = simulate_chunked(args.n, seed=args.seed, data_like=args.data_like,
                                  tracks_per_chunk=args.tracks_per_chunk, cache_dir=args.cache_dir, client=client,
                                  progress=n_chunks > 1)

@@ -239,7 +239,7 @@ def simulate_chunked(
 
     The table (with ``mc_pdg``) depends only on ``seed``, ``data_like``, ``tracks_per_chunk`` and
     ``tracks_per_event``, not on the number of workers; chunk ``i`` uses the seed
-    :func:`hepnb.chunks.chunk_seed` ``(seed, i)``, so it differs from :func:`simulate_tracks` with ``seed``.
+    :func:`hepnb.compute.chunks.chunk_seed` ``(seed, i)``, so it differs from :func:`simulate_tracks` with ``seed``.
 
     Parameters
     ----------
@@ -257,9 +257,9 @@ def simulate_chunked(
         Root of the chunk cache (default: a temporary folder, removed afterwards); on a remote cluster, a
         folder the workers share.
     client, workers, progress
-        As :func:`hepnb.chunks.generate_chunks`.
+        As :func:`hepnb.compute.chunks.generate_chunks`.
     """
-    from hepnb.chunks import generate_table
+    from hepnb.compute.chunks import generate_table
 
     params = {"data_like": data_like, "tracks_per_event": tracks_per_event}
     return generate_table(make_chunk, n_tracks, rows_per_chunk=tracks_per_chunk, name="pid-tracks",

@@ -50,10 +50,10 @@ def train_member(member: tuple[str, str, str], cells: Mapping[Cell, P.Prepared],
     Returns
     -------
     dict
-        Networks: ``state`` (weights as numpy, :func:`hepnb.sweep.state_to_numpy`) and ``info`` (training
+        Networks: ``state`` (weights as numpy, :func:`hepnb.compute.sweep.state_to_numpy`) and ``info`` (training
         time, best epoch, ...). Trees: ``model`` (the fitted classifier) and ``info`` (training time).
     """
-    from hepnb.sweep import state_to_numpy
+    from hepnb.compute.sweep import state_to_numpy
 
     range_name, protocol, name = member
     data = cells[(range_name, protocol)]
@@ -67,7 +67,7 @@ def train_member(member: tuple[str, str, str], cells: Mapping[Cell, P.Prepared],
 
 def _network(name: str, state: dict[str, Any], *, seed: int) -> Any:
     from hepnb.pid.models import build_network
-    from hepnb.sweep import load_state
+    from hepnb.compute.sweep import load_state
 
     model = load_state(build_network(name, seed=seed), state)
     model.eval()
@@ -118,7 +118,7 @@ def run_grid(table: Mapping[str, NDArray], *, ranges: Sequence[str], protocols: 
         probabilities), ``metrics``, ``timing`` (per model, networks first, then the trees),
         ``bayes_seed`` and ``bayes_alice``.
     """
-    from hepnb.sweep import map_tasks
+    from hepnb.compute.sweep import map_tasks
 
     cells = {(r, p): cell_data(table, r, p) for r in ranges for p in protocols}
     members = [(*cell, name) for cell in cells for name in (*networks, *P.TREES)]

@@ -11,15 +11,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hepnb.cluster import add_cluster_arguments
+from hepnb.compute.client import add_cluster_arguments
 from hepnb.io import check_output
 
 __all__ = ["register"]
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from hepnb.chunks import cache_root
-    from hepnb.cluster import local_workers, open_client
+    from hepnb.compute.chunks import cache_root
+    from hepnb.compute.client import dask_client, local_workers
     from hepnb.tau.dataset import simulate, write_jets
 
     check_output(args.output)
@@ -28,7 +28,7 @@ def _generate(args: argparse.Namespace) -> int:
                f"{args.qq_events} and {args.events_per_chunk}")
         raise ValueError(msg)
     n_chunks = -(-args.tau_events // args.events_per_chunk) + -(-args.qq_events // args.events_per_chunk)
-    with (open_client(args.scheduler, workers=local_workers(args.workers, n_chunks)) as client,
+    with (dask_client(args.scheduler, workers=local_workers(args.workers, n_chunks)) as client,
           cache_root(args.cache_dir, prefix="hepnb-tau-") as cache):
         jets = simulate(args.tau_events, args.qq_events, seed=args.seed, cache_dir=cache,
                         events_per_chunk=args.events_per_chunk, workers=1, client=client)

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hepnb.chunks import cache_folder, chunk_client, generate_chunks, missing_chunks
+from hepnb.compute.chunks import cache_folder, generate_chunks, missing_chunks
+from hepnb.compute.client import available_cores, dask_client
 from hepnb.io import check_output, file_format
 from hepnb.tau.generate import PROCESSES, generate_jets
 
@@ -171,11 +172,9 @@ def simulate(n_tau_events: int, n_qq_events: int, *, seed: int, cache_dir: str |
         Without a client: worker processes of a temporary local cluster (default: all cores; ``1``: in this
         process).
     client
-        A :class:`dask.distributed.Client` (:func:`hepnb.cluster.get_client`) to run the chunks on.
+        A :class:`dask.distributed.Client` (:func:`hepnb.compute.client.dask_client`) to run the chunks on.
     """
     import awkward as ak
-
-    from hepnb.cluster import available_cores
 
     if n_tau_events < 1 or n_qq_events < 1 or events_per_chunk < 1:
         msg = (f"event counts and events_per_chunk must be >= 1, found n_tau_events={n_tau_events}, "
@@ -188,7 +187,8 @@ def simulate(n_tau_events: int, n_qq_events: int, *, seed: int, cache_dir: str |
         jobs.append((seed * len(PROCESSES) + offset, params, folder, -(-n_events // events_per_chunk)))
     n_missing = sum(len(missing_chunks(folder, n)) for _, _, folder, n in jobs)
     parts = []
-    with chunk_client(client, workers or available_cores(), n_missing) as active:  # one cluster for both
+    n_workers = max(1, min(workers or available_cores(), n_missing))
+    with dask_client(client, workers=n_workers, from_env=False) as active:  # one cluster for both
         for base_seed, params, folder, n_chunks in jobs:
             paths = generate_chunks(_jet_chunk, n_chunks, base_seed=base_seed, folder=folder, params=params,
                                     client=active, progress=progress, write=_write_chunk, suffix=".parquet")

@@ -13,14 +13,14 @@ import argparse
 import math
 from pathlib import Path
 
-from hepnb.cluster import add_cluster_arguments
+from hepnb.compute.client import add_cluster_arguments
 from hepnb.io import check_output
 
 __all__ = ["register"]
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from hepnb.cluster import local_workers, open_client
+    from hepnb.compute.client import dask_client, local_workers
     from hepnb.io import write_table
     from hepnb.tracks.simulate import generate_tracks_chunked, setting
 
@@ -30,7 +30,7 @@ def _generate(args: argparse.Namespace) -> int:
         msg = f"--n and --tracks-per-chunk must be >= 1, found {args.n} and {args.tracks_per_chunk}"
         raise ValueError(msg)
     n_chunks = -(-args.n // args.tracks_per_chunk)
-    with open_client(args.scheduler, workers=local_workers(args.workers, n_chunks)) as client:
+    with dask_client(args.scheduler, workers=local_workers(args.workers, n_chunks)) as client:
         table = generate_tracks_chunked(args.n, leg=args.leg, physics=args.physics, seed=args.seed,
                                         p_range_gev=(args.p_min_gev, args.p_max_gev),
                                         tracks_per_chunk=args.tracks_per_chunk, cache_dir=args.cache_dir,

@@ -166,7 +166,7 @@ def generate_tracks_chunked(
     The table has the columns of :mod:`hepnb.tracks.tables` (``x_mm … qop_per_gev``, ``x_mm_end …
     ty_end``, ``p_gev``, ``z0_mm``, ``z1_mm``) and depends only on the physics, leg, momentum range,
     ``seed`` and ``tracks_per_chunk``, not on the number of workers; chunk ``i`` uses the seed
-    :func:`hepnb.chunks.chunk_seed` ``(seed, i)``, so it differs from :func:`generate_tracks` with ``seed``.
+    :func:`hepnb.compute.chunks.chunk_seed` ``(seed, i)``, so it differs from :func:`generate_tracks` with ``seed``.
 
     Parameters
     ----------
@@ -180,9 +180,9 @@ def generate_tracks_chunked(
         Root of the chunk cache (default: a temporary folder, removed afterwards); on a remote cluster, a
         folder the workers share.
     client, workers, progress
-        As :func:`hepnb.chunks.generate_chunks`.
+        As :func:`hepnb.compute.chunks.generate_chunks`.
     """
-    from hepnb.chunks import generate_table
+    from hepnb.compute.chunks import generate_table
 
     setting(physics, leg)  # an unknown leg or physics fails before any work
     lo, hi = p_range_gev

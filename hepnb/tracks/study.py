@@ -256,10 +256,10 @@ def train_member(member: tuple[str, str], dataset: dict[str, Any], *, epochs: in
     Returns
     -------
     dict
-        ``state`` (:func:`hepnb.sweep.state_to_numpy` of the trained model), ``train_time_s`` (training
+        ``state`` (:func:`hepnb.compute.sweep.state_to_numpy` of the trained model), ``train_time_s`` (training
         plus compilation) and ``best_epoch``.
     """
-    from hepnb.sweep import state_to_numpy
+    from hepnb.compute.sweep import state_to_numpy
 
     family, size = member
     model, result = train_extrapolator(family, size, dataset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
@@ -271,7 +271,7 @@ def train_member(member: tuple[str, str], dataset: dict[str, Any], *, epochs: in
 def _rebuild(family: str, size: str, dataset: dict[str, Any], trained: dict[str, Any], *, seed: int, n_coarse: int,
              pde_weight: float) -> nnx.Module:
     """The model a :func:`train_member` task trained, built here (field function included) with its weights."""
-    from hepnb.sweep import load_state
+    from hepnb.compute.sweep import load_state
 
     st: Setting = dataset["setting"]
     model = build_model(family, size, stats=dataset["stats"], z0_mm=st.z0_mm, z1_mm=st.z1_mm,
@@ -297,7 +297,7 @@ def run_zoo(dataset: dict[str, Any], families: Sequence[str], sizes: Sequence[st
         checkpoints are measured and written here, so the speed columns do not depend on how busy a worker
         was. Same seeds, same weights either way.
     """
-    from hepnb.sweep import map_tasks
+    from hepnb.compute.sweep import map_tasks
 
     members = [(f, s) for f in families for s in sizes]
     slim = {k: dataset[k] for k in ("train", "val", "stats", "setting")}

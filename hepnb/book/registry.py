@@ -27,6 +27,7 @@ __all__ = [
     "get_study",
     "list_studies",
     "notebooks_dir",
+    "repo_root",
     "resolve_parameters",
 ]
 
@@ -131,12 +132,17 @@ def _check_type(declared: Parameter, value: Any, source: str) -> Any:
     raise ParameterError(msg)
 
 
+def repo_root() -> Path:
+    """The repository (book) root: the folder holding ``_config.yml``."""
+    return Path(__file__).resolve().parents[2]
+
+
 def notebooks_dir() -> Path:
     """The folder of the study notebooks (``HEPNB_NOTEBOOKS`` overrides the repository's)."""
     env = os.environ.get("HEPNB_NOTEBOOKS")
     if env:
         return Path(env).resolve()
-    return Path(__file__).resolve().parent.parent / "notebooks"
+    return repo_root() / "notebooks"
 
 
 def _title(notebook: Path) -> str:

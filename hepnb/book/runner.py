@@ -21,15 +21,14 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from hepnb.cluster import ENV_VAR, check_reachable, scheduler_address
-from hepnb.studies import ParameterError, Study, get_study, resolve_parameters
+from hepnb.compute.client import ENV_VAR, check_reachable, scheduler_address
+from hepnb.book.registry import ParameterError, Study, get_study, repo_root, resolve_parameters
 
 __all__ = [
     "RunError",
     "RunResult",
     "default_output_dir",
     "default_results_dir",
-    "repo_root",
     "run_many",
     "run_study",
 ]
@@ -52,11 +51,6 @@ class RunResult:
     notebook: Path
     results: Path
     duration_s: float
-
-
-def repo_root() -> Path:
-    """The repository (book) root: the folder holding ``_config.yml``."""
-    return Path(__file__).resolve().parent.parent
 
 
 def default_output_dir() -> Path:
@@ -146,7 +140,7 @@ def run_study(
     Parameters
     ----------
     study
-        Study name or :class:`~hepnb.studies.Study`.
+        Study name or :class:`~hepnb.book.registry.Study`.
     profile
         ``ci``, ``default`` or ``full``; its YAML overrides are merged under ``overrides``.
     overrides
@@ -170,7 +164,7 @@ def run_study(
     ------
     StudyError, ParameterError
         Before execution, for an unknown study/profile or a bad parameter.
-    hepnb.cluster.SchedulerError
+    hepnb.compute.client.SchedulerError
         Before execution, for a scheduler that cannot be reached.
     RunError
         For an unwritable output folder, or a notebook that raised (the message names the cell).
@@ -208,7 +202,7 @@ def run_study(
         produced = staging / profile / spec.name
         if not (produced / "results.json").is_file():
             msg = (f"study {spec.name!r} finished without writing results.json (it must call "
-                   f"hepnb.results.save_results with results_dir=results_dir)")
+                   f"hepnb.book.results.save_results with results_dir=results_dir)")
             raise RunError(msg)
         final_results = res_root / profile / spec.name
         _publish(produced, final_results)

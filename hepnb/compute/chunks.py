@@ -2,7 +2,7 @@
 
 Simulated datasets are built from chunks. Each chunk has its own seed derived from ``(base_seed,
 chunk_index)`` with :class:`numpy.random.SeedSequence`, so the dataset does not depend on how many
-processes made it or in which order. Each chunk is one task, on a Dask cluster (:mod:`hepnb.cluster`) or
+processes made it or in which order. Each chunk is one task, on a Dask cluster (:func:`hepnb.compute.client.dask_client`) or
 in this process. Each chunk is written under a temporary name and renamed when complete, so an
 interrupted run or a lost worker leaves only whole chunks, and a rerun with the same parameters reuses
 them (the cache folder is named by a hash of the parameters).
@@ -24,12 +24,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from hepnb.compute.client import dask_client
 from hepnb.io import read_table, write_table
 
 if TYPE_CHECKING:
     from dask.distributed import Client
 
-__all__ = ["cache_folder", "cache_root", "chunk_client", "chunk_seed", "generate_chunks", "generate_table",
+__all__ = ["cache_folder", "cache_root", "chunk_seed", "generate_chunks", "generate_table",
            "load_chunks", "missing_chunks"]
 
 #: ``make_chunk(seed, index, **params) -> dict of equal-length numpy arrays``
@@ -134,22 +135,6 @@ def _run_dask(client: Client, todo: list[int], run: Callable[[int], Path], folde
         client.cancel(list(futures))
 
 
-@contextmanager
-def chunk_client(client: Client | None = None, workers: int = 1, n_tasks: int = 2) -> Iterator[Client | None]:
-    """The client to run ``n_tasks`` chunks on: ``client`` itself (left open), else a temporary local cluster
-    of ``min(workers, n_tasks)`` processes when both are above one (closed on exit), else ``None`` (serial)."""
-    if client is not None or workers <= 1 or n_tasks <= 1:
-        yield client
-        return
-    from hepnb.cluster import close_client, local_client
-
-    temporary = local_client(min(workers, n_tasks))
-    try:
-        yield temporary
-    finally:
-        close_client(temporary)
-
-
 def generate_chunks(
     make_chunk: ChunkFn,
     n_chunks: int,
@@ -188,7 +173,7 @@ def generate_chunks(
     params
         Keyword arguments for ``make_chunk``.
     client
-        A :class:`dask.distributed.Client` (see :func:`hepnb.cluster.get_client`); it is not closed here.
+        A :class:`dask.distributed.Client` (see :func:`hepnb.compute.client.dask_client`); it is not closed here.
     workers
         Without a client: ``> 1`` runs the chunks on a temporary :class:`~dask.distributed.LocalCluster` of
         that many processes, closed afterwards; ``<= 1`` runs them one after the other in this process.
@@ -219,7 +204,7 @@ def generate_chunks(
     todo = missing_chunks(out, n_chunks, suffix)
     bar = tqdm(total=n_chunks, initial=n_chunks - len(todo), desc=f"chunks {out.name}", disable=not progress)
     try:
-        with chunk_client(client, workers, len(todo)) as active:
+        with dask_client(client, workers=max(1, min(workers, len(todo))), from_env=False) as active:
             if active is None:
                 _run_serial(todo, run, out, bar)
             else:

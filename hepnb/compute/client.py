@@ -1,4 +1,5 @@
-"""One way to get a Dask client: an existing scheduler when an address is given, else a local cluster.
+"""One way to get a Dask client, :func:`dask_client`: an existing scheduler when an address is given, else a
+local cluster.
 
 The address comes from, in order: the ``scheduler`` argument (``--scheduler`` on the command line, the
 ``scheduler`` notebook parameter), then the ``HEPNB_SCHEDULER`` environment variable. Without one, a
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 if TYPE_CHECKING:
-    from dask.distributed import Client
+    from dask.distributed import Client, LocalCluster
 
 __all__ = [
     "ENV_VAR",
@@ -25,11 +26,8 @@ __all__ = [
     "add_cluster_arguments",
     "available_cores",
     "check_reachable",
-    "close_client",
-    "get_client",
-    "local_client",
+    "dask_client",
     "local_workers",
-    "open_client",
     "scheduler_address",
 ]
 
@@ -67,83 +65,94 @@ def check_reachable(address: str, timeout_s: float = 5.0) -> None:
         raise SchedulerError(msg) from err
 
 
-def get_client(scheduler: str | None = None, *, profile: str = "default", n_workers: int | None = None,
-               timeout_s: float = 5.0) -> Client:
-    """A :class:`dask.distributed.Client` on the given scheduler, or on a new local cluster.
-
-    Parameters
-    ----------
-    scheduler
-        ``tcp://HOST:PORT`` of an existing scheduler (dask-jobqueue, dask-gateway, ``dask scheduler``);
-        ``None`` falls back to ``$HEPNB_SCHEDULER`` and then to a local cluster.
-    profile
-        ``ci`` starts the local cluster in-process (threads), other profiles one process per core.
-    n_workers
-        Local worker processes (default: the CPUs this process may use).
-    timeout_s
-        How long to wait for a remote scheduler.
-    """
-    from dask.distributed import Client
-
-    address = scheduler_address(scheduler)
-    if address is not None:
-        check_reachable(address, timeout_s)
-        return Client(address, timeout=f"{timeout_s}s")
-    return local_client(n_workers, profile=profile)
-
-
 def available_cores() -> int:
     """The CPUs this process may use (its affinity mask where the platform has one)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def local_client(n_workers: int | None = None, *, profile: str = "default") -> Client:
-    """A :class:`dask.distributed.Client` on a new :class:`~dask.distributed.LocalCluster` (never a remote one).
+def _local_cluster(n_workers: int | None, profile: str) -> LocalCluster:
+    from dask.distributed import LocalCluster
 
-    ``profile="ci"`` runs one in-process worker with ``n_workers`` threads; other profiles start ``n_workers``
-    single-threaded worker processes (default: :func:`available_cores`). Close it with :func:`close_client`.
-    """
-    from dask.distributed import Client, LocalCluster
-
-    if n_workers is not None and n_workers < 1:
-        msg = f"n_workers must be >= 1, found {n_workers}"
-        raise ValueError(msg)
     cores = available_cores()
     # no dashboard, and the scheduler's HTTP endpoint on a free port (8787 may belong to another cluster)
     quiet = {"dashboard_address": None, "scheduler_kwargs": {"dashboard_address": ":0"}}
     if profile == "ci":
-        cluster = LocalCluster(processes=False, n_workers=1, threads_per_worker=n_workers or cores, **quiet)
-    else:
-        cluster = LocalCluster(n_workers=n_workers or cores, threads_per_worker=1, **quiet)
-    return Client(cluster)
-
-
-def close_client(client: Client) -> None:
-    """Close a client and, when it runs on a local cluster of its own, that cluster too."""
-    cluster = getattr(client, "cluster", None)
-    client.close()
-    if cluster is not None:
-        cluster.close()
+        return LocalCluster(processes=False, n_workers=1, threads_per_worker=n_workers or cores, **quiet)
+    return LocalCluster(n_workers=n_workers or cores, threads_per_worker=1, **quiet)
 
 
 @contextmanager
-def open_client(scheduler: str | None = None, *, workers: int = 1, profile: str = "default",
-                timeout_s: float = 5.0) -> Iterator[Client | None]:
-    """The client for one piece of work, closed afterwards; ``None`` where the work should run in-process.
+def dask_client(
+    scheduler: str | Client | None = None,
+    *,
+    workers: int | None = None,
+    profile: str = "default",
+    from_env: bool = True,
+    timeout_s: float = 5.0,
+) -> Iterator[Client | None]:
+    """The Dask client for a piece of work, as a context manager: the one way hepnb gets a client.
 
-    With a scheduler address (the argument, else ``$HEPNB_SCHEDULER``) the scheduler is checked first and a
-    :class:`SchedulerError` raised within ``timeout_s`` if it cannot be reached. Without one, ``workers > 1``
-    starts a temporary local cluster of that many processes and ``workers <= 1`` yields ``None``.
+    In order of precedence:
+
+    1. ``scheduler`` is a :class:`dask.distributed.Client`: it is used as it is and left open.
+    2. A scheduler address, ``scheduler`` or else (with ``from_env``) ``$HEPNB_SCHEDULER``: it is checked to
+       answer within ``timeout_s`` (:class:`SchedulerError` otherwise), connected to, and disconnected on exit
+       (the scheduler keeps running).
+    3. ``workers == 1``: ``None``, meaning "run in this process" (every hepnb function taking a ``client``
+       accepts ``None``).
+    4. Otherwise a new :class:`~dask.distributed.LocalCluster`, closed on exit: ``profile="ci"`` runs one
+       in-process worker with ``workers`` threads; other profiles ``workers`` single-threaded processes
+       (``None``: :func:`available_cores`).
+
+    Parameters
+    ----------
+    scheduler
+        An existing client, ``tcp://HOST:PORT`` (or ``tls://``) of a running scheduler, or ``None``.
+    workers
+        Local workers when no scheduler is given (``None``: all cores; ``1``: in this process).
+    profile
+        The study profile; ``ci`` keeps a local cluster in-process.
+    from_env
+        Read ``$HEPNB_SCHEDULER`` when ``scheduler`` is ``None``. Library functions that must not depend on
+        the environment pass ``False``.
+    timeout_s
+        How long to wait for a remote scheduler.
+
+    Examples
+    --------
+    >>> with dask_client(workers=2) as client:  # doctest: +SKIP
+    ...     table = generate_table(..., client=client)
+
+    In a notebook, where a ``with`` block cannot span cells, enter it on a :class:`contextlib.ExitStack` and
+    close the stack in the last cell.
     """
-    address = scheduler_address(scheduler)
-    if address is None and workers <= 1:
+    from dask.distributed import Client
+
+    if isinstance(scheduler, Client):
+        yield scheduler
+        return
+    if workers is not None and workers < 1:
+        msg = f"workers must be >= 1, found {workers}"
+        raise ValueError(msg)
+    address = scheduler_address(scheduler) if from_env else (scheduler.strip() if scheduler else None)
+    if address is not None:
+        check_reachable(address, timeout_s)
+        client = Client(address, timeout=f"{timeout_s}s")
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    if workers == 1:
         yield None
         return
-    client = get_client(address, timeout_s=timeout_s) if address else local_client(workers, profile=profile)
+    cluster = _local_cluster(workers, profile)
+    client = Client(cluster)
     try:
         yield client
     finally:
-        close_client(client)
+        client.close()
+        cluster.close()
 
 
 def local_workers(requested: int, n_tasks: int) -> int:

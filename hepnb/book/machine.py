@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hepnb.results import package_versions
+from hepnb.book.results import package_versions
 
 __all__ = ["dispatch_benchmark", "machine_info", "plot_dispatch_benchmark"]
 
