@@ -109,22 +109,28 @@ def bootstrap_ci(
 def reliability_curve(y_true: ArrayLike, prob: ArrayLike, n_bins: int = 10) -> dict[str, Any]:
     """Reliability diagram data for a binary probability: mean prediction vs observed frequency.
 
+    The bins are those of :func:`sklearn.calibration.calibration_curve` (``strategy="uniform"``), which
+    computes the frequencies; empty bins are kept, as NaN, so that every bin has a count.
+
     Returns
     -------
     dict
         ``bin_edges``, ``mean_prob``, ``frac_positive``, ``count`` per bin (empty bins give NaN).
     """
+    from sklearn.calibration import calibration_curve
+
     y = np.asarray(y_true, dtype=np.float64).ravel()
     p = np.asarray(prob, dtype=np.float64).ravel()
     if np.any((p < 0) | (p > 1)):
         msg = "probabilities must lie in [0, 1]"
         raise ValueError(msg)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    which = np.clip(np.digitize(p, edges[1:-1]), 0, n_bins - 1)
+    which = np.searchsorted(edges[1:-1], p)  # calibration_curve's own binning
     count = np.bincount(which, minlength=n_bins)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_prob = np.bincount(which, weights=p, minlength=n_bins) / count
-        frac = np.bincount(which, weights=y, minlength=n_bins) / count
+    mean_prob = np.full(n_bins, np.nan)
+    frac = np.full(n_bins, np.nan)
+    filled = count > 0
+    frac[filled], mean_prob[filled] = calibration_curve(y, p, n_bins=n_bins, strategy="uniform", pos_label=1.0)
     return {"bin_edges": edges, "mean_prob": mean_prob, "frac_positive": frac, "count": count}
 
 
