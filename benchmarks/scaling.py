@@ -32,9 +32,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from hepnb.book.results import package_versions
 from hepnb.compute.chunks import generate_chunks
 from hepnb.compute.client import available_cores
-from hepnb.book.results import package_versions
 from hepnb.tau.dataset import _jet_chunk, _write_chunk
 
 #: The issue's goal: this efficiency at this many workers (on as many cores).

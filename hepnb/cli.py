@@ -10,8 +10,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from hepnb.compute.client import SchedulerError, add_cluster_arguments
 from hepnb.book.registry import PROFILES, ParameterError, StudyError, coerce_cli_value, get_study, list_studies
+from hepnb.compute.client import SchedulerError, add_cluster_arguments
 
 __all__ = ["main"]
 
@@ -48,8 +48,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_book(args: argparse.Namespace) -> int:
-    from hepnb.book.site import build_book
     from hepnb.book.runner import run_many
+    from hepnb.book.site import build_book
 
     if args.no_run and args.scheduler:
         msg = "--scheduler has nothing to do with --no-run (no notebook is executed); drop one of them"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from hepnb.book.results import load_results
 from hepnb.book.registry import list_studies
+from hepnb.book.results import load_results
 
 REPO = Path(__file__).resolve().parent.parent
 HTML = REPO / "_build" / "html"

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hepnb.compute.chunks import generate_chunks, load_chunks
 from hepnb.cli import main
+from hepnb.compute.chunks import generate_chunks, load_chunks
 from tests.conftest import make_notebook
 from tests.dask_helpers import failing_chunk, gaussian_chunk, slow_chunk
 
@@ -200,8 +200,8 @@ def test_run_passes_the_scheduler_to_the_notebook(client: distributed.Client, no
 
 
 def test_book_checks_the_scheduler_before_any_kernel(notebooks: Path, tmp_path: Path) -> None:
-    from hepnb.compute.client import SchedulerError
     from hepnb.book.runner import run_many
+    from hepnb.compute.client import SchedulerError
 
     start = time.monotonic()
     with pytest.raises(SchedulerError, match="cannot reach the Dask scheduler"):

@@ -18,11 +18,11 @@ import pytest
 import uproot
 from flax import nnx
 
+from hepnb.compute.sweep import load_state, state_to_numpy
 from hepnb.pid import report as R
 from hepnb.pid.io import TREE, input_files, read_selected, read_tracks
 from hepnb.pid.selection import features, select
 from hepnb.pid.simulate import COLUMNS, simulate_tracks
-from hepnb.compute.sweep import load_state, state_to_numpy
 from hepnb.tracks import study as S
 
 

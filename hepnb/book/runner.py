@@ -21,8 +21,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from hepnb.compute.client import ENV_VAR, check_reachable, scheduler_address
 from hepnb.book.registry import ParameterError, Study, get_study, repo_root, resolve_parameters
+from hepnb.compute.client import ENV_VAR, check_reachable, scheduler_address
 
 __all__ = [
     "RunError",

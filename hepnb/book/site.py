@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hepnb.book.results import load_results
 from hepnb.book.registry import PROFILES, repo_root
+from hepnb.book.results import load_results
 from hepnb.book.runner import default_output_dir, default_results_dir
 
 __all__ = ["BookError", "build_book", "headline", "summary_markdown", "write_summary"]

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from hepnb.book.runner import RunError, run_many, run_study
 from hepnb.book.registry import ParameterError
+from hepnb.book.runner import RunError, run_many, run_study
 
 
 def test_run_writes_notebook_and_results(notebooks: Path, tmp_path: Path) -> None:
