@@ -49,4 +49,3 @@ SEED_ZC_MM = 5007.0
 SEED_SIGMA_MM = 1744.0
 SEED_Z_START_MM = 4000.0
 SEED_Z_END_MM = 12000.0
-SEED_DZ_LABEL_MM = 2300.0  # the seed's "2.3 m" was this constant feature, not the track length
