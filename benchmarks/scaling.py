@@ -104,13 +104,13 @@ def generation_section(counts: list[int], events: int, events_per_chunk: int, se
 
 
 def _warm_up_jax() -> bool:
-    import hepnb.tracks.study  # noqa: F401 - imports JAX and Flax on the worker
+    import hepnb.tracks.pipeline  # noqa: F401 - imports JAX and Flax on the worker
 
     return True
 
 
 def _sweep_dataset(n_train: int, seed: int) -> dict[str, Any]:
-    from hepnb.tracks.study import make_dataset
+    from hepnb.tracks.pipeline import make_dataset
 
     data = make_dataset(n_train, max(n_train // 6, 256), 256, leg="ut_t", physics="correct", seed=seed,
                         p_range_gev=(2.0, 100.0), n_coarse=3, n_colloc=2)
@@ -119,9 +119,9 @@ def _sweep_dataset(n_train: int, seed: int) -> dict[str, Any]:
 
 def time_sweep(n_workers: int, dataset: dict[str, Any], members: list[tuple[str, str]], epochs: int,
                seed: int) -> dict[str, Any]:
-    """Train the zoo ``members`` one per task (:func:`hepnb.tracks.study.train_member`) on ``n_workers``."""
+    """Train the zoo ``members`` one per task (:func:`hepnb.tracks.pipeline.train_member`) on ``n_workers``."""
     from hepnb.compute.sweep import map_tasks
-    from hepnb.tracks.study import train_member
+    from hepnb.tracks.pipeline import train_member
 
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     t0 = time.perf_counter()

@@ -23,9 +23,9 @@ sys.path.insert(0, str(REPO))
 
 from hepnb.checkpoint import load_model
 from hepnb.book.results import device_description, package_versions
-from hepnb.tracks import study as S
+from hepnb.tracks import pipeline
+from hepnb.tracks.data import generate_tracks
 from hepnb.tracks.models import SIZES, build_model
-from hepnb.tracks.simulate import generate_tracks
 
 
 def main() -> int:
@@ -40,7 +40,7 @@ def main() -> int:
     st = data["setting"]
     states = data["start"].astype(np.float32)
     ref = data["end"]
-    predictors = dict(S.baseline_predictors(st))
+    predictors = dict(pipeline.baseline_predictors(st))
     ckpt_root = REPO / "results" / args.profile / "rkpinn_leaderboard" / "checkpoints"
     dummy = {"in_mean": np.zeros(5), "in_std": np.ones(5), "qop_rms": 1.0, "mlp_scale": np.ones(4),
              "rkpinn_scale": np.ones(4)}
@@ -53,15 +53,15 @@ def main() -> int:
         if size not in SIZES:
             continue
         model = load_model(lambda f=family, s=size, n=n_coarse: build_model(
-            f, s, stats=dummy, z0_mm=st.z0_mm, z1_mm=st.z1_mm, field_fn=S.field_function(st), kappa=st.kappa,
-            n_coarse=n), folder)
+            f, s, stats=dummy, z0_mm=st.z0_mm, z1_mm=st.z1_mm, field_fn=pipeline.field_function(st),
+            kappa=st.kappa, n_coarse=n), folder)
         predictors[folder.name] = model
     rows = []
     for name, fn in predictors.items():
         pred = np.asarray(jax.jit(fn)(states))
-        row = {"model": name, **S.accuracy(pred, ref)}
+        row = {"model": name, **pipeline.accuracy(pred, ref)}
         for batch in args.batches:
-            row[f"ns_per_track_b{batch}"] = S.ns_per_track(fn, states, batch=min(batch, len(states)))
+            row[f"ns_per_track_b{batch}"] = pipeline.ns_per_track(fn, states, batch=min(batch, len(states)))
         rows.append(row)
         print(f"{name:24s} median {row['pos_median_um']:10.2f} um  " +
               "  ".join(f"b{b}: {row[f'ns_per_track_b{b}']:.1f} ns" for b in args.batches))

@@ -68,8 +68,7 @@ def test_pid_chunks_hash_like_a_serial_run(client: distributed.Client, tmp_path:
 
 
 def test_track_chunks_with_reference_hash_like_a_serial_run(client: distributed.Client, tmp_path: Path) -> None:
-    from hepnb.tracks.simulate import generate_tracks_chunked
-    from hepnb.tracks.tables import END_COLUMNS, STATE_COLUMNS
+    from hepnb.tracks.data import END_COLUMNS, STATE_COLUMNS, generate_tracks_chunked
 
     kwargs = {"seed": 4, "tracks_per_chunk": 30, "progress": False}
     dask = generate_tracks_chunked(100, client=client, cache_dir=tmp_path / "dask", **kwargs)

@@ -23,7 +23,7 @@ from hepnb.pid import report as R
 from hepnb.pid.io import TREE, input_files, read_selected, read_tracks
 from hepnb.pid.selection import features, select
 from hepnb.pid.simulate import COLUMNS, simulate_tracks
-from hepnb.tracks import study as S
+from hepnb.tracks import pipeline
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +53,13 @@ def test_weights_survive_the_trip_as_numpy() -> None:
 
 
 def test_two_model_zoo_on_the_cluster_equals_serial(client: Any, tmp_path: Path) -> None:
-    data = S.make_dataset(1024, 256, 256, leg="ut_t", physics="correct", seed=2, p_range_gev=(2.0, 100.0),
-                          n_coarse=2, n_colloc=2)
+    data = pipeline.make_dataset(1024, 256, 256, leg="ut_t", physics="correct", seed=2, p_range_gev=(2.0, 100.0),
+                                 n_coarse=2, n_colloc=2)
     kw = {"epochs": 2, "batch_size": 128, "lr": 1e-3, "seed": 0, "n_coarse": 2, "pde_weight": 1e-2, "timing_batch": 64}
-    serial_models, serial = S.run_zoo(data, ["mlp", "rkpinn"], ["tiny"], checkpoint_root=str(tmp_path / "serial"), **kw)
-    models, rows = S.run_zoo(data, ["mlp", "rkpinn"], ["tiny"], checkpoint_root=str(tmp_path / "dask"), client=client,
-                             **kw)
+    serial_models, serial = pipeline.run_zoo(data, ["mlp", "rkpinn"], ["tiny"],
+                                             checkpoint_root=str(tmp_path / "serial"), **kw)
+    models, rows = pipeline.run_zoo(data, ["mlp", "rkpinn"], ["tiny"], checkpoint_root=str(tmp_path / "dask"),
+                                    client=client, **kw)
     timed = ("ns_per_track_b1", "ns_per_track_large", "train_time_s")
     for a, b in zip(serial, rows, strict=True):
         assert {k: v for k, v in a.items() if k not in timed} == {k: v for k, v in b.items() if k not in timed}

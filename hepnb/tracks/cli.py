@@ -3,8 +3,8 @@
 ``generate`` simulates tracks and their float64 RK4 reference on a leg, in seeded chunks that run as Dask tasks
 (``--scheduler``/``$HEPNB_SCHEDULER``, else a local cluster of ``--workers`` processes), and writes a track table;
 ``propagate`` applies the float64 RK4 reference (or RK4 with a given step) to a user's track table, through
-the study's grid map or a user's map in the npz layout of :meth:`hepnb.tracks.FieldMap.load_npz`.
-Column names: :mod:`hepnb.tracks.tables`.
+the study's grid map or a user's map in the npz layout of :meth:`hepnb.tracks.field.FieldMap.load_npz`.
+Column names: :mod:`hepnb.tracks.data`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ __all__ = ["register"]
 def _generate(args: argparse.Namespace) -> int:
     from hepnb.compute.client import dask_client, local_workers
     from hepnb.io import write_table
-    from hepnb.tracks.simulate import generate_tracks_chunked, setting
+    from hepnb.tracks.data import generate_tracks_chunked, setting
 
     check_output(args.output)
     st = setting(args.physics, args.leg)  # an unknown leg or physics fails before any work
@@ -43,10 +43,9 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _propagate(args: argparse.Namespace) -> int:
     from hepnb.tracks.constants import LEGS_MM
-    from hepnb.tracks.field import FieldMap
+    from hepnb.tracks.data import read_states, write_states
+    from hepnb.tracks.field import FieldMap, default_field_map
     from hepnb.tracks.propagate import check_states, rk4
-    from hepnb.tracks.simulate import default_field_map
-    from hepnb.tracks.tables import read_states, write_states
 
     check_output(args.output)
     if args.leg is not None:
@@ -72,10 +71,7 @@ def _propagate(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``hepnb tracks …`` to the main parser."""
-    tracks = subparsers.add_parser("tracks", help="track-extrapolation tools (generate, propagate)")
-    sub = tracks.add_subparsers(dest="tracks_command", required=True)
+def _add_generate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     gen = sub.add_parser("generate", help="simulate tracks and their float64 RK4 reference on a leg")
     gen.add_argument("--n", type=int, required=True, help="number of tracks (inside the T acceptance)")
     gen.add_argument("--leg", default="ut_t", help="ut_t (2648.2 -> 7826 mm) or velo_t (751 -> 7826 mm)")
@@ -89,6 +85,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                      help="chunk cache, shared by the workers of a remote scheduler (default: a temporary folder)")
     add_cluster_arguments(gen)
     gen.set_defaults(func=_generate)
+
+
+def _add_propagate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     prop = sub.add_parser("propagate", help="float64 RK4 through the field map for a table of start states")
     prop.add_argument("--input", type=Path, required=True, help="ROOT or Parquet table with x_mm, y_mm, tx, ty, "
                                                                  "qop_per_gev")
@@ -100,3 +99,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     prop.add_argument("--field-map", type=Path, default=None, help="npz map (x_mm, y_mm, z_mm, B_T); default: "
                                                                     "the study's dipole map")
     prop.set_defaults(func=_propagate)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``hepnb tracks …`` to the main parser."""
+    tracks = subparsers.add_parser("tracks", help="track-extrapolation tools (generate, propagate)")
+    sub = tracks.add_subparsers(dest="tracks_command", required=True)
+    _add_generate(sub)
+    _add_propagate(sub)

@@ -6,6 +6,11 @@ positions, TrackRungeKuttaExtrapolator).
 
 from __future__ import annotations
 
+__all__ = ["B_INTEGRAL_T_MM", "B_PEAK_T", "C_X2_PER_MM2", "GRID_SPACING_MM", "GRID_X_MM", "GRID_Y_MM", "GRID_Z_MM",
+           "KAPPA_GEV_T_MM", "LEGS_MM", "SEED_B0_T", "SEED_SIGMA_MM", "SEED_UNITS_BUG_FACTOR", "SEED_ZC_MM",
+           "SEED_Z_END_MM", "SEED_Z_START_MM", "TX_MAX", "TY_MAX", "T_HALF_HEIGHT_Y_MM", "T_HALF_WIDTH_X_MM",
+           "Z_CENTRE_MM", "Z_T1_MM", "Z_UT_LAST_MM", "Z_VELO_END_MM"]
+
 #: c in GeV/(T·mm): the slope change per mm is KAPPA · (q/p [1/GeV]) · B [T] (× the direction factor).
 KAPPA_GEV_T_MM = 2.99792458e-4
 
@@ -49,4 +54,3 @@ SEED_ZC_MM = 5007.0
 SEED_SIGMA_MM = 1744.0
 SEED_Z_START_MM = 4000.0
 SEED_Z_END_MM = 12000.0
-SEED_DZ_LABEL_MM = 2300.0  # the seed's "2.3 m" was this constant feature, not the track length

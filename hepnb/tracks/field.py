@@ -15,6 +15,7 @@ interpolation; :class:`FieldMap` builds one from the analytic form or loads a us
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import dataclass
@@ -25,10 +26,23 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hepnb.tracks import constants as C
+from hepnb.tracks.constants import (
+    B_INTEGRAL_T_MM,
+    B_PEAK_T,
+    C_X2_PER_MM2,
+    GRID_SPACING_MM,
+    GRID_X_MM,
+    GRID_Y_MM,
+    GRID_Z_MM,
+    SEED_B0_T,
+    SEED_SIGMA_MM,
+    SEED_ZC_MM,
+    Z_CENTRE_MM,
+)
 
 __all__ = [
     "FieldMap",
+    "default_field_map",
     "field",
     "field_sigma_mm",
     "seed_field",
@@ -37,7 +51,7 @@ __all__ = [
 Array = Any
 
 
-def field_sigma_mm(b_peak_t: float = C.B_PEAK_T, integral_t_mm: float = C.B_INTEGRAL_T_MM) -> float:
+def field_sigma_mm(b_peak_t: float = B_PEAK_T, integral_t_mm: float = B_INTEGRAL_T_MM) -> float:
     """Width σ of the Gaussian on-axis profile giving ``integral_t_mm`` with peak ``b_peak_t``."""
     return integral_t_mm / (b_peak_t * math.sqrt(2.0 * math.pi))
 
@@ -56,7 +70,7 @@ def field(
     z_mm: Array,
     *,
     polarity: int = -1,
-    c_per_mm2: float = C.C_X2_PER_MM2,
+    c_per_mm2: float = C_X2_PER_MM2,
 ) -> tuple[Array, Array, Array]:
     """The analytic dipole field in tesla at points given in mm (arrays broadcast together).
 
@@ -78,7 +92,7 @@ def field(
         msg = f"polarity must be -1 (MagDown) or +1 (MagUp), found {polarity!r}"
         raise ValueError(msg)
     x, y, z = jnp.asarray(x_mm), jnp.asarray(y_mm), jnp.asarray(z_mm)
-    b, b1, b2, b3, b4, b5 = _profile_derivatives(z, polarity * C.B_PEAK_T, C.Z_CENTRE_MM, field_sigma_mm())
+    b, b1, b2, b3, b4, b5 = _profile_derivatives(z, polarity * B_PEAK_T, Z_CENTRE_MM, field_sigma_mm())
     c = c_per_mm2
     x2, y2 = x * x, y * y
     bx = c * b * 2.0 * x * y - c * b2 * x2 * x * y / 3.0
@@ -93,7 +107,7 @@ def seed_field(x_mm: Array, y_mm: Array, z_mm: Array) -> tuple[Array, Array, Arr
     """The seed's field, reproduced for ``physics=seed``: a Gaussian By(z) with an ad-hoc "fringe"
     (By·[1 − 1e-4 (r⊥/1 m)²], Bx = −0.01·By·x/1 m, Bz = 0). It is not Maxwell-consistent."""
     x, y, z = jnp.asarray(x_mm), jnp.asarray(y_mm), jnp.asarray(z_mm)
-    by0 = C.SEED_B0_T * jnp.exp(-0.5 * ((z - C.SEED_ZC_MM) / C.SEED_SIGMA_MM) ** 2)
+    by0 = SEED_B0_T * jnp.exp(-0.5 * ((z - SEED_ZC_MM) / SEED_SIGMA_MM) ** 2)
     r2_m2 = (x * x + y * y) * 1e-6
     by = by0 * (1.0 - 1e-4 * r2_m2)
     return -0.01 * by * x * 1e-3, by, jnp.zeros_like(by)
@@ -137,9 +151,9 @@ class FieldMap:
                      zip(self.origin_mm, self.spacing_mm, self.shape, strict=True))
 
     @classmethod
-    def from_function(cls, fn: Any = field, *, spacing_mm: float = C.GRID_SPACING_MM,
-                      x_mm: tuple[float, float] = C.GRID_X_MM, y_mm: tuple[float, float] = C.GRID_Y_MM,
-                      z_mm: tuple[float, float] = C.GRID_Z_MM) -> FieldMap:
+    def from_function(cls, fn: Any = field, *, spacing_mm: float = GRID_SPACING_MM,
+                      x_mm: tuple[float, float] = GRID_X_MM, y_mm: tuple[float, float] = GRID_Y_MM,
+                      z_mm: tuple[float, float] = GRID_Z_MM) -> FieldMap:
         """Tabulate ``fn(x, y, z) -> (Bx, By, Bz)`` on a grid (float64)."""
         axes = [np.arange(lo, hi + 0.5 * spacing_mm, spacing_mm) for lo, hi in (x_mm, y_mm, z_mm)]
         gx, gy, gz = np.meshgrid(*axes, indexing="ij")
@@ -224,3 +238,9 @@ class FieldMap:
             msg = f"field map {path}: B_T contains NaN/inf"
             raise ValueError(msg)
         return cls(tuple(float(a[0]) for a in axes), tuple(spacing), values)  # type: ignore[arg-type]
+
+
+@functools.cache
+def default_field_map() -> FieldMap:
+    """The study's field: the analytic dipole tabulated at 100 mm (MagDown), built once per process."""
+    return FieldMap.from_function()

@@ -20,7 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hepnb.tracks import constants as C
+from hepnb.tracks.constants import KAPPA_GEV_T_MM
+from hepnb.tracks.field import FieldMap, default_field_map
 
 __all__ = [
     "FieldFn",
@@ -37,7 +38,7 @@ Array = Any
 FieldFn = Callable[[Array, Array, Array], tuple[Array, Array, Array]]
 
 
-def derivatives(z_mm: Array, state: Array, field_fn: FieldFn, kappa: float = C.KAPPA_GEV_T_MM) -> Array:
+def derivatives(z_mm: Array, state: Array, field_fn: FieldFn, kappa: float = KAPPA_GEV_T_MM) -> Array:
     """ds/dz for states shaped (..., 5)."""
     x, y, tx, ty, qop = (state[..., i] for i in range(5))
     bx, by, bz = field_fn(x, y, z_mm)
@@ -48,7 +49,7 @@ def derivatives(z_mm: Array, state: Array, field_fn: FieldFn, kappa: float = C.K
 
 
 def rk4_fixed(state: Array, z0_mm: Array, z1_mm: Array, n_steps: int, field_fn: FieldFn,
-              kappa: float = C.KAPPA_GEV_T_MM) -> Array:
+              kappa: float = KAPPA_GEV_T_MM) -> Array:
     """Classic RK4 with ``n_steps`` equal steps from ``z0_mm`` to ``z1_mm`` (pure, differentiable in z).
 
     ``state`` may be one state (5,) or a batch (..., 5); ``z0_mm``/``z1_mm`` broadcast against the batch.
@@ -121,7 +122,7 @@ def _rk4_batch(states: Array, z0: Array, z1: Array, fmap: Any, n_steps: int, kap
 
 
 def rk4(states: Array, z0_mm: float, z1_mm: float, n_steps: int, *, field: Any | None = None,
-        kappa: float = C.KAPPA_GEV_T_MM, float64: bool = True) -> np.ndarray:
+        kappa: float = KAPPA_GEV_T_MM, float64: bool = True) -> np.ndarray:
     """Propagate states (N, 5) from ``z0_mm`` to ``z1_mm`` with fixed-step RK4, jitted and vmapped.
 
     Parameters
@@ -140,9 +141,6 @@ def rk4(states: Array, z0_mm: float, z1_mm: float, n_steps: int, *, field: Any |
     float64
         Integrate in double precision (the reference) or in float32 (the fast baselines).
     """
-    from hepnb.tracks.field import FieldMap
-    from hepnb.tracks.simulate import default_field_map
-
     if n_steps < 1:
         msg = f"n_steps must be >= 1, found {n_steps}"
         raise ValueError(msg)
@@ -163,7 +161,7 @@ def straight_line(states: Array, dz_mm: float) -> Array:
 
 
 def single_kick(states: Array, z0_mm: float, z1_mm: float, z_kick_mm: float, by_integral_t_mm: float,
-                kappa: float = C.KAPPA_GEV_T_MM) -> Array:
+                kappa: float = KAPPA_GEV_T_MM) -> Array:
     """One slope kick at ``z_kick_mm`` from the on-axis ∫By dz, straight lines before and after."""
     x, y, tx, ty, qop = (states[..., i] for i in range(5))
     n = jnp.sqrt(1.0 + tx * tx + ty * ty)

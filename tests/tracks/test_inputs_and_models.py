@@ -8,11 +8,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hepnb.tracks import study as S
+from hepnb.tracks import pipeline
+from hepnb.tracks.data import generate_tracks, setting
 from hepnb.tracks.export import export_onnx, onnx_max_abs_diff
+from hepnb.tracks.field import default_field_map
 from hepnb.tracks.models import SIZES, build_model, n_params
 from hepnb.tracks.propagate import rk4
-from hepnb.tracks.simulate import default_field_map, generate_tracks, setting
 
 GOOD = np.array([[10.0, 5.0, 0.1, 0.05, 0.1]])
 
@@ -54,21 +55,21 @@ def test_zoo_spans_3k_to_500k_parameters() -> None:
 
 @pytest.fixture(scope="module")
 def dataset() -> dict:
-    return S.make_dataset(1536, 256, 512, leg="ut_t", physics="correct", seed=2, p_range_gev=(2.0, 100.0),
-                          n_coarse=3, n_colloc=2)
+    return pipeline.make_dataset(1536, 256, 512, leg="ut_t", physics="correct", seed=2, p_range_gev=(2.0, 100.0),
+                                 n_coarse=3, n_colloc=2)
 
 
 def test_rkpinn_starts_at_the_initial_condition_and_learns(dataset: dict) -> None:
-    model, result = S.train_extrapolator("rkpinn", "tiny", dataset, epochs=4, batch_size=128, lr=1e-3, seed=0,
-                                         n_coarse=3, pde_weight=1e-2)
+    model, result = pipeline.train_extrapolator("rkpinn", "tiny", dataset, epochs=4, batch_size=128, lr=1e-3,
+                                                seed=0, n_coarse=3, pde_weight=1e-2)
     start = jnp.asarray(dataset["test"]["start"])
     at_zero = model.state_at(start, jnp.zeros(start.shape[0]))
     np.testing.assert_allclose(np.asarray(at_zero), np.asarray(start[:, :4]), rtol=1e-5, atol=1e-4)
     assert min(result.history["val_pos_um"][1:]) < result.history["val_pos_um"][0]
     assert {"train_pde", "train_data"} <= set(result.history)
-    learned = S.accuracy(np.asarray(model(start)), dataset["test_end64"])
-    line = S.accuracy(np.asarray(S.baseline_predictors(dataset["setting"])["straight_line"](start)),
-                      dataset["test_end64"])
+    learned = pipeline.accuracy(np.asarray(model(start)), dataset["test_end64"])
+    straight_line = pipeline.baseline_predictors(dataset["setting"])["straight_line"]
+    line = pipeline.accuracy(np.asarray(straight_line(start)), dataset["test_end64"])
     assert learned["pos_mean_um"] < line["pos_mean_um"] / 100
 
 
@@ -79,14 +80,14 @@ def test_rk4_jacobian_matches_finite_differences(dataset: dict) -> None:
         return rk4(states, st.z0_mm, st.z1_mm, 1036, field=st.field)
 
     track = dataset["test_start64"][0].copy()
-    jac = S.jacobian_comparison(S.baseline_predictors(st)["rk4_50"], reference, track)
+    jac = pipeline.jacobian_comparison(pipeline.baseline_predictors(st)["rk4_50"], reference, track)
     assert jac["max_rel_diff_4x4"] < 0.02
     assert np.allclose(np.diag(jac["autodiff"]), 1.0, atol=0.2)  # near-identity transport for positions/slopes
 
 
 def test_onnx_export_matches_jax(dataset: dict, tmp_path: Path) -> None:
-    model, _ = S.train_extrapolator("mlp", "tiny", dataset, epochs=1, batch_size=128, lr=1e-3, seed=0,
-                                    n_coarse=3, pde_weight=0.0)
+    model, _ = pipeline.train_extrapolator("mlp", "tiny", dataset, epochs=1, batch_size=128, lr=1e-3, seed=0,
+                                           n_coarse=3, pde_weight=0.0)
     path = export_onnx(model, tmp_path / "mlp.onnx")
     diff = onnx_max_abs_diff(model, path, dataset["test"]["start"])
     assert diff["max_pos_diff_um"] < 5.0  # float32 round-off on metre-scale positions

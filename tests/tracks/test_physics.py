@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-from hepnb.tracks import constants as C
-from hepnb.tracks.field import FieldMap, field
+from hepnb.tracks.constants import KAPPA_GEV_T_MM, LEGS_MM
+from hepnb.tracks.data import generate_tracks
+from hepnb.tracks.field import FieldMap, default_field_map, field
 from hepnb.tracks.propagate import rk4
-from hepnb.tracks.simulate import default_field_map, generate_tracks
 
 RNG = np.random.default_rng(11)
 
@@ -73,7 +73,7 @@ def test_bend_of_a_10_gev_track() -> None:
     # 0.3 ∫B dl / p = 0.12 rad, less the part of the field before the UT plane
     assert np.median(bend) == pytest.approx(0.12, rel=0.15)
     full = rk4(np.array([[0.0, 0.0, 0.0, 0.0, 0.1]]), -400.0, 13900.0, 2860, field=field)
-    assert abs(full[0, 2]) == pytest.approx(C.KAPPA_GEV_T_MM * 0.1 * 4000.0, rel=0.01)
+    assert abs(full[0, 2]) == pytest.approx(KAPPA_GEV_T_MM * 0.1 * 4000.0, rel=0.01)
 
 
 def _dop853(state: np.ndarray, z0: float, z1: float) -> np.ndarray:
@@ -85,7 +85,7 @@ def _dop853(state: np.ndarray, z0: float, z1: float) -> np.ndarray:
         def rhs(z: float, s: np.ndarray) -> np.ndarray:
             x, y, tx, ty, qop = s
             bx, by, bz = (float(b) for b in field64(np.float64(x), np.float64(y), np.float64(z)))
-            k = C.KAPPA_GEV_T_MM * qop * np.sqrt(1 + tx * tx + ty * ty)
+            k = KAPPA_GEV_T_MM * qop * np.sqrt(1 + tx * tx + ty * ty)
             return np.array([tx, ty, k * (ty * (tx * bx + bz) - (1 + tx * tx) * by),
                              k * (-tx * (ty * by + bz) + (1 + ty * ty) * bx), 0.0])
 
@@ -93,7 +93,7 @@ def _dop853(state: np.ndarray, z0: float, z1: float) -> np.ndarray:
 
 
 def test_rk4_reference_agrees_with_dop853() -> None:
-    z0, z1 = C.LEGS_MM["ut_t"]
+    z0, z1 = LEGS_MM["ut_t"]
     p = np.exp(RNG.uniform(np.log(2.0), np.log(100.0), 12))
     starts = np.stack([RNG.uniform(-500, 500, 12), RNG.uniform(-400, 400, 12), RNG.uniform(-0.25, 0.25, 12),
                        RNG.uniform(-0.2, 0.2, 12), RNG.choice([-1.0, 1.0], 12) / p], axis=1)
@@ -123,7 +123,7 @@ def test_field_map_npz_roundtrip_and_errors(tmp_path) -> None:  # type: ignore[n
 def test_rk4_is_fourth_order_on_the_analytic_field() -> None:
     # on the smooth analytic field the error falls 16x per halving of the step (on the C0 trilinear map it
     # does not: its kinks every 100 mm cap the order, which the leaderboard's RK4-N rows show)
-    z0, z1 = C.LEGS_MM["ut_t"]
+    z0, z1 = LEGS_MM["ut_t"]
     starts = np.array([[50.0, 30.0, 0.2, 0.1, 1 / 2.0], [-300.0, 100.0, -0.1, -0.05, -1 / 5.0]])
     ref = rk4(starts, z0, z1, 1036, field=field)
     err = [np.abs(rk4(starts, z0, z1, n, field=field)[:, 0] - ref[:, 0]).max() for n in (20, 40)]

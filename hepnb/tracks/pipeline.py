@@ -1,4 +1,5 @@
-"""The leaderboard pipeline: data, training, baselines, accuracy, timing, Jacobians, precision, ONNX."""
+"""The leaderboard pipeline, what the notebook calls: dataset, zoo training, baselines, accuracy, timing,
+Pareto front, momentum dependence, RK4 convergence, Jacobians and reduced precision."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ import numpy as np
 import optax
 from flax import nnx
 
+from hepnb.tracks.data import Setting, generate_tracks, setting
+from hepnb.tracks.field import FieldMap
 from hepnb.tracks.models import MLPExtrapolator, RKPINNExtrapolator, build_model, n_params
-from hepnb.tracks.propagate import rk4_fixed, single_kick, straight_line
-from hepnb.tracks.simulate import Setting, generate_tracks
+from hepnb.tracks.propagate import rk4, rk4_fixed, single_kick, straight_line
 from hepnb.train import FitResult, fit
 
 __all__ = [
@@ -34,7 +36,6 @@ __all__ = [
     "jacobian_comparison",
     "make_dataset",
     "mlp_loss",
-    "model_summary",
     "ns_per_track",
     "pareto_front",
     "precision_study",
@@ -52,9 +53,6 @@ RK4_STEPS: tuple[int, ...] = (1, 2, 3, 5, 10, 20, 50)
 @functools.cache
 def _field_fn(setting_key: tuple[str, str], dtype: str) -> Callable[..., Any]:
     """One field function object per (physics, leg, dtype), so jitted code is compiled once."""
-    from hepnb.tracks.field import FieldMap
-    from hepnb.tracks.simulate import setting
-
     field = setting(*setting_key).field
     if isinstance(field, FieldMap):
         cast = field.astype(np.dtype(dtype))
@@ -233,11 +231,6 @@ def _mixed(model: nnx.Module, start: jax.Array, dtype: Any) -> jax.Array:
     return jnp.concatenate([out, start32[:, 4:5]], axis=1)
 
 
-def model_summary(model: nnx.Module) -> dict[str, Any]:
-    """Family and parameter count."""
-    return {"family": model.family, "params": n_params(model)}  # type: ignore[attr-defined]
-
-
 def evaluate_predictor(name: str, family: str, fn: Callable[[jax.Array], jax.Array], dataset: dict[str, Any], *,
                        timing_batch: int, params: int = 0, train_time_s: float = 0.0) -> dict[str, Any]:
     """One leaderboard row: accuracy on the test set and ns/track at batch 1 and at ``timing_batch``."""
@@ -396,8 +389,6 @@ def rk4_convergence(dataset: dict[str, Any], steps: Sequence[int] = (*RK4_STEPS,
     step close to the cell size can even do worse than a longer one. The float64 column separates that
     discretisation error from float32 round-off.
     """
-    from hepnb.tracks.propagate import rk4
-
     st: Setting = dataset["setting"]
     start, ref = dataset["test_start64"][:n_tracks], dataset["test_end64"][:n_tracks]
     rows = []

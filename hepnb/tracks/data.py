@@ -1,4 +1,4 @@
-"""Track samples with their float64 RK4 reference, for the correct physics and the seed's.
+"""Track samples with their float64 RK4 reference, and the track tables they are read from and written to.
 
 ``physics="correct"``: tracks start near the interaction point with slopes inside the magnet acceptance
 (|tx| ≤ 0.3, |ty| ≤ 0.25) and p log-uniform in a range (default 2–100 GeV), both charges; they are
@@ -6,38 +6,52 @@ propagated through the grid map to the start plane of the leg and kept when the 
 the T-station acceptance. ``physics="seed"`` reproduces the seed's sample knowingly: its Gaussian field
 with the ad-hoc fringe, x ∈ ±300 mm, y ∈ ±250 mm, |tx|, |ty| ≤ 0.15, p 3–100 GeV, z 4000 → 12000 mm and
 κ 1000× too small (q/p in 1/MeV with the 1/GeV constant).
+
+Track tables on disk (ROOT TTree ``tracks`` or Parquet) use the documented column names: start states
+``x_mm, y_mm, tx, ty, qop_per_gev`` (q/p in 1/GeV); propagated states add the same names with the suffix
+``_end`` (``x_mm_end``, …, ``ty_end``). Generated samples also carry ``p_gev`` and the planes ``z0_mm``
+and ``z1_mm`` (constant columns).
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hepnb.tracks import constants as C
-from hepnb.tracks.field import FieldMap, seed_field
+from hepnb.io import read_table, write_table
+from hepnb.tracks.constants import (
+    KAPPA_GEV_T_MM,
+    LEGS_MM,
+    SEED_UNITS_BUG_FACTOR,
+    SEED_Z_END_MM,
+    SEED_Z_START_MM,
+    T_HALF_HEIGHT_Y_MM,
+    T_HALF_WIDTH_X_MM,
+    TX_MAX,
+    TY_MAX,
+)
+from hepnb.tracks.field import default_field_map, seed_field
 from hepnb.tracks.propagate import rk4
 
 if TYPE_CHECKING:
     from dask.distributed import Client
 
-__all__ = ["PHYSICS", "Setting", "default_field_map", "generate_tracks", "generate_tracks_chunked", "make_chunk",
-           "setting"]
+__all__ = ["END_COLUMNS", "PHYSICS", "STATE_COLUMNS", "Setting", "generate_tracks", "generate_tracks_chunked",
+           "read_states", "setting", "states_table", "write_states"]
 
 PHYSICS = ("correct", "seed")
 REFERENCE_STEP_MM = 5.0
 #: Bumped when the chunks change for the same parameters (it keys the chunk cache).
 CHUNK_VERSION = 1
-
-
-@functools.cache
-def default_field_map() -> FieldMap:
-    """The study's field: the analytic dipole tabulated at 100 mm (MagDown), built once per process."""
-    return FieldMap.from_function()
+#: Columns of a state, in the order of the (N, 5) arrays.
+STATE_COLUMNS: tuple[str, ...] = ("x_mm", "y_mm", "tx", "ty", "qop_per_gev")
+#: Columns of a propagated state (q/p is conserved and not repeated).
+END_COLUMNS: tuple[str, ...] = ("x_mm_end", "y_mm_end", "tx_end", "ty_end")
 
 
 @dataclass(frozen=True)
@@ -67,13 +81,22 @@ def setting(physics: str = "correct", leg: str = "ut_t") -> Setting:
         msg = f"unknown physics {physics!r}; choose one of {list(PHYSICS)}"
         raise ValueError(msg)
     if physics == "seed":
-        return Setting("seed", "seed", C.SEED_Z_START_MM, C.SEED_Z_END_MM,
-                       C.KAPPA_GEV_T_MM * C.SEED_UNITS_BUG_FACTOR, seed_field)
-    if leg not in C.LEGS_MM:
-        msg = f"unknown leg {leg!r}; choose one of {sorted(C.LEGS_MM)}"
+        return Setting("seed", "seed", SEED_Z_START_MM, SEED_Z_END_MM, KAPPA_GEV_T_MM * SEED_UNITS_BUG_FACTOR,
+                       seed_field)
+    if leg not in LEGS_MM:
+        msg = f"unknown leg {leg!r}; choose one of {sorted(LEGS_MM)}"
         raise ValueError(msg)
-    z0, z1 = C.LEGS_MM[leg]
-    return Setting("correct", leg, z0, z1, C.KAPPA_GEV_T_MM, default_field_map())
+    z0, z1 = LEGS_MM[leg]
+    return Setting("correct", leg, z0, z1, KAPPA_GEV_T_MM, default_field_map())
+
+
+def _check_p_range(p_range_gev: tuple[float, float]) -> tuple[float, float]:
+    """``(low, high)`` in GeV, refused unless 0 < low < high."""
+    lo, hi = p_range_gev
+    if not 0 < lo < hi:
+        msg = f"p_range_gev must be (low, high) with 0 < low < high, found {p_range_gev}"
+        raise ValueError(msg)
+    return lo, hi
 
 
 def _log_uniform(rng: np.random.Generator, lo: float, hi: float, n: int) -> np.ndarray:
@@ -84,7 +107,7 @@ def _origin_states(rng: np.random.Generator, n: int, p_range_gev: tuple[float, f
     p = _log_uniform(rng, *p_range_gev, n)
     q = rng.choice([-1.0, 1.0], n)
     return np.stack([rng.normal(0.0, 0.05, n), rng.normal(0.0, 0.05, n),
-                     rng.uniform(-C.TX_MAX, C.TX_MAX, n), rng.uniform(-C.TY_MAX, C.TY_MAX, n), q / p], axis=1)
+                     rng.uniform(-TX_MAX, TX_MAX, n), rng.uniform(-TY_MAX, TY_MAX, n), q / p], axis=1)
 
 
 def generate_tracks(
@@ -106,10 +129,7 @@ def generate_tracks(
     if n_tracks < 1:
         msg = f"n_tracks must be >= 1, found {n_tracks}"
         raise ValueError(msg)
-    lo, hi = p_range_gev
-    if not 0 < lo < hi:
-        msg = f"p_range_gev must be (low, high) with 0 < low < high, found {p_range_gev}"
-        raise ValueError(msg)
+    _check_p_range(p_range_gev)
     st = setting(physics, leg)
     rng = np.random.default_rng(seed)
     starts, ends = [], []
@@ -127,7 +147,7 @@ def generate_tracks(
             origin = _origin_states(rng, n, p_range_gev)
             start = rk4(origin, 0.0, st.z0_mm, st.reference_steps(0.0, st.z0_mm), field=st.field)
             end = rk4(start, st.z0_mm, st.z1_mm, st.reference_steps(st.z0_mm, st.z1_mm), field=st.field)
-            keep = (np.abs(end[:, 0]) < C.T_HALF_WIDTH_X_MM) & (np.abs(end[:, 1]) < C.T_HALF_HEIGHT_Y_MM)
+            keep = (np.abs(end[:, 0]) < T_HALF_WIDTH_X_MM) & (np.abs(end[:, 1]) < T_HALF_HEIGHT_Y_MM)
         starts.append(start[keep])
         ends.append(end[keep])
         have += int(keep.sum())
@@ -138,10 +158,8 @@ def generate_tracks(
 def make_chunk(seed: int, index: int, *, n_rows: int, leg: str = "ut_t", physics: str = "correct",
                p_range_gev: tuple[float, float] = (2.0, 100.0)) -> dict[str, np.ndarray]:
     """Chunk ``index`` of a chunked sample: :func:`generate_tracks` of ``n_rows`` tracks with ``seed``, as the
-    track table of ``hepnb tracks generate`` (:func:`hepnb.tracks.tables.states_table`: start and end
-    states, ``p_gev``, ``z0_mm``, ``z1_mm``)."""
-    from hepnb.tracks.tables import states_table
-
+    track table of ``hepnb tracks generate`` (:func:`states_table`: start and end states, ``p_gev``,
+    ``z0_mm``, ``z1_mm``)."""
     del index
     data = generate_tracks(n_rows, leg=leg, physics=physics, seed=seed, p_range_gev=tuple(p_range_gev))
     st = data["setting"]
@@ -163,7 +181,7 @@ def generate_tracks_chunked(
 ) -> dict[str, np.ndarray]:
     """:func:`generate_tracks` with its RK4 reference in seeded chunks, one task each, as a track table.
 
-    The table has the columns of :mod:`hepnb.tracks.tables` (``x_mm … qop_per_gev``, ``x_mm_end …
+    The table has the columns of :func:`states_table` (``x_mm … qop_per_gev``, ``x_mm_end …
     ty_end``, ``p_gev``, ``z0_mm``, ``z1_mm``) and depends only on the physics, leg, momentum range,
     ``seed`` and ``tracks_per_chunk``, not on the number of workers; chunk ``i`` uses the seed
     :func:`hepnb.compute.chunks.chunk_seed` ``(seed, i)``, so it differs from :func:`generate_tracks` with ``seed``.
@@ -185,11 +203,30 @@ def generate_tracks_chunked(
     from hepnb.compute.chunks import generate_table
 
     setting(physics, leg)  # an unknown leg or physics fails before any work
-    lo, hi = p_range_gev
-    if not 0 < lo < hi:
-        msg = f"p_range_gev must be (low, high) with 0 < low < high, found {p_range_gev}"
-        raise ValueError(msg)
+    lo, hi = _check_p_range(p_range_gev)
     params = {"leg": leg, "physics": physics, "p_range_gev": (float(lo), float(hi))}
     return generate_table(make_chunk, n_tracks, rows_per_chunk=tracks_per_chunk, name=f"tracks-{physics}-{leg}",
                           params=params, seed=seed, cache_dir=cache_dir, client=client, workers=workers,
                           progress=progress, version=CHUNK_VERSION)
+
+
+def states_table(start: np.ndarray, end: np.ndarray | None = None, **extra: Any) -> dict[str, np.ndarray]:
+    """Columns of start states (N, 5), optionally their end states (N, 5), plus extra (N,) columns."""
+    table = {name: np.asarray(start[:, i], np.float64) for i, name in enumerate(STATE_COLUMNS)}
+    if end is not None:
+        table.update({name: np.asarray(end[:, i], np.float64) for i, name in enumerate(END_COLUMNS)})
+    for name, value in extra.items():
+        table[name] = np.broadcast_to(np.asarray(value, np.float64), (len(start),)).copy()
+    return table
+
+
+def read_states(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read start states (N, 5) from a ROOT or Parquet track table; missing columns and NaN/inf are refused."""
+    table = read_table(Path(path), STATE_COLUMNS)
+    return np.stack([np.asarray(table[c], np.float64) for c in STATE_COLUMNS], axis=1)
+
+
+def write_states(path: str | os.PathLike[str], start: np.ndarray, end: np.ndarray | None = None,
+                 **extra: Any) -> Path:
+    """Write a track table (atomic; ``.root`` or ``.parquet``)."""
+    return write_table(Path(path), states_table(start, end, **extra))
