@@ -47,7 +47,7 @@ def _leftovers(folder: Path) -> list[str]:
 
 
 def test_pid_chunks_hash_like_a_serial_run(client: distributed.Client, tmp_path: Path) -> None:
-    from hepnb.pid.simulate import make_chunk, simulate_chunked
+    from hepnb.pid.data import make_chunk, simulate_chunked
 
     params = {"n_rows": 1500, "data_like": False, "tracks_per_event": 500}
     serial = generate_chunks(make_chunk, 5, base_seed=11, folder=tmp_path / "serial", params=params, progress=False)
@@ -155,7 +155,7 @@ def test_generation_with_an_unreachable_scheduler_fails_fast(command: list[str],
 def test_generation_cli_on_a_scheduler(client: distributed.Client, tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     from hepnb.io import read_table
-    from hepnb.pid.simulate import simulate_chunked
+    from hepnb.pid.data import simulate_chunked
 
     out = tmp_path / "t.parquet"
     assert main(["pid", "simulate", "--n", "2500", "--seed", "9", "--tracks-per-chunk", "1000",

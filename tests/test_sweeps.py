@@ -3,7 +3,7 @@
 A model trained in a worker process must be the model a serial run trains: same seeds, same XLA-CPU
 code, same weights, bit for bit, and so the same metrics. (A random forest's ``predict_proba`` with
 ``n_jobs=-1`` is not reproducible from call to call, serial or not; the grid predicts with its trees
-added in order, :func:`hepnb.pid.sweep.tree_probabilities`.)
+added in order, :func:`hepnb.pid.pipeline.tree_probabilities`.)
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ import uproot
 from flax import nnx
 
 from hepnb.compute.sweep import load_state, state_to_numpy
-from hepnb.pid import report as R
-from hepnb.pid.io import TREE, input_files, read_selected, read_tracks
-from hepnb.pid.selection import features, select
-from hepnb.pid.simulate import COLUMNS, simulate_tracks
+from hepnb.pid.data import COLUMNS, TREE, input_files, read_selected, read_tracks, simulate_tracks
+from hepnb.pid.pipeline import run_grid
+from hepnb.pid.selection import features, select, selected
 from hepnb.tracks import pipeline
 
 
@@ -72,11 +71,11 @@ def test_two_model_zoo_on_the_cluster_equals_serial(client: Any, tmp_path: Path)
 
 
 def test_pid_grid_cell_on_the_cluster_equals_serial(client: Any) -> None:
-    tracks = R.selected(simulate_tracks(3000, seed=3), "o2")
+    tracks = selected(simulate_tracks(3000, seed=3), "o2")
     kw = {"ranges": ["full"], "protocols": ["corrected"], "networks": ["simple_nn"], "epochs": 2,
           "patience": 2, "batch_size": 128, "n_trees_rf": 5, "n_trees_xgb": 10, "n_boot": 10, "seed": 0}
-    serial = R.run_grid(tracks, **kw)
-    grid = R.run_grid(tracks, client=client, **kw)
+    serial = run_grid(tracks, **kw)
+    grid = run_grid(tracks, client=client, **kw)
     assert list(grid) == list(serial) == [("full", "corrected")]
     a, b = serial[("full", "corrected")], grid[("full", "corrected")]
     assert list(a["timing"]) == list(b["timing"]) == ["simple_nn", "random_forest", "xgboost"]
@@ -119,7 +118,7 @@ def test_uproot_dask_selection_equals_in_memory(root_files: list[Path], client: 
     pattern = str(root_files[0].parent / "run*.root")
     table = read_tracks(pattern)
     keep = select(table, selection)
-    expected = R.selected(table, selection)
+    expected = selected(table, selection)
     got = read_selected(pattern, selection=selection, client=client)
     assert got.n_read == 2000
     assert 0 < len(got.tracks["pt"]) == int(keep.sum()) < 2000
@@ -151,7 +150,7 @@ def test_no_match_and_missing_columns_are_named(root_files: list[Path], tmp_path
 def test_random_forest_probabilities_are_reproducible() -> None:
     from sklearn.ensemble import RandomForestClassifier
 
-    from hepnb.pid.sweep import tree_probabilities
+    from hepnb.pid.pipeline import tree_probabilities
 
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(3000, 6)), rng.integers(0, 4, 3000)

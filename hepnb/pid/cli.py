@@ -1,6 +1,6 @@
 """``hepnb pid simulate`` and ``hepnb pid predict``.
 
-``simulate`` makes the tracks in seeded chunks, one Dask task each (:func:`hepnb.pid.simulate_chunked`): on the
+``simulate`` makes the tracks in seeded chunks, one Dask task each (:func:`hepnb.pid.data.simulate_chunked`): on the
 scheduler of ``--scheduler``/``$HEPNB_SCHEDULER``, else on a local cluster of ``--workers`` processes.
 """
 
@@ -17,8 +17,7 @@ __all__ = ["register"]
 
 def _simulate(args: argparse.Namespace) -> int:
     from hepnb.compute.client import dask_client, local_workers
-    from hepnb.pid.io import write_tracks
-    from hepnb.pid.simulate import simulate_chunked
+    from hepnb.pid.data import simulate_chunked, write_tracks
 
     check_output(args.output)
     if args.n < 1 or args.tracks_per_chunk < 1:
@@ -38,11 +37,11 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     from hepnb.io import write_table
-    from hepnb.pid.deploy import load_model, predict_table
-    from hepnb.pid.io import read_tracks
+    from hepnb.pid.data import read_tracks
+    from hepnb.pid.export import load_deployable, predict_table
 
     check_output(args.output)
-    load_model(args.model)  # a wrong folder or feature set fails before the input is read
+    load_deployable(args.model)  # a wrong folder or feature set fails before the input is read
     table = read_tracks(args.input, require_labels=False)
     path = write_table(args.output, predict_table(args.model, table), tree="pid")
     print(f"{len(table['pt'])} tracks predicted, written to {path}")

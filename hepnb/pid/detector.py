@@ -33,7 +33,8 @@ def bethe_bloch_aleph(bg: ArrayLike, params: tuple[float, ...] = C.BB_ALEPH_O2) 
 
 def expected_dedx(p_gev: ArrayLike, mass_gev: float, charge: int = 1) -> F:
     """Expected TPC signal (a.u., MIP = 50) for momentum ``p_gev`` at the TPC inner wall."""
-    return C.TPC_MIP * bethe_bloch_aleph(np.asarray(p_gev, dtype=np.float64) / mass_gev) * abs(charge) ** C.TPC_CHARGE_EXPONENT
+    bg = np.asarray(p_gev, dtype=np.float64) / mass_gev
+    return C.TPC_MIP * bethe_bloch_aleph(bg) * abs(charge) ** C.TPC_CHARGE_EXPONENT
 
 
 def tpc_relative_resolution(n_clusters: ArrayLike) -> F:

@@ -1,29 +1,113 @@
-"""ONNX export of the dense PID networks in the O2Physics PIDML layout.
+"""Models out of the notebook: deployable model folders and prediction on any track table; ONNX export.
 
-The graph takes the extractor's 22 raw features, ``input`` [batch, 22] float32 (the order of
-:data:`hepnb.pid.selection.FEATURES`), applies the protocol's scaling and tokenisation inside the graph, and
-gives one output per species, ``prob_211``, ``prob_321``, ``prob_2212``, ``prob_11`` [batch, 1] (softmax
-probabilities), so that an O2 task reading one species' probability needs nothing but the table's columns.
-Batch norm (DNN) is folded into the dense layers; dropout is the identity at inference.
+**Deployable folders** (:func:`save_deployable`, :func:`load_deployable`, :func:`predict_table`; ``hepnb pid
+predict``): a folder holds ``model.json`` (kind, name, protocol, the feature list, the scaling) and either
+``xgboost.json`` (XGBoost's own format) or ``checkpoint/`` (an orbax checkpoint of a Flax NNX network, written by
+:func:`hepnb.checkpoint.save_model`).
 
-Only the dense networks (SimpleNN, DNN) are exported: the attention and mixture-of-experts networks use
-operations this hand-written graph does not cover, and the notebook says which network it exported.
+**ONNX** (:func:`export_onnx`) of the dense networks in the O2Physics PIDML layout. The graph takes the
+extractor's 22 raw features, ``input`` [batch, 22] float32 (the order of :data:`hepnb.pid.selection.FEATURES`),
+applies the protocol's scaling and tokenisation inside the graph, and gives one output per species,
+``prob_211``, ``prob_321``, ``prob_2212``, ``prob_11`` [batch, 1] (softmax probabilities), so that an O2 task
+reading one species' probability needs nothing but the table's columns. Batch norm (DNN) is folded into the
+dense layers; dropout is the identity at inference. Only the dense networks (SimpleNN, DNN) are exported: the
+attention and mixture-of-experts networks use operations this hand-written graph does not cover, and the
+notebook says which network it exported.
 """
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from hepnb.pid import constants as C
-from hepnb.pid.models import DNN, SimpleNN
-from hepnb.pid.selection import FEATURES
-from hepnb.pid.study import protocol_spec
+from hepnb.pid.models import DNN, SimpleNN, build_network
+from hepnb.pid.pipeline import predict_network
+from hepnb.pid.protocols import protocol_spec, scale_inputs
+from hepnb.pid.selection import FEATURES, features
 
-__all__ = ["EXPORTABLE", "export_onnx", "onnx_probabilities"]
+if TYPE_CHECKING:
+    from hepnb.pid.protocols import Prepared
+
+__all__ = ["EXPORTABLE", "export_onnx", "load_deployable", "onnx_probabilities", "predict_table", "save_deployable"]
+
+
+# Deployable model folders
+
+
+def save_deployable(folder: str | os.PathLike[str], name: str, model: Any, data: Prepared) -> Path:
+    """Save a trained network or XGBoost model with the scaling of its protocol."""
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    if name == "xgboost":
+        model.save_model(out / "xgboost.json")
+    else:
+        from hepnb.checkpoint import save_model as save_checkpoint
+
+        save_checkpoint(model, out / "checkpoint")
+    meta = {"kind": "xgboost" if name == "xgboost" else "network", "name": name, "protocol": data.protocol,
+            "features": list(FEATURES), "species": list(C.SPECIES), "mean": data.mean.tolist(),
+            "std": data.std.tolist()}
+    (out / "model.json").write_text(json.dumps(meta, indent=1))
+    return out
+
+
+def load_deployable(folder: str | os.PathLike[str]) -> tuple[dict[str, Any], Any]:
+    """The metadata and the model of a folder written by :func:`save_deployable`.
+
+    Raises
+    ------
+    FileNotFoundError
+        No ``model.json`` in the folder.
+    ValueError
+        A model trained on another feature set, or an unknown kind.
+    """
+    path = Path(folder)
+    meta_file = path / "model.json"
+    if not meta_file.is_file():
+        msg = f"{path} is not a hepnb PID model folder (no model.json)"
+        raise FileNotFoundError(msg)
+    meta = json.loads(meta_file.read_text())
+    if meta.get("features") != list(FEATURES):
+        msg = (f"model in {path} was trained on another feature set: {meta.get('features')}; "
+               f"this version of hepnb builds {list(FEATURES)}")
+        raise ValueError(msg)
+    if meta["kind"] == "xgboost":
+        import xgboost as xgb
+
+        model = xgb.XGBClassifier()
+        model.load_model(path / "xgboost.json")
+        return meta, model
+    if meta["kind"] == "network":
+        from hepnb.checkpoint import load_model as load_checkpoint
+
+        return meta, load_checkpoint(lambda: build_network(meta["name"]), path / "checkpoint")
+    msg = f"unknown model kind {meta['kind']!r} in {meta_file}"
+    raise ValueError(msg)
+
+
+def predict_table(folder: str | os.PathLike[str], table: Mapping[str, NDArray]) -> dict[str, NDArray]:
+    """Per-track probabilities ``prob_<species>`` and the predicted species (index and PDG code)."""
+    meta, model = load_deployable(folder)
+    inputs = scale_inputs(features(table), meta["protocol"], np.asarray(meta["mean"]), np.asarray(meta["std"]))
+    prob = model.predict_proba(inputs["x"]) if meta["kind"] == "xgboost" else predict_network(model, inputs)
+    pred = prob.argmax(axis=1)
+    out = {"event_id": np.asarray(table["event_id"]), "track_id": np.asarray(table["track_id"]),
+           **{f"prob_{s}": prob[:, i] for i, s in enumerate(C.SPECIES)},
+           "predicted": pred.astype(np.int32),
+           "predicted_pdg": np.array([C.PDG[s] for s in C.SPECIES])[pred].astype(np.int32)}
+    if "mc_pdg" in table:
+        out["mc_pdg"] = np.asarray(table["mc_pdg"])
+    return out
+
+
+# ONNX
 
 #: Network names that :func:`export_onnx` accepts.
 EXPORTABLE = ("simple_nn", "dnn")
@@ -56,7 +140,7 @@ def export_onnx(model: Any, protocol: str, mean: np.ndarray, std: np.ndarray, pa
     model
         A trained :class:`~hepnb.pid.models.SimpleNN` or :class:`~hepnb.pid.models.DNN`.
     protocol
-        A key of :data:`hepnb.pid.study.PROTOCOLS` (how missing TOF and Bayes values are tokenised).
+        A key of :data:`hepnb.pid.protocols.PROTOCOLS` (how missing TOF and Bayes values are tokenised).
     mean, std
         The protocol's scaling of the 22 features (``Prepared.mean``, ``Prepared.std``).
     path
@@ -90,13 +174,15 @@ def export_onnx(model: Any, protocol: str, mean: np.ndarray, std: np.ndarray, pa
     if tokenise:  # absent TOF values and Bayes probabilities become 0 after scaling
         def present(feature: str) -> str:
             i = FEATURES.index(feature)
-            col = node("Slice", ["input", const(f"{feature}_lo", [i], np.int64), const(f"{feature}_hi", [i + 1], np.int64),
-                                 const(f"{feature}_axis", [1], np.int64)], f"{feature}_col")
+            col = node("Slice", ["input", const(f"{feature}_lo", [i], np.int64),
+                                 const(f"{feature}_hi", [i + 1], np.int64), const(f"{feature}_axis", [1], np.int64)],
+                       f"{feature}_col")
             return node("Cast", [node("Greater", [col, const(f"{feature}_zero", [[0.0]])], f"{feature}_gt")],
                         f"{feature}_present", to=TensorProto.FLOAT)
 
         one = const("one", [[1.0]])
-        drop_tof = node("Mul", [node("Sub", [one, present("has_tof")], "no_tof"), const("tof_cols", tof_cols)], "drop_tof")
+        drop_tof = node("Mul", [node("Sub", [one, present("has_tof")], "no_tof"), const("tof_cols", tof_cols)],
+                        "drop_tof")
         drop_bayes = node("Mul", [node("Sub", [one, present("bayes_available")], "no_bayes"),
                                   const("bayes_cols", bayes_cols)], "drop_bayes")
         gate = node("Sub", [node("Sub", [one, drop_tof], "gate1"), drop_bayes], "gate")

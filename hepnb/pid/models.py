@@ -14,19 +14,10 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from hepnb.pid.selection import FEATURES
+from hepnb.pid.selection import FEATURES, GROUPS
 
-__all__ = ["DNN", "GROUPS", "NETWORKS", "FSEAttention", "MixtureOfExperts", "SimpleNN", "build_network", "focal_loss"]
+__all__ = ["DNN", "NETWORKS", "FSEAttention", "MixtureOfExperts", "SimpleNN", "build_network", "focal_loss"]
 
-#: Feature groups of the FSE models (indices into FEATURES).
-GROUPS: dict[str, tuple[int, ...]] = {
-    "tpc": tuple(FEATURES.index(k) for k in ("tpc_signal", "tpc_nsigma_pi", "tpc_nsigma_ka", "tpc_nsigma_pr",
-                                              "tpc_nsigma_el")),
-    "tof": tuple(FEATURES.index(k) for k in ("tof_beta", "tof_nsigma_pi", "tof_nsigma_ka", "tof_nsigma_pr",
-                                              "tof_nsigma_el")),
-    "bayes": tuple(FEATURES.index(k) for k in ("bayes_prob_pi", "bayes_prob_ka", "bayes_prob_pr", "bayes_prob_el")),
-    "kinematics": tuple(FEATURES.index(k) for k in ("pt", "eta", "phi", "dca_xy", "dca_z")),
-}
 NETWORKS = ("simple_nn", "dnn", "fse_phase0", "fse_phase1", "moe")
 Array = Any
 

@@ -10,8 +10,8 @@ from numpy.typing import NDArray
 
 from hepnb.pid import constants as C
 
-__all__ = ["FEATURES", "RANGES", "SELECTIONS", "feature_columns", "features", "labels", "momentum_range", "select",
-           "stack_features"]
+__all__ = ["FEATURES", "GROUPS", "RANGES", "SELECTIONS", "feature_columns", "features", "labels", "momentum_range",
+           "select", "selected", "stack_features"]
 
 #: The seed's 22 training features, in order.
 FEATURES: tuple[str, ...] = (
@@ -20,6 +20,15 @@ FEATURES: tuple[str, ...] = (
     "bayes_prob_pi", "bayes_prob_ka", "bayes_prob_pr", "bayes_prob_el", "bayes_available",
     "dca_xy", "dca_z", "has_tpc", "has_tof",
 )
+#: Feature groups (indices into FEATURES): the FSE models' tokens and the per-group presence masks.
+GROUPS: dict[str, tuple[int, ...]] = {
+    "tpc": tuple(FEATURES.index(k) for k in ("tpc_signal", "tpc_nsigma_pi", "tpc_nsigma_ka", "tpc_nsigma_pr",
+                                              "tpc_nsigma_el")),
+    "tof": tuple(FEATURES.index(k) for k in ("tof_beta", "tof_nsigma_pi", "tof_nsigma_ka", "tof_nsigma_pr",
+                                              "tof_nsigma_el")),
+    "bayes": tuple(FEATURES.index(k) for k in ("bayes_prob_pi", "bayes_prob_ka", "bayes_prob_pr", "bayes_prob_el")),
+    "kinematics": tuple(FEATURES.index(k) for k in ("pt", "eta", "phi", "dca_xy", "dca_z")),
+}
 #: Momentum ranges in GeV/c, cut on the total momentum p (the seed labelled them "pT").
 RANGES: dict[str, tuple[float, float]] = {"0-1": (0.0, 1.0), "1-3": (1.0, 3.0), "full": (0.0, np.inf)}
 SELECTIONS = ("o2", "seed")
@@ -48,6 +57,12 @@ def select(table: Mapping[str, NDArray], which: str = "o2") -> NDArray[np.bool_]
         return ((pt > 0.1) & (np.abs(eta) < 0.8) & (ncl >= 70) & (_col(table, "its_nclusters") >= 3)
                 & (dxy < 0.0105 + 0.035 / pt**1.1) & (dz < 2.0))
     return (np.abs(eta) <= 0.8) & (dxy <= 0.105) & (dz <= 0.12) & (ncl >= 70)
+
+
+def selected(table: Mapping[str, NDArray], which: str = "o2") -> dict[str, NDArray]:
+    """The tracks passing the selection ``which`` (:func:`select`), column by column."""
+    keep = select(table, which)
+    return {k: np.asarray(v)[keep] for k, v in table.items()}
 
 
 def momentum_range(table: Mapping[str, NDArray], name: str) -> NDArray[np.bool_]:

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hepnb.pid import study as P
+from hepnb.pid.data import simulate_tracks
 from hepnb.pid.export import export_onnx, onnx_probabilities
 from hepnb.pid.models import build_network
-from hepnb.pid.report import scale_like, selected
-from hepnb.pid.selection import features, labels
-from hepnb.pid.simulate import simulate_tracks
+from hepnb.pid.pipeline import predict_network, train_network
+from hepnb.pid.protocols import prepare, scale_like
+from hepnb.pid.selection import features, labels, selected
 
 
 @pytest.fixture(scope="module")
@@ -28,21 +28,21 @@ def test_onnx_matches_jax(raw_and_labels: tuple[np.ndarray, np.ndarray], tmp_pat
     import onnx
 
     raw, y = raw_and_labels
-    data = P.prepare(raw, y, protocol)
-    model, _ = P.train_network(name, data, epochs=1, patience=1)
+    data = prepare(raw, y, protocol)
+    model, _ = train_network(name, data, epochs=1, patience=1)
     path = export_onnx(model, protocol, data.mean, data.std, tmp_path / f"{name}.onnx")
     graph = onnx.load(path).graph
     assert [o.name for o in graph.output] == ["prob_211", "prob_321", "prob_2212", "prob_11"]
     assert graph.input[0].type.tensor_type.shape.dim[1].dim_value == 22
     onnx_prob = onnx_probabilities(path, raw)
-    jax_prob = P.predict_network(model, scale_like(data, raw))
+    jax_prob = predict_network(model, scale_like(data, raw))
     np.testing.assert_allclose(onnx_prob, jax_prob, atol=2e-5)
     np.testing.assert_allclose(onnx_prob.sum(axis=1), 1.0, atol=1e-5)
 
 
 def test_export_refuses_other_networks(raw_and_labels: tuple[np.ndarray, np.ndarray], tmp_path: Path) -> None:
     raw, y = raw_and_labels
-    data = P.prepare(raw, y, "corrected")
+    data = prepare(raw, y, "corrected")
     with pytest.raises(TypeError, match="dense networks"):
         export_onnx(build_network("fse_phase1"), "corrected", data.mean, data.std, tmp_path / "x.onnx")
     with pytest.raises(ValueError, match="unknown protocol"):

@@ -9,12 +9,13 @@ import pytest
 import uproot
 
 from hepnb.pid import constants as C
-from hepnb.pid import study as P
+from hepnb.pid.bayes import alice_bayes, seed_bayes_accuracy
+from hepnb.pid.data import COLUMNS, TREE, read_tracks, simulate_tracks, write_tracks
 from hepnb.pid.detector import expected_dedx, expected_time_ps, tof_match_efficiency
-from hepnb.pid.io import TREE, read_tracks, write_tracks
 from hepnb.pid.models import NETWORKS, build_network
+from hepnb.pid.pipeline import predict_network, train_network, train_tree
+from hepnb.pid.protocols import PROTOCOLS, prepare
 from hepnb.pid.selection import FEATURES, features, labels, momentum_range, select
-from hepnb.pid.simulate import COLUMNS, simulate_tracks
 
 # reference/pid.md §1: O2 DataFormats Bethe–Bloch ×50 (a.u.), p in GeV/c -> (e, π, K, p)
 BB_TABLE = {0.2: (78, 62, 327, 1101), 0.3: (79, 51, 164, 506), 0.5: (80, 48, 83, 203), 0.7: (81, 49, 62, 121),
@@ -64,13 +65,13 @@ def test_seed_bayes_probabilities_are_zero_without_tof(table: dict[str, np.ndarr
     no_tof = table["has_tof"] == 0
     assert np.all(bayes[no_tof] == 0)
     np.testing.assert_allclose(bayes[~no_tof].sum(axis=1), 1.0, rtol=1e-9)
-    acc = P.seed_bayes_accuracy(features(table), labels(table))
+    acc = seed_bayes_accuracy(features(table), labels(table))
     assert acc["real_bayes_subset"] > acc["all_tracks"] - 0.2
 
 
 def test_alice_bayes_beats_pion_guess_on_tof_tracks(table: dict[str, np.ndarray]) -> None:
     raw, y = features(table), labels(table)
-    post = P.alice_bayes(raw)
+    post = alice_bayes(raw)
     np.testing.assert_allclose(post.sum(axis=1), 1.0, rtol=1e-9)
     tof = raw[:, FEATURES.index("has_tof")] > 0
     assert np.mean(post[tof].argmax(1) == y[tof]) > np.mean(y[tof] == 0) + 0.05
@@ -139,12 +140,12 @@ def test_unknown_model_and_protocol(table: dict[str, np.ndarray]) -> None:
     with pytest.raises(ValueError, match="unknown model 'svm'"):
         build_network("svm")
     with pytest.raises(ValueError, match="unknown protocol"):
-        P.prepare(features(table)[:100], labels(table)[:100], "fancy")
+        prepare(features(table)[:100], labels(table)[:100], "fancy")
 
 
 def test_protocols_differ_as_documented(table: dict[str, np.ndarray]) -> None:
     raw, y = features(table)[:4000], labels(table)[:4000]
-    seed, fixed = P.prepare(raw, y, "seed"), P.prepare(raw, y, "corrected")
+    seed, fixed = prepare(raw, y, "seed"), prepare(raw, y, "corrected")
     assert np.array_equal(seed.val["y"], seed.test["y"])  # the seed stops on its test split
     assert len(fixed.val["y"]) + len(fixed.test["y"]) + len(fixed.train["y"]) == len(y)
     assert seed.train["mask"][:, 1].all()  # −999 counts as "present": the TOF mask is always on
@@ -155,7 +156,7 @@ def test_protocols_differ_as_documented(table: dict[str, np.ndarray]) -> None:
 
 def test_each_protocol_adds_one_fix(table: dict[str, np.ndarray]) -> None:
     raw, y = features(table)[:4000], labels(table)[:4000]
-    cells = {name: P.prepare(raw, y, name) for name in P.PROTOCOLS}
+    cells = {name: prepare(raw, y, name) for name in PROTOCOLS}
     assert list(cells) == ["seed", "seed_val", "seed_val_tokens", "corrected"]
     n_val = len(cells["seed_val"].val["y"])
     assert 0 < n_val < len(cells["seed_val"].test["y"])  # 70/10/20 instead of stopping on the test split
@@ -175,7 +176,7 @@ def test_each_protocol_adds_one_fix(table: dict[str, np.ndarray]) -> None:
 def test_gap_by_fix_differences() -> None:
     import pandas as pd
 
-    from hepnb.pid.report import gap_by_fix
+    from hepnb.pid.pipeline import gap_by_fix
 
     acc = pd.DataFrame({"simple_nn": [80.0, 85.0, 86.0, 90.0], "dnn": [70.0, 88.0, 84.0, 91.5],
                         "xgboost": [95.0, 95.0, 94.0, 94.0]},
@@ -198,9 +199,9 @@ def test_gap_by_fix_differences() -> None:
 @pytest.mark.parametrize("name", NETWORKS)
 def test_networks_train_and_output_probabilities(name: str, table: dict[str, np.ndarray]) -> None:
     raw, y = features(table)[:3000], labels(table)[:3000]
-    data = P.prepare(raw, y, "corrected")
-    model, info = P.train_network(name, data, epochs=1, patience=1, batch_size=256)
-    prob = P.predict_network(model, data.test)
+    data = prepare(raw, y, "corrected")
+    model, info = train_network(name, data, epochs=1, patience=1, batch_size=256)
+    prob = predict_network(model, data.test)
     assert prob.shape == (len(data.test["y"]), 4)
     np.testing.assert_allclose(prob.sum(axis=1), 1.0, rtol=1e-4)
     assert info["epochs_run"] == 1
@@ -222,19 +223,19 @@ def test_saved_models_predict_through_the_cli(table: dict[str, np.ndarray], tmp_
 
     from hepnb.cli import main
     from hepnb.io import read_table
-    from hepnb.pid.deploy import load_model, save_model
-    from hepnb.pid.report import scale_like
+    from hepnb.pid.export import load_deployable, save_deployable
+    from hepnb.pid.protocols import scale_like
 
     sample = {k: v[:3000] for k, v in table.items()}
     raw, y = features(sample), labels(sample)
-    data = P.prepare(raw, y, "corrected")
-    net, _ = P.train_network("fse_phase1", data, epochs=1, patience=1)
-    booster = P.train_trees(data, n_trees_rf=5, n_trees_xgb=10)["xgboost"][0]
-    save_model(tmp_path / "net", "fse_phase1", net, data)
-    save_model(tmp_path / "xgb", "xgboost", booster, data)
+    data = prepare(raw, y, "corrected")
+    net, _ = train_network("fse_phase1", data, epochs=1, patience=1)
+    booster, _ = train_tree("xgboost", data, n_trees=10)
+    save_deployable(tmp_path / "net", "fse_phase1", net, data)
+    save_deployable(tmp_path / "xgb", "xgboost", booster, data)
     write_tracks(tmp_path / "in.parquet", {k: v for k, v in sample.items() if k != "mc_pdg"})  # unlabelled input
     inputs = scale_like(data, raw)
-    expected = {"net": P.predict_network(net, inputs), "xgb": booster.predict_proba(inputs["x"])}
+    expected = {"net": predict_network(net, inputs), "xgb": booster.predict_proba(inputs["x"])}
     for name, want in expected.items():
         assert main(["pid", "predict", "--model", str(tmp_path / name), "--input", str(tmp_path / "in.parquet"),
                      "--output", str(tmp_path / f"{name}.parquet")]) == 0
@@ -247,6 +248,6 @@ def test_saved_models_predict_through_the_cli(table: dict[str, np.ndarray], tmp_
     meta["features"] = meta["features"][:-1]
     (tmp_path / "xgb" / "model.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="trained on another feature set"):
-        load_model(tmp_path / "xgb")
+        load_deployable(tmp_path / "xgb")
     with pytest.raises(FileNotFoundError, match="not a hepnb PID model folder"):
-        load_model(tmp_path)
+        load_deployable(tmp_path)
