@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-#: Species in class order; PDG codes and masses in GeV.
+from particle import Particle
+
+#: Species in class order and their PDG codes.
 SPECIES: tuple[str, ...] = ("pi", "ka", "pr", "el")
 PDG: dict[str, int] = {"pi": 211, "ka": 321, "pr": 2212, "el": 11}
-MASS_GEV: dict[str, float] = {"pi": 0.13957039, "ka": 0.493677, "pr": 0.93827209, "el": 0.00051099895}
+#: Masses in GeV from the ``particle`` package's PDG table.
+MASS_GEV: dict[str, float] = {s: Particle.from_pdgid(code).mass / 1000.0 for s, code in PDG.items()}
 #: cτ in cm of the species that decay before the TOF (π, K).
 CTAU_CM: dict[str, float] = {"pi": 780.45, "ka": 371.2}
 

@@ -42,7 +42,24 @@ __all__ = ["EXPORTABLE", "export_onnx", "load_deployable", "onnx_probabilities",
 
 
 def save_deployable(folder: str | os.PathLike[str], name: str, model: Any, data: Prepared) -> Path:
-    """Save a trained network or XGBoost model with the scaling of its protocol."""
+    """Save a trained network or XGBoost model with the scaling of its protocol, for :func:`predict_table`.
+
+    Parameters
+    ----------
+    folder
+        The model folder (created).
+    name
+        ``xgboost`` or a network of :data:`hepnb.pid.models.NETWORKS`.
+    model
+        The trained model.
+    data
+        The prepared cell it was trained on (its protocol and scaling are saved).
+
+    Returns
+    -------
+    pathlib.Path
+        The folder.
+    """
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     if name == "xgboost":
@@ -93,7 +110,21 @@ def load_deployable(folder: str | os.PathLike[str]) -> tuple[dict[str, Any], Any
 
 
 def predict_table(folder: str | os.PathLike[str], table: Mapping[str, NDArray]) -> dict[str, NDArray]:
-    """Per-track probabilities ``prob_<species>`` and the predicted species (index and PDG code)."""
+    """Per-track probabilities ``prob_<species>`` and the predicted species (index and PDG code).
+
+    Parameters
+    ----------
+    folder
+        A folder written by :func:`save_deployable`.
+    table
+        Tracks with the extractor's columns (:data:`hepnb.pid.data.COLUMNS`; labels optional).
+
+    Returns
+    -------
+    dict
+        ``event_id``, ``track_id``, ``prob_pi`` … ``prob_el``, ``predicted``, ``predicted_pdg`` (and ``mc_pdg``
+        when the table has it).
+    """
     meta, model = load_deployable(folder)
     inputs = scale_inputs(features(table), meta["protocol"], np.asarray(meta["mean"]), np.asarray(meta["std"]))
     prob = model.predict_proba(inputs["x"]) if meta["kind"] == "xgboost" else predict_network(model, inputs)

@@ -57,6 +57,7 @@ Cell = tuple[str, str]
 
 # Training and evaluation
 
+
 def _loss_factory(weights: NDArray[np.float32], alpha: float, gamma: float) -> Any:
     w = jnp.asarray(weights)
 
@@ -99,7 +100,8 @@ def train_network(name: str, data: Prepared, *, epochs: int, patience: int, batc
 
 
 def predict_network(model: Any, part: Mapping[str, NDArray]) -> NDArray[np.float64]:
-    """Class probabilities (N, 4)."""
+    """Class probabilities (N, 4) of a network for inputs with ``x``, ``mask`` and ``mode``
+    (:func:`hepnb.pid.protocols.scale_inputs`, or a part of :class:`hepnb.pid.protocols.Prepared`)."""
     return np.asarray(predict(model, {k: part[k] for k in ("x", "mask", "mode")}, _apply), dtype=np.float64)
 
 

@@ -157,5 +157,18 @@ def prepare(raw: NDArray[np.float32], y: NDArray[np.int64], protocol: str, *, se
 
 
 def scale_like(data: Prepared, raw: NDArray[np.float32]) -> dict[str, NDArray]:
-    """Apply a prepared protocol's scaling and tokenisation to new tracks (e.g. the data-like sample)."""
+    """Apply a prepared protocol's scaling and tokenisation to new tracks (e.g. the data-like sample).
+
+    Parameters
+    ----------
+    data
+        The prepared cell whose protocol, ``mean`` and ``std`` are applied.
+    raw
+        The new tracks' 22 raw features (N, 22), as :func:`hepnb.pid.selection.features` gives.
+
+    Returns
+    -------
+    dict
+        As :func:`scale_inputs`: ``x``, ``mask``, ``mode``, ``raw``.
+    """
     return scale_inputs(raw, data.protocol, data.mean, data.std)
