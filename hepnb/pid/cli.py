@@ -48,10 +48,7 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``hepnb pid …`` to the main parser."""
-    pid = subparsers.add_parser("pid", help="PID study tools (simulate, predict)")
-    sub = pid.add_subparsers(dest="pid_command", required=True)
+def _add_simulate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     sim = sub.add_parser("simulate", help="simulate tracks into a ROOT or Parquet table")
     sim.add_argument("--n", type=int, required=True, help="tracks to simulate (before selections)")
     sim.add_argument("--seed", type=int, default=0)
@@ -62,8 +59,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                      help="chunk cache, shared by the workers of a remote scheduler (default: a temporary folder)")
     add_cluster_arguments(sim)
     sim.set_defaults(func=_simulate)
+
+
+def _add_predict(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     pred = sub.add_parser("predict", help="apply a saved model to a track table")
     pred.add_argument("--model", type=Path, required=True, help="model folder written by the notebook")
     pred.add_argument("--input", type=Path, required=True, help="ROOT or Parquet track table (labels optional)")
     pred.add_argument("--output", type=Path, required=True, help="FILE.root or FILE.parquet")
     pred.set_defaults(func=_predict)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``hepnb pid …`` to the main parser."""
+    pid = subparsers.add_parser("pid", help="PID study tools (simulate, predict)")
+    sub = pid.add_subparsers(dest="pid_command", required=True)
+    _add_simulate(sub)
+    _add_predict(sub)
