@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from hepnb.pid import constants as C
+from hepnb.pid.constants import SEED_BAYES_PRIORS, SPECIES, TOF_TAIL_SLOPE_SIGMA
 from hepnb.pid.selection import FEATURES, GROUPS
 
 __all__ = ["alice_bayes", "seed_bayes_accuracy", "seed_bayes_probabilities"]
@@ -20,7 +20,7 @@ def seed_bayes_probabilities(nsigma_tpc: NDArray[np.float64], nsigma_tof: NDArra
                              has_tof: NDArray[np.bool_]) -> NDArray[np.float64]:
     """The seed extractor's "Bayesian" probabilities: prior × exp(−½(nσ_TPC² + nσ_TOF²)), priors
     1 : 0.2 : 0.1 : 0.05, normalised; all four are 0 without TOF (its −999 sentinels underflow)."""
-    priors = np.asarray(C.SEED_BAYES_PRIORS)
+    priors = np.asarray(SEED_BAYES_PRIORS)
     chi2 = nsigma_tpc**2 + nsigma_tof**2
     like = priors * np.exp(-0.5 * (chi2 - chi2.min(axis=1, keepdims=True)))
     prob = like / like.sum(axis=1, keepdims=True)
@@ -67,12 +67,12 @@ def alice_bayes(table_raw: NDArray[np.float32], *, n_iter: int = 4, pt_edges: Se
         Posterior probabilities (N, 4) in :data:`hepnb.pid.constants.SPECIES` order.
     """
     pt = table_raw[:, FEATURES.index("pt")]
-    ns_tpc = table_raw[:, [FEATURES.index(f"tpc_nsigma_{s}") for s in C.SPECIES]].astype(np.float64)
-    ns_tof = table_raw[:, [FEATURES.index(f"tof_nsigma_{s}") for s in C.SPECIES]].astype(np.float64)
+    ns_tpc = table_raw[:, [FEATURES.index(f"tpc_nsigma_{s}") for s in SPECIES]].astype(np.float64)
+    ns_tof = table_raw[:, [FEATURES.index(f"tof_nsigma_{s}") for s in SPECIES]].astype(np.float64)
     has_tof = table_raw[:, _HAS_TOF] > 0
     ns_tof = np.where(has_tof[:, None], ns_tof, 0.0)  # −999 sentinels would overflow the tail term
     like = np.where(np.abs(ns_tpc) < 5, np.exp(-0.5 * ns_tpc**2), 0.25)
-    tail = C.TOF_TAIL_SLOPE_SIGMA
+    tail = TOF_TAIL_SLOPE_SIGMA
     tof_like = np.where(ns_tof < tail, np.exp(-0.5 * ns_tof**2), np.exp(-(ns_tof - 0.5 * tail) * tail))
     like = like * np.where(has_tof[:, None], tof_like, 1.0)
     bins = np.clip(np.digitize(pt, pt_edges) - 1, 0, len(pt_edges) - 2)

@@ -25,8 +25,25 @@ from numpy.typing import NDArray
 from scipy import special
 
 from hepnb.io import check_columns, read_table, write_table
-from hepnb.pid import constants as C
 from hepnb.pid.bayes import seed_bayes_probabilities
+from hepnb.pid.constants import (
+    BW_BETA_T,
+    BW_N,
+    BW_T_KIN_GEV,
+    C_CM_PER_PS,
+    CTAU_CM,
+    MASS_GEV,
+    MISSING,
+    PDG,
+    SPECIES,
+    SPECIES_FRACTIONS,
+    TOF_MATCH_PLATEAU,
+    TOF_MISMATCH_FRACTION,
+    TOF_RESOLUTION_PS,
+    TOF_TAIL_FRACTION,
+    TOF_TAIL_SLOPE_SIGMA,
+    TPC_N_PADROWS,
+)
 from hepnb.pid.detector import (
     expected_dedx,
     expected_time_ps,
@@ -77,10 +94,10 @@ class Response:
     tpc_gain: float = 1.0
     tpc_resolution_scale: float = 1.0
     tpc_tail_fraction: float = 0.04
-    tof_resolution_ps: float = C.TOF_RESOLUTION_PS
-    tof_match_plateau: float = C.TOF_MATCH_PLATEAU
-    tof_mismatch_fraction: float = C.TOF_MISMATCH_FRACTION
-    tof_tail_fraction: float = C.TOF_TAIL_FRACTION
+    tof_resolution_ps: float = TOF_RESOLUTION_PS
+    tof_match_plateau: float = TOF_MATCH_PLATEAU
+    tof_mismatch_fraction: float = TOF_MISMATCH_FRACTION
+    tof_tail_fraction: float = TOF_TAIL_FRACTION
 
     def data_like(self) -> Response:
         """TPC gain +3 %, resolution +15 %, tails ×2; TOF 95 ps, matching 0.42, mismatches 4 %."""
@@ -89,8 +106,8 @@ class Response:
                        tof_tail_fraction=0.2)
 
 
-def blast_wave_pt_pdf(pt_gev: NDArray[np.float64], mass_gev: float, beta_t: float = C.BW_BETA_T,
-                      t_kin_gev: float = C.BW_T_KIN_GEV, n: float = C.BW_N) -> NDArray[np.float64]:
+def blast_wave_pt_pdf(pt_gev: NDArray[np.float64], mass_gev: float, beta_t: float = BW_BETA_T,
+                      t_kin_gev: float = BW_T_KIN_GEV, n: float = BW_N) -> NDArray[np.float64]:
     """dN/dpT of the Boltzmann–Gibbs blast wave (unnormalised), with ⟨βT⟩, T_kin and n as ALICE fits.
 
     dN/dpT ∝ pT ∫₀¹ r dr mT I₀(pT sinh ρ / T) K₁(mT cosh ρ / T), ρ = atanh(β_s rⁿ), β_s = ⟨βT⟩ (2 + n)/2.
@@ -112,9 +129,9 @@ def _pt_inverse_cdf(species: str) -> tuple[NDArray[np.float64], NDArray[np.float
     if species == "el":
         pdf = grid * np.exp(-grid / 0.22)  # conversions and Dalitz: steeply falling
     else:
-        pdf = blast_wave_pt_pdf(grid, C.MASS_GEV[species])
+        pdf = blast_wave_pt_pdf(grid, MASS_GEV[species])
         if species == "pi":  # soft component (resonance decays) the blast wave misses below 0.5 GeV/c
-            soft = grid * np.exp(-np.sqrt(grid**2 + C.MASS_GEV["pi"] ** 2) / 0.16)
+            soft = grid * np.exp(-np.sqrt(grid**2 + MASS_GEV["pi"] ** 2) / 0.16)
             pdf = pdf / pdf.sum() + 0.35 * soft / soft.sum()
     cdf = np.cumsum(pdf)
     return grid, cdf / cdf[-1]
@@ -147,27 +164,27 @@ def simulate_tracks(n_tracks: int, *, seed: int = 0, data_like: bool = False,
         raise ValueError(msg)
     resp = response or (Response().data_like() if data_like else Response())
     rng = np.random.default_rng(seed)
-    names = list(C.SPECIES)
-    fractions = np.array([C.SPECIES_FRACTIONS[s] for s in names])
+    names = list(SPECIES)
+    fractions = np.array([SPECIES_FRACTIONS[s] for s in names])
     cls = rng.choice(len(names), n_tracks, p=fractions / fractions.sum())
     pt = np.empty(n_tracks)
     for i, s in enumerate(names):
         sel = cls == i
         pt[sel] = _sample_pt(rng, s, int(sel.sum()))
-    mass = np.array([C.MASS_GEV[s] for s in names])[cls]
+    mass = np.array([MASS_GEV[s] for s in names])[cls]
     charge = rng.choice([-1, 1], n_tracks)
     eta = rng.uniform(-0.9, 0.9, n_tracks)
     phi = rng.uniform(0.0, 2 * np.pi, n_tracks)
     p = pt * np.cosh(eta)
 
     # TPC: truncated-mean dE/dx with Gaussian core and a small upper (Landau-like) tail
-    ncl = np.clip(np.round(rng.normal(130, 14, n_tracks)), 40, C.TPC_N_PADROWS)
+    ncl = np.clip(np.round(rng.normal(130, 14, n_tracks)), 40, TPC_N_PADROWS)
     rel = tpc_relative_resolution(ncl) * resp.tpc_resolution_scale
     true_dedx = expected_dedx(p, mass)  # type: ignore[arg-type]  # per-track masses broadcast
     signal = resp.tpc_gain * true_dedx * (1.0 + rel * rng.normal(size=n_tracks))
     tail = rng.uniform(size=n_tracks) < resp.tpc_tail_fraction
     signal[tail] *= 1.0 + rng.exponential(2.0 * rel[tail])
-    expected = {s: expected_dedx(p, C.MASS_GEV[s]) for s in names}
+    expected = {s: expected_dedx(p, MASS_GEV[s]) for s in names}
     nsig_tpc = np.stack([(signal - expected[s]) / (expected[s] * tpc_relative_resolution(ncl)) for s in names], axis=1)
 
     # TOF: reach, matching, decays in flight, resolution with tail, mismatches
@@ -175,18 +192,18 @@ def simulate_tracks(n_tracks: int, *, seed: int = 0, data_like: bool = False,
     survive = np.ones(n_tracks)
     for s in ("pi", "ka"):
         sel = cls == names.index(s)
-        survive[sel] = np.exp(-length[sel] * C.MASS_GEV[s] / (p[sel] * C.CTAU_CM[s]))
+        survive[sel] = np.exp(-length[sel] * MASS_GEV[s] / (p[sel] * CTAU_CM[s]))
     has_tof = rng.uniform(size=n_tracks) < tof_match_efficiency(pt, resp.tof_match_plateau) * survive
     sigma_tev = max(80.0 / np.sqrt(0.3 * tracks_per_event), 15.0)
     t_true = expected_time_ps(p, mass, length)  # type: ignore[arg-type]
     sigma_t = tof_expected_sigma_ps(p, 0.13957, length, resp.tof_resolution_ps, sigma_tev)
     t_meas = t_true + sigma_t * rng.normal(size=n_tracks)
     tof_tail = rng.uniform(size=n_tracks) < resp.tof_tail_fraction
-    t_meas[tof_tail] += rng.exponential(C.TOF_TAIL_SLOPE_SIGMA * sigma_t[tof_tail])
+    t_meas[tof_tail] += rng.exponential(TOF_TAIL_SLOPE_SIGMA * sigma_t[tof_tail])
     mismatch = rng.uniform(size=n_tracks) < resp.tof_mismatch_fraction
-    t_meas[mismatch] = length[mismatch] / (C.C_CM_PER_PS * rng.uniform(0.3, 1.0, int(mismatch.sum())))
-    nsig_tof = np.stack([(t_meas - expected_time_ps(p, C.MASS_GEV[s], length))
-                         / tof_expected_sigma_ps(p, C.MASS_GEV[s], length, C.TOF_RESOLUTION_PS, sigma_tev)
+    t_meas[mismatch] = length[mismatch] / (C_CM_PER_PS * rng.uniform(0.3, 1.0, int(mismatch.sum())))
+    nsig_tof = np.stack([(t_meas - expected_time_ps(p, MASS_GEV[s], length))
+                         / tof_expected_sigma_ps(p, MASS_GEV[s], length, TOF_RESOLUTION_PS, sigma_tev)
                          for s in names], axis=1)
     beta = tof_beta(length, t_meas)
 
@@ -200,21 +217,21 @@ def simulate_tracks(n_tracks: int, *, seed: int = 0, data_like: bool = False,
     dca_z[secondary] = rng.laplace(0.0, 0.3, int(secondary.sum()))
     its = rng.choice([2, 3, 4, 5, 6, 7], n_tracks, p=[0.03, 0.05, 0.12, 0.2, 0.3, 0.3])
 
-    bayes = seed_bayes_probabilities(nsig_tpc, np.where(has_tof[:, None], nsig_tof, C.MISSING), has_tof)
+    bayes = seed_bayes_probabilities(nsig_tpc, np.where(has_tof[:, None], nsig_tof, MISSING), has_tof)
     table: dict[str, NDArray] = {
         "event_id": (np.arange(n_tracks) // tracks_per_event).astype(np.int64),
         "track_id": np.arange(n_tracks, dtype=np.int64),
         "px": pt * np.cos(phi), "py": pt * np.sin(phi), "pz": pt * np.sinh(eta), "pt": pt, "p": p,
         "eta": eta, "phi": phi, "charge": charge.astype(np.int32), "tpc_signal": signal,
         "tpc_nclusters": ncl.astype(np.int32), "its_nclusters": its.astype(np.int32),
-        "tof_beta": np.where(has_tof, beta, C.MISSING),
+        "tof_beta": np.where(has_tof, beta, MISSING),
         "has_tpc": np.ones(n_tracks, dtype=np.int32), "has_tof": has_tof.astype(np.int32),
         "dca_xy": dca_xy, "dca_z": dca_z,
-        "mc_pdg": (charge * np.array([C.PDG[s] for s in names])[cls] * np.where(cls == 3, -1, 1)).astype(np.int32),
+        "mc_pdg": (charge * np.array([PDG[s] for s in names])[cls] * np.where(cls == 3, -1, 1)).astype(np.int32),
     }
     for i, s in enumerate(names):
         table[f"tpc_nsigma_{s}"] = nsig_tpc[:, i]
-        table[f"tof_nsigma_{s}"] = np.where(has_tof, nsig_tof[:, i], C.MISSING)
+        table[f"tof_nsigma_{s}"] = np.where(has_tof, nsig_tof[:, i], MISSING)
         table[f"bayes_prob_{s}"] = bayes[:, i]
     return {k: table[k] for k in (*COLUMNS, "mc_pdg")}
 

@@ -5,7 +5,19 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from hepnb.pid import constants as C
+from hepnb.pid.constants import (
+    BB_ALEPH_O2,
+    C_CM_PER_PS,
+    TOF_MATCH_PLATEAU,
+    TOF_MATCH_SCALE_GEV,
+    TOF_PT_MIN_GEV,
+    TOF_RADIUS_CM,
+    TOF_RESOLUTION_PS,
+    TPC_CHARGE_EXPONENT,
+    TPC_MIP,
+    TPC_N_PADROWS,
+    TPC_REL_RESOLUTION,
+)
 
 __all__ = [
     "bethe_bloch_aleph",
@@ -21,7 +33,7 @@ __all__ = [
 F = NDArray[np.float64]
 
 
-def bethe_bloch_aleph(bg: ArrayLike, params: tuple[float, ...] = C.BB_ALEPH_O2) -> F:
+def bethe_bloch_aleph(bg: ArrayLike, params: tuple[float, ...] = BB_ALEPH_O2) -> F:
     """ALEPH parametrisation f(βγ) (O2 ``BetheBlochAleph``): (kp2 − β^kp4 − ln(kp3 + (1/βγ)^kp5)) kp1 / β^kp4."""
     kp1, kp2, kp3, kp4, kp5 = params
     bg = np.asarray(bg, dtype=np.float64)
@@ -34,32 +46,32 @@ def bethe_bloch_aleph(bg: ArrayLike, params: tuple[float, ...] = C.BB_ALEPH_O2) 
 def expected_dedx(p_gev: ArrayLike, mass_gev: float, charge: int = 1) -> F:
     """Expected TPC signal (a.u., MIP = 50) for momentum ``p_gev`` at the TPC inner wall."""
     bg = np.asarray(p_gev, dtype=np.float64) / mass_gev
-    return C.TPC_MIP * bethe_bloch_aleph(bg) * abs(charge) ** C.TPC_CHARGE_EXPONENT
+    return TPC_MIP * bethe_bloch_aleph(bg) * abs(charge) ** TPC_CHARGE_EXPONENT
 
 
 def tpc_relative_resolution(n_clusters: ArrayLike) -> F:
     """Relative dE/dx resolution ≈ 6 % × √(152 / N_cl)."""
-    return C.TPC_REL_RESOLUTION * np.sqrt(C.TPC_N_PADROWS / np.asarray(n_clusters, dtype=np.float64))
+    return TPC_REL_RESOLUTION * np.sqrt(TPC_N_PADROWS / np.asarray(n_clusters, dtype=np.float64))
 
 
 def tof_track_length_cm(eta: ArrayLike) -> F:
     """Straight-line path to the TOF cylinder, 370 cm × cosh η (helix curvature neglected)."""
-    return C.TOF_RADIUS_CM * np.cosh(np.asarray(eta, dtype=np.float64))
+    return TOF_RADIUS_CM * np.cosh(np.asarray(eta, dtype=np.float64))
 
 
 def expected_time_ps(p_gev: ArrayLike, mass_gev: float, length_cm: ArrayLike) -> F:
     """t_exp = L √(m² + p²) / (c p)."""
     p = np.asarray(p_gev, dtype=np.float64)
-    return np.asarray(length_cm) * np.sqrt(mass_gev**2 + p * p) / (C.C_CM_PER_PS * p)
+    return np.asarray(length_cm) * np.sqrt(mass_gev**2 + p * p) / (C_CM_PER_PS * p)
 
 
 def tof_beta(length_cm: ArrayLike, time_ps: ArrayLike) -> F:
     """β = L / (c t)."""
-    return np.asarray(length_cm, dtype=np.float64) / (C.C_CM_PER_PS * np.asarray(time_ps, dtype=np.float64))
+    return np.asarray(length_cm, dtype=np.float64) / (C_CM_PER_PS * np.asarray(time_ps, dtype=np.float64))
 
 
 def tof_expected_sigma_ps(p_gev: ArrayLike, mass_gev: float, length_cm: ArrayLike,
-                          resolution_ps: float = C.TOF_RESOLUTION_PS, event_time_ps: float = 20.0) -> F:
+                          resolution_ps: float = TOF_RESOLUTION_PS, event_time_ps: float = 20.0) -> F:
     """σ² = σ_TOF² + σ_tev² + σ_trk², σ_trk = dpp · t / (1 + p²/m²) with dpp = 0.008 + 0.008 p + 0.002 m/p
     (O2Physics ``PIDTOF``)."""
     p = np.asarray(p_gev, dtype=np.float64)
@@ -69,8 +81,8 @@ def tof_expected_sigma_ps(p_gev: ArrayLike, mass_gev: float, length_cm: ArrayLik
     return np.sqrt(resolution_ps**2 + event_time_ps**2 + sigma_trk**2)
 
 
-def tof_match_efficiency(pt_gev: ArrayLike, plateau: float = C.TOF_MATCH_PLATEAU) -> F:
+def tof_match_efficiency(pt_gev: ArrayLike, plateau: float = TOF_MATCH_PLATEAU) -> F:
     """ε(pT) = ε_max (1 − exp(−(pT − 0.28)/0.25)) above 0.28 GeV/c, else 0."""
     pt = np.asarray(pt_gev, dtype=np.float64)
-    return np.where(pt > C.TOF_PT_MIN_GEV,
-                    plateau * (1.0 - np.exp(-(pt - C.TOF_PT_MIN_GEV) / C.TOF_MATCH_SCALE_GEV)), 0.0)
+    return np.where(pt > TOF_PT_MIN_GEV,
+                    plateau * (1.0 - np.exp(-(pt - TOF_PT_MIN_GEV) / TOF_MATCH_SCALE_GEV)), 0.0)

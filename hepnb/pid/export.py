@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hepnb.pid import constants as C
+from hepnb.pid.constants import PDG, SPECIES
 from hepnb.pid.models import DNN, SimpleNN, build_network
 from hepnb.pid.pipeline import predict_network
 from hepnb.pid.protocols import protocol_spec, scale_inputs
@@ -69,7 +69,7 @@ def save_deployable(folder: str | os.PathLike[str], name: str, model: Any, data:
 
         save_checkpoint(model, out / "checkpoint")
     meta = {"kind": "xgboost" if name == "xgboost" else "network", "name": name, "protocol": data.protocol,
-            "features": list(FEATURES), "species": list(C.SPECIES), "mean": data.mean.tolist(),
+            "features": list(FEATURES), "species": list(SPECIES), "mean": data.mean.tolist(),
             "std": data.std.tolist()}
     (out / "model.json").write_text(json.dumps(meta, indent=1))
     return out
@@ -130,9 +130,9 @@ def predict_table(folder: str | os.PathLike[str], table: Mapping[str, NDArray]) 
     prob = model.predict_proba(inputs["x"]) if meta["kind"] == "xgboost" else predict_network(model, inputs)
     pred = prob.argmax(axis=1)
     out = {"event_id": np.asarray(table["event_id"]), "track_id": np.asarray(table["track_id"]),
-           **{f"prob_{s}": prob[:, i] for i, s in enumerate(C.SPECIES)},
+           **{f"prob_{s}": prob[:, i] for i, s in enumerate(SPECIES)},
            "predicted": pred.astype(np.int32),
-           "predicted_pdg": np.array([C.PDG[s] for s in C.SPECIES])[pred].astype(np.int32)}
+           "predicted_pdg": np.array([PDG[s] for s in SPECIES])[pred].astype(np.int32)}
     if "mc_pdg" in table:
         out["mc_pdg"] = np.asarray(table["mc_pdg"])
     return out
@@ -228,14 +228,14 @@ def export_onnx(model: Any, protocol: str, mean: np.ndarray, std: np.ndarray, pa
         z = node("Add", [node("MatMul", [x, const(f"w{i}", w)], f"mm{i}"), const(f"b{i}", b.reshape(1, -1))], f"z{i}")
         x = z if i == len(layers) - 1 else node("Relu", [z], f"h{i}")
     prob = node("Softmax", [x], "probabilities", axis=1)
-    outputs = [f"prob_{C.PDG[s]}" for s in C.SPECIES]
+    outputs = [f"prob_{PDG[s]}" for s in SPECIES]
     nodes.append(helper.make_node("Split", [prob, const("split", [1] * len(outputs), np.int64)], outputs, axis=1))
     graph = helper.make_graph(
         nodes, "hepnb_pid", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", n])],
         [helper.make_tensor_value_info(o, TensorProto.FLOAT, ["batch", 1]) for o in outputs], inits)
     onnx_model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="hepnb")
     helper.set_model_props(onnx_model, {"features": ",".join(FEATURES), "species_pdg": ",".join(
-        str(C.PDG[s]) for s in C.SPECIES), "protocol": protocol})
+        str(PDG[s]) for s in SPECIES), "protocol": protocol})
     onnx.checker.check_model(onnx_model)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -24,8 +24,8 @@ from numpy.typing import NDArray
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, roc_auc_score
 
 from hepnb.metrics import bootstrap_ci, expected_calibration_error
-from hepnb.pid import constants as C
 from hepnb.pid.bayes import alice_bayes, seed_bayes_accuracy
+from hepnb.pid.constants import SPECIES
 from hepnb.pid.models import FSEAttention, build_network, focal_loss
 from hepnb.pid.protocols import PROTOCOLS, Prepared, prepare, protocol_spec
 from hepnb.pid.selection import FEATURES, features, labels, momentum_range
@@ -159,7 +159,7 @@ def evaluate(prob: NDArray[np.float64], y: NDArray[np.int64], *, n_boot: int = 1
     """Accuracy and macro AUC (with bootstrap uncertainties), per-class report, confusion matrix, ECE."""
     pred = prob.argmax(axis=1)
     present = np.unique(y)
-    labels = [C.SPECIES[i] for i in range(4)]
+    labels = [SPECIES[i] for i in range(4)]
 
     def macro_auc(p: NDArray, t: NDArray) -> float:
         cls = [c for c in range(4) if 0 < np.sum(t == c) < len(t)]
@@ -345,7 +345,7 @@ def efficiency_purity(prob: NDArray, y: NDArray, p_gev: NDArray, edges: Sequence
     """Per species and momentum bin: efficiency (recall) and purity (precision) of argmax selection."""
     pred = prob.argmax(axis=1)
     out: dict[str, Any] = {"edges_gev": list(edges)}
-    for i, s in enumerate(C.SPECIES):
+    for i, s in enumerate(SPECIES):
         eff, pur = [], []
         for lo, hi in itertools.pairwise(edges):
             b = (p_gev >= lo) & (p_gev < hi)
@@ -381,23 +381,23 @@ def data_like_summary(prob: NDArray, table: Mapping[str, NDArray], pt_edges: Seq
     agreement with the extractor's Bayes probabilities, fractions per pT bin."""
     pred = prob.argmax(axis=1)
     beta, dedx, pt = (np.asarray(table[k]) for k in ("tof_beta", "tpc_signal", "pt"))
-    bayes = np.stack([np.asarray(table[f"bayes_prob_{s}"]) for s in C.SPECIES], axis=1)
+    bayes = np.stack([np.asarray(table[f"bayes_prob_{s}"]) for s in SPECIES], axis=1)
     real = bayes.sum(axis=1) > 0
     out: dict[str, Any] = {
-        "fractions": {s: float(np.mean(pred == i)) for i, s in enumerate(C.SPECIES)},
+        "fractions": {s: float(np.mean(pred == i)) for i, s in enumerate(SPECIES)},
         "confidence_bins": confidence_bins(prob),
         "median_tof_beta": {s: float(np.median(beta[(pred == i) & (beta > 0)])) if np.any((pred == i) & (beta > 0))
-                            else float("nan") for i, s in enumerate(C.SPECIES)},
+                            else float("nan") for i, s in enumerate(SPECIES)},
         "median_tpc_dedx": {s: float(np.median(dedx[pred == i])) if np.any(pred == i) else float("nan")
-                            for i, s in enumerate(C.SPECIES)},
+                            for i, s in enumerate(SPECIES)},
         "ml_bayes_agreement": {s: float(np.mean(bayes[real & (pred == i)].argmax(1) == i))
-                               if np.any(real & (pred == i)) else float("nan") for i, s in enumerate(C.SPECIES)},
+                               if np.any(real & (pred == i)) else float("nan") for i, s in enumerate(SPECIES)},
         "fractions_by_pt": {},
     }
     for lo, hi in itertools.pairwise(pt_edges):
         b = (pt >= lo) & (pt < hi)
         out["fractions_by_pt"][f"{lo}-{hi}"] = {s: float(np.mean(pred[b] == i)) if b.any() else float("nan")
-                                                 for i, s in enumerate(C.SPECIES)}
+                                                 for i, s in enumerate(SPECIES)}
     return out
 
 

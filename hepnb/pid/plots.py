@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hepnb.metrics import reliability_curve, roc_curve
-from hepnb.pid import constants as C
+from hepnb.pid.constants import SPECIES
 
 __all__ = ["confusion_figure", "detector_figure", "performance_figure"]
 
@@ -44,7 +44,7 @@ def confusion_figure(confusions: Mapping[str, list[list[int]]]) -> Any:
 
     fig, axes = plt.subplots(1, len(confusions), figsize=(4.2 * len(confusions), 4))
     axes = np.atleast_1d(axes)
-    names = [LABELS[s] for s in C.SPECIES]
+    names = [LABELS[s] for s in SPECIES]
     for ax, (title, cm) in zip(axes, confusions.items(), strict=True):
         m = np.asarray(cm, dtype=float)
         m = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
@@ -75,7 +75,7 @@ def performance_figure(probs: Mapping[str, NDArray], y: NDArray, p_gev: NDArray,
     ax_rel.set(xlabel="mean predicted P(K)", ylabel="observed kaon fraction", title="reliability")
     edges = np.asarray(eff_pur["edges_gev"])
     centres = 0.5 * (edges[:-1] + edges[1:])
-    for s in C.SPECIES:
+    for s in SPECIES:
         ax_eff.plot(centres, eff_pur[s]["efficiency"], "o-", label=f"{LABELS[s]} efficiency")
         ax_eff.plot(centres, eff_pur[s]["purity"], "s--", label=f"{LABELS[s]} purity")
     ax_eff.set(xlabel="p [GeV/c]", ylim=(0, 1.05), title="best model")

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hepnb.pid import constants as C
+from hepnb.pid.constants import PDG, SPECIES
 
 __all__ = ["FEATURES", "GROUPS", "RANGES", "SELECTIONS", "feature_columns", "features", "labels", "momentum_range",
            "select", "selected", "stack_features"]
@@ -79,14 +79,14 @@ def labels(table: Mapping[str, NDArray]) -> NDArray[np.int64]:
     """Class index 0..3 (π, K, p, e) from ``mc_pdg``; −1 for other particles."""
     pdg = np.abs(np.asarray(table["mc_pdg"]))
     out = np.full(pdg.shape, -1, dtype=np.int64)
-    for i, s in enumerate(C.SPECIES):
-        out[pdg == C.PDG[s]] = i
+    for i, s in enumerate(SPECIES):
+        out[pdg == PDG[s]] = i
     return out
 
 
 def feature_columns(table: Mapping[str, Any]) -> dict[str, Any]:
     """The 22 raw features by name, in order; lazy dask-awkward columns give lazy features."""
-    bayes_sum = sum(_col(table, f"bayes_prob_{s}") for s in C.SPECIES)
+    bayes_sum = sum(_col(table, f"bayes_prob_{s}") for s in SPECIES)
     cols = {k: _col(table, k) for k in FEATURES if k != "bayes_available"}
     return {k: bayes_sum > 0 if k == "bayes_available" else cols[k] for k in FEATURES}
 

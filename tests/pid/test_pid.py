@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import uproot
 
-from hepnb.pid import constants as C
 from hepnb.pid.bayes import alice_bayes, seed_bayes_accuracy
+from hepnb.pid.constants import MASS_GEV, MISSING, SPECIES, TOF_MATCH_PLATEAU
 from hepnb.pid.data import COLUMNS, TREE, read_tracks, simulate_tracks, write_tracks
 from hepnb.pid.detector import expected_dedx, expected_time_ps, tof_match_efficiency
 from hepnb.pid.models import NETWORKS, build_network
@@ -26,13 +26,13 @@ TOF_TABLE = {1: (1302, 3160), 2: (340, 920), 3: (153, 424), 4: (86, 241)}
 
 @pytest.mark.parametrize(("p", "values"), BB_TABLE.items())
 def test_bethe_bloch_matches_the_o2_table(p: float, values: tuple[int, ...]) -> None:
-    got = [float(expected_dedx(p, C.MASS_GEV[s])) for s in ("el", "pi", "ka", "pr")]
+    got = [float(expected_dedx(p, MASS_GEV[s])) for s in ("el", "pi", "ka", "pr")]
     np.testing.assert_allclose(got, values, rtol=0.01, atol=0.5)  # the table is rounded to integers
 
 
 @pytest.mark.parametrize(("p", "values"), TOF_TABLE.items())
 def test_tof_separation_table(p: float, values: tuple[int, int]) -> None:
-    t = {s: expected_time_ps(p, C.MASS_GEV[s], 370.0) for s in ("pi", "ka", "pr")}
+    t = {s: expected_time_ps(p, MASS_GEV[s], 370.0) for s in ("pi", "ka", "pr")}
     np.testing.assert_allclose([t["ka"] - t["pi"], t["pr"] - t["ka"]], values, rtol=0.01)
     assert (t["ka"] - t["pi"]) / 80.0 == pytest.approx(values[0] / 80.0, rel=0.01)  # π/K separation in σ at 80 ps
 
@@ -41,7 +41,7 @@ def test_tof_matching_threshold_and_plateau() -> None:
     eff = tof_match_efficiency(np.array([0.2, 0.28, 0.5, 3.0]))
     assert eff[0] == 0.0 and eff[1] == 0.0
     assert 0.2 < eff[2] < 0.45
-    assert eff[3] == pytest.approx(C.TOF_MATCH_PLATEAU, abs=1e-3)
+    assert eff[3] == pytest.approx(TOF_MATCH_PLATEAU, abs=1e-3)
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +57,11 @@ def test_species_mix_and_tof_fraction_after_cuts(table: dict[str, np.ndarray]) -
     assert 0.15 < table["has_tof"][keep].mean() < 0.3
     low = table["pt"] < 0.28
     assert not table["has_tof"][low].any()
-    assert np.all(table["tof_beta"][table["has_tof"] == 0] == C.MISSING)
+    assert np.all(table["tof_beta"][table["has_tof"] == 0] == MISSING)
 
 
 def test_seed_bayes_probabilities_are_zero_without_tof(table: dict[str, np.ndarray]) -> None:
-    bayes = np.stack([table[f"bayes_prob_{s}"] for s in C.SPECIES], axis=1)
+    bayes = np.stack([table[f"bayes_prob_{s}"] for s in SPECIES], axis=1)
     no_tof = table["has_tof"] == 0
     assert np.all(bayes[no_tof] == 0)
     np.testing.assert_allclose(bayes[~no_tof].sum(axis=1), 1.0, rtol=1e-9)
@@ -241,7 +241,7 @@ def test_saved_models_predict_through_the_cli(table: dict[str, np.ndarray], tmp_
                      "--output", str(tmp_path / f"{name}.parquet")]) == 0
         got = read_table(tmp_path / f"{name}.parquet")
         np.testing.assert_array_equal(got["track_id"], sample["track_id"])
-        probs = np.stack([got[f"prob_{s}"] for s in C.SPECIES], axis=1)
+        probs = np.stack([got[f"prob_{s}"] for s in SPECIES], axis=1)
         np.testing.assert_allclose(probs, want, rtol=1e-5, atol=1e-6)
         np.testing.assert_array_equal(got["predicted"], want.argmax(axis=1))
     meta = json.loads((tmp_path / "xgb" / "model.json").read_text())
