@@ -24,13 +24,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from hepnb.compute.client import dask_client
+from hepnb.compute.client import add_cluster_arguments, dask_client
 from hepnb.io import read_table, write_table
 
 if TYPE_CHECKING:
+    import argparse
+
     from dask.distributed import Client
 
-__all__ = ["cache_folder", "cache_root", "chunk_seed", "generate_chunks", "generate_table",
+__all__ = ["add_chunk_arguments", "cache_folder", "cache_root", "chunk_seed", "generate_chunks", "generate_table",
            "load_chunks", "missing_chunks"]
 
 #: ``make_chunk(seed, index, **params) -> dict of equal-length numpy arrays``
@@ -276,3 +278,23 @@ def generate_table(
                                 client=client, workers=workers, progress=progress)
         table = load_chunks(paths)
     return {k: v[:n_rows] for k, v in table.items()}
+
+
+def add_chunk_arguments(parser: argparse.ArgumentParser, *, unit: str, per_chunk: int) -> None:
+    """Add the options of a chunked generator command: ``--<unit>-per-chunk``, ``--cache-dir``, and the
+    cluster's ``--scheduler``/``--workers`` (:func:`hepnb.compute.client.add_cluster_arguments`).
+
+    Parameters
+    ----------
+    parser
+        The command's parser.
+    unit
+        What a chunk counts (``"tracks"``, ``"events"``): the option is ``--<unit>-per-chunk``.
+    per_chunk
+        Its default.
+    """
+    parser.add_argument(f"--{unit}-per-chunk", type=int, default=per_chunk,
+                        help=f"{unit} per chunk (one task, one file)")
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="chunk cache, shared by the workers of a remote scheduler (default: a temporary folder)")
+    add_cluster_arguments(parser)

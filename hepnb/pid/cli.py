@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hepnb.compute.client import add_cluster_arguments
+from hepnb.compute.chunks import add_chunk_arguments
 from hepnb.io import check_output
 
 __all__ = ["register"]
@@ -54,10 +54,7 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--data-like", action="store_true", help="shifted detector response, no labels")
     sim.add_argument("--output", type=Path, required=True, help="FILE.root or FILE.parquet")
-    sim.add_argument("--tracks-per-chunk", type=int, default=100_000, help="tracks per chunk (one task, one file)")
-    sim.add_argument("--cache-dir", type=Path, default=None,
-                     help="chunk cache, shared by the workers of a remote scheduler (default: a temporary folder)")
-    add_cluster_arguments(sim)
+    add_chunk_arguments(sim, unit="tracks", per_chunk=100_000)
     sim.set_defaults(func=_simulate)
 
 

@@ -13,7 +13,7 @@ import argparse
 import math
 from pathlib import Path
 
-from hepnb.compute.client import add_cluster_arguments
+from hepnb.compute.chunks import add_chunk_arguments
 from hepnb.io import check_output
 
 __all__ = ["register"]
@@ -80,10 +80,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     gen.add_argument("--p-min-gev", type=float, default=2.0)
     gen.add_argument("--p-max-gev", type=float, default=100.0)
     gen.add_argument("--output", type=Path, required=True, help="FILE.root or FILE.parquet")
-    gen.add_argument("--tracks-per-chunk", type=int, default=20_000, help="tracks per chunk (one task, one file)")
-    gen.add_argument("--cache-dir", type=Path, default=None,
-                     help="chunk cache, shared by the workers of a remote scheduler (default: a temporary folder)")
-    add_cluster_arguments(gen)
+    add_chunk_arguments(gen, unit="tracks", per_chunk=20_000)
     gen.set_defaults(func=_generate)
 
 
