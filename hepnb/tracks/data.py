@@ -1,16 +1,26 @@
 """Track samples with their float64 RK4 reference, and the track tables they are read from and written to.
 
-``physics="correct"``: tracks start near the interaction point with slopes inside the magnet acceptance
-(|tx| ≤ 0.3, |ty| ≤ 0.25) and p log-uniform in a range (default 2–100 GeV), both charges; they are
-propagated through the grid map to the start plane of the leg and kept when the reference lands inside
-the T-station acceptance. ``physics="seed"`` reproduces the seed's sample knowingly: its Gaussian field
-with the ad-hoc fringe, x ∈ ±300 mm, y ∈ ±250 mm, |tx|, |ty| ≤ 0.15, p 3–100 GeV, z 4000 → 12000 mm and
-κ 1000× too small (q/p in 1/MeV with the 1/GeV constant).
+``physics="correct"``: each track comes from a primary vertex in LHCb's luminous region (σ 40 µm across,
+45 mm along the beam) or, for a fraction ``displaced_fraction`` of them, from the decay vertex of a
+long-lived mother (flight distance exponential with mean 100 mm, up to z = 500 mm: transverse
+displacements of mm to cm, as K⁰S, Λ, charm and beauty decays in LHCb's long-lived samples; the daughter
+leaves at an angle of about 50 mrad to its mother). Slopes lie inside the magnet's acceptance
+(|tx| ≤ 0.3, |ty| ≤ 0.25), p is log-uniform (default 2–500 GeV), both charges. Tracks are propagated
+through the field map from the vertex to the leg's first plane (RK4, 50 mm steps: this only sets where the
+sample starts) and from there to the last plane with the reference (RK4 in float64, steps ≤ 10 mm that end
+on the map's z planes: :func:`hepnb.tracks.propagate.reference`), and
+are kept when they land inside the T stations. All samples are MagDown; MagUp follows from the symmetry
+(:func:`hepnb.tracks.propagate.flip_polarity`).
+
+``physics="seed"`` reproduces the seed's sample knowingly: its Gaussian field with the ad-hoc fringe,
+x ∈ ±300 mm, y ∈ ±250 mm, |tx|, |ty| ≤ 0.15, p 3–100 GeV, z 4000 → 12000 mm and κ 1000× too small (q/p in
+1/MeV with the 1/GeV constant).
 
 Track tables on disk (ROOT TTree ``tracks`` or Parquet) use the documented column names: start states
 ``x_mm, y_mm, tx, ty, qop_per_gev`` (q/p in 1/GeV); propagated states add the same names with the suffix
-``_end`` (``x_mm_end``, …, ``ty_end``). Generated samples also carry ``p_gev`` and the planes ``z0_mm``
-and ``z1_mm`` (constant columns).
+``_end`` (``x_mm_end``, …, ``ty_end``). Generated samples also carry ``p_gev``, ``displaced`` (1 for a
+track from a displaced vertex), the vertex ``vx_mm, vy_mm, vz_mm`` and the planes ``z0_mm`` and ``z1_mm``
+(constant columns).
 """
 
 from __future__ import annotations
@@ -25,8 +35,15 @@ import numpy as np
 
 from hepnb.io import read_table, write_table
 from hepnb.tracks.constants import (
+    BEAMSPOT_SIGMA_XY_MM,
+    BEAMSPOT_SIGMA_Z_MM,
+    DAUGHTER_ANGLE_SIGMA,
+    DECAY_LENGTH_MM,
+    DECAY_Z_MAX_MM,
+    DISPLACED_FRACTION,
     KAPPA_GEV_T_MM,
     LEGS_MM,
+    P_RANGE_GEV,
     SEED_UNITS_BUG_FACTOR,
     SEED_Z_END_MM,
     SEED_Z_START_MM,
@@ -35,19 +52,22 @@ from hepnb.tracks.constants import (
     TX_MAX,
     TY_MAX,
 )
-from hepnb.tracks.field import default_field_map, seed_field
-from hepnb.tracks.propagate import rk4
+from hepnb.tracks.field import FieldMap, load_field_map, seed_field
+from hepnb.tracks.propagate import reference, rk4
 
 if TYPE_CHECKING:
     from dask.distributed import Client
 
-__all__ = ["END_COLUMNS", "PHYSICS", "STATE_COLUMNS", "Setting", "generate_tracks", "generate_tracks_chunked",
-           "read_states", "setting", "states_table", "write_states"]
+__all__ = ["END_COLUMNS", "PHYSICS", "REFERENCE_STEP_MM", "STATE_COLUMNS", "Setting", "generate_tracks",
+           "generate_tracks_chunked", "make_chunk", "read_states", "setting", "states_table", "write_states"]
 
 PHYSICS = ("correct", "seed")
-REFERENCE_STEP_MM = 5.0
+#: Largest RK4 step of the float64 reference (steps end on the map's z planes), mm.
+REFERENCE_STEP_MM = 10.0
+#: RK4 step from the vertex to the leg's first plane, mm (it only sets where the sample starts).
+APPROACH_STEP_MM = 50.0
 #: Bumped when the chunks change for the same parameters (it keys the chunk cache).
-CHUNK_VERSION = 1
+CHUNK_VERSION = 2
 #: Columns of a state, in the order of the (N, 5) arrays.
 STATE_COLUMNS: tuple[str, ...] = ("x_mm", "y_mm", "tx", "ty", "qop_per_gev")
 #: Columns of a propagated state (q/p is conserved and not repeated).
@@ -71,12 +91,24 @@ class Setting:
         return self.z1_mm - self.z0_mm
 
     def reference_steps(self, z_from: float, z_to: float) -> int:
-        """RK4 steps of at most 5 mm between two planes."""
-        return max(1, math.ceil(abs(z_to - z_from) / REFERENCE_STEP_MM))
+        """Equal RK4 steps of at most 5 mm between two planes (for fields that are functions, not maps)."""
+        return max(1, math.ceil(abs(z_to - z_from) / 5.0))
+
+    def reference(self, start: np.ndarray, z_from: float | None = None, z_to: float | None = None) -> np.ndarray:
+        """The float64 reference end states of ``start`` (default: over the leg), as the sample's ``end``."""
+        z0 = self.z0_mm if z_from is None else z_from
+        z1 = self.z1_mm if z_to is None else z_to
+        if isinstance(self.field, FieldMap):
+            return reference(start, z0, z1, field=self.field, step_mm=REFERENCE_STEP_MM, kappa=self.kappa)
+        return rk4(start, z0, z1, self.reference_steps(z0, z1), field=self.field, kappa=self.kappa)
 
 
-def setting(physics: str = "correct", leg: str = "ut_t") -> Setting:
-    """The field, κ and planes of a physics setting and leg (the seed has one leg of its own)."""
+def setting(physics: str = "correct", leg: str = "ut_t", field_map: FieldMap | str | None = None) -> Setting:
+    """The field, κ and planes of a physics setting and leg (the seed has one leg of its own).
+
+    ``field_map``: a :class:`~hepnb.tracks.field.FieldMap`, or what :func:`~hepnb.tracks.field.load_field_map`
+    accepts (``None``: the study's map); it is ignored for ``physics="seed"``.
+    """
     if physics not in PHYSICS:
         msg = f"unknown physics {physics!r}; choose one of {list(PHYSICS)}"
         raise ValueError(msg)
@@ -87,7 +119,8 @@ def setting(physics: str = "correct", leg: str = "ut_t") -> Setting:
         msg = f"unknown leg {leg!r}; choose one of {sorted(LEGS_MM)}"
         raise ValueError(msg)
     z0, z1 = LEGS_MM[leg]
-    return Setting("correct", leg, z0, z1, KAPPA_GEV_T_MM, default_field_map())
+    fmap = field_map if isinstance(field_map, FieldMap) else load_field_map(field_map)
+    return Setting("correct", leg, z0, z1, KAPPA_GEV_T_MM, fmap)
 
 
 def _check_p_range(p_range_gev: tuple[float, float]) -> tuple[float, float]:
@@ -96,18 +129,35 @@ def _check_p_range(p_range_gev: tuple[float, float]) -> tuple[float, float]:
     if not 0 < lo < hi:
         msg = f"p_range_gev must be (low, high) with 0 < low < high, found {p_range_gev}"
         raise ValueError(msg)
-    return lo, hi
+    return float(lo), float(hi)
+
+
+def _check_fraction(displaced_fraction: float) -> float:
+    if not 0.0 <= displaced_fraction <= 1.0:
+        msg = f"displaced_fraction must lie in [0, 1], found {displaced_fraction}"
+        raise ValueError(msg)
+    return float(displaced_fraction)
 
 
 def _log_uniform(rng: np.random.Generator, lo: float, hi: float, n: int) -> np.ndarray:
     return np.exp(rng.uniform(np.log(lo), np.log(hi), n))
 
 
-def _origin_states(rng: np.random.Generator, n: int, p_range_gev: tuple[float, float]) -> np.ndarray:
-    p = _log_uniform(rng, *p_range_gev, n)
-    q = rng.choice([-1.0, 1.0], n)
-    return np.stack([rng.normal(0.0, 0.05, n), rng.normal(0.0, 0.05, n),
-                     rng.uniform(-TX_MAX, TX_MAX, n), rng.uniform(-TY_MAX, TY_MAX, n), q / p], axis=1)
+def _vertices_and_slopes(rng: np.random.Generator, n: int,
+                         displaced_fraction: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vertices (n, 3) in mm, slopes (n, 2) and the displaced flag of n candidate tracks."""
+    pv = np.stack([rng.normal(0.0, BEAMSPOT_SIGMA_XY_MM, n), rng.normal(0.0, BEAMSPOT_SIGMA_XY_MM, n),
+                   rng.normal(0.0, BEAMSPOT_SIGMA_Z_MM, n)], axis=1)
+    slopes = np.stack([rng.uniform(-TX_MAX, TX_MAX, n), rng.uniform(-TY_MAX, TY_MAX, n)], axis=1)
+    displaced = rng.uniform(size=n) < displaced_fraction
+    # the mother flies along `slopes` for a truncated exponential distance, the daughter leaves at an angle
+    norm = np.sqrt(1.0 + (slopes**2).sum(1))
+    reach = np.maximum(DECAY_Z_MAX_MM - pv[:, 2], 1.0) * norm  # flight distance that reaches z = DECAY_Z_MAX_MM
+    flight = -DECAY_LENGTH_MM * np.log1p(-rng.uniform(size=n) * -np.expm1(-reach / DECAY_LENGTH_MM))
+    vertex = pv + np.where(displaced, flight / norm, 0.0)[:, None] * np.concatenate([slopes, np.ones((n, 1))], 1)
+    kick = rng.normal(0.0, DAUGHTER_ANGLE_SIGMA, (n, 2))
+    daughter = slopes + np.where(displaced[:, None], kick, 0.0)
+    return vertex, daughter, displaced
 
 
 def generate_tracks(
@@ -116,23 +166,43 @@ def generate_tracks(
     leg: str = "ut_t",
     physics: str = "correct",
     seed: int = 0,
-    p_range_gev: tuple[float, float] = (2.0, 100.0),
+    p_range_gev: tuple[float, float] = P_RANGE_GEV,
+    displaced_fraction: float = DISPLACED_FRACTION,
+    field_map: FieldMap | str | None = None,
 ) -> dict[str, Any]:
     """Start states on the leg's first plane and their float64 RK4 reference on the last.
+
+    Parameters
+    ----------
+    n_tracks
+        Tracks to return (all inside the T-station acceptance).
+    leg
+        ``"ut_t"`` (2648.2 → 7826 mm) or ``"velo_t"`` (751 → 7826 mm).
+    physics
+        ``"correct"``, or ``"seed"`` (the seed's field, ranges and units bug).
+    seed
+        Seed of the random numbers.
+    p_range_gev
+        Momentum range (log-uniform).
+    displaced_fraction
+        Fraction of tracks from displaced decay vertices.
+    field_map
+        The field (default: the study's map); see :func:`setting`.
 
     Returns
     -------
     dict
-        ``start`` and ``end`` (N, 5) float64 states (x, y, tx, ty, q/p), ``p_gev`` (N,), and the
-        ``setting`` (:class:`Setting`).
+        ``start`` and ``end`` (N, 5) float64 states (x, y, tx, ty, q/p), ``p_gev`` (N,), ``displaced`` (N,)
+        bool, ``vertex_mm`` (N, 3), and the ``setting`` (:class:`Setting`).
     """
     if n_tracks < 1:
         msg = f"n_tracks must be >= 1, found {n_tracks}"
         raise ValueError(msg)
-    _check_p_range(p_range_gev)
-    st = setting(physics, leg)
+    lo, hi = _check_p_range(p_range_gev)
+    frac = _check_fraction(displaced_fraction)
+    st = setting(physics, leg, field_map)
     rng = np.random.default_rng(seed)
-    starts, ends = [], []
+    parts: dict[str, list[np.ndarray]] = {"start": [], "end": [], "displaced": [], "vertex": []}
     have = 0
     while have < n_tracks:
         n = int(1.3 * (n_tracks - have)) + 64
@@ -140,30 +210,41 @@ def generate_tracks(
             p = _log_uniform(rng, 3.0, 100.0, n)
             start = np.stack([rng.uniform(-300, 300, n), rng.uniform(-250, 250, n), rng.uniform(-0.15, 0.15, n),
                               rng.uniform(-0.15, 0.15, n), rng.choice([-1.0, 1.0], n) / p], axis=1)
-            end = rk4(start, st.z0_mm, st.z1_mm, st.reference_steps(st.z0_mm, st.z1_mm), field=st.field,
-                      kappa=st.kappa)
+            end = st.reference(start)
             keep = np.ones(n, dtype=bool)
+            displaced, vertex = np.zeros(n, dtype=bool), np.zeros((n, 3))
         else:
-            origin = _origin_states(rng, n, p_range_gev)
-            start = rk4(origin, 0.0, st.z0_mm, st.reference_steps(0.0, st.z0_mm), field=st.field)
-            end = rk4(start, st.z0_mm, st.z1_mm, st.reference_steps(st.z0_mm, st.z1_mm), field=st.field)
+            vertex, slopes, displaced = _vertices_and_slopes(rng, n, frac)
+            q = rng.choice([-1.0, 1.0], n)
+            origin = np.concatenate([vertex[:, :2], slopes, (q / _log_uniform(rng, lo, hi, n))[:, None]], axis=1)
+            inside = (np.abs(slopes[:, 0]) <= TX_MAX) & (np.abs(slopes[:, 1]) <= TY_MAX)
+            origin, vertex, displaced = origin[inside], vertex[inside], displaced[inside]
+            n_approach = max(1, math.ceil((st.z0_mm - DECAY_Z_MAX_MM) / APPROACH_STEP_MM))
+            start = rk4(origin, vertex[:, 2], st.z0_mm, n_approach, field=st.field)
+            end = st.reference(start)
             keep = (np.abs(end[:, 0]) < T_HALF_WIDTH_X_MM) & (np.abs(end[:, 1]) < T_HALF_HEIGHT_Y_MM)
-        starts.append(start[keep])
-        ends.append(end[keep])
+        for key, value in (("start", start), ("end", end), ("displaced", displaced), ("vertex", vertex)):
+            parts[key].append(value[keep])
         have += int(keep.sum())
-    start_all, end_all = np.concatenate(starts)[:n_tracks], np.concatenate(ends)[:n_tracks]
-    return {"start": start_all, "end": end_all, "p_gev": 1.0 / np.abs(start_all[:, 4]), "setting": st}
+    out = {key: np.concatenate(value)[:n_tracks] for key, value in parts.items()}
+    return {"start": out["start"], "end": out["end"], "p_gev": 1.0 / np.abs(out["start"][:, 4]),
+            "displaced": out["displaced"], "vertex_mm": out["vertex"], "setting": st}
 
 
 def make_chunk(seed: int, index: int, *, n_rows: int, leg: str = "ut_t", physics: str = "correct",
-               p_range_gev: tuple[float, float] = (2.0, 100.0)) -> dict[str, np.ndarray]:
+               p_range_gev: tuple[float, float] = P_RANGE_GEV, displaced_fraction: float = DISPLACED_FRACTION,
+               field_map: str = "", field_digest: str = "") -> dict[str, np.ndarray]:
     """Chunk ``index`` of a chunked sample: :func:`generate_tracks` of ``n_rows`` tracks with ``seed``, as the
     track table of ``hepnb tracks generate`` (:func:`states_table`: start and end states, ``p_gev``,
-    ``z0_mm``, ``z1_mm``)."""
-    del index
-    data = generate_tracks(n_rows, leg=leg, physics=physics, seed=seed, p_range_gev=tuple(p_range_gev))
+    ``displaced``, the vertex, ``z0_mm``, ``z1_mm``). ``field_map`` is a spec for
+    :func:`~hepnb.tracks.field.load_field_map` (read on the worker); ``field_digest`` only keys the cache."""
+    del index, field_digest
+    data = generate_tracks(n_rows, leg=leg, physics=physics, seed=seed, p_range_gev=tuple(p_range_gev),
+                           displaced_fraction=displaced_fraction, field_map=field_map or None)
     st = data["setting"]
-    return states_table(data["start"], data["end"], p_gev=data["p_gev"], z0_mm=st.z0_mm, z1_mm=st.z1_mm)
+    vertex = data["vertex_mm"]
+    return states_table(data["start"], data["end"], p_gev=data["p_gev"], displaced=data["displaced"],
+                        vx_mm=vertex[:, 0], vy_mm=vertex[:, 1], vz_mm=vertex[:, 2], z0_mm=st.z0_mm, z1_mm=st.z1_mm)
 
 
 def generate_tracks_chunked(
@@ -172,7 +253,9 @@ def generate_tracks_chunked(
     leg: str = "ut_t",
     physics: str = "correct",
     seed: int = 0,
-    p_range_gev: tuple[float, float] = (2.0, 100.0),
+    p_range_gev: tuple[float, float] = P_RANGE_GEV,
+    displaced_fraction: float = DISPLACED_FRACTION,
+    field_map: str = "",
     tracks_per_chunk: int = 20_000,
     cache_dir: str | os.PathLike[str] | None = None,
     client: Client | None = None,
@@ -182,16 +265,20 @@ def generate_tracks_chunked(
     """:func:`generate_tracks` with its RK4 reference in seeded chunks, one task each, as a track table.
 
     The table has the columns of :func:`states_table` (``x_mm … qop_per_gev``, ``x_mm_end …
-    ty_end``, ``p_gev``, ``z0_mm``, ``z1_mm``) and depends only on the physics, leg, momentum range,
-    ``seed`` and ``tracks_per_chunk``, not on the number of workers; chunk ``i`` uses the seed
-    :func:`hepnb.compute.chunks.chunk_seed` ``(seed, i)``, so it differs from :func:`generate_tracks` with ``seed``.
+    ty_end``, ``p_gev``, ``displaced``, ``vx_mm, vy_mm, vz_mm``, ``z0_mm``, ``z1_mm``) and depends only on
+    the physics, leg, momentum range, displaced fraction, field map, ``seed`` and ``tracks_per_chunk``,
+    not on the number of workers; chunk ``i`` uses the seed :func:`hepnb.compute.chunks.chunk_seed`
+    ``(seed, i)``, so it differs from :func:`generate_tracks` with ``seed``.
 
     Parameters
     ----------
     n_tracks
         Tracks inside the T acceptance (whole chunks are made and the table cut to ``n_tracks``).
-    leg, physics, seed, p_range_gev
+    leg, physics, seed, p_range_gev, displaced_fraction
         As :func:`generate_tracks`.
+    field_map
+        A spec for :func:`~hepnb.tracks.field.load_field_map` (``""``: the study's map); the files must be
+        readable by the workers. It is read here first, so a bad file fails before any work.
     tracks_per_chunk
         Tracks per chunk (one chunk: one task, one file).
     cache_dir
@@ -202,9 +289,13 @@ def generate_tracks_chunked(
     """
     from hepnb.compute.chunks import generate_table
 
-    setting(physics, leg)  # an unknown leg or physics fails before any work
+    spec = os.path.abspath(field_map) if field_map else ""  # workers may run elsewhere: an absolute path
+    st = setting(physics, leg, spec or None)  # an unknown leg, physics or a bad map fails before any work
     lo, hi = _check_p_range(p_range_gev)
-    params = {"leg": leg, "physics": physics, "p_range_gev": (float(lo), float(hi))}
+    frac = _check_fraction(displaced_fraction)
+    digest = st.field.digest() if isinstance(st.field, FieldMap) else ""
+    params = {"leg": leg, "physics": physics, "p_range_gev": (lo, hi), "displaced_fraction": frac,
+              "field_map": spec, "field_digest": digest}
     return generate_table(make_chunk, n_tracks, rows_per_chunk=tracks_per_chunk, name=f"tracks-{physics}-{leg}",
                           params=params, seed=seed, cache_dir=cache_dir, client=client, workers=workers,
                           progress=progress, version=CHUNK_VERSION)

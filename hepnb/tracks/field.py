@@ -1,23 +1,33 @@
-"""The LHCb-like dipole field: an analytic, Maxwell-consistent form and the 3-D grid map used in the study.
+"""The LHCb-like dipole: an analytic field and the grid map that the study integrates through.
 
-The analytic field derives from a magnetic scalar potential, B = −∇Φ, with
+**Which field is which.**
 
-    Φ = −b y + b'' y³/6 − b'''' y⁵/120 − c b (x² y − y³/3) + c b'' (x⁴ y/12 − y⁵/60)
+- :func:`analytic_field` is the magnet's exact field: sheets of magnetic charge on wedged pole faces that
+  follow the acceptance, return sheets for the flux the yoke carries back, and a shield upstream (as LHCb's
+  RICH1 shielding). Being a sum of Coulomb-like fields of charges outside the aperture, it is curl- and
+  divergence-free to machine precision inside it. It is smooth, and slow (46 sheets).
+- :class:`FieldMap` is a field on a regular grid, evaluated by trilinear interpolation, as LHCb's
+  ``MagneticFieldGrid``. :func:`default_field_map` tabulates :func:`analytic_field` every 100 mm (as LHCb's
+  v8r1 maps); users' maps load from LHCb's quadrant files (:meth:`FieldMap.load_cdf`) or an npz file.
+- :func:`field` is **the study's field**: the default map evaluated at points. It is what
+  :func:`hepnb.tracks.propagate.rk4` uses when no ``field=`` is given, what the references and the
+  baselines integrate, and what the models learn. It differs from :func:`analytic_field` by the trilinear
+  interpolation error (mT; :func:`dipole_checks` reports it).
 
-where b(z) = B₀ exp(−½((z − z_c)/σ)²) is the on-axis By profile and c sets the transverse
-non-uniformity (By ∝ 1 + c (x² − y²)). Being a gradient, the field is curl-free exactly; the terms kept
-make ∇²Φ vanish up to fifth order in the transverse coordinates, so it is divergence-free to that order.
-σ is chosen so that ∫By dz on axis is 4 T·m with a 1.03 T peak.
+MagDown (``polarity=-1``, By < 0 on axis) is the default; MagUp is its exact negative.
 
-As LHCb does, the study then evaluates the field from a grid map (100 mm spacing) with trilinear
-interpolation; :class:`FieldMap` builds one from the analytic form or loads a user's map.
+Properties (measured by :func:`dipole_checks`, asserted in the tests): ∫By dz = −4.0 T·m on axis, ∫B dl
+within ±5 % of it along straight lines from the origin across ±300 mrad × ±250 mrad, |B| ≤ 1.2 T in the
+acceptance, the peak near z = 4.6 m.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-import math
+import hashlib
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,79 +38,139 @@ import numpy as np
 
 from hepnb.tracks.constants import (
     B_INTEGRAL_T_MM,
-    B_PEAK_T,
-    C_X2_PER_MM2,
     GRID_SPACING_MM,
     GRID_X_MM,
     GRID_Y_MM,
     GRID_Z_MM,
+    MAGNET_HALF_GAP_MM,
+    MAGNET_HALF_WIDTH_MM,
+    MAGNET_POLE_DENSITY_T,
+    MAGNET_POLE_SEGMENTS,
+    MAGNET_POLE_Z_MM,
+    MAGNET_RETURN_OFFSET_MM,
+    MAGNET_RETURN_RATIO,
+    MAGNET_SHIELD_DENSITY_T,
+    MAGNET_SHIELD_SEGMENTS,
+    MAGNET_SHIELD_Z_MM,
     SEED_B0_T,
     SEED_SIGMA_MM,
     SEED_ZC_MM,
-    Z_CENTRE_MM,
+    TX_MAX,
+    TY_MAX,
+    Z_T3_MM,
 )
 
 __all__ = [
     "FieldMap",
+    "analytic_field",
+    "check_polarity",
     "default_field_map",
+    "dipole_checks",
     "field",
-    "field_sigma_mm",
+    "load_field_map",
+    "pole_sheets",
     "seed_field",
 ]
 
 Array = Any
+#: ``field(x_mm, y_mm, z_mm) -> (Bx, By, Bz)`` in tesla.
+FieldFn = Callable[[Array, Array, Array], tuple[Array, Array, Array]]
 
 
-def field_sigma_mm(b_peak_t: float = B_PEAK_T, integral_t_mm: float = B_INTEGRAL_T_MM) -> float:
-    """Width σ of the Gaussian on-axis profile giving ``integral_t_mm`` with peak ``b_peak_t``."""
-    return integral_t_mm / (b_peak_t * math.sqrt(2.0 * math.pi))
+def check_polarity(polarity: int) -> int:
+    """``-1`` (MagDown) or ``+1`` (MagUp); anything else is refused."""
+    if polarity not in (-1, 1):
+        msg = f"polarity must be -1 (MagDown) or +1 (MagUp), found {polarity!r}"
+        raise ValueError(msg)
+    return int(polarity)
 
 
-def _profile_derivatives(z_mm: Array, b0_t: float, zc_mm: float, sigma_mm: float) -> list[Array]:
-    """b, b', …, b⁽⁵⁾ of the Gaussian profile (probabilists' Hermite polynomials)."""
-    u = (z_mm - zc_mm) / sigma_mm
-    g = b0_t * jnp.exp(-0.5 * u * u)
-    hermite = [1.0, u, u**2 - 1.0, u**3 - 3.0 * u, u**4 - 6.0 * u**2 + 3.0, u**5 - 10.0 * u**3 + 15.0 * u]
-    return [((-1.0) ** n) * h * g / sigma_mm**n for n, h in enumerate(hermite)]
+def pole_sheets() -> np.ndarray:
+    """The charged sheets of the MagDown dipole, one row each: (half-width, z₁, z₂, y, σ) in mm and tesla.
+
+    Each sheet is the rectangle |x| ≤ half-width, z₁ ≤ z ≤ z₂ in the plane y, with uniform magnetic surface
+    charge density σ (an infinite sheet would give a field of ±σ/2 on either side).
+    """
+    rows = []
+
+    def slabs(z_range: tuple[float, float], n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        edges = np.linspace(*z_range, n + 1)
+        mid = 0.5 * (edges[1:] + edges[:-1])
+        return edges, mid, (mid - z_range[0]) / (z_range[1] - z_range[0])
+
+    edges, mid, frac = slabs(MAGNET_POLE_Z_MM, MAGNET_POLE_SEGMENTS)
+    gap = MAGNET_HALF_GAP_MM[0] + MAGNET_HALF_GAP_MM[1] * mid
+    width = MAGNET_HALF_WIDTH_MM[0] + MAGNET_HALF_WIDTH_MM[1] * mid
+    sigma = MAGNET_POLE_DENSITY_T[0] + (MAGNET_POLE_DENSITY_T[1] - MAGNET_POLE_DENSITY_T[0]) * frac
+    for y, s in ((gap, sigma), (-gap, -sigma), (gap + MAGNET_RETURN_OFFSET_MM, -MAGNET_RETURN_RATIO * sigma),
+                 (-gap - MAGNET_RETURN_OFFSET_MM, MAGNET_RETURN_RATIO * sigma)):
+        rows.append(np.stack([width, edges[:-1], edges[1:], y, s], axis=1))
+    edges, mid, _ = slabs(MAGNET_SHIELD_Z_MM, MAGNET_SHIELD_SEGMENTS)
+    gap = MAGNET_HALF_GAP_MM[0] + MAGNET_HALF_GAP_MM[1] * mid
+    width = MAGNET_HALF_WIDTH_MM[0] + MAGNET_HALF_WIDTH_MM[1] * mid
+    shield = np.full_like(mid, -MAGNET_SHIELD_DENSITY_T)
+    for y, s in ((gap, shield), (-gap, -shield)):
+        rows.append(np.stack([width, edges[:-1], edges[1:], y, s], axis=1))
+    return np.concatenate(rows)
 
 
-def field(
-    x_mm: Array,
-    y_mm: Array,
-    z_mm: Array,
-    *,
-    polarity: int = -1,
-    c_per_mm2: float = C_X2_PER_MM2,
-) -> tuple[Array, Array, Array]:
-    """The analytic dipole field in tesla at points given in mm (arrays broadcast together).
+def _log_plus(a: Array, other2: Array, r: Array) -> Array:
+    """ln(a + r) with r = √(a² + other2), without cancellation where a < 0."""
+    safe = jnp.maximum(other2, 1e-300)
+    return jnp.where(a >= 0, jnp.log(jnp.maximum(a + r, 1e-300)), jnp.log(safe) - jnp.log(jnp.maximum(r - a, 1e-300)))
+
+
+def _sheets_field(x: Array, y: Array, z: Array, sheets: Array) -> tuple[Array, Array, Array]:
+    """Closed-form field of uniformly charged rectangles (sum over the last axis of the broadcast)."""
+    half, z1, z2, y0, sigma = (sheets[:, i] for i in range(5))
+    x, y, z = x[..., None], y[..., None], z[..., None]
+    dy = y - y0
+    dy2 = dy * dy
+    bx = by = bz = 0.0
+    for u, v, sign in ((x + half, z - z1, 1.0), (x - half, z - z1, -1.0), (x + half, z - z2, -1.0),
+                       (x - half, z - z2, 1.0)):
+        r = jnp.sqrt(u * u + v * v + dy2)
+        by = by + sign * jnp.arctan(u * v / (dy * r))
+        bx = bx - sign * _log_plus(v, u * u + dy2, r)
+        bz = bz - sign * _log_plus(u, v * v + dy2, r)
+    k = sigma / (4.0 * np.pi)
+    return jnp.sum(k * bx, -1), jnp.sum(k * by, -1), jnp.sum(k * bz, -1)
+
+
+def analytic_field(x_mm: Array, y_mm: Array, z_mm: Array, *, polarity: int = -1) -> tuple[Array, Array, Array]:
+    """The analytic dipole field in tesla at points in mm (arrays broadcast together).
 
     Parameters
     ----------
     x_mm, y_mm, z_mm
-        Coordinates (LHCb frame: z along the beam, y vertical).
+        Coordinates (LHCb frame: z along the beam, y vertical). Inside the aperture only: on and beyond the
+        pole sheets the value is that of the sheets' field, which has no physical meaning there.
     polarity
         ``-1`` (MagDown, By < 0 on axis) or ``+1`` (MagUp); the two are exact negatives.
-    c_per_mm2
-        Transverse non-uniformity coefficient.
 
     Returns
     -------
     (Bx, By, Bz)
-        Arrays in tesla.
+        Arrays in tesla (the dtype follows JAX's x64 setting).
     """
-    if polarity not in (-1, 1):
-        msg = f"polarity must be -1 (MagDown) or +1 (MagUp), found {polarity!r}"
-        raise ValueError(msg)
-    x, y, z = jnp.asarray(x_mm), jnp.asarray(y_mm), jnp.asarray(z_mm)
-    b, b1, b2, b3, b4, b5 = _profile_derivatives(z, polarity * B_PEAK_T, Z_CENTRE_MM, field_sigma_mm())
-    c = c_per_mm2
-    x2, y2 = x * x, y * y
-    bx = c * b * 2.0 * x * y - c * b2 * x2 * x * y / 3.0
-    by = (b - b2 * y2 / 2.0 + b4 * y2 * y2 / 24.0
-          + c * b * (x2 - y2) - c * b2 * (x2 * x2 - y2 * y2) / 12.0)
-    bz = (b1 * y - b3 * y2 * y / 6.0 + b5 * y2 * y2 * y / 120.0
-          + c * b1 * (x2 * y - y2 * y / 3.0) - c * b3 * (x2 * x2 * y / 12.0 - y2 * y2 * y / 60.0))
-    return bx, by, bz
+    sign = -float(check_polarity(polarity))
+    x, y, z = jnp.broadcast_arrays(jnp.asarray(x_mm), jnp.asarray(y_mm), jnp.asarray(z_mm))
+    sheets = jnp.asarray(pole_sheets(), dtype=x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else None)
+    x, y, z = (c.astype(sheets.dtype) for c in (x, y, z))
+    # evaluated at (|x|, |y|) and signed by the dipole's symmetries, so that they hold exactly (not to round-off):
+    # By even in x and y, Bx odd in x and in y, Bz odd in y
+    bx, by, bz = _sheets_field(jnp.abs(x), jnp.abs(y), z, sheets)
+    sx, sy = jnp.sign(x), jnp.sign(y)
+    return sign * sx * sy * bx, sign * by, sign * sy * bz
+
+
+def field(x_mm: Array, y_mm: Array, z_mm: Array, *, polarity: int = -1) -> tuple[Array, Array, Array]:
+    """The study's field in tesla: :func:`default_field_map` (trilinear, 100 mm) at points in mm.
+
+    This is the field that :func:`hepnb.tracks.propagate.rk4` uses by default; :func:`analytic_field` is the
+    smooth field the map tabulates.
+    """
+    return default_field_map(polarity)(x_mm, y_mm, z_mm)
 
 
 def seed_field(x_mm: Array, y_mm: Array, z_mm: Array) -> tuple[Array, Array, Array]:
@@ -126,18 +196,29 @@ class FieldMap:
         Grid spacing along x, y, z.
     values_t
         Array (nx, ny, nz, 3) of (Bx, By, Bz) in tesla.
+
+    Notes
+    -----
+    The lookup reads a second copy of the values laid out as z pairs, row ``i`` holding grid points ``i``
+    and ``i + 1`` (the next z), so that the 8 corners of a cell come from 4 gathers instead of 8.
     """
 
     origin_mm: tuple[float, float, float]
     spacing_mm: tuple[float, float, float]
     values_t: Array
+    _pairs: Array = dataclasses.field(default=None, repr=False)
 
-    def tree_flatten(self) -> tuple[tuple[Array], tuple[Any, ...]]:
-        return (self.values_t,), (self.origin_mm, self.spacing_mm)
+    def __post_init__(self) -> None:
+        if self._pairs is None:
+            flat = np.asarray(self.values_t).reshape(-1, 3)
+            object.__setattr__(self, "_pairs", np.concatenate([flat, np.roll(flat, -1, axis=0)], axis=1))
+
+    def tree_flatten(self) -> tuple[tuple[Array, Array], tuple[Any, ...]]:
+        return (self.values_t, self._pairs), (self.origin_mm, self.spacing_mm)
 
     @classmethod
-    def tree_unflatten(cls, aux: tuple[Any, ...], children: tuple[Array]) -> FieldMap:
-        return cls(aux[0], aux[1], children[0])
+    def tree_unflatten(cls, aux: tuple[Any, ...], children: tuple[Array, Array]) -> FieldMap:
+        return cls(aux[0], aux[1], children[0], children[1])
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -151,43 +232,58 @@ class FieldMap:
                      zip(self.origin_mm, self.spacing_mm, self.shape, strict=True))
 
     @classmethod
-    def from_function(cls, fn: Any = field, *, spacing_mm: float = GRID_SPACING_MM,
+    def from_function(cls, fn: FieldFn = analytic_field, *, spacing_mm: float = GRID_SPACING_MM,
                       x_mm: tuple[float, float] = GRID_X_MM, y_mm: tuple[float, float] = GRID_Y_MM,
                       z_mm: tuple[float, float] = GRID_Z_MM) -> FieldMap:
-        """Tabulate ``fn(x, y, z) -> (Bx, By, Bz)`` on a grid (float64)."""
+        """Tabulate ``fn(x, y, z) -> (Bx, By, Bz)`` on a grid, in float64, one x plane at a time."""
         axes = [np.arange(lo, hi + 0.5 * spacing_mm, spacing_mm) for lo, hi in (x_mm, y_mm, z_mm)]
-        gx, gy, gz = np.meshgrid(*axes, indexing="ij")
+        gy, gz = np.meshgrid(axes[1], axes[2], indexing="ij")
+        values = np.empty((len(axes[0]), *gy.shape, 3))
         with jax.enable_x64(True):
-            bx, by, bz = (np.asarray(b, dtype=np.float64) for b in fn(gx, gy, gz))
-        values = np.stack([bx, by, bz], axis=-1)
-        return cls((axes[0][0], axes[1][0], axes[2][0]), (spacing_mm,) * 3, values)
+            plane = jax.jit(lambda x, y, z: jnp.stack(fn(x, y, z), axis=-1))
+            for i, x in enumerate(axes[0]):
+                values[i] = np.asarray(plane(jnp.full(gy.shape, x), jnp.asarray(gy), jnp.asarray(gz)), np.float64)
+        return cls((float(axes[0][0]), float(axes[1][0]), float(axes[2][0])), (float(spacing_mm),) * 3, values)
+
+    def flipped(self) -> FieldMap:
+        """The opposite polarity (every component negated): MagUp from MagDown and back."""
+        return FieldMap(self.origin_mm, self.spacing_mm, -np.asarray(self.values_t), -np.asarray(self._pairs))
+
+    def digest(self) -> str:
+        """A short hash of the grid and its values (keys caches of samples made through this map)."""
+        h = hashlib.sha1(np.asarray(self.values_t, np.float64).tobytes())
+        h.update(repr((self.origin_mm, self.spacing_mm, self.shape)).encode())
+        return h.hexdigest()[:16]
 
     def astype(self, dtype: Any) -> FieldMap:
         """The same map with values of another dtype (float32 for the fast baselines)."""
-        return FieldMap(self.origin_mm, self.spacing_mm, np.asarray(self.values_t, dtype=dtype))
+        return FieldMap(self.origin_mm, self.spacing_mm, np.asarray(self.values_t, dtype=dtype),
+                        np.asarray(self._pairs, dtype=dtype))
+
+    def on_device(self) -> FieldMap:
+        """The same map with its arrays as JAX device arrays (passed to jitted code as buffers, not constants)."""
+        return FieldMap(self.origin_mm, self.spacing_mm, jnp.asarray(self.values_t), jnp.asarray(self._pairs))
 
     def __call__(self, x_mm: Array, y_mm: Array, z_mm: Array) -> tuple[Array, Array, Array]:
         """Trilinear interpolation; points outside the grid are clamped to its border (check first)."""
-        values = jnp.asarray(self.values_t)
-        dtype = values.dtype
+        pairs = jnp.asarray(self._pairs)
+        dtype = pairs.dtype
         coords = [jnp.asarray(c, dtype=dtype) for c in (x_mm, y_mm, z_mm)]
         idx, frac = [], []
         for c, o, s, n in zip(coords, self.origin_mm, self.spacing_mm, self.shape, strict=True):
             t = (c - o) / s
             i0 = jnp.clip(jnp.floor(t), 0, n - 2)
             idx.append(i0.astype(jnp.int32))
-            frac.append(jnp.clip(t - i0, 0.0, 1.0))
+            frac.append(jnp.clip(t - i0, 0.0, 1.0)[..., None])
         (i, j, k), (fx, fy, fz) = idx, frac
         nx, ny, nz = self.shape
-        flat = values.reshape(nx * ny * nz, 3)
-        # one gather of the 8 corners: offsets of (di, dj, dk) in the flattened grid
-        offsets = jnp.asarray([di * ny * nz + dj * nz + dk for di in (0, 1) for dj in (0, 1) for dk in (0, 1)])
-        corners = flat[(i * ny * nz + j * nz + k)[..., None] + offsets]  # (..., 8, 3)
-        wx = jnp.stack([1.0 - fx, fx], axis=-1)
-        wy = jnp.stack([1.0 - fy, fy], axis=-1)
-        wz = jnp.stack([1.0 - fz, fz], axis=-1)
-        weights = (wx[..., :, None, None] * wy[..., None, :, None] * wz[..., None, None, :]).reshape(*fx.shape, 8)
-        out = jnp.sum(weights[..., None] * corners, axis=-2)
+        offsets = jnp.asarray([di * ny * nz + dj * nz for di in (0, 1) for dj in (0, 1)], dtype=jnp.int32)
+        # indices are clipped into the grid above: promise_in_bounds skips XLA's slow bounds handling
+        rows = pairs.at[(i * ny * nz + j * nz + k)[..., None] + offsets].get(mode="promise_in_bounds")  # (..., 4, 6)
+        c = rows[..., :3] * (1.0 - fz[..., None]) + rows[..., 3:] * fz[..., None]  # along z: (..., 4, 3) as (di, dj)
+        c0 = c[..., 0, :] * (1.0 - fy) + c[..., 1, :] * fy  # along y, di = 0
+        c1 = c[..., 2, :] * (1.0 - fy) + c[..., 3, :] * fy  # along y, di = 1
+        out = c0 * (1.0 - fx) + c1 * fx
         return out[..., 0], out[..., 1], out[..., 2]
 
     def check_inside(self, x_mm: Array, y_mm: Array, z_mm: Array, *, what: str = "points") -> None:
@@ -240,7 +336,135 @@ class FieldMap:
         return cls(tuple(float(a[0]) for a in axes), tuple(spacing), values)  # type: ignore[arg-type]
 
 
+    @classmethod
+    def load_cdf(cls, q1: str | os.PathLike[str], q2: str | os.PathLike[str], q3: str | os.PathLike[str],
+                 q4: str | os.PathLike[str]) -> FieldMap:
+        """Read LHCb's four quadrant text files (:mod:`hepnb.tracks.cdf`: cm, gauss, sign flips, merged grid).
+
+        Parameters
+        ----------
+        q1, q2, q3, q4
+            The files of the quadrants (+x, +y), (−x, +y), (+x, −y), (−x, −y), e.g.
+            ``field.v8r1.c1.down.cdf`` … ``c4``.
+
+        Raises
+        ------
+        ValueError
+            A file that does not follow the format, or quadrants whose grids disagree.
+        """
+        from hepnb.tracks.cdf import merge_quadrants, read_quadrant
+
+        origin, spacing, values = merge_quadrants([read_quadrant(q) for q in (q1, q2, q3, q4)])
+        return cls(origin, spacing, values)
+
+    def save_cdf(self, q1: str | os.PathLike[str], q2: str | os.PathLike[str], q3: str | os.PathLike[str],
+                 q4: str | os.PathLike[str]) -> list[Path]:
+        """Write the map as LHCb's four quadrant files (the grid must be symmetric about x = 0 and y = 0).
+
+        Raises
+        ------
+        ValueError
+            A grid without a node at x = 0 and y = 0 in its middle.
+        """
+        from hepnb.tracks.cdf import split_quadrants, write_quadrant
+
+        quadrants = split_quadrants(self.origin_mm, self.spacing_mm, np.asarray(self.values_t))
+        return [write_quadrant(path, quad, index=i) for i, (path, quad) in enumerate(zip((q1, q2, q3, q4), quadrants,
+                                                                                         strict=True), start=1)]
+
+
 @functools.cache
-def default_field_map() -> FieldMap:
-    """The study's field: the analytic dipole tabulated at 100 mm (MagDown), built once per process."""
-    return FieldMap.from_function()
+def _magdown_map() -> FieldMap:
+    return FieldMap.from_function(analytic_field)
+
+
+@functools.cache
+def default_field_map(polarity: int = -1) -> FieldMap:
+    """The study's field: :func:`analytic_field` tabulated every 100 mm, built once per process and polarity."""
+    down = _magdown_map()
+    return down if check_polarity(polarity) == -1 else down.flipped()
+
+
+def load_field_map(spec: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None) -> FieldMap:
+    """A field map named by a user: the study's map, an npz file, or LHCb's four quadrant files.
+
+    Parameters
+    ----------
+    spec
+        ``None`` or ``""``: :func:`default_field_map`. A path ending in ``.npz``: :meth:`FieldMap.load_npz`.
+        A path with ``{q}`` in it, e.g. ``"maps/field.v8r1.c{q}.down.cdf"``: the four files with q = 1…4.
+        A sequence of four paths: LHCb's quadrant files in the order c1…c4.
+
+    Raises
+    ------
+    ValueError
+        Anything else, or a file that cannot be read as the format it claims.
+    """
+    if spec is None or (isinstance(spec, str) and not spec.strip()):
+        return default_field_map()
+    if isinstance(spec, (str, os.PathLike)):
+        text = os.fspath(spec)
+        if "{q}" in text:
+            return FieldMap.load_cdf(*(text.format(q=q) for q in (1, 2, 3, 4)))
+        if text.endswith(".npz"):
+            return FieldMap.load_npz(text)
+        msg = (f"field map {text!r}: expected an .npz file or LHCb quadrant files as a pattern with {{q}} "
+               "(e.g. field.v8r1.c{q}.down.cdf)")
+        raise ValueError(msg)
+    paths = list(spec)
+    if len(paths) == 1:
+        return load_field_map(paths[0])
+    if len(paths) != 4:
+        msg = f"LHCb field maps come as four quadrant files (c1..c4), found {len(paths)} paths"
+        raise ValueError(msg)
+    return FieldMap.load_cdf(*paths)
+
+
+def _line_integrals(fn: FieldFn, slopes: np.ndarray, z_end_mm: float, n_points: int) -> np.ndarray:
+    """∫|B × l̂| dl (T·mm) along straight lines from the origin with slopes (tx, ty), to z = ``z_end_mm``."""
+    z = np.linspace(0.0, z_end_mm, n_points)
+    out = []
+    for tx, ty in slopes:
+        norm = np.sqrt(1.0 + tx * tx + ty * ty)
+        b = np.stack([np.asarray(c, np.float64) for c in fn(tx * z, ty * z, z)])
+        lhat = np.array([tx, ty, 1.0]) / norm
+        b_perp = np.linalg.norm(np.cross(b.T, lhat), axis=1)
+        out.append(np.trapezoid(b_perp, z) * norm)
+    return np.asarray(out)
+
+
+def dipole_checks(fn: FieldFn = analytic_field, *, n_lines: tuple[int, int] = (7, 6), n_volume: int = 20_000,
+                  seed: int = 0) -> dict[str, Any]:
+    """The properties that make a field LHCb-like, measured on ``fn`` (float64).
+
+    Returns
+    -------
+    dict
+        ``integral_on_axis_t_m`` (∫By dz on x = y = 0 over the map's z range), ``peak_t`` and ``z_peak_mm``
+        (largest |By| on axis and where), ``line_integral_rel`` (min and max of ∫|B × l̂| dl along straight
+        lines from the origin with |tx| ≤ 0.3, |ty| ≤ 0.25, up to z = 9403 mm, relative to the on-axis value
+        − 1), ``max_b_acceptance_t`` (largest |B| at random points of the acceptance cone, z 0–9403 mm, and of
+        the wider region where tracks bend, |x| ≤ 0.42 z), and ``by_on_axis_t`` at the detector planes.
+    """
+    with jax.enable_x64(True):
+        z = np.linspace(GRID_Z_MM[0], GRID_Z_MM[1], 2901)
+        by = np.asarray(fn(np.zeros_like(z), np.zeros_like(z), z)[1], np.float64)
+        on_axis = float(np.trapezoid(by, z))
+        slopes = np.array([(tx, ty) for tx in np.linspace(-TX_MAX, TX_MAX, n_lines[0])
+                           for ty in np.linspace(-TY_MAX, TY_MAX, n_lines[1])])
+        lines = _line_integrals(fn, slopes, Z_T3_MM, 941)
+        axis_line = _line_integrals(fn, np.zeros((1, 2)), Z_T3_MM, 941)[0]
+        rng = np.random.default_rng(seed)
+        zv = rng.uniform(0.0, Z_T3_MM, n_volume)
+        cone = (rng.uniform(-TX_MAX, TX_MAX, n_volume) * zv, rng.uniform(-TY_MAX, TY_MAX, n_volume) * zv, zv)
+        wide = (rng.uniform(-1, 1, n_volume) * (0.42 * zv + 100.0), rng.uniform(-1, 1, n_volume) * (TY_MAX * zv + 100.0),
+                zv)
+        b_max = max(float(np.max(np.linalg.norm(np.stack([np.asarray(c, np.float64) for c in fn(*pts)]), axis=0)))
+                    for pts in (cone, wide))
+    planes = {"velo_end": 751.0, "ut": 2648.2, "t1": 7826.0}
+    return {"integral_on_axis_t_m": on_axis / 1e3, "peak_t": float(np.max(np.abs(by))),
+            "z_peak_mm": float(z[np.argmax(np.abs(by))]),
+            "line_integral_rel": (float(lines.min() / axis_line - 1.0), float(lines.max() / axis_line - 1.0)),
+            "line_integral_on_axis_t_m": float(axis_line / 1e3), "max_b_acceptance_t": b_max,
+            "by_on_axis_t": {k: float(np.interp(v, z, by)) for k, v in planes.items()},
+            "expected_integral_t_m": B_INTEGRAL_T_MM / 1e3}

@@ -1,24 +1,41 @@
-"""Learned extrapolators: a plain MLP and an RK-PINN, each in eight sizes.
+"""Learned extrapolators: a network that corrects a cheap physics base, in two families.
 
-**MLP**: the network maps the normalised start state to the correction of the straight line,
-``s₁ = line(s₀) + (q/p)/(q/p)_rms · σ ⊙ NN(ŝ₀)``. The factor q/p puts the leading physics in by hand: the
-bend is linear in q/p, so the network learns the correction per unit of q/p, which varies slowly.
+Every learned model is ``end = base(s₀) + g(s₀) ⊙ (μ + σ ⊙ NN(ŝ₀))`` for (x, y, tx, ty), with q/p carried
+through:
 
-**RK-PINN** (the definition used in this book): a coarse Runge–Kutta integration through the field
-map whose result a network corrects, as a function of the position along the leg ζ = (z − z₀)/L:
+- ``base`` is a cheap extrapolation (:mod:`hepnb.tracks.bases`): the straight line, the single kick, an
+  LHCb-style polynomial or RK4 with a few steps through the field map;
+- g = (q/p)/(q/p)_rms: the bend is linear in q/p to first order, so the network learns the correction per
+  unit of q/p, which varies slowly (for bases that are exact at q/p = 0: the line, the kick and RK4; a
+  polynomial base is not, and its head has g = 1);
+- μ and σ are the mean and standard deviation of that correction per unit of q/p over the training set (the
+  target is standardised by both: with σ alone, the network would have to learn an offset of many σ);
+- ŝ₀ is the start state standardised by the training set's mean and standard deviation, and NN a SiLU
+  network whose last layer starts at zero (training starts from base + μ).
 
-    s(ζ) = RK4_n(s₀; z₀ → z₀ + ζL) + ζ · (q/p)/(q/p)_rms · σ ⊙ NN(ŝ₀, ζ)
+**MLP** (``family="mlp"``): the formula above; with the straight line as base it is the classic MLP
+extrapolator with standardised targets, with another base a residual model.
 
-so s(0) = s₀ exactly. It is trained with the data loss at ζ = 1 plus the residual of the equations of
-motion, ‖ds/dz − f(z, s)‖², at random collocation points ζ ∈ (0, 1], where ds/dz is obtained by
-forward-mode automatic differentiation in z through both the RK integration and the network. At
-inference only ζ = 1 is evaluated: n RK4 steps (4n field look-ups) plus one network pass.
+**RK-PINN** (``family="rkpinn"``, the definition used in this book): the base is RK4 with ``n_coarse`` steps,
+and the prediction is a function of the position along the leg ζ = (z − z₀)/L,
+
+    s(ζ) = RK4_n(s₀; z₀ → z₀ + ζL) + ζ · g ⊙ (μ + σ ⊙ NN(ŝ₀, ζ)),
+
+so s(0) = s₀ exactly. Besides the data loss at ζ = 1 it is trained with the residual of the equations of
+motion at random ζ, (ds/dζ − L f(z, s)) / (g σ) — normalised per track in the units of the standardised
+target, so that low- and high-momentum tracks weigh alike and the residual neither dominates nor vanishes
+against the data loss. At inference only ζ = 1 is evaluated: n RK4 steps (4n field look-ups) and one network
+pass.
+
+The network and its normalisation are a :class:`Head` (Flax NNX: what is trained and checkpointed); a
+:class:`LearnedExtrapolator` joins a head to its base.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import jax
@@ -26,15 +43,16 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from hepnb.tracks.propagate import derivatives, rk4_fixed
+from hepnb.tracks.bases import Base
 
-__all__ = ["FAMILIES", "SIZES", "MLPExtrapolator", "RKPINNExtrapolator", "build_model", "n_params"]
+__all__ = ["FAMILIES", "SIZES", "Head", "LearnedExtrapolator", "build_head", "n_params"]
 
-#: Hidden-layer widths of the eight sizes (about 3 K to 530 K parameters).
+#: Hidden-layer widths of the sizes (about 0.8 K to 530 K parameters).
 SIZES: dict[str, tuple[int, ...]] = {
-    "tiny": (48, 48),
-    "small": (64, 64, 64),
-    "balanced": (128, 128, 128),
+    "tiny": (24, 24),
+    "small": (48, 48),
+    "balanced": (64, 64, 64),
+    "medium": (128, 128),
     "wide_shallow": (512, 256),
     "wide": (512, 512),
     "large": (256, 256, 256, 256),
@@ -47,7 +65,7 @@ Array = Any
 
 
 class _Net(nnx.Module):
-    """SiLU multilayer perceptron; the last layer starts at zero so training starts from the baseline."""
+    """SiLU multilayer perceptron; the last layer starts at zero."""
 
     def __init__(self, n_in: int, hidden: Sequence[int], n_out: int, *, rngs: nnx.Rngs) -> None:
         widths = [n_in, *hidden]
@@ -60,105 +78,100 @@ class _Net(nnx.Module):
         return self.out(x)
 
 
-class _Extrapolator(nnx.Module):
-    """Shared parts: input normalisation and output scale, stored with the weights."""
+class Head(nnx.Module):
+    """The trained part of a learned extrapolator: the network and the normalisation of its inputs and target.
 
-    def __init__(self, in_mean: Array, in_std: Array, out_scale: Array, qop_rms: float, z0_mm: float,
-                 z1_mm: float) -> None:
-        self.qop_rms = nnx.Variable(jnp.asarray(qop_rms, jnp.float32))
-        self.in_mean = nnx.Variable(jnp.asarray(in_mean, jnp.float32))
-        self.in_std = nnx.Variable(jnp.asarray(in_std, jnp.float32))
-        self.out_scale = nnx.Variable(jnp.asarray(out_scale, jnp.float32))
-        self.z0_mm = float(z0_mm)
-        self.z1_mm = float(z1_mm)
+    Parameters
+    ----------
+    hidden
+        Hidden-layer widths.
+    family
+        ``"mlp"`` (input ŝ₀) or ``"rkpinn"`` (input ŝ₀ and ζ).
+    stats
+        ``in_mean``, ``in_std`` (5,), ``out_mean``, ``out_std`` (4,) and ``qop_rms``: see
+        :func:`hepnb.tracks.training.target_stats`.
+    """
+
+    def __init__(self, hidden: Sequence[int], *, family: str, stats: dict[str, Any], rngs: nnx.Rngs,
+                 per_qop: bool = True) -> None:
+        if family not in FAMILIES:
+            msg = f"unknown model family {family!r}; choose one of {list(FAMILIES)}"
+            raise ValueError(msg)
+        self.family = family
+        # a variable, not a static attribute: heads with and without the scaling are trained in one stack
+        self.qop_scaled = nnx.Variable(jnp.asarray(1.0 if per_qop else 0.0, jnp.float32))
+        self.hidden_widths = tuple(int(h) for h in hidden)
+        self.in_mean = nnx.Variable(jnp.asarray(stats["in_mean"], jnp.float32))
+        self.in_std = nnx.Variable(jnp.asarray(stats["in_std"], jnp.float32))
+        self.out_mean = nnx.Variable(jnp.asarray(stats["out_mean"], jnp.float32))
+        self.out_std = nnx.Variable(jnp.asarray(stats["out_std"], jnp.float32))
+        self.qop_rms = nnx.Variable(jnp.asarray(stats["qop_rms"], jnp.float32))
+        self.net = _Net(6 if family == "rkpinn" else 5, hidden, 4, rngs=rngs)
 
     @property
-    def dz_mm(self) -> float:
-        return self.z1_mm - self.z0_mm
+    def per_qop_scaled(self) -> bool:
+        """Whether the correction is learned per unit of q/p."""
+        return bool(self.qop_scaled[...] > 0.5)
 
-    def normalise(self, start: Array) -> Array:
-        return (start - self.in_mean[...]) / self.in_std[...]
+    def features(self, start: Array, zeta: Array | None = None) -> Array:
+        """Standardised inputs (N, 5), with ζ appended for the RK-PINN."""
+        s_hat = (start.astype(jnp.float32) - self.in_mean[...]) / self.in_std[...]
+        if self.family == "mlp":
+            return s_hat
+        z = jnp.ones((start.shape[0], 1), jnp.float32) if zeta is None else zeta.reshape(-1, 1).astype(jnp.float32)
+        return jnp.concatenate([s_hat, z], axis=1)
 
-    def correction_scale(self, start: Array) -> Array:
-        """Per-track scale of the learned correction, (q/p)/(q/p)_rms ⊙ σ, shaped (N, 4)."""
-        return (start[:, 4:5] / self.qop_rms[...]) * self.out_scale[...]
+    def per_qop(self, start: Array) -> Array:
+        """g = (q/p)/(q/p)_rms, shaped (N, 1) (ones for a head without the per-q/p scaling)."""
+        g = start[:, 4:5].astype(jnp.float32) / self.qop_rms[...]
+        return jnp.where(self.qop_scaled[...] > 0.5, g, jnp.ones_like(g))
+
+    def standardised(self, start: Array, zeta: Array | None = None) -> Array:
+        """The network's output NN(ŝ₀[, ζ]) (N, 4): the standardised target."""
+        return self.net(self.features(start, zeta))
+
+    def correction(self, start: Array, zeta: Array | None = None) -> Array:
+        """g ⊙ (μ + σ ⊙ NN) (N, 4), in mm and rad: what is added to the base (times ζ for the RK-PINN)."""
+        y = self.standardised(start, zeta)
+        return self.per_qop(start) * (self.out_mean[...] + self.out_std[...] * y)
 
 
-class MLPExtrapolator(_Extrapolator):
-    """Straight line plus a learned correction."""
+@dataclass(frozen=True, eq=False)
+class LearnedExtrapolator:
+    """A head on its base; call it on start states (N, 5) to get end states (N, 5) in float32."""
 
-    family = "mlp"
+    name: str
+    head: Head
+    base: Base
 
-    def __init__(self, hidden: Sequence[int], *, in_mean: Array, in_std: Array, out_scale: Array, qop_rms: float,
-                 z0_mm: float, z1_mm: float, rngs: nnx.Rngs) -> None:
-        super().__init__(in_mean, in_std, out_scale, qop_rms, z0_mm, z1_mm)
-        self.net = _Net(5, hidden, 4, rngs=rngs)
-
-    def base(self, start: Array) -> Array:
-        """The straight line to the end plane (positions and slopes)."""
-        return jnp.concatenate([start[:, :2] + start[:, 2:4] * self.dz_mm, start[:, 2:4]], axis=1)
+    @property
+    def family(self) -> str:
+        """``"mlp"`` or ``"rkpinn"``."""
+        return self.head.family
 
     def __call__(self, start: Array) -> Array:
-        out = self.base(start) + self.net(self.normalise(start)) * self.correction_scale(start)
-        return jnp.concatenate([out, start[:, 4:5]], axis=1)
-
-
-class RKPINNExtrapolator(_Extrapolator):
-    """Coarse RK4 through the field map corrected by a network, as a function of ζ along the leg."""
-
-    family = "rkpinn"
-
-    def __init__(self, hidden: Sequence[int], *, in_mean: Array, in_std: Array, out_scale: Array, qop_rms: float,
-                 z0_mm: float, z1_mm: float, field_fn: Any, kappa: float, n_coarse: int = 2,
-                 pde_weight: float = 1e-2, rngs: nnx.Rngs) -> None:
-        super().__init__(in_mean, in_std, out_scale, qop_rms, z0_mm, z1_mm)
-        self.net = _Net(6, hidden, 4, rngs=rngs)
-        self.field_fn = field_fn
-        self.kappa = float(kappa)
-        self.n_coarse = int(n_coarse)
-        self.pde_weight = float(pde_weight)
-
-    def base(self, start: Array, zeta: Array | None = None) -> Array:
-        """The coarse RK4 integration to ζ (default 1), positions and slopes."""
-        z_end = self.z1_mm if zeta is None else self.z0_mm + zeta * self.dz_mm
-        return rk4_fixed(start, self.z0_mm, z_end, self.n_coarse, self.field_fn, self.kappa)[:, :4]
+        s = start.astype(jnp.float32)
+        out = self.base(s)[:, :4] + self.head.correction(s)
+        return jnp.concatenate([out, s[:, 4:5]], axis=1)
 
     def state_at(self, start: Array, zeta: Array) -> Array:
-        """The predicted (x, y, tx, ty) at ζ ∈ [0, 1] for each track (``zeta`` shaped (N,))."""
-        features = jnp.concatenate([self.normalise(start), zeta[:, None]], axis=1)
-        return self.base(start, zeta) + zeta[:, None] * self.net(features) * self.correction_scale(start)
-
-    def __call__(self, start: Array) -> Array:
-        out = self.state_at(start, jnp.ones(start.shape[0], start.dtype))
-        return jnp.concatenate([out, start[:, 4:5]], axis=1)
-
-    def ode_residual(self, start: Array, zeta: Array) -> Array:
-        """(ds/dz − f(z, s)) · L / σ at ζ, by forward-mode differentiation in z (dimensionless)."""
-        value, ds_dzeta = jax.jvp(lambda t: self.state_at(start, t), (zeta,), (jnp.ones_like(zeta),))
-        state = jnp.concatenate([value, start[:, 4:5]], axis=1)
-        f = derivatives(self.z0_mm + zeta * self.dz_mm, state, self.field_fn, self.kappa)[:, :4]
-        return (ds_dzeta / self.dz_mm - f) * self.dz_mm / self.out_scale[...]  # σ: global scale, not per track
+        """(x, y, tx, ty) at ζ ∈ [0, 1] along the leg (``zeta`` shaped (N,)); the RK-PINN only."""
+        if self.family != "rkpinn":
+            msg = f"state_at is defined for the RK-PINN, not for family {self.family!r}"
+            raise ValueError(msg)
+        s = start.astype(jnp.float32)
+        return self.base.at(s, zeta)[:, :4] + zeta[:, None] * self.head.correction(s, zeta)
 
 
-def build_model(family: str, size: str, *, stats: dict[str, np.ndarray], z0_mm: float, z1_mm: float,
-                field_fn: Any = None, kappa: float | None = None, seed: int = 0, n_coarse: int = 2,
-                pde_weight: float = 1e-2) -> MLPExtrapolator | RKPINNExtrapolator:
-    """Build one model of the zoo; an unknown family or size is refused with the valid choices."""
-    if family not in FAMILIES:
-        msg = f"unknown model family {family!r}; choose one of {list(FAMILIES)}"
-        raise ValueError(msg)
+def build_head(family: str, size: str, *, stats: dict[str, Any], seed: int = 0, per_qop: bool = True) -> Head:
+    """A fresh head of the zoo; an unknown family or size is refused with the valid choices."""
     if size not in SIZES:
         msg = f"unknown model size {size!r}; choose one of {list(SIZES)}"
         raise ValueError(msg)
-    rngs = nnx.Rngs(seed)
-    common = {"in_mean": stats["in_mean"], "in_std": stats["in_std"], "qop_rms": float(stats["qop_rms"]),
-              "z0_mm": z0_mm, "z1_mm": z1_mm, "rngs": rngs}
-    if family == "mlp":
-        return MLPExtrapolator(SIZES[size], out_scale=stats["mlp_scale"], **common)
-    return RKPINNExtrapolator(SIZES[size], out_scale=stats["rkpinn_scale"], field_fn=field_fn, kappa=kappa,
-                              n_coarse=n_coarse, pde_weight=pde_weight, **common)
+    return Head(SIZES[size], family=family, stats=stats, rngs=nnx.Rngs(seed), per_qop=per_qop)
 
 
-def n_params(model: nnx.Module) -> int:
-    """Number of trainable parameters."""
-    return int(sum(np.size(x) for x in jax.tree.leaves(nnx.state(model, nnx.Param))))
+def n_params(model: nnx.Module | LearnedExtrapolator) -> int:
+    """Number of trainable parameters of a head (or of a learned extrapolator's head)."""
+    head = model.head if isinstance(model, LearnedExtrapolator) else model
+    return int(sum(np.size(x) for x in jax.tree.leaves(nnx.state(head, nnx.Param))))

@@ -1,10 +1,10 @@
-"""The leaderboard pipeline, what the notebook calls: dataset, zoo training, baselines, accuracy, timing,
-Pareto front, momentum dependence, RK4 convergence, Jacobians and reduced precision."""
+"""The leaderboard pipeline, what the notebook calls: dataset, baselines (refitted and rerun on the same
+tracks), the learned zoo (trained in stacks with vmap, optionally one stack per Dask task), and the studies
+around them (RK4 convergence, precision, Jacobians, polarity, checkpoints)."""
 
 from __future__ import annotations
 
 import functools
-import itertools
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -14,185 +14,394 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from flax import nnx
 
-from hepnb.tracks.data import Setting, generate_tracks, setting
+from hepnb.tracks.bases import LineBase, RK4Base, describe, kick_base
+from hepnb.tracks.data import Setting, generate_tracks
+from hepnb.tracks.evaluate import accuracy, by_momentum, displaced_vs_prompt, ns_per_track, position_error_um
 from hepnb.tracks.field import FieldMap
-from hepnb.tracks.models import MLPExtrapolator, RKPINNExtrapolator, build_model, n_params
-from hepnb.tracks.propagate import rk4, rk4_fixed, single_kick, straight_line
-from hepnb.train import FitResult, fit
+from hepnb.tracks.models import LearnedExtrapolator, build_head, n_params
+from hepnb.tracks.polynomial import PolynomialExtrapolator, fit_polynomial
+from hepnb.tracks.propagate import flip_polarity, for_polarity, reference, rk4, rk4_fixed
+from hepnb.tracks.training import FitResult, Schedule, fit_heads, target_stats
 
 __all__ = [
+    "MLP_BASES",
+    "POLY_DEGREES",
     "RK4_STEPS",
-    "accuracy",
     "baseline_predictors",
-    "baseline_rows",
-    "compare_with_rk4",
-    "ensemble",
-    "error_vs_momentum",
     "evaluate_predictor",
+    "evaluate_rows",
     "field_function",
     "jacobian_comparison",
+    "learned_bases",
+    "load_extrapolator",
     "make_dataset",
-    "mlp_loss",
-    "ns_per_track",
-    "pareto_front",
+    "polarity_check",
     "precision_study",
     "rk4_convergence",
-    "rkpinn_loss",
     "run_zoo",
-    "train_extrapolator",
+    "save_extrapolator",
     "train_member",
 ]
 
-#: The RK4-N baselines (float32, through the same grid map).
-RK4_STEPS: tuple[int, ...] = (1, 2, 3, 5, 10, 20, 50)
+#: The RK4-N baselines (float32, equal steps, through the same map).
+RK4_STEPS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 40, 50, 60, 80)
+#: Degrees of the LHCb-style polynomial.
+POLY_DEGREES: tuple[int, ...] = (3, 4, 5, 6, 7, 8, 9)
+#: The bases an MLP head can correct (the ablation): the straight line (standardised targets) or a cheap
+#: physics base (single kick, degree-5 polynomial, RK4 with 2 steps).
+MLP_BASES: tuple[str, ...] = ("line", "kick", "poly5", "rk4_2")
+
+Array = Any
+
+
+def field_function(st: Setting, dtype: Any = np.float32) -> Any:
+    """The setting's field for jitted float32 code: the map with device arrays (passed as buffers, not
+    constants), or the setting's function for the seed's field."""
+    return _device_map(st.field, np.dtype(dtype).name) if isinstance(st.field, FieldMap) else st.field
 
 
 @functools.cache
-def _field_fn(setting_key: tuple[str, str], dtype: str) -> Callable[..., Any]:
-    """One field function object per (physics, leg, dtype), so jitted code is compiled once."""
-    field = setting(*setting_key).field
-    if isinstance(field, FieldMap):
-        cast = field.astype(np.dtype(dtype))
-        fmap = FieldMap(cast.origin_mm, cast.spacing_mm, jnp.asarray(cast.values_t))  # a device array, not an HLO literal
-        return lambda x, y, z: fmap(x, y, z)
-    return field
+def _device_map(fmap: FieldMap, dtype: str) -> FieldMap:
+    return fmap.astype(np.dtype(dtype)).on_device()
 
 
-def field_function(st: Setting, dtype: str = "float32") -> Callable[..., Any]:
-    """The field of a setting as a (cached) function for float32 models and baselines."""
-    return _field_fn((st.physics, st.leg if st.physics == "correct" else "ut_t"), dtype)
+def make_dataset(n_train: int, n_val: int, n_test: int, *, leg: str = "ut_t", physics: str = "correct",
+                 seed: int = 0, p_range_gev: tuple[float, float] = (2.0, 500.0), displaced_fraction: float = 0.2,
+                 field_map: FieldMap | str | None = None, **_legacy: Any) -> dict[str, Any]:
+    """Simulate tracks on a leg and split them into train, validation and test.
 
-
-def make_dataset(n_train: int, n_val: int, n_test: int, *, leg: str, physics: str, seed: int,
-                 p_range_gev: tuple[float, float], n_coarse: int, n_colloc: int) -> dict[str, Any]:
-    """Simulate tracks, split them, and compute the normalisation statistics of the models."""
+    Returns
+    -------
+    dict
+        ``train``, ``val``, ``test``: each ``start`` (N, 5) float32 (what models see), ``start64`` and ``end``
+        (N, 5) float64 (the reference), ``p_gev`` and ``displaced``; ``stats`` (input mean and std, (q/p)_rms of
+        the training set); ``setting``; ``sizes`` and ``simulate_s``.
+    """
     total = n_train + n_val + n_test
-    data = generate_tracks(total, leg=leg, physics=physics, seed=seed, p_range_gev=p_range_gev)
-    st: Setting = data["setting"]
-    start, end = data["start"].astype(np.float32), data["end"].astype(np.float32)
-    rng = np.random.default_rng(seed + 1)
+    if min(n_train, n_val, n_test) < 1:
+        msg = f"n_train, n_val and n_test must be >= 1, found {n_train}, {n_val}, {n_test}"
+        raise ValueError(msg)
+    t0 = time.perf_counter()
+    data = generate_tracks(total, leg=leg, physics=physics, seed=seed, p_range_gev=p_range_gev,
+                           displaced_fraction=displaced_fraction, field_map=field_map)
+    simulate_s = time.perf_counter() - t0
     parts = np.split(np.arange(total), [n_train, n_train + n_val])
-    field32 = field_function(st)
-    line = np.asarray(straight_line(jnp.asarray(start[parts[0]]), st.dz_mm))[:, :4]
-    coarse = np.asarray(jax.jit(lambda s: rk4_fixed(s, st.z0_mm, st.z1_mm, n_coarse, field32, st.kappa))(
-        jnp.asarray(start[parts[0]])))[:, :4]
-    target = end[parts[0], :4]
-    qop_rms = float(np.sqrt(np.mean(start[parts[0], 4] ** 2)))
-    per_qop = (start[parts[0], 4:5] / qop_rms)  # corrections are learned per unit of q/p
-    stats = {"in_mean": start[parts[0]].mean(0), "in_std": start[parts[0]].std(0) + 1e-12, "qop_rms": qop_rms,
-             "mlp_scale": ((target - line) / per_qop).std(0) + 1e-9,
-             "rkpinn_scale": ((target - coarse) / per_qop).std(0) + 1e-9}
 
     def split(idx: np.ndarray) -> dict[str, np.ndarray]:
-        return {"start": start[idx], "end": end[idx],
-                "zeta": rng.uniform(0.02, 1.0, (idx.size, n_colloc)).astype(np.float32)}
+        return {"start": data["start"][idx].astype(np.float32), "start64": data["start"][idx],
+                "end": data["end"][idx], "p_gev": data["p_gev"][idx], "displaced": data["displaced"][idx]}
 
-    return {"train": split(parts[0]), "val": split(parts[1]), "test": split(parts[2]),
-            "test_p_gev": data["p_gev"][parts[2]], "test_end64": data["end"][parts[2]],
-            "test_start64": data["start"][parts[2]], "stats": stats, "setting": st}
-
-
-def mlp_loss(model: MLPExtrapolator, batch: dict[str, jax.Array]) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """Mean squared normalised error of (x, y, tx, ty) at the end plane."""
-    pred = model(batch["start"])
-    r = (pred[:, :4] - batch["end"][:, :4]) / model.out_scale[...]
-    pos_um = 1e3 * jnp.hypot(pred[:, 0] - batch["end"][:, 0], pred[:, 1] - batch["end"][:, 1])
-    return jnp.mean(r * r), {"pos_um": jnp.mean(pos_um)}
+    train = split(parts[0])
+    s = train["start64"]
+    stats = {"in_mean": s.mean(0), "in_std": s.std(0) + 1e-12, "qop_rms": float(np.sqrt(np.mean(s[:, 4] ** 2)))}
+    return {"train": train, "val": split(parts[1]), "test": split(parts[2]), "stats": stats, "setting": data["setting"],
+            "sizes": {"train": n_train, "val": n_val, "test": n_test}, "simulate_s": simulate_s}
 
 
-def rkpinn_loss(model: RKPINNExtrapolator, batch: dict[str, jax.Array]) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """Data loss at the end plane plus the weighted ODE residual at the collocation points."""
-    data_loss, aux = mlp_loss(model, batch)  # type: ignore[arg-type]
-    n, k = batch["zeta"].shape
-    starts = jnp.repeat(batch["start"], k, axis=0)
-    residual = model.ode_residual(starts, batch["zeta"].reshape(n * k))
-    pde = jnp.mean(residual * residual)
-    return data_loss + model.pde_weight * pde, {**aux, "data": data_loss, "pde": pde}
-
-
-def train_extrapolator(family: str, size: str, dataset: dict[str, Any], *, epochs: int, batch_size: int,
-                       lr: float, seed: int, n_coarse: int, pde_weight: float,
-                       checkpoint_dir: str | None = None) -> tuple[nnx.Module, FitResult]:
-    """Train one zoo member with the shared loop (AdamW, warm-up + cosine decay, clipping)."""
-    st: Setting = dataset["setting"]
-    model = build_model(family, size, stats=dataset["stats"], z0_mm=st.z0_mm, z1_mm=st.z1_mm,
-                        field_fn=field_function(st), kappa=st.kappa, seed=seed, n_coarse=n_coarse,
-                        pde_weight=pde_weight)
-    steps = epochs * (len(dataset["train"]["start"]) // batch_size)
-    schedule = optax.warmup_cosine_decay_schedule(0.0, lr, max(1, steps // 20), max(2, steps), lr * 1e-3)
-    tx = optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(schedule, weight_decay=1e-5))
-    loss = mlp_loss if family == "mlp" else rkpinn_loss
-    result = fit(model, tx, loss, dataset["train"], dataset["val"], batch_size=batch_size, n_epochs=epochs,
-                 seed=seed, monitor="val_pos_um", checkpoint_dir=checkpoint_dir, progress=False)
-    return model, result
-
-
-def accuracy(pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
-    """Position error in µm (mean, median, p95) and slope error in mrad (mean, median) at the end plane."""
-    pred, ref = np.asarray(pred, np.float64), np.asarray(ref, np.float64)
-    pos_um = 1e3 * np.hypot(pred[:, 0] - ref[:, 0], pred[:, 1] - ref[:, 1])
-    slope_mrad = 1e3 * np.hypot(pred[:, 2] - ref[:, 2], pred[:, 3] - ref[:, 3])
-    return {"pos_mean_um": float(pos_um.mean()), "pos_median_um": float(np.median(pos_um)),
-            "pos_p95_um": float(np.percentile(pos_um, 95)), "slope_mean_mrad": float(slope_mrad.mean()),
-            "slope_median_mrad": float(np.median(slope_mrad))}
-
-
-def baseline_predictors(st: Setting) -> dict[str, Callable[[jax.Array], jax.Array]]:
-    """Straight line, single kick and RK4-N (float32) as functions of start states (N, 5)."""
-    field32 = field_function(st)
-    z = np.linspace(st.z0_mm, st.z1_mm, 4001)
-    with jax.enable_x64(True):
-        by = np.asarray(field32(np.zeros_like(z), np.zeros_like(z), z)[1], dtype=np.float64)
-    integral = float(np.trapezoid(by, z))
-    z_kick = float(np.trapezoid(by * z, z) / integral) if integral != 0 else float(np.mean(z))
-    predictors: dict[str, Callable[[jax.Array], jax.Array]] = {
-        "straight_line": lambda s: straight_line(s, st.dz_mm),
-        "single_kick": lambda s: single_kick(s, st.z0_mm, st.z1_mm, z_kick, integral, st.kappa),
-    }
-    for n in RK4_STEPS:
-        predictors[f"rk4_{n}"] = functools.partial(_rk4_n, n=n, st=st, field=field32)
-    return predictors
-
-
-def _rk4_n(s: jax.Array, *, n: int, st: Setting, field: Callable[..., Any]) -> jax.Array:
+def _rk4_n(s: Array, *, n: int, st: Setting, field: Any) -> Array:
     return rk4_fixed(s, st.z0_mm, st.z1_mm, n, field, st.kappa)
 
 
-def ns_per_track(fn: Callable[[jax.Array], jax.Array], states: np.ndarray, *, batch: int,
-                 repeats: int = 5, min_time_s: float = 0.2) -> float:
-    """Wall-clock ns per track of the jitted ``fn`` at a given batch size (compilation excluded)."""
+def baseline_predictors(dataset: dict[str, Any], *, rk4_steps: Sequence[int] = RK4_STEPS,
+                        degrees: Sequence[int] = POLY_DEGREES, basis: str = "chebyshev",
+                        n_fit_max: int = 200_000) -> tuple[dict[str, Callable[[Array], Array]], dict[str, dict[str, Any]]]:
+    """The baselines, refitted on this dataset's training split: straight line, single kick, RK4-N and the
+    polynomial of each degree (fitted in float64 on up to ``n_fit_max`` training tracks, evaluated in float32).
+
+    Returns
+    -------
+    predictors, info
+        Name → function of float32 start states (N, 5); name → ``family``, ``params`` and ``fit_time_s``.
+    """
+    st: Setting = dataset["setting"]
+    field32 = field_function(st)
+    predictors: dict[str, Callable[[Array], Array]] = {
+        "straight_line": LineBase(st.dz_mm),
+        "single_kick": kick_base(field32, st.z0_mm, st.z1_mm, st.kappa),
+    }
+    info = {"straight_line": {"family": "analytic", "params": 0, "fit_time_s": 0.0},
+            "single_kick": {"family": "analytic", "params": 0, "fit_time_s": 0.0}}
+    for n in rk4_steps:
+        predictors[f"rk4_{n}"] = functools.partial(_rk4_n, n=int(n), st=st, field=field32)
+        info[f"rk4_{n}"] = {"family": "rk4", "params": 0, "fit_time_s": 0.0, "n_steps": int(n)}
+    train = dataset["train"]
+    n_fit = min(len(train["start64"]), n_fit_max)
+    for degree in degrees:
+        t0 = time.perf_counter()
+        poly = fit_polynomial(train["start64"][:n_fit], train["end"][:n_fit], st.dz_mm, int(degree), basis=basis)
+        predictors[f"poly_{degree}"] = poly
+        info[f"poly_{degree}"] = {"family": "poly", "params": poly.n_params, "fit_time_s": time.perf_counter() - t0,
+                                  "degree": int(degree)}
+    return predictors, info
+
+
+def evaluate_predictor(name: str, family: str, fn: Callable[[Array], Array], dataset: dict[str, Any], *,
+                       timing_batch: int, edges_gev: Sequence[float], params: int = 0,
+                       time_b1: bool = True, **extra: Any) -> tuple[dict[str, Any], np.ndarray]:
+    """One leaderboard row on the test split and its per-track errors (µm): accuracy with the median's
+    bootstrap error, per momentum band, displaced vs prompt, validation median, ns/track at batch 1 and at
+    ``timing_batch`` (wall clock) and CPU ns/track at ``timing_batch`` (compilation excluded)."""
+    test, val = dataset["test"], dataset["val"]
     jitted = jax.jit(fn)
-    x = jnp.asarray(states[:batch], jnp.float32)
-    if x.shape[0] < batch:
-        x = jnp.resize(x, (batch, x.shape[1]))
-    jitted(x).block_until_ready()
-    best = np.inf
-    for _ in range(repeats):
-        n_calls, t0 = 0, time.perf_counter()
-        while True:
-            jitted(x).block_until_ready()
-            n_calls += 1
-            elapsed = time.perf_counter() - t0
-            if elapsed >= min_time_s / repeats:
-                break
-        best = min(best, elapsed / n_calls)
-    return float(best / batch * 1e9)
+    pred = np.asarray(jitted(jnp.asarray(test["start"])))
+    err = position_error_um(pred, test["end"])
+    val_err = position_error_um(np.asarray(jitted(jnp.asarray(val["start"]))), val["end"])
+    row = {"model": name, "family": family, "params": int(params), **accuracy(pred, test["end"]),
+           "val_median_um": float(np.median(val_err)),
+           "by_momentum": by_momentum(err, test["p_gev"], edges_gev),
+           "displaced_vs_prompt": displaced_vs_prompt(err, test["displaced"]),
+           "ns_per_track_b1": ns_per_track(fn, test["start"], batch=1) if time_b1 else float("nan"),
+           "ns_per_track_large": ns_per_track(fn, test["start"], batch=timing_batch),
+           "cpu_ns_per_track_large": ns_per_track(fn, test["start"], batch=timing_batch, clock="cpu"), **extra}
+    return row, err
 
 
-def jacobian_comparison(predict: Callable[[jax.Array], jax.Array], reference: Callable[[np.ndarray], np.ndarray],
+def evaluate_rows(predictors: dict[str, Callable[[Array], Array]], info: dict[str, dict[str, Any]],
+                  dataset: dict[str, Any], *, timing_batch: int,
+                  edges_gev: Sequence[float]) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """:func:`evaluate_predictor` for every predictor; the rows and the per-track test errors by name."""
+    rows, errors = [], {}
+    for name, fn in predictors.items():
+        meta = dict(info.get(name, {}))
+        family = meta.pop("family", "learned")
+        params = meta.pop("params", 0)
+        row, err = evaluate_predictor(name, family, fn, dataset, timing_batch=timing_batch, edges_gev=edges_gev,
+                                      params=params, **meta)
+        rows.append(row)
+        errors[name] = err
+    return rows, errors
+
+
+def learned_bases(dataset: dict[str, Any], poly5: PolynomialExtrapolator | None = None) -> dict[str, Any]:
+    """The cheap physics bases an MLP head can correct (:data:`MLP_BASES`), built for this dataset (the
+    polynomial is the one of the baselines when given, else fitted here on the training split)."""
+    st: Setting = dataset["setting"]
+    field32 = field_function(st)
+    if poly5 is None:
+        train = dataset["train"]
+        poly5 = fit_polynomial(train["start64"][:50_000], train["end"][:50_000], st.dz_mm, 5)
+    return {"line": LineBase(st.dz_mm), "kick": kick_base(field32, st.z0_mm, st.z1_mm, st.kappa), "poly5": poly5,
+            "rk4_2": RK4Base(2, st.z0_mm, st.z1_mm, field32, st.kappa)}
+
+
+def _per_qop(base: Any) -> bool:
+    """Heads on bases that are exact at q/p = 0 learn the correction per unit of q/p."""
+    return not isinstance(base, PolynomialExtrapolator)
+
+
+def _predict(fn: Callable[[Array], Array], start: np.ndarray, chunk: int = 65536) -> np.ndarray:
+    jitted = jax.jit(fn)
+    return np.concatenate([np.asarray(jitted(jnp.asarray(start[i:i + chunk]))) for i in range(0, len(start), chunk)])
+
+
+def train_member(member: tuple[str, str], dataset: dict[str, Any], *, steps: int | None = None,
+                 epochs: int | None = None, batch_size: int = 1024, lr: float = 3e-3, seed: int = 0,
+                 n_coarse: int = 2, pde_weight: float = 0.1, bases: Sequence[str] = MLP_BASES,
+                 pde_weights: Sequence[float] | None = None, n_colloc: int = 2, eval_every: int = 500,
+                 **_legacy: Any) -> dict[str, Any]:
+    """One zoo member as a task: the stack of heads of one (family, size), trained together with vmap.
+
+    An MLP member trains one head per base of ``bases``; an RK-PINN member one head per weight of
+    ``pde_weights`` (default ``(0, pde_weight)``: the ablation) on RK4 with ``n_coarse`` steps. ``steps``
+    (or ``epochs`` of the training split) sets the optimiser steps.
+
+    Returns
+    -------
+    dict
+        ``variants`` (names), ``states`` (numpy weights per head, :func:`hepnb.compute.sweep.state_to_numpy`),
+        ``history``, ``best_step``, ``train_time_s`` (training plus compilation), ``steps_per_s``.
+    """
+    from hepnb.compute.sweep import state_to_numpy
+
+    family, size = member
+    n_train = len(dataset["train"]["start"])
+    if steps is None:
+        steps = max(1, (epochs or 1) * n_train // batch_size)
+    schedule = Schedule(steps=int(steps), batch_size=batch_size, lr=lr, eval_every=min(eval_every, int(steps)))
+    heads, variants, result = _train_stack(family, size, dataset, schedule=schedule, seed=seed, n_coarse=n_coarse,
+                                           bases=bases, pde_weights=pde_weights if pde_weights is not None
+                                           else (0.0, pde_weight), n_colloc=n_colloc)
+    return {"variants": variants, "states": [state_to_numpy(h) for h in heads], "history": result.history,
+            "best_step": result.best_step, "train_time_s": result.train_time_s + result.compile_time_s,
+            "steps_per_s": result.steps_per_s}
+
+
+def _member_bases(family: str, dataset: dict[str, Any], *, bases: Sequence[str], n_coarse: int) -> dict[str, Any]:
+    st: Setting = dataset["setting"]
+    if family == "rkpinn":
+        return {f"rk4_{n_coarse}": RK4Base(n_coarse, st.z0_mm, st.z1_mm, field_function(st), st.kappa)}
+    available = learned_bases(dataset, dataset.get("poly5"))
+    unknown = [b for b in bases if b not in available]
+    if unknown:
+        msg = f"unknown bases {unknown}; choose from {list(available)}"
+        raise ValueError(msg)
+    return {b: available[b] for b in bases}
+
+
+def _train_stack(family: str, size: str, dataset: dict[str, Any], *, schedule: Schedule, seed: int, n_coarse: int,
+                 bases: Sequence[str], pde_weights: Sequence[float], n_colloc: int) -> tuple[list[Any], list[str], FitResult]:
+    train, val = dataset["train"], dataset["val"]
+    member_bases = _member_bases(family, dataset, bases=bases, n_coarse=n_coarse)
+    if family == "rkpinn":
+        (base_name, base), = member_bases.items()
+        variants = [f"pde{w:g}" for w in pde_weights]
+        base_list = [base] * len(variants)
+    else:
+        variants, base_list = list(member_bases), list(member_bases.values())
+    heads, btr, bva = [], [], []
+    cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for b in base_list:
+        if id(b) not in cache:
+            cache[id(b)] = (_predict(b, train["start"]), _predict(b, val["start"]))
+        tr, va = cache[id(b)]
+        heads.append(build_head(family, size, stats=target_stats(train["start64"], train["end"], tr, per_qop=_per_qop(b)),
+                                seed=seed, per_qop=_per_qop(b)))
+        btr.append(tr)
+        bva.append(va)
+    result = fit_heads(heads, {"start": train["start"], "end": train["end"]}, {"start": val["start"], "end": val["end"]},
+                       schedule=schedule, base_end_train=btr, base_end_val=bva,
+                       rkpinn_base=base_list[0] if family == "rkpinn" else None,
+                       pde_weights=list(pde_weights) if family == "rkpinn" else None, n_colloc=n_colloc, seed=seed)
+    return heads, variants, result
+
+
+def run_zoo(dataset: dict[str, Any], families: Sequence[str], sizes: Sequence[str], *, steps: int | None = None,
+            epochs: int | None = None, batch_size: int = 1024, lr: float = 3e-3, seed: int = 0, n_coarse: int = 2,
+            pde_weight: float = 0.1, bases: Sequence[str] = MLP_BASES, n_colloc: int = 2, eval_every: int = 500,
+            client: Any = None, **_legacy: Any) -> tuple[dict[str, LearnedExtrapolator], dict[str, dict[str, Any]]]:
+    """Train every (family, size) stack; return the learned extrapolators by name and their training records.
+
+    Names are ``<family>_<size>_<variant>`` (variant: the base of an MLP head, ``pde<weight>`` of an RK-PINN
+    head). Each stack is one :func:`train_member` task on ``client`` (a Dask client) or, without one, in this
+    process; the weights come back as numpy and the heads are rebuilt here on the same bases.
+    """
+    from hepnb.compute.sweep import load_state, map_tasks
+
+    members = [(f, s) for f in families for s in sizes]
+    slim = {k: dataset[k] for k in ("train", "val", "stats", "setting") if k in dataset}
+    slim["poly5"] = dataset.get("poly5")
+    trained = map_tasks(train_member, members, slim, client=client, desc="model zoo", steps=steps, epochs=epochs,
+                        batch_size=batch_size, lr=lr, seed=seed, n_coarse=n_coarse, pde_weight=pde_weight,
+                        bases=tuple(bases), n_colloc=n_colloc, eval_every=eval_every)
+    models: dict[str, LearnedExtrapolator] = {}
+    records: dict[str, dict[str, Any]] = {}
+    for (family, size), result in zip(members, trained, strict=True):
+        member_bases = _member_bases(family, slim, bases=bases, n_coarse=n_coarse)
+        train = dataset["train"]
+        for i, (variant, state) in enumerate(zip(result["variants"], result["states"], strict=True)):
+            base = next(iter(member_bases.values())) if family == "rkpinn" else member_bases[variant]
+            base_train = _predict(base, train["start"])
+            head = build_head(family, size, seed=seed, per_qop=_per_qop(base),
+                              stats=target_stats(train["start64"], train["end"], base_train, per_qop=_per_qop(base)))
+            load_state(head, state)
+            name = f"{family}_{size}_{variant}"
+            models[name] = LearnedExtrapolator(name, head, base)
+            records[name] = {"family": family, "size": size, "variant": variant, "params": n_params(head),
+                             "steps": int(result["history"]["step"][-1]), "best_step": int(result["best_step"][i]),
+                             "train_time_s": float(result["train_time_s"]), "steps_per_s": float(result["steps_per_s"]),
+                             "learning_curve": {"step": result["history"]["step"].tolist(),
+                                                "train_loss": result["history"]["train_loss"][:, i].tolist(),
+                                                "train_pde": result["history"]["train_pde"][:, i].tolist(),
+                                                "val_median_um": result["history"]["val_median_um"][:, i].tolist()}}
+    return models, records
+
+
+def save_extrapolator(model: LearnedExtrapolator, folder: str | Path) -> Path:
+    """Write a learned extrapolator: its head (orbax) and ``config.json`` (family, size, base description)."""
+    from hepnb.checkpoint import save_model
+
+    path = save_model(model.head, folder)
+    size = next(k for k, v in _sizes().items() if v == model.head.hidden_widths)
+    config = {"name": model.name, "family": model.family, "size": size, "per_qop": model.head.per_qop_scaled,
+              "base": describe(model.base)}
+    Path(path, "config.json").write_text(json.dumps(config))
+    return path
+
+
+def _sizes() -> dict[str, tuple[int, ...]]:
+    from hepnb.tracks.models import SIZES
+
+    return SIZES
+
+
+def load_extrapolator(folder: str | Path, field_fn: Any) -> LearnedExtrapolator:
+    """Read back a :func:`save_extrapolator` folder; ``field_fn`` is the field of an RK4 base (the study's map).
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        No checkpoint or config there, or a config that does not describe a known base.
+    """
+    from hepnb.checkpoint import load_model
+
+    config_file = Path(folder, "config.json")
+    if not config_file.is_file():
+        msg = f"no config.json in {folder}: not a saved learned extrapolator"
+        raise FileNotFoundError(msg)
+    config = json.loads(config_file.read_text())
+    b = config["base"]
+    if b["kind"] == "line":
+        base: Any = LineBase(b["dz_mm"])
+    elif b["kind"] == "kick":
+        from hepnb.tracks.bases import KickBase
+
+        base = KickBase(b["z0_mm"], b["z1_mm"], b["z_kick_mm"], b["by_integral_t_mm"], b["kappa"])
+    elif b["kind"] == "rk4":
+        base = RK4Base(b["n_steps"], b["z0_mm"], b["z1_mm"], field_fn, b["kappa"])
+    elif b["kind"] == "poly":
+        base = PolynomialExtrapolator(b["degree"], b["basis"], np.asarray(b["centre"]), np.asarray(b["half_range"]),
+                                      np.asarray(b["coef"]), b["dz_mm"])
+    else:
+        msg = f"{config_file}: unknown base kind {b['kind']!r}"
+        raise ValueError(msg)
+    dummy = {"in_mean": np.zeros(5), "in_std": np.ones(5), "out_mean": np.zeros(4), "out_std": np.ones(4), "qop_rms": 1.0}
+    head = load_model(lambda: build_head(config["family"], config["size"], stats=dummy,
+                                         per_qop=config.get("per_qop", True)), folder)
+    return LearnedExtrapolator(config["name"], head, base)
+
+
+def rk4_convergence(dataset: dict[str, Any], steps: Sequence[int] = (*RK4_STEPS, 160, 320), *,
+                    n_tracks: int = 2000) -> list[dict[str, Any]]:
+    """Median and p95 position error (µm) of RK4-N in float64 and float32 through the setting's field, against
+    the reference (plane-aligned 10 mm steps), plus the reference's own error against 2.5 mm aligned steps.
+
+    On the trilinear map the field is only C⁰ at the cell faces, so equal steps do not converge as h⁴; a step
+    close to the cell size can even do worse than a longer one. The float64 column separates that
+    discretisation error from float32 round-off.
+    """
+    st: Setting = dataset["setting"]
+    start, ref = dataset["test"]["start64"][:n_tracks], dataset["test"]["end"][:n_tracks]
+    rows = []
+    for n in steps:
+        row: dict[str, Any] = {"n_steps": int(n), "step_mm": float(st.dz_mm / n)}
+        for label, f64 in (("float64", True), ("float32", False)):
+            end = rk4(start, st.z0_mm, st.z1_mm, int(n), field=st.field, kappa=st.kappa, float64=f64)
+            err = position_error_um(end, ref)
+            row[f"median_um_{label}"] = float(np.median(err))
+            row[f"p95_um_{label}"] = float(np.percentile(err, 95))
+        rows.append(row)
+    if isinstance(st.field, FieldMap):
+        fine = reference(start, st.z0_mm, st.z1_mm, field=st.field, step_mm=2.5, kappa=st.kappa)
+        err = position_error_um(ref, fine)
+        rows.append({"n_steps": -1, "step_mm": 10.0, "median_um_float64": float(np.median(err)),
+                     "p95_um_float64": float(np.percentile(err, 95)), "median_um_float32": float("nan"),
+                     "p95_um_float32": float("nan"), "note": "reference (aligned 10 mm) vs aligned 2.5 mm"})
+    return rows
+
+
+def jacobian_comparison(predict: Callable[[Array], Array], reference_fn: Callable[[np.ndarray], np.ndarray],
                         state: np.ndarray, *, eps: Sequence[float] = (1e-2, 1e-2, 1e-5, 1e-5, 1e-5)) -> dict[str, Any]:
-    """The 5×5 transport Jacobian d(out)/d(in) by autodiff of ``predict`` vs central finite differences
-    of the float64 ``reference`` (whole-state columns; eps in the state's units)."""
+    """The 5×5 transport Jacobian d(out)/d(in) by autodiff of ``predict`` vs central finite differences of the
+    float64 ``reference_fn`` (whole-state columns; eps in the state's units)."""
     jac_ad = np.asarray(jax.jacfwd(lambda s: predict(s[None])[0])(jnp.asarray(state, jnp.float32)), np.float64)
     jac_fd = np.zeros((5, 5))
     for j, e in enumerate(eps):
         up, down = state.copy(), state.copy()
         up[j] += e
         down[j] -= e
-        jac_fd[:, j] = (reference(up[None])[0] - reference(down[None])[0]) / (2 * e)
+        jac_fd[:, j] = (reference_fn(up[None])[0] - reference_fn(down[None])[0]) / (2 * e)
     scale = np.maximum(np.abs(jac_fd), 1e-12)
     rel = np.abs(jac_ad - jac_fd) / scale
     rel[np.abs(jac_fd) < 1e-9] = 0.0
@@ -200,204 +409,43 @@ def jacobian_comparison(predict: Callable[[jax.Array], jax.Array], reference: Ca
             "max_rel_diff_qop_column": float(rel[:4, 4].max())}
 
 
-def precision_study(model: nnx.Module, states: np.ndarray, ref: np.ndarray, *, batch: int) -> dict[str, Any]:
-    """Accuracy and speed of the model run in float32, bfloat16 and float16 (weights and inputs cast)."""
+def precision_study(model: LearnedExtrapolator, dataset: dict[str, Any], *, batch: int) -> dict[str, Any]:
+    """Accuracy and speed of a learned model with its network in float32, bfloat16 and float16 (the base and
+    the final sum stay in float32: positions of metres have 8 mantissa bits in bfloat16)."""
+    test = dataset["test"]
     out = {}
-    graphdef, state = nnx.split(model)
+    graphdef, state = nnx.split(model.head)
     for name, dtype in (("float32", jnp.float32), ("bfloat16", jnp.bfloat16), ("float16", jnp.float16)):
         cast = jax.tree.map(lambda a, d=dtype: a.astype(d) if jnp.issubdtype(a.dtype, jnp.floating) else a, state)
 
-        def run(s: jax.Array, cast: Any = cast, dtype: Any = dtype) -> jax.Array:
-            m = nnx.merge(graphdef, cast)
-            # positions are kept in float32 around the network: x ~ 1e3 mm has 8 mantissa bits in bf16
-            return m(s.astype(jnp.float32)).astype(jnp.float32) if dtype == jnp.float32 else _mixed(m, s, dtype)
+        def run(s: Array, cast: Any = cast, dtype: Any = dtype) -> Array:
+            head = nnx.merge(graphdef, cast)
+            s32 = s.astype(jnp.float32)
+            y = head.net(head.features(s32).astype(dtype)).astype(jnp.float32)
+            g = s32[:, 4:5] / head.qop_rms[...].astype(jnp.float32)
+            corr = g * (head.out_mean[...].astype(jnp.float32) + head.out_std[...].astype(jnp.float32) * y)
+            return jnp.concatenate([model.base(s32)[:, :4] + corr, s32[:, 4:5]], axis=1)
 
-        pred = np.asarray(jax.jit(run)(jnp.asarray(states, jnp.float32)))
-        out[name] = {**accuracy(pred, ref), "ns_per_track": ns_per_track(run, states, batch=batch)}
+        pred = _predict(run, test["start"])
+        out[name] = {**accuracy(pred, test["end"]), "ns_per_track": ns_per_track(run, test["start"], batch=batch)}
     return out
 
 
-def _mixed(model: nnx.Module, start: jax.Array, dtype: Any) -> jax.Array:
-    """Network in reduced precision, base (line or coarse RK) and the final sum in float32."""
-    start32 = start.astype(jnp.float32)
-    norm = model.normalise(start32).astype(dtype)  # type: ignore[attr-defined]
-    if isinstance(model, RKPINNExtrapolator):
-        ones = jnp.ones((start.shape[0], 1), dtype)
-        corr = model.net(jnp.concatenate([norm, ones], axis=1))
-    else:
-        corr = model.net(norm)  # type: ignore[attr-defined]
-    base = model.base(start32)  # type: ignore[attr-defined]
-    out = base + corr.astype(jnp.float32) * model.correction_scale(start32)  # type: ignore[attr-defined]
-    return jnp.concatenate([out, start32[:, 4:5]], axis=1)
-
-
-def evaluate_predictor(name: str, family: str, fn: Callable[[jax.Array], jax.Array], dataset: dict[str, Any], *,
-                       timing_batch: int, params: int = 0, train_time_s: float = 0.0) -> dict[str, Any]:
-    """One leaderboard row: accuracy on the test set and ns/track at batch 1 and at ``timing_batch``."""
-    test = dataset["test"]["start"]
-    pred = np.asarray(jax.jit(fn)(jnp.asarray(test)))
-    return {"model": name, "family": family, "params": params, **accuracy(pred, dataset["test_end64"]),
-            "ns_per_track_b1": ns_per_track(fn, test, batch=1),
-            "ns_per_track_large": ns_per_track(fn, test, batch=timing_batch),
-            "train_time_s": train_time_s}
-
-
-def train_member(member: tuple[str, str], dataset: dict[str, Any], *, epochs: int, batch_size: int, lr: float,
-                 seed: int, n_coarse: int, pde_weight: float) -> dict[str, Any]:
-    """One zoo member as a Dask task: train ``(family, size)`` and return its weights as numpy.
-
-    Returns
-    -------
-    dict
-        ``state`` (:func:`hepnb.compute.sweep.state_to_numpy` of the trained model), ``train_time_s`` (training
-        plus compilation) and ``best_epoch``.
-    """
-    from hepnb.compute.sweep import state_to_numpy
-
-    family, size = member
-    model, result = train_extrapolator(family, size, dataset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                                       n_coarse=n_coarse, pde_weight=pde_weight)
-    return {"state": state_to_numpy(model), "train_time_s": result.train_time_s + result.compile_time_s,
-            "best_epoch": result.best_epoch}
-
-
-def _rebuild(family: str, size: str, dataset: dict[str, Any], trained: dict[str, Any], *, seed: int, n_coarse: int,
-             pde_weight: float) -> nnx.Module:
-    """The model a :func:`train_member` task trained, built here (field function included) with its weights."""
-    from hepnb.compute.sweep import load_state
-
+def polarity_check(fn: Callable[[Array], Array], dataset: dict[str, Any], *, n_tracks: int = 2000) -> dict[str, Any]:
+    """The MagUp accuracy of a MagDown extrapolator through the flip of q/p (:func:`for_polarity`), against the
+    float64 reference through the MagUp map, beside its MagDown accuracy on the same tracks."""
     st: Setting = dataset["setting"]
-    model = build_model(family, size, stats=dataset["stats"], z0_mm=st.z0_mm, z1_mm=st.z1_mm,
-                        field_fn=field_function(st), kappa=st.kappa, seed=seed, n_coarse=n_coarse,
-                        pde_weight=pde_weight)
-    load_state(model, trained["state"])
-    model.eval()
-    return model
+    test = dataset["test"]
+    start64 = test["start64"][:n_tracks]
+    up_map = st.field.flipped() if isinstance(st.field, FieldMap) else None
+    if up_map is None:
+        msg = "the polarity check needs a field map (the correct physics), not the seed's field"
+        raise ValueError(msg)
+    up_ref = reference(start64, st.z0_mm, st.z1_mm, field=up_map, kappa=st.kappa)
+    down = np.asarray(jax.jit(fn)(jnp.asarray(test["start"][:n_tracks])))
+    up = np.asarray(jax.jit(for_polarity(fn, +1))(jnp.asarray(test["start"][:n_tracks])))
+    flipped_ref = np.asarray(flip_polarity(jnp.asarray(reference(np.asarray(flip_polarity(jnp.asarray(start64))),
+                                                                   st.z0_mm, st.z1_mm, field=st.field, kappa=st.kappa))))
+    return {"magdown": accuracy(down, test["end"][:n_tracks]), "magup": accuracy(up, up_ref),
+            "max_ref_symmetry_violation_um": float(position_error_um(flipped_ref, up_ref).max())}
 
-
-def run_zoo(dataset: dict[str, Any], families: Sequence[str], sizes: Sequence[str], *, epochs: int,
-            batch_size: int, lr: float, seed: int, n_coarse: int, pde_weight: float, timing_batch: int,
-            checkpoint_root: str | None = None,
-            client: Any = None) -> tuple[dict[str, nnx.Module], list[dict[str, Any]]]:
-    """Train and evaluate every (family, size); return the models and their leaderboard rows.
-
-    Parameters
-    ----------
-    client
-        A :class:`dask.distributed.Client`: each (family, size) is trained in its own task
-        (:func:`train_member`; the training data scattered once). ``None`` trains one after the other in
-        this process. Either way the weights come back as numpy and accuracy, ns/track and the orbax
-        checkpoints are measured and written here, so the speed columns do not depend on how busy a worker
-        was. Same seeds, same weights either way.
-    """
-    from hepnb.compute.sweep import map_tasks
-
-    members = [(f, s) for f in families for s in sizes]
-    slim = {k: dataset[k] for k in ("train", "val", "stats", "setting")}
-    trained = map_tasks(train_member, members, slim, client=client, desc="model zoo", epochs=epochs,
-                        batch_size=batch_size, lr=lr, seed=seed, n_coarse=n_coarse, pde_weight=pde_weight)
-    models, rows = {}, []
-    for (family, size), result in zip(members, trained, strict=True):
-        name = f"{family}_{size}"
-        model = _rebuild(family, size, dataset, result, seed=seed, n_coarse=n_coarse, pde_weight=pde_weight)
-        models[name] = model
-        if checkpoint_root is not None:  # the weights, and what the architecture needs besides them
-            from hepnb.checkpoint import save_model
-
-            ckpt = f"{checkpoint_root}/{name}"
-            save_model(model, ckpt)
-            Path(ckpt, "config.json").write_text(json.dumps({"family": family, "size": size, "n_coarse": n_coarse,
-                                                             "pde_weight": pde_weight}))
-        row = evaluate_predictor(name, family, model, dataset, timing_batch=timing_batch, params=n_params(model),
-                                 train_time_s=result["train_time_s"])
-        row["best_epoch"] = result["best_epoch"]
-        rows.append(row)
-    return models, rows
-
-
-def baseline_rows(dataset: dict[str, Any], *, timing_batch: int) -> list[dict[str, Any]]:
-    """Leaderboard rows of the straight line, the single kick and RK4-N."""
-    rows = []
-    for name, fn in baseline_predictors(dataset["setting"]).items():
-        family = "rk4" if name.startswith("rk4") else "analytic"
-        rows.append(evaluate_predictor(name, family, fn, dataset, timing_batch=timing_batch))
-    return rows
-
-
-def ensemble(models: Sequence[nnx.Module]) -> Callable[[jax.Array], jax.Array]:
-    """Average of the members' predicted end states."""
-    def predict(start: jax.Array) -> jax.Array:
-        return jnp.mean(jnp.stack([m(start) for m in models]), axis=0)
-    return predict
-
-
-def error_vs_momentum(fn: Callable[[jax.Array], jax.Array], dataset: dict[str, Any],
-                      edges_gev: Sequence[float]) -> dict[str, list[float]]:
-    """Median and p95 position error (µm) in momentum bins of the test set."""
-    pred = np.asarray(jax.jit(fn)(jnp.asarray(dataset["test"]["start"])))
-    ref = dataset["test_end64"]
-    err = 1e3 * np.hypot(pred[:, 0] - ref[:, 0], pred[:, 1] - ref[:, 1])
-    p = dataset["test_p_gev"]
-    med, p95, count = [], [], []
-    for lo, hi in itertools.pairwise(edges_gev):
-        sel = err[(p >= lo) & (p < hi)]
-        count.append(int(sel.size))
-        med.append(float(np.median(sel)) if sel.size else float("nan"))
-        p95.append(float(np.percentile(sel, 95)) if sel.size else float("nan"))
-    return {"edges_gev": list(edges_gev), "median_um": med, "p95_um": p95, "count": count}
-
-
-def pareto_front(rows: Sequence[dict[str, Any]], cost_key: str = "ns_per_track_large",
-                 err_key: str = "pos_median_um") -> list[str]:
-    """Names of the rows not beaten on both cost and error by another row."""
-    front = []
-    for r in rows:
-        dominated = any(o[cost_key] <= r[cost_key] and o[err_key] <= r[err_key] and
-                        (o[cost_key] < r[cost_key] or o[err_key] < r[err_key]) for o in rows)
-        if not dominated:
-            front.append(r["model"])
-    return front
-
-
-def compare_with_rk4(learned: Sequence[dict[str, Any]], baselines: Sequence[dict[str, Any]],
-                     cost_key: str = "ns_per_track_large") -> tuple[list[str], dict[str, float]]:
-    """Which learned models beat RK4 at equal cost.
-
-    Returns
-    -------
-    beats, cheaper
-        ``beats``: models more accurate than the best RK4-N that costs no more than they do;
-        ``cheaper``: models cheaper than every RK4-N (no RK4 comparison at equal cost exists), with their
-        median error in µm.
-    """
-    rk4_rows = [r for r in baselines if r["family"] == "rk4"]
-    beats, cheaper = [], {}
-    for row in learned:
-        affordable = [r["pos_median_um"] for r in rk4_rows if r[cost_key] <= row[cost_key]]
-        if not affordable:
-            cheaper[row["model"]] = row["pos_median_um"]
-        elif row["pos_median_um"] < min(affordable):
-            beats.append(row["model"])
-    return beats, cheaper
-
-
-def rk4_convergence(dataset: dict[str, Any], steps: Sequence[int] = (*RK4_STEPS, 100, 200), *,
-                    n_tracks: int = 1000) -> list[dict[str, Any]]:
-    """Median and p95 position error (µm) of RK4-N in float64 and float32 through the setting's field.
-
-    On the trilinear map the field is only C⁰ at the cell faces, so the error does not fall as h⁴; a
-    step close to the cell size can even do worse than a longer one. The float64 column separates that
-    discretisation error from float32 round-off.
-    """
-    st: Setting = dataset["setting"]
-    start, ref = dataset["test_start64"][:n_tracks], dataset["test_end64"][:n_tracks]
-    rows = []
-    for n in steps:
-        row: dict[str, Any] = {"n_steps": int(n), "step_mm": float(st.dz_mm / n)}
-        for label, f64 in (("float64", True), ("float32", False)):
-            end = rk4(start, st.z0_mm, st.z1_mm, int(n), field=st.field, kappa=st.kappa, float64=f64)
-            err = 1e3 * np.hypot(end[:, 0] - ref[:, 0], end[:, 1] - ref[:, 1])
-            row[f"median_um_{label}"] = float(np.median(err))
-            row[f"p95_um_{label}"] = float(np.percentile(err, 95))
-        rows.append(row)
-    return rows

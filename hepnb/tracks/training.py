@@ -1,0 +1,297 @@
+"""Training of the learned extrapolators: several heads of one shape at once, with ``vmap``.
+
+Heads of the same shape that differ only in their base, their target statistics or a loss weight (the
+ablations of this study) are stacked along a new leading axis and trained together: one ``jax.vmap`` over
+the stack inside one jitted ``lax.scan`` over optimiser steps. Each head keeps its own optimiser state
+(AdamW with warm-up and cosine decay, gradient clipping per head), sees the same mini-batches, and is
+judged every ``eval_every`` steps on the validation split by its median position error; the weights of
+its best evaluation are kept (a choice made on the validation split, never on the test split).
+
+Losses (per head, on the standardised target y = ((end − base)/g − μ)/σ of :mod:`hepnb.tracks.models`):
+
+- ``"mlp"``: mean of y_pred − y over the four components, squared;
+- ``"rkpinn"``: the same at ζ = 1 plus ``pde_weight`` × the mean squared ODE residual at ``n_colloc``
+  random ζ ∈ (0, 1] per track, (ds/dζ − L f(z, s)) / (g σ), with ds/dζ by forward-mode differentiation
+  through the RK4 base and the network; the weight is annealed linearly to zero over the first
+  ``pde_anneal_frac`` of the steps.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+from tqdm.auto import tqdm
+
+from hepnb.tracks.bases import RK4Base
+from hepnb.tracks.models import Head
+from hepnb.tracks.propagate import derivatives
+
+__all__ = ["FitResult", "Schedule", "fit_heads", "target_stats"]
+
+Array = Any
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Optimiser settings shared by a stack of heads.
+
+    Attributes
+    ----------
+    steps
+        Optimiser steps.
+    batch_size
+        Tracks per step (drawn with replacement).
+    lr
+        Peak learning rate (reached after ``warmup_frac`` of the steps, then cosine decay to
+        ``lr × end_lr_ratio``).
+    eval_every
+        Steps between validation evaluations (the learning curves' resolution).
+    pde_anneal_frac
+        The RK-PINN's residual weight falls linearly from its value to zero over this fraction of the steps
+        (1 keeps it on to the end), so that the residual shapes the early training and the data decide the end.
+    """
+
+    steps: int
+    batch_size: int
+    lr: float = 3e-3
+    warmup_frac: float = 0.03
+    end_lr_ratio: float = 1e-3
+    weight_decay: float = 1e-6
+    clip_norm: float = 1.0
+    eval_every: int = 500
+    pde_anneal_frac: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 1 or self.eval_every < 1 or not self.lr > 0:
+            msg = (f"steps, batch_size, eval_every must be >= 1 and lr > 0, found {self.steps}, {self.batch_size}, "
+                   f"{self.eval_every}, {self.lr}")
+            raise ValueError(msg)
+
+    def optimizer(self) -> optax.GradientTransformation:
+        """AdamW with warm-up and cosine decay, and gradient clipping."""
+        warmup = max(1, int(self.warmup_frac * self.steps))
+        lr = optax.warmup_cosine_decay_schedule(0.0, self.lr, warmup, max(self.steps, warmup + 1),
+                                                self.lr * self.end_lr_ratio)
+        return optax.chain(optax.clip_by_global_norm(self.clip_norm), optax.adamw(lr, weight_decay=self.weight_decay))
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit_heads` returns.
+
+    Attributes
+    ----------
+    heads
+        The trained heads (the objects passed in, updated in place), with the weights of their best evaluation.
+    history
+        ``step`` (E,), ``train_loss`` (E, K) (mean over the steps since the last evaluation), ``val_median_um``
+        (E, K) and, for the RK-PINN, ``train_pde`` (E, K).
+    best_step
+        Step of the kept weights, per head.
+    """
+
+    heads: list[Head]
+    history: dict[str, np.ndarray] = field(default_factory=dict)
+    best_step: list[int] = field(default_factory=list)
+    train_time_s: float = 0.0
+    compile_time_s: float = 0.0
+    steps_per_s: float = 0.0
+
+
+def target_stats(start: np.ndarray, end: np.ndarray, base_end: np.ndarray, *, per_qop: bool = True) -> dict[str, Any]:
+    """Normalisation of a head from the training set: inputs by mean and std, the correction (end − base)/g by
+    mean and std (g = (q/p)/(q/p)_rms, or 1 without ``per_qop``), and (q/p)_rms."""
+    s = np.asarray(start, np.float64)
+    qop_rms = float(np.sqrt(np.mean(s[:, 4] ** 2)))
+    g = s[:, 4:5] / qop_rms if per_qop else 1.0
+    corr = (np.asarray(end, np.float64)[:, :4] - np.asarray(base_end, np.float64)[:, :4]) / g
+    return {"in_mean": s.mean(0), "in_std": s.std(0) + 1e-12, "out_mean": corr.mean(0),
+            "out_std": corr.std(0) + 1e-12, "qop_rms": qop_rms}
+
+
+def _standardise(head: Head, start: Array, end: Array, base_end: Array) -> Array:
+    """y = ((end − base)/g − μ)/σ for one head."""
+    g = head.per_qop(start)
+    return ((end[:, :4] - base_end[:, :4]) / g - head.out_mean[...]) / head.out_std[...]
+
+
+def _pde_residual(head: Head, base: RK4Base, start: Array, zeta: Array) -> Array:
+    """(ds/dζ − L f(z, s)) / (g σ) at ζ for each track, dimensionless (N, 4)."""
+    length = base.z1_mm - base.z0_mm
+
+    def state(z: Array) -> Array:
+        return base.at(start, z)[:, :4] + z[:, None] * head.correction(start, z)
+
+    value, ds_dzeta = jax.jvp(state, (zeta,), (jnp.ones_like(zeta),))
+    full = jnp.concatenate([value, start[:, 4:5]], axis=1)
+    f = derivatives(base.z0_mm + zeta * length, full, base.field_fn, base.kappa)[:, :4]
+    return (ds_dzeta - length * f) / (head.per_qop(start) * head.out_std[...])
+
+
+def _loss(graphdef: Any, params: Any, rest: Any, batch: dict[str, Array], target: Array, pde_weight: Array,
+          zeta: Array | None, base: RK4Base | None, anneal: Array) -> tuple[Array, dict[str, Array]]:
+    head = nnx.merge(graphdef, params, rest)
+    err = head.standardised(batch["start"]) - target
+    data = jnp.mean(err * err)
+    if base is None:
+        return data, {"data": data, "pde": jnp.zeros_like(data)}
+    n, k = zeta.shape
+    starts = jnp.repeat(batch["start"], k, axis=0)
+    r = _pde_residual(head, base, starts, zeta.reshape(n * k))
+    pde = jnp.mean(r * r)
+    return data + anneal * pde_weight * pde, {"data": data, "pde": pde}
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4, 5))
+def _train_chunk(graphdef: Any, tx: optax.GradientTransformation, n_steps: int, batch_size: int, n_colloc: int,
+                 base: RK4Base | None, params: Any, rest: Any, opt_state: Any, data: dict[str, Array],
+                 targets: Array, pde_weights: Array, key: Array, first_step: Array,
+                 anneal_steps: Array) -> tuple[Any, Any, Array, Array]:
+    n_rows = data["start"].shape[0]
+    grad_fn = jax.vmap(jax.value_and_grad(functools.partial(_loss, graphdef), has_aux=True),
+                       in_axes=(0, 0, None, 0, 0, None, None, None))
+
+    def step(carry: tuple[Any, Any], xs: tuple[Array, Array]) -> tuple[tuple[Any, Any], tuple[Array, Array]]:
+        step_key, i = xs
+        params, opt_state = carry
+        anneal = jnp.clip(1.0 - (first_step + i) / anneal_steps, 0.0, 1.0)
+        k_idx, k_zeta = jax.random.split(step_key)
+        idx = jax.random.randint(k_idx, (batch_size,), 0, n_rows)
+        batch = {"start": data["start"][idx]}
+        zeta = None
+        if base is not None:
+            zeta = jax.random.uniform(k_zeta, (batch_size, n_colloc), minval=0.02, maxval=1.0)
+        (loss, aux), grads = grad_fn(params, rest, batch, targets[:, idx], pde_weights, zeta, base, anneal)
+        updates, opt_state = jax.vmap(tx.update)(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), (loss, aux["pde"])
+
+    xs = (jax.random.split(key, n_steps), jnp.arange(n_steps, dtype=jnp.float32))
+    (params, opt_state), (losses, pdes) = jax.lax.scan(step, (params, opt_state), xs)
+    return params, opt_state, losses.mean(0), pdes.mean(0)
+
+
+@functools.partial(jax.jit, static_argnums=(0,))
+def _val_median_um(graphdef: Any, params: Any, rest: Any, start: Array, end: Array, base_end: Array) -> Array:
+    def one(p: Any, r: Any, b: Array) -> Array:
+        head = nnx.merge(graphdef, p, r)
+        pred = b[:, :4] + head.correction(start)
+        return jnp.median(1e3 * jnp.hypot(pred[:, 0] - end[:, 0], pred[:, 1] - end[:, 1]))
+
+    return jax.vmap(one)(params, rest, base_end)
+
+
+def fit_heads(heads: Sequence[Head], train: dict[str, np.ndarray], val: dict[str, np.ndarray], *,
+              schedule: Schedule, base_end_train: Sequence[np.ndarray], base_end_val: Sequence[np.ndarray],
+              rkpinn_base: RK4Base | None = None, pde_weights: Sequence[float] | None = None, n_colloc: int = 2,
+              seed: int = 0, progress: bool = False) -> FitResult:
+    """Train heads of one shape together (vmap over the stack), in place.
+
+    Parameters
+    ----------
+    heads
+        K heads with the same architecture (their statistics, base and loss weight may differ).
+    train, val
+        ``start`` (N, 5) and ``end`` (N, ≥ 4) states; the validation ``end`` is the float64 reference.
+    schedule
+        Steps, batch size, learning rate and evaluation interval.
+    base_end_train, base_end_val
+        Each head's base prediction (N, ≥ 4) on the training and validation starts.
+    rkpinn_base
+        The RK4 base of RK-PINN heads (adds the ODE residual to the loss); ``None`` for MLP heads.
+    pde_weights
+        The residual's weight per head (RK-PINN only; 0 switches it off).
+    n_colloc
+        Collocation points per track for the residual.
+
+    Returns
+    -------
+    FitResult
+        Learning curves, kept steps and timings.
+    """
+    k = len(heads)
+    if k == 0 or len(base_end_train) != k or len(base_end_val) != k:
+        msg = f"need one base prediction per head for train and val, found {len(base_end_train)}, {len(base_end_val)} for {k} heads"
+        raise ValueError(msg)
+    shapes = {tuple(h.hidden_widths) + (h.family,) for h in heads}
+    if len(shapes) != 1:
+        msg = f"heads trained together must share one architecture, found {sorted(shapes)}"
+        raise ValueError(msg)
+    if (rkpinn_base is None) != (heads[0].family == "mlp"):
+        msg = "RK-PINN heads need their rkpinn_base (and MLP heads none)"
+        raise ValueError(msg)
+    weights = np.zeros(k) if pde_weights is None else np.asarray(pde_weights, np.float64)
+    if weights.shape != (k,):
+        msg = f"pde_weights must have one value per head ({k}), found {weights.shape}"
+        raise ValueError(msg)
+
+    start = jnp.asarray(train["start"], jnp.float32)
+    end = jnp.asarray(train["end"], jnp.float32)
+    targets = jnp.stack([_standardise(h, start, end, jnp.asarray(b, jnp.float32))
+                         for h, b in zip(heads, base_end_train, strict=True)])
+    split = [nnx.split(h, nnx.Param, ...) for h in heads]
+    graphdef = split[0][0]
+    params = jax.tree.map(lambda *a: jnp.stack(a), *[s[1] for s in split])
+    rest = jax.tree.map(lambda *a: jnp.stack(a), *[s[2] for s in split])
+    tx = schedule.optimizer()
+    opt_state = jax.vmap(tx.init)(params)
+    v_start = jnp.asarray(val["start"], jnp.float32)
+    v_end = jnp.asarray(np.asarray(val["end"])[:, :4], jnp.float32)
+    v_base = jnp.stack([jnp.asarray(np.asarray(b)[:, :4], jnp.float32) for b in base_end_val])
+    data = {"start": start}
+    pde_w = jnp.asarray(weights, jnp.float32)
+
+    n_chunks = -(-schedule.steps // schedule.eval_every)
+    key = jax.random.key(seed)
+    history: dict[str, list[Any]] = {"step": [], "train_loss": [], "val_median_um": [], "train_pde": []}
+    best = np.full(k, np.inf)
+    best_params = params
+    best_step = [0] * k
+    result = FitResult(heads=list(heads))
+    t0 = time.perf_counter()
+    anneal_steps = jnp.asarray(max(1.0, schedule.pde_anneal_frac * schedule.steps), jnp.float32)
+    chunk = _train_chunk.lower(graphdef, tx, schedule.eval_every, schedule.batch_size, n_colloc, rkpinn_base, params,
+                               rest, opt_state, data, targets, pde_w, key, jnp.float32(0), anneal_steps).compile()
+    result.compile_time_s = time.perf_counter() - t0
+    done, train_time = 0, 0.0
+    bar = tqdm(range(n_chunks), desc="steps", disable=not progress, leave=False)
+    for _ in bar:
+        key, sub = jax.random.split(key)
+        t0 = time.perf_counter()
+        params, opt_state, loss, pde = chunk(params, rest, opt_state, data, targets, pde_w, sub, jnp.float32(done),
+                                             anneal_steps)
+        loss = np.asarray(loss)
+        train_time += time.perf_counter() - t0
+        done += schedule.eval_every
+        if not np.all(np.isfinite(loss)):
+            msg = f"training diverged at step {done}: losses {loss.tolist()}"
+            raise FloatingPointError(msg)
+        med = np.asarray(_val_median_um(graphdef, params, rest, v_start, v_end, v_base))
+        better = med < best
+        if better.any():
+            best = np.where(better, med, best)
+            mask = jnp.asarray(better)
+            best_params = jax.tree.map(lambda new, old: jnp.where(mask.reshape(-1, *[1] * (new.ndim - 1)), new, old),
+                                       params, best_params)
+            best_step = [done if b else s for b, s in zip(better, best_step, strict=True)]
+        history["step"].append(done)
+        history["train_loss"].append(loss)
+        history["train_pde"].append(np.asarray(pde))
+        history["val_median_um"].append(med)
+        bar.set_postfix(val_um=f"{med.min():.3g}")
+    bar.close()
+    for i, head in enumerate(heads):
+        nnx.update(head, jax.tree.map(lambda a, i=i: a[i], best_params))
+    result.history = {name: np.asarray(v) for name, v in history.items()}
+    result.best_step = best_step
+    result.train_time_s = train_time
+    result.steps_per_s = done / train_time if train_time > 0 else float("nan")
+    return result
