@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from hepnb import plotting
 from hepnb.book import prose
 from hepnb.book.registry import list_studies
 from hepnb.book.results import load_results
@@ -51,6 +52,27 @@ def test_prose_numbers_and_claims_come_from_the_run(built_book: Path, study: str
     every glue name it pastes is glued by the run (hepnb.book.prose)."""
     findings = prose.check_notebook(REPO / "book" / "executed" / f"{study}.ipynb")
     assert not findings, f"{study}: {len(findings)} findings:\n" + "\n".join(map(str, findings))
+
+
+def _displayed_images(notebook: Path) -> int:
+    """PNG outputs a page shows (glue records, stored under a prefixed MIME type, are not shown)."""
+    cells = json.loads(notebook.read_text())["cells"]
+    return sum("image/png" in out.get("data", {}) for c in cells if c["cell_type"] == "code"
+               for out in c.get("outputs", []))
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_figures_pass_the_checker(built_book: Path, study: str) -> None:
+    """Every figure of the ci run, as checked by hepnb.plotting.savefig when the notebook saved it: page
+    width, fonts >= 10 pt, no data outside the view limits, no overlapping boxes; and no figure shown unchecked."""
+    sidecar = REPO / "results" / "ci" / study / plotting.FIGURES_SIDECAR
+    shown = _displayed_images(REPO / "book" / "executed" / f"{study}.ipynb")
+    record = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
+    problems = [f"{name}: {issue['kind']}: {issue['message']}" for name, entry in record.items()
+                for issue in entry["issues"]]
+    assert len(record) >= shown, (f"{study} shows {shown} figures but saved {len(record)} through "
+                                  f"hepnb.plotting.savefig (which checks them)")
+    assert not problems, f"{study}: {len(problems)} figure problems:\n" + "\n".join(problems)
 
 
 def test_book_pages_exist(built_book: Path) -> None:
