@@ -575,6 +575,13 @@ def _keys_text(keys: Sequence[str], limit: int = 8) -> str:
 def _describe(key: str, value: Any, depth: int, max_depth: int, lines: list[str], indent: str) -> None:
     unit = _unit(key)
     unit_text = f" [{unit}]" if unit else ""
+    if isinstance(value, dict) and isinstance(value.get("label"), str) and "value" in value:
+        # a headline entry (hepnb.book.site.headline_entry): its label says what it is
+        extra = [k for k in ("uncertainty", "unit") if k in value]
+        entry_unit = f" [{value['unit']}]" if value.get("unit") else unit_text
+        with_text = f", with {' and '.join(extra)}" if extra else ""
+        lines.append(f"{indent}- `{key}`{entry_unit}: “{value['label']}”, {_kind(value['value'])}{with_text}")
+        return
     if isinstance(value, dict):
         keys = list(value)
         if not keys:
