@@ -127,7 +127,7 @@ def read_jets(path: str | os.PathLike[str]) -> Any:
         import uproot
 
         with uproot.open(path) as handle:
-            if _TREE not in [k.split(";")[0] for k in handle.keys()]:
+            if _TREE not in [k.split(";")[0] for k in handle]:
                 msg = f"{path} has no TTree named {_TREE!r}; it has {sorted(handle.keys())}"
                 raise ValueError(msg)
             arr = handle[_TREE].arrays(library="ak")
@@ -230,7 +230,7 @@ def split(n: int, seed: int, fractions: tuple[float, float, float] = (0.7, 0.1, 
         msg = f"need at least 10 jets and three positive fractions summing to 1, found n={n}, {fractions}"
         raise ValueError(msg)
     order = np.random.default_rng(seed).permutation(n)
-    n_train, n_val = int(round(fractions[0] * n)), int(round(fractions[1] * n))
+    n_train, n_val = round(fractions[0] * n), round(fractions[1] * n)
     return {"train": order[:n_train], "val": order[n_train:n_train + n_val], "test": order[n_train + n_val:]}
 
 

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -38,7 +39,7 @@ def tau_id_metrics(score: np.ndarray, is_tau: np.ndarray, efficiencies: Sequence
     y = np.asarray(is_tau).astype(int)
     fpr, tpr, _ = metrics.roc_curve(y, score)
     *fake_rates, eps_b = metrics.interpolated_eff_bkg(y, score, [*efficiencies, 0.5]).tolist()
-    fake = {f"{int(round(100 * e))}": f for e, f in zip(efficiencies, fake_rates, strict=True)}
+    fake = {f"{round(100 * e)}": f for e, f in zip(efficiencies, fake_rates, strict=True)}
     keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), 400)).astype(int))
     # no background jet left at ε_S = 0.5: the rejection is at least the number of background jets
     bound = eps_b <= 0
@@ -92,7 +93,7 @@ def charge_metrics(prob_plus: np.ndarray, charge: np.ndarray, q_kappa: np.ndarra
     """Charge mis-ID rate of the network (p(τ⁺) > 0.5) and of the jet-charge sign, on τ jets."""
     truth = np.asarray(charge).astype(int)
     return {"misid_network": float(np.mean((prob_plus > 0.5).astype(int) != truth)),
-            "misid_jet_charge": float(np.mean((q_kappa > 0).astype(int) != truth)), "n_tau": int(len(truth))}
+            "misid_jet_charge": float(np.mean((q_kappa > 0).astype(int) != truth)), "n_tau": len(truth)}
 
 
 def decode_kinematics(outputs: np.ndarray, jet_p4: np.ndarray) -> dict[str, np.ndarray]:
@@ -115,7 +116,7 @@ def kinematics_metrics(reco: dict[str, np.ndarray], gen_vis_p4: np.ndarray) -> d
     pt = kinematics.pt_gev(gen_vis_p4)
     ratio = reco["pt"] / np.maximum(pt, 1e-9)
     bins = []
-    for lo, hi in zip(PT_BINS_GEV[:-1], PT_BINS_GEV[1:], strict=True):
+    for lo, hi in itertools.pairwise(PT_BINS_GEV):
         sel = (pt >= lo) & (pt < hi)
         resp, res = _response_resolution(ratio[sel])
         bins.append({"lo": float(lo), "hi": float(hi), "n": int(sel.sum()), "response": resp, "resolution": res})
@@ -139,7 +140,8 @@ def jet_summary_features(features: np.ndarray, mask: np.ndarray, jet_p4: np.ndar
     m = mask.astype(bool)
     pt_c = np.exp(features[..., _F["log_pt"]]) * m
     e_rel = np.exp(features[..., _F["log_e_rel"]]) * m
-    jet_pt = kinematics.pt_gev(jet_p4)
+    # pT from float64 and rounded, as np.hypot rounds, so that the boosted trees see the inputs they always saw
+    jet_pt = kinematics.pt_gev(np.asarray(jet_p4, np.float64)).astype(np.asarray(jet_p4).dtype)
     n_charged, n_photons = _counts(features, mask)
     n_nh = ((features[..., _F["is_neutral_hadron"]] > 0.5) & m).sum(axis=1)
     charged = (features[..., _F["charge"]] != 0) & m

@@ -54,7 +54,7 @@ def prepare(jets: Any, *, seed: int) -> TauData:
 def subsample(data: dict[str, np.ndarray], fraction: float, seed: int) -> dict[str, np.ndarray]:
     """A random ``fraction`` of a split (for the data-scaling table)."""
     n = len(data["weight"])
-    keep = np.sort(np.random.default_rng(seed).permutation(n)[: max(1, int(round(fraction * n)))])
+    keep = np.sort(np.random.default_rng(seed).permutation(n)[: max(1, round(fraction * n))])
     return {k: v[keep] for k, v in data.items()}
 
 
