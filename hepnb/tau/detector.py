@@ -37,9 +37,8 @@ def reconstruct(particles: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """
     px, py_, pz, e, pid, q = (particles[:, i] for i in range(6))
     p4 = particles[:, :4]
-    p = kinematics.p_gev(p4)
-    pt = kinematics.pt_gev(p4)
-    cos_t = kinematics.cos_theta(p4)
+    momenta = kinematics.momenta(p4)
+    p, pt, cos_t = momenta.p, momenta.pt, momenta.costheta
     apid = np.abs(pid)
     charged = q != 0
     photon = apid == constants.PHOTON

@@ -65,15 +65,14 @@ def candidate_features(cands: np.ndarray, jet_p4: np.ndarray) -> np.ndarray:
     """
     p4 = cands[:, :4]
     jet_p4 = np.broadcast_to(jet_p4, p4.shape)
-    deta = np.abs(kinematics.eta(p4) - kinematics.eta(jet_p4))
-    dphi = np.abs(kinematics.delta_phi_rad(kinematics.phi_rad(p4), kinematics.phi_rad(jet_p4)))
-    pt = np.maximum(kinematics.pt_gev(p4), 1e-6)
+    cand, jet = kinematics.momenta(p4), kinematics.momenta(jet_p4)  # one vector array each, several quantities
+    pt = np.maximum(cand.pt, 1e-6)
     e = np.maximum(cands[:, 3], 1e-6)
-    pt_rel = pt / np.maximum(kinematics.pt_gev(jet_p4), 1e-6)
+    pt_rel = pt / np.maximum(jet.pt, 1e-6)
     e_rel = e / np.maximum(jet_p4[:, 3], 1e-6)
     category = [cands[:, 4] == c for c in constants.CANDIDATE_CATEGORIES]
-    return np.column_stack([deta, dphi, np.log(pt), np.log(e), np.log(pt_rel), np.log(e_rel),
-                            kinematics.delta_r(p4, jet_p4), cands[:, 5], *category,
+    return np.column_stack([np.abs(cand.deltaeta(jet)), np.abs(cand.deltaphi(jet)), np.log(pt), np.log(e),
+                            np.log(pt_rel), np.log(e_rel), cand.deltaR(jet), cands[:, 5], *category,
                             cands[:, 7], cands[:, 9], cands[:, 6], cands[:, 8]]).astype(np.float32)
 
 
@@ -82,13 +81,12 @@ def kinematic_targets(vis_p4: np.ndarray, jet_p4: np.ndarray) -> np.ndarray:
 
     The pT and mass log-ratios are clipped to [−5, 5], masses floored at 1 MeV.
     """
-    dphi = kinematics.delta_phi_rad(kinematics.phi_rad(vis_p4), kinematics.phi_rad(jet_p4))
+    vis, jet = kinematics.momenta(vis_p4), kinematics.momenta(jet_p4)
+    dphi = vis.deltaphi(jet)
     m_vis = np.maximum(kinematics.mass_gev(vis_p4), 1e-3)
     m_jet = np.maximum(kinematics.mass_gev(jet_p4), 1e-3)
-    return np.column_stack([
-        np.clip(np.log(kinematics.pt_gev(vis_p4) / kinematics.pt_gev(jet_p4)), -5, 5),
-        kinematics.eta(vis_p4) - kinematics.eta(jet_p4), np.sin(dphi), np.cos(dphi),
-        np.clip(np.log(m_vis / m_jet), -5, 5)])
+    return np.column_stack([np.clip(np.log(vis.pt / jet.pt), -5, 5), vis.deltaeta(jet), np.sin(dphi), np.cos(dphi),
+                            np.clip(np.log(m_vis / m_jet), -5, 5)])
 
 
 def _matched_taus(jet_p4: np.ndarray, taus: list[dict[str, Any]]) -> np.ndarray:
