@@ -14,6 +14,7 @@ __all__ = [
     "bootstrap_ci",
     "efficiency_at",
     "expected_calibration_error",
+    "interpolated_eff_bkg",
     "quantile_resolution",
     "rejection_at_efficiency",
     "reliability_curve",
@@ -158,3 +159,19 @@ def quantile_resolution(ratio: ArrayLike) -> dict[str, float]:
     q25, med, q75 = np.quantile(r, [0.25, 0.5, 0.75])
     return {"median": float(med), "iqr": float(q75 - q25),
             "resolution": float((q75 - q25) / med) if med != 0 else float("nan"), "n": int(r.size)}
+
+
+def interpolated_eff_bkg(y_true: ArrayLike, score: ArrayLike, eff_sig: ArrayLike) -> NDArray[np.float64]:
+    """Background efficiency at signal efficiency ``eff_sig``, interpolated linearly along the ROC curve.
+
+    Unlike :func:`efficiency_at` (a threshold at a quantile of the signal scores), this reads the curve of
+    :func:`roc_curve` between its points, so it is defined at any ``eff_sig`` in [0, 1] and is 0 where the
+    curve has not yet left ``eff_bkg = 0``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``eff_bkg`` with the shape of ``eff_sig``.
+    """
+    eff_bkg, eff_sig_curve, _ = roc_curve(y_true, score)
+    return np.interp(np.asarray(eff_sig, dtype=np.float64), eff_sig_curve, eff_bkg)

@@ -9,6 +9,7 @@ from hepnb.metrics import (
     bootstrap_ci,
     efficiency_at,
     expected_calibration_error,
+    interpolated_eff_bkg,
     quantile_resolution,
     rejection_at_efficiency,
     reliability_curve,
@@ -63,3 +64,11 @@ def test_quantile_resolution_of_a_gaussian() -> None:
     assert res["resolution"] == pytest.approx(2 * stats.norm.ppf(0.75) * 0.1, rel=0.01)
     with pytest.raises(ValueError, match="no finite values"):
         quantile_resolution([np.nan])
+
+
+def test_interpolated_eff_bkg_reads_the_roc_curve_between_its_points() -> None:
+    y, s = np.array([1, 1, 0, 0]), np.array([0.9, 0.6, 0.7, 0.1])  # ROC: (0, 0) (0, ½) (½, ½) (½, 1) (1, 1)
+    np.testing.assert_allclose(interpolated_eff_bkg(y, s, [0.25, 0.75]), [0.0, 0.5])
+    assert interpolated_eff_bkg(y, s, 0.75).shape == ()
+    separated = interpolated_eff_bkg([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9], 0.9)
+    assert float(separated) == 0.0

@@ -1,7 +1,7 @@
 """``hepnb tau generate``: Pythia 8 Z → ττ and Z → qq̄ jets through the CLD-like detector, to a jet file.
 
-The file has the fields of :mod:`hepnb.tau.dataset` (``FILE_FIELDS``) and is read back, like a user's own jets,
-by :func:`hepnb.tau.dataset.read_jets` and the notebook's ``input_file`` parameter. The events are made in
+The file has the fields of :mod:`hepnb.tau.data` (``FILE_FIELDS``) and is read back, like a user's own jets,
+by :func:`hepnb.tau.data.read_jets` and the notebook's ``input_file`` parameter. The events are made in
 seeded chunks, one Dask task each: on the scheduler of ``--scheduler``/``$HEPNB_SCHEDULER``, else on a local
 cluster of ``--workers`` processes.
 """
@@ -20,7 +20,7 @@ __all__ = ["register"]
 def _generate(args: argparse.Namespace) -> int:
     from hepnb.compute.chunks import cache_root
     from hepnb.compute.client import dask_client, local_workers
-    from hepnb.tau.dataset import simulate, write_jets
+    from hepnb.tau.data import simulate, write_jets
 
     check_output(args.output)
     if min(args.tau_events, args.qq_events, args.events_per_chunk) < 1:
