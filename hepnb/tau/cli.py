@@ -11,10 +11,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hepnb.compute.client import add_cluster_arguments
+from hepnb.compute.chunks import add_chunk_arguments
 from hepnb.io import check_output
 
-__all__ = ["register"]
+__all__ = ["HELP", "register"]
+
+#: The family\'s line in ``hepnb --help``.
+HELP = "tau-study tools (generate)"
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -38,17 +41,16 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``hepnb tau …`` to the main parser."""
-    tau = subparsers.add_parser("tau", help="tau-study tools (generate)")
-    sub = tau.add_subparsers(dest="tau_command", required=True)
+def _add_generate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     gen = sub.add_parser("generate", help="Pythia 8 Z -> tau tau and Z -> q qbar jets to a Parquet or ROOT file")
     gen.add_argument("--tau-events", type=int, required=True, help="Z -> tau tau events")
     gen.add_argument("--qq-events", type=int, required=True, help="Z -> q qbar events")
     gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--events-per-chunk", type=int, default=1000)
-    gen.add_argument("--cache-dir", type=Path, default=None,
-                     help="chunk cache, shared by the workers of a remote scheduler (default: a temporary folder)")
-    add_cluster_arguments(gen)
+    add_chunk_arguments(gen, unit="events", per_chunk=1000)
     gen.add_argument("--output", type=Path, required=True, help="FILE.parquet or FILE.root")
     gen.set_defaults(func=_generate)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``hepnb tau …`` commands to the family's subparsers (made by :mod:`hepnb.cli`)."""
+    _add_generate(sub)
