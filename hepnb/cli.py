@@ -65,11 +65,11 @@ def _cmd_book(args: argparse.Namespace) -> int:
 
 
 def _cmd_lab(args: argparse.Namespace) -> int:
-    from hepnb.book.registry import repo_root
+    from hepnb.book.registry import notebooks_dir
 
     subprocess.run([sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL_NAME,
                     "--display-name", "Python (hepnb)"], check=True, capture_output=True)
-    cmd = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={repo_root() / 'notebooks'}",
+    cmd = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={notebooks_dir()}",
            f"--ServerApp.ip={args.ip}", f"--ServerApp.port={args.port}", "--ServerApp.port_retries=0",
            f"--ServerApp.open_browser={'True' if args.browser else 'False'}"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and CI run as root
