@@ -412,19 +412,22 @@ def _visible(artist: Any) -> bool:
 
 
 def _font_issues(fig: Any, min_font_pt: float) -> list[FigureIssue]:
+    """One issue per font size under ``min_font_pt``, naming a few of the texts set in it."""
     from matplotlib.text import Text
 
-    issues = []
-    seen: set[tuple[str, float]] = set()
+    small: dict[float, list[str]] = {}
     for text in fig.findobj(Text):
         if not _visible(text) or not str(text.get_text()).strip():
             continue
         size = float(text.get_fontsize())
         if size < min_font_pt - 1e-9:
-            key = (str(text.get_text())[:40], size)
-            if key not in seen:
-                seen.add(key)
-                issues.append(FigureIssue("font", f"{_text_label(text)} is {size:.1f} pt (< {min_font_pt:g} pt)"))
+            small.setdefault(size, []).append(" ".join(str(text.get_text()).split())[:30])
+    issues = []
+    for size, texts in sorted(small.items()):
+        shown = ", ".join(repr(t) for t in list(dict.fromkeys(texts))[:4])
+        more = f" and {len(texts) - 4} more" if len(texts) > 4 else ""
+        issues.append(FigureIssue("font", f"{len(texts)} text{'s' if len(texts) > 1 else ''} at {size:.1f} pt "
+                                  f"(< {min_font_pt:g} pt): {shown}{more}"))
     return issues
 
 

@@ -91,7 +91,8 @@ def test_checker_finds_small_fonts() -> None:
     ax.tick_params(labelsize=7)
     ax.set_title("caption", fontsize=8)
     issues = [i for i in plotting.check_figure(fig) if i.kind == "font"]
-    assert any("7.0 pt" in i.message for i in issues) and any("'caption' is 8.0 pt" in i.message for i in issues)
+    assert any("at 7.0 pt" in i.message for i in issues)
+    assert any("1 text at 8.0 pt (< 10 pt): 'caption'" in i.message for i in issues), issues
 
 
 @pytest.mark.parametrize("artist", ["line", "scatter", "errorbar", "histogram"])

@@ -10,7 +10,8 @@ The runner executes a study notebook with papermill; before the executed copy go
   (:data:`NOISE`: Pythia's and FastJet's banners, the kernel's TCP warning, tqdm's "IProgress not found";
   and XLA's slow-compile and constant-folding alarms); other stream output stays, so a real warning is
   still seen (and fails the book's tests);
-* progress-bar widgets (tqdm in a kernel with ipywidgets): they cannot render in a static page, so they
+* progress-bar widgets (tqdm in a kernel with ipywidgets) and the widget state nbclient stores with them:
+  they cannot render in a static page (and would make it load ipywidgets' JavaScript from a CDN), so they
   are dropped there, while JupyterLab and the terminal keep their bars.
 """
 
@@ -149,6 +150,8 @@ def clean_executed(notebook: str | os.PathLike[str], results_dir_shown: str, *,
             cell.source = _RESULTS_DIR_LINE.sub(lambda m: m.group(1) + repr(results_dir_shown).replace("'", '"'),
                                                 cell.source)
         cell.outputs = _clean_outputs(cell.get("outputs", []), paths)
+    # the widget state nbclient stores would make the page load ipywidgets' JavaScript from a CDN
+    nb.metadata.pop("widgets", None)
     papermill = nb.metadata.get("papermill", {})
     papermill.get("parameters", {}).update(results_dir=results_dir_shown)
     for key in ("input_path", "output_path"):  # the .ipynb a reader downloads carries no machine path either

@@ -72,6 +72,7 @@ def test_clean_executed_rewrites_the_page(tmp_path: Path) -> None:
         nbformat.v4.new_output("display_data", data={"text/plain": "a table"}),
     ]
     nb.cells = [injected, code]
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}, "version_major": 2}}
     nb.metadata["papermill"] = {"parameters": {"results_dir": f"{tmp_path}/results/.staging-x-1"},
                                 "input_path": f"{tmp_path}/notebooks/x.ipynb",
                                 "output_path": f"{tmp_path}/book/executed/.x.partial.ipynb"}
@@ -81,6 +82,7 @@ def test_clean_executed_rewrites_the_page(tmp_path: Path) -> None:
     text = path.read_text()
     assert str(tmp_path) not in text
     cleaned = nbformat.read(path, as_version=4)
+    assert "widgets" not in cleaned.metadata
     assert cleaned.cells[0].source == 'profile = "ci"\nresults_dir = "../results"\nn = 3\n'
     assert [o.get("text", o.get("data", {}).get("text/plain")) for o in cleaned.cells[1].outputs] == [
         "kept line\n", "a table"]
