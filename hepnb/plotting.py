@@ -65,6 +65,7 @@ __all__ = [
     "EXPERIMENTS",
     "MIN_DISPLAY_FRACTION",
     "MIN_FONT_PT",
+    "NEUTRAL",
     "PAGE_WIDTH_IN",
     "PAGE_WIDTH_PX",
     "FigureIssue",
@@ -92,6 +93,8 @@ MIN_FONT_PT = 10.0
 MIN_DISPLAY_FRACTION = 0.7
 #: Experiments of the book's studies, with the mplhep style each page uses (FCC-ee has none: a neutral one).
 EXPERIMENTS: Mapping[str, str | None] = {"ALICE": "ALICE", "LHCb": "LHCb2", "FCC-ee": None}
+#: The style of a page without an experiment (the environment page).
+NEUTRAL = "neutral"
 
 _STYLES = ("ALICE", "ATLAS", "CMS", "LHCb", "LHCb2", "DUNE", "plothist")
 #: Page-sized overrides of the mplhep styles (made for 12 × 9 in figures with 25–32 pt labels).
@@ -141,14 +144,15 @@ def use_style(experiment: str = "ALICE") -> None:
     ----------
     experiment
         ``"ALICE"``, ``"LHCb"``, ``"FCC-ee"`` (matplotlib's style with HEP ticks: FCC-ee has no mplhep
-        style, and a CMS style on an FCC-ee page is wrong), or any mplhep style name (``"LHCb2"``, …).
+        style, and a CMS style on an FCC-ee page is wrong), ``"neutral"`` (the same, for a page without an
+        experiment), or any mplhep style name (``"LHCb2"``, …).
 
     Raises
     ------
     ValueError
         For a name that is neither.
     """
-    style = EXPERIMENTS.get(experiment, experiment)
+    style = None if experiment == NEUTRAL else EXPERIMENTS.get(experiment, experiment)
     if style is not None and style not in _STYLES:
         msg = f"unknown style {experiment!r}; choose one of {sorted(set(EXPERIMENTS) | set(_STYLES))}"
         raise ValueError(msg)

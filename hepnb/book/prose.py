@@ -105,6 +105,9 @@ ALLOWED_PHRASES: Mapping[str, str] = {
     r"\b4-(?:vector|momentum|momenta)s?\b": "four-vector names",
     r"\barXiv:\d{4}\.\d{4,5}(?:v\d+)?": "arXiv identifiers",
     r"\b[Ss]eeds?\s+00\d\b": "the project's seed documents (names)",
+    r"\bPythia\s?8\b": "the event generator's name",
+    r"§\s?\d+(?:\.\d+)*": "section numbers of a cited document",
+    r"(?<![\w.])1/(?=[A-Za-zµ])": "reciprocal units (1/GeV, 1/s)",
     r"\bR\s*=\s*0\.4\b": "jet radius, a definition of the jet algorithm",
     r"\b91\.188\s*GeV\b": "the Z mass (PDG), the FCC-ee Z-pole energy",
     r"\|η\|\s*<\s*0\.8\b": "ALICE central-barrel acceptance, a definition",
@@ -575,6 +578,13 @@ def _keys_text(keys: Sequence[str], limit: int = 8) -> str:
 def _describe(key: str, value: Any, depth: int, max_depth: int, lines: list[str], indent: str) -> None:
     unit = _unit(key)
     unit_text = f" [{unit}]" if unit else ""
+    if isinstance(value, dict) and isinstance(value.get("label"), str) and "value" in value:
+        # a headline entry (hepnb.book.site.headline_entry): its label says what it is
+        extra = [k for k in ("uncertainty", "unit") if k in value]
+        entry_unit = f" [{value['unit']}]" if value.get("unit") else unit_text
+        with_text = f", with {' and '.join(extra)}" if extra else ""
+        lines.append(f"{indent}- `{key}`{entry_unit}: “{value['label']}”, {_kind(value['value'])}{with_text}")
+        return
     if isinstance(value, dict):
         keys = list(value)
         if not keys:
