@@ -54,6 +54,26 @@ def test_prose_numbers_and_claims_come_from_the_run(built_book: Path, study: str
     assert not findings, f"{study}: {len(findings)} findings:\n" + "\n".join(map(str, findings))
 
 
+def _markdown_outputs(cell: dict) -> str:
+    return "".join("".join(out.get("data", {}).get("text/markdown", "")) for out in cell.get("outputs", []))
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_study_page_states_profile_at_the_top_and_ends_with_its_results_file(built_book: Path, study: str) -> None:
+    """The profile and sample sizes (hepnb.book.prose.sample_sentence) before the first section, and the page's
+    last section "What `results.json` holds" generated from the file (hepnb.book.prose.results_markdown)."""
+    cells = json.loads((REPO / "book" / "executed" / f"{study}.ipynb").read_text())["cells"]
+    sections = [i for i, c in enumerate(cells) if c["cell_type"] == "markdown"
+                and any(line.startswith("## ") for line in "".join(c["source"]).splitlines())]
+    first_section = sections[0] if sections else len(cells)
+    top = "".join(_markdown_outputs(c) for c in cells[:first_section])
+    assert "Profile **ci**" in top, f"{study}: no profile/sample-size sentence before the first section"
+    last = "".join(cells[sections[-1]]["source"]) if sections else ""
+    assert "What `results.json` holds" in last, f"{study}: the last section is not “What results.json holds”"
+    generated = "".join(_markdown_outputs(c) for c in cells[sections[-1]:])
+    assert f"`results/ci/{study}/results.json` holds" in generated, f"{study}: its contents are not generated"
+
+
 def _displayed_images(notebook: Path) -> int:
     """PNG outputs a page shows (glue records, stored under a prefixed MIME type, are not shown)."""
     cells = json.loads(notebook.read_text())["cells"]
