@@ -73,6 +73,7 @@ __all__ = [
     "displayed_fraction",
     "draw_histograms",
     "experiment_label",
+    "experiment_labels",
     "histogram",
     "histogram_by",
     "natural_width_px",
@@ -543,6 +544,14 @@ def _overlap_issues(fig: Any, renderer: Any, tolerance_px: float) -> list[Figure
     return issues
 
 
+def experiment_labels(fig: Any) -> list[str]:
+    """The texts of the mplhep experiment labels on a figure (``["ALICE", "Simulation"]``), in drawing order."""
+    from matplotlib.text import Text
+
+    return [str(t.get_text()) for t in fig.findobj(Text)
+            if type(t).__name__ in ("ExpLabel", "ExpText") and str(t.get_text()).strip()]
+
+
 def check_figure(fig: Any, *, page_width_px: float = PAGE_WIDTH_PX, min_font_pt: float = MIN_FONT_PT,
                  min_display_fraction: float = MIN_DISPLAY_FRACTION, overlap_tolerance_px: float = 1.0
                  ) -> list[FigureIssue]:
@@ -604,6 +613,7 @@ def _record_check(folder: Path, name: str, fig: Any, issues: Iterable[FigureIssu
     except (OSError, ValueError):
         record = {}
     record[name] = {
+        "experiment_labels": experiment_labels(fig),
         "natural_width_px": round(width, 1),
         "displayed_fraction": round(min(1.0, PAGE_WIDTH_PX / width), 3),
         "size_in": [round(float(v), 3) for v in fig.get_size_inches()],

@@ -81,6 +81,22 @@ def _displayed_images(notebook: Path) -> int:
                for out in c.get("outputs", []))
 
 
+#: The experiment whose label each study's figures carry (the environment page has none).
+EXPERIMENT = {"pid_ranges": "ALICE", "rkpinn_leaderboard": "LHCb", "tau_multitask": "FCC-ee"}
+
+
+@pytest.mark.parametrize("study", sorted(EXPERIMENT))
+def test_figures_carry_the_study_experiment_label(built_book: Path, study: str) -> None:
+    """Every saved figure of a study is labelled "<experiment> Simulation" through mplhep.label.exp_label."""
+    sidecar = REPO / "results" / "ci" / study / plotting.FIGURES_SIDECAR
+    record = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
+    assert record, f"{study} saved no figure through hepnb.plotting.savefig"
+    wrong = {name: entry.get("experiment_labels") for name, entry in record.items()
+             if not (EXPERIMENT[study] in entry.get("experiment_labels", [])
+                     and "Simulation" in entry.get("experiment_labels", []))}
+    assert not wrong, f"{study}: figures without the {EXPERIMENT[study]} Simulation label: {wrong}"
+
+
 @pytest.mark.parametrize("study", STUDIES)
 def test_figures_pass_the_checker(built_book: Path, study: str) -> None:
     """Every figure of the ci run, as checked by hepnb.plotting.savefig when the notebook saved it: page
