@@ -154,11 +154,14 @@ def conclusion_markdown(bench: dict[str, Any], info: dict[str, Any]) -> str:
     """
     from hepnb.book.prose import format_with_uncertainty
 
+    def count(x: float) -> str:
+        return f"{x:,.0f}".replace(",", "\u202f")
+
     where = (f"On this machine ({info['jax_backend']} backend, {info['cpu_affinity']} usable cores), with "
-             f"{bench['n_steps']:,} steps of batch {bench['batch_size']} per repetition and the fastest of "
+             f"{count(bench['n_steps'])} steps of batch {bench['batch_size']} per repetition and the fastest of "
              f"{bench['repeats']} repetitions,")
-    rates = (f"one jitted `lax.scan` runs {bench['scan_steps_per_s']:,.0f} training steps per second and a Python "
-             f"loop over the jitted step {bench['loop_steps_per_s']:,.0f}")
+    rates = (f"one jitted `lax.scan` runs {count(bench['scan_steps_per_s'])} training steps per second and a "
+             f"Python loop over the jitted step {count(bench['loop_steps_per_s'])}")
     speedup = format_with_uncertainty(bench["speedup"], bench["speedup_std"]) if bench["speedup_std"] > 0 \
         else f"{bench['speedup']:.2f}"
     same = (f"Both end with the same parameters (largest difference {bench['max_param_diff']:.1e}), so the "
