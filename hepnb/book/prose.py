@@ -20,7 +20,8 @@ What it does not report, and why
   `` {glue:any}`…` ``, ```` ```{glue:figure} ```` …): the value comes from the run.
 * **Digits inside names**: a digit that follows a letter in the same word is part of a name (RK4, O2,
   float32, π⁰, H200, s₁, ``prob_211``, ``rejection_at_0.5``, RK4-10, ParT-B). A hyphenated word is a name
-  when its first part starts with a letter. A word that *starts* with a digit is a number.
+  when its first part starts with a letter. A word that *starts* with a digit is a number; one that starts
+  with a superscript or subscript digit (``‖r‖²``, ``(…)⁻¹``) is an exponent or index, notation.
 * Names with a leading digit or a space, and definitions and constants, listed once in
   :data:`ALLOWED_PHRASES` with the reason for each (Run 3, 1-prong, 3-D, "R = 0.4", "91.188 GeV",
   "|η| < 0.8", arXiv identifiers …). The list is short on purpose: a study's own choices (a sample size, a
@@ -182,9 +183,13 @@ def _blank(match: re.Match[str]) -> str:
     return re.sub(r"[^\n]", " ", match.group(0))
 
 
+_SCRIPT_DIGITS = frozenset("⁰¹²³⁴⁵⁶⁷⁸⁹₀₁₂₃₄₅₆₇₈₉")
+
+
 def _is_number_word(word: str) -> bool:
-    """A word that starts with a digit (a number), as opposed to a digit inside a name (RK4, ParT-B)."""
-    return word[0].isdigit()
+    """A word that starts with a digit (a number), as opposed to a digit inside a name (RK4, ParT-B) or an
+    exponent or index set in super/subscript (‖x‖², (…)⁻¹), which is notation as ``^2`` is in math."""
+    return word[0].isdigit() and word[0] not in _SCRIPT_DIGITS
 
 
 def _numbers(text: str) -> list[str]:

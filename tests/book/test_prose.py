@@ -43,7 +43,7 @@ def test_digits_inside_names_are_allowed() -> None:
     text = ("RK4, RK4-10, O2 and O2Physics, float32, bfloat16, π⁰, K⁰, s₁, x², H200, ParT-B, Run 3, LS3, "
             "3-prong and 1-prong modes, a 3-D map, 4-vectors, arXiv:2606.18460, seed 002, `prob_211`, "
             "`rejection_at_0.5`, `hepnb.pid.data`, `results/<profile>/pid_ranges/results.json`, Pythia 8, "
-            "reference/tau.md §5.2, q/p in 1/GeV.")
+            "reference/tau.md §5.2, q/p in 1/GeV, ‖r‖², (AᵀA)⁻¹.")
     assert prose.check_markdown(text) == []
 
 
