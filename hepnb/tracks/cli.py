@@ -2,15 +2,15 @@
 
 ``generate`` simulates tracks and their float64 RK4 reference on a leg, in seeded chunks that run as Dask tasks
 (``--scheduler``/``$HEPNB_SCHEDULER``, else a local cluster of ``--workers`` processes), and writes a track table;
-``propagate`` applies the float64 RK4 reference (or RK4 with a given step) to a user's track table, through
-the study's grid map or a user's map in the npz layout of :meth:`hepnb.tracks.field.FieldMap.load_npz`.
+``propagate`` applies the float64 RK4 reference (steps that end on the map's z planes, at most ``--step-mm``)
+to a user's track table. Both take ``--field-map``: LHCb's four quadrant files (``c1 … c4``, or one pattern
+with ``{q}``), an npz map (:meth:`hepnb.tracks.field.FieldMap.load_npz`), or nothing for the study's dipole.
 Column names: :mod:`hepnb.tracks.data`.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 from hepnb.compute.chunks import add_chunk_arguments
@@ -28,7 +28,8 @@ def _generate(args: argparse.Namespace) -> int:
     from hepnb.tracks.data import generate_tracks_chunked, setting
 
     check_output(args.output)
-    st = setting(args.physics, args.leg)  # an unknown leg or physics fails before any work
+    spec = _field_spec(args.field_map)
+    st = setting(args.physics, args.leg, spec or None)  # an unknown leg, physics or a bad map fails before any work
     if args.n < 1 or args.tracks_per_chunk < 1:
         msg = f"--n and --tracks-per-chunk must be >= 1, found {args.n} and {args.tracks_per_chunk}"
         raise ValueError(msg)
@@ -36,6 +37,7 @@ def _generate(args: argparse.Namespace) -> int:
     with dask_client(args.scheduler, workers=local_workers(args.workers, n_chunks)) as client:
         table = generate_tracks_chunked(args.n, leg=args.leg, physics=args.physics, seed=args.seed,
                                         p_range_gev=(args.p_min_gev, args.p_max_gev),
+                                        displaced_fraction=args.displaced_fraction, field_map=spec,
                                         tracks_per_chunk=args.tracks_per_chunk, cache_dir=args.cache_dir,
                                         client=client, progress=n_chunks > 1)
     path = write_table(args.output, table)
@@ -44,11 +46,28 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _field_spec(paths: list[str] | None) -> str:
+    """``--field-map`` as one spec for :func:`hepnb.tracks.field.load_field_map`: a path, or four quadrant files
+    written as a pattern (they must differ only in c1 … c4)."""
+    if not paths:
+        return ""
+    if len(paths) == 1:
+        return paths[0]
+    if len(paths) != 4:
+        msg = f"--field-map takes one file (npz, or a quadrant pattern with {{q}}) or four quadrant files, found {len(paths)}"
+        raise ValueError(msg)
+    pattern = paths[0].replace("c1", "c{q}")
+    if "{q}" not in pattern or [pattern.format(q=q) for q in (1, 2, 3, 4)] != list(paths):
+        msg = f"the four quadrant files must be named alike with c1, c2, c3, c4 in this order, found {paths}"
+        raise ValueError(msg)
+    return pattern
+
+
 def _propagate(args: argparse.Namespace) -> int:
     from hepnb.tracks.constants import LEGS_MM
     from hepnb.tracks.data import read_states, write_states
-    from hepnb.tracks.field import FieldMap, default_field_map
-    from hepnb.tracks.propagate import check_states, rk4
+    from hepnb.tracks.field import load_field_map
+    from hepnb.tracks.propagate import check_states, plane_aligned_nodes, reference
 
     check_output(args.output)
     if args.leg is not None:
@@ -64,11 +83,11 @@ def _propagate(args: argparse.Namespace) -> int:
     if not args.step_mm > 0:
         msg = f"--step-mm must be > 0, found {args.step_mm}"
         raise ValueError(msg)
-    fmap = FieldMap.load_npz(args.field_map) if args.field_map is not None else default_field_map()
+    fmap = load_field_map(_field_spec(args.field_map))
     states = read_states(args.input)
     check_states(states, field_map=fmap, z0_mm=z0, z1_mm=z1)  # all checks before the integration
-    n_steps = max(1, math.ceil(abs(z1 - z0) / args.step_mm))
-    end = rk4(states, z0, z1, n_steps, field=fmap)
+    n_steps = len(plane_aligned_nodes(z0, z1, args.step_mm, fmap)) - 1
+    end = reference(states, z0, z1, field=fmap, step_mm=args.step_mm)
     path = write_states(args.output, states, end, z0_mm=z0, z1_mm=z1)
     print(f"{len(states)} tracks propagated z {z0:g} -> {z1:g} mm in {n_steps} RK4 steps, written to {path}")
     return 0
@@ -81,7 +100,11 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     gen.add_argument("--physics", default="correct", help="correct, or seed (the seed's units bug and ranges)")
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--p-min-gev", type=float, default=2.0)
-    gen.add_argument("--p-max-gev", type=float, default=100.0)
+    gen.add_argument("--p-max-gev", type=float, default=500.0)
+    gen.add_argument("--displaced-fraction", type=float, default=0.2,
+                     help="fraction of tracks from displaced decay vertices (default 0.2)")
+    gen.add_argument("--field-map", nargs="+", default=None, metavar="FILE",
+                     help="LHCb quadrant files c1..c4 (or one pattern with {q}), or an npz map; default: the study's dipole")
     gen.add_argument("--output", type=Path, required=True, help="FILE.root or FILE.parquet")
     add_chunk_arguments(gen, unit="tracks", per_chunk=20_000)
     gen.set_defaults(func=_generate)
@@ -95,9 +118,11 @@ def _add_propagate(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     prop.add_argument("--leg", default=None, help="ut_t or velo_t (or give --z0-mm and --z1-mm)")
     prop.add_argument("--z0-mm", type=float, default=None)
     prop.add_argument("--z1-mm", type=float, default=None)
-    prop.add_argument("--step-mm", type=float, default=5.0, help="RK4 step (default 5 mm: the reference)")
-    prop.add_argument("--field-map", type=Path, default=None, help="npz map (x_mm, y_mm, z_mm, B_T); default: "
-                                                                    "the study's dipole map")
+    prop.add_argument("--step-mm", type=float, default=10.0,
+                      help="largest RK4 step; steps end on the map's z planes (default 10 mm: the reference)")
+    prop.add_argument("--field-map", nargs="+", default=None, metavar="FILE",
+                      help="LHCb quadrant files c1..c4 (or one pattern with {q}), or an npz map (x_mm, y_mm, z_mm, B_T); "
+                           "default: the study's dipole map")
     prop.set_defaults(func=_propagate)
 
 

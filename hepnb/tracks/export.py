@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["export_onnx", "onnx_latency_ns", "onnx_max_abs_diff", "onnx_session"]
+__all__ = ["export_onnx", "onnx_latency_ns", "onnx_max_abs_diff", "onnx_session", "round_trip"]
 
 Array = Any
 
@@ -84,3 +84,39 @@ def onnx_latency_ns(path: str | os.PathLike[str], states: np.ndarray, *, batch: 
                 break
         best = min(best, elapsed / n_calls)
     return float(best / batch * 1e9)
+
+
+def round_trip(predictors: dict[str, Callable[[Array], Array]], rows: list[dict[str, Any]], dataset: dict[str, Any],
+               folder: str | os.PathLike[str], *, families: tuple[str, ...] = ("mlp", "rkpinn", "poly"),
+               n_check: int = 4096) -> list[dict[str, Any]]:
+    """Export the best model of each family (validation median) to ONNX, compare onnxruntime with JAX on test
+    tracks, and time both at batch 1.
+
+    Returns
+    -------
+    list of dict
+        Per model: ``model``, ``family``, ``path`` (file name), ``max_pos_diff_um``, ``max_slope_diff_mrad``,
+        ``onnx_ns_b1`` (onnxruntime, one thread) and ``jax_ns_b1``, ``export_s``; or ``error`` naming what
+        could not be exported and why.
+    """
+    from hepnb.tracks.evaluate import ns_per_track
+
+    start = np.asarray(dataset["test"]["start"], np.float32)
+    out = []
+    for family in families:
+        sel = [r for r in rows if r["family"] == family]
+        if not sel:
+            continue
+        name = min(sel, key=lambda r: r["val_median_um"])["model"]
+        fn = predictors[name]
+        t0 = time.perf_counter()
+        try:
+            path = export_onnx(fn, Path(folder) / f"{name}.onnx", name=name)
+        except Exception as err:  # noqa: BLE001 - the row says which primitive failed and why
+            out.append({"model": name, "family": family, "error": f"{type(err).__name__}: {err}"[:500]})
+            continue
+        row = {"model": name, "family": family, "path": path.name, "export_s": time.perf_counter() - t0,
+               **onnx_max_abs_diff(fn, path, start[:n_check]),
+               "onnx_ns_b1": onnx_latency_ns(path, start, batch=1), "jax_ns_b1": ns_per_track(fn, start, batch=1)}
+        out.append(row)
+    return out

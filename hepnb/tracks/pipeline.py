@@ -270,16 +270,18 @@ def _train_stack(family: str, size: str, dataset: dict[str, Any], *, schedule: S
 def run_zoo(dataset: dict[str, Any], families: Sequence[str], sizes: Sequence[str], *, steps: int | None = None,
             epochs: int | None = None, batch_size: int = 1024, lr: float = 3e-3, seed: int = 0, n_coarse: int = 2,
             pde_weight: float = 0.1, bases: Sequence[str] = MLP_BASES, n_colloc: int = 2, eval_every: int = 500,
-            client: Any = None, **_legacy: Any) -> tuple[dict[str, LearnedExtrapolator], dict[str, dict[str, Any]]]:
+            client: Any = None, members: Sequence[tuple[str, str]] | None = None,
+            **_legacy: Any) -> tuple[dict[str, LearnedExtrapolator], dict[str, dict[str, Any]]]:
     """Train every (family, size) stack; return the learned extrapolators by name and their training records.
 
     Names are ``<family>_<size>_<variant>`` (variant: the base of an MLP head, ``pde<weight>`` of an RK-PINN
     head). Each stack is one :func:`train_member` task on ``client`` (a Dask client) or, without one, in this
-    process; the weights come back as numpy and the heads are rebuilt here on the same bases.
+    process; the weights come back as numpy and the heads are rebuilt here on the same bases. ``members``
+    (a list of (family, size)) replaces the product of ``families`` and ``sizes``.
     """
     from hepnb.compute.sweep import load_state, map_tasks
 
-    members = [(f, s) for f in families for s in sizes]
+    members = list(members) if members is not None else [(f, s) for f in families for s in sizes]
     slim = {k: dataset[k] for k in ("train", "val", "stats", "setting") if k in dataset}
     slim["poly5"] = dataset.get("poly5")
     trained = map_tasks(train_member, members, slim, client=client, desc="model zoo", steps=steps, epochs=epochs,

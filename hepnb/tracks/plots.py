@@ -1,66 +1,118 @@
-"""Figures of the track-extrapolation study."""
+"""Figures of the track-extrapolation study, at the page's width through :mod:`hepnb.plotting`, labelled
+"LHCb Simulation"."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from hepnb.tracks.field import FieldMap, field
+from hepnb import plotting
+from hepnb.tracks.evaluate import cost_error_curve
+from hepnb.tracks.field import FieldMap, analytic_field
 
-__all__ = ["error_vs_momentum_figure", "field_figure", "pareto_figure"]
+__all__ = ["LEG_LABELS", "error_vs_momentum_figure", "field_figure", "learning_curves_figure", "pareto_figure"]
 
-_COLOURS = {"mlp": "tab:blue", "rkpinn": "tab:red", "rk4": "black", "analytic": "tab:gray", "ensemble": "tab:purple"}
+#: How a leg is written on a figure.
+LEG_LABELS = {"ut_t": "UT → T", "velo_t": "VELO → T"}
+_FAMILY_STYLE = {"mlp": ("tab:blue", "o", "MLP"), "rkpinn": ("tab:red", "s", "RK-PINN"), "rk4": ("black", "^", "RK4-N"),
+                 "poly": ("tab:green", "D", "polynomial"), "analytic": ("tab:gray", "v", "line, kick")}
 
 
-def field_figure(fmap: FieldMap) -> Any:
-    """On-axis By(z) (analytic and grid map) and the transverse dependence at the field peak."""
-    import matplotlib.pyplot as plt
+def _log_limits(values: Sequence[float], pad: float = 0.25) -> tuple[float, float]:
+    """View limits on a log axis that hold every value with a margin of ``pad`` decades."""
+    v = np.asarray([x for x in values if np.isfinite(x) and x > 0])
+    lo, hi = np.log10(v.min()), np.log10(v.max())
+    return 10 ** (lo - pad), 10 ** (hi + pad)
 
-    fig, (ax_z, ax_x) = plt.subplots(1, 2, figsize=(13, 4.5))
-    z = np.linspace(-500, 14000, 1451)
+
+def field_figure(fmap: FieldMap, *, z_planes: Mapping[str, float] | None = None) -> Any:
+    """On-axis By(z) of the analytic field and of the map, and By across x at the peak for three heights."""
+    import jax
+
+    fig, (ax_z, ax_x) = plotting.page_figure(1, 2, aspect=0.45)
+    z = np.linspace(fmap.extent_mm[2][0], fmap.extent_mm[2][1], 1451)
     zero = np.zeros_like(z)
-    ax_z.plot(z, np.asarray(field(zero, zero, z)[1]), label="analytic")
-    ax_z.plot(z, np.asarray(fmap(zero, zero, z)[1]), "--", label="grid map (100 mm, trilinear)")
-    ax_z.set(xlabel="z [mm]", ylabel="$B_y(0, 0, z)$ [T]")
-    ax_z.legend(fontsize=12)
-    x = np.linspace(-3000, 3000, 301)
-    for y in (0.0, 500.0, 1000.0):
-        ax_x.plot(x, np.asarray(fmap(x, np.full_like(x, y), np.full_like(x, 5000.0))[1]), label=f"y = {y:.0f} mm")
-    ax_x.set(xlabel="x [mm]", ylabel="$B_y(x, y, 5000\\,\\mathrm{mm})$ [T]")
-    ax_x.legend(fontsize=12)
+    with jax.enable_x64(True):
+        by_analytic = np.asarray(analytic_field(zero, zero, z)[1])
+    ax_z.plot(z / 1e3, by_analytic, label="analytic")
+    ax_z.plot(z / 1e3, np.asarray(fmap(zero, zero, z)[1]), "--", label="map (trilinear)")
+    for name, zp in (z_planes or {}).items():
+        ax_z.axvline(zp / 1e3, color="gray", lw=0.8, ls=":")
+        ax_z.text(zp / 1e3, 0.05, f" {name}", transform=ax_z.get_xaxis_transform(), fontsize=10, color="gray")
+    ax_z.set(xlabel="z [m]", ylabel="$B_y(0, 0, z)$ [T]")
+    ax_z.legend(loc="lower right")
+    z_peak = float(z[np.argmax(np.abs(by_analytic))])
+    x = np.linspace(-2500, 2500, 201)
+    for y in (0.0, 600.0, 1200.0):
+        ax_x.plot(x / 1e3, np.asarray(fmap(x, np.full_like(x, y), np.full_like(x, z_peak))[1]), label=f"y = {y / 1e3:g} m")
+    ax_x.set(xlabel="x [m]", ylabel=f"$B_y$ at z = {z_peak / 1e3:.2f} m [T]")
+    ax_x.legend(loc="lower center")
+    plotting.experiment_label(ax_z, "LHCb", rlabel="MagDown")
     return fig
 
 
-def pareto_figure(rows: Sequence[dict[str, Any]], cost_key: str = "ns_per_track_large") -> Any:
-    """Median position error vs cost, every model and baseline, log-log."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(9, 6))
-    for family in dict.fromkeys(r["family"] for r in rows):
+def pareto_figure(rows: Sequence[Mapping[str, Any]], *, cost_key: str = "cpu_ns_per_track_large",
+                  err_key: str = "pos_median_um", leg: str = "ut_t", cost_label: str = "CPU ns per track") -> Any:
+    """Median position error against cost for every model and baseline (log–log), with the RK4 curve (led by
+    the single kick) and the polynomial curve; every point lies inside the axes."""
+    fig, ax = plotting.page_figure(aspect=0.72)
+    families = list(dict.fromkeys(r["family"] for r in rows))
+    for family in families:
         sel = [r for r in rows if r["family"] == family]
-        ax.scatter([r[cost_key] for r in sel], [r["pos_median_um"] for r in sel], label=family,
-                   color=_COLOURS.get(family), s=40)
-        if family == "rk4":
-            ax.plot([r[cost_key] for r in sel], [r["pos_median_um"] for r in sel], color="black", lw=1)
-        for r in sel:
-            ax.annotate(r["model"].replace("mlp_", "").replace("rkpinn_", ""), (r[cost_key], r["pos_median_um"]),
-                        fontsize=8, xytext=(3, 3), textcoords="offset points")
-    ax.set(xscale="log", yscale="log", xlabel="cost [ns / track, CPU]", ylabel="median position error [µm]")
-    ax.legend(fontsize=11)
+        colour, marker, label = _FAMILY_STYLE.get(family, ("tab:purple", "x", family))
+        ax.scatter([r[cost_key] for r in sel], [r[err_key] for r in sel], color=colour, marker=marker, s=28,
+                   label=label, zorder=3)
+    rk4 = [r for r in rows if r["family"] == "rk4"]
+    kick = next((r for r in rows if r["model"] == "single_kick"), None)
+    if rk4:
+        cost, err = cost_error_curve(rk4, cost_key, err_key, lead=kick)
+        ax.plot(cost, err, color="black", lw=1.0, zorder=2)
+    poly = [r for r in rows if r["family"] == "poly"]
+    if poly:
+        cost, err = cost_error_curve(poly, cost_key, err_key)
+        ax.plot(cost, err, color="tab:green", lw=1.0, ls="--", zorder=2)
+    ax.set(xscale="log", yscale="log", xlabel=cost_label, ylabel="median position error [µm]")
+    ax.set_xlim(*_log_limits([r[cost_key] for r in rows]))
+    ax.set_ylim(*_log_limits([r[err_key] for r in rows]))
+    ax.legend(loc="upper right", ncols=1)
+    plotting.experiment_label(ax, "LHCb", rlabel=LEG_LABELS.get(leg, leg))
     return fig
 
 
-def error_vs_momentum_figure(curves: dict[str, dict[str, list[float]]]) -> Any:
-    """Median position error vs momentum for several predictors."""
-    import matplotlib.pyplot as plt
+def learning_curves_figure(records: Mapping[str, Mapping[str, Any]], *, leg: str = "ut_t") -> Any:
+    """Validation median position error against optimiser step for each learned model."""
+    fig, ax = plotting.page_figure(aspect=0.62)
+    values = []
+    for name, rec in records.items():
+        curve = rec["learning_curve"]
+        ax.plot(curve["step"], curve["val_median_um"], label=name.replace("_", " "))
+        values.extend(curve["val_median_um"])
+    ax.set(yscale="log", xlabel="optimiser step", ylabel="validation median error [µm]")
+    ax.set_ylim(*_log_limits(values, pad=0.15))
+    ax.legend(loc="upper right", fontsize=10, ncols=2)
+    plotting.experiment_label(ax, "LHCb", rlabel=LEG_LABELS.get(leg, leg))
+    return fig
 
-    fig, ax = plt.subplots(figsize=(9, 5.5))
+
+def error_vs_momentum_figure(curves: Mapping[str, Mapping[str, Sequence[float]]], *, leg: str = "ut_t") -> Any:
+    """Median position error (with its bootstrap error) against momentum for several predictors."""
+    fig, ax = plotting.page_figure(aspect=0.62)
+    values: list[float] = []
     for name, c in curves.items():
         edges = np.asarray(c["edges_gev"])
         centres = np.sqrt(edges[:-1] * edges[1:])
-        ax.plot(centres, c["median_um"], "o-", label=name)
+        med, err = np.asarray(c["median_um"]), np.nan_to_num(np.asarray(c["median_err_um"]))
+        ok = np.isfinite(med) & (med > 0)
+        ax.errorbar(centres[ok], med[ok], yerr=np.minimum(err[ok], 0.9 * med[ok]), marker="o", ms=4, capsize=2,
+                    label=name.replace("_", " "))
+        values.extend((med[ok] - np.minimum(err[ok], 0.9 * med[ok])).tolist())
+        values.extend((med[ok] + err[ok]).tolist())
     ax.set(xscale="log", yscale="log", xlabel="p [GeV]", ylabel="median position error [µm]")
-    ax.legend(fontsize=11)
+    all_edges = [e for c in curves.values() for e in c["edges_gev"]]
+    ax.set_xlim(min(all_edges) * 0.9, max(all_edges) * 1.1)
+    ax.set_ylim(*_log_limits(values, pad=0.2))
+    ax.legend(loc="upper right", fontsize=10)
+    plotting.experiment_label(ax, "LHCb", rlabel=LEG_LABELS.get(leg, leg))
     return fig

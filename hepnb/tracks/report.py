@@ -1,0 +1,222 @@
+"""The leaderboard's tables and sentences, written from the measured rows (nothing typed by hand).
+
+:func:`judge` applies the study's rule (:mod:`hepnb.tracks.evaluate`) to every model of a leg;
+:func:`judgement_markdown`, :func:`ablation_table`, :func:`convergence_markdown` and
+:func:`conclusions_markdown` turn the numbers into the page's prose, with the condition stated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hepnb.book.prose import describe_difference, format_with_uncertainty
+from hepnb.tracks.evaluate import (
+    compare_with_curve,
+    compare_with_rk4,
+    cost_error_curve,
+    paired_median_difference,
+    pareto_front,
+)
+
+__all__ = ["LEARNED", "ablation_table", "conclusions_markdown", "convergence_markdown", "headline", "judge",
+           "judgement_markdown", "leaderboard", "representatives"]
+
+#: Families of learned models.
+LEARNED = ("mlp", "rkpinn")
+
+
+def leaderboard(rows: Sequence[Mapping[str, Any]], top: int = 10) -> dict[str, pd.DataFrame]:
+    """All rows ranked by test median error, and the shown table: the ``top`` best, then every polynomial
+    degree and every RK4-N (ranked)."""
+    board = pd.DataFrame(rows).sort_values("pos_median_um").reset_index(drop=True)
+    board.insert(0, "rank", np.arange(1, len(board) + 1))
+    shown = board[(board["rank"] <= top) | board["family"].isin(["poly", "rk4"])]
+    return {"all": board, "shown": shown}
+
+
+def _best(rows: Sequence[Mapping[str, Any]], families: Sequence[str]) -> str | None:
+    """The row of these families with the smallest validation median (a choice on the validation split)."""
+    sel = [r for r in rows if r["family"] in families]
+    return min(sel, key=lambda r: r["val_median_um"])["model"] if sel else None
+
+
+def judge(rows: Sequence[Mapping[str, Any]], *, cost_key: str, errors: Mapping[str, np.ndarray] | None = None,
+          window_um: tuple[float, float] = (1.0, 100.0)) -> dict[str, Any]:
+    """The study's rule on one leg: every model against the RK4 curve and the polynomial curve at its cost.
+
+    Returns
+    -------
+    dict
+        ``models`` (per model: error, cost, the two curves' errors at its cost, ``below_rk4``, ``below_poly``),
+        ``learned``, ``beats_rk4``, ``beats_poly``, ``beats_both``, ``beats_both_in_window`` (learned models
+        below both curves with a median error in ``window_um``), ``pareto_front``, ``best_learned`` and
+        ``best_poly`` (chosen on validation medians), and ``paired`` (best learned − best polynomial, paired
+        bootstrap on the test tracks) when ``errors`` are given.
+    """
+    rk4 = {c["model"]: c for c in compare_with_rk4(rows, rows, cost_key)}
+    poly_rows = [r for r in rows if r["family"] == "poly"]
+    poly = ({c["model"]: c for c in compare_with_curve(rows, cost_error_curve(poly_rows, cost_key), cost_key)}
+            if poly_rows else {})
+    models = {}
+    for r in rows:
+        name = r["model"]
+        models[name] = {"family": r["family"], "error_um": float(r["pos_median_um"]),
+                        "error_err_um": float(r.get("pos_median_err_um", float("nan"))), "cost": float(r[cost_key]),
+                        "rk4_curve_um": rk4[name]["curve_error"], "below_rk4": rk4[name]["below"] and r["family"] != "rk4",
+                        "poly_curve_um": poly[name]["curve_error"] if poly else float("nan"),
+                        "below_poly": bool(poly and poly[name]["below"] and r["family"] != "poly")}
+    learned = [r["model"] for r in rows if r["family"] in LEARNED]
+    lo, hi = window_um
+    out: dict[str, Any] = {
+        "cost_key": cost_key, "models": models, "learned": learned,
+        "beats_rk4": [m for m in learned if models[m]["below_rk4"]],
+        "beats_poly": [m for m in learned if models[m]["below_poly"]],
+        "beats_both": [m for m in learned if models[m]["below_rk4"] and models[m]["below_poly"]],
+        "window_um": [lo, hi], "pareto_front": pareto_front(rows, cost_key),
+        "best_learned": _best(rows, LEARNED), "best_poly": _best(rows, ("poly",)),
+    }
+    out["beats_both_in_window"] = [m for m in out["beats_both"] if lo <= models[m]["error_um"] <= hi]
+    if errors is not None and out["best_learned"] and out["best_poly"]:
+        out["paired"] = paired_median_difference(errors[out["best_learned"]], errors[out["best_poly"]])
+    return out
+
+
+def _um(value: float, err: float | None = None) -> str:
+    if err is not None and np.isfinite(err) and err > 0:
+        return format_with_uncertainty(value, err, unit="µm")
+    return f"{value:.3g} µm"
+
+
+def judgement_markdown(j: Mapping[str, Any], leg_label: str) -> str:
+    """Sentences for one leg: how many learned models lie below each curve, the best one, the Pareto front."""
+    n = len(j["learned"])
+    models = j["models"]
+    lines = [f"**{leg_label}.** With these samples, {len(j['beats_rk4'])} of the {n} learned models lie below the "
+             f"RK4 curve at their cost, {len(j['beats_poly'])} below the polynomial curve, and "
+             f"{len(j['beats_both'])} below both"]
+    if j["beats_both_in_window"]:
+        lo, hi = j["window_um"]
+        lines[-1] += (f"; {len(j['beats_both_in_window'])} of these between {lo:g} and {hi:g} µm "
+                      f"({', '.join(j['beats_both_in_window'])})")
+    lines[-1] += "."
+    best = j["best_learned"]
+    if best:
+        m = models[best]
+        lines.append(f"The learned model chosen on the validation split, {best}, has a test median of "
+                     f"{_um(m['error_um'], m['error_err_um'])} at {m['cost']:.4g} CPU ns per track; at that cost the "
+                     f"RK4 curve gives {m['rk4_curve_um']:.3g} µm and the polynomial curve {m['poly_curve_um']:.3g} µm.")
+    if "paired" in j and j["best_poly"]:
+        p = j["paired"]
+        lines.append("On the same test tracks, " + describe_difference(
+            "median position error", best, j["best_poly"], p["value"], p["std"], unit="µm", lower_is_better=True) + ".")
+    lines.append("Pareto front (cheapest first): " + ", ".join(j["pareto_front"]) + ".")
+    return "\n\n".join(lines)
+
+
+def ablation_table(rows: Sequence[Mapping[str, Any]], records: Mapping[str, Mapping[str, Any]],
+                   errors: Mapping[str, np.ndarray] | None = None) -> dict[str, Any]:
+    """Per stack (family and size): each variant's validation and test medians, the variant kept (validation),
+    and a sentence per stack (with a paired test-set difference between the kept variant and the line-base or
+    no-residual twin when ``errors`` are given)."""
+    by_name = {r["model"]: r for r in rows}
+    table, sentences = [], []
+    stacks: dict[tuple[str, str], list[str]] = {}
+    for name, rec in records.items():
+        stacks.setdefault((rec["family"], rec["size"]), []).append(name)
+    for (family, size), names in stacks.items():
+        kept = min(names, key=lambda n: by_name[n]["val_median_um"])
+        for name in names:
+            r = by_name[name]
+            table.append({"family": family, "size": size, "variant": records[name]["variant"],
+                          "val_median_um": r["val_median_um"], "test_median_um": r["pos_median_um"],
+                          "test_median_err_um": r["pos_median_err_um"], "kept": name == kept})
+        ref_variant = "line" if family == "mlp" else "pde0"
+        ref = next((n for n in names if records[n]["variant"] == ref_variant), None)
+        text = (f"{family} {size}: the {records[kept]['variant']} variant has the smallest validation median "
+                f"({by_name[kept]['val_median_um']:.3g} µm)")
+        if ref is not None and ref != kept and errors is not None:
+            p = paired_median_difference(errors[kept], errors[ref])
+            text += "; on the test tracks, " + describe_difference(
+                "median position error", f"the {records[kept]['variant']} variant", f"the {ref_variant} variant",
+                p["value"], p["std"], unit="µm", lower_is_better=True)
+        sentences.append(text + ".")
+    return {"rows": table, "summary": "With these samples: " + " ".join(sentences)}
+
+
+def convergence_markdown(records_by_leg: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
+    """How much the validation median still moved over the last fifth of the steps, per leg (largest change)."""
+    parts = []
+    for leg, records in records_by_leg.items():
+        changes = {}
+        for name, rec in records.items():
+            curve = np.asarray(rec["learning_curve"]["val_median_um"], np.float64)
+            k = max(1, len(curve) // 5)
+            if len(curve) > k:
+                changes[name] = float(curve[-1] / curve[-1 - k] - 1.0)
+        if changes:
+            worst = max(changes, key=lambda n: abs(changes[n]))
+            steps = max(rec["steps"] for rec in records.values())
+            parts.append(f"on {leg}, over the last fifth of the {steps:,} steps, the validation median of every "
+                         f"model changed by at most {100 * abs(changes[worst]):.1f} % ({worst})")
+    return ("With these samples and steps, " + "; ".join(parts) + ".") if parts else ""
+
+
+def representatives(rows: Sequence[Mapping[str, Any]], *, cost_key: str) -> list[str]:
+    """The best learned model and the best polynomial (validation), and the RK4-N closest in cost to the former."""
+    best = _best(rows, LEARNED)
+    picks = [p for p in (best, _best(rows, ("poly",))) if p]
+    rk4 = [r for r in rows if r["family"] == "rk4"]
+    if best and rk4:
+        cost = next(r[cost_key] for r in rows if r["model"] == best)
+        picks.append(min(rk4, key=lambda r: abs(np.log(r[cost_key] / cost)))["model"])
+    return picks
+
+
+def headline(judged: Mapping[str, Mapping[str, Any]], legs: Sequence[str]) -> dict[str, Any]:
+    """The numbers of the front page: per leg, the best learned model, its error and cost, and the counts."""
+    out = {}
+    for leg in legs:
+        j = judged[leg]
+        best = j["best_learned"]
+        m = j["models"].get(best, {}) if best else {}
+        out[leg] = {"best_learned": best, "best_learned_median_um": m.get("error_um"),
+                    "best_learned_cost_ns": m.get("cost"), "best_poly": j["best_poly"],
+                    "n_learned": len(j["learned"]), "n_beating_rk4": len(j["beats_rk4"]),
+                    "n_beating_poly": len(j["beats_poly"]), "n_beating_both": len(j["beats_both"])}
+    return out
+
+
+def conclusions_markdown(judged: Mapping[str, Mapping[str, Any]], ablation: Mapping[str, Mapping[str, Any]],
+                         records: Mapping[str, Mapping[str, Any]], labels: Mapping[str, str], *, profile: str) -> str:
+    """The page's conclusions, written from the judgement of each leg, with the condition stated."""
+    out = [f"With the samples and training of the **{profile}** profile on this machine:"]
+    for leg, j in judged.items():
+        best = j["best_learned"]
+        m = j["models"].get(best) if best else None
+        if m is None:
+            continue
+        verdict = []
+        verdict.append("below the RK4 curve" if m["below_rk4"] else "above the RK4 curve")
+        verdict.append("below the polynomial curve" if m["below_poly"] else "above the polynomial curve")
+        text = (f"- {labels[leg]}: the best learned model ({best}) reaches {_um(m['error_um'], m['error_err_um'])} "
+                f"at {m['cost']:.4g} CPU ns per track, {' and '.join(verdict)} at that cost; "
+                f"{len(j['beats_both'])} of {len(j['learned'])} learned models lie below both curves")
+        if j["beats_both_in_window"]:
+            lo, hi = j["window_um"]
+            text += f", {len(j['beats_both_in_window'])} of them between {lo:g} and {hi:g} µm"
+        out.append(text + ".")
+    kept = {}
+    for leg, a in ablation.items():
+        for row in a["rows"]:
+            if row["kept"] and row["family"] == "mlp":
+                kept.setdefault(row["variant"], []).append(f"{row['size']} on {labels[leg]}")
+    if kept:
+        out.append("- The variant kept by the validation split: " + "; ".join(
+            f"{variant} ({', '.join(where)})" for variant, where in kept.items()) + ".")
+    out.append("- These statements hold for these sample sizes and step counts; the `full` profile trains on "
+               "more tracks for more steps, and the cost axis is this machine's CPU.")
+    return "\n".join(out)
