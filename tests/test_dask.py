@@ -73,7 +73,8 @@ def test_track_chunks_with_reference_hash_like_a_serial_run(client: distributed.
     kwargs = {"seed": 4, "tracks_per_chunk": 30, "progress": False}
     dask = generate_tracks_chunked(100, client=client, cache_dir=tmp_path / "dask", **kwargs)
     serial = generate_tracks_chunked(100, cache_dir=tmp_path / "serial", **kwargs)
-    assert set(dask) == {*STATE_COLUMNS, *END_COLUMNS, "p_gev", "z0_mm", "z1_mm"}
+    assert set(dask) == {*STATE_COLUMNS, *END_COLUMNS, "p_gev", "displaced", "vx_mm", "vy_mm", "vz_mm", "z0_mm",
+                         "z1_mm"}
     assert len(dask["x_mm"]) == 100
     folders = {name: next((tmp_path / name).iterdir()) for name in ("dask", "serial")}
     assert _hashes(sorted(folders["dask"].glob("chunk-*"))) == _hashes(sorted(folders["serial"].glob("chunk-*")))

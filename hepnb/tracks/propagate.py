@@ -176,8 +176,11 @@ def rk4(states: Array, z0_mm: Any, z1_mm: Any, n_steps: int, *, field: Any | Non
 
 
 def flip_polarity(states: Array) -> Array:
-    """The same states with q/p negated: through the opposite polarity a track bends as its antiparticle."""
-    return states * jnp.asarray([1.0, 1.0, 1.0, 1.0, -1.0], dtype=states.dtype)
+    """The same states with q/p negated: through the opposite polarity a track bends as its antiparticle.
+
+    numpy in, numpy out (float64 states stay float64); JAX arrays stay JAX arrays."""
+    xp = np if isinstance(states, np.ndarray) else jnp
+    return states * xp.asarray([1.0, 1.0, 1.0, 1.0, -1.0], dtype=states.dtype)
 
 
 def for_polarity(predict: Callable[[Array], Array], polarity: int) -> Callable[[Array], Array]:

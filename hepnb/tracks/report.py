@@ -23,7 +23,7 @@ from hepnb.tracks.evaluate import (
 )
 
 __all__ = ["LEARNED", "ablation_table", "conclusions_markdown", "convergence_markdown", "headline", "judge",
-           "judgement_markdown", "leaderboard", "representatives"]
+           "judgement_markdown", "leaderboard", "representatives", "summary"]
 
 #: Families of learned models.
 LEARNED = ("mlp", "rkpinn")
@@ -176,8 +176,32 @@ def representatives(rows: Sequence[Mapping[str, Any]], *, cost_key: str) -> list
     return picks
 
 
-def headline(judged: Mapping[str, Mapping[str, Any]], legs: Sequence[str]) -> dict[str, Any]:
-    """The numbers of the front page: per leg, the best learned model, its error and cost, and the counts."""
+def headline(judged: Mapping[str, Mapping[str, Any]], legs: Sequence[str],
+             labels: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """The front page's numbers (:func:`hepnb.book.site.headline_entry` records): per leg, the median error of
+    the best learned model (validation choice) with its bootstrap error, and how many learned models lie below
+    both the RK4 and the polynomial curves at their cost."""
+    from hepnb.book.site import headline_entry
+
+    labels = labels or {}
+    out: dict[str, dict[str, Any]] = {}
+    for leg in legs:
+        j = judged[leg]
+        best = j["best_learned"]
+        name = labels.get(leg, leg)
+        if best:
+            m = j["models"][best]
+            out[f"best_learned_median_{leg}"] = headline_entry(
+                f"median position error, best learned model ({best.replace('_', ' ')}), {name}", m["error_um"],
+                uncertainty=m["error_err_um"] if np.isfinite(m["error_err_um"]) else None, unit="µm")
+        out[f"beating_both_{leg}"] = headline_entry(
+            f"learned models below the RK4 and polynomial curves, {name}",
+            f"{len(j['beats_both'])} of {len(j['learned'])}")
+    return out
+
+
+def summary(judged: Mapping[str, Mapping[str, Any]], legs: Sequence[str]) -> dict[str, Any]:
+    """Per leg: the best learned model, its error and cost, the best polynomial and the counts (results.json)."""
     out = {}
     for leg in legs:
         j = judged[leg]

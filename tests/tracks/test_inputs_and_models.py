@@ -1,21 +1,27 @@
-"""Bad inputs, model definitions, training, Jacobians and ONNX export."""
+"""Bad inputs, the baselines (polynomial, RK4-N), the learned models (training that must learn), the judging
+functions of the leaderboard (RK4 curve, Pareto front, per-momentum accuracy, precision and convergence
+studies), Jacobians, checkpoints and ONNX export."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from numpy.polynomial import chebyshev
 
-from hepnb.tracks import pipeline
+from hepnb.tracks import evaluate, pipeline
 from hepnb.tracks.data import generate_tracks, setting
 from hepnb.tracks.export import export_onnx, onnx_max_abs_diff
-from hepnb.tracks.field import default_field_map
-from hepnb.tracks.models import SIZES, build_model, n_params
-from hepnb.tracks.propagate import rk4
+from hepnb.tracks.models import SIZES, LearnedExtrapolator, build_head, n_params
+from hepnb.tracks.polynomial import _design, exponents
+from hepnb.tracks.propagate import reference, rk4
+from hepnb.tracks.training import target_stats
 
 GOOD = np.array([[10.0, 5.0, 0.1, 0.05, 0.1]])
+STATS = {"in_mean": np.zeros(5), "in_std": np.ones(5), "out_mean": np.zeros(4), "out_std": np.ones(4), "qop_rms": 0.1}
 
 
 @pytest.mark.parametrize(("states", "kwargs", "message"), [
@@ -33,65 +39,206 @@ def test_bad_states_are_refused(states: np.ndarray, kwargs: dict[str, float], me
         rk4(states, args["z0_mm"], args["z1_mm"], 10)
 
 
-def test_unknown_names_are_refused() -> None:
+def test_unknown_names_and_bad_settings_are_refused() -> None:
     with pytest.raises(ValueError, match=r"unknown leg 'ut_x'; choose one of \['ut_t', 'velo_t'\]"):
         setting("correct", "ut_x")
     with pytest.raises(ValueError, match="unknown physics 'wrong'"):
         generate_tracks(10, physics="wrong")
-    stats = {"in_mean": np.zeros(5), "in_std": np.ones(5), "qop_rms": 0.1, "mlp_scale": np.ones(4), "rkpinn_scale": np.ones(4)}
+    with pytest.raises(ValueError, match="p_range_gev must be"):
+        generate_tracks(10, p_range_gev=(5.0, 2.0))
+    with pytest.raises(ValueError, match="displaced_fraction must lie in"):
+        generate_tracks(10, displaced_fraction=1.5)
     with pytest.raises(ValueError, match="unknown model family 'cnn'"):
-        build_model("cnn", "tiny", stats=stats, z0_mm=0, z1_mm=1)
+        build_head("cnn", "tiny", stats=STATS)
     with pytest.raises(ValueError, match="unknown model size 'huge'"):
-        build_model("mlp", "huge", stats=stats, z0_mm=0, z1_mm=1)
+        build_head("mlp", "huge", stats=STATS)
 
 
-def test_zoo_spans_3k_to_500k_parameters() -> None:
-    stats = {"in_mean": np.zeros(5), "in_std": np.ones(5), "qop_rms": 0.1, "mlp_scale": np.ones(4), "rkpinn_scale": np.ones(4)}
-    counts = {s: n_params(build_model("mlp", s, stats=stats, z0_mm=0, z1_mm=1)) for s in SIZES}
+def test_zoo_spans_a_thousand_to_half_a_million_parameters() -> None:
+    counts = {s: n_params(build_head("mlp", s, stats=STATS)) for s in SIZES}
     assert len(counts) >= 8
-    assert 2_000 <= min(counts.values()) <= 4_000
+    assert counts["tiny"] == 5 * 24 + 24 + 24 * 24 + 24 + 24 * 4 + 4
     assert 400_000 <= max(counts.values()) <= 600_000
 
 
 @pytest.fixture(scope="module")
 def dataset() -> dict:
-    return pipeline.make_dataset(1536, 256, 512, leg="ut_t", physics="correct", seed=2, p_range_gev=(2.0, 100.0),
-                                 n_coarse=3, n_colloc=2)
+    return pipeline.make_dataset(3000, 600, 1000, leg="ut_t", seed=2)
 
 
-def test_rkpinn_starts_at_the_initial_condition_and_learns(dataset: dict) -> None:
-    model, result = pipeline.train_extrapolator("rkpinn", "tiny", dataset, epochs=4, batch_size=128, lr=1e-3,
-                                                seed=0, n_coarse=3, pde_weight=1e-2)
-    start = jnp.asarray(dataset["test"]["start"])
-    at_zero = model.state_at(start, jnp.zeros(start.shape[0]))
-    np.testing.assert_allclose(np.asarray(at_zero), np.asarray(start[:, :4]), rtol=1e-5, atol=1e-4)
-    assert min(result.history["val_pos_um"][1:]) < result.history["val_pos_um"][0]
-    assert {"train_pde", "train_data"} <= set(result.history)
-    learned = pipeline.accuracy(np.asarray(model(start)), dataset["test_end64"])
-    straight_line = pipeline.baseline_predictors(dataset["setting"])["straight_line"]
-    line = pipeline.accuracy(np.asarray(straight_line(start)), dataset["test_end64"])
-    assert learned["pos_mean_um"] < line["pos_mean_um"] / 100
+def test_dataset_has_both_charges_displaced_tracks_and_log_uniform_momenta(dataset: dict) -> None:
+    test = dataset["test"]
+    assert set(np.sign(test["start"][:, 4])) == {-1.0, 1.0}
+    assert 0.12 < test["displaced"].mean() < 0.28
+    p = np.concatenate([dataset[k]["p_gev"] for k in ("train", "val", "test")])
+    assert 2.0 <= p.min() and p.max() <= 500.0
+    # log-uniform: as many tracks in 2–20 GeV as in 20–200 GeV (the T acceptance removes a few soft ones)
+    low, high = np.sum((p >= 2) & (p < 20)), np.sum((p >= 20) & (p < 200))
+    assert 0.8 < low / high < 1.2
+
+
+def test_chebyshev_basis_matches_numpy_and_the_polynomial_is_fitted_in_float64(dataset: dict) -> None:
+    u = np.random.default_rng(0).uniform(-1, 1, (50, 5))
+    exps = exponents(4)
+    want = np.stack([np.prod([chebyshev.chebval(u[:, k], np.eye(e + 1)[e]) for k, e in enumerate(row)], axis=0)
+                     for row in exps], axis=1)
+    np.testing.assert_allclose(_design(u, 4, "chebyshev", np), want, rtol=1e-12, atol=1e-12)
+    assert len(exps) == 126  # C(4 + 5, 5) terms of total degree <= 4
+    predictors, info = pipeline.baseline_predictors(dataset, rk4_steps=(2,), degrees=(3, 5))
+    test = dataset["test"]
+    med = {name: float(np.median(evaluate.position_error_um(np.asarray(predictors[name](jnp.asarray(test["start"]))),
+                                                            test["end"]))) for name in predictors}
+    assert med["poly_5"] < med["poly_3"] < med["single_kick"] < med["straight_line"]
+    assert med["poly_5"] < 200.0  # a working fit; a broken one misses by millimetres
+    assert info["poly_5"]["params"] == 4 * 252
+    # float32 evaluation of the float64 coefficients: the orthogonal basis keeps it within a fraction of a µm
+    poly = predictors["poly_5"]
+    s = test["start64"]
+    line = np.concatenate([s[:, :2] + s[:, 2:4] * poly.dz_mm, s[:, 2:4]], axis=1)
+    f64 = line + _design((s - poly.centre) / poly.half_range, 5, "chebyshev", np) @ poly.coef
+    f32 = np.asarray(poly(jnp.asarray(test["start"])))[:, :4]
+    assert np.median(evaluate.position_error_um(f32, f64)) < 0.5
+
+
+def _median(fn, part: dict) -> float:  # type: ignore[no-untyped-def]
+    return float(np.median(evaluate.position_error_um(np.asarray(jax.jit(fn)(jnp.asarray(part["start"]))), part["end"])))
+
+
+def _untrained(model: LearnedExtrapolator, dataset: dict) -> LearnedExtrapolator:
+    """The same head and base before training (its last layer starts at zero: base + g μ)."""
+    train = dataset["train"]
+    base_train = np.asarray(jax.jit(model.base)(jnp.asarray(train["start"])))
+    per_qop = model.head.per_qop_scaled
+    head = build_head(model.family, next(k for k, v in SIZES.items() if v == model.head.hidden_widths),
+                      stats=target_stats(train["start64"], train["end"], base_train, per_qop=per_qop), per_qop=per_qop)
+    return LearnedExtrapolator(model.name + "_untrained", head, model.base)
+
+
+@pytest.fixture(scope="module")
+def zoo(dataset: dict) -> tuple[dict, dict]:
+    common = {"batch_size": 256, "lr": 3e-3, "seed": 0, "eval_every": 100}
+    mlp, mlp_rec = pipeline.run_zoo(dataset, [], [], members=[("mlp", "tiny")], steps=600, bases=("line", "kick"),
+                                    **common)
+    pinn, pinn_rec = pipeline.run_zoo(dataset, [], [], members=[("rkpinn", "tiny")], steps=300, n_coarse=2,
+                                      pde_weight=0.1, **common)
+    return {**mlp, **pinn}, {**mlp_rec, **pinn_rec}
+
+
+def test_trained_models_beat_their_untrained_selves_and_their_base(zoo: tuple[dict, dict], dataset: dict) -> None:
+    models, records = zoo
+    assert set(models) == {"mlp_tiny_line", "mlp_tiny_kick", "rkpinn_tiny_pde0", "rkpinn_tiny_pde0.1"}
+    test = dataset["test"]
+    for name, model in models.items():
+        trained, untrained, base = _median(model, test), _median(_untrained(model, dataset), test), _median(model.base, test)
+        assert trained < 0.5 * untrained, (name, trained, untrained)
+        assert trained < 0.5 * base, (name, trained, base)
+        curve = records[name]["learning_curve"]
+        assert len(curve["step"]) == records[name]["steps"] // 100
+        assert min(curve["val_median_um"]) < curve["val_median_um"][0]
+        assert records[name]["best_step"] > 0
+    # the residual of the equations of motion is in the loss of the pde > 0 twin only
+    assert max(records["rkpinn_tiny_pde0.1"]["learning_curve"]["train_pde"]) > 0
+
+
+def test_rkpinn_starts_at_the_initial_condition(zoo: tuple[dict, dict], dataset: dict) -> None:
+    model = zoo[0]["rkpinn_tiny_pde0.1"]
+    start = jnp.asarray(dataset["test"]["start"][:200])
+    np.testing.assert_array_equal(np.asarray(model.state_at(start, jnp.zeros(200))), np.asarray(start[:, :4]))
+    np.testing.assert_allclose(np.asarray(model.state_at(start, jnp.ones(200))), np.asarray(model(start))[:, :4],
+                               rtol=1e-6, atol=1e-3)
+
+
+def test_compare_with_rk4_and_pareto_front_follow_the_rule() -> None:
+    rows = [{"model": "single_kick", "family": "analytic", "cost": 5.0, "err": 5000.0},
+            {"model": "rk4_1", "family": "rk4", "cost": 10.0, "err": 1000.0},
+            {"model": "rk4_2", "family": "rk4", "cost": 20.0, "err": 100.0},
+            {"model": "rk4_4", "family": "rk4", "cost": 40.0, "err": 10.0},
+            {"model": "a", "family": "mlp", "cost": 20.0, "err": 50.0},  # below RK4-2
+            {"model": "b", "family": "mlp", "cost": np.sqrt(200.0), "err": 400.0},  # above √(1000 · 100) = 316
+            {"model": "c", "family": "mlp", "cost": 7.0, "err": 3000.0},  # between kick and RK4-1 (2924 there)
+            {"model": "d", "family": "mlp", "cost": 2.0, "err": 4000.0},  # cheaper than the kick: its error counts
+            {"model": "e", "family": "mlp", "cost": 80.0, "err": 12.0}]  # beyond RK4-4: RK4-4's error counts
+    judged = {c["model"]: c for c in evaluate.compare_with_rk4(rows, rows, "cost", "err")}
+    assert judged["a"]["below"] and judged["a"]["curve_error"] == pytest.approx(100.0)
+    assert not judged["b"]["below"] and judged["b"]["curve_error"] == pytest.approx(np.sqrt(1000.0 * 100.0))
+    kick_to_rk4 = np.exp(np.interp(np.log(7.0), np.log([5.0, 10.0]), np.log([5000.0, 1000.0])))
+    assert judged["c"]["curve_error"] == pytest.approx(kick_to_rk4) and judged["c"]["below"] == (3000.0 < kick_to_rk4)
+    assert judged["d"]["below"] and judged["d"]["curve_error"] == pytest.approx(5000.0)
+    assert not judged["e"]["below"] and judged["e"]["curve_error"] == pytest.approx(10.0)
+    assert evaluate.pareto_front(rows, "cost", "err") == ["d", "single_kick", "c", "rk4_1", "a", "rk4_4"]
+    with pytest.raises(ValueError, match="no RK4-N rows"):
+        evaluate.compare_with_rk4(rows, [r for r in rows if r["family"] != "rk4"], "cost", "err")
+
+
+def test_leaderboard_rows_error_vs_momentum_and_displaced(dataset: dict) -> None:
+    predictors, info = pipeline.baseline_predictors(dataset, rk4_steps=(1, 4), degrees=(3,))
+    edges = list(np.geomspace(2.0, 500.0, 5))
+    rows, errors = pipeline.evaluate_rows(predictors, info, dataset, timing_batch=256, edges_gev=edges)
+    by_name = {r["model"]: r for r in rows}
+    n_test = len(dataset["test"]["start"])
+    for row in rows:
+        assert sum(row["by_momentum"]["count"]) == n_test
+        split = row["displaced_vs_prompt"]
+        assert split["prompt"]["count"] + split["displaced"]["count"] == n_test
+        assert row["cpu_ns_per_track_large"] > 0 and row["ns_per_track_b1"] > 0
+        assert row["pos_median_err_um"] > 0
+    assert by_name["rk4_4"]["pos_median_um"] < by_name["rk4_1"]["pos_median_um"]
+    # the straight line misses by the bend, ∝ 1/p: its median falls band after band
+    line = evaluate.error_vs_momentum(predictors["straight_line"], dataset, edges)
+    assert line["median_um"] == by_name["straight_line"]["by_momentum"]["median_um"]
+    assert all(a > 2 * b for a, b in zip(line["median_um"], line["median_um"][1:], strict=False))
+    board = __import__("hepnb.tracks.report", fromlist=["leaderboard"]).leaderboard(rows, top=2)
+    assert list(board["all"]["rank"]) == list(range(1, len(rows) + 1))
+    assert {"rk4_1", "rk4_4", "poly_3"} <= set(board["shown"]["model"])
+
+
+def test_rk4_convergence_table(dataset: dict) -> None:
+    table = pipeline.rk4_convergence(dataset, steps=(1, 2, 4, 8, 32), n_tracks=300)
+    med = {r["n_steps"]: r["median_um_float64"] for r in table}
+    assert med[1] > med[2] > med[4] > med[8] > med[32]
+    assert med[1] > 100 * med[32]
+    assert table[-1]["n_steps"] == -1 and table[-1]["median_um_float64"] < 0.01  # the reference, against 2.5 mm
+    assert all(r["median_um_float32"] > 0 for r in table[:-1])
+
+
+def test_precision_study(zoo: tuple[dict, dict], dataset: dict) -> None:
+    model = zoo[0]["mlp_tiny_kick"]
+    out = pipeline.precision_study(model, dataset, batch=256)
+    assert out["float32"]["pos_median_um"] == pytest.approx(_median(model, dataset["test"]), rel=1e-3)
+    assert out["bfloat16"]["pos_median_um"] > out["float32"]["pos_median_um"]
+    assert all(out[k]["ns_per_track"] > 0 for k in ("float32", "bfloat16", "float16"))
 
 
 def test_rk4_jacobian_matches_finite_differences(dataset: dict) -> None:
     st = dataset["setting"]
 
-    def reference(states: np.ndarray) -> np.ndarray:
-        return rk4(states, st.z0_mm, st.z1_mm, 1036, field=st.field)
+    def ref(states: np.ndarray) -> np.ndarray:
+        return reference(states, st.z0_mm, st.z1_mm, field=st.field)
 
-    track = dataset["test_start64"][0].copy()
-    jac = pipeline.jacobian_comparison(pipeline.baseline_predictors(st)["rk4_50"], reference, track)
-    assert jac["max_rel_diff_4x4"] < 0.02
-    assert np.allclose(np.diag(jac["autodiff"]), 1.0, atol=0.2)  # near-identity transport for positions/slopes
+    predictors, _ = pipeline.baseline_predictors(dataset, rk4_steps=(50,), degrees=())
+    track = dataset["test"]["start64"][np.argmin(np.abs(dataset["test"]["p_gev"] - 10.0))].copy()
+    jac = pipeline.jacobian_comparison(predictors["rk4_50"], ref, track)
+    assert jac["max_rel_diff_4x4"] < 0.02 and jac["max_rel_diff_qop_column"] < 0.02
+    assert abs(jac["finite_diff"][2, 4]) > 1.0  # dtx/d(q/p): the bend, rad per GeV⁻¹
 
 
-def test_onnx_export_matches_jax(dataset: dict, tmp_path: Path) -> None:
-    model, _ = pipeline.train_extrapolator("mlp", "tiny", dataset, epochs=1, batch_size=128, lr=1e-3, seed=0,
-                                           n_coarse=3, pde_weight=0.0)
-    path = export_onnx(model, tmp_path / "mlp.onnx")
-    diff = onnx_max_abs_diff(model, path, dataset["test"]["start"])
-    assert diff["max_pos_diff_um"] < 5.0  # float32 round-off on metre-scale positions
-    assert diff["max_slope_diff_mrad"] < 1e-3
+def test_checkpoint_and_onnx_round_trips(zoo: tuple[dict, dict], dataset: dict, tmp_path: Path) -> None:
+    models = zoo[0]
+    start = dataset["test"]["start"][:512]
+    st = dataset["setting"]
+    for name in ("mlp_tiny_kick", "rkpinn_tiny_pde0.1"):
+        folder = pipeline.save_extrapolator(models[name], tmp_path / name)
+        back = pipeline.load_extrapolator(folder, pipeline.field_function(st))
+        np.testing.assert_allclose(np.asarray(back(jnp.asarray(start))), np.asarray(models[name](jnp.asarray(start))),
+                                   rtol=0, atol=1e-4)
+    poly = pipeline.baseline_predictors(dataset, rk4_steps=(), degrees=(3,))[0]["poly_3"]
+    for name, fn in (("mlp", models["mlp_tiny_kick"]), ("rkpinn", models["rkpinn_tiny_pde0.1"]), ("poly", poly)):
+        path = export_onnx(fn, tmp_path / f"{name}.onnx")
+        diff = onnx_max_abs_diff(fn, path, start)
+        assert diff["max_pos_diff_um"] < 5.0, name  # float32 round-off on metre-scale positions
+        assert diff["max_slope_diff_mrad"] < 1e-2, name
+    with pytest.raises(FileNotFoundError, match="no config.json"):
+        pipeline.load_extrapolator(tmp_path, None)
 
 
 def test_seed_faithful_setting_reproduces_the_weak_bending() -> None:
@@ -101,4 +248,3 @@ def test_seed_faithful_setting_reproduces_the_weak_bending() -> None:
     bend_correct = np.median(np.abs(correct["end"][:, 2] - correct["start"][:, 2]))
     assert bend_seed < bend_correct / 100  # the 1000x units bug
     assert seed["setting"].dz_mm == pytest.approx(8000.0)
-    assert default_field_map() is default_field_map()
