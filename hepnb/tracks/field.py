@@ -373,9 +373,33 @@ class FieldMap:
                                                                                          strict=True), start=1)]
 
 
+def _cache_file() -> Path:
+    """Where the tabulated study map is kept between processes: ``$HEPNB_CACHE`` (default ~/.cache/hepnb),
+    named by a hash of the magnet's sheets and the grid, so that a change of either makes a new file."""
+    key = hashlib.sha1(pole_sheets().tobytes())
+    key.update(repr((GRID_SPACING_MM, GRID_X_MM, GRID_Y_MM, GRID_Z_MM)).encode())
+    root = Path(os.environ.get("HEPNB_CACHE", Path.home() / ".cache" / "hepnb"))
+    return root / f"tracks-field-{key.hexdigest()[:16]}.npz"
+
+
 @functools.cache
 def _magdown_map() -> FieldMap:
-    return FieldMap.from_function(analytic_field)
+    """The study's MagDown map: read from the cache, or tabulated (seconds) and cached."""
+    path = _cache_file()
+    if path.is_file():
+        try:
+            return FieldMap.load_npz(path)
+        except (OSError, ValueError, KeyError):  # a damaged cache file is made again
+            pass
+    fmap = FieldMap.from_function(analytic_field)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+        fmap.save_npz(tmp)
+        tmp.replace(path)
+    except OSError:  # a read-only home: no cache, same map
+        pass
+    return fmap
 
 
 @functools.cache
@@ -420,6 +444,16 @@ def load_field_map(spec: str | os.PathLike[str] | Sequence[str | os.PathLike[str
     return FieldMap.load_cdf(*paths)
 
 
+def _jitted(fn: FieldFn) -> FieldFn:
+    """``fn`` compiled once per input shape (a map passed as an argument, not embedded as a constant)."""
+    if isinstance(fn, FieldMap):
+        compiled = jax.jit(lambda m, x, y, z: jnp.stack(m(x, y, z)))
+        on_device = fn.on_device()  # copied once, not at every call
+        return lambda x, y, z: tuple(compiled(on_device, jnp.asarray(x), jnp.asarray(y), jnp.asarray(z)))
+    compiled_fn = jax.jit(lambda x, y, z: jnp.stack(fn(x, y, z)))
+    return lambda x, y, z: tuple(compiled_fn(jnp.asarray(x), jnp.asarray(y), jnp.asarray(z)))
+
+
 def _line_integrals(fn: FieldFn, slopes: np.ndarray, z_end_mm: float, n_points: int) -> np.ndarray:
     """∫|B × l̂| dl (T·mm) along straight lines from the origin with slopes (tx, ty), to z = ``z_end_mm``."""
     z = np.linspace(0.0, z_end_mm, n_points)
@@ -447,6 +481,7 @@ def dipole_checks(fn: FieldFn = analytic_field, *, n_lines: tuple[int, int] = (7
         the wider region where tracks bend, |x| ≤ 0.42 z), and ``by_on_axis_t`` at the detector planes.
     """
     with jax.enable_x64(True):
+        fn = _jitted(fn)
         z = np.linspace(GRID_Z_MM[0], GRID_Z_MM[1], 2901)
         by = np.asarray(fn(np.zeros_like(z), np.zeros_like(z), z)[1], np.float64)
         on_axis = float(np.trapezoid(by, z))

@@ -38,11 +38,12 @@ def field_figure(fmap: FieldMap, *, z_planes: Mapping[str, float] | None = None)
         by_analytic = np.asarray(analytic_field(zero, zero, z)[1])
     ax_z.plot(z / 1e3, by_analytic, label="analytic")
     ax_z.plot(z / 1e3, np.asarray(fmap(zero, zero, z)[1]), "--", label="map (trilinear)")
-    for name, zp in (z_planes or {}).items():
+    for i, (name, zp) in enumerate((z_planes or {}).items()):  # labels staggered in height: planes lie close
         ax_z.axvline(zp / 1e3, color="gray", lw=0.8, ls=":")
-        ax_z.text(zp / 1e3, 0.05, f" {name}", transform=ax_z.get_xaxis_transform(), fontsize=10, color="gray")
+        ax_z.text(zp / 1e3, 0.04 + 0.1 * (i % 2), f" {name}", transform=ax_z.get_xaxis_transform(), fontsize=10,
+                  color="gray")
     ax_z.set(xlabel="z [m]", ylabel="$B_y(0, 0, z)$ [T]")
-    ax_z.legend(loc="lower right")
+    ax_z.legend(loc="center right")
     z_peak = float(z[np.argmax(np.abs(by_analytic))])
     x = np.linspace(-2500, 2500, 201)
     for y in (0.0, 600.0, 1200.0):

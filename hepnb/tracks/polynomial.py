@@ -122,7 +122,7 @@ class PolynomialExtrapolator:
             return _design((chunk - centre) / half, self.degree, self.basis, jnp) @ coef
 
         n = s.shape[0]
-        if n <= EVAL_CHUNK:
+        if not isinstance(n, int) or n <= EVAL_CHUNK:  # a symbolic batch (ONNX export) is not chunked
             return one(s)
         n_chunks = -(-n // EVAL_CHUNK)
         padded = jnp.pad(s, ((0, n_chunks * EVAL_CHUNK - n), (0, 0)))
