@@ -425,16 +425,15 @@ def precision_study(model: LearnedExtrapolator, dataset: dict[str, Any], *, batc
     the final sum stay in float32: positions of metres have 8 mantissa bits in bfloat16)."""
     test = dataset["test"]
     out = {}
-    graphdef, state = nnx.split(model.head)
+    graphdef, params, rest = nnx.split(model.head, nnx.Param, ...)  # only the weights are cast
     for name, dtype in (("float32", jnp.float32), ("bfloat16", jnp.bfloat16), ("float16", jnp.float16)):
-        cast = jax.tree.map(lambda a, d=dtype: a.astype(d) if jnp.issubdtype(a.dtype, jnp.floating) else a, state)
+        cast = jax.tree.map(lambda a, d=dtype: a.astype(d), params)
 
         def run(s: Array, cast: Any = cast, dtype: Any = dtype) -> Array:
-            head = nnx.merge(graphdef, cast)
+            head = nnx.merge(graphdef, cast, rest)
             s32 = s.astype(jnp.float32)
             y = head.net(head.features(s32).astype(dtype)).astype(jnp.float32)
-            g = s32[:, 4:5] / head.qop_rms[...].astype(jnp.float32)
-            corr = g * (head.out_mean[...].astype(jnp.float32) + head.out_std[...].astype(jnp.float32) * y)
+            corr = head.per_qop(s32) * (head.out_mean[...] + head.out_std[...] * y)
             return jnp.concatenate([model.base(s32)[:, :4] + corr, s32[:, 4:5]], axis=1)
 
         pred = _predict(run, test["start"])

@@ -32,12 +32,12 @@ def test_generate_then_propagate_reproduces_the_reference(generated: Path, tmp_p
     again = read_table(out)
     for name in END_COLUMNS:
         np.testing.assert_allclose(again[name], table[name], rtol=0, atol=1e-9)
-    # a coarser step differs, but by less than a micrometre at 50 mm on this smooth map
+    # a coarser step differs, but by less than a micrometre at 50 mm (its steps still end on the map's planes)
     coarse = tmp_path / "coarse.parquet"
     assert main(["tracks", "propagate", "--input", str(generated), "--output", str(coarse), "--z0-mm", "2648.2",
                  "--z1-mm", "7826.0", "--step-mm", "50"]) == 0
     dx_um = 1e3 * np.abs(read_table(coarse)["x_mm_end"] - table["x_mm_end"])
-    assert 0 < dx_um.max() < 50.0
+    assert 0 < dx_um.max() < 1.0
 
 
 def _run_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
