@@ -2,7 +2,7 @@
 RK4-N, the single kick and the straight line — at several batch sizes in one run, written as JSON.
 
 Usage: python benchmarks/tracks_infer.py [--profile default] [--leg ut_t] [--batches 1 16384 1048576]
-       [--n-fit 30000] [--n-test 10000] [--output benchmarks/results/tracks_infer.json]
+       [--n-fit 30000] [--n-test 10000] [--only 'rk4_*' 'mlp_*'] [--output benchmarks/results/tracks_infer.json]
 
 Learned models are the checkpoints the leaderboard notebook wrote under
 ``results/<profile>/rkpinn_leaderboard/checkpoints/<leg>/<name>`` (with their test accuracy here); without
@@ -16,6 +16,7 @@ RK4 curve and the polynomial curve at its cost, :mod:`hepnb.tracks.evaluate`).
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import sys
 import time
@@ -77,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-fit", type=int, default=30_000, help="tracks the polynomials are fitted on")
     parser.add_argument("--n-test", type=int, default=10_000, help="tracks the accuracy is measured on")
     parser.add_argument("--min-time-s", type=float, default=0.2, help="time per timing (best of 3 parts)")
+    parser.add_argument("--only", nargs="+", default=["*"], metavar="PATTERN",
+                        help="time only the models whose names match (shell patterns; default: all)")
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "tracks_infer.json")
     args = parser.parse_args(argv)
     if min(args.batches) < 1 or args.n_fit < 4100 or args.n_test < 100:
@@ -90,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     test = dataset["test"]
     states = test["start"]
     rows = []
-    for name, fn in {**predictors, **learned}.items():
+    chosen = {name: fn for name, fn in {**predictors, **learned}.items()
+              if any(fnmatch.fnmatch(name, pattern) for pattern in args.only)}
+    for name, fn in chosen.items():
         meta = info.get(name, {"family": getattr(fn, "family", "learned"), "params": None})
         row = {"model": name, "family": meta["family"], "params": meta.get("params")}
         if name in predictors or trained:

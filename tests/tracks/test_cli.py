@@ -82,3 +82,9 @@ def test_user_field_map_is_used(generated: Path, tmp_path: Path) -> None:
     t = read_table(out)
     np.testing.assert_allclose(t["x_mm_end"], t["x_mm"] + t["tx"] * (7826.0 - 2648.2), atol=1e-9)
     np.testing.assert_allclose(t["tx_end"], t["tx"], atol=1e-12)
+    # the same map as LHCb's four quadrant files, named one by one
+    quadrants = zero.save_cdf(*(tmp_path / f"field.zero.c{k}.down.cdf" for k in (1, 2, 3, 4)))
+    out_cdf = tmp_path / "line_cdf.parquet"
+    assert main(["tracks", "propagate", "--input", str(generated), "--output", str(out_cdf), "--leg", "ut_t",
+                 "--field-map", *map(str, quadrants)]) == 0
+    np.testing.assert_allclose(read_table(out_cdf)["x_mm_end"], t["x_mm_end"], rtol=0, atol=1e-9)
