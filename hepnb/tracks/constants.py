@@ -35,9 +35,9 @@ B_INTEGRAL_UNIFORMITY = 0.05
 # carries back); and a shield, sheets of density −MAGNET_SHIELD_DENSITY_T on the same wedge over
 # MAGNET_SHIELD_Z_MM (as LHCb's RICH1 shielding keeps the field low between VELO and UT). The numbers were
 # fitted (Nelder–Mead on the closed form) to: ∫By dz = −4 T·m on axis, ∫B dl within ±5 % across the
-# acceptance, |B| ≤ 1.2 T over it, the pole faces outside it (|y| ≥ 0.25 z + 129 mm, |x| ≥ 0.42 z + 300 mm,
+# acceptance (met inside the inscribed ellipse; the corners of the rectangle reach +9 %), |B| ≤ 1.2 T over it, the pole faces outside it (|y| ≥ 0.25 z + 129 mm, |x| ≥ 0.42 z + 300 mm,
 # room for the bend), the peak near z = 4.6–5 m and a weak field at the VELO. hepnb.tracks.field.dipole_checks
-# measures those properties and tests/tracks/test_field.py asserts them.
+# measures those properties and tests/tracks/test_physics.py asserts them.
 #: z range of the pole faces, mm.
 MAGNET_POLE_Z_MM = (3453.0, 6286.0)
 #: Slabs along z of the pole faces.
