@@ -116,7 +116,8 @@ def test_a_killed_worker_leaves_a_complete_correct_dataset(client: distributed.C
                              params={**params, "delay_s": 0.0}, progress=False)
     assert _hashes(paths) == _hashes(serial)
     assert _leftovers(folder) == []
-    assert sorted(p.name for p in folder.iterdir()) == [p.name for p in paths]
+    assert sorted(p.name for p in folder.iterdir()) == sorted([p.name for p in paths] +
+                                                              [f"{p.name}.sha256" for p in paths])
     client.wait_for_workers(2, timeout=60)  # the nanny restarted the killed worker
 
 
