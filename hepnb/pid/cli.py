@@ -13,7 +13,10 @@ from hepnb.arguments import non_negative_int, positive_int
 from hepnb.compute.chunks import add_chunk_arguments, check_size
 from hepnb.io import check_finite_rows, check_output, resolve_inputs
 
-__all__ = ["register"]
+__all__ = ["HELP", "register"]
+
+#: The family\'s line in ``hepnb --help``.
+HELP = "PID study tools (simulate, predict)"
 
 #: Bytes per simulated track in memory (the 31 columns of the table with ``mc_pdg``), for :func:`check_size`.
 TRACK_BYTES = 224
@@ -73,9 +76,7 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     pred.set_defaults(func=_predict)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``hepnb pid …`` to the main parser."""
-    pid = subparsers.add_parser("pid", help="PID study tools (simulate, predict)")
-    sub = pid.add_subparsers(dest="pid_command", required=True)
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``hepnb pid …`` commands to the family's subparsers (made by :mod:`hepnb.cli`)."""
     _add_simulate(sub)
     _add_predict(sub)

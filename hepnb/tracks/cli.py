@@ -17,7 +17,10 @@ from hepnb.arguments import finite_float, non_negative_int, positive_float, posi
 from hepnb.compute.chunks import add_chunk_arguments, check_size
 from hepnb.io import check_finite_rows, check_output
 
-__all__ = ["register"]
+__all__ = ["HELP", "register"]
+
+#: The family\'s line in ``hepnb --help``.
+HELP = "track-extrapolation tools (generate, propagate)"
 
 #: Bytes per generated track in memory (the 12 float64 columns of the table), for :func:`check_size`.
 TRACK_BYTES = 96
@@ -104,9 +107,7 @@ def _add_propagate(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     prop.set_defaults(func=_propagate)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``hepnb tracks …`` to the main parser."""
-    tracks = subparsers.add_parser("tracks", help="track-extrapolation tools (generate, propagate)")
-    sub = tracks.add_subparsers(dest="tracks_command", required=True)
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``hepnb tracks …`` commands to the family's subparsers (made by :mod:`hepnb.cli`)."""
     _add_generate(sub)
     _add_propagate(sub)
