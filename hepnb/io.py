@@ -162,28 +162,14 @@ def check_output(
     Raises
     ------
     ValueError
-        A wrong suffix, an output that is an input, an existing folder, a path under a file, or a name longer
-        than the file system allows.
-    PermissionError
-        A folder where this process may not create files (or a read-only file system).
+        A wrong suffix, an output that is an input, an existing folder, a path under a file, a name longer
+        than the file system allows, or a folder where this process may not create files (permissions, a
+        read-only file system).
     """
     p = Path(path)
-    if suffixes and p.suffix.lower() not in suffixes:
-        msg = f"output must end in {' or '.join(suffixes)}, found {p.name!r}"
-        raise ValueError(msg)
-    for source in inputs:
-        if same_file(p, source):
-            msg = f"output {p} is the input {source}: refusing to overwrite an input; choose another output path"
-            raise ValueError(msg)
-    if p.is_dir():
-        msg = f"output {p} is an existing folder; give a file name such as {p / ('out' + (suffixes or ('',))[0])}"
-        raise ValueError(msg)
     ancestor = p.absolute().parent
-    while not ancestor.exists():
+    while not os.path.exists(ancestor):  # os.path.exists: False also for a name too long
         ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        msg = f"output {p} lies under {ancestor}, which is a file, not a folder"
-        raise ValueError(msg)
     name_max = _limit(ancestor, "PC_NAME_MAX", 255)
     path_max = _limit(ancestor, "PC_PATH_MAX", 4096)
     if len(os.fsencode(p.name)) + _TMP_EXTRA > name_max:
@@ -195,17 +181,31 @@ def check_output(
         msg = (f"output path is too long for the file system (a folder name above {name_max} bytes, or a path "
                f"above {path_max}): {str(p)[:80]}...")
         raise ValueError(msg)
+    if os.path.isdir(p):
+        example = p / ("out" + (suffixes[0] if suffixes else ""))
+        msg = f"output {p} is an existing folder; give a file name such as {example}"
+        raise ValueError(msg)
+    if suffixes and p.suffix.lower() not in suffixes:
+        msg = f"output must end in {' or '.join(suffixes)}, found {p.name!r}"
+        raise ValueError(msg)
+    for source in inputs:
+        if same_file(p, source):
+            msg = f"output {p} is the input {source}: refusing to overwrite an input; choose another output path"
+            raise ValueError(msg)
+    if not os.path.isdir(ancestor):
+        msg = f"output {p} lies under {ancestor}, which is a file, not a folder"
+        raise ValueError(msg)
     if ancestor == p.absolute().parent:
         try:
             fd, probe = tempfile.mkstemp(prefix=".hepnb-write-test.", dir=ancestor)
             os.close(fd)
             os.unlink(probe)
         except OSError as err:
-            msg = f"cannot write into the output folder {ancestor}: {err.strerror or err}"
-            raise PermissionError(msg) from err
+            msg = f"cannot write the output {p}: its folder {ancestor} refuses new files ({err.strerror or err})"
+            raise ValueError(msg) from None
     elif not os.access(ancestor, os.W_OK | os.X_OK):
-        msg = f"cannot create the output folder under {ancestor}: it is not writable"
-        raise PermissionError(msg)
+        msg = f"cannot write the output {p}: its folder would be made in {ancestor}, which is not writable"
+        raise ValueError(msg)
     return p
 
 
@@ -311,8 +311,8 @@ def read_json(path: str | os.PathLike[str], *, what: str = "JSON file") -> Any:
         msg = f"{what} {p} is not UTF-8 text (byte {err.start})"
         raise ValueError(msg) from None
     except json.JSONDecodeError as err:
-        truncated = " (truncated?)" if err.pos >= len(err.doc.rstrip()) else ""
-        msg = f"{what} {p} is not valid JSON{truncated}: {err.msg} at line {err.lineno}, column {err.colno}"
+        truncated = " (truncated?)" if not err.doc.rstrip().endswith(("}", "]")) else ""
+        msg = f"{what} {p} is not valid JSON{truncated}: {err.msg} (line {err.lineno}, column {err.colno})"
         raise ValueError(msg) from None
 
 

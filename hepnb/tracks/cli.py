@@ -15,7 +15,7 @@ from pathlib import Path
 
 from hepnb.arguments import finite_float, non_negative_int, positive_float, positive_int
 from hepnb.compute.chunks import add_chunk_arguments, check_size
-from hepnb.io import check_finite_rows, check_output
+from hepnb.io import check_finite_rows, check_output, file_format
 
 __all__ = ["HELP", "register"]
 
@@ -50,10 +50,8 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _propagate(args: argparse.Namespace) -> int:
     from hepnb.tracks.constants import LEGS_MM
-    from hepnb.tracks.data import read_states, write_states
-    from hepnb.tracks.field import FieldMap, default_field_map
-    from hepnb.tracks.propagate import check_states, rk4
 
+    file_format(args.input)  # a missing input, a folder or a file that is not ROOT/Parquet fails at once
     check_output(args.output, inputs=[args.input, *([args.field_map] if args.field_map is not None else [])])
     if args.leg is not None:
         if args.leg not in LEGS_MM:
@@ -68,8 +66,12 @@ def _propagate(args: argparse.Namespace) -> int:
     if not args.step_mm > 0:
         msg = f"--step-mm must be > 0, found {args.step_mm}"
         raise ValueError(msg)
-    fmap = FieldMap.load_npz(args.field_map) if args.field_map is not None else default_field_map()
+    from hepnb.tracks.data import read_states, write_states  # JAX is imported only once the arguments are good
+    from hepnb.tracks.field import FieldMap, default_field_map
+    from hepnb.tracks.propagate import check_states, rk4
+
     states = read_states(args.input)
+    fmap = FieldMap.load_npz(args.field_map) if args.field_map is not None else default_field_map()
     check_states(states, field_map=fmap, z0_mm=z0, z1_mm=z1)  # all checks before the integration
     n_steps = max(1, math.ceil(abs(z1 - z0) / args.step_mm))
     end = rk4(states, z0, z1, n_steps, field=fmap)

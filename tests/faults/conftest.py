@@ -1,0 +1,96 @@
+"""Fault tests drive ``hepnb`` as a user would: a subprocess, real files, real signals, real servers.
+
+Each test asserts the exit status, that the message names the problem, that no partial or temporary file is
+left (the command runs with its own ``TMPDIR``), and that earlier results are byte-identical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PARAMS, REPO, WRITES_RESULTS, make_notebook
+
+#: A study whose parameters declare their allowed values, that writes results, and that can be made to die,
+#: raise or sleep (its kernel PID is written to ``pid_file`` first).
+FAULTY_PARAMS = (PARAMS.replace("n = 3", "n = 3  # range: 1..1000")
+                 + 'mode = "ok"  # choices: ok|die|raise|sleep\npid_file = ""  # any\n')
+FAULTY_BODY = """
+import os, signal, time
+if pid_file:
+    open(pid_file, "w").write(str(os.getpid()))
+if mode == "die":
+    os.kill(os.getpid(), signal.SIGKILL)  # as the kernel out of memory is killed
+if mode == "raise":
+    raise RuntimeError("detector on fire")
+if mode == "sleep":
+    time.sleep(120)
+""" + WRITES_RESULTS.format(name="faulty")
+
+
+class Hepnb:
+    """Runs ``python -m hepnb.cli`` in a folder of its own, with its own ``TMPDIR`` and notebooks folder."""
+
+    def __init__(self, root: Path, notebooks: Path) -> None:
+        self.root = root
+        self.tmp = root / "tmpdir"
+        self.tmp.mkdir()
+        self.env = {**os.environ, "TMPDIR": str(self.tmp), "HEPNB_NOTEBOOKS": str(notebooks),
+                    "PYTHONPATH": str(REPO), "HEPNB_SCHEDULER_TIMEOUT": "2"}
+        self.env.pop("HEPNB_SCHEDULER", None)
+
+    def argv(self, *args: object) -> list[str]:
+        return [sys.executable, "-m", "hepnb.cli", *(str(a) for a in args)]
+
+    def __call__(self, *args: object, timeout: float = 240, umask: int | None = None,
+                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        preexec: Callable[[], object] | None = None if umask is None else (lambda: os.umask(umask))
+        return subprocess.run(self.argv(*args), cwd=self.root, env={**self.env, **(env or {})}, capture_output=True,
+                              text=True, timeout=timeout, check=False, preexec_fn=preexec)
+
+    def start(self, *args: object) -> subprocess.Popen[str]:
+        return subprocess.Popen(self.argv(*args), cwd=self.root, env=self.env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    def tmp_leftovers(self) -> list[str]:
+        """What the command left in its ``TMPDIR`` (kernels' connection files aside, which jupyter removes)."""
+        return sorted(p.name for p in self.tmp.iterdir() if not p.name.startswith("tmp") or p.is_dir())
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``folder``, by relative path."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def hidden_leftovers(folder: Path) -> list[str]:
+    """Temporary, staging and partial files under ``folder``."""
+    marks = (".tmp", ".staging-", ".partial", ".old-", ".hepnb-write-test")
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if any(m in p.name for m in marks))
+
+
+def last_line(proc: subprocess.CompletedProcess[str]) -> str:
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+@pytest.fixture
+def notebooks(tmp_path: Path) -> Path:
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    make_notebook(folder / "faulty.ipynb", FAULTY_BODY, FAULTY_PARAMS)
+    (folder / "faulty.ci.yaml").write_text("n: 1\n")
+    return folder
+
+
+@pytest.fixture
+def hepnb(tmp_path: Path, notebooks: Path) -> Iterator[Hepnb]:
+    work = tmp_path / "work"
+    work.mkdir()
+    yield Hepnb(work, notebooks)
