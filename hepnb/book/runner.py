@@ -128,7 +128,7 @@ def _abandoned(folder: Path, pattern: re.Pattern[str]) -> int | None:
             return None  # a lock being written, or not ours: leave it
         if host != socket.gethostname():
             return None
-    elif time.time() - folder.stat().st_mtime < _GRACE_S:
+    elif pattern is _STAGING and time.time() - folder.stat().st_mtime < _GRACE_S:
         return None
     return None if _pid_alive(pid) else pid
 

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from hepnb.arguments import non_negative_int, positive_int
-from hepnb.compute.chunks import add_chunk_arguments, check_size
+from hepnb.compute.chunks import add_chunk_arguments, cache_root, check_size
 from hepnb.io import check_finite_rows, check_output, resolve_inputs
 
 __all__ = ["HELP", "register"]
@@ -30,9 +30,11 @@ def _simulate(args: argparse.Namespace) -> int:
     check_size(args.n, TRACK_BYTES, what=f"--n {args.n} tracks", yes=args.yes, output=args.output,
                cache_dir=args.cache_dir)
     n_chunks = -(-args.n // args.tracks_per_chunk)
-    with dask_client(args.scheduler, workers=local_workers(args.workers, n_chunks)) as client:
+    # the cache outlives the cluster: on Ctrl-C or SIGTERM the workers stop before the cache is removed
+    with (cache_root(args.cache_dir, prefix="hepnb-pid-") as cache,
+          dask_client(args.scheduler, workers=local_workers(args.workers, n_chunks)) as client):
         table = simulate_chunked(args.n, seed=args.seed, data_like=args.data_like,
-                                 tracks_per_chunk=args.tracks_per_chunk, cache_dir=args.cache_dir, client=client,
+                                 tracks_per_chunk=args.tracks_per_chunk, cache_dir=cache, client=client,
                                  progress=n_chunks > 1)
     if args.data_like:
         table.pop("mc_pdg")  # stands in for real data: no labels

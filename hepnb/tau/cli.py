@@ -33,8 +33,9 @@ def _generate(args: argparse.Namespace) -> int:
     check_size(args.tau_events + args.qq_events, EVENT_BYTES, yes=args.yes, output=args.output,
                cache_dir=args.cache_dir, what=f"--tau-events {args.tau_events} and --qq-events {args.qq_events} events")
     n_chunks = -(-args.tau_events // args.events_per_chunk) + -(-args.qq_events // args.events_per_chunk)
-    with (dask_client(args.scheduler, workers=local_workers(args.workers, n_chunks)) as client,
-          cache_root(args.cache_dir, prefix="hepnb-tau-") as cache):
+    # the cache outlives the cluster: on Ctrl-C or SIGTERM the workers stop before the cache is removed
+    with (cache_root(args.cache_dir, prefix="hepnb-tau-") as cache,
+          dask_client(args.scheduler, workers=local_workers(args.workers, n_chunks)) as client):
         jets = simulate(args.tau_events, args.qq_events, seed=args.seed, cache_dir=cache,
                         events_per_chunk=args.events_per_chunk, workers=1, client=client)
     path = write_jets(args.output, jets)

@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 
 from hepnb.arguments import finite_float, non_negative_int, positive_float, positive_int
-from hepnb.compute.chunks import add_chunk_arguments, check_size
+from hepnb.compute.chunks import add_chunk_arguments, cache_root, check_size
 from hepnb.io import check_finite_rows, check_output, file_format
 
 __all__ = ["HELP", "register"]
@@ -36,10 +36,12 @@ def _generate(args: argparse.Namespace) -> int:
     check_size(args.n, TRACK_BYTES, what=f"--n {args.n} tracks", yes=args.yes, output=args.output,
                cache_dir=args.cache_dir)
     n_chunks = -(-args.n // args.tracks_per_chunk)
-    with dask_client(args.scheduler, workers=local_workers(args.workers, n_chunks)) as client:
+    # the cache outlives the cluster: on Ctrl-C or SIGTERM the workers stop before the cache is removed
+    with (cache_root(args.cache_dir, prefix="hepnb-tracks-") as cache,
+          dask_client(args.scheduler, workers=local_workers(args.workers, n_chunks)) as client):
         table = generate_tracks_chunked(args.n, leg=args.leg, physics=args.physics, seed=args.seed,
                                         p_range_gev=(args.p_min_gev, args.p_max_gev),
-                                        tracks_per_chunk=args.tracks_per_chunk, cache_dir=args.cache_dir,
+                                        tracks_per_chunk=args.tracks_per_chunk, cache_dir=cache,
                                         client=client, progress=n_chunks > 1)
     check_finite_rows(table, what="generated tracks")
     path = write_table(args.output, table)

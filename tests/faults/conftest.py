@@ -59,8 +59,12 @@ class Hepnb:
                                 stderr=subprocess.PIPE, text=True)
 
     def tmp_leftovers(self) -> list[str]:
-        """What the command left in its ``TMPDIR`` (kernels' connection files aside, which jupyter removes)."""
-        return sorted(p.name for p in self.tmp.iterdir() if not p.name.startswith("tmp") or p.is_dir())
+        """What the command left in its ``TMPDIR``; Dask's ``dask-scratch-space`` counts only if it holds more than
+        its lock files (the workers' folders)."""
+        def dask_locks_only(p: Path) -> bool:
+            return p.name == "dask-scratch-space" and all(q.suffix == ".lock" for q in p.iterdir())
+
+        return sorted(str(p.relative_to(self.tmp)) for p in self.tmp.iterdir() if not dask_locks_only(p))
 
 
 def snapshot(folder: Path) -> dict[str, str]:
