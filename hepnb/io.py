@@ -351,14 +351,22 @@ def _root_tree(path: Path, tree: str) -> object:
     try:
         handle = uproot.open(path)
         classes = handle.classnames()
+        trees = [k.split(";")[0] for k, cls in classes.items() if cls in _TREE_CLASSES]
+        if tree not in trees:
+            msg = f"{path} has no TTree named {tree!r}; it has {sorted(set(trees))}"
+            raise LookupError(msg)
+        ttree = handle[tree]
+        ttree.keys()
+    except LookupError as err:
+        raise ValueError(str(err)) from None
     except Exception as err:  # noqa: BLE001 - uproot raises many kinds on a damaged file
-        msg = f"{path} cannot be read as a ROOT file (truncated or damaged?): {type(err).__name__}: {err}"
+        msg = f"{path} cannot be read as a ROOT file (truncated or damaged?): {type(err).__name__}: {_one_line(err)}"
         raise ValueError(msg) from None
-    trees = [k.split(";")[0] for k, cls in classes.items() if cls in _TREE_CLASSES]
-    if tree not in trees:
-        msg = f"{path} has no TTree named {tree!r}; it has {sorted(set(trees))}"
-        raise ValueError(msg)
-    return handle[tree]
+    return ttree
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split())[:200]
 
 
 def read_table(
@@ -396,7 +404,8 @@ def read_table(
             arrays = ttree.arrays(list(columns) if columns is not None else names,  # type: ignore[attr-defined]
                                   library="np")
         except Exception as err:  # noqa: BLE001 - uproot raises many kinds on a damaged file
-            msg = f"{p}: the TTree {tree!r} cannot be read (truncated or damaged file?): {type(err).__name__}: {err}"
+            msg = (f"{p}: the TTree {tree!r} cannot be read (truncated or damaged file?): {type(err).__name__}: "
+                   f"{_one_line(err)}")
             raise ValueError(msg) from None
         table = {name: np.asarray(arrays[name]) for name in (columns or names)}
     else:
