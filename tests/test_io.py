@@ -111,8 +111,11 @@ def test_check_output_refuses_unwritable_places(tmp_path: Path) -> None:
     ]:
         with pytest.raises(ValueError, match=message):
             check_output(path)
-    with pytest.raises(ValueError, match="is the input"):
-        check_output(tmp_path / "sub" / ".." / "t.parquet", inputs=[tmp_path / "t.parquet"])
+    (tmp_path / "link.parquet").symlink_to(tmp_path / "t.parquet")
+    for alias in (tmp_path / "t.parquet", tmp_path / "sub" / ".." / "t.parquet", tmp_path / "link.parquet"):
+        with pytest.raises(ValueError, match="is the input"):
+            check_output(alias, inputs=[tmp_path / "t.parquet"])
+    (tmp_path / "link.parquet").unlink()
     assert check_output(tmp_path / "new" / "deeper" / "t.root") == tmp_path / "new" / "deeper" / "t.root"
     assert not (tmp_path / "new").exists()  # checking makes no folder
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dir.parquet", "f", "t.parquet"]
