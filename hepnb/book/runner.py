@@ -21,6 +21,7 @@ import re
 import shutil
 import socket
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -303,6 +304,8 @@ def run_study(
                     cwd=str(spec.notebook.parent), progress_bar=progress, log_output=log_output,
                 )
         except pm.PapermillExecutionError as err:
+            if _STOPPING.is_set():
+                raise
             if partial.exists():
                 partial.replace(failed)
             msg = (f"study {spec.name!r} (profile {profile!r}) raised in cell {err.exec_count}: "
@@ -312,6 +315,8 @@ def run_study(
         except Exception as err:  # a dead kernel, a cell time-out, a kernel that does not start
             from nbclient.exceptions import DeadKernelError
 
+            if _STOPPING.is_set():  # run_many is stopping this run: no failure to keep, only clean-up
+                raise
             where = _failed_cell(partial) if partial.exists() else "a cell"
             if partial.exists():
                 partial.replace(failed)
@@ -340,6 +345,34 @@ def run_study(
                      duration_s=time.perf_counter() - started)
 
 
+#: Set when the runs of :func:`run_many` are being stopped (Ctrl-C, SIGTERM): a run whose kernel is then stopped
+#: keeps no failed notebook, it just cleans up.
+_STOPPING = threading.Event()
+
+
+def _stop_runs(pool: ThreadPoolExecutor) -> None:
+    """Cancel the runs not started and stop the kernels of those running (children of this process), so that
+    their threads clean up (staging folder, partial notebook) and end now rather than when their notebooks do."""
+    import psutil
+
+    _STOPPING.set()
+    pool.shutdown(wait=False, cancel_futures=True)
+    kernels = [child for child in psutil.Process().children(recursive=True)
+               if "ipykernel_launcher" in " ".join(_cmdline(child))]
+    for kernel in kernels:
+        kernel.terminate()
+    _, alive = psutil.wait_procs(kernels, timeout=10)
+    for kernel in alive:
+        kernel.kill()
+
+
+def _cmdline(process: Any) -> list[str]:
+    try:
+        return list(process.cmdline())
+    except Exception:  # noqa: BLE001 - a process that ended meanwhile
+        return []
+
+
 def run_many(
     studies: Sequence[str],
     profile: str = "default",
@@ -359,8 +392,9 @@ def run_many(
     if jobs < 1:
         msg = f"jobs must be >= 1, found {jobs}"
         raise ValueError(msg)
+    _STOPPING.clear()
     broken = broken_studies()
-    errors = [str(StudyError(f"study {name!r} cannot be loaded: {broken[name]}")) for name in studies if name in broken]
+    errors = [f"study {name!r} cannot be loaded: {broken[name]}" for name in studies if name in broken]
     specs = [get_study(name) for name in studies if name not in broken]
     for spec in specs:
         resolve_parameters(spec, profile)
@@ -373,14 +407,18 @@ def run_many(
         futures = {pool.submit(run_study, spec, profile, output_dir=output_dir, results_dir=results_dir,
                                progress=False, scheduler=address): spec.name for spec in specs}
         bar = tqdm(as_completed(futures), total=len(futures), desc=f"studies ({profile})")
-        for future in bar:
-            name = futures[future]
-            try:
-                results.append(future.result())
-                bar.write(f"  {name}: done in {results[-1].duration_s:.0f} s")
-            except Exception as err:  # noqa: BLE001 - collected and re-raised below
-                errors.append(str(err))
-                bar.write(f"  {name}: FAILED")
+        try:
+            for future in bar:
+                name = futures[future]
+                try:
+                    results.append(future.result())
+                    bar.write(f"  {name}: done in {results[-1].duration_s:.0f} s")
+                except Exception as err:  # noqa: BLE001 - collected and re-raised below
+                    errors.append(str(err))
+                    bar.write(f"  {name}: FAILED")
+        except BaseException:  # Ctrl-C or SIGTERM in this thread: stop the runs in the others, then go
+            _stop_runs(pool)
+            raise
     if errors:
         raise RunError("\n".join(errors))
     return sorted(results, key=lambda r: r.study)

@@ -10,7 +10,7 @@ import hashlib
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,9 +50,11 @@ class Hepnb:
 
     def __call__(self, *args: object, timeout: float = 240, umask: int | None = None,
                  env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        preexec: Callable[[], object] | None = None if umask is None else (lambda: os.umask(umask))
-        return subprocess.run(self.argv(*args), cwd=self.root, env={**self.env, **(env or {})}, capture_output=True,
-                              text=True, timeout=timeout, check=False, preexec_fn=preexec)
+        argv = self.argv(*args)
+        if umask is not None:  # through the shell: a preexec_fn would fork this (JAX-threaded) process
+            argv = ["sh", "-c", f'umask {umask:03o} && exec "$0" "$@"', *argv]
+        return subprocess.run(argv, cwd=self.root, env={**self.env, **(env or {})}, capture_output=True, text=True,
+                              timeout=timeout, check=False)
 
     def start(self, *args: object) -> subprocess.Popen[str]:
         return subprocess.Popen(self.argv(*args), cwd=self.root, env=self.env, stdout=subprocess.PIPE,

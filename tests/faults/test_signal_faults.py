@@ -103,3 +103,31 @@ def test_a_run_removes_staging_of_dead_runs_but_not_of_a_live_one(hepnb: Hepnb) 
     assert not left["dead"][0].exists() and not left["dead"][1].exists() and not trash.exists()
     assert left["live"][0].is_dir() and left["live"][1].is_file()
     assert (results / "ci" / "faulty" / "results.json").is_file()
+
+
+def test_sigterm_stops_every_run_of_hepnb_book(hepnb: Hepnb, notebooks: Path) -> None:
+    from hepnb.book.runner import default_output_dir
+    from tests.conftest import make_notebook
+    from tests.faults.conftest import FAULTY_BODY, FAULTY_PARAMS
+
+    for path in notebooks.iterdir():
+        path.unlink()
+    pid_file = hepnb.root / "kernel.pid"
+    params = FAULTY_PARAMS.replace('mode = "ok"', 'mode = "sleep"').replace('pid_file = ""', f'pid_file = "{pid_file}"')
+    make_notebook(notebooks / "hepnb_fault_sleeper.ipynb", FAULTY_BODY, params)
+    executed, results = default_output_dir(), hepnb.root / "results"
+    before = sorted(p.name for p in executed.iterdir()) if executed.is_dir() else []
+    proc = hepnb.start("book", "--jobs", "2", "--results-dir", results)
+    try:
+        _wait_for(lambda: pid_file.exists() and pid_file.read_text() or proc.poll() is not None, what="the kernel")
+        assert proc.poll() is None, proc.communicate()[1]
+        start = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    assert time.monotonic() - start < 60, "the runs in the pool must stop, not finish their notebooks"
+    assert sorted(p.name for p in executed.iterdir()) == before  # no partial, no failed notebook
+    assert hidden_leftovers(results) == [] and not list(results.glob("*/hepnb_fault_sleeper"))
+    assert _gone([int(pid_file.read_text())]) == [], "the kernel outlived the run"
