@@ -307,4 +307,4 @@ def load_yaml(text: str) -> Any:
     yaml.YAMLError
         Text that does not parse.
     """
-    return yaml.load(text, Loader=Loader)  # noqa: S506 - Loader is a SafeLoader
+    return yaml.load(text, Loader=Loader)

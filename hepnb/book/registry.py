@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,7 @@ class Parameter:
     default: Any
     help: str = ""
     #: The allowed values its comment declares (``Constraint()``: none declared).
-    allowed: Constraint = Constraint()
+    allowed: Constraint = field(default_factory=Constraint)
 
     @property
     def type_name(self) -> str:

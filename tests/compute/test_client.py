@@ -16,17 +16,16 @@ def _closed_port() -> int:
 
 def test_unreachable_scheduler_fails_fast_with_a_clear_message() -> None:
     start = time.monotonic()
-    with pytest.raises(SchedulerError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:\d+"):
-        with dask_client(f"tcp://127.0.0.1:{_closed_port()}", timeout_s=2):
-            pass
+    with pytest.raises(SchedulerError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:\d+"), \
+            dask_client(f"tcp://127.0.0.1:{_closed_port()}", timeout_s=2):
+        pass
     assert time.monotonic() - start < 10
 
 
 @pytest.mark.parametrize("bad", ["localhost", "http://host:8786", "tcp://:8786"])
 def test_malformed_addresses(bad: str) -> None:
-    with pytest.raises(SchedulerError, match="must look like tcp://HOST:PORT"):
-        with dask_client(bad):
-            pass
+    with pytest.raises(SchedulerError, match="must look like tcp://HOST:PORT"), dask_client(bad):
+        pass
 
 
 def test_environment_variable_is_the_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -91,9 +90,9 @@ def _server(reply: bytes | None) -> tuple[socket.socket, str]:
 def test_a_server_that_does_not_speak_dask_is_refused_within_the_deadline(reply: bytes | None, message: str) -> None:
     server, address = _server(reply)
     start = time.monotonic()
-    with pytest.raises(SchedulerError, match=rf"{address} is not a usable Dask scheduler: it {message}"):
-        with dask_client(address, timeout_s=1):
-            pass
+    with pytest.raises(SchedulerError, match=rf"{address} is not a usable Dask scheduler: it {message}"), \
+            dask_client(address, timeout_s=1):
+        pass
     assert time.monotonic() - start < 30  # a guard against a hang
     server.close()
 

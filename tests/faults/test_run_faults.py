@@ -12,7 +12,7 @@ import pytest
 from tests.faults.conftest import Hepnb, hidden_leftovers, last_line, snapshot
 
 
-def _run(hepnb: Hepnb, *args: object, umask: int | None = None):  # noqa: ANN202
+def _run(hepnb: Hepnb, *args: object, umask: int | None = None):
     return hepnb("run", "faulty", "--output", hepnb.root / "book", "--results-dir", hepnb.root / "results", *args,
                  umask=umask)
 

@@ -16,7 +16,7 @@ import pytest
 from tests.faults.conftest import Hepnb, hidden_leftovers, snapshot
 
 
-def _wait_for(predicate, timeout_s: float = 120.0, what: str = "") -> None:  # noqa: ANN001
+def _wait_for(predicate, timeout_s: float = 120.0, what: str = "") -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
@@ -69,7 +69,7 @@ def test_a_signalled_run_leaves_nothing_and_keeps_earlier_results(hepnb: Hepnb, 
     pid_file = hepnb.root / "kernel.pid"
     proc = hepnb.start("run", "faulty", *common, "-p", "mode", "sleep", "-p", "pid_file", pid_file)
     try:
-        _wait_for(lambda: pid_file.exists() and pid_file.read_text() or proc.poll() is not None, what="the kernel")
+        _wait_for(lambda: (pid_file.exists() and pid_file.read_text()) or proc.poll() is not None, what="the kernel")
         assert proc.poll() is None, proc.communicate()[1]
         assert any(results.glob(".staging-faulty-*")) and any(book.glob(".faulty.*.partial.ipynb"))
         proc.send_signal(sig)
@@ -119,7 +119,7 @@ def test_sigterm_stops_every_run_of_hepnb_book(hepnb: Hepnb, notebooks: Path) ->
     before = sorted(p.name for p in executed.iterdir()) if executed.is_dir() else []
     proc = hepnb.start("book", "--jobs", "2", "--results-dir", results)
     try:
-        _wait_for(lambda: pid_file.exists() and pid_file.read_text() or proc.poll() is not None, what="the kernel")
+        _wait_for(lambda: (pid_file.exists() and pid_file.read_text()) or proc.poll() is not None, what="the kernel")
         assert proc.poll() is None, proc.communicate()[1]
         start = time.monotonic()
         proc.send_signal(signal.SIGTERM)
