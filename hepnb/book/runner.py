@@ -48,6 +48,7 @@ __all__ = [
     "RunResult",
     "default_output_dir",
     "default_results_dir",
+    "remove_abandoned",
     "run_many",
     "run_study",
 ]
