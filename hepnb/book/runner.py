@@ -42,6 +42,7 @@ from hepnb.book.registry import (
     resolve_parameters,
 )
 from hepnb.compute.client import ENV_VAR, check_reachable, scheduler_address
+from hepnb.io import same_file
 
 __all__ = [
     "RunError",
@@ -292,6 +293,10 @@ def run_study(
     remove_abandoned(res_root)
 
     target = out_dir / f"{spec.name}.ipynb"
+    if same_file(target, spec.notebook):
+        msg = (f"--output {out_dir} would put the executed notebook over the study's own notebook {spec.notebook}; "
+               f"choose another output folder")
+        raise ParameterError(msg)
     partial = out_dir / f".{spec.name}.{os.getpid()}.partial.ipynb"
     failed = out_dir / f"{spec.name}.failed.ipynb"
     staging = _new_staging(res_root, spec.name, partial)

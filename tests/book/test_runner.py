@@ -100,3 +100,10 @@ def test_abandoned_staging_is_recognised_by_its_lock(tmp_path: Path) -> None:
     folders["young"].mkdir()
     assert remove_abandoned(res) == [folders["dead"]]
     assert all(folders[n].is_dir() for n in ("live", "elsewhere", "young"))
+
+
+def test_the_executed_notebook_never_replaces_the_study_notebook(notebooks: Path, tmp_path: Path) -> None:
+    before = (notebooks / "good.ipynb").read_bytes()
+    with pytest.raises(ParameterError, match="would put the executed notebook over the study's own notebook"):
+        run_study("good", "ci", output_dir=notebooks, results_dir=tmp_path / "r", progress=False)
+    assert (notebooks / "good.ipynb").read_bytes() == before
