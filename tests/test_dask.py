@@ -226,7 +226,7 @@ def test_tau_jets_on_the_cluster_match_a_serial_run(client: distributed.Client, 
     kwargs = {"seed": 2, "events_per_chunk": 6, "progress": False}
     dask = simulate(12, 6, cache_dir=tmp_path / "dask", client=client, **kwargs)
     serial = simulate(12, 6, cache_dir=tmp_path / "serial", workers=1, **kwargs)
-    chunks = {name: sorted((tmp_path / name).glob("*/chunk-*")) for name in ("dask", "serial")}
+    chunks = {name: sorted((tmp_path / name).glob("*/chunk-*.parquet")) for name in ("dask", "serial")}
     assert len(chunks["dask"]) == 3
     assert _hashes(chunks["dask"]) == _hashes(chunks["serial"])
     assert ak.to_list(dask.cand_features) == ak.to_list(serial.cand_features)
