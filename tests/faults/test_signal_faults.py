@@ -33,8 +33,7 @@ def _gone(pids: list[int], timeout_s: float = 20.0) -> list[int]:
 
 
 def _dead_pid() -> int:
-    proc = subprocess.run(["true"], check=True)
-    del proc
+    """The PID of a process that has exited and been reaped."""
     child = subprocess.Popen(["true"])
     child.wait()
     return child.pid
