@@ -35,11 +35,11 @@ from hepnb.tracks.bases import RK4Base, kick_base  # noqa: E402
 from hepnb.tracks.models import SIZES, LearnedExtrapolator, build_head  # noqa: E402
 
 
-def _learned(profile: str, leg: str, dataset: dict) -> tuple[dict, bool]:
+def _learned(results_dir: Path, profile: str, leg: str, dataset: dict) -> tuple[dict, bool]:
     """The notebook's checkpoints of this leg, or untrained heads of every size (timing only)."""
     st = dataset["setting"]
     field32 = pipeline.field_function(st)
-    root = REPO / "results" / profile / "rkpinn_leaderboard" / "checkpoints" / leg
+    root = results_dir / profile / "rkpinn_leaderboard" / "checkpoints" / leg
     found = {f.name: pipeline.load_extrapolator(f, field32) for f in sorted(root.glob("*"))
              if (f / "config.json").is_file()} if root.is_dir() else {}
     if found:
@@ -73,6 +73,7 @@ def _judge(rows: list[dict], key: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="default", help="whose checkpoints to time (results/<profile>/...)")
+    parser.add_argument("--results-dir", type=Path, default=REPO / "results", help="root of the results tree")
     parser.add_argument("--leg", default="ut_t", choices=["ut_t", "velo_t"])
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 16384, 1 << 20])
     parser.add_argument("--n-fit", type=int, default=30_000, help="tracks the polynomials are fitted on")
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     dataset = pipeline.make_dataset(args.n_fit, 100, args.n_test, leg=args.leg, seed=123)
     predictors, info = pipeline.baseline_predictors(dataset, n_fit_max=args.n_fit)
-    learned, trained = _learned(args.profile, args.leg, dataset)
+    learned, trained = _learned(args.results_dir, args.profile, args.leg, dataset)
     setup_s = time.perf_counter() - t0
     test = dataset["test"]
     states = test["start"]
