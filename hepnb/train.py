@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,16 +92,43 @@ def _mean_tree(tree: Any) -> Any:
     return jax.tree.map(jnp.mean, tree)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4))
-def _train_epoch(graphdef: Any, loss_fn: LossFn, grad_fn: GradFn | None, n_batches: int,
-                 batch_size: int, state: Any, data: Batch, key: jax.Array) -> tuple[Any, Any, Any]:
+def _shuffled_batches(data: Batch, key: jax.Array, n_batches: int, batch_size: int) -> Batch:
+    """The epoch's mini-batches ``[n_batches, batch_size, ...]`` in one gather on the device."""
     n_rows = jax.tree.leaves(data)[0].shape[0]
-    order = jax.random.permutation(key, n_rows)[: n_batches * batch_size]
-    order = order.reshape(n_batches, batch_size)
+    order = jax.random.permutation(key, n_rows)[: n_batches * batch_size].reshape(n_batches, batch_size)
+    return jax.tree.map(lambda a: a[order], data)
 
-    def step(carry: Any, idx: jax.Array) -> tuple[Any, Any]:
+
+def _val_loss(model: nnx.Module, loss_fn: LossFn, head: Batch | None, tail: Batch | None) -> tuple[Any, Any]:
+    """Mean loss and aux over the validation set, given as equal chunks ``head`` ``[n, chunk, ...]`` and a
+    smaller ``tail``; each part is weighted by its number of rows."""
+    parts = []
+    if head is not None:
+        losses, auxes = jax.lax.map(lambda batch: loss_fn(model, batch), head)
+        parts.append((jax.tree.leaves(head)[0].shape[0] * jax.tree.leaves(head)[0].shape[1],
+                      jnp.mean(losses), _mean_tree(auxes)))
+    if tail is not None:
+        loss, aux = loss_fn(model, tail)
+        parts.append((jax.tree.leaves(tail)[0].shape[0], loss, aux))
+    total = sum(n for n, _, _ in parts)
+    loss = sum(n / total * jnp.asarray(l, jnp.float32) for n, l, _ in parts)
+    aux = jax.tree.map(lambda *xs: sum(n / total * jnp.asarray(x, jnp.float32) for (n, _, _), x in
+                                      zip(parts, xs, strict=True)), *[a for _, _, a in parts])
+    return loss, aux
+
+
+def _epoch(graphdef: Any, loss_fn: LossFn, grad_fn: GradFn | None, n_batches: int, batch_size: int,
+           monitor: str, state: Any, best: Any, data: Batch, val_head: Batch | None, val_tail: Batch | None,
+           key: jax.Array) -> tuple[Any, Any, dict[str, jax.Array]]:
+    """One epoch on the device: shuffle, scan the steps, validate, and keep the best model state.
+
+    ``best`` is ``(value, model_state)``; it is replaced where ``monitor`` improved. Returns the new
+    training state, the new ``best`` and the epoch's record (``train_loss``, ``train_<aux>``, ``val_...``).
+    """
+    batches = _shuffled_batches(data, key, n_batches, batch_size)
+
+    def step(carry: Any, batch: Batch) -> tuple[Any, Any]:
         model, optimizer = nnx.merge(graphdef, carry)
-        batch = jax.tree.map(lambda a: a[idx], data)
         if grad_fn is None:
             (loss, aux), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model, batch)
         else:
@@ -108,37 +136,57 @@ def _train_epoch(graphdef: Any, loss_fn: LossFn, grad_fn: GradFn | None, n_batch
         optimizer.update(model, grads)
         return nnx.state((model, optimizer)), (loss, aux)
 
-    state, (losses, auxes) = jax.lax.scan(step, state, order)
-    return state, jnp.mean(losses), _mean_tree(auxes)
+    state, (losses, auxes) = jax.lax.scan(step, state, batches)
+    record = {"train_loss": jnp.mean(losses), **{f"train_{k}": v for k, v in _mean_tree(auxes).items()}}
+    if val_head is not None or val_tail is not None:
+        model, _ = nnx.merge(graphdef, state)
+        model.eval()  # static attributes only: the traced evaluation runs without dropout, on running averages
+        val_loss, val_aux = _val_loss(model, loss_fn, val_head, val_tail)
+        record.update({"val_loss": val_loss, **{f"val_{k}": v for k, v in val_aux.items()}})
+    if monitor not in record:
+        msg = f"monitor {monitor!r} is not among the recorded quantities {sorted(record)}"
+        raise ValueError(msg)
+    record = {k: jnp.asarray(v, jnp.float32) for k, v in record.items()}
+    best_value, best_state = best
+    improved = record[monitor] < best_value
+    best = (jnp.where(improved, record[monitor], best_value),
+            jax.tree.map(lambda new, old: jnp.where(improved, new, old), state[0], best_state))
+    return state, best, record
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _eval_chunks(graphdef: Any, loss_fn: LossFn, state: Any, chunks: Batch) -> tuple[Any, Any]:
-    model = nnx.merge(graphdef, state)
-
-    def one(batch: Batch) -> tuple[jax.Array, Any]:
-        return loss_fn(model, batch)
-
-    losses, auxes = jax.lax.map(one, chunks)
-    return jnp.mean(losses), _mean_tree(auxes)
+_epoch_jit = jax.jit(_epoch, static_argnums=(0, 1, 2, 3, 4, 5), donate_argnums=(6, 7))
+#: Compiled epochs by (static arguments, abstract signature of the arrays): a second fit of the same model
+#: on data of the same shapes reuses the executable (an AOT ``lower().compile()`` is never cached by JAX).
+_COMPILED: OrderedDict[Any, Any] = OrderedDict()
+_COMPILED_MAX = 16
 
 
-def _evaluate(model: nnx.Module, loss_fn: LossFn, data: Batch, n_rows: int) -> tuple[float, dict[str, float]]:
-    """Mean loss over ``data`` in evaluation mode, in chunks weighted by their size."""
-    graphdef, state = nnx.split(model)
+def _signature(tree: Any) -> Any:
+    leaves, treedef = jax.tree.flatten(tree)
+    return treedef, tuple((np.shape(x), str(x.dtype), getattr(x, "weak_type", False)) for x in leaves)
+
+
+def _compiled_epoch(static: tuple[Any, ...], *args: Any) -> tuple[Any, float]:
+    """The compiled epoch for these static arguments and array shapes, and the seconds spent compiling."""
+    cache_key = (static, _signature(args))
+    if cache_key in _COMPILED:
+        _COMPILED.move_to_end(cache_key)
+        return _COMPILED[cache_key], 0.0
+    t0 = time.perf_counter()
+    compiled = _epoch_jit.lower(*static, *args).compile()
+    _COMPILED[cache_key] = compiled
+    while len(_COMPILED) > _COMPILED_MAX:
+        _COMPILED.popitem(last=False)
+    return compiled, time.perf_counter() - t0
+
+
+def _val_chunks(val: Batch, n_rows: int) -> tuple[Batch | None, Batch | None]:
+    """``val`` as equal chunks of at most :data:`_EVAL_CHUNK` rows plus the remainder (made once per fit)."""
     chunk = min(_EVAL_CHUNK, n_rows)
     n_full = n_rows // chunk
-    parts: list[tuple[int, Any, Any]] = []
-    head = jax.tree.map(lambda a: a[: n_full * chunk].reshape(n_full, chunk, *a.shape[1:]), data)
-    parts.append((n_full * chunk, *_eval_chunks(graphdef, loss_fn, state, head)))
-    if n_rows > n_full * chunk:
-        tail = jax.tree.map(lambda a: a[n_full * chunk:][None], data)
-        parts.append((n_rows - n_full * chunk, *_eval_chunks(graphdef, loss_fn, state, tail)))
-    total = sum(n for n, _, _ in parts)
-    loss = sum(n * float(l) for n, l, _ in parts) / total
-    keys = parts[0][2].keys()
-    aux = {k: sum(n * float(a[k]) for n, _, a in parts) / total for k in keys}
-    return loss, aux
+    head = jax.tree.map(lambda a: a[: n_full * chunk].reshape(n_full, chunk, *a.shape[1:]), val)
+    tail = jax.tree.map(lambda a: a[n_full * chunk:], val) if n_rows > n_full * chunk else None
+    return head, tail
 
 
 def fit(
@@ -192,6 +240,15 @@ def fit(
     -------
     FitResult
         Training history, timings and the (in-place trained) model.
+
+    Notes
+    -----
+    Each epoch is one call of one compiled function that shuffles the training set on the device (one
+    gather into ``[n_batches, batch_size, ...]``), scans the optimiser steps, evaluates the whole validation
+    set in chunks of up to 8192 rows, and keeps the best model state on the device; the host reads back only
+    the epoch's scalar record. The training state is donated to that call (updated in place), and the compiled
+    epoch is reused by later fits of the same model on data of the same shapes. ``train_time_s`` counts the
+    whole epoch loop, validation included, so ``steps_per_s`` is what a user of ``fit`` gets.
     """
     if batch_size < 1 or n_epochs < 1:
         msg = f"batch_size and n_epochs must be >= 1, found {batch_size} and {n_epochs}"
@@ -202,61 +259,47 @@ def fit(
         monitor = "train" + monitor[3:]
     n_batches = n_train // batch_size
     train_data = jax.tree.map(jnp.asarray, dict(train))
-    val_data = jax.tree.map(jnp.asarray, dict(val)) if val is not None else None
+    val_head, val_tail = _val_chunks(jax.tree.map(jnp.asarray, dict(val)), n_val) if val is not None else (None, None)
 
     optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
     model.train()
     graphdef, state = nnx.split((model, optimizer))
+    # the epoch call donates (overwrites) its state: start from a copy, so that the model's own arrays stay valid
+    state = jax.tree.map(jnp.copy, state)
+    best = (jnp.asarray(jnp.inf, jnp.float32), jax.tree.map(jnp.copy, state[0]))
     key = jax.random.key(seed)
-
-    t0 = time.perf_counter()
-    epoch_fn = _train_epoch.lower(graphdef, loss_fn, grad_fn, n_batches, batch_size, state,
-                                  train_data, key).compile()
-    compile_time = time.perf_counter() - t0
+    static = (graphdef, loss_fn, grad_fn, n_batches, batch_size, monitor)
+    epoch_fn, compile_time = _compiled_epoch(static, state, best, train_data, val_head, val_tail, key)
 
     result = FitResult(model=model, compile_time_s=compile_time)
     history: dict[str, list[float]] = {}
-    best_value, best_state, since_best = math.inf, None, 0
-    train_time = 0.0
+    best_value, since_best = math.inf, 0
     bar = tqdm(range(n_epochs), desc="epochs", disable=not progress, leave=False)
+    t_start = time.perf_counter()
     for epoch in bar:
         key, sub = jax.random.split(key)
-        t0 = time.perf_counter()
-        state, loss, aux = epoch_fn(state, train_data, sub)
-        loss = float(loss)
-        train_time += time.perf_counter() - t0
-        record = {"train_loss": loss, **{f"train_{k}": float(v) for k, v in aux.items()}}
-        nnx.update((model, optimizer), state)
-        if val_data is not None:
-            model.eval()
-            t0 = time.perf_counter()
-            val_loss, val_aux = _evaluate(model, loss_fn, val_data, n_val)
-            if epoch == 0:
-                result.compile_time_s += time.perf_counter() - t0
-            model.train()
-            record.update({"val_loss": val_loss, **{f"val_{k}": v for k, v in val_aux.items()}})
+        state, best, record_dev = epoch_fn(state, best, train_data, val_head, val_tail, sub)
+        record = {k: float(v) for k, v in jax.device_get(record_dev).items()}
         for name, value in record.items():
             history.setdefault(name, []).append(value)
-        if monitor not in record:
-            msg = f"monitor {monitor!r} is not among the recorded quantities {sorted(record)}"
-            raise ValueError(msg)
         current = record[monitor]
+        result.n_epochs_run = epoch + 1
         if not math.isfinite(current):
+            nnx.update((model, optimizer), state)
             msg = f"{monitor} became {current} at epoch {epoch}: training diverged"
             raise FloatingPointError(msg)
         if current < best_value:
             best_value, since_best, result.best_epoch = current, 0, epoch
-            best_state = jax.tree.map(jnp.copy, nnx.state(model))
         else:
             since_best += 1
         bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k.endswith("loss")})
-        result.n_epochs_run = epoch + 1
         if patience is not None and since_best >= patience:
             break
+    train_time = time.perf_counter() - t_start
     bar.close()
 
-    if best_state is not None:
-        nnx.update(model, best_state)
+    nnx.update((model, optimizer), state)
+    nnx.update(model, best[1])
     model.eval()
     result.history = history
     result.n_steps = result.n_epochs_run * n_batches
