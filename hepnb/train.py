@@ -13,6 +13,7 @@ Python graph traversal of ``nnx.jit`` on every call.
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import time
 from collections import OrderedDict
@@ -58,7 +59,10 @@ class FitResult:
     train_time_s
         Wall-clock time of the epochs, compilation excluded.
     compile_time_s
-        Time to trace and compile the epoch and evaluation functions.
+        Time to trace the epoch (training and validation) and compile it, or only to trace it when an earlier
+        compilation of the same program is reused.
+    compiled_reused
+        Whether the compiled epoch of an earlier fit (same program, same array shapes) was reused.
     steps_per_s
         ``n_steps / train_time_s``.
     """
@@ -70,6 +74,7 @@ class FitResult:
     n_steps: int = 0
     train_time_s: float = 0.0
     compile_time_s: float = 0.0
+    compiled_reused: bool = False
     steps_per_s: float = 0.0
 
 
@@ -155,8 +160,9 @@ def _epoch(graphdef: Any, loss_fn: LossFn, grad_fn: GradFn | None, n_batches: in
 
 
 _epoch_jit = jax.jit(_epoch, static_argnums=(0, 1, 2, 3, 4, 5), donate_argnums=(6, 7))
-#: Compiled epochs by (static arguments, abstract signature of the arrays): a second fit of the same model
-#: on data of the same shapes reuses the executable (an AOT ``lower().compile()`` is never cached by JAX).
+#: Compiled epochs by the text of their lowered program and the layout of their arguments: a later fit of the same
+#: model on data of the same shapes reuses the executable, even with a new (equal) optax chain or loss object,
+#: which would defeat a cache keyed on the static arguments. Tracing is repeated (seconds), compiling is not.
 _COMPILED: OrderedDict[Any, Any] = OrderedDict()
 _COMPILED_MAX = 16
 
@@ -166,18 +172,20 @@ def _signature(tree: Any) -> Any:
     return treedef, tuple((np.shape(x), str(x.dtype), getattr(x, "weak_type", False)) for x in leaves)
 
 
-def _compiled_epoch(static: tuple[Any, ...], *args: Any) -> tuple[Any, float]:
-    """The compiled epoch for these static arguments and array shapes, and the seconds spent compiling."""
-    cache_key = (static, _signature(args))
-    if cache_key in _COMPILED:
-        _COMPILED.move_to_end(cache_key)
-        return _COMPILED[cache_key], 0.0
+def _compiled_epoch(static: tuple[Any, ...], *args: Any) -> tuple[Any, float, bool]:
+    """The compiled epoch for these static arguments and arrays, the seconds spent tracing and compiling, and
+    whether an earlier compilation was reused."""
     t0 = time.perf_counter()
-    compiled = _epoch_jit.lower(*static, *args).compile()
-    _COMPILED[cache_key] = compiled
-    while len(_COMPILED) > _COMPILED_MAX:
-        _COMPILED.popitem(last=False)
-    return compiled, time.perf_counter() - t0
+    lowered = _epoch_jit.lower(*static, *args)
+    cache_key = (hashlib.sha256(lowered.as_text().encode()).hexdigest(), _signature(args))
+    reused = cache_key in _COMPILED
+    if reused:
+        _COMPILED.move_to_end(cache_key)
+    else:
+        _COMPILED[cache_key] = lowered.compile()
+        while len(_COMPILED) > _COMPILED_MAX:
+            _COMPILED.popitem(last=False)
+    return _COMPILED[cache_key], time.perf_counter() - t0, reused
 
 
 def _val_chunks(val: Batch, n_rows: int) -> tuple[Batch | None, Batch | None]:
@@ -269,9 +277,9 @@ def fit(
     best = (jnp.asarray(jnp.inf, jnp.float32), jax.tree.map(jnp.copy, state[0]))
     key = jax.random.key(seed)
     static = (graphdef, loss_fn, grad_fn, n_batches, batch_size, monitor)
-    epoch_fn, compile_time = _compiled_epoch(static, state, best, train_data, val_head, val_tail, key)
+    epoch_fn, compile_time, reused = _compiled_epoch(static, state, best, train_data, val_head, val_tail, key)
 
-    result = FitResult(model=model, compile_time_s=compile_time)
+    result = FitResult(model=model, compile_time_s=compile_time, compiled_reused=reused)
     history: dict[str, list[float]] = {}
     best_value, since_best = math.inf, 0
     bar = tqdm(range(n_epochs), desc="epochs", disable=not progress, leave=False)
