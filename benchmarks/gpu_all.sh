@@ -50,10 +50,10 @@ START=$(date +%s)
 # stage -> "minimum seconds worth starting | cap in seconds | command"
 declare -A MIN CAP CMD
 if [[ $SMALL == 1 ]]; then
-  CMD[tau]="benchmarks/tau_train.py --small --batch 16 --batches 2 --epochs 1 --repeats 1 --torch-steps 1"
-  CMD[pid]="benchmarks/pid_train.py --steps 20 --epochs 2 --repeats 1"
+  CMD[tau]="benchmarks/tau_train.py --small --batch 16 --batches 2 --epochs 1 --repeats 1 --torch-steps 1 --torch-modes eager --no-full-vmap"
+  CMD[pid]="benchmarks/pid_train.py --steps 20 --epochs 2 --repeats 1 --torch-modes eager"
   CMD[tracks]="benchmarks/tracks_infer.py --n-tracks 2000 --batches 1024"
-  CMD[scaling]="benchmarks/scaling.py --events 100 --events-per-chunk 50 --max-workers 2 --sweep --sweep-tracks 1000 --sweep-epochs 1 --sweep-seeds 1 --sweep-folds 2 --sweep-sizes tiny"
+  CMD[scaling]="benchmarks/scaling.py --events 1000 --events-per-chunk 125 --max-workers 2 --sweep --sweep-tracks 2000 --sweep-epochs 2 --sweep-seeds 2 --sweep-folds 2 --sweep-sizes tiny"
   PROFILE=ci
 else
   # sized from CPU measurements and the H100 figures of the first wave (issue 17's table)

@@ -13,7 +13,8 @@ MFU is achieved FLOP/s over the GPU's dense bf16 peak, both the datasheet's and,
 product measured in the same run. JAX sides are repeated alternately (``--repeats``) and their medians compared.
 
 Usage: python benchmarks/tau_train.py [--batch 12288] [--batches 20] [--epochs 3] [--repeats 2] [--dtype auto]
-       [--sections single multi] [--attention xla cudnn] [--no-torch] [--output benchmarks/results/tau_train.json]
+       [--sections single multi] [--attention xla cudnn] [--no-torch] [--torch-modes eager compile]
+       [--no-full-vmap] [--small] [--output benchmarks/results/tau_train.json]
 """
 
 from __future__ import annotations
@@ -89,8 +90,9 @@ def time_fit(make_model: Callable[[], nnx.Module], loss_fn: Any, grad_fn: Any, d
              batch: int, epochs: int) -> dict[str, float]:
     """One ``fit`` (no validation set): step time and jets/s, compilation excluded."""
     res = fit(make_model(), _tx(), loss_fn, data, batch_size=batch, n_epochs=epochs, grad_fn=grad_fn, progress=False)
-    return {"steps": res.n_steps, "train_time_s": res.train_time_s, "compile_time_s": res.compile_time_s,
-            "step_time_s": res.train_time_s / res.n_steps, "jets_per_s": res.n_steps * batch / res.train_time_s}
+    return {"steps": res.n_steps, "train_time_s": res.train_time_s, "train_cpu_time_s": res.train_cpu_time_s,
+            "compile_time_s": res.compile_time_s, "step_time_s": res.train_time_s / res.n_steps,
+            "step_cpu_time_s": res.train_cpu_time_s / res.n_steps, "jets_per_s": res.n_steps * batch / res.train_time_s}
 
 
 def _summary(runs: list[dict[str, float]], flops: float, batch: int, peak: float | None,
@@ -117,7 +119,8 @@ def matmul_peak_tflops() -> float | None:
     return 20 * 2 * 8192**3 / (time.perf_counter() - t0) / 1e12
 
 
-def weaver_side(cfg: ParTConfig, data: dict[str, np.ndarray], batch: int, steps: int, bf16: bool) -> dict[str, Any]:
+def weaver_side(cfg: ParTConfig, data: dict[str, np.ndarray], batch: int, steps: int, bf16: bool,
+                modes: tuple[str, ...] = ("eager", "compile")) -> dict[str, Any]:
     """weaver-core's ParticleTransformer at the model-card size, trained on one random batch (eager, compile)."""
     try:
         import torch
@@ -135,7 +138,7 @@ def weaver_side(cfg: ParTConfig, data: dict[str, np.ndarray], batch: int, steps:
     v = torch.as_tensor(data["p4"][:batch].transpose(0, 2, 1).copy(), device=device)
     mask = torch.as_tensor(data["mask"][:batch, None, :].astype(np.float32), device=device)
     y = torch.as_tensor(data["is_tau"][:batch].astype(np.int64), device=device)
-    for mode in ("eager", "compile"):
+    for mode in modes:
         torch.manual_seed(0)
         # the paper model (version 1) at the tau model card's size; trim off so every step sees all 20 slots
         net = WeaverParT(input_dim=x.shape[1], num_classes=2, pair_input_dim=4, use_pre_activation_pair=False,
@@ -199,7 +202,7 @@ def single_section(cfg: ParTConfig, data: dict[str, np.ndarray], args: argparse.
               f"{out[name]['flops_per_jet'] / 1e6:.0f} MFLOP/jet/step", flush=True)
     if args.torch:
         gpu = jax.default_backend() == "gpu"
-        out["weaver"] = weaver_side(cfg, data, args.batch, args.torch_steps, bf16=gpu)
+        out["weaver"] = weaver_side(cfg, data, args.batch, args.torch_steps, bf16=gpu, modes=tuple(args.torch_modes))
         print("weaver-core:", {k: v for k, v in out["weaver"].items() if "jets" in k or "error" in k}, flush=True)
     best_jax = max((v["jets_per_s"] for k, v in out.items() if k.startswith("jax_") and "jets_per_s" in v),
                    default=None)
@@ -230,6 +233,9 @@ def multi_section(cfg: ParTConfig, data: dict[str, np.ndarray], args: argparse.N
         if name != "plain":
             out[f"{name}_over_plain_step_time"] = out[name]["median_step_time_s"] / out["plain"]["median_step_time_s"]
             out[f"{name}_over_plain_flops"] = flops[name] / flops["plain"]
+            out[f"{name}_over_plain_step_cpu_time"] = (
+                statistics.median(r["step_cpu_time_s"] for r in runs[name])
+                / statistics.median(r["step_cpu_time_s"] for r in runs["plain"]))
             out[f"{name}_over_plain_step_time_per_repeat"] = [
                 a["step_time_s"] / b["step_time_s"] for a, b in zip(runs[name], runs["plain"], strict=True)]
     return out
@@ -249,6 +255,7 @@ def main() -> None:
     parser.add_argument("--torch", action=argparse.BooleanOptionalAction, default=True,
                         help="time weaver-core's ParticleTransformer in PyTorch (needs torch and weaver-core)")
     parser.add_argument("--torch-steps", type=int, default=None, help="timed PyTorch steps (default: --batches)")
+    parser.add_argument("--torch-modes", nargs="+", default=["eager", "compile"], choices=["eager", "compile"])
     parser.add_argument("--full-vmap", action=argparse.BooleanOptionalAction, default=True,
                         help="also time the straightforward PCGrad (whole backward pass vmapped)")
     parser.add_argument("--small", action="store_true", help="a small model instead of the model card (smoke test)")
