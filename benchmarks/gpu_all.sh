@@ -13,7 +13,7 @@
 #              results/<profile>/rkpinn_leaderboard/checkpoints; carry that folder to time the trained zoo)
 #     scaling  benchmarks/scaling.py  Pythia generation and an equal-cost sweep at 1, 2, 4, 8, 16 workers (CPU)
 #     full-pid | full-tracks | full-tau   `hepnb run <study> --profile full` (≤ 9 min each; `gpu_wheels.sh full`)
-#   --small     tiny sizes, to test the script on a CPU (each stage runs a few steps)
+#   --small     tiny sizes, to test the script on a CPU (each stage runs a few steps; time caps ten times longer)
 #   --budget-s  stop starting stages when less than a stage's minimum is left (default 470 s: 8 minutes with margin)
 #   --out       where the JSON and the log go (default: $OUT on the device machine, else benchmarks/results/gpu_all)
 #
@@ -68,6 +68,8 @@ MIN[pid]=45;  CAP[pid]=120
 MIN[tracks]=20; CAP[tracks]=60
 MIN[scaling]=90; CAP[scaling]=200
 for study in pid tracks tau; do MIN[full-$study]=300; CAP[full-$study]=560; done
+# --small runs on a CPU, often a shared one: the caps are the GPU's times ten
+if [[ $SMALL == 1 ]]; then for stage in "${!CAP[@]}"; do CAP[$stage]=$((CAP[$stage] * 10)); done; fi
 CMD[full-pid]="-m hepnb.cli run pid_ranges --profile $PROFILE --output $DEST/full-pid --results-dir $DEST/full-pid"
 CMD[full-tracks]="-m hepnb.cli run rkpinn_leaderboard --profile $PROFILE --output $DEST/full-tracks --results-dir $DEST/full-tracks"
 CMD[full-tau]="-m hepnb.cli run tau_multitask --profile $PROFILE --output $DEST/full-tau --results-dir $DEST/full-tau"

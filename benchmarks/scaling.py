@@ -166,15 +166,20 @@ def time_sweep(n_workers: int, dataset: dict[str, Any], items: list[tuple[int, i
     # one core per worker: XLA's CPU backend otherwise spreads one worker's matmuls over every core, and
     # "1 worker" would already use the whole machine (the worker processes inherit this environment)
     flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_cpu_multi_thread_eigen=false".strip()
+    kwargs = {"sizes": sizes, "n_folds": n_folds, "epochs": epochs, "batch_size": batch_size}
     with _cluster_client(n_workers, worker_env={"XLA_FLAGS": flags}) as client:
         client.run(_warm_up_jax)
         startup = time.perf_counter() - t0
+        # every worker compiles the sweep's programs once (fit reuses them for every later task of the same
+        # shapes): one task per worker before the clock starts, timed apart, so that the timed tasks cost the same
         t1 = time.perf_counter()
-        results = map_tasks(cv_task, items, dataset, client=client, desc=f"sweep on {n_workers}", sizes=sizes,
-                            n_folds=n_folds, epochs=epochs, batch_size=batch_size)
+        client.run(cv_task, items[0], dataset, **kwargs)
+        warmup = time.perf_counter() - t1
+        t1 = time.perf_counter()
+        results = map_tasks(cv_task, items, dataset, client=client, desc=f"sweep on {n_workers}", **kwargs)
         wall = time.perf_counter() - t1
     task_s = [r["task_s"] for r in results]
-    return {"workers": n_workers, "tasks": len(items), "startup_s": startup, "wall_s": wall,
+    return {"workers": n_workers, "tasks": len(items), "startup_s": startup, "compile_warmup_s": warmup, "wall_s": wall,
             "tasks_per_min": 60 * len(items) / wall, "task_s": task_s, **makespan_bound(task_s, n_workers),
             "load_avg_1min_before": load_before}
 
@@ -183,6 +188,8 @@ def sweep_section(counts: list[int], *, n_train: int, epochs: int, seeds: int, f
                   sizes: tuple[str, ...], batch_size: int = 512, seed: int = 0) -> dict[str, Any]:
     """A sweep of ``seeds × folds`` tasks of equal cost (each trains every size in ``sizes``) at each worker count.
 
+    Each worker first runs one task untimed (``compile_warmup_s``: it compiles the sweep's programs, which the
+    timed tasks then reuse; a sweep of many tasks per worker amortises that once-per-worker cost the same way).
     Efficiency is the one-worker wall time over ``workers ×`` this wall time; beside it, the bound that the
     tasks' own durations (measured in the same run) set: with whole tasks per worker, the efficiency cannot
     exceed total task time / (workers × max(largest task, total / workers, ceil(tasks / workers) × median task)).
