@@ -16,7 +16,7 @@ from one forward pass: the shared backbone's vector–Jacobian product is taken 
 differentiated on its own (one head backward per task), and only the backbone's backward pass is ``vmap``-ed
 over the task axis. The straightforward alternative, a ``vmap`` of the whole model's backward pass over the
 tasks (``PCGrad(..., shared_vjp=False)``), gives the same gradients with every head's backward pass repeated
-for every task (tests/tau/test_pcgrad_speed.py checks that they agree).
+for every task (tests/tau/test_speed.py checks that they agree).
 """
 
 from __future__ import annotations
