@@ -77,8 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--leg", default="ut_t", choices=["ut_t", "velo_t"])
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 16384, 1 << 20])
     parser.add_argument("--n-fit", type=int, default=30_000, help="tracks the polynomials are fitted on")
-    parser.add_argument("--n-test", type=int, default=10_000, help="tracks the accuracy is measured on")
-    parser.add_argument("--min-time-s", type=float, default=0.2, help="time per timing (best of 3 parts)")
+    parser.add_argument("--n-test", "--n-tracks", dest="n_test", type=int, default=10_000,
+                        help="tracks the accuracy is measured on (and timed: batches larger repeat them)")
+    parser.add_argument("--min-time-s", type=float, default=0.1, help="time per timing (best of 3 parts)")
     parser.add_argument("--only", nargs="+", default=["*"], metavar="PATTERN",
                         help="time only the models whose names match (shell patterns; default: all)")
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "tracks_infer.json")
