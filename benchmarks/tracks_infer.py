@@ -29,10 +29,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from hepnb.book.results import device_description, package_versions  # noqa: E402
-from hepnb.tracks import evaluate, pipeline  # noqa: E402
-from hepnb.tracks.bases import RK4Base, kick_base  # noqa: E402
-from hepnb.tracks.models import SIZES, LearnedExtrapolator, build_head  # noqa: E402
+from hepnb.book.results import device_description, package_versions
+from hepnb.tracks import evaluate, pipeline
+from hepnb.tracks.bases import RK4Base, kick_base
+from hepnb.tracks.models import SIZES, LearnedExtrapolator, build_head
 
 
 def _learned(results_dir: Path, profile: str, leg: str, dataset: dict) -> tuple[dict, bool]:

@@ -279,7 +279,7 @@ class FieldMap:
             idx.append(i0.astype(jnp.int32))
             frac.append(jnp.clip(t - i0, 0.0, 1.0)[..., None])
         (i, j, k), (fx, fy, fz) = idx, frac
-        nx, ny, nz = self.shape
+        _, ny, nz = self.shape
         offsets = jnp.asarray([di * ny * nz + dj * nz for di in (0, 1) for dj in (0, 1)], dtype=jnp.int32)
         # indices are clipped into the grid above: promise_in_bounds skips XLA's slow bounds handling
         rows = pairs.at[(i * ny * nz + j * nz + k)[..., None] + offsets].get(mode="promise_in_bounds")  # (..., 4, 6)

@@ -254,7 +254,7 @@ def _train_stack(family: str, size: str, dataset: dict[str, Any], *, schedule: S
     train, val = dataset["train"], dataset["val"]
     member_bases = _member_bases(family, dataset, bases=bases, n_coarse=n_coarse)
     if family == "rkpinn":
-        (base_name, base), = member_bases.items()
+        (base,) = member_bases.values()
         variants = [f"pde{w:g}" for w in pde_weights]
         base_list = [base] * len(variants)
     else:

@@ -18,7 +18,6 @@ keeps it (../shared/reference/tracks.md §7).
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import Any
 

@@ -96,9 +96,9 @@ def judgement_markdown(j: Mapping[str, Any], leg_label: str) -> str:
     """Sentences for one leg: how many learned models lie below each curve, the best one, the Pareto front."""
     n = len(j["learned"])
     models = j["models"]
-    lines = [f"**{leg_label}.** With these samples, {len(j['beats_rk4'])} of the {n} learned models lie below the "
-             f"RK4 curve at their cost, {len(j['beats_poly'])} below the polynomial curve, and "
-             f"{len(j['beats_both'])} below both"]
+    lines = [(f"**{leg_label}.** With these samples, {len(j['beats_rk4'])} of the {n} learned models lie below the "
+              f"RK4 curve at their cost, {len(j['beats_poly'])} below the polynomial curve, and "
+              f"{len(j['beats_both'])} below both")]
     if j["beats_both_in_window"]:
         lo, hi = j["window_um"]
         lines[-1] += (f"; {len(j['beats_both_in_window'])} of these between {lo:g} and {hi:g} µm "

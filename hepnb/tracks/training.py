@@ -221,7 +221,7 @@ def fit_heads(heads: Sequence[Head], train: dict[str, np.ndarray], val: dict[str
     if k == 0 or len(base_end_train) != k or len(base_end_val) != k:
         msg = f"need one base prediction per head for train and val, found {len(base_end_train)}, {len(base_end_val)} for {k} heads"
         raise ValueError(msg)
-    shapes = {tuple(h.hidden_widths) + (h.family,) for h in heads}
+    shapes = {(*h.hidden_widths, h.family) for h in heads}
     if len(shapes) != 1:
         msg = f"heads trained together must share one architecture, found {sorted(shapes)}"
         raise ValueError(msg)
@@ -279,7 +279,7 @@ def fit_heads(heads: Sequence[Head], train: dict[str, np.ndarray], val: dict[str
         if better.any():
             best = np.where(better, med, best)
             mask = jnp.asarray(better)
-            best_params = jax.tree.map(lambda new, old: jnp.where(mask.reshape(-1, *[1] * (new.ndim - 1)), new, old),
+            best_params = jax.tree.map(lambda new, old, mask=mask: jnp.where(mask.reshape(-1, *[1] * (new.ndim - 1)), new, old),
                                        params, best_params)
             best_step = [done if b else s for b, s in zip(better, best_step, strict=True)]
         history["step"].append(done)

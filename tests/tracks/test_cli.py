@@ -9,8 +9,8 @@ import pytest
 
 from hepnb.cli import main
 from hepnb.io import read_table
-from hepnb.tracks.field import FieldMap
 from hepnb.tracks.data import END_COLUMNS, STATE_COLUMNS, write_states
+from hepnb.tracks.field import FieldMap
 
 
 @pytest.fixture(scope="module")

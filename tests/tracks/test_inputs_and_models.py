@@ -72,7 +72,7 @@ def test_dataset_has_both_charges_displaced_tracks_and_log_uniform_momenta(datas
     assert set(np.sign(test["start"][:, 4])) == {-1.0, 1.0}
     assert 0.12 < test["displaced"].mean() < 0.28
     p = np.concatenate([dataset[k]["p_gev"] for k in ("train", "val", "test")])
-    assert 2.0 <= p.min() and p.max() <= 500.0
+    assert p.min() >= 2.0 and p.max() <= 500.0
     # log-uniform: as many tracks in 2–20 GeV as in 20–200 GeV (the T acceptance removes a few soft ones)
     low, high = np.sum((p >= 2) & (p < 20)), np.sum((p >= 20) & (p < 200))
     assert 0.8 < low / high < 1.2
@@ -163,7 +163,7 @@ def test_compare_with_rk4_and_pareto_front_follow_the_rule() -> None:
     assert judged["a"]["below"] and judged["a"]["curve_error"] == pytest.approx(100.0)
     assert not judged["b"]["below"] and judged["b"]["curve_error"] == pytest.approx(np.sqrt(1000.0 * 100.0))
     kick_to_rk4 = np.exp(np.interp(np.log(7.0), np.log([5.0, 10.0]), np.log([5000.0, 1000.0])))
-    assert judged["c"]["curve_error"] == pytest.approx(kick_to_rk4) and judged["c"]["below"] == (3000.0 < kick_to_rk4)
+    assert judged["c"]["curve_error"] == pytest.approx(kick_to_rk4) and judged["c"]["below"] == (kick_to_rk4 > 3000.0)
     assert judged["d"]["below"] and judged["d"]["curve_error"] == pytest.approx(5000.0)
     assert not judged["e"]["below"] and judged["e"]["curve_error"] == pytest.approx(10.0)
     # the kick is dominated by d (cheaper and better), RK4-2 by a, e by RK4-4
@@ -175,7 +175,7 @@ def test_compare_with_rk4_and_pareto_front_follow_the_rule() -> None:
 def test_leaderboard_rows_error_vs_momentum_and_displaced(dataset: dict) -> None:
     predictors, info = pipeline.baseline_predictors(dataset, rk4_steps=(1, 4), degrees=(3,))
     edges = list(np.geomspace(2.0, 500.0, 5))
-    rows, errors = pipeline.evaluate_rows(predictors, info, dataset, timing_batch=256, edges_gev=edges, timing_s=0.01)
+    rows, _ = pipeline.evaluate_rows(predictors, info, dataset, timing_batch=256, edges_gev=edges, timing_s=0.01)
     by_name = {r["model"]: r for r in rows}
     n_test = len(dataset["test"]["start"])
     for row in rows:
