@@ -156,6 +156,7 @@ def fit(
     monitor: str = "val_loss",
     checkpoint_dir: str | Path | None = None,
     progress: bool = True,
+    restore_best: bool = True,
 ) -> FitResult:
     """Train ``model`` in place with epochs fused into one ``lax.scan`` each.
 
@@ -187,6 +188,9 @@ def fit(
         If given, the kept weights are saved there with orbax (:func:`hepnb.checkpoint.save_model`).
     progress
         Show a tqdm bar over epochs.
+    restore_best
+        Keep the weights of the best epoch (by ``monitor``); ``False`` keeps the last epoch's, e.g. to run a
+        learning-rate schedule to its end (``best_epoch`` is still recorded).
 
     Returns
     -------
@@ -255,7 +259,7 @@ def fit(
             break
     bar.close()
 
-    if best_state is not None:
+    if best_state is not None and restore_best:
         nnx.update(model, best_state)
     model.eval()
     result.history = history
