@@ -12,11 +12,9 @@ from sklearn import metrics as _skm
 __all__ = [
     "auc",
     "bootstrap_ci",
-    "efficiency_at",
     "expected_calibration_error",
     "interpolated_eff_bkg",
     "quantile_resolution",
-    "rejection_at_efficiency",
     "reliability_curve",
     "roc_curve",
 ]
@@ -55,27 +53,6 @@ def auc(y_true: ArrayLike, score: ArrayLike) -> float:
     """Area under the ROC curve."""
     y, s = _binary(y_true, score)
     return float(_skm.roc_auc_score(y, s))
-
-
-def efficiency_at(y_true: ArrayLike, score: ArrayLike, eff_sig: float) -> tuple[float, float]:
-    """Background efficiency and score threshold at which the signal efficiency reaches ``eff_sig``.
-
-    The threshold is the ``1 - eff_sig`` quantile of the signal scores; the background efficiency is
-    the fraction of background at or above it.
-    """
-    if not 0.0 < eff_sig <= 1.0:
-        msg = f"signal efficiency must be in (0, 1], found {eff_sig}"
-        raise ValueError(msg)
-    y, s = _binary(y_true, score)
-    threshold = float(np.quantile(s[y == 1], 1.0 - eff_sig, method="lower"))
-    eff_bkg = float(np.mean(s[y == 0] >= threshold))
-    return eff_bkg, threshold
-
-
-def rejection_at_efficiency(y_true: ArrayLike, score: ArrayLike, eff_sig: float) -> float:
-    """Background rejection ``1 / eff_bkg`` at signal efficiency ``eff_sig`` (``inf`` if none passes)."""
-    eff_bkg, _ = efficiency_at(y_true, score, eff_sig)
-    return float("inf") if eff_bkg == 0.0 else 1.0 / eff_bkg
 
 
 def bootstrap_ci(
@@ -164,9 +141,8 @@ def quantile_resolution(ratio: ArrayLike) -> dict[str, float]:
 def interpolated_eff_bkg(y_true: ArrayLike, score: ArrayLike, eff_sig: ArrayLike) -> NDArray[np.float64]:
     """Background efficiency at signal efficiency ``eff_sig``, interpolated linearly along the ROC curve.
 
-    Unlike :func:`efficiency_at` (a threshold at a quantile of the signal scores), this reads the curve of
-    :func:`roc_curve` between its points, so it is defined at any ``eff_sig`` in [0, 1] and is 0 where the
-    curve has not yet left ``eff_bkg = 0``.
+    This reads the curve of :func:`roc_curve` between its points, so it is defined at any ``eff_sig`` in
+    [0, 1] and is 0 where the curve has not yet left ``eff_bkg = 0``.
 
     Returns
     -------
