@@ -82,7 +82,7 @@ def _std(values: np.ndarray) -> float:
 def _thresholds(score: np.ndarray, y: np.ndarray, efficiencies: Sequence[float]) -> np.ndarray:
     """Score thresholds that keep the fraction ``efficiencies`` of the signal (a score passes if ≥)."""
     sig = np.sort(score[y == 1])
-    return np.array([sig[int(np.clip(np.floor((1 - e) * len(sig)), 0, len(sig) - 1))] for e in efficiencies])
+    return np.array([sig[int(np.clip(np.floor((1 - e) * len(sig) + 1e-9), 0, len(sig) - 1))] for e in efficiencies])
 
 
 def tau_id_metrics(score: np.ndarray, is_tau: np.ndarray, efficiencies: Sequence[float] = EFFICIENCIES, *,

@@ -15,6 +15,7 @@ decay mode, and each event's prompt charged lepton. HepMC3 files (:mod:`hepnb.ta
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from typing import Any
@@ -32,6 +33,9 @@ PROCESSES: dict[str, str] = {"ztautau": "23:onIfAny = 15", "zqq": "23:onIfAny = 
 #: Pythia's largest random seed.
 MAX_PYTHIA_SEED = 900_000_000
 _BATCH = 500
+#: ``Pythia.nextBatch`` of two Pythia instances in two threads of one process deadlocks (pythia8mc 8.317):
+#: batches are made one at a time per process (in-process Dask workers are threads).
+_BATCH_LOCK = threading.Lock()
 
 
 def pythia_settings(process: str, seed: int) -> list[str]:
@@ -145,7 +149,8 @@ def pythia_records(process: str, n_events: int, seed: int) -> Iterator[Record]:
     made = 0
     while made < n_events:
         n = min(_BATCH, n_events - made)
-        batch = py.nextBatch(n, "skip")
+        with _BATCH_LOCK:
+            batch = py.nextBatch(n, "skip")
         if len(batch) == 0:
             msg = f"Pythia made no event in a batch of {n} ({process}, seed {seed})"
             raise RuntimeError(msg)
