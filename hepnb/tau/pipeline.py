@@ -10,7 +10,6 @@ all models are compared on one test split.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -119,32 +118,41 @@ class Trained:
 
 def _train(model: nnx.Module, loss_fn: Any, data: TauData, *, epochs: int, batch_size: int, lr: float,
            seed: int, grad_fn: Any = None, train: Mapping[str, np.ndarray] | None = None,
-           min_steps: int = 0) -> Trained:
+           n_labelled: int | None = None) -> Trained:
     """Fit on the training split (or ``train``) with the schedule run to its end; the last epoch is kept.
 
-    With few jets (a label fraction) the epochs are raised so that at least ``min_steps`` optimiser steps
-    are taken.
+    ``n_labelled`` is the number of distinct jets in ``train`` when it repeats a labelled fraction
+    (:func:`_label_fraction`).
     """
     train_arrays = _train_arrays(_reference(train if train is not None else data.train))
     n_train = len(train_arrays["weight"])
     batch_size = max(1, min(batch_size, n_train))
     per_epoch = max(n_train // batch_size, 1)
-    epochs = max(epochs, math.ceil(min_steps / per_epoch))
     n_steps = epochs * per_epoch
     result = fit(model, _optimizer(lr, n_steps), loss_fn, train_arrays, _train_arrays(_reference(data.val)),
                  batch_size=batch_size,
                  n_epochs=epochs, seed=seed, grad_fn=grad_fn, progress=False, restore_best=False)
     jets_per_s = result.n_steps * batch_size / result.train_time_s if result.train_time_s > 0 else float("nan")
-    return Trained(model=model, fit=result, n_params=count_params(model), jets_per_s=jets_per_s, n_train=n_train)
+    return Trained(model=model, fit=result, n_params=count_params(model), jets_per_s=jets_per_s,
+                   n_train=n_train if n_labelled is None else n_labelled)
 
 
-def _label_fraction(data: TauData, fraction: float, seed: int) -> dict[str, np.ndarray] | None:
-    return subsample(_reference(data.train), fraction, seed) if fraction < 1.0 else None
+def _label_fraction(data: TauData, fraction: float, seed: int) -> tuple[dict[str, np.ndarray] | None, int | None]:
+    """A random ``fraction`` of the training jets, repeated (in a random order) up to the size of the whole
+    training split, and its number of distinct jets: a network trained on a fraction takes as many optimiser
+    steps as on the whole split, with the same shapes (so the same compiled program)."""
+    if fraction >= 1.0:
+        return None, None
+    full = _reference(data.train)
+    part = subsample(full, fraction, seed)
+    n_full, n_part = len(full["weight"]), len(part["weight"])
+    idx = np.random.default_rng(seed + 1).permutation(np.resize(np.arange(n_part), n_full))
+    return {k: v[idx] for k, v in part.items()}, n_part
 
 
 def train_multi(data: TauData, cfg: ParTConfig, *, surgery: str = "original", epochs: int, batch_size: int,
-                lr: float = 1e-3, seed: int = 0, fraction: float = 1.0, pretrained: MaskedParticleModel | None = None,
-                min_steps: int = 0) -> Trained:
+                lr: float = 1e-3, seed: int = 0, fraction: float = 1.0, pretrained: MaskedParticleModel | None = None
+                ) -> Trained:
     """MultiParTau on the four tasks (task weights 1, 1, 1, 2; per-jet weighting of the tau code).
 
     Parameters
@@ -154,7 +162,8 @@ def train_multi(data: TauData, cfg: ParTConfig, *, surgery: str = "original", ep
         code's per-tensor, kinematics-protected variant, task order tag, DM, charge, kinematics).
     fraction
         Train on this random fraction of the training jets (the labelled fraction of a label-efficiency
-        curve); the validation split is kept.
+        curve), repeated to the size of the training split (as many steps as the whole split); the validation
+        split is kept.
     pretrained
         A masked-particle model whose backbone initialises the network (:mod:`hepnb.tau.pretrain`).
     """
@@ -166,8 +175,9 @@ def train_multi(data: TauData, cfg: ParTConfig, *, surgery: str = "original", ep
     if pretrained is not None:
         transfer_backbone(pretrained, model)
     grad_fn = None if surgery == "none" else PCGrad(loss, surgery)
+    train, n_labelled = _label_fraction(data, fraction, seed)
     return _train(model, loss, data, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, grad_fn=grad_fn,
-                  train=_label_fraction(data, fraction, seed), min_steps=min_steps)
+                  train=train, n_labelled=n_labelled)
 
 
 def train_single(data: TauData, task: str, cfg: ParTConfig, *, epochs: int, batch_size: int, lr: float = 1e-3,
@@ -180,7 +190,7 @@ def train_single(data: TauData, task: str, cfg: ParTConfig, *, epochs: int, batc
 def train_tagger(data: TauData, kind: str, cfg: ParTConfig, *, epochs: int, batch_size: int, lr: float = 1e-3,
                  seed: int = 0, fraction: float = 1.0) -> Trained:
     """A tau-ID network: ``"deepsets"``, ``"transformer"`` (ParT without pair bias) or ``"part"``, on a
-    ``fraction`` of the training jets."""
+    ``fraction`` of the training jets (repeated to the size of the split, as :func:`train_multi`)."""
     rngs = nnx.Rngs(params=seed, dropout=seed + 1)
     if kind == "deepsets":
         model: nnx.Module = DeepSets(2, rngs=rngs)
@@ -189,8 +199,9 @@ def train_tagger(data: TauData, kind: str, cfg: ParTConfig, *, epochs: int, batc
     else:
         msg = f"unknown tagger {kind!r}; expected one of {list(TAGGERS)}"
         raise ValueError(msg)
+    train, n_labelled = _label_fraction(data, fraction, seed)
     return _train(model, SingleTaskLoss("tau_id"), data, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                  train=_label_fraction(data, fraction, seed))
+                  train=train, n_labelled=n_labelled)
 
 
 def pretrain(data: TauData, cfg: ParTConfig, *, epochs: int, batch_size: int, lr: float = 1e-3, seed: int = 0
@@ -227,10 +238,18 @@ def _apply(model: nnx.Module, batch: dict[str, jax.Array]) -> Any:
     return model(batch["features"], batch["p4"], batch["mask"])  # type: ignore[operator]
 
 
+_PREDICT_CHUNK = 1024
+
+
 def model_outputs(model: nnx.Module, data: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The outputs of a network on a split: a dict by task (one entry, the model's task, for a single-task
-    network; ``tau_id`` for a tagger)."""
-    out = jax.tree.map(np.asarray, predict(model, {k: data[k] for k in _INPUTS}, _apply))
+    network; ``tau_id`` for a tagger). Inputs are padded to whole chunks of a fixed size (empty jets), so that
+    every split of every size runs one compiled program per network."""
+    n = len(data["mask"])
+    pad = -n % _PREDICT_CHUNK
+    inputs = {k: np.concatenate([data[k], np.zeros((pad, *data[k].shape[1:]), data[k].dtype)]) for k in _INPUTS}
+    out = jax.tree.map(lambda a: np.asarray(a)[:n], predict(model, inputs, _apply, batch_size=_PREDICT_CHUNK))
+
     if isinstance(out, dict):
         return out
     return {getattr(model, "task", "tau_id"): out}
@@ -538,10 +557,12 @@ def size_study(data: TauData, sizes: Mapping[str, ParTConfig], *, epochs: int, b
     """MultiParTau (plain weighted sum) of each size on the same ``n_train`` training jets: parameters and the
     test headline numbers (with their bootstrap spreads)."""
     fraction = min(1.0, n_train / max(len(_reference(data.train)["weight"]), 1))
+    few = TauData(train=subsample(_reference(data.train), fraction, seed), val=data.val, test=data.test)
     rows = []
     for name, size in sizes.items():
-        t = train_multi(data, size.with_(dtype=dtype), surgery="none", epochs=epochs, batch_size=batch_size, lr=lr,
-                        seed=seed, fraction=fraction)
+        t = train_multi(few, size.with_(dtype=dtype), surgery="none", epochs=epochs, batch_size=batch_size, lr=lr,
+                        seed=seed)
+
         ev = evaluate_outputs(model_outputs(t.model, data.test), data.test, n_boot=n_boot, detail=False)
         rows.append({"name": name, "parameters": t.n_params, "n_train": t.n_train, "epochs": t.fit.n_epochs_run,
                      "train_time_s": t.fit.train_time_s, "jets_per_s": t.jets_per_s, "headline": headline(ev),
@@ -575,13 +596,11 @@ def label_efficiency_study(data: TauData, cfg: ParTConfig, fractions: Sequence[f
         The pre-training, and per (fraction, start) the labelled jets and the test headline numbers.
     """
     pre = pretrain(data, cfg, epochs=pretrain_epochs, batch_size=batch_size, lr=lr, seed=seed)
-    n_full = len(_reference(data.train)["weight"])
-    min_steps = epochs * max(n_full // max(min(batch_size, n_full), 1), 1)
     rows = []
     for fraction in fractions:
         for init, source in (("scratch", None), ("pre-trained", pre.model)):
             t = train_multi(data, cfg, surgery="none", epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                            fraction=fraction, pretrained=source, min_steps=min_steps)
+                            fraction=fraction, pretrained=source)
             ev = evaluate_outputs(model_outputs(t.model, data.test), data.test, n_boot=n_boot, detail=False)
             rows.append({"fraction": float(fraction), "init": init, "n_train": t.n_train,
                          "steps": t.fit.n_steps, "headline": headline(ev), "errors": _errors(ev)})

@@ -18,8 +18,9 @@ _EXPERIMENT = "FCC-ee"
 _COM = "91.188 GeV"
 
 
-def _label(ax: Any) -> None:
-    plotting.experiment_label(ax, _EXPERIMENT, com=_COM)
+def _label(ax: Any, *, com: bool = True) -> None:
+    """"FCC-ee Simulation", with √s on full-width panels (a half-width panel has no room for it)."""
+    plotting.experiment_label(ax, _EXPERIMENT, com=_COM if com else None)
 
 
 def physics_figure(checks: Mapping[str, Any]) -> Any:
@@ -43,7 +44,7 @@ def physics_figure(checks: Mapping[str, Any]) -> Any:
     b.axvline(constants.MAX_CANDIDATES + 0.5, color="grey", ls=":")
     b.set_ylabel("fraction of jets")
     for ax in (a, b):
-        _label(ax)
+        _label(ax, com=False)
     return fig
 
 
@@ -88,7 +89,7 @@ def binned_figure(binned: Mapping[str, Sequence[Mapping[str, Any]]], wp: str = "
             ax.set_ylim(max(np.min(lo[ok][lo[ok] > 0], initial=np.min(hi[ok])) / 3, 1e-7), np.max(hi[ok]) * 3)
         ax.set_xlabel(label)
         ax.set_ylabel(f"fake rate at ε_τ = {wp} %")
-        _label(ax)
+        _label(ax, com=False)
     return fig
 
 
@@ -128,7 +129,7 @@ def kinematics_figure(results: Mapping[str, Mapping[str, Any]]) -> Any:
     b.set_ylabel("resolution")
     for ax in (a, b):
         ax.set_xlabel(r"visible $\tau$ $p_T^{gen}$ [GeV]")
-        _label(ax)
+        _label(ax, com=False)
     b.legend(loc="upper right")
     return fig
 
@@ -166,7 +167,7 @@ def label_efficiency_figure(rows: Sequence[Mapping[str, Any]], metrics: Sequence
         ax.set_xscale("log")
         ax.set_xlabel("label fraction")
         ax.set_ylabel(key)
-        _label(ax)
+        _label(ax, com=len(metrics) == 1)
     np.atleast_1d(axes)[0].legend(loc="lower right")
     return fig
 

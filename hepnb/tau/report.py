@@ -17,7 +17,7 @@ import numpy as np
 from hepnb.book.prose import describe_difference, format_with_uncertainty
 from hepnb.tau import constants
 
-__all__ = ["charge_table", "comparison_table", "conclusions", "decay_mode_table", "detector_markdown", "fake_rate",
+__all__ = ["charge_table", "comparison_table", "count", "paired_markdown", "conclusions", "decay_mode_table", "detector_markdown", "fake_rate",
            "fmt", "kinematics_table", "label_efficiency_table", "physics_markdown", "rate", "scaling_table",
            "size_table", "tau_id_table"]
 
@@ -31,12 +31,17 @@ def fmt(value: float, error: float | None = None, *, digits: int = 4) -> str:
     return f"{float(value):.{digits}g}".replace("-", "−")
 
 
+def count(n: int) -> str:
+    """An integer with thin-space thousands separators (SI style)."""
+    return f"{int(n):,}".replace(",", "\u202f")
+
+
 def rate(k: int, n: int, lo: float, hi: float) -> str:
     """A binomial rate k/n with its 68 % Clopper–Pearson interval and the counts it rests on."""
     if n <= 0:
         return "–"
     value = k / n
-    return f"{value:.3g} [{lo:.2g}, {hi:.2g}] ({k:,} of {n:,})".replace(",", "\u202f")
+    return f"{value:.3g} [{lo:.2g}, {hi:.2g}] ({count(k)} of {count(n)})"
 
 
 def _seeded(summary: Mapping[str, Any], name: str) -> str:
@@ -130,7 +135,7 @@ def comparison_table(runs: Mapping[str, Mapping[str, Any]]) -> Any:
     for name, run in runs.items():
         summary = run["summary"]
         row = {key: _seeded(summary, key) for key in summary}
-        row |= {"parameters": f"{run['parameters']:,}".replace(",", "\u202f"),
+        row |= {"parameters": count(run["parameters"]),
                 "train time (s)": f"{run['train_time_s']:.0f}"}
         rows[name] = row
     return pd.DataFrame(rows).T
@@ -142,7 +147,7 @@ def size_table(rows: Sequence[Mapping[str, Any]]) -> Any:
 
     out = {}
     for r in rows:
-        out[r["name"]] = {"parameters": f"{r['parameters']:,}".replace(",", "\u202f"),
+        out[r["name"]] = {"parameters": count(r["parameters"]),
                           "training jets": r["n_train"], "epochs": r["epochs"],
                           **{k: fmt(v, r.get("errors", {}).get(k)) for k, v in r["headline"].items()}}
     return pd.DataFrame(out).T
@@ -200,8 +205,8 @@ def physics_markdown(checks: Mapping[str, Any]) -> str:
             f"{n['tau']:.1f} candidates on average, a q/g jet {n['qg']:.1f}.")
     if "tau_reco_efficiency" in checks:
         eff = checks["tau_reco_efficiency"]
-        text += (f" Of the {eff['n_gen']:,} generated prompt hadronic taus, a fraction {eff['value']:.3f} has a "
-                 "matched reconstructed jet.").replace(",", "\u202f")
+        text += (f" Of the {count(eff['n_gen'])} generated prompt hadronic taus, a fraction {eff['value']:.3f} has "
+                 "a matched reconstructed jet.")
     return text
 
 
@@ -220,9 +225,9 @@ def conclusions(results: Mapping[str, Any]) -> str:
     lines = [f"With these samples ({profile} profile), and the detector described above:"]
     lines.append(
         f"- **Tau ID.** MultiParTau ({best}) reaches an AUC of {fmt(h['multi_auc'], h.get('multi_auc_std'))} "
-        f"and a fake rate of {h['multi_fake50']:.3g} at ε_τ = 50 % ({h['multi_fake50_k']} of "
-        f"{h['n_bkg']:,} q/g jets pass), SingleParTau {fmt(h['single_auc'], h.get('single_auc_std'))} and "
-        f"{h['single_fake50']:.3g}; XGBoost on jet features {fmt(h['xgb_auc'], h.get('xgb_auc_std'))}.".replace(",", "\u202f"))
+        f"and a fake rate of {h['multi_fake50']:.3g} at ε_τ = 50 % ({count(h['multi_fake50_k'])} of "
+        f"{count(h['n_bkg'])} q/g jets pass), SingleParTau {fmt(h['single_auc'], h.get('single_auc_std'))} and "
+        f"{h['single_fake50']:.3g}; XGBoost on jet features {fmt(h['xgb_auc'], h.get('xgb_auc_std'))}.")
     paired = results.get("paired", {})
     sentence = _difference(paired, "tau_auc_multi_minus_single", "tau-ID AUC", f"MultiParTau ({best})",
                            "SingleParTau", lower_is_better=False)
@@ -242,7 +247,7 @@ def conclusions(results: Mapping[str, Any]) -> str:
     if sentence:
         lines.append(f"  Paired: {sentence}.")
     lines.append(
-        f"- **Charge.** Mis-ID {h['multi_charge']:.3g} ({h['multi_charge_k']} of {h['n_tau']} τ jets) for "
+        f"- **Charge.** Mis-ID {h['multi_charge']:.3g} ({count(h['multi_charge_k'])} of {count(h['n_tau'])} τ jets) for "
         f"MultiParTau, {h['summed_charge']:.3g} ({h['summed_charge_k']}) for the sign of the summed candidate "
         f"charges and {h['jet_charge']:.3g} for the jet charge Q_κ.")
     lines.append(
@@ -277,3 +282,15 @@ def scaling_table(rows: Sequence[Mapping[str, Any]]) -> Any:
                           for r in rows}).T.sort_index()
     table.index.names = ["model", "fraction"]
     return table
+
+
+_PAIRED = {"tau_auc_multi_minus_single": "tau-ID AUC, MultiParTau − SingleParTau",
+           "tau_auc_multi_minus_xgb": "tau-ID AUC, MultiParTau − XGBoost",
+           "dm_acc_multi_minus_hps": "decay-mode accuracy, MultiParTau − HPS-like",
+           "pt_res_multi_minus_reco": "visible-pT resolution, MultiParTau − reco jet"}
+
+
+def paired_markdown(paired: Mapping[str, Mapping[str, float]]) -> str:
+    """The paired differences on the same test jets, as a list (bootstrap spreads)."""
+    return "Paired differences on the same test jets:\n\n" + "\n".join(
+        f"- {_PAIRED.get(k, k)}: {fmt(v['value'], v['std'])}" for k, v in paired.items())
