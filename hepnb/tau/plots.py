@@ -109,10 +109,11 @@ def confusion_figure(matrices: Mapping[str, Any]) -> Any:
                             else 10, color="white" if rows[i, j] > 0.6 else "black")
         ax.set_xticks(range(len(short)), short, rotation=60, fontsize=10)
         ax.set_yticks(range(len(short)), short, fontsize=10)
-        ax.set_xlabel("predicted")
+        ax.set_xlabel(f"predicted: {name}")
         ax.set_ylabel("true")
-        ax.set_title(name, fontsize=11)
         ax.minorticks_off()
+        _label(ax, com=False)
+
     return fig
 
 
