@@ -374,11 +374,13 @@ def _prepare_impact_parameters(feats: np.ndarray) -> np.ndarray:
     return out
 
 
-def to_tensors(jets: Any, max_candidates: int = constants.MAX_CANDIDATES) -> dict[str, np.ndarray]:
+def to_tensors(jets: Any, max_candidates: int = constants.MAX_CANDIDATES, *, warn: bool = True
+               ) -> dict[str, np.ndarray]:
     """Sort each jet's candidates by decreasing pT and pad or truncate them to ``max_candidates``.
 
     Jets with more candidates keep the ``max_candidates`` highest-pT ones (whatever order a user's file stores
-    them in); a warning says how many jets were truncated. Raises ``ValueError`` for missing fields, a feature
+    them in); a warning says how many jets were truncated (``warn=False``: a caller that reports the count
+    itself, as :func:`hepnb.tau.pipeline.physics_checks` does). Raises ``ValueError`` for missing fields, a feature
     count other than 17, or NaN/inf.
 
     The impact parameters are prepared as JetClass does: the −1000 of neutral candidates becomes 0 (for the
@@ -398,7 +400,7 @@ def to_tensors(jets: Any, max_candidates: int = constants.MAX_CANDIDATES) -> dic
         raise ValueError(msg)
     counts = np.asarray(ak.num(jets.cand_features, axis=1))
     n_long = int(np.sum(counts > max_candidates))
-    if n_long:
+    if n_long and warn:
         warnings.warn(f"{n_long} jets have more than {max_candidates} candidates; the highest-pT "
                       f"{max_candidates} are kept", stacklevel=2)
     pt = np.hypot(jets.cand_p4[:, :, 0], jets.cand_p4[:, :, 1])

@@ -62,12 +62,13 @@ class TauData:
 
 
 def prepare(sample: JetSample, *, seed: int, bkg_per_tau: float | None = None) -> TauData:
-    """Tensors (sorted and padded to 20 candidates), the split (:func:`hepnb.tau.data.split`) and the (p, θ)
-    weights, whose histograms come from the training split."""
+    """Tensors (sorted by pT and padded or truncated to 20 candidates; the number of truncated jets is in
+    :func:`physics_checks`), the split (:func:`hepnb.tau.data.split`) and the (p, θ) weights, whose histograms
+    come from the training split."""
     import awkward as ak
 
     jets = sample.jets
-    tensors = to_tensors(jets)
+    tensors = to_tensors(jets, warn=False)
     tensors["gen_vis_p4"] = np.asarray(ak.to_numpy(jets.gen_vis_p4), np.float32)
     idx = split(tensors["is_tau"], seed, origin=tensors["origin"], bkg_per_tau=bkg_per_tau)
     parts = {name: {k: v[i] for k, v in tensors.items()} for name, i in idx.items()}
@@ -399,8 +400,9 @@ def learning_curves(trained: Trained) -> dict[str, list[float]]:
 
 
 def physics_checks(sample: JetSample) -> dict[str, Any]:
-    """Decay-mode fractions vs PDG, visible-pT spectrum, candidate multiplicities, jet origins and the
-    reconstruction efficiency of the generated hadronic taus."""
+    """Decay-mode fractions vs PDG, visible-pT spectrum, candidate multiplicities (and how many jets have more
+    than the networks' 20 candidates), jet origins and the reconstruction efficiency of the generated hadronic
+    taus."""
     import awkward as ak
 
     jets = sample.jets
@@ -424,6 +426,8 @@ def physics_checks(sample: JetSample) -> dict[str, Any]:
                                  "qg": float(n_cand[origin == 0].mean()) if (origin == 0).any() else np.nan},
            "n_candidates_hist": {"tau": np.bincount(n_cand[tau], minlength=31)[:31].tolist(),
                                  "qg": np.bincount(n_cand[origin == 0], minlength=31)[:31].tolist()},
+           "n_truncated": {"tau": int(np.sum(n_cand[tau] > constants.MAX_CANDIDATES)),
+                           "all": int(np.sum(n_cand > constants.MAX_CANDIDATES))},
            "n_jets": {"tau": int(tau.sum()), "qg": int(np.sum(origin == 0)), "leptonic_tau": int(np.sum(origin == 2)),
                       "z_ll": int(np.sum(origin == 3))}}
     if sample.taus is not None and len(sample.taus):

@@ -203,6 +203,11 @@ def physics_markdown(checks: Mapping[str, Any]) -> str:
             f"bin at {checks['vis_pt_mode']:.1f} GeV; ten per cent of the jets lie below {q['q10']:.1f} GeV, the "
             f"median is {q['q50']:.1f} GeV and ninety per cent lie below {q['q90']:.1f} GeV. A τ jet has "
             f"{n['tau']:.1f} candidates on average, a q/g jet {n['qg']:.1f}.")
+    if "n_truncated" in checks:
+        t = checks["n_truncated"]
+        text += (f" Jets with more than {constants.MAX_CANDIDATES} candidates keep their "
+                 f"{constants.MAX_CANDIDATES} of highest pT: {count(t['all'])} jets in all, {count(t['tau'])} of "
+                 "them τ jets.")
     if "tau_reco_efficiency" in checks:
         eff = checks["tau_reco_efficiency"]
         text += (f" Of the {count(eff['n_gen'])} generated prompt hadronic taus, a fraction {eff['value']:.3f} has "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import awkward as ak
@@ -55,6 +56,10 @@ def test_tensors_pad_and_truncate(jets: ak.Array) -> None:
     counts = np.asarray(ak.num(jets.cand_features, axis=1))
     np.testing.assert_array_equal(t["mask"].sum(axis=1), np.minimum(counts, 3))
     assert np.all(t["features"][~t["mask"]] == 0)
+    with warnings.catch_warnings():  # a caller that reports the count itself
+        warnings.simplefilter("error")
+        quiet = to_tensors(jets, max_candidates=3, warn=False)
+    np.testing.assert_array_equal(quiet["features"], t["features"])
 
 
 def test_a_users_unsorted_jet_keeps_its_highest_pt_candidates(jets: ak.Array) -> None:
