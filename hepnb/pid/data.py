@@ -13,7 +13,6 @@ features on a Dask cluster with ``uproot.dask`` (dask-awkward), so that only the
 from __future__ import annotations
 
 import functools
-import glob
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -24,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
-from hepnb.io import check_columns, read_table, write_table
+from hepnb.io import check_columns, read_table, resolve_inputs, write_table
 from hepnb.pid.bayes import seed_bayes_probabilities
 from hepnb.pid.constants import (
     BW_BETA_T,
@@ -293,8 +292,6 @@ def simulate_chunked(
 
 # Reading and writing
 
-_GLOB_CHARS = frozenset("*?[")
-
 Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
 
@@ -310,31 +307,17 @@ class Selected(NamedTuple):
 
 
 def input_files(paths: Paths) -> list[Path]:
-    """The files named by ``paths``: one path, a glob pattern (sorted matches) or a list of either.
+    """The files named by ``paths``: one path, a glob pattern (sorted matches) or a list of either; a path that
+    exists is used as given even if its name holds ``[`` or ``*`` (:func:`hepnb.io.resolve_inputs`).
 
     Raises
     ------
     FileNotFoundError
-        If a glob pattern matches no file (the error names the pattern).
+        If a path does not exist and, as a pattern, matches no file (the error names it).
     ValueError
         If the list is empty.
     """
-    items = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
-    if not items:
-        msg = "no input files given (an empty list)"
-        raise ValueError(msg)
-    files: list[Path] = []
-    for item in items:
-        text = os.path.expanduser(os.fspath(item))
-        if _GLOB_CHARS & set(text):
-            matches = sorted(glob.glob(text))
-            if not matches:
-                msg = f"no file matches the pattern {text!r}"
-                raise FileNotFoundError(msg)
-            files.extend(Path(m) for m in matches)
-        else:
-            files.append(Path(text))
-    return files
+    return resolve_inputs(paths)
 
 
 def _columns(path: Path) -> tuple[str, list[str]]:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from hepnb.io import read_json
 from hepnb.pid.constants import PDG, SPECIES
 from hepnb.pid.models import DNN, SimpleNN, build_network
 from hepnb.pid.pipeline import predict_network
@@ -90,7 +91,7 @@ def load_deployable(folder: str | os.PathLike[str]) -> tuple[dict[str, Any], Any
     if not meta_file.is_file():
         msg = f"{path} is not a hepnb PID model folder (no model.json)"
         raise FileNotFoundError(msg)
-    meta = json.loads(meta_file.read_text())
+    meta = read_json(meta_file, what="model metadata")
     if meta.get("features") != list(FEATURES):
         msg = (f"model in {path} was trained on another feature set: {meta.get('features')}; "
                f"this version of hepnb builds {list(FEATURES)}")

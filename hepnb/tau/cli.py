@@ -13,13 +13,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hepnb.compute.chunks import add_chunk_arguments
+from hepnb.arguments import non_negative_int, positive_int
+from hepnb.compute.chunks import add_chunk_arguments, check_size
 from hepnb.io import check_output
 
 __all__ = ["HELP", "register"]
 
 #: The family\'s line in ``hepnb --help``.
 HELP = "tau-study tools (generate, jets)"
+
+#: Bytes per generated event in memory (about 1.5 kB measured: the jets' candidates and labels), for check_size.
+EVENT_BYTES = 2000
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -28,13 +32,13 @@ def _generate(args: argparse.Namespace) -> int:
     from hepnb.tau.data import simulate, write_jets
 
     check_output(args.output)
-    if min(args.tau_events, args.qq_events, args.events_per_chunk) < 1:
-        msg = (f"--tau-events, --qq-events and --events-per-chunk must be >= 1, found {args.tau_events}, "
-               f"{args.qq_events} and {args.events_per_chunk}")
-        raise ValueError(msg)
+    check_size(args.tau_events + args.qq_events + 2 * args.ll_events, EVENT_BYTES, yes=args.yes, output=args.output,
+               cache_dir=args.cache_dir, what=(f"--tau-events {args.tau_events}, --qq-events {args.qq_events} and "
+                                               f"--ll-events {args.ll_events} (twice) events"))
     n_chunks = -(-args.tau_events // args.events_per_chunk) + -(-args.qq_events // args.events_per_chunk)
-    with (dask_client(args.scheduler, workers=local_workers(args.workers, n_chunks)) as client,
-          cache_root(args.cache_dir, prefix="hepnb-tau-") as cache):
+    # the cache outlives the cluster: on Ctrl-C or SIGTERM the workers stop before the cache is removed
+    with (cache_root(args.cache_dir, prefix="hepnb-tau-") as cache,
+          dask_client(args.scheduler, workers=local_workers(args.workers, n_chunks)) as client):
         jets = simulate(args.tau_events, args.qq_events, n_ll_events=args.ll_events, seed=args.seed, cache_dir=cache,
                         events_per_chunk=args.events_per_chunk, workers=1, client=client,
                         hepmc_dir=args.hepmc_dir).jets
@@ -46,26 +50,28 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _add_generate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     gen = sub.add_parser("generate", help="Pythia 8 Z -> tau tau and Z -> q qbar jets to a Parquet or ROOT file")
-    gen.add_argument("--tau-events", type=int, required=True, help="Z -> tau tau events")
-    gen.add_argument("--qq-events", type=int, required=True, help="Z -> q qbar events")
-    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--tau-events", type=positive_int, required=True, help="Z -> tau tau events")
+    gen.add_argument("--qq-events", type=positive_int, required=True, help="Z -> q qbar events")
+    gen.add_argument("--seed", type=non_negative_int, default=0)
     add_chunk_arguments(gen, unit="events", per_chunk=1000)
     gen.add_argument("--output", type=Path, required=True, help="FILE.parquet or FILE.root")
-    gen.add_argument("--ll-events", type=int, default=0, help="Z -> ee and Z -> mumu events each (default 0)")
+    gen.add_argument("--ll-events", type=non_negative_int, default=0, help="Z -> ee and Z -> mumu events each (default 0)")
     gen.add_argument("--hepmc-dir", type=Path, default=None,
                      help="also write the events there as HepMC3 files, one per chunk")
     gen.set_defaults(func=_generate)
 
 
 def _jets(args: argparse.Namespace) -> int:
+    from hepnb.io import resolve_inputs
     from hepnb.tau.data import is_hepmc, jets_from_hepmc, write_jets
 
-    check_output(args.output)
-    bad = [str(p) for p in args.input if not is_hepmc(p)]
+    inputs = resolve_inputs(args.input)
+    check_output(args.output, inputs=inputs)
+    bad = [str(p) for p in inputs if not is_hepmc(p)]
     if bad:
         msg = f"--input takes HepMC3 files (.hepmc, .hepmc3, optionally .gz/.bz2/.xz), found {bad}"
         raise ValueError(msg)
-    sample = jets_from_hepmc(args.input, seed=args.seed)
+    sample = jets_from_hepmc(inputs, seed=args.seed)
     path = write_jets(args.output, sample.jets)
     n_tau = int(sum(sample.jets.is_tau))
     print(f"{len(sample.jets)} jets ({n_tau} tau) from {len(sample.taus)} generated hadronic taus written to {path}")
@@ -74,8 +80,8 @@ def _jets(args: argparse.Namespace) -> int:
 
 def _add_jets(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     cmd = sub.add_parser("jets", help="jets of HepMC3 events (any generator) through the CLD-like detector")
-    cmd.add_argument("--input", type=Path, nargs="+", required=True, help="HepMC3 event files")
-    cmd.add_argument("--seed", type=int, default=0, help="seed of the detector simulation")
+    cmd.add_argument("--input", nargs="+", required=True, help="HepMC3 event files (paths or glob patterns)")
+    cmd.add_argument("--seed", type=non_negative_int, default=0, help="seed of the detector simulation")
     cmd.add_argument("--output", type=Path, required=True, help="FILE.parquet or FILE.root")
     cmd.set_defaults(func=_jets)
 

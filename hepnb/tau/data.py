@@ -27,7 +27,7 @@ import numpy as np
 from hepnb import kinematics
 from hepnb.compute.chunks import cache_folder, generate_chunks, missing_chunks
 from hepnb.compute.client import available_cores, dask_client
-from hepnb.io import check_output, file_format
+from hepnb.io import check_output, file_format, file_mode
 from hepnb.tau import constants
 from hepnb.tau.events import MAX_PYTHIA_SEED, PROCESSES
 from hepnb.tau.jets import CAND_FEATURES, KIN_TARGETS, generate_jets, make_jets
@@ -110,6 +110,7 @@ def _from_flat(cols: dict[str, Any]) -> Any:
 def _atomic(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, file_mode())  # the umask's permissions, not the temporary file's 0600
     os.close(fd)
     return Path(tmp_name)
 
