@@ -95,12 +95,15 @@ def helix_impact_parameters(x_mm: np.ndarray, y_mm: np.ndarray, z_mm: np.ndarray
     radius = pt / (C_GEV_PER_T_MM * b_field_t)
     cx, cy = x + s * radius * py / pt, y - s * radius * px / pt
     dist = np.hypot(cx, cy)
-    d0 = s * (dist - radius)
-    scale = 1.0 - radius / np.maximum(dist, 1e-12)
+    # |c| − R without the cancellation of two near-equal lengths at high pT: (|c|² − R²)/(|c| + R), where
+    # |c|² − R² = |x|² + 2·sign(q)·R·(x py − y px)/pT
+    excess = (x * x + y * y + 2.0 * s * radius * (x * py - y * px) / pt) / (dist + radius)
+    d0 = s * excess
+    scale = excess / np.maximum(dist, 1e-12)
     pca_x, pca_y = cx * scale, cy * scale
-    alpha_p = np.arctan2(y - cy, x - cx)
-    alpha_pca = np.arctan2(-cy, -cx)
-    turn = np.remainder(alpha_pca - alpha_p + np.pi, 2 * np.pi) - np.pi
+    # turning angle from the start to the closest approach, from the radius vectors −s·R·u and −R·c/|c| with
+    # u = (py, −px)/pT: sin ∝ s·(u × x) and cos ∝ s·(u · x) + R (no difference of two near-equal angles)
+    turn = np.arctan2(s * (x * px + y * py) / pt, s * (x * py - y * px) / pt + radius)
     path = -s * radius * turn
     z0 = z + path * pz / pt
     return d0, z0, pca_x, pca_y
