@@ -155,6 +155,45 @@ def test_pair_features_match_vector() -> None:
     np.testing.assert_allclose(f[a_, b_], expected, rtol=1e-4, atol=1e-4)
 
 
+_TOY_OUTPUTS = {"tau_id": 2, "charge": 1, "decay_mode": 6, "kinematics": 5}
+
+
+class _ToyBackbone(nnx.Module):
+    def __init__(self, rngs: nnx.Rngs) -> None:
+        self.embed = nnx.Linear(17, 8, rngs=rngs)
+        self.mix = nnx.Linear(8, 8, rngs=rngs)
+
+    def __call__(self, features: jax.Array, p4: jax.Array, mask: jax.Array) -> jax.Array:
+        h = jnp.tanh(self.embed(features)) * mask[..., None]
+        pooled = h.sum(axis=1) / jnp.maximum(mask.sum(axis=1, keepdims=True), 1)
+        return jnp.tanh(self.mix(pooled)) + 1e-3 * jnp.log1p(p4[:, :, 3].sum(axis=1, keepdims=True))
+
+
+class _ToyMulti(nnx.Module):
+    """MultiParTau's interface for PCGrad (a ``backbone``, ``heads`` per task, ``task_output``, ``tasks`` and a
+    ``surgery_rngs`` stream) on a two-layer network: PCGrad only sees the parameter tree, and this network
+    compiles in a second where the ParT takes minutes on a busy CPU."""
+
+    def __init__(self, tasks: tuple[str, ...] = TASKS, *, rngs: nnx.Rngs) -> None:
+        self.tasks = tuple(tasks)
+        self.backbone = _ToyBackbone(rngs)
+        self.heads = nnx.Dict({t: nnx.Linear(8, _TOY_OUTPUTS[t], rngs=rngs) for t in self.tasks})
+        self.surgery_rngs = nnx.Rngs(surgery=jax.random.fold_in(rngs.params(), 7))
+
+    def task_output(self, task: str, x: jax.Array, mask: jax.Array) -> jax.Array:
+        return self.heads[task](x)
+
+    def __call__(self, features: jax.Array, p4: jax.Array, mask: jax.Array) -> dict[str, jax.Array]:
+        x = self.backbone(features, p4, mask)
+        return {t: self.task_output(t, x, mask) for t in self.tasks}
+
+
+def _assert_leaves_close(got: jax.Array, want: np.ndarray, err_msg: str = "") -> None:
+    """float32 sums taken in another order by another compiled program: tolerance relative to the leaf's scale."""
+    want = np.asarray(want)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-5 * np.abs(want).max() + 1e-9, err_msg=err_msg)
+
+
 def test_pcgrad_projection_by_hand() -> None:
     g = jnp.array([[1.0, 0.0], [-1.0, 1.0]])  # g0·g1 = −1: conflict
     projected, n = project_original(g, jax.random.key(0))
@@ -186,14 +225,14 @@ def test_pcgrad_three_tasks_against_numpy() -> None:
 @pytest.mark.parametrize("variant", ["original", "tau"])
 def test_pcgrad_single_task_is_the_plain_gradient(variant: str) -> None:
     loss = MultiTaskLoss(tasks=("tau_id",), weights=(1.0,))
-    model = MultiParTau(SMALL, tasks=("tau_id",), rngs=nnx.Rngs(0))
-    model.eval()
+    model = _ToyMulti(("tau_id",), rngs=nnx.Rngs(0))
     b = _batch()
     _, grads, _ = nnx.jit(lambda m, batch: PCGrad(loss, variant)(m, batch))(model, b)
     _, plain = nnx.jit(lambda m, batch: nnx.value_and_grad(loss, has_aux=True)(m, batch))(model, b)
     assert jax.tree.structure(grads) == jax.tree.structure(plain)
+    assert any(np.abs(np.asarray(a)).max() > 1e-4 for a in jax.tree.leaves(plain))  # a gradient, not zeros
     for a, c in zip(jax.tree.leaves(grads), jax.tree.leaves(plain), strict=True):
-        np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-7)
+        _assert_leaves_close(a, c)
 
 
 def _task_grads(loss: MultiTaskLoss, model: nnx.Module, b: dict[str, jax.Array]) -> list[nnx.State]:
@@ -252,8 +291,7 @@ def test_pcgrad_reassembly_with_four_tasks(variant: str) -> None:
     the backbone is the projected sum put back in its place, every head leaf its own task's gradient, and the
     number of conflicts of the original variant is counted exactly."""
     loss = MultiTaskLoss()
-    model = MultiParTau(SMALL, rngs=nnx.Rngs(0))
-    model.eval()
+    model = _ToyMulti(rngs=nnx.Rngs(0))
     b = _batch(n=16)
     grads_ref = _task_grads(loss, model, b)
     orders = None
@@ -264,9 +302,8 @@ def test_pcgrad_reassembly_with_four_tasks(variant: str) -> None:
     _, grads, aux = nnx.jit(lambda m, batch: PCGrad(loss, variant)(m, batch))(model, b)
     got = dict(jax.tree_util.tree_flatten_with_path(grads)[0])
     assert set(got) == set(ref)
-    for path, value in ref.items():  # float32 sums in another order: tolerance relative to the leaf's scale
-        np.testing.assert_allclose(np.asarray(got[path]), value, rtol=1e-3, atol=1e-4 * np.abs(value).max() + 1e-9,
-                                   err_msg=str(path))
+    for path, value in ref.items():
+        _assert_leaves_close(got[path], value, err_msg=str(path))
     if variant == "original":
         assert conflicts > 0 and float(aux["conflicts"]) == conflicts
 
