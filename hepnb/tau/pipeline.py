@@ -382,15 +382,18 @@ def seed_summary(runs: Sequence[Mapping[str, float]]) -> dict[str, dict[str, Any
 
 def select_surgery(val_metrics: Mapping[str, Mapping[str, Any]]) -> str:
     """The PCGrad setting with the best summed rank of the validation headline numbers (tau-ID AUC, DM macro
-    F1, charge mis-ID, pT resolution); ties go to the first in ``val_metrics``."""
+    F1, charge mis-ID, pT resolution; a setting without a number ranks last on it, a number no setting has is
+    left out); ties go to the first in ``val_metrics``."""
     names = list(val_metrics)
     heads = {n: headline(val_metrics[n]) for n in names}
     ranks = dict.fromkeys(names, 0.0)
     for key, sign in (("tau ID AUC", 1), ("DM macro F1", 1), ("charge mis-ID", -1), ("pT resolution", -1)):
-        values = [sign * heads[n].get(key, float("nan")) for n in names]
-        order = np.argsort(-np.nan_to_num(np.asarray(values), nan=-np.inf), kind="stable")
+        values = np.asarray([sign * heads[n].get(key, float("nan")) for n in names], float)
+        if not np.isfinite(values).any():
+            continue  # a number none of the settings has does not rank them
+        order = np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="stable")
         for rank, i in enumerate(order):
-            ranks[names[i]] += rank
+            ranks[names[i]] += rank if np.isfinite(values[i]) else len(names) - 1
     return min(names, key=lambda n: (ranks[n], names.index(n)))
 
 
