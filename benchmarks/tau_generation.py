@@ -51,8 +51,8 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "tau_generation.json")
     args = parser.parse_args()
     results = {process: measure(process, args.events) for process in ("zqq", "ztautau")}
-    record = {"benchmark": "tau_generation", "device": device_description(), "versions": package_versions(),
-              "results": results}
+    record = {"benchmark": "tau_generation", "command": " ".join(["benchmarks/tau_generation.py", *sys.argv[1:]]),
+              "device": device_description(), "versions": package_versions(), "results": results}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(record, indent=1))
     for process, r in results.items():
