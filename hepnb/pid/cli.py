@@ -1,13 +1,18 @@
-"""``hepnb pid simulate`` and ``hepnb pid predict``.
+"""``hepnb pid simulate``, ``hepnb pid predict`` and ``hepnb pid export``.
 
 ``simulate`` makes the tracks in seeded chunks, one Dask task each (:func:`hepnb.pid.data.simulate_chunked`): on the
 scheduler of ``--scheduler``/``$HEPNB_SCHEDULER``, else on a local cluster of ``--workers`` processes.
+``predict`` applies a saved model to a track table (:func:`hepnb.pid.export.predict_table`), flagging the tracks
+outside its training domain. ``export --o2`` writes the O2Physics PIDML folder of a saved network
+(:func:`hepnb.pid.o2export.export_o2`).
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+import numpy as np
 
 from hepnb.compute.chunks import add_chunk_arguments
 from hepnb.io import check_output
@@ -17,7 +22,7 @@ __all__ = ["register"]
 
 def _simulate(args: argparse.Namespace) -> int:
     from hepnb.compute.client import dask_client, local_workers
-    from hepnb.pid.data import simulate_chunked, write_tracks
+    from hepnb.pid.data import LABEL_COLUMNS, simulate_chunked, write_tracks
 
     check_output(args.output)
     if args.n < 1 or args.tracks_per_chunk < 1:
@@ -28,8 +33,9 @@ def _simulate(args: argparse.Namespace) -> int:
         table = simulate_chunked(args.n, seed=args.seed, data_like=args.data_like,
                                  tracks_per_chunk=args.tracks_per_chunk, cache_dir=args.cache_dir, client=client,
                                  progress=n_chunks > 1)
-    if args.data_like:
-        table.pop("mc_pdg")  # stands in for real data: no labels
+    if args.data_like:  # stands in for real data: no labels
+        for name in LABEL_COLUMNS:
+            table.pop(name)
     path = write_tracks(args.output, table)
     print(f"{args.n} tracks{' (data-like, unlabelled)' if args.data_like else ''} written to {path}")
     return 0
@@ -37,14 +43,27 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     from hepnb.io import write_table
-    from hepnb.pid.data import read_tracks
     from hepnb.pid.export import load_deployable, predict_table
+    from hepnb.pid.reader import read_tracks
 
     check_output(args.output)
     load_deployable(args.model)  # a wrong folder or feature set fails before the input is read
-    table = read_tracks(args.input, require_labels=False)
-    path = write_table(args.output, predict_table(args.model, table), tree="pid")
-    print(f"{len(table['pt'])} tracks predicted, written to {path}")
+    table = read_tracks(args.input, require_labels=False, tree=args.tree)
+    result = predict_table(args.model, table)
+    path = write_table(args.output, result, tree="pid")
+    outside = int(np.sum(result["in_domain"] == 0))
+    note = f"; {outside} outside the model's training domain, flagged (in_domain = 0) and not predicted" if outside else ""
+    print(f"{len(table['pt'])} tracks read, {len(table['pt']) - outside} predicted{note}; written to {path}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from hepnb.pid.export import load_deployable
+    from hepnb.pid.o2export import export_o2
+
+    meta, model = load_deployable(args.model)
+    folder = export_o2(model, meta, args.o2)
+    print(f"{meta['name']} ({meta['protocol']}, {meta['range']}) exported for O2Physics PIDML to {folder}")
     return 0
 
 
@@ -63,12 +82,22 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     pred.add_argument("--model", type=Path, required=True, help="model folder written by the notebook")
     pred.add_argument("--input", type=Path, required=True, help="ROOT or Parquet track table (labels optional)")
     pred.add_argument("--output", type=Path, required=True, help="FILE.root or FILE.parquet")
+    pred.add_argument("--tree", default=None, help="TTree of the input (default: the file's only tree, also in DF_ folders)")
     pred.set_defaults(func=_predict)
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    exp = sub.add_parser("export", help="export a saved network for O2Physics' Tools/PIDML")
+    exp.add_argument("--model", type=Path, required=True, help="network folder written by the notebook")
+    exp.add_argument("--o2", type=Path, required=True, metavar="OUTDIR",
+                     help="folder for attention_model_<pdg>.onnx, columns_for_training.json, scaling_params.json")
+    exp.set_defaults(func=_export)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``hepnb pid …`` to the main parser."""
-    pid = subparsers.add_parser("pid", help="PID study tools (simulate, predict)")
+    pid = subparsers.add_parser("pid", help="PID study tools (simulate, predict, export)")
     sub = pid.add_subparsers(dest="pid_command", required=True)
     _add_simulate(sub)
     _add_predict(sub)
+    _add_export(sub)
