@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 from hepnb.book.results import package_versions
 from hepnb.compute.chunks import generate_chunks
 from hepnb.compute.client import available_cores
-from hepnb.tau.dataset import _jet_chunk, _write_chunk
+from hepnb.tau.data import jet_chunk, write_jets
 
 #: The issue's goal: this efficiency at this many workers (on as many cores).
 GOAL = {"workers": 16, "efficiency": 0.8}
@@ -64,7 +64,7 @@ def _cluster_client(n_workers: int, worker_env: dict[str, str] | None = None) ->
 
 
 def _warm_up() -> bool:
-    import hepnb.tau.dataset  # noqa: F401 - imports Pythia, FastJet and awkward on the worker
+    import hepnb.tau.data  # noqa: F401 - imports Pythia, FastJet and awkward on the worker
 
     return True
 
@@ -79,9 +79,9 @@ def time_generation(n_workers: int, events: int, events_per_chunk: int, seed: in
         startup = time.perf_counter() - t0
         with tempfile.TemporaryDirectory(prefix="hepnb-scaling-") as folder:
             t1 = time.perf_counter()
-            generate_chunks(_jet_chunk, n_chunks, base_seed=seed, folder=folder,
+            generate_chunks(jet_chunk, n_chunks, base_seed=seed, folder=folder,
                             params={"process": "ztautau", "n_events": events_per_chunk}, client=client,
-                            progress=False, write=_write_chunk)
+                            progress=False, write=write_jets)
             wall = time.perf_counter() - t1
     return {"workers": n_workers, "chunks": n_chunks, "events": n_chunks * events_per_chunk,
             "startup_s": startup, "wall_s": wall, "events_per_s": n_chunks * events_per_chunk / wall,

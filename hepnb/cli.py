@@ -15,7 +15,7 @@ from hepnb.compute.client import SchedulerError, add_cluster_arguments
 
 __all__ = ["main"]
 
-#: Study families that may add their own subcommands through ``hepnb.<family>.cli.register``.
+#: Study families with commands of their own: ``hepnb.<family>.cli`` has ``HELP`` and ``register(subparsers)``.
 FAMILIES: tuple[str, ...] = ("pid", "tracks", "tau")
 KERNEL_NAME = "hepnb"
 
@@ -119,7 +119,8 @@ def _parser() -> argparse.ArgumentParser:
             if err.name != f"hepnb.{family}.cli":
                 raise
             continue
-        module.register(sub)
+        family_parser = sub.add_parser(family, help=module.HELP)
+        module.register(family_parser.add_subparsers(dest=f"{family}_command", required=True))
     return parser
 
 

@@ -12,12 +12,11 @@ from sklearn import metrics as _skm
 __all__ = [
     "auc",
     "bootstrap_ci",
-    "efficiency_at",
     "efficiency_at_purity",
     "expected_calibration_error",
+    "interpolated_eff_bkg",
     "purity_efficiency_curve",
     "quantile_resolution",
-    "rejection_at_efficiency",
     "reliability_curve",
     "roc_curve",
 ]
@@ -58,21 +57,6 @@ def auc(y_true: ArrayLike, score: ArrayLike) -> float:
     return float(_skm.roc_auc_score(y, s))
 
 
-def efficiency_at(y_true: ArrayLike, score: ArrayLike, eff_sig: float) -> tuple[float, float]:
-    """Background efficiency and score threshold at which the signal efficiency reaches ``eff_sig``.
-
-    The threshold is the ``1 - eff_sig`` quantile of the signal scores; the background efficiency is
-    the fraction of background at or above it.
-    """
-    if not 0.0 < eff_sig <= 1.0:
-        msg = f"signal efficiency must be in (0, 1], found {eff_sig}"
-        raise ValueError(msg)
-    y, s = _binary(y_true, score)
-    threshold = float(np.quantile(s[y == 1], 1.0 - eff_sig, method="lower"))
-    eff_bkg = float(np.mean(s[y == 0] >= threshold))
-    return eff_bkg, threshold
-
-
 def purity_efficiency_curve(y_true: ArrayLike, score: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64],
                                                                           NDArray[np.float64]]:
     """Selection ``score >= t`` for every distinct threshold ``t``, from the highest down.
@@ -103,12 +87,6 @@ def efficiency_at_purity(y_true: ArrayLike, score: ArrayLike, purity: float) -> 
         return 0.0, float("inf")
     best = int(np.argmax(np.where(ok, eff, -1.0)))
     return float(eff[best]), float(thresholds[best])
-
-
-def rejection_at_efficiency(y_true: ArrayLike, score: ArrayLike, eff_sig: float) -> float:
-    """Background rejection ``1 / eff_bkg`` at signal efficiency ``eff_sig`` (``inf`` if none passes)."""
-    eff_bkg, _ = efficiency_at(y_true, score, eff_sig)
-    return float("inf") if eff_bkg == 0.0 else 1.0 / eff_bkg
 
 
 def bootstrap_ci(
@@ -192,3 +170,18 @@ def quantile_resolution(ratio: ArrayLike) -> dict[str, float]:
     q25, med, q75 = np.quantile(r, [0.25, 0.5, 0.75])
     return {"median": float(med), "iqr": float(q75 - q25),
             "resolution": float((q75 - q25) / med) if med != 0 else float("nan"), "n": int(r.size)}
+
+
+def interpolated_eff_bkg(y_true: ArrayLike, score: ArrayLike, eff_sig: ArrayLike) -> NDArray[np.float64]:
+    """Background efficiency at signal efficiency ``eff_sig``, interpolated linearly along the ROC curve.
+
+    This reads the curve of :func:`roc_curve` between its points, so it is defined at any ``eff_sig`` in
+    [0, 1] and is 0 where the curve has not yet left ``eff_bkg = 0``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``eff_bkg`` with the shape of ``eff_sig``.
+    """
+    eff_bkg, eff_sig_curve, _ = roc_curve(y_true, score)
+    return np.interp(np.asarray(eff_sig, dtype=np.float64), eff_sig_curve, eff_bkg)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from hepnb.book import prose
 from hepnb.book.registry import list_studies
 from hepnb.book.results import load_results
 
@@ -42,6 +43,14 @@ def test_each_notebook_runs_at_ci_profile(built_book: Path, study: str) -> None:
     nb = json.loads(executed.read_text())
     assert nb["metadata"]["papermill"]["parameters"]["profile"] == "ci"
     assert (HTML / "book" / "executed" / f"{study}.html").is_file()
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_prose_numbers_and_claims_come_from_the_run(built_book: Path, study: str) -> None:
+    """Every markdown cell of the executed notebook: no typed number or comparative word outside glue, and
+    every glue name it pastes is glued by the run (hepnb.book.prose)."""
+    findings = prose.check_notebook(REPO / "book" / "executed" / f"{study}.ipynb")
+    assert not findings, f"{study}: {len(findings)} findings:\n" + "\n".join(map(str, findings))
 
 
 def test_book_pages_exist(built_book: Path) -> None:

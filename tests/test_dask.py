@@ -220,7 +220,7 @@ def test_book_refuses_a_scheduler_without_a_run(capsys: pytest.CaptureFixture[st
 def test_tau_jets_on_the_cluster_match_a_serial_run(client: distributed.Client, tmp_path: Path) -> None:
     import awkward as ak
 
-    from hepnb.tau.dataset import simulate
+    from hepnb.tau.data import simulate
 
     kwargs = {"seed": 2, "events_per_chunk": 6, "progress": False}
     dask = simulate(12, 6, cache_dir=tmp_path / "dask", client=client, **kwargs)

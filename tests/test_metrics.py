@@ -7,10 +7,9 @@ from scipy import stats
 from hepnb.metrics import (
     auc,
     bootstrap_ci,
-    efficiency_at,
     expected_calibration_error,
+    interpolated_eff_bkg,
     quantile_resolution,
-    rejection_at_efficiency,
     reliability_curve,
 )
 
@@ -22,10 +21,7 @@ def test_auc_of_two_gaussians_matches_the_closed_form() -> None:
     s = np.r_[rng.normal(d, 1, n), rng.normal(0, 1, n)]
     assert auc(y, s) == pytest.approx(stats.norm.cdf(d / np.sqrt(2)), abs=3e-3)
     # at 50 % signal efficiency the threshold is the signal median, d; background above it: 1 - Phi(d)
-    eff_b, thr = efficiency_at(y, s, 0.5)
-    assert thr == pytest.approx(d, abs=0.01)
-    assert eff_b == pytest.approx(stats.norm.sf(d), abs=3e-3)
-    assert rejection_at_efficiency(y, s, 0.5) == pytest.approx(1 / stats.norm.sf(d), rel=0.02)
+    assert interpolated_eff_bkg(y, s, 0.5) == pytest.approx(stats.norm.sf(d), abs=3e-3)
 
 
 def test_binary_checks() -> None:
@@ -35,8 +31,6 @@ def test_binary_checks() -> None:
         auc([0, 1], [0.1])
     with pytest.raises(ValueError, match="non-finite"):
         auc([0, 1], [0.1, np.nan])
-    with pytest.raises(ValueError, match=r"in \(0, 1\]"):
-        efficiency_at([0, 1], [0.1, 0.2], 1.5)
 
 
 def test_bootstrap_of_a_mean_matches_the_standard_error() -> None:
@@ -63,3 +57,11 @@ def test_quantile_resolution_of_a_gaussian() -> None:
     assert res["resolution"] == pytest.approx(2 * stats.norm.ppf(0.75) * 0.1, rel=0.01)
     with pytest.raises(ValueError, match="no finite values"):
         quantile_resolution([np.nan])
+
+
+def test_interpolated_eff_bkg_reads_the_roc_curve_between_its_points() -> None:
+    y, s = np.array([1, 1, 0, 0]), np.array([0.9, 0.6, 0.7, 0.1])  # ROC: (0, 0) (0, ½) (½, ½) (½, 1) (1, 1)
+    np.testing.assert_allclose(interpolated_eff_bkg(y, s, [0.25, 0.75]), [0.0, 0.5])
+    assert interpolated_eff_bkg(y, s, 0.75).shape == ()
+    separated = interpolated_eff_bkg([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9], 0.9)
+    assert float(separated) == 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import tomllib
 from pathlib import Path
@@ -89,3 +90,61 @@ def test_config_builds_from_executed_notebooks() -> None:
     config = yaml.safe_load((REPO / "_config.yml").read_text())
     assert config["execute"]["execute_notebooks"] == "off"
     assert config["only_build_toc_files"] is True
+
+
+def _notebook_code(path: Path) -> str:
+    nb = nbformat.read(path, as_version=4)
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "code" and not c.source.lstrip().startswith("%"))
+
+
+def _import_aliases(tree: ast.AST) -> list[str]:
+    return [f"{a.name} as {a.asname}" for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+            for a in node.names if a.asname is not None and len(a.asname) == 1]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebooks_import_modules_by_name_without_one_letter_aliases(path: Path) -> None:
+    assert _import_aliases(ast.parse(_notebook_code(path))) == []
+
+
+def test_package_has_no_one_letter_aliases_and_no_reexporting_init() -> None:
+    for path in sorted((REPO / "hepnb").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        assert _import_aliases(tree) == [], path
+        if path.name == "__init__.py" and path.parent != REPO / "hepnb":
+            assert not [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))], \
+                f"{path} re-exports names: import them from the module that defines them"
+
+
+def _import_graph() -> dict[str, set[str]]:
+    modules = {".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__"): p
+               for p in (REPO / "hepnb").rglob("*.py")}
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [f"{node.module}.{a.name}" for a in node.names] + [node.module]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                continue
+            graph[name] |= {t for t in targets if t in modules and t != name and modules[t].name != "__init__.py"}
+    return graph
+
+
+def test_no_import_cycle_among_the_package_modules() -> None:
+    graph, state, cycles = _import_graph(), {}, []
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = "open"
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                cycles.append(" -> ".join([*path[path.index(nxt):], nxt]))
+            elif nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    assert cycles == []

@@ -17,7 +17,10 @@ import numpy as np
 from hepnb.compute.chunks import add_chunk_arguments
 from hepnb.io import check_output
 
-__all__ = ["register"]
+__all__ = ["HELP", "register"]
+
+#: The family\'s line in ``hepnb --help``.
+HELP = "PID study tools (simulate, predict, export)"
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -94,10 +97,8 @@ def _add_export(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     exp.set_defaults(func=_export)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``hepnb pid …`` to the main parser."""
-    pid = subparsers.add_parser("pid", help="PID study tools (simulate, predict, export)")
-    sub = pid.add_subparsers(dest="pid_command", required=True)
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``hepnb pid …`` commands to the family's subparsers (made by :mod:`hepnb.cli`)."""
     _add_simulate(sub)
     _add_predict(sub)
     _add_export(sub)

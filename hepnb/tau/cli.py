@@ -1,7 +1,7 @@
 """``hepnb tau generate``: Pythia 8 Z → ττ and Z → qq̄ jets through the CLD-like detector, to a jet file.
 
-The file has the fields of :mod:`hepnb.tau.dataset` (``FILE_FIELDS``) and is read back, like a user's own jets,
-by :func:`hepnb.tau.dataset.read_jets` and the notebook's ``input_file`` parameter. The events are made in
+The file has the fields of :mod:`hepnb.tau.data` (``FILE_FIELDS``) and is read back, like a user's own jets,
+by :func:`hepnb.tau.data.read_jets` and the notebook's ``input_file`` parameter. The events are made in
 seeded chunks, one Dask task each: on the scheduler of ``--scheduler``/``$HEPNB_SCHEDULER``, else on a local
 cluster of ``--workers`` processes.
 """
@@ -11,16 +11,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hepnb.compute.client import add_cluster_arguments
+from hepnb.compute.chunks import add_chunk_arguments
 from hepnb.io import check_output
 
-__all__ = ["register"]
+__all__ = ["HELP", "register"]
+
+#: The family\'s line in ``hepnb --help``.
+HELP = "tau-study tools (generate)"
 
 
 def _generate(args: argparse.Namespace) -> int:
     from hepnb.compute.chunks import cache_root
     from hepnb.compute.client import dask_client, local_workers
-    from hepnb.tau.dataset import simulate, write_jets
+    from hepnb.tau.data import simulate, write_jets
 
     check_output(args.output)
     if min(args.tau_events, args.qq_events, args.events_per_chunk) < 1:
@@ -38,17 +41,16 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``hepnb tau …`` to the main parser."""
-    tau = subparsers.add_parser("tau", help="tau-study tools (generate)")
-    sub = tau.add_subparsers(dest="tau_command", required=True)
+def _add_generate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     gen = sub.add_parser("generate", help="Pythia 8 Z -> tau tau and Z -> q qbar jets to a Parquet or ROOT file")
     gen.add_argument("--tau-events", type=int, required=True, help="Z -> tau tau events")
     gen.add_argument("--qq-events", type=int, required=True, help="Z -> q qbar events")
     gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--events-per-chunk", type=int, default=1000)
-    gen.add_argument("--cache-dir", type=Path, default=None,
-                     help="chunk cache, shared by the workers of a remote scheduler (default: a temporary folder)")
-    add_cluster_arguments(gen)
+    add_chunk_arguments(gen, unit="events", per_chunk=1000)
     gen.add_argument("--output", type=Path, required=True, help="FILE.parquet or FILE.root")
     gen.set_defaults(func=_generate)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``hepnb tau …`` commands to the family's subparsers (made by :mod:`hepnb.cli`)."""
+    _add_generate(sub)

@@ -2,6 +2,27 @@
 
 from __future__ import annotations
 
+from particle.pdgid import literals as pdgid
+
+__all__ = ["CANDIDATE_CATEGORIES", "CHARGED_HADRON", "CHARGED_LEPTONS", "COS_THETA_MAX", "D0_CONST_MM",
+           "D0_MS_MM_GEV", "DM_CLASSES", "DM_NAMES", "DM_REDUCTION", "ELECTRON", "IP_MISSING", "JET_P", "JET_R",
+           "MATCH_DR", "MAX_CANDIDATES", "MUON", "NEUTRAL_HADRON", "NEUTRAL_HADRON_E_MIN_GEV", "NEUTRINOS",
+           "N_FEATURES", "PDG_HADRONIC_DM_FRACTIONS", "PHOTON", "PHOTON_E_MIN_GEV", "SQRT_S_GEV", "TAU",
+           "TRACK_MS_TERM", "TRACK_PT_MIN_GEV", "TRACK_SAGITTA_PER_GEV", "VERTEX_SIGMA_MM"]
+
+# PDG particle ids (the particle package), unsigned
+TAU = int(pdgid.tau_minus)
+NEUTRINOS: tuple[int, ...] = (int(pdgid.nu_e), int(pdgid.nu_mu), int(pdgid.nu_tau))
+ELECTRON = int(pdgid.e_minus)
+MUON = int(pdgid.mu_minus)
+CHARGED_LEPTONS: tuple[int, ...] = (ELECTRON, MUON)
+PHOTON = int(pdgid.photon)
+#: A reconstructed candidate's category is the id of the species it stands for: e, μ, γ, π± for any charged
+#: hadron, K⁰_L for any neutral hadron (perfect particle identification).
+CHARGED_HADRON = int(pdgid.pi_plus)
+NEUTRAL_HADRON = int(pdgid.K_L_0)
+CANDIDATE_CATEGORIES: tuple[int, ...] = (ELECTRON, MUON, PHOTON, CHARGED_HADRON, NEUTRAL_HADRON)
+
 SQRT_S_GEV = 91.188
 #: FCC-ee Z-pole vertex spread (HEP-FCC FCC-config card), mm.
 VERTEX_SIGMA_MM: tuple[float, float, float] = (5.96e-3, 23.8e-6, 0.397)

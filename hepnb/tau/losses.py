@@ -21,7 +21,7 @@ from jax import Array
 
 from hepnb.tau.models import TASKS
 
-__all__ = ["MultiTaskLoss", "SingleTaskLoss", "TASK_WEIGHTS", "task_loss"]
+__all__ = ["TASK_WEIGHTS", "MultiTaskLoss", "SingleTaskLoss", "task_loss"]
 
 #: Task weights of the tau code: tau ID 1, charge 1, decay mode 1, kinematics 2.
 TASK_WEIGHTS: dict[str, float] = {"tau_id": 1.0, "charge": 1.0, "decay_mode": 1.0, "kinematics": 2.0}

@@ -15,6 +15,7 @@ under permutations of the candidates.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -23,7 +24,7 @@ import jax.numpy as jnp
 from flax import nnx
 from jax import Array
 
-from hepnb.tau import constants as C
+from hepnb.tau import constants
 from hepnb.tau.pairs import N_PAIR_FEATURES, pair_features
 
 __all__ = ["MODEL_CARD", "TASKS", "DeepSets", "MultiParTau", "ParTConfig", "ParticleTransformer",
@@ -32,8 +33,8 @@ __all__ = ["MODEL_CARD", "TASKS", "DeepSets", "MultiParTau", "ParTConfig", "Part
 #: The four tasks, in the order of the tau code's PCGrad loop is ``(tau_id, decay_mode, charge, kinematics)``;
 #: this tuple is the order of the outputs and of the task weights.
 TASKS: tuple[str, ...] = ("tau_id", "charge", "decay_mode", "kinematics")
-_MULTI_OUTPUTS = {"tau_id": 2, "charge": 1, "decay_mode": len(C.DM_CLASSES), "kinematics": 5}
-_SINGLE_OUTPUTS = {"tau_id": 2, "charge": 2, "decay_mode": len(C.DM_CLASSES), "kinematics": 5}
+_MULTI_OUTPUTS = {"tau_id": 2, "charge": 1, "decay_mode": len(constants.DM_CLASSES), "kinematics": 5}
+_SINGLE_OUTPUTS = {"tau_id": 2, "charge": 2, "decay_mode": len(constants.DM_CLASSES), "kinematics": 5}
 _HEAD_DROPOUT = {"tau_id": 0.05, "charge": 0.1, "decay_mode": 0.1, "kinematics": 0.0}
 
 
@@ -107,11 +108,11 @@ class Embed(nnx.Module):
         self.input_bn = _MaskedBatchNorm(n_in, rngs=rngs)
         sizes = [n_in, *dims]
         self.norms = nnx.List([nnx.LayerNorm(a, dtype=dtype, rngs=rngs) for a in sizes[:-1]])
-        self.linears = nnx.List([nnx.Linear(a, b, dtype=dtype, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])])
+        self.linears = nnx.List([nnx.Linear(a, b, dtype=dtype, rngs=rngs) for a, b in itertools.pairwise(sizes)])
 
     def __call__(self, x: Array, mask: Array) -> Array:
         x = self.input_bn(x, mask)
-        for norm, linear in zip(self.norms, self.linears):
+        for norm, linear in zip(self.norms, self.linears, strict=True):
             x = nnx.gelu(linear(norm(x)), approximate=False)
         return x * mask[..., None]
 
@@ -122,13 +123,13 @@ class PairEmbed(nnx.Module):
     def __init__(self, dims: Sequence[int], n_heads: int, *, dtype: jnp.dtype, rngs: nnx.Rngs) -> None:
         self.input_bn = _MaskedBatchNorm(N_PAIR_FEATURES, rngs=rngs)
         sizes = [N_PAIR_FEATURES, *dims, n_heads]
-        self.linears = nnx.List([nnx.Linear(a, b, dtype=dtype, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])])
+        self.linears = nnx.List([nnx.Linear(a, b, dtype=dtype, rngs=rngs) for a, b in itertools.pairwise(sizes)])
         self.norms = nnx.List([_MaskedBatchNorm(b, rngs=rngs) for b in sizes[1:]])
 
     def __call__(self, p4: Array, mask: Array) -> Array:
         pair_mask = mask[:, :, None] & mask[:, None, :]
         u = self.input_bn(pair_features(p4), pair_mask)
-        for linear, norm in zip(self.linears, self.norms):
+        for linear, norm in zip(self.linears, self.norms, strict=True):
             u = nnx.gelu(norm(linear(u), pair_mask), approximate=False)
         return jnp.moveaxis(u, -1, 1)  # [B, heads, P, P]
 
@@ -196,7 +197,7 @@ class Backbone(nnx.Module):
 
     def __init__(self, cfg: ParTConfig, *, rngs: nnx.Rngs) -> None:
         dtype = _dtype(cfg)
-        self.embed = Embed(C.N_FEATURES, cfg.embed_dims, dtype=dtype, rngs=rngs)
+        self.embed = Embed(constants.N_FEATURES, cfg.embed_dims, dtype=dtype, rngs=rngs)
         self.pair_embed = PairEmbed(cfg.pair_dims, cfg.n_heads, dtype=dtype, rngs=rngs) if cfg.pair_dims else None
         self.blocks = nnx.List([Block(cfg.width, cfg.n_heads, cfg.ffn_ratio, cfg.dropout, dtype=dtype, rngs=rngs)
                                 for _ in range(cfg.n_layers)])
@@ -342,11 +343,11 @@ class DeepSets(nnx.Module):
 
     def __init__(self, n_out: int = 2, phi_dims: Sequence[int] = (128, 128, 128), f_dims: Sequence[int] = (128, 128),
                  dropout: float = 0.1, *, rngs: nnx.Rngs) -> None:
-        self.input_bn = _MaskedBatchNorm(C.N_FEATURES, rngs=rngs)
-        phi = [C.N_FEATURES, *phi_dims]
-        self.phi = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(phi[:-1], phi[1:])])
+        self.input_bn = _MaskedBatchNorm(constants.N_FEATURES, rngs=rngs)
+        phi = [constants.N_FEATURES, *phi_dims]
+        self.phi = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in itertools.pairwise(phi)])
         f = [phi_dims[-1], *f_dims]
-        self.f = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(f[:-1], f[1:])])
+        self.f = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in itertools.pairwise(f)])
         self.dropout = nnx.Dropout(dropout, rngs=rngs)
         self.out = nnx.Linear(f[-1], n_out, rngs=rngs)
 
@@ -355,7 +356,7 @@ class DeepSets(nnx.Module):
         x = self.input_bn(features, mask)
         for layer in self.phi:
             x = nnx.gelu(layer(x), approximate=False)
-        x = jnp.sum(x * mask[..., None], axis=1) / C.MAX_CANDIDATES
+        x = jnp.sum(x * mask[..., None], axis=1) / constants.MAX_CANDIDATES
         for layer in self.f:
             x = self.dropout(nnx.gelu(layer(x), approximate=False))
         return self.out(x)

@@ -28,7 +28,7 @@ from jax import Array
 
 from hepnb.tau.losses import MultiTaskLoss
 
-__all__ = ["PCGrad", "project_original", "project_ordered"]
+__all__ = ["PCGrad", "project_ordered", "project_original"]
 
 _EPS = 1e-12
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from hepnb.tau import constants as C
+from hepnb.tau import constants
 
 __all__ = ["confusion_figure", "kinematics_figure", "physics_figure", "roc_figure"]
 
@@ -26,7 +26,7 @@ def physics_figure(checks: Mapping[str, Any]) -> Any:
         counts = np.asarray(checks["n_candidates_hist"][name], float)
         b.stairs(counts / max(counts.sum(), 1.0), n - 0.5, label=r"$\tau$ jets" if name == "tau" else "q/g jets",
                  color=color)
-    b.axvline(C.MAX_CANDIDATES + 0.5, color="grey", ls=":", label="input limit (20)")
+    b.axvline(constants.MAX_CANDIDATES + 0.5, color="grey", ls=":", label="input limit (20)")
     b.set_xlabel("candidates per jet")
     b.set_ylabel("fraction of jets")
     b.legend()
@@ -58,15 +58,15 @@ def confusion_figure(matrices: Mapping[str, Any]) -> Any:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(matrices), figsize=(6.2 * len(matrices), 5.5), squeeze=False)
-    for ax, (name, cm) in zip(axes[0], matrices.items()):
+    for ax, (name, cm) in zip(axes[0], matrices.items(), strict=True):
         cm = np.asarray(cm)
         ax.imshow(cm, vmin=0, vmax=1, cmap="Blues")
         for i in range(cm.shape[0]):
             for j in range(cm.shape[1]):
                 ax.text(j, i, f"{cm[i, j]:.2f}", ha="center", va="center", fontsize=9,
                         color="white" if cm[i, j] > 0.6 else "black")
-        ax.set_xticks(range(len(C.DM_NAMES)), C.DM_NAMES, rotation=45, ha="right", fontsize=9)
-        ax.set_yticks(range(len(C.DM_NAMES)), C.DM_NAMES, fontsize=9)
+        ax.set_xticks(range(len(constants.DM_NAMES)), constants.DM_NAMES, rotation=45, ha="right", fontsize=9)
+        ax.set_yticks(range(len(constants.DM_NAMES)), constants.DM_NAMES, fontsize=9)
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
         ax.set_title(name, fontsize=12)

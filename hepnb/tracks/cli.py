@@ -16,7 +16,10 @@ from pathlib import Path
 from hepnb.compute.chunks import add_chunk_arguments
 from hepnb.io import check_output
 
-__all__ = ["register"]
+__all__ = ["HELP", "register"]
+
+#: The family\'s line in ``hepnb --help``.
+HELP = "track-extrapolation tools (generate, propagate)"
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -98,9 +101,7 @@ def _add_propagate(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     prop.set_defaults(func=_propagate)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``hepnb tracks …`` to the main parser."""
-    tracks = subparsers.add_parser("tracks", help="track-extrapolation tools (generate, propagate)")
-    sub = tracks.add_subparsers(dest="tracks_command", required=True)
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``hepnb tracks …`` commands to the family's subparsers (made by :mod:`hepnb.cli`)."""
     _add_generate(sub)
     _add_propagate(sub)

@@ -1,4 +1,4 @@
-"""Tau generation: decay-mode labels, PDG fractions, reproducibility, jets and tensors, bad inputs."""
+"""Tau generation: decay-mode labels, PDG fractions, the detector, reproducibility, jets and their labels."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from hepnb.tau import constants as C
-from hepnb.tau.generate import decay_mode_class, generate_jets, tau_decay_modes
-from hepnb.tau.tensors import to_tensors
+from hepnb import kinematics
+from hepnb.tau import constants, evaluate
+from hepnb.tau.detector import reconstruct
+from hepnb.tau.events import decay_mode_class, pythia_events
+from hepnb.tau.jets import generate_jets
 
 
 @pytest.mark.parametrize(("ids", "charges", "dm"), [
@@ -26,12 +28,28 @@ def test_decay_mode_classes(ids: list[int], charges: list[float], dm: int) -> No
 
 
 def test_decay_mode_fractions_match_pdg() -> None:
-    dm = tau_decay_modes(1500, seed=3)
+    dm = np.array([tau["dm"] for event in pythia_events("ztautau", 1500, seed=3) for tau in event["taus"]])
     assert len(dm) == 3000
     assert np.mean(dm < 0) == pytest.approx(0.352, abs=0.03)  # leptonic branching fraction
     hadronic = dm[dm >= 0]
-    for cls, expected in C.PDG_HADRONIC_DM_FRACTIONS.items():
+    for cls, expected in constants.PDG_HADRONIC_DM_FRACTIONS.items():
         assert np.mean(hadronic == cls) == pytest.approx(expected, abs=0.02), cls
+
+
+def test_detector_acceptance_and_impact_parameters() -> None:
+    # (px, py, pz, E, PDG id, charge, vx, vy, vz)
+    particles = np.array([
+        [5.0, 0.0, 0.0, np.hypot(5.0, 0.1396), 211, 1, 0.0, 0.1, 0.0],  # track displaced by 0.1 mm: d0 = −0.1 mm
+        [0.01, 0.0, 5.0, 5.0, 211, 1, 0.0, 0.0, 0.0],  # |cos θ| > 0.99: outside
+        [0.05, 0.0, 0.0, 0.15, 211, 1, 0.0, 0.0, 0.0],  # pT < 0.1 GeV: no track
+        [0.0, 0.2, 0.0, 0.2, 22, 0, 0.0, 0.0, 0.0],  # photon below 0.5 GeV
+        [0.0, 3.0, 1.0, np.hypot(3.0, 1.0), 22, 0, 0.0, 0.0, 0.0],  # photon kept, no impact parameter
+    ])
+    cands = reconstruct(particles, np.random.default_rng(0))
+    assert cands[:, 4].tolist() == [constants.CHARGED_HADRON, constants.PHOTON]
+    assert cands[0, 6] == pytest.approx(-0.1, abs=0.02)  # σ(d0) ≈ 3 µm at 5 GeV
+    assert cands[1, 6:].tolist() == [constants.IP_MISSING] * 4
+    assert float(kinematics.mass_gev(cands[0, :4])) == pytest.approx(0.1396, rel=1e-6)  # the track keeps its mass
 
 
 @pytest.fixture(scope="module")
@@ -57,24 +75,26 @@ def test_jets_have_labels_and_17_features(jets: ak.Array) -> None:
     assert np.all(cos_dphi > 0.9)
 
 
-def test_tensors_pad_and_truncate(jets: ak.Array) -> None:
-    with pytest.warns(UserWarning, match="highest-pT 3 are kept"):
-        t = to_tensors(jets, max_candidates=3)
-    assert t["features"].shape == (len(jets), 3, 17)
-    counts = np.asarray(ak.num(jets.cand_features, axis=1))
-    np.testing.assert_array_equal(t["mask"].sum(axis=1), np.minimum(counts, 3))
-    assert np.all(t["features"][~t["mask"]] == 0)
+def test_kinematic_targets_decode_to_the_visible_tau(jets: ak.Array) -> None:
+    tau = np.asarray(jets.is_tau) == 1
+    vis, targets = np.asarray(jets.gen_vis_p4)[tau], np.asarray(jets.kin_targets)[tau]
+    reco = evaluate.decode_kinematics(targets, np.asarray(jets.jet_p4)[tau])
+    np.testing.assert_allclose(reco["pt"], kinematics.pt_gev(vis), rtol=1e-9)
+    np.testing.assert_allclose(reco["eta"], kinematics.eta(vis), atol=1e-9)
+    np.testing.assert_allclose(kinematics.delta_phi_rad(reco["phi"], kinematics.phi_rad(vis)), 0.0, atol=1e-9)
+    massive = (kinematics.mass_gev(vis) > 1e-3) & (np.abs(targets[:, 4]) < 5)
+    np.testing.assert_allclose(reco["m"][massive], kinematics.mass_gev(vis)[massive], rtol=1e-9)
 
 
-def test_bad_inputs(jets: ak.Array) -> None:
+def test_candidate_features_are_consistent(jets: ak.Array) -> None:
+    f = np.asarray(ak.flatten(jets.cand_features, axis=1))
+    np.testing.assert_allclose(f[:, 6], np.hypot(f[:, 0], f[:, 1]), rtol=1e-5, atol=1e-6)  # ΔR from |Δη|, |Δφ|
+    assert np.all(f[:, 8:13].sum(axis=1) == 1)  # one category each
+    assert np.all((f[:, 7] != 0) == (f[:, 13] > constants.IP_MISSING))  # tracks, and only tracks, have dz
+
+
+def test_bad_inputs() -> None:
     with pytest.raises(ValueError, match="unknown process 'zee'"):
         generate_jets("zee", 1, seed=0)
-    with pytest.raises(ValueError, match=r"lack the fields \['decay_mode'\]"):
-        to_tensors(ak.zip({f: jets[f] for f in ak.fields(jets) if f != "decay_mode"}, depth_limit=1))
-    short = ak.Array([{**ak.to_list(jets[0]), "cand_features": [[0.0] * 16]}])
-    with pytest.raises(ValueError, match="needs 17 features, found \\[16\\]"):
-        to_tensors(short)
-    nan = ak.to_list(jets[:1])
-    nan[0]["cand_features"][0][2] = float("nan")
-    with pytest.raises(ValueError, match="NaN/inf"):
-        to_tensors(ak.Array(nan))
+    with pytest.raises(ValueError, match="n_events must be >= 1"):
+        generate_jets("zqq", 0, seed=0)

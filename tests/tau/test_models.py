@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from hepnb import kinematics
 from hepnb.tau.losses import MultiTaskLoss, SingleTaskLoss, task_loss
-from hepnb.tau.models import (MODEL_CARD, TASKS, DeepSets, MultiParTau, ParTConfig, SingleParTau, count_params)
+from hepnb.tau.models import MODEL_CARD, TASKS, DeepSets, MultiParTau, ParTConfig, SingleParTau, count_params
 from hepnb.tau.pairs import pair_features
 from hepnb.tau.pcgrad import PCGrad, project_ordered, project_original
 
@@ -114,6 +115,25 @@ def test_pair_features_by_hand() -> None:
     np.testing.assert_allclose(f[0, 1], expected, rtol=1e-5)
     np.testing.assert_allclose(f[1, 0], expected, rtol=1e-5)
     np.testing.assert_allclose(f[0, 0, 0], np.log(1e-8), rtol=1e-6)  # Δ = 0 is clamped
+
+
+def test_pair_features_match_vector() -> None:
+    """The JAX kernel against the same quantities from vector (θ, φ, pT, and the pair's invariant mass²)."""
+    import vector
+
+    b = _batch(n=3, p=9, seed=7)
+    p4 = np.asarray(b["p4"], np.float64)[np.asarray(b["mask"])]  # the real candidates
+    f = np.asarray(pair_features(jnp.asarray(p4[None], jnp.float32)))[0]
+    a_, b_ = np.triu_indices(len(p4), k=1)
+    pa, pb = p4[a_], p4[b_]
+    delta = np.hypot(kinematics.theta_rad(pa) - kinematics.theta_rad(pb),
+                     kinematics.delta_phi_rad(kinematics.phi_rad(pa), kinematics.phi_rad(pb)))
+    pt_a, pt_b = kinematics.pt_gev(pa), kinematics.pt_gev(pb)
+    m2 = (kinematics.momenta(pa) + kinematics.momenta(pb)).mass2
+    assert isinstance(kinematics.momenta(pa), vector.MomentumNumpy4D)
+    expected = np.log(np.column_stack([delta, np.minimum(pt_a, pt_b) * delta, np.minimum(pt_a, pt_b) / (pt_a + pt_b),
+                                       np.maximum(m2, 1e-8)]))
+    np.testing.assert_allclose(f[a_, b_], expected, rtol=1e-4, atol=1e-4)
 
 
 def test_pcgrad_projection_by_hand() -> None:

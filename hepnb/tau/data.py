@@ -1,38 +1,39 @@
-"""Tau-study datasets: chunked Pythia generation, jet files (Parquet or ROOT), (p, θ) weights, 70/10/20 split.
+"""Tau-study data: chunked Pythia generation, jet files (Parquet or ROOT), network tensors, (p, θ) weights and
+the 70/10/20 split.
 
 On disk a jet is one entry with jagged candidate branches ``cand_<feature>`` (the 17 features, in the order of
-:data:`CAND_FEATURES`) and ``cand_px, cand_py, cand_pz, cand_e``; flat ``jet_px … jet_e``, ``gen_vis_px …
-gen_vis_e``, ``kin_<target>`` (:data:`KIN_TARGETS`), ``is_tau``, ``charge`` (1 for τ⁺) and ``decay_mode`` (0–5,
-−1 for background). In memory it is the awkward record of :func:`hepnb.tau.generate_jets`.
+:data:`hepnb.tau.jets.CAND_FEATURES`) and ``cand_px, cand_py, cand_pz, cand_e``; flat ``jet_px … jet_e``,
+``gen_vis_px … gen_vis_e``, ``kin_<target>`` (:data:`hepnb.tau.jets.KIN_TARGETS`), ``is_tau``, ``charge`` (1
+for τ⁺) and ``decay_mode`` (0–5, −1 for background). In memory it is the awkward record of
+:func:`hepnb.tau.jets.generate_jets`; :func:`to_tensors` pads it to the networks' inputs, [N, 20, 17]
+features, [N, 20, 4] four-vectors and a mask.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hepnb import kinematics
 from hepnb.compute.chunks import cache_folder, generate_chunks, missing_chunks
 from hepnb.compute.client import available_cores, dask_client
 from hepnb.io import check_output, file_format
-from hepnb.tau.generate import PROCESSES, generate_jets
+from hepnb.tau import constants
+from hepnb.tau.events import MAX_PYTHIA_SEED, PROCESSES
+from hepnb.tau.jets import CAND_FEATURES, KIN_TARGETS, generate_jets
 
 if TYPE_CHECKING:
     from dask.distributed import Client
 
-__all__ = ["CAND_FEATURES", "FILE_FIELDS", "KIN_TARGETS", "p_theta_weights", "read_jets", "simulate", "split",
-           "write_jets"]
+__all__ = ["FILE_FIELDS", "REQUIRED_FIELDS", "jet_chunk", "p_theta_weights", "read_jets", "simulate", "split",
+           "to_tensors", "write_jets"]
 
-#: The 17 candidate features, in the network's input order (reference/tau.md §1).
-CAND_FEATURES: tuple[str, ...] = ("abs_deta", "abs_dphi", "log_pt", "log_e", "log_pt_rel", "log_e_rel", "dr",
-                                  "charge", "is_electron", "is_muon", "is_photon", "is_charged_hadron",
-                                  "is_neutral_hadron", "dz", "dz_err", "dxy", "dxy_err")
-#: The 5 kinematic targets: log(pT_gen/pT_reco), Δη, sin Δφ, cos Δφ, log(m_gen/m_reco).
-KIN_TARGETS: tuple[str, ...] = ("log_pt_ratio", "deta", "sin_dphi", "cos_dphi", "log_m_ratio")
 _P4 = ("px", "py", "pz", "e")
 _LABELS = ("is_tau", "charge", "decay_mode")
 #: Every field a jet file must hold.
@@ -40,7 +41,9 @@ FILE_FIELDS: tuple[str, ...] = (*(f"cand_{f}" for f in CAND_FEATURES), *(f"cand_
                                 *(f"jet_{c}" for c in _P4), *(f"gen_vis_{c}" for c in _P4),
                                 *(f"kin_{t}" for t in KIN_TARGETS), *_LABELS)
 _TREE = "jets"
-_MAX_PYTHIA_SEED = 900_000_000
+#: The fields :func:`to_tensors` needs (those of :func:`hepnb.tau.jets.generate_jets` but ``gen_vis_p4``).
+REQUIRED_FIELDS = ("cand_features", "cand_p4", "jet_p4", "is_tau", "charge", "decay_mode", "kin_targets")
+_IP = (13, 14, 15, 16)  # feature columns dz, dz_err, dxy, dxy_err
 
 
 def _to_flat(jets: Any) -> dict[str, Any]:
@@ -124,7 +127,7 @@ def read_jets(path: str | os.PathLike[str]) -> Any:
         import uproot
 
         with uproot.open(path) as handle:
-            if _TREE not in [k.split(";")[0] for k in handle.keys()]:
+            if _TREE not in [k.split(";")[0] for k in handle]:
                 msg = f"{path} has no TTree named {_TREE!r}; it has {sorted(handle.keys())}"
                 raise ValueError(msg)
             arr = handle[_TREE].arrays(library="ak")
@@ -140,13 +143,11 @@ def read_jets(path: str | os.PathLike[str]) -> Any:
     return _from_flat(cols)
 
 
-def _jet_chunk(seed: int, index: int, *, process: str, n_events: int) -> Any:
+def jet_chunk(seed: int, index: int, *, process: str, n_events: int) -> Any:
+    """The jets of one chunk of ``n_events`` events (the ``make_chunk`` of
+    :func:`hepnb.compute.chunks.generate_chunks`; ``seed`` is reduced to Pythia's range)."""
     del index
-    return generate_jets(process, n_events, seed % _MAX_PYTHIA_SEED)
-
-
-def _write_chunk(path: Path, jets: Any) -> Path:
-    return write_jets(path, jets)
+    return generate_jets(process, n_events, seed % MAX_PYTHIA_SEED)
 
 
 def simulate(n_tau_events: int, n_qq_events: int, *, seed: int, cache_dir: str | os.PathLike[str],
@@ -190,8 +191,8 @@ def simulate(n_tau_events: int, n_qq_events: int, *, seed: int, cache_dir: str |
     n_workers = max(1, min(workers or available_cores(), n_missing))
     with dask_client(client, workers=n_workers, from_env=False) as active:  # one cluster for both
         for base_seed, params, folder, n_chunks in jobs:
-            paths = generate_chunks(_jet_chunk, n_chunks, base_seed=base_seed, folder=folder, params=params,
-                                    client=active, progress=progress, write=_write_chunk, suffix=".parquet")
+            paths = generate_chunks(jet_chunk, n_chunks, base_seed=base_seed, folder=folder, params=params,
+                                    client=active, progress=progress, write=write_jets, suffix=".parquet")
             parts.extend(read_jets(p) for p in paths)
     return ak.concatenate(parts)
 
@@ -207,8 +208,8 @@ def p_theta_weights(jets: Any, *, p_edges_gev: np.ndarray | None = None,
     p_edges = np.linspace(2.0, 55.0, 54) if p_edges_gev is None else np.asarray(p_edges_gev)
     t_edges = np.linspace(10.0, 170.0, 42) if theta_edges_deg is None else np.asarray(theta_edges_deg)
     p4 = np.asarray(jets.jet_p4)
-    p = np.linalg.norm(p4[:, :3], axis=1)
-    theta = np.degrees(np.arctan2(np.hypot(p4[:, 0], p4[:, 1]), p4[:, 2]))
+    p = kinematics.p_gev(p4)
+    theta = kinematics.theta_deg(p4)
     ip = np.clip(np.digitize(p, p_edges) - 1, 0, len(p_edges) - 2)
     it = np.clip(np.digitize(theta, t_edges) - 1, 0, len(t_edges) - 2)
     sig = np.asarray(jets.is_tau) == 1
@@ -229,5 +230,58 @@ def split(n: int, seed: int, fractions: tuple[float, float, float] = (0.7, 0.1, 
         msg = f"need at least 10 jets and three positive fractions summing to 1, found n={n}, {fractions}"
         raise ValueError(msg)
     order = np.random.default_rng(seed).permutation(n)
-    n_train, n_val = int(round(fractions[0] * n)), int(round(fractions[1] * n))
+    n_train, n_val = round(fractions[0] * n), round(fractions[1] * n)
     return {"train": order[:n_train], "val": order[n_train:n_train + n_val], "test": order[n_train + n_val:]}
+
+
+
+def _prepare_impact_parameters(feats: np.ndarray) -> np.ndarray:
+    out = feats.copy()
+    missing = out[..., 13] <= constants.IP_MISSING + 1.0
+    for i in _IP:
+        out[..., i] = np.where(missing, 0.0, out[..., i])
+    out[..., 13] = np.tanh(out[..., 13])
+    out[..., 15] = np.tanh(out[..., 15])
+    return out
+
+
+def to_tensors(jets: Any, max_candidates: int = constants.MAX_CANDIDATES) -> dict[str, np.ndarray]:
+    """Pad or truncate each jet's candidates (already sorted by decreasing pT) to ``max_candidates``.
+
+    Jets with more candidates keep the ``max_candidates`` highest-pT ones; a warning says how many jets were
+    truncated. Raises ``ValueError`` for missing fields, a feature count other than 17, or NaN/inf.
+
+    The impact parameters are prepared as JetClass does: the −1000 of neutral candidates becomes 0 (for the
+    values and their errors) and dz, dxy (mm) become tanh(dz), tanh(dxy), so that a few secondary vertices
+    at centimetres do not dominate the input batch normalisation.
+    """
+    import awkward as ak
+
+    fields = set(ak.fields(jets))
+    missing = [f for f in REQUIRED_FIELDS if f not in fields]
+    if missing:
+        msg = f"jets lack the fields {missing}; expected {list(REQUIRED_FIELDS)}"
+        raise ValueError(msg)
+    n_feat = ak.flatten(ak.num(jets.cand_features, axis=2)) if len(jets) else np.array([constants.N_FEATURES])
+    if len(n_feat) and np.any(np.asarray(n_feat) != constants.N_FEATURES):
+        msg = f"each candidate needs {constants.N_FEATURES} features, found {sorted(set(np.asarray(n_feat).tolist()))}"
+        raise ValueError(msg)
+    counts = np.asarray(ak.num(jets.cand_features, axis=1))
+    n_long = int(np.sum(counts > max_candidates))
+    if n_long:
+        warnings.warn(f"{n_long} jets have more than {max_candidates} candidates; the highest-pT "
+                      f"{max_candidates} are kept", stacklevel=2)
+    feats = ak.to_numpy(ak.fill_none(ak.pad_none(jets.cand_features, max_candidates, axis=1, clip=True),
+                                     [0.0] * constants.N_FEATURES, axis=1))
+    p4 = ak.to_numpy(ak.fill_none(ak.pad_none(jets.cand_p4, max_candidates, axis=1, clip=True), [0.0] * 4, axis=1))
+    feats, p4 = np.asarray(feats, dtype=np.float32), np.asarray(p4, dtype=np.float32)
+    bad = ~np.isfinite(feats)
+    if bad.any():
+        msg = f"{int(bad.any(axis=(1, 2)).sum())} jets have NaN/inf candidate features"
+        raise ValueError(msg)
+    feats = _prepare_impact_parameters(feats)
+    mask = np.arange(max_candidates)[None, :] < np.minimum(counts, max_candidates)[:, None]
+    return {"features": feats, "p4": p4, "mask": mask, "jet_p4": np.asarray(ak.to_numpy(jets.jet_p4), np.float32),
+            "is_tau": np.asarray(jets.is_tau, np.int32), "charge": np.asarray(jets.charge, np.int32),
+            "decay_mode": np.asarray(jets.decay_mode, np.int32),
+            "kin_targets": np.asarray(ak.to_numpy(jets.kin_targets), np.float32)}

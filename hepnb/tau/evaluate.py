@@ -1,22 +1,26 @@
 """Tau-study metrics and the conventional baselines they are compared with (reference/tau.md §1).
 
-* tau ID: ROC as mis-ID probability vs ε_τ, AUC, fake rate at ε_τ = 70/80/90 %, rejection 1/ε_B at ε_S = 0.5;
+* tau ID: ROC as mis-ID probability vs ε_τ, AUC, fake rate at ε_τ = 70/80/90 %, rejection 1/ε_B at ε_S = 0.5
+  (the ROC, AUC and interpolated working points of :mod:`hepnb.metrics`);
 * decay mode: row-normalised confusion matrix and per-class precision/recall/F1, with a counting baseline
   (charged candidates and photons, HPS-like);
 * charge: mis-ID rate, with the jet-charge estimator Q_κ = Σ q pT^κ / pT_jet^κ (κ = 0.5) as baseline;
 * kinematics: response (median of reco/gen) and resolution ((q75 − q25)/median) of the visible pT in 5-GeV
-  bins from 5 to 50 GeV, of the mass, and the spread of η and φ, with the reco jet as baseline.
+  bins from 5 to 50 GeV (:func:`hepnb.metrics.quantile_resolution`), of the mass, and the spread of η and φ,
+  with the reco jet as baseline.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score, roc_curve
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from hepnb.tau import constants as C
-from hepnb.tau.dataset import CAND_FEATURES
+from hepnb import kinematics, metrics
+from hepnb.tau import constants
+from hepnb.tau.jets import CAND_FEATURES
 
 __all__ = ["PT_BINS_GEV", "charge_metrics", "counting_decay_mode", "decay_mode_metrics", "decode_kinematics",
            "jet_charge", "jet_summary_features", "kinematics_metrics", "tau_id_metrics"]
@@ -33,16 +37,13 @@ def tau_id_metrics(score: np.ndarray, is_tau: np.ndarray, efficiencies: Sequence
     lower bound, and ``rejection_is_lower_bound`` is true.
     """
     y = np.asarray(is_tau).astype(int)
-    if len(set(y.tolist())) < 2:
-        msg = "tau ID metrics need both tau and background jets"
-        raise ValueError(msg)
-    fpr, tpr, _ = roc_curve(y, score)
-    fake = {f"{int(round(100 * e))}": float(np.interp(e, tpr, fpr)) for e in efficiencies}
-    eps_b = float(np.interp(0.5, tpr, fpr))
+    fpr, tpr, _ = metrics.roc_curve(y, score)
+    *fake_rates, eps_b = metrics.interpolated_eff_bkg(y, score, [*efficiencies, 0.5]).tolist()
+    fake = {f"{round(100 * e)}": f for e, f in zip(efficiencies, fake_rates, strict=True)}
     keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), 400)).astype(int))
     # no background jet left at ε_S = 0.5: the rejection is at least the number of background jets
     bound = eps_b <= 0
-    return {"auc": float(roc_auc_score(y, score)), "fake_rate_at_eff": fake,
+    return {"auc": metrics.auc(y, score), "fake_rate_at_eff": fake,
             "rejection_at_0.5": float(np.sum(y == 0)) if bound else float(1.0 / eps_b),
             "rejection_is_lower_bound": bool(bound),
             "roc": {"eff_tau": tpr[keep].tolist(), "misid": fpr[keep].tolist()}}
@@ -50,12 +51,12 @@ def tau_id_metrics(score: np.ndarray, is_tau: np.ndarray, efficiencies: Sequence
 
 def decay_mode_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, object]:
     """Row-normalised confusion matrix and per-class precision, recall, F1 and support (τ jets only)."""
-    labels = list(range(len(C.DM_NAMES)))
+    labels = list(range(len(constants.DM_NAMES)))
     cm = confusion_matrix(true, pred, labels=labels).astype(float)
     rows = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1.0)
     prec, rec, f1, sup = precision_recall_fscore_support(true, pred, labels=labels, zero_division=0)
     per_class = {name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-                 for name, p, r, f, s in zip(C.DM_NAMES, prec, rec, f1, sup)}
+                 for name, p, r, f, s in zip(constants.DM_NAMES, prec, rec, f1, sup, strict=True)}
     return {"confusion_row_normalised": rows.tolist(), "per_class": per_class,
             "accuracy": float(np.mean(pred == true)), "macro_f1": float(np.mean(f1))}
 
@@ -92,42 +93,37 @@ def charge_metrics(prob_plus: np.ndarray, charge: np.ndarray, q_kappa: np.ndarra
     """Charge mis-ID rate of the network (p(τ⁺) > 0.5) and of the jet-charge sign, on τ jets."""
     truth = np.asarray(charge).astype(int)
     return {"misid_network": float(np.mean((prob_plus > 0.5).astype(int) != truth)),
-            "misid_jet_charge": float(np.mean((q_kappa > 0).astype(int) != truth)), "n_tau": int(len(truth))}
-
-
-def _pt_eta_phi_m(p4: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    pt = np.hypot(p4[:, 0], p4[:, 1])
-    eta = np.arcsinh(p4[:, 2] / np.maximum(pt, 1e-12))
-    m = np.sqrt(np.maximum(p4[:, 3] ** 2 - np.sum(p4[:, :3] ** 2, axis=1), 0.0))
-    return pt, eta, np.arctan2(p4[:, 1], p4[:, 0]), m
+            "misid_jet_charge": float(np.mean((q_kappa > 0).astype(int) != truth)), "n_tau": len(truth)}
 
 
 def decode_kinematics(outputs: np.ndarray, jet_p4: np.ndarray) -> dict[str, np.ndarray]:
     """Visible τ (pT, η, φ, m) from the 5 kinematic outputs and the reco jet (zeros give the reco jet)."""
-    pt, eta, phi, m = _pt_eta_phi_m(jet_p4)
-    return {"pt": pt * np.exp(outputs[:, 0]), "eta": eta + outputs[:, 1],
-            "phi": phi + np.arctan2(outputs[:, 2], outputs[:, 3]), "m": m * np.exp(outputs[:, 4])}
+    return {"pt": kinematics.pt_gev(jet_p4) * np.exp(outputs[:, 0]), "eta": kinematics.eta(jet_p4) + outputs[:, 1],
+            "phi": kinematics.phi_rad(jet_p4) + np.arctan2(outputs[:, 2], outputs[:, 3]),
+            "m": kinematics.mass_gev(jet_p4) * np.exp(outputs[:, 4])}
 
 
 def _response_resolution(ratio: np.ndarray) -> tuple[float, float]:
+    """Median and (q75 − q25)/median of a ratio; NaN for fewer than 4 values or a median ≤ 0."""
     if len(ratio) < 4:
         return float("nan"), float("nan")
-    q25, q50, q75 = np.quantile(ratio, [0.25, 0.5, 0.75])
-    return float(q50), float((q75 - q25) / q50) if q50 > 0 else float("nan")
+    res = metrics.quantile_resolution(ratio)
+    return res["median"], res["resolution"] if res["median"] > 0 else float("nan")
 
 
 def kinematics_metrics(reco: dict[str, np.ndarray], gen_vis_p4: np.ndarray) -> dict[str, object]:
     """Response and resolution of pT in gen-pT bins and overall, of the mass, and the IQR of Δη and Δφ."""
-    pt, eta, phi, m = _pt_eta_phi_m(gen_vis_p4)
+    pt = kinematics.pt_gev(gen_vis_p4)
     ratio = reco["pt"] / np.maximum(pt, 1e-9)
     bins = []
-    for lo, hi in zip(PT_BINS_GEV[:-1], PT_BINS_GEV[1:]):
+    for lo, hi in itertools.pairwise(PT_BINS_GEV):
         sel = (pt >= lo) & (pt < hi)
         resp, res = _response_resolution(ratio[sel])
         bins.append({"lo": float(lo), "hi": float(hi), "n": int(sel.sum()), "response": resp, "resolution": res})
-    dphi = (reco["phi"] - phi + np.pi) % (2 * np.pi) - np.pi
-    q = {name: np.quantile(d, [0.25, 0.75]) for name, d in (("eta", reco["eta"] - eta), ("phi", dphi))}
-    m_resp, m_res = _response_resolution(reco["m"] / np.maximum(m, 1e-9))
+    dphi = kinematics.delta_phi_rad(reco["phi"], kinematics.phi_rad(gen_vis_p4))
+    deta = reco["eta"] - kinematics.eta(gen_vis_p4)
+    q = {name: np.quantile(d, [0.25, 0.75]) for name, d in (("eta", deta), ("phi", dphi))}
+    m_resp, m_res = _response_resolution(reco["m"] / np.maximum(kinematics.mass_gev(gen_vis_p4), 1e-9))
     pt_resp, pt_res = _response_resolution(ratio)
     return {"pt_bins": bins, "pt_response": pt_resp, "pt_resolution": pt_res, "m_response": m_resp,
             "m_resolution": m_res, "eta_iqr": float(q["eta"][1] - q["eta"][0]),
@@ -144,7 +140,8 @@ def jet_summary_features(features: np.ndarray, mask: np.ndarray, jet_p4: np.ndar
     m = mask.astype(bool)
     pt_c = np.exp(features[..., _F["log_pt"]]) * m
     e_rel = np.exp(features[..., _F["log_e_rel"]]) * m
-    jet_pt, _, _, jet_m = _pt_eta_phi_m(jet_p4)
+    # pT from float64 and rounded, as np.hypot rounds, so that the boosted trees see the inputs they always saw
+    jet_pt = kinematics.pt_gev(np.asarray(jet_p4, np.float64)).astype(np.asarray(jet_p4).dtype)
     n_charged, n_photons = _counts(features, mask)
     n_nh = ((features[..., _F["is_neutral_hadron"]] > 0.5) & m).sum(axis=1)
     charged = (features[..., _F["charge"]] != 0) & m
@@ -154,7 +151,7 @@ def jet_summary_features(features: np.ndarray, mask: np.ndarray, jet_p4: np.ndar
     sig_z = np.where(charged, dz / np.maximum(features[..., _F["dz_err"]], 1e-6), 0.0)
     width = np.sum(pt_c * features[..., _F["dr"]], axis=1) / np.maximum(pt_c.sum(axis=1), 1e-9)
     return np.column_stack([
-        jet_pt, np.linalg.norm(jet_p4[:, :3], axis=1), jet_m, m.sum(axis=1), n_charged, n_photons, n_nh,
+        jet_pt, kinematics.p_gev(jet_p4), kinematics.mass_gev(jet_p4), m.sum(axis=1), n_charged, n_photons, n_nh,
         pt_c.max(axis=1) / np.maximum(jet_pt, 1e-9), width, np.abs(np.sum(features[..., _F["charge"]] * m, axis=1)),
         dxy.max(axis=1), dz.max(axis=1), sig_xy.max(axis=1), sig_z.max(axis=1),
         np.sort(e_rel, axis=1)[:, ::-1][:, :3].sum(axis=1)]).astype(np.float32)

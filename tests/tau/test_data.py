@@ -1,4 +1,4 @@
-"""Jet files (Parquet and ROOT), bad files, (p, θ) weights, split, chunked simulation, metrics and baselines."""
+"""Jet files (Parquet and ROOT), bad files, tensors, (p, θ) weights, split, chunked simulation, the CLI."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from hepnb.tau import metrics as M
-from hepnb.tau.dataset import FILE_FIELDS, p_theta_weights, read_jets, simulate, split, write_jets
-from hepnb.tau.generate import generate_jets
+from hepnb.tau.data import FILE_FIELDS, p_theta_weights, read_jets, simulate, split, to_tensors, write_jets
+from hepnb.tau.jets import generate_jets
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +48,27 @@ def test_bad_files(jets: ak.Array, tmp_path: Path) -> None:
     assert not (tmp_path / "jets.csv").exists()
 
 
+def test_tensors_pad_and_truncate(jets: ak.Array) -> None:
+    with pytest.warns(UserWarning, match="highest-pT 3 are kept"):
+        t = to_tensors(jets, max_candidates=3)
+    assert t["features"].shape == (len(jets), 3, 17)
+    counts = np.asarray(ak.num(jets.cand_features, axis=1))
+    np.testing.assert_array_equal(t["mask"].sum(axis=1), np.minimum(counts, 3))
+    assert np.all(t["features"][~t["mask"]] == 0)
+
+
+def test_tensors_refuse_bad_jets(jets: ak.Array) -> None:
+    with pytest.raises(ValueError, match=r"lack the fields \['decay_mode'\]"):
+        to_tensors(ak.zip({f: jets[f] for f in ak.fields(jets) if f != "decay_mode"}, depth_limit=1))
+    short = ak.Array([{**ak.to_list(jets[0]), "cand_features": [[0.0] * 16]}])
+    with pytest.raises(ValueError, match="needs 17 features, found \\[16\\]"):
+        to_tensors(short)
+    nan = ak.to_list(jets[:1])
+    nan[0]["cand_features"][0][2] = float("nan")
+    with pytest.raises(ValueError, match="NaN/inf"):
+        to_tensors(ak.Array(nan))
+
+
 def test_weights_flatten_signal_against_background(jets: ak.Array) -> None:
     w = p_theta_weights(jets, p_edges_gev=np.array([2.0, 20.0, 60.0]), theta_edges_deg=np.array([0.0, 90.0, 180.0]))
     assert w.mean() == pytest.approx(1.0)
@@ -56,7 +76,7 @@ def test_weights_flatten_signal_against_background(jets: ak.Array) -> None:
     ip = np.digitize(np.linalg.norm(p4[:, :3], axis=1), [20.0])
     it = (np.degrees(np.arctan2(np.hypot(p4[:, 0], p4[:, 1]), p4[:, 2])) > 90).astype(int)
     sig = np.asarray(jets.is_tau) == 1
-    for b in {(a, c) for a, c in zip(ip, it)}:
+    for b in set(zip(ip, it, strict=True)):
         sel = (ip == b[0]) & (it == b[1])
         if (sel & sig).any() and (sel & ~sig).any():
             assert w[sel & sig].sum() == pytest.approx(w[sel & ~sig].sum(), rel=1e-5)
@@ -76,67 +96,6 @@ def test_simulate_is_independent_of_workers(tmp_path: Path) -> None:
     assert ak.to_list(one.jet_p4) == ak.to_list(two.jet_p4)
     again = simulate(20, 6, seed=3, cache_dir=tmp_path / "a", events_per_chunk=10, workers=1, progress=False)
     assert ak.to_list(again.cand_features) == ak.to_list(one.cand_features)  # read back from the cache
-
-
-def test_tau_id_metrics() -> None:
-    y = np.array([0] * 50 + [1] * 50)
-    score = np.concatenate([np.linspace(0, 0.4, 50), np.linspace(0.6, 1, 50)])
-    res = M.tau_id_metrics(score, y)
-    assert res["auc"] == 1.0
-    assert res["fake_rate_at_eff"]["80"] == 0.0
-    assert res["rejection_at_0.5"] == 50.0 and res["rejection_is_lower_bound"]  # no background left: >= 50
-    overlap = np.concatenate([np.linspace(0, 0.8, 50), np.linspace(0.2, 1, 50)])  # 1/8 of background above 0.6
-    res = M.tau_id_metrics(overlap, y)
-    assert not res["rejection_is_lower_bound"]
-    assert res["rejection_at_0.5"] == pytest.approx(1 / np.mean(overlap[:50] >= np.median(overlap[50:])), rel=0.15)
-    with pytest.raises(ValueError, match="both tau and background"):
-        M.tau_id_metrics(score[:50], y[:50])
-
-
-def _cands(rows: list[tuple[float, float, int]]) -> tuple[np.ndarray, np.ndarray]:
-    """Candidates from (pT, charge, pdg category) rows, padded to 20."""
-    feats = np.zeros((1, 20, 17), np.float32)
-    for i, (pt, q, cat) in enumerate(rows):
-        feats[0, i, 2], feats[0, i, 7] = np.log(pt), q
-        feats[0, i, {11: 8, 13: 9, 22: 10, 211: 11, 130: 12}[cat]] = 1
-    mask = np.arange(20)[None] < len(rows)
-    return feats, mask
-
-
-@pytest.mark.parametrize(("rows", "dm"), [
-    ([(10.0, -1, 211)], 0),
-    ([(10.0, -1, 211), (3.0, 0, 22), (2.0, 0, 22)], 1),
-    ([(10.0, -1, 211), (3.0, 0, 22), (2.0, 0, 22), (1.0, 0, 22)], 2),
-    ([(10.0, -1, 211), (5.0, 1, 211), (3.0, -1, 211)], 3),
-    ([(10.0, -1, 211), (5.0, 1, 211), (3.0, -1, 211), (2.0, 0, 22)], 4),
-    ([(3.0, 0, 22)], 5),
-])
-def test_counting_decay_mode(rows: list[tuple[float, float, int]], dm: int) -> None:
-    feats, mask = _cands(rows)
-    assert M.counting_decay_mode(feats, mask)[0] == dm
-
-
-def test_jet_charge_by_hand() -> None:
-    feats, mask = _cands([(9.0, -1, 211), (4.0, 1, 211), (1.0, 0, 22)])
-    q = M.jet_charge(feats, mask, np.array([16.0]), kappa=0.5)
-    assert q[0] == pytest.approx((-3.0 + 2.0) / 4.0, rel=1e-6)
-
-
-def test_kinematics_decoding_and_resolution() -> None:
-    jet = np.array([[30.0, 0.0, 10.0, 33.0]])
-    reco = M.decode_kinematics(np.zeros((1, 5)), jet)
-    assert reco["pt"][0] == pytest.approx(30.0) and reco["phi"][0] == pytest.approx(0.0)
-    shifted = M.decode_kinematics(np.array([[np.log(1.1), 0.0, np.sin(0.2), np.cos(0.2), 0.0]]), jet)
-    assert shifted["pt"][0] == pytest.approx(33.0) and shifted["phi"][0] == pytest.approx(0.2)
-    rng = np.random.default_rng(0)
-    gen_pt = rng.uniform(5, 50, 4000)
-    gen = np.column_stack([gen_pt, np.zeros(4000), np.zeros(4000), gen_pt])
-    smeared = {"pt": gen_pt * rng.normal(1.0, 0.02, 4000), "eta": np.zeros(4000), "phi": np.zeros(4000),
-               "m": np.zeros(4000)}
-    res = M.kinematics_metrics(smeared, gen)
-    assert res["pt_response"] == pytest.approx(1.0, abs=0.003)
-    assert res["pt_resolution"] == pytest.approx(2 * 0.6745 * 0.02, rel=0.08)  # IQR of a Gaussian
-    assert len(res["pt_bins"]) == 9
 
 
 def test_cli_generate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,7 +4,7 @@ the tau-ID comparison of XGBoost, Deep Sets, a plain Transformer and ParT (seed 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jax
@@ -13,17 +13,17 @@ import numpy as np
 import optax
 from flax import nnx
 
-from hepnb.tau import constants as C
-from hepnb.tau import metrics as M
-from hepnb.tau.dataset import p_theta_weights, split
+from hepnb import kinematics
+from hepnb.tau import constants, evaluate
+from hepnb.tau.data import p_theta_weights, split, to_tensors
 from hepnb.tau.losses import TASK_WEIGHTS, MultiTaskLoss, SingleTaskLoss
 from hepnb.tau.models import TASKS, DeepSets, MultiParTau, ParTConfig, SingleParTau, count_params
 from hepnb.tau.pcgrad import PCGrad
-from hepnb.tau.tensors import to_tensors
 from hepnb.train import FitResult, fit, predict
 
-__all__ = ["SURGERIES", "TAGGERS", "TauData", "Trained", "evaluate_multi", "evaluate_single", "prepare",
-           "subsample", "tagger_scores", "train_multi", "train_single", "train_tagger", "train_xgboost"]
+__all__ = ["SURGERIES", "TAGGERS", "TauData", "Trained", "baselines", "evaluate_multi", "evaluate_single",
+           "physics_checks", "prepare", "subsample", "tagger_scores", "tau_id_window", "train_multi", "train_single",
+           "train_tagger", "train_xgboost", "xgboost_scores"]
 
 SURGERIES = ("none", "original", "tau")
 TAGGERS = ("deepsets", "transformer", "part")
@@ -37,7 +37,6 @@ class TauData:
     train: dict[str, np.ndarray]
     val: dict[str, np.ndarray]
     test: dict[str, np.ndarray]
-    gen_vis_p4: np.ndarray = field(repr=False)
 
 
 def prepare(jets: Any, *, seed: int) -> TauData:
@@ -49,13 +48,13 @@ def prepare(jets: Any, *, seed: int) -> TauData:
     tensors["gen_vis_p4"] = np.asarray(ak.to_numpy(jets.gen_vis_p4), np.float32)
     idx = split(len(tensors["weight"]), seed)
     parts = {name: {k: v[i] for k, v in tensors.items()} for name, i in idx.items()}
-    return TauData(train=parts["train"], val=parts["val"], test=parts["test"], gen_vis_p4=tensors["gen_vis_p4"])
+    return TauData(train=parts["train"], val=parts["val"], test=parts["test"])
 
 
 def subsample(data: dict[str, np.ndarray], fraction: float, seed: int) -> dict[str, np.ndarray]:
     """A random ``fraction`` of a split (for the data-scaling table)."""
     n = len(data["weight"])
-    keep = np.sort(np.random.default_rng(seed).permutation(n)[: max(1, int(round(fraction * n)))])
+    keep = np.sort(np.random.default_rng(seed).permutation(n)[: max(1, round(fraction * n))])
     return {k: v[keep] for k, v in data.items()}
 
 
@@ -154,15 +153,15 @@ def tagger_scores(model: nnx.Module, data: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def train_xgboost(data: TauData, *, n_trees: int, seed: int = 0, fraction: float = 1.0) -> tuple[Any, float]:
-    """XGBoost on :func:`hepnb.tau.metrics.jet_summary_features` for tau ID; returns (model, train seconds)."""
+    """XGBoost on :func:`hepnb.tau.evaluate.jet_summary_features` for tau ID; returns (model, train seconds)."""
     import xgboost as xgb
 
     train = subsample(data.train, fraction, seed) if fraction < 1.0 else data.train
     model = xgb.XGBClassifier(n_estimators=n_trees, max_depth=6, learning_rate=0.1, subsample=0.8,
                               tree_method="hist", device="cuda" if jax.default_backend() == "gpu" else "cpu", random_state=seed,
                               early_stopping_rounds=max(10, n_trees // 10), eval_metric="logloss")
-    x_tr = M.jet_summary_features(train["features"], train["mask"], train["jet_p4"])
-    x_va = M.jet_summary_features(data.val["features"], data.val["mask"], data.val["jet_p4"])
+    x_tr = evaluate.jet_summary_features(train["features"], train["mask"], train["jet_p4"])
+    x_va = evaluate.jet_summary_features(data.val["features"], data.val["mask"], data.val["jet_p4"])
     t0 = time.perf_counter()
     model.fit(x_tr, train["is_tau"], sample_weight=train["weight"], eval_set=[(x_va, data.val["is_tau"])],
               verbose=False)
@@ -171,12 +170,12 @@ def train_xgboost(data: TauData, *, n_trees: int, seed: int = 0, fraction: float
 
 def xgboost_scores(model: Any, data: dict[str, np.ndarray]) -> np.ndarray:
     """p(τ) of the XGBoost tagger."""
-    return model.predict_proba(M.jet_summary_features(data["features"], data["mask"], data["jet_p4"]))[:, 1]
+    return model.predict_proba(evaluate.jet_summary_features(data["features"], data["mask"], data["jet_p4"]))[:, 1]
 
 
-def _theta_window(data: dict[str, np.ndarray]) -> np.ndarray:
-    p4 = data["jet_p4"]
-    theta = np.degrees(np.arctan2(np.hypot(p4[:, 0], p4[:, 1]), p4[:, 2]))
+def tau_id_window(data: dict[str, np.ndarray]) -> np.ndarray:
+    """The jets of a split that tau-ID metrics use: 10° < θ < 170°, as the tau code's evaluation."""
+    theta = kinematics.theta_deg(data["jet_p4"])
     return (theta > 10.0) & (theta < 170.0)
 
 
@@ -184,18 +183,18 @@ def _task_metrics(task: str, out: np.ndarray, data: dict[str, np.ndarray]) -> di
     tau = data["is_tau"] == 1
     if task == "tau_id":
         score = np.asarray(jax.nn.softmax(jnp.asarray(out), axis=-1)[:, 1])
-        win = _theta_window(data)
-        return M.tau_id_metrics(score[win], data["is_tau"][win])
+        win = tau_id_window(data)
+        return evaluate.tau_id_metrics(score[win], data["is_tau"][win])
     if task == "charge":
         prob = 1 / (1 + np.exp(-out[:, 0])) if out.shape[-1] == 1 else np.asarray(
             jax.nn.softmax(jnp.asarray(out), axis=-1)[:, 1])
-        jet_pt = np.hypot(data["jet_p4"][:, 0], data["jet_p4"][:, 1])
-        q = M.jet_charge(data["features"], data["mask"], jet_pt)
-        return M.charge_metrics(prob[tau], data["charge"][tau], q[tau])
+        jet_pt = kinematics.pt_gev(data["jet_p4"])
+        q = evaluate.jet_charge(data["features"], data["mask"], jet_pt)
+        return evaluate.charge_metrics(prob[tau], data["charge"][tau], q[tau])
     if task == "decay_mode":
-        return M.decay_mode_metrics(np.argmax(out[tau], axis=1), data["decay_mode"][tau])
-    reco = M.decode_kinematics(out[tau], data["jet_p4"][tau])
-    return M.kinematics_metrics(reco, data["gen_vis_p4"][tau])
+        return evaluate.decay_mode_metrics(np.argmax(out[tau], axis=1), data["decay_mode"][tau])
+    reco = evaluate.decode_kinematics(out[tau], data["jet_p4"][tau])
+    return evaluate.kinematics_metrics(reco, data["gen_vis_p4"][tau])
 
 
 def evaluate_multi(model: MultiParTau, data: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -212,10 +211,10 @@ def evaluate_single(model: SingleParTau, data: dict[str, np.ndarray]) -> dict[st
 def baselines(data: dict[str, np.ndarray]) -> dict[str, Any]:
     """The conventional estimators on one split: counting decay mode, jet charge, reco-jet kinematics."""
     tau = data["is_tau"] == 1
-    dm = M.counting_decay_mode(data["features"][tau], data["mask"][tau])
-    reco = M.decode_kinematics(np.zeros((int(tau.sum()), 5)), data["jet_p4"][tau])
-    return {"decay_mode": M.decay_mode_metrics(dm, data["decay_mode"][tau]),
-            "kinematics": M.kinematics_metrics(reco, data["gen_vis_p4"][tau])}
+    dm = evaluate.counting_decay_mode(data["features"][tau], data["mask"][tau])
+    reco = evaluate.decode_kinematics(np.zeros((int(tau.sum()), 5)), data["jet_p4"][tau])
+    return {"decay_mode": evaluate.decay_mode_metrics(dm, data["decay_mode"][tau]),
+            "kinematics": evaluate.kinematics_metrics(reco, data["gen_vis_p4"][tau])}
 
 
 def physics_checks(jets: Any) -> dict[str, Any]:
@@ -224,14 +223,15 @@ def physics_checks(jets: Any) -> dict[str, Any]:
 
     tau = np.asarray(jets.is_tau) == 1
     dm = np.asarray(jets.decay_mode)[tau]
-    frac = {C.DM_NAMES[i]: float(np.mean(dm == i)) for i in range(len(C.DM_NAMES))}
-    pdg = {C.DM_NAMES[C.DM_CLASSES.index(k)]: v for k, v in C.PDG_HADRONIC_DM_FRACTIONS.items()}
+    names = constants.DM_NAMES
+    frac = {names[i]: float(np.mean(dm == i)) for i in range(len(names))}
+    pdg = {names[constants.DM_CLASSES.index(k)]: v for k, v in constants.PDG_HADRONIC_DM_FRACTIONS.items()}
     vis = np.asarray(jets.gen_vis_p4)[tau]
     n_cand = np.asarray(ak.num(jets.cand_features, axis=1))
     edges = np.arange(0.0, 52.5, 2.5)
     return {"dm_fractions": frac, "dm_fractions_pdg": pdg,
             "vis_pt_hist": {"edges": edges.tolist(),
-                            "counts": np.histogram(np.hypot(vis[:, 0], vis[:, 1]), edges)[0].tolist()},
+                            "counts": np.histogram(kinematics.pt_gev(vis), edges)[0].tolist()},
             "n_candidates_mean": {"tau": float(n_cand[tau].mean()), "qg": float(n_cand[~tau].mean())},
             "n_candidates_hist": {"tau": np.bincount(n_cand[tau], minlength=31)[:31].tolist(),
                                   "qg": np.bincount(n_cand[~tau], minlength=31)[:31].tolist()},
