@@ -25,6 +25,7 @@ __all__ = [
     "accuracy_rows",
     "bootstrap_counts",
     "fix_rows",
+    "fraction_bias",
     "gap_rows",
     "interval",
     "model_metrics",
@@ -160,3 +161,14 @@ def model_metrics(prob: NDArray[np.float64], y: NDArray[np.int64], counts: NDArr
                 for i, s in enumerate(SPECIES)},
     }
 
+
+
+def fraction_bias(pred: NDArray[np.int64], y: NDArray[np.int64], counts: NDArray[np.int64]) -> dict[str, dict[str, float]]:
+    """Per species: the predicted fraction, the true one, and the bias predicted − true (points) with its 68 %
+    interval over the sample's bootstrap ``counts``."""
+    out = {}
+    for i, s in enumerate(SPECIES):
+        bias = interval((pred == i).astype(np.float64) - (y == i).astype(np.float64), counts)
+        out[s] = {"predicted_pct": 100 * float(np.mean(pred == i)), "true_pct": 100 * float(np.mean(y == i)),
+                  **{f"bias_{k}": 100 * v for k, v in bias.items()}}
+    return out

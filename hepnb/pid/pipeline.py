@@ -10,6 +10,7 @@ depend on where a model was trained, and the same seeds give the same numbers wi
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ import optax
 from numpy.typing import NDArray
 
 from hepnb.pid.baselines import Baseline, baseline_predictions
+from hepnb.pid.constants import O2_TOF_P_MIN_GEV
 from hepnb.pid.models import NETWORKS, build_network, focal_loss, network_settings
 from hepnb.pid.protocols import PROTOCOLS, Prepared, prepare, protocol_spec
 from hepnb.pid.selection import blank_tof, features, labels, momentum_range
@@ -32,15 +34,18 @@ __all__ = [
     "Grid",
     "RangeData",
     "chosen_network",
+    "default_compile_cache",
     "network_loss",
     "predict_model",
     "predict_network",
     "range_data",
     "run_grid",
+    "train_deployable",
     "train_member",
     "train_network",
     "train_tree",
     "tree_probabilities",
+    "use_compile_cache",
 ]
 
 TREES = ("random_forest", "xgboost")
@@ -49,6 +54,26 @@ _XGB_EARLY_STOPPING = 20
 
 
 # Training
+
+
+def default_compile_cache() -> str:
+    """Where compiled training epochs are kept between runs: ``$HEPNB_CACHE/jax`` (default ``~/.cache/hepnb/jax``)."""
+    root = os.environ.get("HEPNB_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "hepnb")
+    return os.path.join(root, "jax")
+
+
+def use_compile_cache(folder: str | os.PathLike[str] | None) -> None:
+    """Keep XLA compilations in ``folder`` (JAX's persistent compilation cache), every one however quick.
+
+    The grid trains the same architecture on arrays of the same shapes many times (the protocols with a
+    validation split share their splits; several worker processes train in parallel): each compiles once.
+    ``None`` leaves JAX's configuration as it is.
+    """
+    if folder is None:
+        return
+    jax.config.update("jax_compilation_cache_dir", os.fspath(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
 
 
 def _loss_factory(alpha: float, gamma: float) -> Any:
@@ -238,8 +263,10 @@ def _tree_key(cell: Cell, name: str) -> tuple[Any, ...]:
 
 
 def train_member(member: tuple[str, str, str], cells: Mapping[Cell, Prepared], *, epochs: int, patience: int,
-                 batch_size: int, n_trees_rf: int, n_trees_xgb: int, seed: int) -> dict[str, Any]:
-    """One grid member as a Dask task: train model ``name`` of cell ``(range, protocol)``.
+                 batch_size: int, n_trees_rf: int, n_trees_xgb: int, seed: int,
+                 compile_cache: str | None = None) -> dict[str, Any]:
+    """One grid member as a Dask task: train model ``name`` of cell ``(range, protocol)``
+    (compilations kept in ``compile_cache``, :func:`use_compile_cache`).
 
     Returns
     -------
@@ -251,6 +278,7 @@ def train_member(member: tuple[str, str, str], cells: Mapping[Cell, Prepared], *
 
     range_name, protocol, name = member
     data = cells[(range_name, protocol)]
+    use_compile_cache(compile_cache)
     if name in TREES:
         n_trees = n_trees_rf if name == "random_forest" else n_trees_xgb
         model, train_s = train_tree(name, data, n_trees=n_trees, seed=seed)
@@ -270,7 +298,7 @@ def _network(name: str, state: dict[str, Any], *, seed: int, range_name: str | N
 
 def run_grid(tracks: Mapping[str, NDArray], *, ranges: Sequence[str], protocols: Sequence[str],
              networks: Sequence[str], epochs: int, patience: int, batch_size: int, n_trees_rf: int,
-             n_trees_xgb: int, seed: int, client: Any = None) -> Grid:
+             n_trees_xgb: int, seed: int, client: Any = None, compile_cache: str | None = None) -> Grid:
     """Train every model in every (range, protocol) and predict the validation split and the common test set.
 
     Parameters
@@ -283,9 +311,12 @@ def run_grid(tracks: Mapping[str, NDArray], *, ranges: Sequence[str], protocols:
     client
         A :class:`dask.distributed.Client`: one task per (range, protocol, model). ``None`` trains one
         after the other in this process. Same seeds, same numbers either way.
+    compile_cache
+        A folder for JAX's persistent compilation cache (:func:`use_compile_cache`), here and on the workers.
     """
     from hepnb.compute.sweep import map_tasks
 
+    use_compile_cache(compile_cache)
     unknown = [n for n in networks if n not in NETWORKS]
     if unknown:
         msg = f"unknown network(s) {unknown}; choose from {list(NETWORKS)}"
@@ -303,7 +334,7 @@ def run_grid(tracks: Mapping[str, NDArray], *, ranges: Sequence[str], protocols:
     trained = dict(zip(to_train, map_tasks(train_member, to_train, cells, client=client,
                                            desc="range x protocol x model", epochs=epochs, patience=patience,
                                            batch_size=batch_size, n_trees_rf=n_trees_rf, n_trees_xgb=n_trees_xgb,
-                                           seed=seed), strict=True))
+                                           seed=seed, compile_cache=compile_cache), strict=True))
     out: dict[Cell, dict[str, Any]] = {
         cell: {"data": data, "models": {}, "prob_val": {}, "prob_test": {}, "timing": {}}
         for cell, data in cells.items()}
@@ -332,3 +363,23 @@ def chosen_network(grid: Grid, cell: Cell) -> str:
     probs = grid.cells[cell]["prob_val"]
     return max(grid.networks, key=lambda n: float(np.mean(probs[n].argmax(1) == data.val["y"])))
 
+
+
+def train_deployable(tracks: Mapping[str, NDArray], name: str, *, range_name: str = "full", epochs: int,
+                     patience: int, batch_size: int, seed: int) -> tuple[Any, Prepared, RangeData, dict[str, Any]]:
+    """The network to deploy in O2Physics: ``name`` trained under ``corrected`` with TOF blanked below 0.5 GeV/c,
+    as O2's PIDML reader presents tracks (:func:`hepnb.pid.selection.blank_tof`).
+
+    The range's tracks, their splits and the common test set are those of the grid (blanking changes inputs, not
+    rows), so its test accuracy compares paired with the grid's network of the same family.
+
+    Returns
+    -------
+    model, data, range, info
+        The trained network, its prepared cell, the blanked range, and the training record.
+    """
+    blanked = range_data(tracks, range_name, tof_p_min_gev=O2_TOF_P_MIN_GEV)
+    data = prepare(blanked.raw, blanked.y, "corrected", seed=231)
+    model, info = train_network(name, data, epochs=epochs, patience=patience, batch_size=batch_size, seed=seed,
+                                range_name=range_name)
+    return model, data, blanked, info

@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 
 from hepnb.pid.constants import MISSING, PDG, SPECIES
 
-__all__ = ["FEATURES", "GROUPS", "RANGES", "SELECTIONS", "SELECTION_COLUMNS", "blank_tof", "feature_columns", "features",
+__all__ = ["FEATURES", "GROUPS", "RANGES", "RANGE_LABELS", "SELECTIONS", "SELECTION_COLUMNS", "blank_tof", "feature_columns", "features",
            "labels", "momentum_range", "select", "selected", "stack_features"]
 
 #: The seed's 22 training features, in order.
@@ -31,6 +31,8 @@ GROUPS: dict[str, tuple[int, ...]] = {
 }
 #: Momentum ranges in GeV/c, cut on the total momentum p (the seed labelled them "pT").
 RANGES: dict[str, tuple[float, float]] = {"0-1": (0.0, 1.0), "1-3": (1.0, 3.0), "full": (0.0, np.inf)}
+#: The ranges as a page names them.
+RANGE_LABELS: dict[str, str] = {"0-1": "0–1 GeV/c", "1-3": "1–3 GeV/c", "full": "all momenta"}
 SELECTIONS = ("o2", "seed")
 #: The columns each selection reads beyond the features: the seed extractor does not write ``its_nclusters``,
 #: so only the ``o2`` selection needs it.
