@@ -107,16 +107,17 @@ _FIT_COLUMNS = ("x", "mask", "mode", "y", "w")
 
 
 def train_network(name: str, data: Prepared, *, epochs: int, patience: int, batch_size: int = 256,
-                  seed: int = 0, range_name: str | None = None, checkpoint_dir: str | None = None
-                  ) -> tuple[Any, dict[str, Any]]:
+                  seed: int = 0, range_name: str | None = None, lr_scale: float = 1.0,
+                  checkpoint_dir: str | None = None) -> tuple[Any, dict[str, Any]]:
     """Train one network with the seed's settings for its range (:func:`hepnb.pid.models.network_settings`).
 
     Early stopping and the kept epoch follow the error rate on ``data.val``: the validation split, or the test
-    set under the ``seed`` protocol (its flaw).
+    set under the ``seed`` protocol (its flaw). ``lr_scale`` multiplies the seed's learning rate (a profile that
+    trains far fewer steps than the seed's hundred epochs raises it, the same for every protocol).
     """
     settings = network_settings(name, range_name)
     model = build_network(name, seed=seed, range_name=range_name)
-    result = fit(model, optax.adam(settings.learning_rate), network_loss(settings.focal_alpha, 2.5),
+    result = fit(model, optax.adam(settings.learning_rate * lr_scale), network_loss(settings.focal_alpha, 2.5),
                  {k: data.train[k] for k in _FIT_COLUMNS}, {k: data.val[k] for k in _FIT_COLUMNS},
                  batch_size=batch_size, n_epochs=epochs, patience=patience, seed=seed, monitor="val_err",
                  checkpoint_dir=checkpoint_dir, progress=False)
@@ -263,7 +264,7 @@ def _tree_key(cell: Cell, name: str) -> tuple[Any, ...]:
 
 
 def train_member(member: tuple[str, str, str], cells: Mapping[Cell, Prepared], *, epochs: int, patience: int,
-                 batch_size: int, n_trees_rf: int, n_trees_xgb: int, seed: int,
+                 batch_size: int, n_trees_rf: int, n_trees_xgb: int, seed: int, lr_scale: float = 1.0,
                  compile_cache: str | None = None) -> dict[str, Any]:
     """One grid member as a Dask task: train model ``name`` of cell ``(range, protocol)``
     (compilations kept in ``compile_cache``, :func:`use_compile_cache`).
@@ -284,7 +285,7 @@ def train_member(member: tuple[str, str, str], cells: Mapping[Cell, Prepared], *
         model, train_s = train_tree(name, data, n_trees=n_trees, seed=seed)
         return {"model": model, "info": {"train_time_s": train_s}}
     model, info = train_network(name, data, epochs=epochs, patience=patience, batch_size=batch_size, seed=seed,
-                                range_name=range_name)
+                                range_name=range_name, lr_scale=lr_scale)
     return {"state": state_to_numpy(model), "info": info}
 
 
@@ -298,7 +299,8 @@ def _network(name: str, state: dict[str, Any], *, seed: int, range_name: str | N
 
 def run_grid(tracks: Mapping[str, NDArray], *, ranges: Sequence[str], protocols: Sequence[str],
              networks: Sequence[str], epochs: int, patience: int, batch_size: int, n_trees_rf: int,
-             n_trees_xgb: int, seed: int, client: Any = None, compile_cache: str | None = None) -> Grid:
+             n_trees_xgb: int, seed: int, lr_scale: float = 1.0, client: Any = None,
+             compile_cache: str | None = None) -> Grid:
     """Train every model in every (range, protocol) and predict the validation split and the common test set.
 
     Parameters
@@ -308,6 +310,8 @@ def run_grid(tracks: Mapping[str, NDArray], *, ranges: Sequence[str], protocols:
     ranges, protocols, networks
         Keys of :data:`hepnb.pid.selection.RANGES`, :data:`hepnb.pid.protocols.PROTOCOLS` and
         :data:`hepnb.pid.models.NETWORKS`; the two tree models are always trained.
+    lr_scale
+        Multiplies every network's learning rate (:func:`train_network`).
     client
         A :class:`dask.distributed.Client`: one task per (range, protocol, model). ``None`` trains one
         after the other in this process. Same seeds, same numbers either way.
@@ -334,7 +338,7 @@ def run_grid(tracks: Mapping[str, NDArray], *, ranges: Sequence[str], protocols:
     trained = dict(zip(to_train, map_tasks(train_member, to_train, cells, client=client,
                                            desc="range x protocol x model", epochs=epochs, patience=patience,
                                            batch_size=batch_size, n_trees_rf=n_trees_rf, n_trees_xgb=n_trees_xgb,
-                                           seed=seed, compile_cache=compile_cache), strict=True))
+                                           seed=seed, lr_scale=lr_scale, compile_cache=compile_cache), strict=True))
     out: dict[Cell, dict[str, Any]] = {
         cell: {"data": data, "models": {}, "prob_val": {}, "prob_test": {}, "timing": {}}
         for cell, data in cells.items()}
@@ -366,7 +370,8 @@ def chosen_network(grid: Grid, cell: Cell) -> str:
 
 
 def train_deployable(tracks: Mapping[str, NDArray], name: str, *, range_name: str = "full", epochs: int,
-                     patience: int, batch_size: int, seed: int) -> tuple[Any, Prepared, RangeData, dict[str, Any]]:
+                     patience: int, batch_size: int, seed: int, lr_scale: float = 1.0
+                     ) -> tuple[Any, Prepared, RangeData, dict[str, Any]]:
     """The network to deploy in O2Physics: ``name`` trained under ``corrected`` with TOF blanked below 0.5 GeV/c,
     as O2's PIDML reader presents tracks (:func:`hepnb.pid.selection.blank_tof`).
 
@@ -381,5 +386,5 @@ def train_deployable(tracks: Mapping[str, NDArray], name: str, *, range_name: st
     blanked = range_data(tracks, range_name, tof_p_min_gev=O2_TOF_P_MIN_GEV)
     data = prepare(blanked.raw, blanked.y, "corrected", seed=231)
     model, info = train_network(name, data, epochs=epochs, patience=patience, batch_size=batch_size, seed=seed,
-                                range_name=range_name)
+                                range_name=range_name, lr_scale=lr_scale)
     return model, data, blanked, info

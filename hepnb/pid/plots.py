@@ -19,6 +19,7 @@ __all__ = [
     "gap_figure",
     "nsigma_core_figure",
     "systematics_figure",
+    "training_figure",
     "working_point_figure",
 ]
 
@@ -170,5 +171,21 @@ def systematics_figure(rows: Sequence[Mapping[str, Any]], models: Sequence[str],
     ax.invert_yaxis()
     ax.set(xlabel=f"accuracy shift, {range_name} GeV/c (points)")
     ax.legend(fontsize=10, loc="lower left")
+    _label(ax)
+    return fig
+
+
+def training_figure(histories: Mapping[str, Sequence[float]], references: Mapping[str, float]) -> Any:
+    """Validation accuracy (%) per epoch of each network, with horizontal lines for reference models."""
+    fig, ax = plotting.page_figure()
+    for k, (name, errors) in enumerate(histories.items()):
+        acc = 100 * (1 - np.asarray(errors, dtype=float))
+        ax.plot(np.arange(1, acc.size + 1), acc, "o-", color=f"C{k}", label=name, ms=3)
+    for j, (name, value) in enumerate(references.items()):
+        ax.axhline(100 * value, color="0.3", ls=("--", ":", "-.")[j % 3], lw=1.2, label=name)
+    values = [100 * (1 - np.asarray(e, dtype=float)) for e in histories.values()]
+    low = min(float(np.min(v)) for v in values) if values else 0.0
+    ax.set(xlabel="epoch", ylabel="validation accuracy (%)", ylim=(max(low - 1, 0), 100.5))
+    ax.legend(fontsize=10, loc="lower right", ncol=2)
     _label(ax)
     return fig

@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 from hepnb.io import file_format
 from hepnb.pid.bayes import extractor_bayes_columns
 from hepnb.pid.constants import MISSING, SPECIES
+from hepnb.pid.data import EXTRACTOR_COLUMNS
 from hepnb.pid.selection import FEATURES, SELECTION_COLUMNS, feature_columns, select, stack_features
 
 __all__ = [
@@ -60,8 +61,7 @@ REQUIRED: tuple[str, ...] = ("pt", "eta", "phi", "tpc_signal", *(f"tpc_nsigma_{s
                              *(f"tof_nsigma_{s}" for s in SPECIES), "dca_xy", "dca_z")
 #: TOF columns, where NaN means "no TOF" and becomes −999.
 TOF_COLUMNS: tuple[str, ...] = ("tof_beta", "tof_mass", *(f"tof_nsigma_{s}" for s in SPECIES))
-_OPTIONAL = ("p", "charge", "tpc_nclusters", "tpc_chi2", "its_nclusters", "tof_mass", "has_tpc", "has_tof",
-             "event_id", "track_id", *(f"bayes_prob_{s}" for s in SPECIES))
+_OPTIONAL = tuple(c for c in (*EXTRACTOR_COLUMNS, "its_nclusters") if c not in (*REQUIRED, "mc_pdg"))
 _LABELS = ("mc_pdg",)
 _TREE_CLASSES = ("TTree", "ROOT::RNTuple")
 _GLOB_CHARS = frozenset("*?[")

@@ -61,7 +61,7 @@ def test_tof_matching_threshold_and_plateau() -> None:
 
 @pytest.fixture(scope="module")
 def cores() -> list[dict]:
-    return nsigma_cores(6000, seed=11)
+    return nsigma_cores(5000, seed=11)
 
 
 @pytest.mark.parametrize("detector", ["TPC", "TOF"])
