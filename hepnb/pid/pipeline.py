@@ -280,13 +280,14 @@ def train_member(member: tuple[str, str, str], cells: Mapping[Cell, Prepared], *
     range_name, protocol, name = member
     data = cells[(range_name, protocol)]
     use_compile_cache(compile_cache)
+    cpu0 = time.process_time()
     if name in TREES:
         n_trees = n_trees_rf if name == "random_forest" else n_trees_xgb
         model, train_s = train_tree(name, data, n_trees=n_trees, seed=seed)
-        return {"model": model, "info": {"train_time_s": train_s}}
+        return {"model": model, "info": {"train_time_s": train_s, "cpu_s": time.process_time() - cpu0}}
     model, info = train_network(name, data, epochs=epochs, patience=patience, batch_size=batch_size, seed=seed,
                                 range_name=range_name, lr_scale=lr_scale)
-    return {"state": state_to_numpy(model), "info": info}
+    return {"state": state_to_numpy(model), "info": {**info, "cpu_s": time.process_time() - cpu0}}
 
 
 def _network(name: str, state: dict[str, Any], *, seed: int, range_name: str | None) -> Any:

@@ -32,7 +32,7 @@ GROUPS: dict[str, tuple[int, ...]] = {
 #: Momentum ranges in GeV/c, cut on the total momentum p (the seed labelled them "pT").
 RANGES: dict[str, tuple[float, float]] = {"0-1": (0.0, 1.0), "1-3": (1.0, 3.0), "full": (0.0, np.inf)}
 #: The ranges as a page names them.
-RANGE_LABELS: dict[str, str] = {"0-1": "0–1 GeV/c", "1-3": "1–3 GeV/c", "full": "all momenta"}
+RANGE_LABELS: dict[str, str] = {"0-1": "0–1 GeV/c", "1-3": "1–3 GeV/c", "full": "the full range"}
 SELECTIONS = ("o2", "seed")
 #: The columns each selection reads beyond the features: the seed extractor does not write ``its_nclusters``,
 #: so only the ``o2`` selection needs it.

@@ -75,7 +75,7 @@ def test_seed_fse_architecture_and_group_drop() -> None:
 
 @pytest.fixture(scope="module")
 def grid(sample: dict[str, np.ndarray]) -> pipeline.Grid:
-    return pipeline.run_grid(sample, ranges=["full"], protocols=["seed", "seed_val", "corrected"],
+    return pipeline.run_grid(sample, ranges=["full"], protocols=["seed", "seed_val_tokens", "corrected"],
                              networks=["simple_nn", "moe"], epochs=3, patience=3, batch_size=128, n_trees_rf=10,
                              n_trees_xgb=20, seed=0, lr_scale=10.0)
 
@@ -93,10 +93,11 @@ def test_grid_trains_learns_and_chooses_on_validation(grid: pipeline.Grid) -> No
     seed_cell = grid.cells[("full", "seed")]
     test_acc = {n: np.mean(seed_cell["prob_test"][n].argmax(1) == y) for n in grid.networks}
     assert pipeline.chosen_network(grid, ("full", "seed")) == max(test_acc, key=test_acc.get)
-    # XGBoost ignores class weights: seed_val's fit serves corrected; the random forest is weighted differently
-    assert cell["timing"]["xgboost"]["shared_with"] == "full/seed_val"
+    # XGBoost ignores class weights: seed_val_tokens' fit serves corrected; the random forest is weighted differently
+    assert cell["timing"]["xgboost"]["shared_with"] == "full/seed_val_tokens"
     assert cell["timing"]["random_forest"]["shared_with"] == ""
-    np.testing.assert_array_equal(cell["prob_test"]["xgboost"], grid.cells[("full", "seed_val")]["prob_test"]["xgboost"])
+    np.testing.assert_array_equal(cell["prob_test"]["xgboost"],
+                                  grid.cells[("full", "seed_val_tokens")]["prob_test"]["xgboost"])
 
 
 def test_paired_gaps_and_fixes(grid: pipeline.Grid) -> None:
@@ -109,15 +110,15 @@ def test_paired_gaps_and_fixes(grid: pipeline.Grid) -> None:
         assert row["gap_value"] == pytest.approx(acc["xgboost"] - acc[row["best_network"]])
         assert row["gap_lo"] <= row["gap_value"] <= row["gap_hi"]
     fixes = comparison.fix_rows(grid, counts)
-    assert [f["fix"] for f in fixes] == ["validation split", "missing values tokenised + class weights dropped"]
-    assert fixes[0]["closed_value"] == pytest.approx(gaps["seed"]["gap_value"] - gaps["seed_val"]["gap_value"])
+    assert [f["fix"] for f in fixes] == ["validation split + missing values tokenised", "class weights dropped"]
+    assert fixes[0]["closed_value"] == pytest.approx(gaps["seed"]["gap_value"] - gaps["seed_val_tokens"]["gap_value"])
     rows = comparison.accuracy_rows(grid, counts)
     assert {r["model"] for r in rows if r["kind"] == "baseline"} == {"all_pions", "nsigma_cuts", "seed_bayes",
                                                                       "o2_bayes", "alice_bayes"}
     nsig = next(r for r in rows if r["model"] == "nsigma_cuts")
     assert 0 < nsig["unidentified"] < 0.1
     # a paired interval is narrower than the unpaired one when the two are correlated
-    seed_row = gaps["seed_val"]
+    seed_row = gaps["seed_val_tokens"]
     assert seed_row["gap_std"] < np.hypot(seed_row["network_std"], seed_row["xgboost_std"]) * 1.01
 
 
