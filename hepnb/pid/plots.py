@@ -32,6 +32,16 @@ def _label(ax: Any) -> None:
     plotting.experiment_label(ax, "ALICE", rlabel=_RLABEL)
 
 
+def _log_momentum_axis(ax: Any, ticks: Sequence[float]) -> None:
+    """A log p axis labelled at ``ticks`` in plain numbers (no minor labels to crowd it)."""
+    from matplotlib.ticker import FixedLocator, NullFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(FixedLocator(list(ticks)))
+    ax.set_xticklabels([f"{t:g}" for t in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def detector_figure(tracks: Mapping[str, NDArray]) -> Any:
     """TPC dE/dx and TOF β against momentum (the PID bands), as 2-D histograms."""
     import hist
@@ -48,8 +58,8 @@ def detector_figure(tracks: Mapping[str, NDArray]) -> Any:
                      hist.axis.Regular(80, 0.2, 1.1, label="TOF β"))
     beta.fill(p[tof], np.asarray(tracks["tof_beta"], dtype=np.float64)[tof])
     for ax, h in ((ax1, tpc), (ax2, beta)):
-        mplhep.hist2dplot(h, ax=ax, norm=LogNorm(), cbar=False)
-        ax.set_xscale("log")
+        mplhep.hist2dplot(h, ax=ax, norm=LogNorm(), cbar=False, flow=None)
+        _log_momentum_axis(ax, (0.2, 0.5, 1, 2, 5))
         _label(ax)
     return fig
 
@@ -66,32 +76,39 @@ def nsigma_core_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
                 x = [0.5 * (r["p_lo_gev"] + r["p_hi_gev"]) * (1 + 0.02 * (j - 1.5)) for r in sel]
                 ax.plot(x, [r[key] for r in sel], marker=marker, ls="", color=f"C{j}",
                         label=f"{LABELS[s]} {det}" if key == "median" else None)
-        ax.set(xscale="log", xlabel="p (GeV/c)", ylabel=ylabel, ylim=(target - 0.3, target + 0.3))
+        ax.set(xlabel="p (GeV/c)", ylabel=ylabel, ylim=(target - 0.3, target + 0.3))
+        _log_momentum_axis(ax, (0.4, 1, 2))
         _label(ax)
     axes[0].legend(ncol=2, fontsize=10, loc="lower left")
     return fig
 
 
-def accuracy_figure(rows: Sequence[Mapping[str, Any]], ranges: Sequence[str], protocols: Sequence[str]) -> Any:
-    """Test accuracy (68 % interval) of every model and baseline, one panel per range, one marker per protocol."""
-    fig, axes = plotting.page_figure(1, len(ranges), aspect=0.62 if len(ranges) > 1 else 0.7, sharey=True)
+def accuracy_figure(rows: Sequence[Mapping[str, Any]], ranges: Sequence[str], protocols: Sequence[str],
+                    range_labels: Mapping[str, str] | None = None) -> Any:
+    """Test accuracy (68 % interval) of every model and baseline, one panel (row) per range, one marker per protocol
+    (the baselines, the same under every protocol, in grey)."""
+    fig, axes = plotting.page_figure(len(ranges), 1, aspect=0.7 if len(ranges) == 1 else 0.42 * len(ranges))
     axes = np.atleast_1d(axes)
     names = list(dict.fromkeys(r["model"] for r in rows))
     ypos = {n: i for i, n in enumerate(names)}
+    labels = range_labels or {}
     for ax, range_name in zip(axes, ranges, strict=True):
-        for k, protocol in enumerate(protocols):
-            sel = [r for r in rows if r["range"] == range_name and r["protocol"] in (protocol, "")
-                   and not (r["kind"] == "baseline" and k > 0)]
-            y = [ypos[r["model"]] + 0.15 * (k - (len(protocols) - 1) / 2) * (r["kind"] != "baseline") for r in sel]
+        groups = [("baselines", [r for r in rows if r["range"] == range_name and r["kind"] == "baseline"], "0.4", "D")]
+        groups += [(p, [r for r in rows if r["range"] == range_name and r["protocol"] == p], f"C{k}", "os^v"[k % 4])
+                   for k, p in enumerate(protocols)]
+        for k, (label, sel, color, marker) in enumerate(groups):
+            shift = 0.0 if k == 0 else 0.15 * (k - 1 - (len(protocols) - 1) / 2)
             x = [100 * r["value"] for r in sel]
             err = [[100 * (r["value"] - r["lo"]) for r in sel], [100 * (r["hi"] - r["value"]) for r in sel]]
-            ax.errorbar(x, y, xerr=err, fmt="os^D"[k % 4], color=f"C{k}", ms=4, label=protocol)
-        ax.set(title=f"{range_name} GeV/c", xlabel="test accuracy (%)")
+            ax.errorbar(x, [ypos[r["model"]] + shift for r in sel], xerr=err, fmt=marker, color=color, ms=4,
+                        label=label)
+        ax.set_xlabel(f"test accuracy (%), {labels.get(range_name, range_name)}")
         lo = min(100 * r["lo"] for r in rows if r["range"] == range_name)
         ax.set_xlim(max(lo - 2, 0), 100.5)
-    axes[0].set_yticks(range(len(names)), names)
-    axes[0].invert_yaxis()
-    axes[-1].legend(loc="lower left", fontsize=10)
+        ax.tick_params(axis="y", which="minor", left=False, right=False)
+        ax.set_yticks(range(len(names)), names, fontsize=10)
+        ax.invert_yaxis()
+    axes[0].legend(loc="lower left", fontsize=10)
     _label(axes[0])
     return fig
 
@@ -150,7 +167,7 @@ def working_point_figure(curves: Mapping[str, Mapping[str, Any]], contamination:
         others = np.nansum([np.asarray(c[f"fraction_{s}"], dtype=float) for s in SPECIES if s != species], axis=0)
         ok = np.asarray(c["n_selected"]) > 0
         ax2.plot(centres[ok], others[ok], "o-", color=f"C{k}", label=name)
-    ax2.set(xlabel="p (GeV/c)", ylabel="contamination at 90 % purity", ylim=(0, 0.5))
+    ax2.set(xlabel="p (GeV/c)", ylabel="contamination at 90 % purity", ylim=(0, 1.02))
     _label(ax1)
     return fig
 
@@ -168,6 +185,7 @@ def systematics_figure(rows: Sequence[Mapping[str, Any]], models: Sequence[str],
         ax.errorbar(x, y, xerr=err, fmt="o", color=f"C{k}", label=model, ms=4)
     ax.axvline(0.0, color="0.5", lw=1)
     ax.set_yticks(range(len(variations)), variations)
+    ax.tick_params(axis="y", which="minor", left=False, right=False)
     ax.invert_yaxis()
     ax.set(xlabel=f"accuracy shift, {range_name} GeV/c (points)")
     ax.legend(fontsize=10, loc="lower left")
