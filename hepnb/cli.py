@@ -55,19 +55,21 @@ def _cmd_book(args: argparse.Namespace) -> int:
         msg = "--scheduler has nothing to do with --no-run (no notebook is executed); drop one of them"
         raise ValueError(msg)
     if not args.no_run:
-        run_many(list(list_studies()), args.profile, jobs=args.jobs, results_dir=args.results_dir,
+        run_many(list(list_studies()), args.profile or "default", jobs=args.jobs, results_dir=args.results_dir,
                  scheduler=args.scheduler)
-    index = build_book(clean=args.clean, results_dir=args.results_dir)
+    # --no-run without --profile builds at the profile of the executed notebooks present
+    profile = args.profile or (None if args.no_run else "default")
+    index = build_book(clean=args.clean, results_dir=args.results_dir, profile=profile)
     print(f"book built: {index}")
     return 0
 
 
 def _cmd_lab(args: argparse.Namespace) -> int:
-    from hepnb.book.registry import repo_root
+    from hepnb.book.registry import notebooks_dir
 
     subprocess.run([sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL_NAME,
                     "--display-name", "Python (hepnb)"], check=True, capture_output=True)
-    cmd = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={repo_root() / 'notebooks'}",
+    cmd = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={notebooks_dir()}",
            f"--ServerApp.ip={args.ip}", f"--ServerApp.port={args.port}", "--ServerApp.port_retries=0",
            f"--ServerApp.open_browser={'True' if args.browser else 'False'}"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and CI run as root
@@ -97,7 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     p_run.set_defaults(func=_cmd_run)
 
     p_book = sub.add_parser("book", help="run every study (bounded pool), then build the HTML book")
-    p_book.add_argument("--profile", default="default", choices=PROFILES)
+    p_book.add_argument("--profile", default=None, choices=PROFILES,
+                        help="profile to run and build at (default: default; with --no-run, that of the pages)")
     p_book.add_argument("--jobs", type=int, default=1, help="studies executed at once")
     p_book.add_argument("--no-run", action="store_true", help="only build, from the executed notebooks present")
     p_book.add_argument("--clean", action="store_true", help="remove _build first")

@@ -65,6 +65,7 @@ __all__ = [
     "EXPERIMENTS",
     "MIN_DISPLAY_FRACTION",
     "MIN_FONT_PT",
+    "NEUTRAL",
     "PAGE_WIDTH_IN",
     "PAGE_WIDTH_PX",
     "FigureIssue",
@@ -72,6 +73,7 @@ __all__ = [
     "displayed_fraction",
     "draw_histograms",
     "experiment_label",
+    "experiment_labels",
     "histogram",
     "histogram_by",
     "natural_width_px",
@@ -92,6 +94,8 @@ MIN_FONT_PT = 10.0
 MIN_DISPLAY_FRACTION = 0.7
 #: Experiments of the book's studies, with the mplhep style each page uses (FCC-ee has none: a neutral one).
 EXPERIMENTS: Mapping[str, str | None] = {"ALICE": "ALICE", "LHCb": "LHCb2", "FCC-ee": None}
+#: The style of a page without an experiment (the environment page).
+NEUTRAL = "neutral"
 
 _STYLES = ("ALICE", "ATLAS", "CMS", "LHCb", "LHCb2", "DUNE", "plothist")
 #: Page-sized overrides of the mplhep styles (made for 12 × 9 in figures with 25–32 pt labels).
@@ -141,14 +145,15 @@ def use_style(experiment: str = "ALICE") -> None:
     ----------
     experiment
         ``"ALICE"``, ``"LHCb"``, ``"FCC-ee"`` (matplotlib's style with HEP ticks: FCC-ee has no mplhep
-        style, and a CMS style on an FCC-ee page is wrong), or any mplhep style name (``"LHCb2"``, …).
+        style, and a CMS style on an FCC-ee page is wrong), ``"neutral"`` (the same, for a page without an
+        experiment), or any mplhep style name (``"LHCb2"``, …).
 
     Raises
     ------
     ValueError
         For a name that is neither.
     """
-    style = EXPERIMENTS.get(experiment, experiment)
+    style = None if experiment == NEUTRAL else EXPERIMENTS.get(experiment, experiment)
     if style is not None and style not in _STYLES:
         msg = f"unknown style {experiment!r}; choose one of {sorted(set(EXPERIMENTS) | set(_STYLES))}"
         raise ValueError(msg)
@@ -408,19 +413,22 @@ def _visible(artist: Any) -> bool:
 
 
 def _font_issues(fig: Any, min_font_pt: float) -> list[FigureIssue]:
+    """One issue per font size under ``min_font_pt``, naming a few of the texts set in it."""
     from matplotlib.text import Text
 
-    issues = []
-    seen: set[tuple[str, float]] = set()
+    small: dict[float, list[str]] = {}
     for text in fig.findobj(Text):
         if not _visible(text) or not str(text.get_text()).strip():
             continue
         size = float(text.get_fontsize())
         if size < min_font_pt - 1e-9:
-            key = (str(text.get_text())[:40], size)
-            if key not in seen:
-                seen.add(key)
-                issues.append(FigureIssue("font", f"{_text_label(text)} is {size:.1f} pt (< {min_font_pt:g} pt)"))
+            small.setdefault(size, []).append(" ".join(str(text.get_text()).split())[:30])
+    issues = []
+    for size, texts in sorted(small.items()):
+        shown = ", ".join(repr(t) for t in list(dict.fromkeys(texts))[:4])
+        more = f" and {len(texts) - 4} more" if len(texts) > 4 else ""
+        issues.append(FigureIssue("font", f"{len(texts)} text{'s' if len(texts) > 1 else ''} at {size:.1f} pt "
+                                  f"(< {min_font_pt:g} pt): {shown}{more}"))
     return issues
 
 
@@ -536,6 +544,14 @@ def _overlap_issues(fig: Any, renderer: Any, tolerance_px: float) -> list[Figure
     return issues
 
 
+def experiment_labels(fig: Any) -> list[str]:
+    """The texts of the mplhep experiment labels on a figure (``["ALICE", "Simulation"]``), in drawing order."""
+    from matplotlib.text import Text
+
+    return [str(t.get_text()) for t in fig.findobj(Text)
+            if type(t).__name__ in ("ExpLabel", "ExpText") and str(t.get_text()).strip()]
+
+
 def check_figure(fig: Any, *, page_width_px: float = PAGE_WIDTH_PX, min_font_pt: float = MIN_FONT_PT,
                  min_display_fraction: float = MIN_DISPLAY_FRACTION, overlap_tolerance_px: float = 1.0
                  ) -> list[FigureIssue]:
@@ -597,6 +613,7 @@ def _record_check(folder: Path, name: str, fig: Any, issues: Iterable[FigureIssu
     except (OSError, ValueError):
         record = {}
     record[name] = {
+        "experiment_labels": experiment_labels(fig),
         "natural_width_px": round(width, 1),
         "displayed_fraction": round(min(1.0, PAGE_WIDTH_PX / width), 3),
         "size_in": [round(float(v), 3) for v in fig.get_size_inches()],

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from hepnb import plotting
 from hepnb.book import prose
 from hepnb.book.registry import list_studies
 from hepnb.book.results import load_results
@@ -53,13 +54,87 @@ def test_prose_numbers_and_claims_come_from_the_run(built_book: Path, study: str
     assert not findings, f"{study}: {len(findings)} findings:\n" + "\n".join(map(str, findings))
 
 
+def _markdown_outputs(cell: dict) -> str:
+    return "".join("".join(out.get("data", {}).get("text/markdown", "")) for out in cell.get("outputs", []))
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_study_page_states_profile_at_the_top_and_ends_with_its_results_file(built_book: Path, study: str) -> None:
+    """The profile and sample sizes (hepnb.book.prose.sample_sentence) before the first section, and the page's
+    last section "What `results.json` holds" generated from the file (hepnb.book.prose.results_markdown)."""
+    cells = json.loads((REPO / "book" / "executed" / f"{study}.ipynb").read_text())["cells"]
+    sections = [i for i, c in enumerate(cells) if c["cell_type"] == "markdown"
+                and any(line.startswith("## ") for line in "".join(c["source"]).splitlines())]
+    first_section = sections[0] if sections else len(cells)
+    top = "".join(_markdown_outputs(c) for c in cells[:first_section])
+    assert "Profile **ci**" in top, f"{study}: no profile/sample-size sentence before the first section"
+    last = "".join(cells[sections[-1]]["source"]) if sections else ""
+    assert "What `results.json` holds" in last, f"{study}: the last section is not “What results.json holds”"
+    generated = "".join(_markdown_outputs(c) for c in cells[sections[-1]:])
+    assert f"`results/ci/{study}/results.json` holds" in generated, f"{study}: its contents are not generated"
+
+
+def _displayed_images(notebook: Path) -> int:
+    """PNG outputs a page shows (glue records, stored under a prefixed MIME type, are not shown)."""
+    cells = json.loads(notebook.read_text())["cells"]
+    return sum("image/png" in out.get("data", {}) for c in cells if c["cell_type"] == "code"
+               for out in c.get("outputs", []))
+
+
+#: The experiment whose label each study's figures carry (the environment page has none).
+EXPERIMENT = {"pid_ranges": "ALICE", "rkpinn_leaderboard": "LHCb", "tau_multitask": "FCC-ee"}
+
+
+@pytest.mark.parametrize("study", sorted(EXPERIMENT))
+def test_figures_carry_the_study_experiment_label(built_book: Path, study: str) -> None:
+    """Every saved figure of a study is labelled "<experiment> Simulation" through mplhep.label.exp_label."""
+    sidecar = REPO / "results" / "ci" / study / plotting.FIGURES_SIDECAR
+    record = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
+    assert record, f"{study} saved no figure through hepnb.plotting.savefig"
+    wrong = {name: entry.get("experiment_labels") for name, entry in record.items()
+             if not (EXPERIMENT[study] in entry.get("experiment_labels", [])
+                     and "Simulation" in entry.get("experiment_labels", []))}
+    assert not wrong, f"{study}: figures without the {EXPERIMENT[study]} Simulation label: {wrong}"
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_figures_pass_the_checker(built_book: Path, study: str) -> None:
+    """Every figure of the ci run, as checked by hepnb.plotting.savefig when the notebook saved it: page
+    width, fonts >= 10 pt, no data outside the view limits, no overlapping boxes; and no figure shown unchecked."""
+    sidecar = REPO / "results" / "ci" / study / plotting.FIGURES_SIDECAR
+    shown = _displayed_images(REPO / "book" / "executed" / f"{study}.ipynb")
+    record = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
+    problems = [f"{name}: {issue['kind']}: {issue['message']}" for name, entry in record.items()
+                for issue in entry["issues"]]
+    assert len(record) >= shown, (f"{study} shows {shown} figures but saved {len(record)} through "
+                                  f"hepnb.plotting.savefig (which checks them)")
+    assert not problems, f"{study}: {len(problems)} figure problems:\n" + "\n".join(problems)
+
+
 def test_book_pages_exist(built_book: Path) -> None:
     for page in ("index.html", "book/intro.html", "book/reproducibility.html", "book/cluster.html",
                  "book/references.html",
                  "book/executed/environment.html"):
         assert (HTML / page).is_file(), page
     intro = (HTML / "book" / "intro.html").read_text()
-    assert "environment" in intro and "scan_steps_per_s" in intro, "front-page table must list the results"
+    assert "Environment" in intro and "JAX training steps/s, one lax.scan" in intro, \
+        "front-page table must list the results with human labels"
+
+
+PAGES = ["book/intro", *(f"book/executed/{study}" for study in STUDIES), "book/reproducibility", "book/cluster",
+         "book/references"]
+#: Signs of a machine path on a page: the checkout, temporary folders, home folders.
+LOCAL_PATHS = (str(REPO), "/tmp/", "/home/", "/root/", "/Users/", ".staging-")
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_study_pages_show_no_machine_path_and_no_warning_text(built_book: Path, study: str) -> None:
+    html = (HTML / "book" / "executed" / f"{study}.html").read_text()
+    assert not [p for p in LOCAL_PATHS if p in html], f"{study}: a local path is on the page"
+    assert "output stderr" not in html, f"{study}: the page shows stderr output (a warning, a banner, a bar)"
+    for noise in ("IProgress not found", "Welcome to the Lund Monte Carlo", "FastJet release",
+                  "running over TCP without encryption", "slow_operation_alarm"):
+        assert noise not in html, f"{study}: {noise!r} is on the page"
 
 
 def _chromium() -> str:
@@ -89,7 +164,8 @@ def browser() -> Iterator[object]:
 
 
 def _open(browser: object, path: Path) -> tuple[object, list[str]]:
-    page = browser.new_page()  # type: ignore[attr-defined]
+    """The page at the book's reference viewport (1280 × 900), with its console errors collected."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -98,18 +174,59 @@ def _open(browser: object, path: Path) -> tuple[object, list[str]]:
     return page, errors
 
 
-def test_landing_page_renders_in_chromium(built_book: Path, browser: object) -> None:
+_IMAGES = """async () => {
+  const images = [...document.querySelectorAll('article img')];
+  images.forEach(i => { i.loading = 'eager'; });
+  await Promise.all(images.map(i => i.complete ? null : new Promise(r => { i.onload = i.onerror = r; })));
+  return images.map(i => ({src: i.getAttribute('src').slice(-60), natural: i.naturalWidth,
+                           shown: i.getBoundingClientRect().width}));
+}"""
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_page_renders_in_chromium(built_book: Path, browser: object, name: str) -> None:
+    """No console error, and every image loaded and displayed at >= 70 % of its natural width."""
+    page, errors = _open(browser, HTML / f"{name}.html")
+    try:
+        images = page.evaluate(_IMAGES)  # type: ignore[attr-defined]
+    finally:
+        page.close()  # type: ignore[attr-defined]
+    assert errors == [], f"{name}: console errors {errors}"
+    broken = [i["src"] for i in images if i["natural"] == 0]
+    shrunk = [f"{i['src']}: {i['shown']:.0f} of {i['natural']} px" for i in images
+              if i["natural"] and i["shown"] < plotting.MIN_DISPLAY_FRACTION * i["natural"]]
+    assert not broken, f"{name}: images that do not load: {broken}"
+    assert not shrunk, f"{name}: images shown below 70 % of their natural width: {shrunk}"
+    if name == "book/executed/environment":
+        assert images, "the environment page must show its dispatch-benchmark figure"
+
+
+def test_page_column_is_the_width_figures_are_made_for(built_book: Path, browser: object) -> None:
+    page, _ = _open(browser, HTML / "book" / "executed" / "environment.html")
+    width = page.evaluate(  # type: ignore[attr-defined]
+        "() => { const a = document.querySelector('article.bd-article'); const s = getComputedStyle(a);"
+        " return a.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight); }")
+    page.close()  # type: ignore[attr-defined]
+    assert abs(width - plotting.PAGE_WIDTH_PX) <= 2, (
+        f"the theme's column is {width:.0f} px at 1280 x 900; hepnb.plotting.PAGE_WIDTH_PX says "
+        f"{plotting.PAGE_WIDTH_PX}")
+
+
+def test_landing_table_fits_the_page_and_lists_every_study(built_book: Path, browser: object) -> None:
     page, errors = _open(browser, HTML / "book" / "intro.html")
-    assert "hepnb" in page.title()
-    rows = page.locator("table tbody tr").all_inner_texts()
-    assert any("environment" in row and "ci" in row for row in rows), rows
+    fit = page.evaluate(  # type: ignore[attr-defined]
+        "() => { const t = document.querySelector('article table'); const a = document.querySelector("
+        "'article.bd-article'); return {table: t.getBoundingClientRect().right, column: "
+        "a.getBoundingClientRect().right - parseFloat(getComputedStyle(a).paddingRight), scroll: "
+        "t.parentElement.scrollWidth - t.parentElement.clientWidth}; }")
+    rows = page.locator("article table tbody tr").all_inner_texts()  # type: ignore[attr-defined]
+    text = page.inner_text("article")  # type: ignore[attr-defined]
+    page.close()  # type: ignore[attr-defined]
     assert errors == []
-
-
-def test_environment_page_renders_with_figures(built_book: Path, browser: object) -> None:
-    page, errors = _open(browser, HTML / "book" / "executed" / "environment.html")
-    images = page.locator("img").all()
-    loaded = [img for img in images if img.evaluate("i => i.complete && i.naturalWidth > 0")]
-    assert len(loaded) >= 1, "the environment page must show its dispatch-benchmark figure"
-    assert "injected-parameters" in page.content()
-    assert errors == []
+    assert fit["table"] <= fit["column"] + 1 and fit["scroll"] <= 0, fit
+    assert "Built at the ci profile" in text
+    assert len(rows) == len(STUDIES), rows
+    for study in STUDIES:
+        title = list_studies(REPO / "notebooks")[study].title
+        assert any(title in row for row in rows), f"{title} missing from {rows}"
+    assert not any("not run at the ci profile" in row for row in rows), rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,8 +48,7 @@ def test_a_page_figure_with_every_experiment_label_passes(experiment: str) -> No
     fig = _good_figure(experiment)
     assert plotting.check_figure(fig) == []
     assert plotting.displayed_fraction(fig) >= plotting.MIN_DISPLAY_FRACTION
-    texts = [t.get_text() for t in fig.axes[0].texts]
-    assert experiment in texts and any("Simulation" in t for t in texts), texts
+    assert plotting.experiment_labels(fig) == [experiment, "Simulation"]
 
 
 def test_page_width_follows_the_measured_column() -> None:
@@ -91,7 +91,8 @@ def test_checker_finds_small_fonts() -> None:
     ax.tick_params(labelsize=7)
     ax.set_title("caption", fontsize=8)
     issues = [i for i in plotting.check_figure(fig) if i.kind == "font"]
-    assert any("7.0 pt" in i.message for i in issues) and any("'caption' is 8.0 pt" in i.message for i in issues)
+    assert any("at 7.0 pt" in i.message for i in issues)
+    assert any("1 text at 8.0 pt (< 10 pt): 'caption'" in i.message for i in issues), issues
 
 
 @pytest.mark.parametrize("artist", ["line", "scatter", "errorbar", "histogram"])
@@ -168,6 +169,19 @@ def test_savefig_records_the_verdict_beside_the_png(tmp_path: Path) -> None:
     assert path == tmp_path / "good.png" and path.is_file()
     record = json.loads((tmp_path / plotting.FIGURES_SIDECAR).read_text())
     assert record["good"]["issues"] == [] and record["good"]["displayed_fraction"] >= 0.7
+    assert record["good"]["experiment_labels"] == ["ALICE", "Simulation"] and record["wide"]["experiment_labels"] == []
     assert [i["kind"] for i in record["wide"]["issues"]] == ["size"]
     with pytest.raises(ValueError, match="plain file stem"):
         plotting.savefig(fig, tmp_path, "../x")
+
+
+def test_hist_is_declared_and_notebooks_leave_it_to_the_helpers() -> None:
+    import tomllib
+
+    repo = Path(__file__).resolve().parent.parent
+    deps = tomllib.loads((repo / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert any(d.split(">")[0].split("=")[0].split("[")[0].strip() == "hist" for d in deps), deps
+    for notebook in sorted((repo / "notebooks").glob("*.ipynb")):
+        cells = json.loads(notebook.read_text())["cells"]
+        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        assert not re.search(r"^\s*(?:import hist\b|from hist\b)", code, re.MULTILINE), f"{notebook.name} imports hist"

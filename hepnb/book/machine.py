@@ -13,7 +13,7 @@ import numpy as np
 
 from hepnb.book.results import package_versions
 
-__all__ = ["dispatch_benchmark", "machine_info", "plot_dispatch_benchmark"]
+__all__ = ["conclusion_markdown", "dispatch_benchmark", "machine_info", "plot_dispatch_benchmark"]
 
 
 def machine_info() -> dict[str, Any]:
@@ -74,9 +74,16 @@ def dispatch_benchmark(
     Returns
     -------
     dict
-        ``compile_step_s``, ``compile_scan_s``, ``loop_steps_per_s``, ``scan_steps_per_s``,
-        ``speedup`` (scan over loop), ``dispatch_overhead_us`` (per step), ``max_param_diff``.
+        The settings (``n_steps``, ``batch_size``, ``n_features``, ``hidden``, ``repeats``),
+        ``compile_step_s``, ``compile_scan_s``, the fastest ``loop_s``/``scan_s`` and their rates
+        ``loop_steps_per_s``/``scan_steps_per_s``, ``speedup`` (fastest loop over fastest scan) and
+        ``speedup_std`` (standard deviation of the per-repetition ratios, 0 for one repetition),
+        ``dispatch_overhead_us`` (per step), ``max_param_diff``, and every repetition's times
+        (``loop_times_s``, ``scan_times_s``).
     """
+    if n_steps < 1 or batch_size < 1 or repeats < 1:
+        msg = f"n_steps, batch_size and repeats must be >= 1; found {n_steps}, {batch_size}, {repeats}"
+        raise ValueError(msg)
     key = jax.random.key(seed)
     k_param, k_x, k_y = jax.random.split(key, 3)
     params = _init_mlp(k_param, (n_features, hidden, hidden, 4))
@@ -113,9 +120,13 @@ def dispatch_benchmark(
     diff = max(float(jnp.max(jnp.abs(a - b))) for a, b in
                zip(jax.tree.leaves(p_loop), jax.tree.leaves(p_scan), strict=True))
     t_loop, t_scan = float(np.min(loop_times)), float(np.min(scan_times))
+    ratios = np.asarray(loop_times) / np.asarray(scan_times)
     return {
         "n_steps": n_steps,
         "batch_size": batch_size,
+        "n_features": n_features,
+        "hidden": hidden,
+        "repeats": repeats,
         "compile_step_s": compile_step,
         "compile_scan_s": compile_scan,
         "loop_s": t_loop,
@@ -123,23 +134,68 @@ def dispatch_benchmark(
         "loop_steps_per_s": n_steps / t_loop,
         "scan_steps_per_s": n_steps / t_scan,
         "speedup": t_loop / t_scan,
+        "speedup_std": float(np.std(ratios, ddof=1)) if repeats > 1 else 0.0,
         "dispatch_overhead_us": max(t_loop - t_scan, 0.0) / n_steps * 1e6,
         "max_param_diff": diff,
+        "loop_times_s": [float(t) for t in loop_times],
+        "scan_times_s": [float(t) for t in scan_times],
     }
 
 
-def plot_dispatch_benchmark(bench: dict[str, float]) -> Any:
-    """Two panels: training steps/s of the loop and the scan; compile and run times (log scale)."""
-    import matplotlib.pyplot as plt
+def conclusion_markdown(bench: dict[str, Any], info: dict[str, Any]) -> str:
+    """The page's conclusion, written from the benchmark's numbers (it changes when they do).
 
-    fig, (ax_rate, ax_time) = plt.subplots(1, 2, figsize=(12, 4.5))
-    ax_rate.bar(["Python loop\nof jitted step", "one jitted\nlax.scan"],
-                [bench["loop_steps_per_s"], bench["scan_steps_per_s"]], color=["tab:gray", "tab:blue"])
+    Parameters
+    ----------
+    bench
+        :func:`dispatch_benchmark`'s result.
+    info
+        :func:`machine_info`'s result (backend and core count, the condition of the statement).
+    """
+    from hepnb.book.prose import format_with_uncertainty
+
+    def count(x: float) -> str:
+        return f"{x:,.0f}".replace(",", "\u202f")
+
+    where = (f"On this machine ({info['jax_backend']} backend, {info['cpu_affinity']} usable cores), with "
+             f"{count(bench['n_steps'])} steps of batch {bench['batch_size']} per repetition and the fastest of "
+             f"{bench['repeats']} repetitions,")
+    rates = (f"one jitted `lax.scan` runs {count(bench['scan_steps_per_s'])} training steps per second and a "
+             f"Python loop over the jitted step {count(bench['loop_steps_per_s'])}")
+    speedup = format_with_uncertainty(bench["speedup"], bench["speedup_std"]) if bench["speedup_std"] > 0 \
+        else f"{bench['speedup']:.2f}"
+    same = (f"Both end with the same parameters (largest difference {bench['max_param_diff']:.1e}), so the "
+            f"difference is dispatch alone")
+    if bench["speedup"] > 1 + 2 * bench["speedup_std"]:
+        verdict = (f"the scan is faster by a factor {speedup}: {bench['dispatch_overhead_us']:.1f} µs of Python "
+                   f"dispatch per step are saved. This is why `hepnb.train.fit` compiles one epoch as a single "
+                   f"`lax.scan` and returns to Python only between epochs (validation, early stopping, the "
+                   f"progress bar).")
+    else:
+        verdict = (f"the ratio of the two is {speedup}, not a significant gain: here the per-step arithmetic, "
+                   f"not Python's dispatch, sets the pace, and fusing epochs with `lax.scan` buys little.")
+    return f"{where} {rates}; {verdict} {same}.\n"
+
+
+def plot_dispatch_benchmark(bench: dict[str, Any]) -> Any:
+    """Two panels at the page's width: training steps/s of the loop and the scan (the fastest repetition,
+    with every repetition as a point), and compile and run times (log scale)."""
+    from hepnb.plotting import page_figure
+
+    fig, (ax_rate, ax_time) = page_figure(1, 2, aspect=0.45)
+    names = ["loop of\njitted step", "one jitted\nlax.scan"]
+    rates = [bench["loop_steps_per_s"], bench["scan_steps_per_s"]]
+    ax_rate.bar(names, rates, color=["tab:gray", "tab:blue"], width=0.6)
+    for x, times in enumerate((bench.get("loop_times_s", []), bench.get("scan_times_s", []))):
+        ax_rate.plot([x] * len(times), [bench["n_steps"] / t for t in times], "k.", ms=6)
     ax_rate.set_ylabel("training steps / s")
-    ax_rate.set_title(f"batch {bench['batch_size']:.0f}, {bench['n_steps']:.0f} steps", fontsize=14)
-    ax_time.bar(["compile\nstep", "compile\nscan", "run\nloop", "run\nscan"],
-                [bench["compile_step_s"], bench["compile_scan_s"], bench["loop_s"], bench["scan_s"]],
-                color=["tab:orange", "tab:orange", "tab:gray", "tab:blue"])
+    ax_rate.set_ylim(0, 1.15 * max(rates))
+    ax_rate.tick_params(axis="x", which="minor", bottom=False, top=False)
+    labels = ["compile\nstep", "compile\nscan", "run\nloop", "run\nscan"]
+    times = [bench["compile_step_s"], bench["compile_scan_s"], bench["loop_s"], bench["scan_s"]]
+    ax_time.bar(labels, times, color=["tab:orange", "tab:orange", "tab:gray", "tab:blue"], width=0.6)
     ax_time.set_ylabel("seconds")
     ax_time.set_yscale("log")
+    ax_time.set_ylim(min(times) / 3, max(times) * 3)
+    ax_time.tick_params(axis="x", which="minor", bottom=False, top=False)
     return fig

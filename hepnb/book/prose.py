@@ -20,7 +20,8 @@ What it does not report, and why
   `` {glue:any}`…` ``, ```` ```{glue:figure} ```` …): the value comes from the run.
 * **Digits inside names**: a digit that follows a letter in the same word is part of a name (RK4, O2,
   float32, π⁰, H200, s₁, ``prob_211``, ``rejection_at_0.5``, RK4-10, ParT-B). A hyphenated word is a name
-  when its first part starts with a letter. A word that *starts* with a digit is a number.
+  when its first part starts with a letter. A word that *starts* with a digit is a number; one that starts
+  with a superscript or subscript digit (``‖r‖²``, ``(…)⁻¹``) is an exponent or index, notation.
 * Names with a leading digit or a space, and definitions and constants, listed once in
   :data:`ALLOWED_PHRASES` with the reason for each (Run 3, 1-prong, 3-D, "R = 0.4", "91.188 GeV",
   "|η| < 0.8", arXiv identifiers …). The list is short on purpose: a study's own choices (a sample size, a
@@ -105,6 +106,9 @@ ALLOWED_PHRASES: Mapping[str, str] = {
     r"\b4-(?:vector|momentum|momenta)s?\b": "four-vector names",
     r"\barXiv:\d{4}\.\d{4,5}(?:v\d+)?": "arXiv identifiers",
     r"\b[Ss]eeds?\s+00\d\b": "the project's seed documents (names)",
+    r"\bPythia\s?8\b": "the event generator's name",
+    r"§\s?\d+(?:\.\d+)*": "section numbers of a cited document",
+    r"(?<![\w.])1/(?=[A-Za-zµ])": "reciprocal units (1/GeV, 1/s)",
     r"\bR\s*=\s*0\.4\b": "jet radius, a definition of the jet algorithm",
     r"\b91\.188\s*GeV\b": "the Z mass (PDG), the FCC-ee Z-pole energy",
     r"\|η\|\s*<\s*0\.8\b": "ALICE central-barrel acceptance, a definition",
@@ -179,9 +183,13 @@ def _blank(match: re.Match[str]) -> str:
     return re.sub(r"[^\n]", " ", match.group(0))
 
 
+_SCRIPT_DIGITS = frozenset("⁰¹²³⁴⁵⁶⁷⁸⁹₀₁₂₃₄₅₆₇₈₉")
+
+
 def _is_number_word(word: str) -> bool:
-    """A word that starts with a digit (a number), as opposed to a digit inside a name (RK4, ParT-B)."""
-    return word[0].isdigit()
+    """A word that starts with a digit (a number), as opposed to a digit inside a name (RK4, ParT-B) or an
+    exponent or index set in super/subscript (‖x‖², (…)⁻¹), which is notation as ``^2`` is in math."""
+    return word[0].isdigit() and word[0] not in _SCRIPT_DIGITS
 
 
 def _numbers(text: str) -> list[str]:
@@ -575,6 +583,13 @@ def _keys_text(keys: Sequence[str], limit: int = 8) -> str:
 def _describe(key: str, value: Any, depth: int, max_depth: int, lines: list[str], indent: str) -> None:
     unit = _unit(key)
     unit_text = f" [{unit}]" if unit else ""
+    if isinstance(value, dict) and isinstance(value.get("label"), str) and "value" in value:
+        # a headline entry (hepnb.book.site.headline_entry): its label says what it is
+        extra = [k for k in ("uncertainty", "unit") if k in value]
+        entry_unit = f" [{value['unit']}]" if value.get("unit") else unit_text
+        with_text = f", with {' and '.join(extra)}" if extra else ""
+        lines.append(f"{indent}- `{key}`{entry_unit}: “{value['label']}”, {_kind(value['value'])}{with_text}")
+        return
     if isinstance(value, dict):
         keys = list(value)
         if not keys:

@@ -21,6 +21,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from hepnb.book.pages import clean_executed, shown_results_dir
 from hepnb.book.registry import ParameterError, Study, get_study, repo_root, resolve_parameters
 from hepnb.compute.client import ENV_VAR, check_reachable, scheduler_address
 
@@ -205,6 +206,7 @@ def run_study(
                    f"hepnb.book.results.save_results with results_dir=results_dir)")
             raise RunError(msg)
         final_results = res_root / profile / spec.name
+        clean_executed(partial, shown_results_dir(res_root, spec.notebook.parent), staging_dir=staging)  # page
         _publish(produced, final_results)
         partial.replace(target)
     finally:

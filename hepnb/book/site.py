@@ -9,32 +9,106 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hepnb.book.registry import PROFILES, repo_root
+from hepnb.book.registry import PROFILES, list_studies, repo_root
 from hepnb.book.results import load_results
 from hepnb.book.runner import default_output_dir, default_results_dir
 
-__all__ = ["BookError", "build_book", "headline", "summary_markdown", "write_summary"]
+__all__ = ["BookError", "book_profile", "build_book", "headline", "headline_entry", "summary_markdown",
+           "write_summary"]
 
 SUMMARY_NAME = "summary.md"
 _MAX_HEADLINE = 6
 
+#: What each profile's numbers are, said above the landing table.
+PROFILE_MEANING = {
+    "ci": "tiny samples that run every code path in a few minutes; its numbers mean nothing",
+    "default": "the samples of `make book` on a laptop; the numbers to read",
+    "full": "seed-scale samples on one GPU",
+}
+
 
 class BookError(RuntimeError):
-    """``jupyter-book build`` failed (warnings count as errors)."""
+    """``jupyter-book build`` failed (warnings count as errors), or the book's pages disagree on the profile."""
 
 
-def _format(value: Any) -> str:
+def headline_entry(label: str, value: float | str, *, uncertainty: float | None = None,
+                   unit: str = "") -> dict[str, Any]:
+    """One headline number as a study stores it in ``metrics["headline"]``, for the landing table.
+
+    Parameters
+    ----------
+    label
+        What a reader sees, in words: ``"JAX steps/s, scan vs loop"``, ``"test accuracy, XGBoost"``.
+    value
+        The number (or a short word, e.g. the best model's name).
+    uncertainty
+        Its standard uncertainty, if any (rounded with the value by the PDG rule on the page).
+    unit
+        Written after the number: ``"%"``, ``"µm"``, ``"1/s"``.
+
+    Examples
+    --------
+    >>> headline_entry("median position error, best model", 12.3, uncertainty=0.4, unit="µm")
+    {'label': 'median position error, best model', 'value': 12.3, 'uncertainty': 0.4, 'unit': 'µm'}
+    """
+    if not label.strip():
+        msg = "a headline entry needs a label a reader understands, found an empty one"
+        raise ValueError(msg)
+    entry: dict[str, Any] = {"label": label, "value": value}
+    if uncertainty is not None:
+        entry["uncertainty"] = uncertainty
+    if unit:
+        entry["unit"] = unit
+    return entry
+
+
+def _number(value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return str(value)
+    if isinstance(value, int):
+        return f"{value:,}".replace(",", "\u202f")
     if isinstance(value, float):
-        return f"{value:.4g}"
+        if 1e4 <= abs(value) < 1e9:
+            return f"{value:,.0f}".replace(",", "\u202f").replace("-", "−")
+        text = f"{value:.4g}"
+        if "e" in text:
+            mantissa, exponent = text.split("e")
+            return f"{mantissa}·10<sup>{int(exponent)}</sup>".replace("-", "−")
+        return text.replace("-", "−")
     return str(value)
+
+
+def _human_key(key: str) -> tuple[str, str]:
+    """A label and a unit from a raw key: ``scan_steps_per_s`` -> ``("scan steps", "1/s")``."""
+    from hepnb.book.prose import UNIT_SUFFIXES
+
+    lower = key.lower()
+    for suffix in sorted(UNIT_SUFFIXES, key=len, reverse=True):
+        if lower.endswith("_" + suffix):
+            return key[: -len(suffix) - 1].replace("_", " "), UNIT_SUFFIXES[suffix]
+    return key.replace("_", " "), ""
+
+
+def _headline_text(key: str, item: Any) -> str:
+    from hepnb.book.prose import format_with_uncertainty
+
+    if isinstance(item, dict) and "value" in item:
+        label, unit = str(item.get("label") or _human_key(key)[0]), str(item.get("unit", ""))
+        value, err = item["value"], item.get("uncertainty")
+    else:
+        (label, unit), value, err = _human_key(key), item, None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and isinstance(err, (int, float)) and err > 0:
+        number = format_with_uncertainty(float(value), float(err), unit=unit)
+    else:
+        number = _number(value) + (f" {unit}" if unit else "")
+    return f"{label}: **{number}**"
 
 
 def headline(record: dict[str, Any]) -> dict[str, Any]:
     """The few numbers a study puts on the front page.
 
-    ``metrics["headline"]`` if the study defines it; otherwise the first scalar metrics.
+    ``metrics["headline"]`` if the study defines it (values, or :func:`headline_entry` records); otherwise
+    the first scalar metrics.
     """
     metrics = record.get("metrics", {})
     chosen = metrics.get("headline")
@@ -42,20 +116,6 @@ def headline(record: dict[str, Any]) -> dict[str, Any]:
         return dict(list(chosen.items())[:_MAX_HEADLINE])
     flat = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool))}
     return dict(list(flat.items())[:_MAX_HEADLINE])
-
-
-def _results_records(results_dir: Path) -> list[dict[str, Any]]:
-    records = []
-    for profile in PROFILES:
-        folder = results_dir / profile
-        if not folder.is_dir():
-            continue
-        for study_dir in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            try:
-                records.append(load_results(study_dir.name, profile, results_dir))
-            except (FileNotFoundError, ValueError):
-                continue
-    return records
 
 
 def _executed_profile(notebook: Path) -> str | None:
@@ -68,38 +128,83 @@ def _executed_profile(notebook: Path) -> str | None:
     return meta.get("parameters", {}).get("profile")
 
 
-def summary_markdown(results_dir: str | os.PathLike[str] | None = None,
-                     output_dir: str | os.PathLike[str] | None = None) -> str:
-    """A Markdown table of every results file found, one row per (study, profile).
+def _study_order(names: list[str]) -> list[str]:
+    """Studies in the order of the table of contents (then the others, by name)."""
+    try:
+        toc = [Path(f).name for f in _toc_files(repo_root())]
+    except (OSError, KeyError):
+        toc = []
+    return sorted(names, key=lambda n: (toc.index(n) if n in toc else len(toc), n))
 
-    A row links to the study's page when the executed notebook in the book tree is of that profile.
+
+def book_profile(output_dir: str | os.PathLike[str] | None = None) -> str | None:
+    """The profile of the executed notebooks in the book tree; ``None`` when there are none.
+
+    Raises
+    ------
+    BookError
+        When they were run at different profiles (a book shows one profile).
     """
-    records = _results_records(Path(results_dir) if results_dir else default_results_dir())
     executed = Path(output_dir) if output_dir else default_output_dir()
-    if not records:
-        return ("*No results yet.* Run `make book` (or `hepnb run STUDY`) to execute the studies; "
-                "this table fills itself from `results/<profile>/<study>/results.json`.\n")
-    lines = ["| study | profile | headline numbers | device | commit | created |",
-             "|---|---|---|---|---|---|"]
-    for rec in records:
-        numbers = "<br>".join(f"{k} = {_format(v)}" for k, v in headline(rec).items())
+    profiles: dict[str, list[str]] = {}
+    for name in list_studies():
+        found = _executed_profile(executed / f"{name}.ipynb")
+        if found is not None:
+            profiles.setdefault(found, []).append(name)
+    if len(profiles) > 1:
+        msg = (f"the executed notebooks in {executed.name}/ were run at different profiles: {profiles}; "
+               f"run them all at one profile (`hepnb book --profile P`)")
+        raise BookError(msg)
+    return next(iter(profiles), None)
+
+
+def summary_markdown(results_dir: str | os.PathLike[str] | None = None,
+                     output_dir: str | os.PathLike[str] | None = None, *, profile: str | None = None) -> str:
+    """The landing-page table: one row per study, with its headline numbers at the book's profile.
+
+    Parameters
+    ----------
+    results_dir
+        Root of the results tree (default ``results/``).
+    output_dir
+        The book tree's executed notebooks (default ``book/executed``).
+    profile
+        The profile the book is built at (default: that of the executed notebooks, else ``default``); results
+        of other profiles are not shown.
+    """
+    root = Path(results_dir) if results_dir else default_results_dir()
+    executed = Path(output_dir) if output_dir else default_output_dir()
+    profile = profile or book_profile(executed) or "default"
+    if profile not in PROFILES:
+        msg = f"unknown profile {profile!r}; choose one of {list(PROFILES)}"
+        raise BookError(msg)
+    studies = list_studies()
+    lines = [f"Built at the **{profile}** profile ({PROFILE_MEANING[profile]}).", "",
+             "| study | headline numbers | run |", "|:---|:---|:---|"]
+    for name in _study_order(list(studies)):
+        title = studies[name].title
+        linked = _executed_profile(executed / f"{name}.ipynb") == profile
+        cell = f"{{doc}}`{title} <executed/{name}>`" if linked else title
+        try:
+            rec = load_results(name, profile, root)
+        except (FileNotFoundError, ValueError):
+            lines.append(f"| {cell} | *not run at the {profile} profile* | |")
+            continue
+        numbers = "<br>".join(_headline_text(k, v) for k, v in headline(rec).items()) or "*no headline*"
         commit = str(rec.get("git_commit", "unknown"))[:10]
-        name = rec["study"]
-        linked = _executed_profile(executed / f"{name}.ipynb") == rec["profile"]
-        cell = f"{{doc}}`{name} <executed/{name}>`" if linked else name
-        lines.append(f"| {cell} | {rec['profile']} | {numbers} | "
-                     f"{rec.get('device', '?')} | `{commit}` | {str(rec.get('created', '?'))[:16].replace('T', ' ')} |")
+        created = str(rec.get("created", "?"))[:10]
+        lines.append(f"| {cell} | {numbers} | {rec.get('device', '?')}<br>`{commit}`<br>{created} |")
     return "\n".join(lines) + "\n"
 
 
 def write_summary(results_dir: str | os.PathLike[str] | None = None,
-                  output_dir: str | os.PathLike[str] | None = None) -> Path:
+                  output_dir: str | os.PathLike[str] | None = None, *, profile: str | None = None) -> Path:
     """Write the landing-page table to ``book/executed/summary.md`` (included by the intro page)."""
     folder = Path(output_dir) if output_dir else default_output_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / SUMMARY_NAME
     tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(summary_markdown(results_dir, folder), encoding="utf-8")
+    tmp.write_text(summary_markdown(results_dir, folder, profile=profile), encoding="utf-8")
     os.replace(tmp, path)
     return path
 
@@ -124,8 +229,18 @@ def _toc_files(root: Path) -> list[str]:
     return files
 
 
-def build_book(*, clean: bool = False, results_dir: str | os.PathLike[str] | None = None) -> Path:
+def build_book(*, clean: bool = False, results_dir: str | os.PathLike[str] | None = None,
+               profile: str | None = None) -> Path:
     """Write the summary and build the HTML with ``jupyter-book build -W`` (warnings are errors).
+
+    Parameters
+    ----------
+    clean
+        Remove ``_build`` first.
+    results_dir
+        Root of the results tree (default ``results/``).
+    profile
+        The profile the book is built at; the executed notebooks must all be of it (default: theirs).
 
     Returns
     -------
@@ -135,10 +250,16 @@ def build_book(*, clean: bool = False, results_dir: str | os.PathLike[str] | Non
     Raises
     ------
     BookError
-        If a page listed in ``_toc.yml`` is missing (run the studies first) or the build fails.
+        If a page listed in ``_toc.yml`` is missing (run the studies first), the executed notebooks are not
+        all of ``profile``, or the build fails.
     """
     root = repo_root()
-    write_summary(results_dir)
+    found = book_profile()
+    if profile is not None and found is not None and found != profile:
+        msg = (f"the book is built at the {profile!r} profile but its executed notebooks were run at {found!r}; "
+               f"run `hepnb book --profile {profile}` (without --no-run)")
+        raise BookError(msg)
+    write_summary(results_dir, profile=profile or found)
     missing = [f for f in _toc_files(root)
                if not any((root / f"{f}{ext}").exists() for ext in ("", ".md", ".ipynb"))]
     if missing:

@@ -42,7 +42,8 @@ def test_numbers_are_found(text: str, expected: list[str]) -> None:
 def test_digits_inside_names_are_allowed() -> None:
     text = ("RK4, RK4-10, O2 and O2Physics, float32, bfloat16, π⁰, K⁰, s₁, x², H200, ParT-B, Run 3, LS3, "
             "3-prong and 1-prong modes, a 3-D map, 4-vectors, arXiv:2606.18460, seed 002, `prob_211`, "
-            "`rejection_at_0.5`, `hepnb.pid.data`, `results/<profile>/pid_ranges/results.json`.")
+            "`rejection_at_0.5`, `hepnb.pid.data`, `results/<profile>/pid_ranges/results.json`, Pythia 8, "
+            "reference/tau.md §5.2, q/p in 1/GeV, ‖r‖², (AᵀA)⁻¹.")
     assert prose.check_markdown(text) == []
 
 
@@ -158,7 +159,8 @@ def test_results_markdown_is_generated_from_the_file(tmp_path: Path) -> None:
         "study": "demo", "profile": "ci", "created": "2026-01-01T00:00", "git_commit": "abc", "versions": {},
         "device": "cpu", "params": {"n_tracks": 100, "selection": "o2"}, "timings_s": {"total": 1.5},
         "metrics": {
-            "headline": {"pos_median_um": 12.5, "best": "MLP-4"},
+            "headline": {"pos_median_um": 12.5, "best": "MLP-4",
+                         "acc": {"label": "test accuracy, XGBoost", "value": 91.2, "uncertainty": 0.3, "unit": "%"}},
             "grid": {f"{r}/{p}": {"accuracy": {"value": 0.9, "std": 0.01}, "per_class": [0.1, 0.2]}
                      for r in ("0-1", "1-3") for p in ("seed", "corrected")},
             "leaderboard": [{"model": "RK4-10", "pos_mean_um": 3.0}, {"model": "MLP", "pos_mean_um": 9.0}],
@@ -171,6 +173,7 @@ def test_results_markdown_is_generated_from_the_file(tmp_path: Path) -> None:
     assert "`results/ci/demo/results.json`" in text and str(tmp_path) not in text
     assert "- `n_tracks`: int" in text and "- `selection`: str" in text
     assert "- `pos_median_um` [µm]: float" in text
+    assert "- `acc` [%]: “test accuracy, XGBoost”, float, with uncertainty and unit" in text
     assert "`grid`: object keyed by `0-1/seed`, `0-1/corrected`, `1-3/seed`, `1-3/corrected`; each:" in text
     assert "list of 2 records with `model`, `pos_mean_um`" in text
     assert "`confusion`: list of 3×2 numbers" in text

@@ -1,0 +1,64 @@
+"""The landing-page table (hepnb.book.site): one profile, human labels with units, every study present."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from hepnb.book import site
+from hepnb.book.results import save_results
+
+
+def _executed(folder: Path, name: str, profile: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["papermill"] = {"parameters": {"profile": profile}}
+    nbformat.write(nb, folder / f"{name}.ipynb")
+
+
+def _results(root: Path, name: str, profile: str, headline: dict[str, object]) -> None:
+    save_results(name, profile, params={}, metrics={"headline": headline}, timings_s={}, results_dir=root)
+
+
+def test_table_shows_only_the_book_profile_with_human_labels(notebooks: Path, tmp_path: Path) -> None:
+    res, out = tmp_path / "results", tmp_path / "executed"
+    _results(res, "good", "ci", {"rate": site.headline_entry("JAX steps/s, scan vs loop", 1.0, unit="1/s")})
+    _results(res, "good", "default", {
+        "rate": site.headline_entry("JAX steps/s, scan vs loop", 123456.7, unit="1/s"),
+        "acc": site.headline_entry("test accuracy, XGBoost", 91.234, uncertainty=0.123, unit="%"),
+        "scan_s": 0.25,
+    })
+    _executed(out, "good", "default")
+    text = site.summary_markdown(res, out)
+    assert "Built at the **default** profile" in text
+    assert "JAX steps/s, scan vs loop: **123\u202f457 1/s**" in text
+    assert "test accuracy, XGBoost: **91.23 ± 0.12 %**" in text
+    assert "scan: **0.25 s**" in text  # a raw key gets a label and the unit of its suffix
+    assert "**1 1/s**" not in text and "1.0" not in text, "ci numbers must not appear on a default book"
+    # every study is present, linked when its page is of the book's profile
+    assert "{doc}`good title <executed/good>`" in text
+    assert "| boom title | *not run at the default profile* | |" in text
+    assert "| silent title |" in text
+    ci = site.summary_markdown(res, out, profile="ci")
+    assert "Built at the **ci** profile" in ci and "**1 1/s**" in ci and "123" not in ci
+    assert "| good title |" in ci, "a page of another profile is not linked"
+
+
+def test_book_profile_is_read_from_the_executed_notebooks(notebooks: Path, tmp_path: Path) -> None:
+    out = tmp_path / "executed"
+    assert site.book_profile(out) is None
+    _executed(out, "good", "ci")
+    _executed(out, "boom", "ci")
+    assert site.book_profile(out) == "ci"
+    _executed(out, "silent", "default")
+    with pytest.raises(site.BookError, match="different profiles"):
+        site.book_profile(out)
+
+
+def test_headline_entry_needs_a_label() -> None:
+    assert site.headline_entry("median error", 3.0, uncertainty=0.1, unit="µm") == {
+        "label": "median error", "value": 3.0, "uncertainty": 0.1, "unit": "µm"}
+    with pytest.raises(ValueError, match="label"):
+        site.headline_entry(" ", 1.0)
