@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from hepnb.pid.baselines import Baseline, baseline_predictions
 from hepnb.pid.constants import O2_TOF_P_MIN_GEV
 from hepnb.pid.models import NETWORKS, build_network, focal_loss, network_settings
-from hepnb.pid.protocols import PROTOCOLS, Prepared, prepare, protocol_spec
+from hepnb.pid.protocols import Prepared, prepare, protocol_spec
 from hepnb.pid.selection import blank_tof, features, labels, momentum_range
 from hepnb.train import fit, predict
 
