@@ -153,21 +153,24 @@ def confusion_figure(confusions: Mapping[str, Sequence[Sequence[int]]]) -> Any:
 
 def working_point_figure(curves: Mapping[str, Mapping[str, Any]], contamination: Mapping[str, Mapping[str, Any]],
                          species: str = "ka") -> Any:
-    """Left: purity against efficiency of P(species) ≥ t for each model. Right: the selection's composition
-    against p at the 90 %-purity working point of each model (the species' own fraction dashed)."""
+    """Left: purity against efficiency of P(species) ≥ t for each model. Right: the fraction of each other species
+    in the selection against p, at each model's 90 %-purity working point (first model solid, second dashed)."""
     fig, (ax1, ax2) = plotting.page_figure(1, 2, aspect=0.5)
     for k, (name, curve) in enumerate(curves.items()):
         ax1.plot(curve["efficiency"], curve["purity"], color=f"C{k}", label=name)
     ax1.axhline(0.9, color="0.5", lw=1, ls=":")
     ax1.set(xlabel=f"{LABELS[species]} efficiency", ylabel=f"{LABELS[species]} purity", xlim=(0, 1), ylim=(0, 1.02))
     ax1.legend(fontsize=10, loc="lower left")
-    for k, (name, c) in enumerate(contamination.items()):
+    others = [s for s in SPECIES if s != species]
+    for k, (name, c) in enumerate(list(contamination.items())[:2]):
         edges = np.asarray(c["edges_gev"])
         centres = 0.5 * (edges[:-1] + edges[1:])
-        others = np.nansum([np.asarray(c[f"fraction_{s}"], dtype=float) for s in SPECIES if s != species], axis=0)
         ok = np.asarray(c["n_selected"]) > 0
-        ax2.plot(centres[ok], others[ok], "o-", color=f"C{k}", label=name)
-    ax2.set(xlabel="p (GeV/c)", ylabel="contamination at 90 % purity", ylim=(0, 1.02))
+        for j, s in enumerate(others):
+            ax2.plot(centres[ok], np.asarray(c[f"fraction_{s}"], dtype=float)[ok], "o-" if k == 0 else "s--",
+                     color=f"C{j + 3}", ms=3, label=f"{LABELS[s]}, {name}")
+    ax2.set(xlabel="p (GeV/c)", ylabel=f"fraction of the {LABELS[species]} selection", ylim=(0, 1.02))
+    ax2.legend(fontsize=10, loc="upper left", ncol=1)
     _label(ax1)
     return fig
 
