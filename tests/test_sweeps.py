@@ -133,6 +133,27 @@ def test_uproot_dask_selection_equals_in_memory(root_files: list[Path], client: 
     np.testing.assert_array_equal(local.features, got.features)
 
 
+def test_uproot_dask_reads_ao2d_labels_and_nan_tof_like_memory(client: Any, tmp_path: Path) -> None:
+    """DF_ folders, AO2D labels, NaN for a missing TOF and derived columns: the same on the cluster as in memory."""
+    from hepnb.pid.reader import AO2D_LABELS
+
+    table = simulate_tracks(1500, seed=6)
+    label = {v: k for k, v in AO2D_LABELS.items()}
+    names = [c for c in (*COLUMNS, "mc_pdg") if c in label and not c.startswith("bayes")]
+    path = tmp_path / "AO2D.root"
+    with uproot.recreate(path) as f:
+        for j, rows in enumerate((slice(0, 700), slice(700, None))):
+            cols = {label[k]: np.asarray(table[k][rows]) for k in names}
+            cols["fBeta"] = np.where(table["has_tof"][rows], cols["fBeta"], np.nan).astype(np.float32)
+            f.mktree(f"DF_{j}/O2pidtracks", {k: v.dtype for k, v in cols.items()})
+            f[f"DF_{j}/O2pidtracks"].extend(cols)
+    lazy = read_selected(path, selection="o2", client=client)
+    local = read_selected(path, selection="o2")
+    assert 0 < len(lazy.tracks["pt"]) == len(local.tracks["pt"]) < 1500
+    np.testing.assert_array_equal(lazy.features, local.features)
+    np.testing.assert_array_equal(lazy.features, features(selected(table, "o2")))
+
+
 def test_no_match_and_missing_columns_are_named(root_files: list[Path], tmp_path: Path) -> None:
     pattern = str(tmp_path / "nothing" / "*.root")
     with pytest.raises(FileNotFoundError, match=r"no file matches the pattern '.*nothing/\*\.root'"):

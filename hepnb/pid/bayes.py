@@ -35,12 +35,21 @@ def extractor_bayes_columns(nsigma_tpc: Sequence[Any], nsigma_tof: Sequence[Any]
     """
     terms = []
     for tpc, tof, prior in zip(nsigma_tpc, nsigma_tof, SEED_BAYES_PRIORS, strict=True):
-        tpc32, tof32 = tpc.astype(np.float32), _finite_or_zero(tof.astype(np.float32))
+        tpc32, tof32 = _float32(tpc), _finite_or_zero(_float32(tof))
         chi2 = tpc32 * tpc32 + tof32 * tof32
         terms.append(np.exp(np.float32(-0.5) * chi2) * np.float32(prior))
     total = terms[0] + terms[1] + terms[2] + terms[3]
     safe = total + (total <= 0)  # 1 where the sum is 0, so 0/1 = 0 as the extractor writes
     return [t / safe for t in terms]
+
+
+def _float32(values: Any) -> Any:
+    """The values as float32 (numpy, or lazy dask-awkward through ``dask_awkward.values_astype``)."""
+    if hasattr(values, "__dask_graph__"):
+        import dask_awkward as dak
+
+        return dak.values_astype(values, np.float32)
+    return np.asarray(values).astype(np.float32)
 
 
 def _finite_or_zero(values: Any) -> Any:
