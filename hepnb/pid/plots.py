@@ -132,7 +132,7 @@ def gap_figure(rows: Sequence[Mapping[str, Any]], ranges: Sequence[str], protoco
 
 
 def confusion_figure(confusions: Mapping[str, Sequence[Sequence[int]]]) -> Any:
-    """Row-normalised confusion matrices, one panel per model."""
+    """Row-normalised confusion matrices, one panel per model (its name under the panel)."""
     fig, axes = plotting.page_figure(1, len(confusions), aspect=0.42 if len(confusions) > 2 else 0.5)
     axes = np.atleast_1d(axes)
     names = [LABELS[s] for s in SPECIES]
@@ -144,10 +144,11 @@ def confusion_figure(confusions: Mapping[str, Sequence[Sequence[int]]]) -> Any:
             for j in range(4):
                 ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=10,
                         color="white" if m[i, j] > 0.5 else "black")
-        ax.set(xticks=range(4), yticks=range(4), xticklabels=names, yticklabels=names, xlabel="predicted",
-               title=title)
+        ax.set(xticks=range(4), yticks=range(4), xticklabels=names, yticklabels=names,
+               xlabel=f"predicted\n{title}")
         ax.minorticks_off()
     axes[0].set_ylabel("true")
+    plotting.experiment_label(axes[0], "ALICE")  # a panel is too narrow for the collision system as well
     return fig
 
 

@@ -74,3 +74,5 @@ def _figures() -> dict[str, Any]:
 def test_every_figure_passes_the_books_checks() -> None:
     for name, fig in _figures().items():
         assert plotting.check_figure(fig) == [], name
+        labels = plotting.experiment_labels(fig)
+        assert "ALICE" in labels and "Simulation" in labels, f"{name}: no ALICE Simulation label ({labels})"
