@@ -41,6 +41,7 @@ __all__ = [
     "export_o2",
     "model_file_name",
     "o2_reader_certainty",
+    "signed_pdgs",
 ]
 
 #: The network's inputs as AO2D column labels, with the study feature each one is.
@@ -58,7 +59,7 @@ def model_file_name(pdg: int) -> str:
     return f"attention_model_{'0' + str(-pdg) if pdg < 0 else pdg}.onnx"
 
 
-def _signed_pdgs(species: str) -> tuple[int, int]:
+def signed_pdgs(species: str) -> tuple[int, int]:
     """The PDG codes of the positive and the negative particle of a species (e⁺ is −11)."""
     code = PDG[species] * CHARGE_OF_PDG[species]
     return code, -code
@@ -160,7 +161,7 @@ def export_o2(model: Any, meta: Mapping[str, Any], folder: str | os.PathLike[str
 
         proto = to_onnx(certainty, [("B", len(O2_COLUMNS))], model_name=f"hepnb_pid_{species}", opset=17,
                         input_names=["input"], output_names=["certainty"])
-        for pdg in _signed_pdgs(species):
+        for pdg in signed_pdgs(species):
             _atomic_write(out / model_file_name(pdg), proto.SerializeToString())
     _atomic_write(out / "columns_for_training.json",
                   json.dumps({"columns_for_training": list(O2_COLUMNS)}, indent=1).encode())
