@@ -8,11 +8,13 @@ and the 1-minute load average before the run (other work on the machine skews th
 The goal is an efficiency of at least 0.8 at 16 workers on 16 cores; keep several chunks per worker (the
 default is 64 chunks) so that the last chunks do not leave workers idle.
 
-With ``--sweep``, a second section times the extrapolation leaderboard's model zoo (16 models, one Dask task
-each) the same way.
+With ``--sweep``, a second section times a sweep as Dask tasks of equal cost: seeds × folds tasks, each training
+every listed size of the extrapolation leaderboard's MLP on its cross-validation split, and reports beside the
+efficiency the bound that the tasks' own durations set (the largest task, whole tasks per worker).
 
-Usage: python benchmarks/scaling.py [--events 16000] [--events-per-chunk 250] [--max-workers N]
-       [--sweep [--sweep-tracks N] [--sweep-epochs N]] [--output benchmarks/results/scaling.json]
+Usage: python benchmarks/scaling.py [--events 16000] [--events-per-chunk 250] [--max-workers N] [--no-generation]
+       [--sweep [--sweep-tracks N] [--sweep-epochs N] [--sweep-seeds 4] [--sweep-folds 4] [--sweep-sizes ...]]
+       [--output benchmarks/results/scaling.json]
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -112,55 +116,99 @@ def _warm_up_jax() -> bool:
 def _sweep_dataset(n_train: int, seed: int) -> dict[str, Any]:
     from hepnb.tracks.pipeline import make_dataset
 
-    data = make_dataset(n_train, max(n_train // 6, 256), 256, leg="ut_t", physics="correct", seed=seed,
+    data = make_dataset(n_train, max(n_train // 4, 256), 256, leg="ut_t", physics="correct", seed=seed,
                         p_range_gev=(2.0, 100.0), n_coarse=3, n_colloc=2)
     return {k: data[k] for k in ("train", "val", "stats", "setting")}
 
 
-def time_sweep(n_workers: int, dataset: dict[str, Any], members: list[tuple[str, str]], epochs: int,
-               seed: int) -> dict[str, Any]:
-    """Train the zoo ``members`` one per task (:func:`hepnb.tracks.pipeline.train_member`) on ``n_workers``."""
+def cv_task(item: tuple[int, int], dataset: dict[str, Any], *, sizes: tuple[str, ...], n_folds: int, epochs: int,
+            batch_size: int) -> dict[str, Any]:
+    """One sweep task: every size of the MLP extrapolator, trained with seed ``item[0]`` on all folds but
+    ``item[1]`` of the pooled training and validation tracks, validated on that fold. Every task trains the same
+    sizes on as many rows, so all tasks cost the same. Returns the task's own wall time and validation errors."""
+    from hepnb.tracks.pipeline import train_extrapolator
+
+    t0 = time.perf_counter()
+    seed, fold = item
+    pooled = {k: np.concatenate([dataset["train"][k], dataset["val"][k]]) for k in dataset["train"]}
+    folds = np.array_split(np.random.default_rng(0).permutation(len(pooled["start"])), n_folds)
+    held = folds[fold]
+    kept = np.concatenate([f for i, f in enumerate(folds) if i != fold])
+    fold_data = {**dataset, "train": {k: v[kept] for k, v in pooled.items()},
+                 "val": {k: v[held] for k, v in pooled.items()}}
+    errors = {}
+    for size in sizes:
+        _, result = train_extrapolator("mlp", size, fold_data, epochs=epochs, batch_size=batch_size, lr=2e-3,
+                                       seed=seed, n_coarse=3, pde_weight=0.0)
+        errors[size] = result.history["val_pos_um"][result.best_epoch]
+    return {"seed": seed, "fold": fold, "task_s": time.perf_counter() - t0, "val_pos_um": errors}
+
+
+def makespan_bound(task_s: list[float], n_workers: int) -> dict[str, float]:
+    """The efficiency that tasks of these durations allow on ``n_workers``: the makespan is at least the longest
+    task and at least the total over the workers (and, as whole tasks go to workers, at least the
+    ``ceil(n / workers)`` longest tasks' mean times that many)."""
+    total, longest = sum(task_s), max(task_s)
+    per_worker = -(-len(task_s) // n_workers)
+    whole_tasks = per_worker * sorted(task_s)[len(task_s) // 2]  # whole tasks of the median duration per worker
+    floor = max(longest, total / n_workers, whole_tasks)
+    return {"largest_task_s": longest, "total_task_s": total, "makespan_floor_s": floor,
+            "efficiency_bound": total / (n_workers * floor)}
+
+
+def time_sweep(n_workers: int, dataset: dict[str, Any], items: list[tuple[int, int]], sizes: tuple[str, ...],
+               n_folds: int, epochs: int, batch_size: int) -> dict[str, Any]:
+    """Run the sweep's tasks on a new local cluster of ``n_workers`` single-core processes."""
     from hepnb.compute.sweep import map_tasks
-    from hepnb.tracks.pipeline import train_member
 
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     t0 = time.perf_counter()
     # one core per worker: XLA's CPU backend otherwise spreads one worker's matmuls over every core, and
     # "1 worker" would already use the whole machine (the worker processes inherit this environment)
     flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_cpu_multi_thread_eigen=false".strip()
+    kwargs = {"sizes": sizes, "n_folds": n_folds, "epochs": epochs, "batch_size": batch_size}
     with _cluster_client(n_workers, worker_env={"XLA_FLAGS": flags}) as client:
         client.run(_warm_up_jax)
         startup = time.perf_counter() - t0
+        # every worker compiles the sweep's programs once (fit reuses them for every later task of the same
+        # shapes): one task per worker before the clock starts, timed apart, so that the timed tasks cost the same
         t1 = time.perf_counter()
-        map_tasks(train_member, members, dataset, client=client, desc=f"sweep on {n_workers}", epochs=epochs,
-                  batch_size=512, lr=2e-3, seed=seed, n_coarse=3, pde_weight=0.01)
+        client.run(cv_task, items[0], dataset, **kwargs)
+        warmup = time.perf_counter() - t1
+        t1 = time.perf_counter()
+        results = map_tasks(cv_task, items, dataset, client=client, desc=f"sweep on {n_workers}", **kwargs)
         wall = time.perf_counter() - t1
-    return {"workers": n_workers, "models": len(members), "startup_s": startup, "wall_s": wall,
-            "models_per_min": 60 * len(members) / wall, "load_avg_1min_before": load_before}
+    task_s = [r["task_s"] for r in results]
+    return {"workers": n_workers, "tasks": len(items), "startup_s": startup, "compile_warmup_s": warmup, "wall_s": wall,
+            "tasks_per_min": 60 * len(items) / wall, "task_s": task_s, **makespan_bound(task_s, n_workers),
+            "load_avg_1min_before": load_before}
 
 
-def sweep_section(counts: list[int], *, n_train: int = 20_000, epochs: int = 3, seed: int = 0) -> dict[str, Any]:
-    """The extrapolation leaderboard's zoo (MLP and RK-PINN, eight sizes each: 16 tasks) at each worker count.
+def sweep_section(counts: list[int], *, n_train: int, epochs: int, seeds: int, folds: int,
+                  sizes: tuple[str, ...], batch_size: int = 512, seed: int = 0) -> dict[str, Any]:
+    """A sweep of ``seeds × folds`` tasks of equal cost (each trains every size in ``sizes``) at each worker count.
 
-    Each task compiles and trains one model on the scattered training set, with XLA held to one core per
-    worker process (``--xla_cpu_multi_thread_eigen=false``); per-model cost differs by size,
-    so the last tasks can leave workers idle (the efficiency at many workers is bounded by the largest model).
+    Each worker first runs one task untimed (``compile_warmup_s``: it compiles the sweep's programs, which the
+    timed tasks then reuse; a sweep of many tasks per worker amortises that once-per-worker cost the same way).
+    Efficiency is the one-worker wall time over ``workers ×`` this wall time; beside it, the bound that the
+    tasks' own durations (measured in the same run) set: with whole tasks per worker, the efficiency cannot
+    exceed total task time / (workers × max(largest task, total / workers, ceil(tasks / workers) × median task)).
     """
-    from hepnb.tracks.models import FAMILIES, SIZES
-
     dataset = _sweep_dataset(n_train, seed)
-    members = [(f, s) for f in FAMILIES for s in SIZES]
+    items = [(s, f) for s in range(seeds) for f in range(folds)]
     rows = []
     for n in counts:
-        row = time_sweep(n, dataset, members, epochs, seed)
+        row = time_sweep(n, dataset, items, sizes, folds, epochs, batch_size)
         base = rows[0]["wall_s"] if rows else row["wall_s"]
         row["speedup"] = base / row["wall_s"]
         row["efficiency"] = row["speedup"] / n
         rows.append(row)
-        print(f"sweep, {n:3d} workers: {row['wall_s']:7.1f} s for {row['models']} models, speedup "
-              f"{row['speedup']:5.2f}, efficiency {row['efficiency']:.2f} (startup {row['startup_s']:.1f} s)",
-              flush=True)
-    return {"n_train": n_train, "epochs": epochs, "members": [list(m) for m in members], "runs": rows}
+        print(f"sweep, {n:3d} workers: {row['wall_s']:7.1f} s for {row['tasks']} tasks, speedup "
+              f"{row['speedup']:5.2f}, efficiency {row['efficiency']:.2f} (bound from the tasks' durations "
+              f"{row['efficiency_bound']:.2f}, largest task {row['largest_task_s']:.1f} s; startup "
+              f"{row['startup_s']:.1f} s)", flush=True)
+    return {"n_train_plus_val": len(dataset["train"]["start"]) + len(dataset["val"]["start"]), "epochs": epochs,
+            "seeds": seeds, "folds": folds, "sizes": list(sizes), "family": "mlp", "runs": rows}
 
 
 def main() -> None:
@@ -169,11 +217,20 @@ def main() -> None:
     parser.add_argument("--events-per-chunk", type=int, default=250)
     parser.add_argument("--max-workers", type=int, default=available_cores(), help="default: the cores available")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--sweep", action="store_true", help="also time the extrapolation zoo as Dask tasks")
+    parser.add_argument("--sweep", action="store_true",
+                        help="also time a sweep of equal-cost tasks (seeds x folds, each training every size)")
     parser.add_argument("--sweep-tracks", type=int, default=20_000, help="training tracks of the sweep")
     parser.add_argument("--sweep-epochs", type=int, default=3)
+    parser.add_argument("--sweep-seeds", type=int, default=4)
+    parser.add_argument("--sweep-folds", type=int, default=4)
+    parser.add_argument("--sweep-sizes", nargs="+", default=["tiny", "small", "balanced"],
+                        help="MLP extrapolator sizes trained by every task")
+    parser.add_argument("--no-generation", action="store_true", help="skip the generation section")
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "scaling.json")
     args = parser.parse_args()
+    if min(args.sweep_seeds, args.sweep_folds) < 1 or (args.sweep and args.sweep_folds < 2):
+        parser.error(f"--sweep-seeds must be >= 1 and --sweep-folds >= 2, found {args.sweep_seeds} and "
+                     f"{args.sweep_folds}")
     if args.events < 1 or args.events_per_chunk < 1 or args.max_workers < 1:
         parser.error(f"--events, --events-per-chunk and --max-workers must be >= 1, found {args.events}, "
                      f"{args.events_per_chunk} and {args.max_workers}")
@@ -183,8 +240,11 @@ def main() -> None:
                  "python": platform.python_version()},
         "versions": package_versions(("dask", "distributed", "pythia8mc", "fastjet", "awkward")),
         "goal": GOAL,
-        "generation": generation_section(counts, args.events, args.events_per_chunk, args.seed),
-        "sweep": sweep_section(counts, n_train=args.sweep_tracks, epochs=args.sweep_epochs, seed=args.seed)
+        "command": " ".join(sys.argv),
+        "generation": None if args.no_generation else generation_section(counts, args.events, args.events_per_chunk,
+                                                                          args.seed),
+        "sweep": sweep_section(counts, n_train=args.sweep_tracks, epochs=args.sweep_epochs, seeds=args.sweep_seeds,
+                               folds=args.sweep_folds, sizes=tuple(args.sweep_sizes), seed=args.seed)
         if args.sweep else None,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -5,12 +5,24 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
-from hepnb.book.registry import PROFILES, ParameterError, StudyError, coerce_cli_value, get_study, list_studies
+from hepnb.book.registry import (
+    PROFILES,
+    RUNNER_PARAMETERS,
+    ParameterError,
+    StudyError,
+    broken_studies,
+    coerce_cli_value,
+    get_study,
+    list_studies,
+)
 from hepnb.compute.client import SchedulerError, add_cluster_arguments
 
 __all__ = ["main"]
@@ -20,6 +32,15 @@ FAMILIES: tuple[str, ...] = ("pid", "tracks", "tau")
 KERNEL_NAME = "hepnb"
 
 
+#: Exit status of a command stopped by SIGINT (Ctrl-C) or SIGTERM: 128 + the signal number, as a shell reports.
+EXIT_SIGINT, EXIT_SIGTERM = 128 + signal.SIGINT, 128 + signal.SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that a terminated command cleans up exactly as one stopped by
+    Ctrl-C (temporary folders, staging folders, partial notebooks, local clusters)."""
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     for name, study in list_studies().items():
         print(f"{name}  ({study.notebook.name})  {study.title}")
@@ -27,7 +48,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
         print(f"  profiles: {', '.join(profiles)}")
         for param in study.parameters.values():
             line = f"    {param.name}: {param.type_name} = {param.default!r}"
+            if param.name in RUNNER_PARAMETERS:
+                line += "  [set by hepnb run]"
+            elif param.allowed.declared:
+                line += f"  [{param.allowed}]"
             print(line + (f"  # {param.help}" if param.help else ""))
+    for name, reason in broken_studies().items():
+        print(f"{name}  (cannot be loaded)  {reason}")
     return 0
 
 
@@ -55,8 +82,8 @@ def _cmd_book(args: argparse.Namespace) -> int:
         msg = "--scheduler has nothing to do with --no-run (no notebook is executed); drop one of them"
         raise ValueError(msg)
     if not args.no_run:
-        run_many(list(list_studies()), args.profile or "default", jobs=args.jobs, results_dir=args.results_dir,
-                 scheduler=args.scheduler)
+        run_many([*list_studies(), *broken_studies()], args.profile or "default", jobs=args.jobs,
+                 results_dir=args.results_dir, scheduler=args.scheduler)
     # --no-run without --profile builds at the profile of the executed notebooks present
     profile = args.profile or (None if args.no_run else "default")
     index = build_book(clean=args.clean, results_dir=args.results_dir, profile=profile)
@@ -127,18 +154,54 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    del frame
+    signal.signal(signum, signal.SIG_IGN)  # a second SIGTERM does not interrupt the clean-up of the first
+    raise Terminated
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Inside the block, SIGTERM raises :class:`Terminated` in the main thread (as SIGINT raises
+    ``KeyboardInterrupt``), so that every ``finally`` and context manager on the way out runs."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread (main() called from a thread): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``hepnb`` console script; returns the exit status."""
+    """Entry point of the ``hepnb`` console script; returns the exit status.
+
+    Exit status: 0 on success, 2 for input refused before any work (a bad parameter, path, file or scheduler),
+    1 for a failure during the work (a notebook that raised, a disk that is full), 130 after Ctrl-C and 143 after
+    SIGTERM (both clean up what the command had started: temporary and staging folders, partial files).
+    """
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
+        with _sigterm_as_interrupt():
+            return int(args.func(args))
     except (StudyError, ParameterError, SchedulerError, FileNotFoundError, ValueError) as err:
         print(f"hepnb: error: {err}", file=sys.stderr)
         return 2
-    except RuntimeError as err:  # RunError, BookError
+    except (RuntimeError, OSError) as err:  # RunError, BookError; a full disk, a permission refused
         print(f"hepnb: error: {err}", file=sys.stderr)
         return 1
+    except MemoryError as err:
+        print(f"hepnb: error: out of memory{f' ({err})' if str(err) else ''}; try a smaller sample", file=sys.stderr)
+        return 1
+    except Terminated:
+        print("hepnb: terminated (SIGTERM); temporary files were removed", file=sys.stderr)
+        return EXIT_SIGTERM
+    except KeyboardInterrupt:
+        print("hepnb: interrupted; temporary files were removed", file=sys.stderr)
+        return EXIT_SIGINT
 
 
 if __name__ == "__main__":

@@ -116,7 +116,8 @@ def test_a_killed_worker_leaves_a_complete_correct_dataset(client: distributed.C
                              params={**params, "delay_s": 0.0}, progress=False)
     assert _hashes(paths) == _hashes(serial)
     assert _leftovers(folder) == []
-    assert sorted(p.name for p in folder.iterdir()) == [p.name for p in paths]
+    assert sorted(p.name for p in folder.iterdir()) == sorted([p.name for p in paths] +
+                                                              [f"{p.name}.sha256" for p in paths])
     client.wait_for_workers(2, timeout=60)  # the nanny restarted the killed worker
 
 
@@ -225,7 +226,7 @@ def test_tau_jets_on_the_cluster_match_a_serial_run(client: distributed.Client, 
     kwargs = {"seed": 2, "events_per_chunk": 6, "progress": False}
     dask = simulate(12, 6, cache_dir=tmp_path / "dask", client=client, **kwargs)
     serial = simulate(12, 6, cache_dir=tmp_path / "serial", workers=1, **kwargs)
-    chunks = {name: sorted((tmp_path / name).glob("*/chunk-*")) for name in ("dask", "serial")}
+    chunks = {name: sorted((tmp_path / name).glob("*/chunk-*.parquet")) for name in ("dask", "serial")}
     assert len(chunks["dask"]) == 3
     assert _hashes(chunks["dask"]) == _hashes(chunks["serial"])
     assert ak.to_list(dask.cand_features) == ak.to_list(serial.cand_features)

@@ -77,3 +77,113 @@ def test_check_output_names_the_allowed_suffixes(tmp_path) -> None:
     assert check_output(tmp_path / "a.ROOT").name == "a.ROOT"
     with pytest.raises(ValueError, match=r"must end in \.root or \.parquet, found 'a\.csv'"):
         check_output(tmp_path / "a.csv")
+
+
+def test_inputs_existing_paths_are_names_and_only_missing_ones_patterns(tmp_path: Path) -> None:
+    from hepnb.io import resolve_inputs
+
+    for name in ("run[1].parquet", "run1.parquet", "run2.parquet"):
+        (tmp_path / name).write_bytes(b"PAR1")
+    assert resolve_inputs(tmp_path / "run[1].parquet") == [tmp_path / "run[1].parquet"]
+    assert resolve_inputs(str(tmp_path / "run[12].parquet")) == [tmp_path / "run1.parquet", tmp_path / "run2.parquet"]
+    assert resolve_inputs([tmp_path / "run2.parquet", tmp_path / "run*.parquet"])[0] == tmp_path / "run2.parquet"
+    with pytest.raises(FileNotFoundError, match=r"no file matches the pattern '.*run\[3\]\.parquet'"):
+        resolve_inputs(tmp_path / "run[3].parquet")
+    with pytest.raises(FileNotFoundError, match=r"input file .*absent\.parquet does not exist"):
+        resolve_inputs(tmp_path / "absent.parquet")
+    with pytest.raises(ValueError, match="is a folder, expected a file"):
+        resolve_inputs(tmp_path)
+    with pytest.raises(ValueError, match="empty list"):
+        resolve_inputs([])
+
+
+def test_check_output_refuses_unwritable_places(tmp_path: Path) -> None:
+    from hepnb.io import check_output
+
+    (tmp_path / "t.parquet").write_bytes(b"PAR1")
+    (tmp_path / "dir.parquet").mkdir()
+    (tmp_path / "f").write_text("")
+    for path, message in [
+        (tmp_path / "dir.parquet", "is an existing folder"),
+        (tmp_path / "f" / "t.parquet", "which is a file, not a folder"),
+        (tmp_path / ("y" * 300) / "t.parquet", "output path is too long"),
+        (tmp_path / ("y" * 250 + ".root"), "output file name is too long"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            check_output(path)
+    (tmp_path / "link.parquet").symlink_to(tmp_path / "t.parquet")
+    for alias in (tmp_path / "t.parquet", tmp_path / "sub" / ".." / "t.parquet", tmp_path / "link.parquet"):
+        with pytest.raises(ValueError, match="is the input"):
+            check_output(alias, inputs=[tmp_path / "t.parquet"])
+    (tmp_path / "link.parquet").unlink()
+    assert check_output(tmp_path / "new" / "deeper" / "t.root") == tmp_path / "new" / "deeper" / "t.root"
+    assert not (tmp_path / "new").exists()  # checking makes no folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir.parquet", "f", "t.parquet"]
+
+
+def test_finite_rows_are_named(tmp_path: Path) -> None:
+    from hepnb.io import check_finite_rows
+
+    check_finite_rows({"a": np.zeros(3), "n": np.arange(3)})
+    end = np.zeros((30, 5))
+    end[[2, 17], 1] = np.nan
+    end[29, 4] = np.inf
+    with pytest.raises(ValueError, match=r"3 of 30 rows of the end states are NaN/inf: rows 2, 17, 29 \(counted"):
+        check_finite_rows(end, what="end states")
+    with pytest.raises(ValueError, match=r"rows of the table are NaN/inf \(column: rows \{'b': 1\}\): rows 1 "):
+        check_finite_rows({"a": np.zeros(2), "b": np.array([0.0, np.nan])}, what="table")
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o077])
+def test_written_files_follow_the_umask(tmp_path: Path, umask: int) -> None:
+    import os
+
+    old = os.umask(umask)
+    try:
+        for suffix in (".root", ".parquet"):
+            path = write_table(tmp_path / f"t{suffix}", _table())
+            assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.parametrize("suffix", [".root", ".parquet"])
+def test_damaged_files_and_wrong_columns_are_named(tmp_path: Path, suffix: str) -> None:
+    import awkward as ak
+
+    path = write_table(tmp_path / f"t{suffix}", _table(2000))
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(ValueError, match=rf"{cut}.* \(truncated or damaged"):
+        read_table(cut, ["pt"])
+    odd = tmp_path / f"odd{suffix}"
+    if suffix == ".root":
+        with uproot.recreate(odd) as f:
+            f.mktree("tracks", {"pt": "float64", "hits": "var * float64"})
+            f["tracks"].extend({"pt": np.ones(2), "hits": ak.Array([[1.0, 2.0], [3.0]])})
+        with pytest.raises(ValueError, match=rf"{odd}:tracks: column 'hits' is jagged"):
+            read_table(odd, ["pt", "hits"])
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.table({"pt": [1.0, 2.0], "hits": ["a", "b"]}), odd)
+        with pytest.raises(ValueError, match=rf"{odd}: column 'hits' is string, expected a flat numeric column"):
+            read_table(odd, ["pt", "hits"])
+
+
+def test_json_and_npz_errors_name_the_file(tmp_path: Path) -> None:
+    from hepnb.io import open_npz, read_json
+
+    (tmp_path / "model.json").write_text('{"kind": "network", "na')
+    with pytest.raises(ValueError, match=r"model metadata .*model\.json is not valid JSON \(truncated\?\)"):
+        read_json(tmp_path / "model.json", what="model metadata")
+    (tmp_path / "map.npz").write_text("x_mm,y_mm\n1,2\n")
+    with pytest.raises(ValueError, match=r"field map .*map\.npz is not an npz archive"):
+        open_npz(tmp_path / "map.npz", what="field map")
+    np.savez(tmp_path / "whole.npz", a=np.arange(3))
+    (tmp_path / "cut.npz").write_bytes((tmp_path / "whole.npz").read_bytes()[:40])
+    with pytest.raises(ValueError, match=r"cut\.npz cannot be read as an npz archive"):
+        open_npz(tmp_path / "cut.npz")
+    with open_npz(tmp_path / "whole.npz") as data:
+        np.testing.assert_array_equal(data["a"], np.arange(3))

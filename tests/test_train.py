@@ -9,6 +9,7 @@ import optax
 import pytest
 from flax import nnx
 
+from hepnb import train as train_module
 from hepnb.checkpoint import load_model, save_model
 from hepnb.train import fit, predict
 
@@ -121,3 +122,28 @@ def test_checkpoint_roundtrip_and_wrong_architecture(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no hepnb model checkpoint"):
         load_model(lambda: Net(rngs=nnx.Rngs(0)), tmp_path / "nothing")
     save_model(restored, tmp_path / "ckpt")  # overwriting an existing checkpoint works
+
+
+def test_validation_in_chunks_is_the_whole_set_mean(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Equal chunks plus a smaller remainder, weighted by rows: the mean over the whole validation set."""
+    monkeypatch.setattr(train_module, "_EVAL_CHUNK", 96)
+    val = _data(250, 1)  # two chunks of 96 and a remainder of 58
+    model = Net(rngs=nnx.Rngs(0))
+    res = fit(model, optax.sgd(0.0), xent, _data(256), val, batch_size=64, n_epochs=1, progress=False)
+    model.eval()
+    loss, aux = xent(model, {k: jnp.asarray(v) for k, v in val.items()})
+    assert res.history["val_loss"][0] == pytest.approx(float(loss), rel=1e-5)
+    assert res.history["val_acc"][0] == pytest.approx(float(aux["acc"]), rel=1e-6)
+
+
+def test_second_fit_reuses_the_compiled_epoch_and_leaves_arrays_valid() -> None:
+    model = Net(rngs=nnx.Rngs(0))
+    kernel = model.hidden.kernel[...]  # the epoch call donates its state: the model's own arrays must survive
+    fit(model, optax.adam(1e-3), xent, _data(512), _data(128, 1), batch_size=64, n_epochs=1, progress=False)
+    np.testing.assert_array_equal(np.asarray(kernel), np.asarray(kernel))  # not deleted
+    again = fit(Net(rngs=nnx.Rngs(3)), optax.adam(1e-3), xent, _data(512, 2), _data(128, 3), batch_size=64,
+                n_epochs=1, progress=False)
+    assert again.compiled_reused  # same program (a new but equal optax chain): no recompilation
+    other = fit(Net(rngs=nnx.Rngs(3)), optax.adam(1e-3), xent, _data(512, 2), _data(128, 3), batch_size=32,
+                n_epochs=1, progress=False)
+    assert not other.compiled_reused  # another batch size is another program

@@ -1,8 +1,12 @@
 """The study registry: which notebooks exist, their parameters and their profiles.
 
 Nothing here keeps a second copy of a notebook's parameters: they are read from the notebook's
-``parameters`` cell with papermill's inspection, and their types are those of the default literals.
-Profiles are YAML files next to the notebook, ``notebooks/<study>.<profile>.yaml``, holding overrides.
+``parameters`` cell with papermill's inspection, their types are those of the default literals, and their
+allowed values are declared in each line's comment (:mod:`hepnb.book.parameters`). Profiles are YAML files next
+to the notebook, ``notebooks/<study>.<profile>.yaml``, holding overrides.
+
+A notebook that cannot be read (truncated JSON, no parameters cell, a broken declaration) blocks only itself:
+the other studies are listed and run, and asking for it names the file and what is wrong with it.
 """
 
 from __future__ import annotations
@@ -10,12 +14,14 @@ from __future__ import annotations
 import ast
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from hepnb.book.parameters import Constraint, ConstraintError, load_yaml, parse_comment
 
 __all__ = [
     "PROFILES",
@@ -23,6 +29,7 @@ __all__ = [
     "ParameterError",
     "Study",
     "StudyError",
+    "broken_studies",
     "coerce_cli_value",
     "get_study",
     "list_studies",
@@ -54,6 +61,8 @@ class Parameter:
     type: type
     default: Any
     help: str = ""
+    #: The allowed values its comment declares (``Constraint()``: none declared).
+    allowed: Constraint = field(default_factory=Constraint)
 
     @property
     def type_name(self) -> str:
@@ -94,7 +103,10 @@ class Study:
             msg = f"study {self.name!r} has no {profile!r} profile: {path} does not exist"
             raise StudyError(msg)
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = load_yaml(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as err:
+            msg = f"profile file {path} is not UTF-8 text (byte {err.start} is {err.object[err.start:err.start + 1]!r})"
+            raise StudyError(msg) from err
         except yaml.YAMLError as err:
             msg = f"profile file {path} does not parse as YAML: {err}"
             raise StudyError(msg) from err
@@ -106,19 +118,27 @@ class Study:
         return {name: self.check(name, value, source=str(path)) for name, value in data.items()}
 
     def check(self, name: str, value: Any, *, source: str = "parameter") -> Any:
-        """Validate one parameter value against the declaration; return it (ints widened to float).
+        """Validate one parameter value against its type and declared allowed values; return it (ints widened
+        to float).
 
         Raises
         ------
         ParameterError
-            Unknown name (the valid names are listed) or wrong type.
+            Unknown name (the valid names are listed), wrong type, or a value outside the declared ones (the
+            message names the study, the parameter, the allowed values and the value found).
         """
         declared = self.parameters.get(name)
         if declared is None or name in RUNNER_PARAMETERS:
             valid = sorted(n for n in self.parameters if n not in RUNNER_PARAMETERS)
             msg = f"{source}: study {self.name!r} has no parameter {name!r}; valid parameters: {valid}"
             raise ParameterError(msg)
-        return _check_type(declared, value, source)
+        value = _check_type(declared, value, source)
+        try:
+            declared.allowed.check(value)
+        except ConstraintError as err:
+            msg = f"{source}: study {self.name!r}: parameter {name!r} {err}"
+            raise ParameterError(msg) from None
+        return value
 
 
 def _check_type(declared: Parameter, value: Any, source: str) -> Any:
@@ -169,8 +189,12 @@ def _parameters(notebook: Path) -> dict[str, Parameter]:
             msg = (f"{notebook}: parameter {name!r} must default to a literal (number, string, bool, "
                    f"list), found {info['default']!r}")
             raise StudyError(msg) from err
-        params[name] = Parameter(name=name, type=type(default), default=default,
-                                 help=str(info.get("help") or ""))
+        try:
+            allowed, help_text = parse_comment(str(info.get("help") or ""), default)
+        except ConstraintError as err:
+            msg = f"{notebook}: parameter {name!r}: {err}"
+            raise StudyError(msg) from err
+        params[name] = Parameter(name=name, type=type(default), default=default, help=help_text, allowed=allowed)
     missing = [n for n in RUNNER_PARAMETERS if n not in params]
     if missing:
         msg = f"{notebook}: the parameters cell must declare {missing}"
@@ -184,29 +208,56 @@ def _load(notebook: Path, mtime_ns: int) -> Study:  # mtime in the key: an edite
                  parameters=_parameters(notebook))
 
 
-def list_studies(folder: Path | None = None) -> dict[str, Study]:
-    """All studies, one per ``*.ipynb`` in the notebooks folder, sorted by name."""
+def _scan(folder: Path | None) -> tuple[dict[str, Study], dict[str, str]]:
+    """Every ``*.ipynb`` of the folder: the studies that load, and for the others why not."""
     folder = folder or notebooks_dir()
     found = sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
-    return {p.stem: _load(p.resolve(), p.stat().st_mtime_ns) for p in found}
+    studies, broken = {}, {}
+    for path in found:
+        try:
+            studies[path.stem] = _load(path.resolve(), path.stat().st_mtime_ns)
+        except StudyError as err:
+            broken[path.stem] = str(err)
+        except Exception as err:  # noqa: BLE001 - any unreadable notebook blocks only itself
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            broken[path.stem] = f"{path} cannot be read as a notebook: {reason}"
+    return studies, broken
+
+
+def list_studies(folder: Path | None = None) -> dict[str, Study]:
+    """All studies that load, one per ``*.ipynb`` in the notebooks folder, sorted by name
+    (:func:`broken_studies` lists the notebooks that do not)."""
+    return _scan(folder)[0]
+
+
+def broken_studies(folder: Path | None = None) -> dict[str, str]:
+    """The notebooks of the folder that cannot be loaded as studies, each with what is wrong with it."""
+    return _scan(folder)[1]
 
 
 def get_study(name: str, folder: Path | None = None) -> Study:
-    """The study called ``name``; an unknown name is refused with the list of studies."""
-    studies = list_studies(folder)
+    """The study called ``name``; an unknown name is refused with the list of studies, a broken notebook with
+    what is wrong with it."""
+    studies, broken = _scan(folder)
+    if name in broken:
+        msg = f"study {name!r} cannot be loaded: {broken[name]}"
+        raise StudyError(msg)
     if name not in studies:
         msg = f"unknown study {name!r}; available studies: {sorted(studies)}"
+        if broken:
+            msg += f" (notebooks that do not load: {sorted(broken)})"
         raise StudyError(msg)
     return studies[name]
 
 
 def coerce_cli_value(study: Study, name: str, text: str) -> Any:
-    """Turn the text of ``-p NAME VALUE`` into a typed value (YAML rules; strings stay strings)."""
+    """Turn the text of ``-p NAME VALUE`` into a typed value (YAML 1.2 rules, integers decimal; strings stay
+    strings)."""
     declared = study.parameters.get(name)
     if declared is not None and declared.type is str:
         return text
     try:
-        value = yaml.safe_load(text)
+        value = load_yaml(text)
     except yaml.YAMLError:
         return text
     if isinstance(value, str) and declared is not None and declared.type is float:

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from hepnb.io import file_mode
+
 __all__ = [
     "TRACKED_PACKAGES",
     "device_description",
@@ -194,6 +196,7 @@ def save_results(
     folder = results_path(study, profile, results_dir)
     target = folder / "results.json"
     fd, tmp = tempfile.mkstemp(prefix=".results.", suffix=".json.tmp", dir=folder)
+    os.fchmod(fd, file_mode())  # the umask's permissions, not the temporary file's 0600
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)

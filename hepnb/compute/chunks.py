@@ -5,7 +5,12 @@ chunk_index)`` with :class:`numpy.random.SeedSequence`, so the dataset does not 
 processes made it or in which order. Each chunk is one task, on a Dask cluster (:func:`hepnb.compute.client.dask_client`) or
 in this process. Each chunk is written under a temporary name and renamed when complete, so an
 interrupted run or a lost worker leaves only whole chunks, and a rerun with the same parameters reuses
-them (the cache folder is named by a hash of the parameters).
+them (the cache folder is named by a hash of the parameters). Beside each chunk its SHA-256 is stored
+(``chunk-00000.parquet.sha256``, the format of ``sha256sum``); a chunk is reused only if it still has that
+hash, so a chunk that was truncated or replaced by other data is made again, not used.
+
+Generator commands refuse, before any work, a table larger than :data:`SIZE_LIMIT_BYTES` or than the memory
+and disk can hold, unless ``--yes`` is given (:func:`check_size`, :func:`add_chunk_arguments`).
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -24,16 +31,23 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from hepnb.arguments import positive_int
 from hepnb.compute.client import add_cluster_arguments, dask_client
-from hepnb.io import read_table, write_table
+from hepnb.io import file_mode, read_table, write_table
 
 if TYPE_CHECKING:
     import argparse
 
     from dask.distributed import Client
 
-__all__ = ["add_chunk_arguments", "cache_folder", "cache_root", "chunk_seed", "generate_chunks", "generate_table",
-           "load_chunks", "missing_chunks"]
+__all__ = ["SIZE_LIMIT_BYTES", "add_chunk_arguments", "add_size_argument", "cache_folder", "cache_root", "check_size", "chunk_seed",
+           "generate_chunks", "generate_table", "load_chunks", "missing_chunks"]
+
+_log = logging.getLogger(__name__)
+
+#: The largest table a generator command makes without ``--yes``: 8 GiB, some 15-40 times the ``full`` profiles'
+#: samples (PID 1.2 M tracks ≈ 0.27 GB, tracks 2.3 M ≈ 0.22 GB, tau 270 k events ≈ 0.5 GB).
+SIZE_LIMIT_BYTES = 8 * 2**30
 
 #: ``make_chunk(seed, index, **params) -> dict of equal-length numpy arrays``
 ChunkFn = Callable[..., Any]
@@ -59,6 +73,7 @@ def cache_folder(root: str | os.PathLike[str], name: str, params: Mapping[str, A
     meta = folder / "params.json"
     if not meta.exists():
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".params.")
+        os.fchmod(fd, file_mode())
         with os.fdopen(fd, "w") as handle:
             handle.write(json.dumps({"name": name, "params": dict(params)}, sort_keys=True, indent=1, default=str))
         os.replace(tmp, meta)
@@ -79,21 +94,72 @@ def _temporaries(path: Path) -> list[Path]:
     return sorted(path.parent.glob(f".{path.name}.*.tmp"))
 
 
+def _hash_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _digest(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _write_hash(path: Path) -> None:
+    """Store the chunk's SHA-256 beside it, atomically, as ``sha256sum`` writes it."""
+    target = _hash_path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, file_mode())
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(f"{_digest(path)}  {path.name}\n")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _intact(path: Path) -> bool:
+    """Whether a chunk exists and still has the hash stored when it was written."""
+    try:
+        stored = _hash_path(path).read_text(encoding="ascii").split()[0]
+    except (OSError, UnicodeDecodeError, IndexError):
+        return False
+    return path.is_file() and _digest(path) == stored
+
+
 def _make_and_write(make_chunk: ChunkFn, folder: Path, base_seed: int, params: Mapping[str, Any], write: WriteFn,
                     suffix: str, index: int) -> Path:
-    """Make and write chunk ``index`` unless it exists (the index comes last, for :func:`functools.partial`)."""
+    """Make and write chunk ``index`` and its hash unless both exist (the index comes last, for
+    :func:`functools.partial`)."""
     path = _chunk_path(folder, index, suffix)
-    if path.exists():
+    if path.exists() and _hash_path(path).exists():
         return path
     table = make_chunk(chunk_seed(base_seed, index), index, **params)
     try:
-        return write(path, table)
+        write(path, table)
     except FileNotFoundError:
         # a concurrent attempt of the same chunk finished first and its clean-up took our temporary file:
         # the chunk is whole (same seed, same content), nothing is lost
-        if path.exists():
-            return path
-        raise
+        if not path.exists():
+            raise
+    _write_hash(path)
+    return path
+
+
+def _unusable_chunks(folder: Path, n_chunks: int, suffix: str) -> list[int]:
+    """Chunks that are missing, or present but without their hash or with another content; the latter are
+    removed (and named in the log) so that they are made again."""
+    todo = []
+    for i in range(n_chunks):
+        path = _chunk_path(folder, i, suffix)
+        if not path.exists():
+            todo.append(i)
+        elif not _intact(path):
+            _log.warning("chunk %s does not have the content hash stored when it was written (truncated, replaced "
+                         "or written by an older hepnb): it is made again", path)
+            path.unlink(missing_ok=True)
+            _hash_path(path).unlink(missing_ok=True)
+            todo.append(i)
+    return todo
 
 
 def _remove_stale_temporaries(folder: Path, n_chunks: int, suffix: str) -> None:
@@ -158,7 +224,8 @@ def generate_chunks(
     ``(base_seed, i)`` and ``params``, never on the number of workers or on the order the chunks finish in.
     A chunk is written under a temporary name and renamed when whole, so a task that is retried or rerun
     on another worker after its worker was lost cannot leave a partial or duplicate chunk; temporary files
-    of killed attempts are removed at the end.
+    of killed attempts are removed at the end. Each chunk's SHA-256 is stored beside it; an existing chunk
+    whose content no longer has that hash (truncated, or replaced by other data) is made again.
 
     Parameters
     ----------
@@ -203,7 +270,7 @@ def generate_chunks(
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     run = functools.partial(_make_and_write, make_chunk, out, base_seed, dict(params or {}), write, suffix)
-    todo = missing_chunks(out, n_chunks, suffix)
+    todo = _unusable_chunks(out, n_chunks, suffix)
     bar = tqdm(total=n_chunks, initial=n_chunks - len(todo), desc=f"chunks {out.name}", disable=not progress)
     try:
         with dask_client(client, workers=max(1, min(workers, len(todo))), from_env=False) as active:
@@ -214,7 +281,7 @@ def generate_chunks(
     finally:
         bar.close()
     paths = [_chunk_path(out, i, suffix) for i in range(n_chunks)]
-    missing = [p.name for p in paths if not p.exists()]
+    missing = [p.name for p in paths if not (p.exists() and _hash_path(p).exists())]
     if missing:
         msg = (f"generation finished but {len(missing)} chunk(s) of {out} are missing: {missing}; on a remote "
                f"cluster the folder must be one that the workers and this process share")
@@ -280,9 +347,93 @@ def generate_table(
     return {k: v[:n_rows] for k, v in table.items()}
 
 
+def _size_text(n_bytes: float) -> str:
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:.3g} {unit}"
+    return f"{n_bytes / 1e3:.3g} kB"
+
+
+def _free_bytes(path: Path) -> tuple[Path, int]:
+    folder = path.absolute()
+    while not folder.exists():
+        folder = folder.parent
+    return folder, shutil.disk_usage(folder).free
+
+
+def check_size(
+    n_rows: int,
+    row_bytes: float,
+    *,
+    what: str,
+    yes: bool = False,
+    output: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    limit_bytes: int = SIZE_LIMIT_BYTES,
+) -> int:
+    """Estimate a generated table's size and refuse it, before any work, if it is too large (unless ``yes``).
+
+    The table is about ``n_rows * row_bytes`` bytes; it is refused when that exceeds ``limit_bytes``
+    (:data:`SIZE_LIMIT_BYTES`), when twice that (the chunks and the joined table) exceeds the memory available,
+    or when the output's (and the chunk cache's) file system has less free space than the table needs.
+
+    Parameters
+    ----------
+    n_rows
+        Rows (tracks, events) asked for.
+    row_bytes
+        Bytes per row in memory, measured for the study's table.
+    what
+        The command's option and unit for the message, e.g. ``"--n 1000000000000 tracks"``.
+    yes
+        ``--yes``: start anyway.
+    output, cache_dir
+        The output file and the chunk cache (``None``: a temporary folder), whose file systems must hold it.
+    limit_bytes
+        The limit.
+
+    Returns
+    -------
+    int
+        The estimate in bytes.
+
+    Raises
+    ------
+    ValueError
+        Naming the estimate, each limit it breaks, and ``--yes``.
+    """
+    import psutil
+
+    estimate = int(n_rows * row_bytes)
+    problems = []
+    if estimate > limit_bytes:
+        problems.append(f"above the limit of {_size_text(limit_bytes)} for a generated table")
+    available = psutil.virtual_memory().available
+    if 2 * estimate > available:
+        problems.append(f"the chunks and the joined table need about {_size_text(2 * estimate)} of memory, "
+                        f"{_size_text(available)} is available")
+    need: dict[int, tuple[Path, int, int]] = {}
+    for place in (output, cache_dir if cache_dir is not None else tempfile.gettempdir()):
+        if place is None:
+            continue
+        folder, free = _free_bytes(Path(place))
+        device = folder.stat().st_dev
+        _, _, have_need = need.get(device, (folder, free, 0))
+        need[device] = (folder, free, have_need + estimate)
+    for folder, free, needed in need.values():
+        if needed > free:
+            problems.append(f"{folder} has {_size_text(free)} free, {_size_text(needed)} is needed")
+    if problems and not yes:
+        msg = (f"{what} make a table of about {_size_text(estimate)}: {'; '.join(problems)}; nothing was started. "
+               f"Ask for fewer, or pass --yes to start anyway")
+        raise ValueError(msg)
+    return estimate
+
+
 def add_chunk_arguments(parser: argparse.ArgumentParser, *, unit: str, per_chunk: int) -> None:
-    """Add the options of a chunked generator command: ``--<unit>-per-chunk``, ``--cache-dir``, and the
-    cluster's ``--scheduler``/``--workers`` (:func:`hepnb.compute.client.add_cluster_arguments`).
+    """Add the options of a chunked generator command: ``--<unit>-per-chunk``, ``--cache-dir``, ``--yes``
+    (:func:`check_size`), and the cluster's ``--scheduler``/``--workers``
+    (:func:`hepnb.compute.client.add_cluster_arguments`).
 
     Parameters
     ----------
@@ -293,8 +444,16 @@ def add_chunk_arguments(parser: argparse.ArgumentParser, *, unit: str, per_chunk
     per_chunk
         Its default.
     """
-    parser.add_argument(f"--{unit}-per-chunk", type=int, default=per_chunk,
+    parser.add_argument(f"--{unit}-per-chunk", type=positive_int, default=per_chunk,
                         help=f"{unit} per chunk (one task, one file)")
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="chunk cache, shared by the workers of a remote scheduler (default: a temporary folder)")
+    add_size_argument(parser)
     add_cluster_arguments(parser)
+
+
+def add_size_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--yes`` to a generator command: start even a table that :func:`check_size` refuses."""
+    parser.add_argument("--yes", action="store_true",
+                        help=f"generate even a table above {_size_text(SIZE_LIMIT_BYTES)} or above the memory or "
+                             "disk space available (refused otherwise)")

@@ -14,13 +14,17 @@ from pathlib import Path
 
 import numpy as np
 
-from hepnb.compute.chunks import add_chunk_arguments
-from hepnb.io import check_output
+from hepnb.arguments import non_negative_int, positive_int
+from hepnb.compute.chunks import add_chunk_arguments, cache_root, check_size
+from hepnb.io import check_finite_rows, check_output, resolve_inputs
 
 __all__ = ["HELP", "register"]
 
 #: The family\'s line in ``hepnb --help``.
 HELP = "PID study tools (simulate, predict, export)"
+
+#: Bytes per simulated track in memory (the 31 columns of the table with ``mc_pdg``), for :func:`check_size`.
+TRACK_BYTES = 224
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -28,17 +32,19 @@ def _simulate(args: argparse.Namespace) -> int:
     from hepnb.pid.data import LABEL_COLUMNS, simulate_chunked, write_tracks
 
     check_output(args.output)
-    if args.n < 1 or args.tracks_per_chunk < 1:
-        msg = f"--n and --tracks-per-chunk must be >= 1, found {args.n} and {args.tracks_per_chunk}"
-        raise ValueError(msg)
+    check_size(args.n, TRACK_BYTES, what=f"--n {args.n} tracks", yes=args.yes, output=args.output,
+               cache_dir=args.cache_dir)
     n_chunks = -(-args.n // args.tracks_per_chunk)
-    with dask_client(args.scheduler, workers=local_workers(args.workers, n_chunks)) as client:
+    # the cache outlives the cluster: on Ctrl-C or SIGTERM the workers stop before the cache is removed
+    with (cache_root(args.cache_dir, prefix="hepnb-pid-") as cache,
+          dask_client(args.scheduler, workers=local_workers(args.workers, n_chunks)) as client):
         table = simulate_chunked(args.n, seed=args.seed, data_like=args.data_like,
-                                 tracks_per_chunk=args.tracks_per_chunk, cache_dir=args.cache_dir, client=client,
+                                 tracks_per_chunk=args.tracks_per_chunk, cache_dir=cache, client=client,
                                  progress=n_chunks > 1)
     if args.data_like:  # stands in for real data: no labels
         for name in LABEL_COLUMNS:
             table.pop(name)
+    check_finite_rows(table, what="simulated tracks")
     path = write_tracks(args.output, table)
     print(f"{args.n} tracks{' (data-like, unlabelled)' if args.data_like else ''} written to {path}")
     return 0
@@ -49,12 +55,15 @@ def _predict(args: argparse.Namespace) -> int:
     from hepnb.pid.export import load_deployable, predict_table
     from hepnb.pid.reader import read_tracks
 
-    check_output(args.output)
+    inputs = resolve_inputs(args.input)
+    check_output(args.output, inputs=inputs)
     load_deployable(args.model)  # a wrong folder or feature set fails before the input is read
-    table = read_tracks(args.input, require_labels=False, tree=args.tree)
+    table = read_tracks(inputs, require_labels=False, tree=args.tree)
     result = predict_table(args.model, table)
+    inside = result["in_domain"] == 1  # tracks outside the training domain are NaN by design (not predicted)
+    check_finite_rows({k: np.asarray(v)[inside] for k, v in result.items()}, what="predictions")
     path = write_table(args.output, result, tree="pid")
-    outside = int(np.sum(result["in_domain"] == 0))
+    outside = int(np.sum(~inside))
     note = f"; {outside} outside the model's training domain, flagged (in_domain = 0) and not predicted" if outside else ""
     print(f"{len(table['pt'])} tracks read, {len(table['pt']) - outside} predicted{note}; written to {path}")
     return 0
@@ -72,8 +81,8 @@ def _export(args: argparse.Namespace) -> int:
 
 def _add_simulate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     sim = sub.add_parser("simulate", help="simulate tracks into a ROOT or Parquet table")
-    sim.add_argument("--n", type=int, required=True, help="tracks to simulate (before selections)")
-    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--n", type=positive_int, required=True, help="tracks to simulate (before selections)")
+    sim.add_argument("--seed", type=non_negative_int, default=0)
     sim.add_argument("--data-like", action="store_true", help="shifted detector response, no labels")
     sim.add_argument("--output", type=Path, required=True, help="FILE.root or FILE.parquet")
     add_chunk_arguments(sim, unit="tracks", per_chunk=100_000)

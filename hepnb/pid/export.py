@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from hepnb.io import read_json
 from hepnb.pid.constants import CHARGE_OF_PDG, PDG, SPECIES
 from hepnb.pid.models import build_network
 from hepnb.pid.pipeline import predict_network, tree_probabilities
@@ -106,11 +107,7 @@ def load_deployable(folder: str | os.PathLike[str]) -> tuple[dict[str, Any], Any
     if not meta_file.is_file():
         msg = f"{path} is not a hepnb PID model folder (no model.json)"
         raise FileNotFoundError(msg)
-    try:
-        meta = json.loads(meta_file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        msg = f"{meta_file} is not valid JSON ({err}); write the folder again with save_deployable"
-        raise ValueError(msg) from err
+    meta = read_json(meta_file, what="model metadata")
     if meta.get("features") != list(FEATURES):
         msg = (f"model in {path} was trained on another feature set: {meta.get('features')}; "
                f"this version of hepnb builds {list(FEATURES)}")

@@ -20,7 +20,6 @@ Every file's schema is checked before any is read; errors say what was expected 
 
 from __future__ import annotations
 
-import glob
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -29,7 +28,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from hepnb.io import file_format
+from hepnb.io import file_format, resolve_inputs
 from hepnb.pid.bayes import extractor_bayes_columns
 from hepnb.pid.constants import MISSING, SPECIES
 from hepnb.pid.data import EXTRACTOR_COLUMNS
@@ -64,7 +63,6 @@ TOF_COLUMNS: tuple[str, ...] = ("tof_beta", "tof_mass", *(f"tof_nsigma_{s}" for 
 _OPTIONAL = tuple(c for c in (*EXTRACTOR_COLUMNS, "its_nclusters") if c not in (*REQUIRED, "mc_pdg"))
 _LABELS = ("mc_pdg",)
 _TREE_CLASSES = ("TTree", "ROOT::RNTuple")
-_GLOB_CHARS = frozenset("*?[")
 
 Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
@@ -81,34 +79,17 @@ class Selected(NamedTuple):
 
 
 def input_files(paths: Paths) -> list[Path]:
-    """The files named by ``paths``: one path, a glob pattern (sorted matches) or a list of either.
-
-    A path that exists is used as it is, even if its name holds glob characters (``run[1].root``); only a path
-    that does not exist is expanded as a pattern.
+    """The files named by ``paths``: one path, a glob pattern (sorted matches) or a list of either; a path that
+    exists is used as given even if its name holds ``[`` or ``*`` (:func:`hepnb.io.resolve_inputs`).
 
     Raises
     ------
     FileNotFoundError
-        If a pattern matches no file (the error names the pattern).
+        If a path does not exist and, as a pattern, matches no file (the error names it).
     ValueError
-        If the list is empty.
+        If the list is empty, or names a folder.
     """
-    items = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
-    if not items:
-        msg = "no input files given (an empty list)"
-        raise ValueError(msg)
-    files: list[Path] = []
-    for item in items:
-        text = os.path.expanduser(os.fspath(item))
-        if not Path(text).exists() and _GLOB_CHARS & set(text):
-            matches = sorted(glob.glob(text))
-            if not matches:
-                msg = f"no file matches the pattern {text!r}"
-                raise FileNotFoundError(msg)
-            files.extend(Path(m) for m in matches)
-        else:
-            files.append(Path(text))
-    return files
+    return resolve_inputs(paths)
 
 
 def tree_paths(path: str | os.PathLike[str], tree: str | None = None) -> list[str]:

@@ -11,13 +11,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hepnb.compute.chunks import add_chunk_arguments
+from hepnb.arguments import non_negative_int, positive_int
+from hepnb.compute.chunks import add_chunk_arguments, check_size
 from hepnb.io import check_output
 
 __all__ = ["HELP", "register"]
 
 #: The family\'s line in ``hepnb --help``.
 HELP = "tau-study tools (generate)"
+
+#: Bytes per generated event in memory (about 1.5 kB measured: the jets' candidates and labels), for check_size.
+EVENT_BYTES = 2000
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -26,13 +30,12 @@ def _generate(args: argparse.Namespace) -> int:
     from hepnb.tau.data import simulate, write_jets
 
     check_output(args.output)
-    if min(args.tau_events, args.qq_events, args.events_per_chunk) < 1:
-        msg = (f"--tau-events, --qq-events and --events-per-chunk must be >= 1, found {args.tau_events}, "
-               f"{args.qq_events} and {args.events_per_chunk}")
-        raise ValueError(msg)
+    check_size(args.tau_events + args.qq_events, EVENT_BYTES, yes=args.yes, output=args.output,
+               cache_dir=args.cache_dir, what=f"--tau-events {args.tau_events} and --qq-events {args.qq_events} events")
     n_chunks = -(-args.tau_events // args.events_per_chunk) + -(-args.qq_events // args.events_per_chunk)
-    with (dask_client(args.scheduler, workers=local_workers(args.workers, n_chunks)) as client,
-          cache_root(args.cache_dir, prefix="hepnb-tau-") as cache):
+    # the cache outlives the cluster: on Ctrl-C or SIGTERM the workers stop before the cache is removed
+    with (cache_root(args.cache_dir, prefix="hepnb-tau-") as cache,
+          dask_client(args.scheduler, workers=local_workers(args.workers, n_chunks)) as client):
         jets = simulate(args.tau_events, args.qq_events, seed=args.seed, cache_dir=cache,
                         events_per_chunk=args.events_per_chunk, workers=1, client=client)
     path = write_jets(args.output, jets)
@@ -43,9 +46,9 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _add_generate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     gen = sub.add_parser("generate", help="Pythia 8 Z -> tau tau and Z -> q qbar jets to a Parquet or ROOT file")
-    gen.add_argument("--tau-events", type=int, required=True, help="Z -> tau tau events")
-    gen.add_argument("--qq-events", type=int, required=True, help="Z -> q qbar events")
-    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--tau-events", type=positive_int, required=True, help="Z -> tau tau events")
+    gen.add_argument("--qq-events", type=positive_int, required=True, help="Z -> q qbar events")
+    gen.add_argument("--seed", type=non_negative_int, default=0)
     add_chunk_arguments(gen, unit="events", per_chunk=1000)
     gen.add_argument("--output", type=Path, required=True, help="FILE.parquet or FILE.root")
     gen.set_defaults(func=_generate)

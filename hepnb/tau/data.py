@@ -23,7 +23,7 @@ import numpy as np
 from hepnb import kinematics
 from hepnb.compute.chunks import cache_folder, generate_chunks, missing_chunks
 from hepnb.compute.client import available_cores, dask_client
-from hepnb.io import check_output, file_format
+from hepnb.io import check_output, file_format, file_mode
 from hepnb.tau import constants
 from hepnb.tau.events import MAX_PYTHIA_SEED, PROCESSES
 from hepnb.tau.jets import CAND_FEATURES, KIN_TARGETS, generate_jets
@@ -89,6 +89,7 @@ def write_jets(path: str | os.PathLike[str], jets: Any) -> Path:
     flat = _to_flat(jets)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    os.fchmod(fd, file_mode())  # the umask's permissions, not the temporary file's 0600
     os.close(fd)
     tmp = Path(tmp_name)
     try:

@@ -28,7 +28,7 @@ from hepnb.tau import constants
 from hepnb.tau.pairs import N_PAIR_FEATURES, pair_features
 
 __all__ = ["MODEL_CARD", "TASKS", "DeepSets", "MultiParTau", "ParTConfig", "ParticleTransformer",
-           "SingleParTau", "count_params"]
+           "SingleParTau", "attention_explicit", "attention_fused", "count_params"]
 
 #: The four tasks, in the order of the tau code's PCGrad loop is ``(tau_id, decay_mode, charge, kinematics)``;
 #: this tuple is the order of the outputs and of the task weights.
@@ -56,7 +56,12 @@ class ParTConfig:
     dropout
         Dropout, attention dropout and activation dropout of the particle blocks (class blocks use none).
     dtype
-        Computation dtype (``"bfloat16"`` for mixed precision on a GPU); parameters stay float32.
+        Computation dtype (``"bfloat16"`` for mixed precision on a GPU): every activation, batch-norm outputs
+        and the pair bias included, is held in it; parameters stay float32 (the master weights), batch-norm
+        and LayerNorm statistics and the attention softmax are computed in float32.
+    attention
+        ``implementation`` of :func:`jax.nn.dot_product_attention`: ``None`` (XLA) or ``"cudnn"`` (fused
+        cuDNN kernel on a GPU, bfloat16 only).
     """
 
     embed_dims: tuple[int, ...] = (256, 512, 256)
@@ -67,6 +72,7 @@ class ParTConfig:
     ffn_ratio: int = 4
     dropout: float = 0.1
     dtype: str = "float32"
+    attention: str | None = None
 
     @property
     def width(self) -> int:
@@ -92,20 +98,22 @@ def _dtype(cfg: ParTConfig) -> jnp.dtype:
 
 
 class _MaskedBatchNorm(nnx.Module):
-    """Batch norm over the last axis whose statistics use only the positions where ``mask`` is true."""
+    """Batch norm over the last axis whose statistics use only the positions where ``mask`` is true; computed
+    in float32, returned in ``dtype``."""
 
-    def __init__(self, n: int, *, rngs: nnx.Rngs) -> None:
+    def __init__(self, n: int, *, dtype: jnp.dtype = jnp.float32, rngs: nnx.Rngs) -> None:
         self.bn = nnx.BatchNorm(n, momentum=0.9, epsilon=1e-5, rngs=rngs)
+        self.dtype = jnp.dtype(dtype)
 
     def __call__(self, x: Array, mask: Array) -> Array:
-        return self.bn(x.astype(jnp.float32), mask=mask[..., None]) * mask[..., None]
+        return (self.bn(x.astype(jnp.float32), mask=mask[..., None]) * mask[..., None]).astype(self.dtype)
 
 
 class Embed(nnx.Module):
     """Input batch norm, then LayerNorm → Linear → GELU for each width."""
 
     def __init__(self, n_in: int, dims: Sequence[int], *, dtype: jnp.dtype, rngs: nnx.Rngs) -> None:
-        self.input_bn = _MaskedBatchNorm(n_in, rngs=rngs)
+        self.input_bn = _MaskedBatchNorm(n_in, dtype=dtype, rngs=rngs)
         sizes = [n_in, *dims]
         self.norms = nnx.List([nnx.LayerNorm(a, dtype=dtype, rngs=rngs) for a in sizes[:-1]])
         self.linears = nnx.List([nnx.Linear(a, b, dtype=dtype, rngs=rngs) for a, b in itertools.pairwise(sizes)])
@@ -121,17 +129,42 @@ class PairEmbed(nnx.Module):
     """Pair features → (dense + batch norm + GELU) per width → one attention bias per head."""
 
     def __init__(self, dims: Sequence[int], n_heads: int, *, dtype: jnp.dtype, rngs: nnx.Rngs) -> None:
-        self.input_bn = _MaskedBatchNorm(N_PAIR_FEATURES, rngs=rngs)
+        self.input_bn = _MaskedBatchNorm(N_PAIR_FEATURES, dtype=dtype, rngs=rngs)
         sizes = [N_PAIR_FEATURES, *dims, n_heads]
         self.linears = nnx.List([nnx.Linear(a, b, dtype=dtype, rngs=rngs) for a, b in itertools.pairwise(sizes)])
-        self.norms = nnx.List([_MaskedBatchNorm(b, rngs=rngs) for b in sizes[1:]])
+        self.norms = nnx.List([_MaskedBatchNorm(b, dtype=dtype, rngs=rngs) for b in sizes[1:]])
 
     def __call__(self, p4: Array, mask: Array) -> Array:
+        """The attention bias ``[B, heads, P, P]``, computed once per batch and shared by every particle block."""
         pair_mask = mask[:, :, None] & mask[:, None, :]
         u = self.input_bn(pair_features(p4), pair_mask)
         for linear, norm in zip(self.linears, self.norms, strict=True):
             u = nnx.gelu(norm(linear(u), pair_mask), approximate=False)
         return jnp.moveaxis(u, -1, 1)  # [B, heads, P, P]
+
+
+def attention_explicit(q: Array, k: Array, v: Array, key_mask: Array, bias: Array | None,
+                       dropout: nnx.Dropout | None = None) -> Array:
+    """softmax(QKᵀ/√d + U)V written out, with dropout on the attention weights (training with attention dropout).
+
+    ``q`` ``[B, Q, H, d]``, ``k`` and ``v`` ``[B, K, H, d]``, ``key_mask`` ``[B, K]``, ``bias`` ``[B, H, Q, K]``;
+    logits and softmax in float32.
+    """
+    logits = jnp.einsum("bqhd,bkhd->bhqk", q, k, preferred_element_type=jnp.float32) / jnp.sqrt(q.shape[-1])
+    if bias is not None:
+        logits = logits + bias.astype(jnp.float32)
+    logits = jnp.where(key_mask[:, None, None, :], logits, -1e9)
+    weights = jax.nn.softmax(logits, axis=-1)
+    if dropout is not None:
+        weights = dropout(weights)
+    return jnp.einsum("bhqk,bkhd->bqhd", weights.astype(v.dtype), v)
+
+
+def attention_fused(q: Array, k: Array, v: Array, key_mask: Array, bias: Array | None,
+                    implementation: str | None = None) -> Array:
+    """The same attention through :func:`jax.nn.dot_product_attention` (no dropout on the weights)."""
+    return jax.nn.dot_product_attention(q, k, v, bias=bias, mask=key_mask[:, None, None, :],
+                                        implementation=implementation)  # type: ignore[arg-type]
 
 
 class Block(nnx.Module):
@@ -143,8 +176,9 @@ class Block(nnx.Module):
     """
 
     def __init__(self, dim: int, n_heads: int, ffn_ratio: int, dropout: float, *, dtype: jnp.dtype,
-                 rngs: nnx.Rngs) -> None:
+                 rngs: nnx.Rngs, attention: str | None = None) -> None:
         self.n_heads = n_heads
+        self.attention = attention
         hidden = dim * ffn_ratio
         self.pre_attn_norm = nnx.LayerNorm(dim, dtype=dtype, rngs=rngs)
         self.q = nnx.Linear(dim, dim, dtype=dtype, rngs=rngs)
@@ -167,12 +201,10 @@ class Block(nnx.Module):
 
     def _attend(self, query: Array, keys: Array, key_mask: Array, bias: Array | None) -> Array:
         q, k, v = self._heads(self.q(query)), self._heads(self.k(keys)), self._heads(self.v(keys))
-        logits = jnp.einsum("bqhd,bkhd->bhqk", q, k).astype(jnp.float32) / jnp.sqrt(q.shape[-1])
-        if bias is not None:
-            logits = logits + bias.astype(jnp.float32)
-        logits = jnp.where(key_mask[:, None, None, :], logits, -1e9)
-        weights = self.attn_dropout(jax.nn.softmax(logits, axis=-1)).astype(v.dtype)
-        heads = jnp.einsum("bhqk,bkhd->bqhd", weights, v)
+        if self.attn_dropout.deterministic or self.attn_dropout.rate == 0:
+            heads = attention_fused(q, k, v, key_mask, bias, self.attention)
+        else:  # dot_product_attention has no dropout on the attention weights
+            heads = attention_explicit(q, k, v, key_mask, bias, self.attn_dropout)
         heads = self._heads(self.out(heads.reshape(*heads.shape[:2], -1))) * self.c_attn[...].astype(v.dtype)[:, None]
         return heads.reshape(*heads.shape[:2], -1)
 
@@ -199,8 +231,8 @@ class Backbone(nnx.Module):
         dtype = _dtype(cfg)
         self.embed = Embed(constants.N_FEATURES, cfg.embed_dims, dtype=dtype, rngs=rngs)
         self.pair_embed = PairEmbed(cfg.pair_dims, cfg.n_heads, dtype=dtype, rngs=rngs) if cfg.pair_dims else None
-        self.blocks = nnx.List([Block(cfg.width, cfg.n_heads, cfg.ffn_ratio, cfg.dropout, dtype=dtype, rngs=rngs)
-                                for _ in range(cfg.n_layers)])
+        self.blocks = nnx.List([Block(cfg.width, cfg.n_heads, cfg.ffn_ratio, cfg.dropout, dtype=dtype, rngs=rngs,
+                                      attention=cfg.attention) for _ in range(cfg.n_layers)])
 
     def __call__(self, features: Array, p4: Array, mask: Array) -> Array:
         x = self.embed(features, mask)
@@ -216,8 +248,8 @@ class ClassPath(nnx.Module):
     def __init__(self, cfg: ParTConfig, *, rngs: nnx.Rngs) -> None:
         dtype = _dtype(cfg)
         self.token = nnx.Param(0.02 * jax.random.truncated_normal(rngs.params(), -2.0, 2.0, (1, 1, cfg.width)))
-        self.blocks = nnx.List([Block(cfg.width, cfg.n_heads, cfg.ffn_ratio, 0.0, dtype=dtype, rngs=rngs)
-                                for _ in range(cfg.n_cls_layers)])
+        self.blocks = nnx.List([Block(cfg.width, cfg.n_heads, cfg.ffn_ratio, 0.0, dtype=dtype, rngs=rngs,
+                                      attention=cfg.attention) for _ in range(cfg.n_cls_layers)])
         self.norm = nnx.LayerNorm(cfg.width, dtype=dtype, rngs=rngs)
 
     def __call__(self, x: Array, mask: Array) -> Array:
@@ -323,9 +355,13 @@ class MultiParTau(nnx.Module):
             start_at_reco_jet(self.heads["kinematics"].out)
         self.surgery_rngs = nnx.Rngs(surgery=jax.random.fold_in(rngs.params(), 7))
 
+    def task_output(self, task: str, x: Array, mask: Array) -> Array:
+        """One task's class path and head on the backbone's output ``x`` (PCGrad differentiates them apart)."""
+        return self.heads[task](self.paths[task](x, mask))
+
     def __call__(self, features: Array, p4: Array, mask: Array) -> dict[str, Array]:
         x = self.backbone(features, p4, mask)
-        return {t: self.heads[t](self.paths[t](x, mask)) for t in self.tasks}
+        return {t: self.task_output(t, x, mask) for t in self.tasks}
 
 
 class DeepSets(nnx.Module):

@@ -12,8 +12,11 @@ Two variants (reference/tau.md §3):
     kinematics gradient is never projected (the other tasks are projected away from it and from each other).
 
 Task-specific parameters receive only their own task's gradient in both variants. The per-task gradients come
-from one forward pass and a ``vmap`` over the task axis of its vector–Jacobian product, not one backward pass
-per task.
+from one forward pass: the shared backbone's vector–Jacobian product is taken once, each task's head is
+differentiated on its own (one head backward per task), and only the backbone's backward pass is ``vmap``-ed
+over the task axis. The straightforward alternative, a ``vmap`` of the whole model's backward pass over the
+tasks (``PCGrad(..., shared_vjp=False)``), gives the same gradients with every head's backward pass repeated
+for every task (tests/tau/test_speed.py checks that they agree).
 """
 
 from __future__ import annotations
@@ -91,6 +94,16 @@ def project_ordered(grads: Array, protected: tuple[bool, ...]) -> tuple[Array, A
     return jnp.stack(out).reshape(grads.shape), n_conflicts
 
 
+class _Outputs:
+    """Stands in for the model in a loss: returns precomputed outputs, whatever the inputs."""
+
+    def __init__(self, outputs: dict[str, Array]) -> None:
+        self.outputs = outputs
+
+    def __call__(self, *_: object) -> dict[str, Array]:
+        return self.outputs
+
+
 def _top_name(path: tuple[object, ...]) -> str:
     first = path[0]
     return str(getattr(first, "key", getattr(first, "name", first)))
@@ -110,12 +123,19 @@ class PCGrad:
         Name of the model attribute that holds the shared parameters.
     protected
         Tasks never projected in the ``"tau"`` variant.
+    shared_vjp
+        Take the shared part's VJP once and ``vmap`` only its backward pass over the tasks (needs a model
+        with ``tasks`` and ``task_output(task, x, mask)``, as :class:`~hepnb.tau.models.MultiParTau`, and a
+        loss whose weighted task loss ``i`` depends on task ``i``'s output only, as
+        :class:`~hepnb.tau.losses.MultiTaskLoss`); ``False``, or a model without ``task_output``, ``vmap``-s
+        the whole model's backward pass.
     """
 
     loss: MultiTaskLoss
     variant: str = "original"
     shared: str = "backbone"
     protected: tuple[str, ...] = ("kinematics",)
+    shared_vjp: bool = True
 
     def __post_init__(self) -> None:
         if self.variant not in ("original", "tau"):
@@ -124,6 +144,46 @@ class PCGrad:
 
     def task_gradients(self, model: nnx.Module, batch: Mapping[str, Array]) -> tuple[Array, nnx.State, dict]:
         """Weighted task losses ``[T]``, their gradients stacked on a leading task axis, and the aux dict."""
+        if self.shared_vjp and hasattr(model, "task_output"):
+            return self._task_gradients_shared_vjp(model, batch)
+        return self._task_gradients_full(model, batch)
+
+    def _task_gradients_shared_vjp(self, model: nnx.Module,
+                                   batch: Mapping[str, Array]) -> tuple[Array, nnx.State, dict]:
+        """Backbone forward and VJP once, one head backward per task, the backbone backward vmapped over tasks."""
+        is_shared = nnx.All(nnx.Param, lambda path, _: _top_name(path) == self.shared)
+        graphdef, shared, own, rest = nnx.split(model, is_shared, nnx.Param, ...)
+        mask = batch["mask"]
+
+        def shared_forward(p: nnx.State) -> tuple[Array, nnx.State]:
+            m = nnx.merge(graphdef, p, own, rest, copy=True)
+            x = getattr(m, self.shared)(batch["features"], batch["p4"], mask)
+            return x, nnx.split(m, is_shared, nnx.Param, ...)[3]
+
+        x, backbone_vjp, rest = jax.vjp(shared_forward, shared, has_aux=True)
+        outputs, head_vjps = {}, {}
+        for task in model.tasks:  # type: ignore[attr-defined]
+            def head(x: Array, p: nnx.State, task: str = task, rest: nnx.State = rest) -> tuple[Array, nnx.State]:
+                m = nnx.merge(graphdef, shared, p, rest, copy=True)
+                return m.task_output(task, x, mask), nnx.split(m, is_shared, nnx.Param, ...)[3]
+
+            outputs[task], head_vjps[task], rest = jax.vjp(head, x, own, has_aux=True)
+        losses, loss_vjp, aux = jax.vjp(lambda outs: self.loss.weighted_losses(_Outputs(outs), batch), outputs,
+                                        has_aux=True)
+        eye = jnp.eye(losses.shape[0], dtype=losses.dtype)
+        x_grads, own_grads = [], []
+        for i, task in enumerate(self.loss.tasks):
+            (d_outputs,) = loss_vjp(eye[i])
+            d_x, d_own = head_vjps[task](d_outputs[task])
+            x_grads.append(d_x)
+            own_grads.append(d_own)
+        (shared_stacked,) = jax.vmap(backbone_vjp)(jnp.stack(x_grads))
+        own_stacked = jax.tree.map(lambda *g: jnp.stack(g), *own_grads)
+        nnx.update(model, rest)
+        return losses, nnx.merge_state(shared_stacked, own_stacked), aux
+
+    def _task_gradients_full(self, model: nnx.Module, batch: Mapping[str, Array]) -> tuple[Array, nnx.State, dict]:
+        """The straightforward way: one forward pass, its whole VJP vmapped over the task axis."""
         graphdef, params, rest = nnx.split(model, nnx.Param, ...)
 
         def losses_of(p: nnx.State) -> tuple[Array, tuple[dict, nnx.State]]:

@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from hepnb.io import open_npz
 from hepnb.tracks.constants import (
     B_INTEGRAL_T_MM,
     B_PEAK_T,
@@ -216,7 +217,7 @@ class FieldMap:
         ValueError
             Missing arrays, non-uniform axes, or ``B_T`` not shaped (len(x), len(y), len(z), 3).
         """
-        with np.load(Path(path)) as data:
+        with open_npz(path, what="field map") as data:
             missing = [k for k in ("x_mm", "y_mm", "z_mm", "B_T") if k not in data]
             if missing:
                 msg = f"field map {path} lacks arrays {missing}; expected x_mm, y_mm, z_mm and B_T"

@@ -5,13 +5,18 @@ from pathlib import Path
 import pytest
 
 from hepnb.book.registry import (
+    RUNNER_PARAMETERS,
     ParameterError,
     StudyError,
+    broken_studies,
     coerce_cli_value,
     get_study,
     list_studies,
     resolve_parameters,
 )
+from tests.conftest import REPO, make_notebook
+
+NOTEBOOKS = REPO / "notebooks"
 
 
 def test_parameters_come_from_the_notebook_cell(notebooks: Path) -> None:
@@ -78,9 +83,79 @@ def test_bad_profile_files(notebooks: Path) -> None:
         study.profile_overrides("huge")
 
 
-def test_non_literal_default_is_refused(notebooks: Path) -> None:
-    from tests.conftest import make_notebook
-
+def test_non_literal_default_blocks_only_its_own_notebook(notebooks: Path) -> None:
     make_notebook(notebooks / "computed.ipynb", "x = 1", "n = 2 * 3\n")
-    with pytest.raises(StudyError, match="must default to a literal"):
-        list_studies()
+    assert "computed" not in list_studies() and "good" in list_studies()
+    assert "must default to a literal" in broken_studies()["computed"]
+    with pytest.raises(StudyError, match=r"study 'computed' cannot be loaded: .*computed.ipynb.*must default"):
+        get_study("computed")
+
+
+def test_truncated_and_stray_notebooks_are_named_and_block_nothing_else(notebooks: Path) -> None:
+    text = (notebooks / "good.ipynb").read_text()
+    (notebooks / "cut.ipynb").write_text(text[: len(text) // 2])
+    (notebooks / "Untitled.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+    broken = broken_studies()
+    assert set(broken) == {"cut", "Untitled"}
+    assert "cut.ipynb cannot be read as a notebook" in broken["cut"]
+    assert "must declare ['profile', 'results_dir']" in broken["Untitled"]
+    assert get_study("good").name == "good"
+    with pytest.raises(StudyError, match=r"unknown study 'nope'.*do not load: \['Untitled', 'cut'\]"):
+        get_study("nope")
+
+
+def test_declared_allowed_values_are_enforced_before_anything_runs(notebooks: Path) -> None:
+    make_notebook(notebooks / "ranged.ipynb", "x = 1",
+                  'n_steps = 3000  # range: 1..; steps\nmode = "o2"  # choices: o2|seed\n'
+                  'rate = 0.1  # range: 0<..<1\nsizes = [1, 2]  # range: 1..; length: 1..3\n')
+    study = get_study("ranged")
+    assert study.parameters["n_steps"].help == "steps"
+    assert str(study.parameters["mode"].allowed) == "choices: o2|seed"
+    for name, value, message in [
+        ("n_steps", 0, r"-p: study 'ranged': parameter 'n_steps' must be >= 1 \(range: 1\.\.\), found 0"),
+        ("mode", "O3", r"parameter 'mode' must be one of o2\|seed, found 'O3'"),
+        ("rate", 1, r"parameter 'rate' must be > 0 and < 1 \(range: 0<\.\.<1\), found 1\.0"),
+        ("rate", float("inf"), "must be a finite number"),
+        ("sizes", [1, 0], "parameter 'sizes' element 1 must be >= 1"),
+        ("sizes", [1, 2, 3, 4], "must have a length >= 1 and <= 3"),
+    ]:
+        with pytest.raises(ParameterError, match=message):
+            resolve_parameters(study, "default", {name: value})
+    (notebooks / "ranged.ci.yaml").write_text("n_steps: -1\n")
+    with pytest.raises(ParameterError, match=r"ranged\.ci\.yaml: study 'ranged': parameter 'n_steps' must be >= 1"):
+        resolve_parameters(study, "ci")
+
+
+def test_a_default_outside_its_declaration_breaks_the_notebook(notebooks: Path) -> None:
+    make_notebook(notebooks / "liar.ipynb", "x = 1", "n = 0  # range: 1..\n")
+    assert "parameter 'n': the default 0 breaks its own declaration (range: 1..)" in broken_studies()["liar"]
+
+
+def test_integers_are_decimal_on_the_command_line_and_in_profiles(notebooks: Path) -> None:
+    study = get_study("good")
+    assert coerce_cli_value(study, "n", "010") == 10
+    with pytest.raises(ParameterError, match=r"parameter 'n' must be int .* found str '0x10'"):
+        resolve_parameters(study, "default", {"n": coerce_cli_value(study, "n", "0x10")})
+    (notebooks / "good.full.yaml").write_text("n: 010\nflags: [08, 09]\n")
+    assert resolve_parameters(study, "full") == {"n": 10, "flags": [8, 9]}
+
+
+def test_non_utf8_profile_is_named(notebooks: Path) -> None:
+    (notebooks / "good.full.yaml").write_bytes(b"n: 1\nlabel: caf\xe9\n")
+    with pytest.raises(StudyError, match=r"good\.full\.yaml is not UTF-8 text \(byte 15 is b'\\xe9'\)"):
+        get_study("good").profile_overrides("full")
+
+
+def test_the_repository_notebooks_all_load() -> None:
+    assert broken_studies(NOTEBOOKS) == {}
+
+
+@pytest.mark.parametrize("study", sorted(list_studies(NOTEBOOKS)))
+def test_every_parameter_declares_its_allowed_values(study: str) -> None:
+    """The convention of hepnb.book.parameters: each parameter's comment says which values it takes
+    (``range:``, ``choices:``, ``length:`` or ``any``); bools and the runner's parameters are exempt."""
+    spec = list_studies(NOTEBOOKS)[study]
+    undeclared = [p.name for p in spec.parameters.values()
+                  if p.name not in RUNNER_PARAMETERS and p.type is not bool and not p.allowed.declared]
+    assert not undeclared, (f"{spec.notebook.name}: parameters without declared allowed values (add e.g. "
+                            f"'# range: 1..' or '# choices: a|b' or '# any'): {undeclared}")

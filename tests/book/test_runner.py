@@ -69,3 +69,41 @@ def test_run_many_reports_every_failure(notebooks: Path, tmp_path: Path) -> None
         run_many(["good", "boom", "silent"], "default", jobs=2, output_dir=tmp_path / "o", results_dir=tmp_path / "r")
     assert "'boom'" in str(info.value) and "'silent'" in str(info.value)
     assert (tmp_path / "r" / "default" / "good" / "results.json").is_file()
+
+
+def test_run_many_runs_the_others_when_a_notebook_does_not_load(notebooks: Path, tmp_path: Path) -> None:
+    (notebooks / "cut.ipynb").write_text('{"cells": [')
+    with pytest.raises(RunError, match=r"study 'cut' cannot be loaded: .*cut\.ipynb cannot be read as a notebook"):
+        run_many(["good", "cut"], "ci", output_dir=tmp_path / "o", results_dir=tmp_path / "r")
+    assert (tmp_path / "r" / "ci" / "good" / "results.json").is_file()
+
+
+def test_abandoned_staging_is_recognised_by_its_lock(tmp_path: Path) -> None:
+    import json
+    import os
+    import socket
+    import subprocess
+
+    from hepnb.book.runner import remove_abandoned
+
+    child = subprocess.Popen(["true"])
+    child.wait()
+    dead, live = child.pid, os.getpid()
+    res = tmp_path / "results"
+    folders = {}
+    for name, pid, host in (("dead", dead, socket.gethostname()), ("live", live, socket.gethostname()),
+                            ("elsewhere", dead, "another-host")):
+        folders[name] = res / f".staging-s-{pid}-{name}"
+        folders[name].mkdir(parents=True)
+        (folders[name] / "owner.json").write_text(json.dumps({"pid": pid, "host": host, "partial": ""}))
+    folders["young"] = res / f".staging-s-{dead}-young"  # no lock yet: its run may be writing it
+    folders["young"].mkdir()
+    assert remove_abandoned(res) == [folders["dead"]]
+    assert all(folders[n].is_dir() for n in ("live", "elsewhere", "young"))
+
+
+def test_the_executed_notebook_never_replaces_the_study_notebook(notebooks: Path, tmp_path: Path) -> None:
+    before = (notebooks / "good.ipynb").read_bytes()
+    with pytest.raises(ParameterError, match="would put the executed notebook over the study's own notebook"):
+        run_study("good", "ci", output_dir=notebooks, results_dir=tmp_path / "r", progress=False)
+    assert (notebooks / "good.ipynb").read_bytes() == before

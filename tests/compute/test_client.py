@@ -16,17 +16,16 @@ def _closed_port() -> int:
 
 def test_unreachable_scheduler_fails_fast_with_a_clear_message() -> None:
     start = time.monotonic()
-    with pytest.raises(SchedulerError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:\d+"):
-        with dask_client(f"tcp://127.0.0.1:{_closed_port()}", timeout_s=2):
-            pass
+    with pytest.raises(SchedulerError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:\d+"), \
+            dask_client(f"tcp://127.0.0.1:{_closed_port()}", timeout_s=2):
+        pass
     assert time.monotonic() - start < 10
 
 
 @pytest.mark.parametrize("bad", ["localhost", "http://host:8786", "tcp://:8786"])
 def test_malformed_addresses(bad: str) -> None:
-    with pytest.raises(SchedulerError, match="must look like tcp://HOST:PORT"):
-        with dask_client(bad):
-            pass
+    with pytest.raises(SchedulerError, match="must look like tcp://HOST:PORT"), dask_client(bad):
+        pass
 
 
 def test_environment_variable_is_the_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -55,3 +54,69 @@ def test_one_worker_means_in_this_process_and_a_client_is_passed_through() -> No
     with dask_client(profile="ci", workers=2, from_env=False) as outer, dask_client(outer) as inner:
         assert inner is outer
         assert inner.status == "running"  # the inner block does not close a client it was given
+
+
+def _server(reply: bytes | None) -> tuple[socket.socket, str]:
+    """A TCP server that, on each connection, sends ``reply`` (and closes) or nothing (and holds it)."""
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            if reply is None:
+                held.append(conn)
+            else:
+                conn.sendall(reply)
+                conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server, f"tcp://127.0.0.1:{server.getsockname()[1]}"
+
+
+@pytest.mark.parametrize(("reply", "message"), [
+    (None, r"accepted the connection but sent no Dask greeting within 1 s"),
+    (b"HTTP/1.1 400 Bad Request\r\n\r\n", r"answered with bytes that are not the Dask protocol \(b'HTTP/1\.1'\)"),
+    (b"\x05\x00\x00\x00\x00\x00\x00\x00hello", r"answered with bytes that are not a Dask greeting"),
+    (b"", r"closed the connection without a Dask greeting"),
+])
+def test_a_server_that_does_not_speak_dask_is_refused_within_the_deadline(reply: bytes | None, message: str) -> None:
+    server, address = _server(reply)
+    start = time.monotonic()
+    with pytest.raises(SchedulerError, match=rf"{address} is not a usable Dask scheduler: it {message}"), \
+            dask_client(address, timeout_s=1):
+        pass
+    assert time.monotonic() - start < 30  # a guard against a hang
+    server.close()
+
+
+def test_a_scheduler_is_accepted_and_a_worker_refused() -> None:
+    import distributed
+
+    from hepnb.compute.client import check_reachable
+
+    with distributed.LocalCluster(n_workers=1, processes=False, protocol="tcp://", dashboard_address=":0") as cluster:
+        check_reachable(cluster.scheduler_address, 5)
+        worker = next(iter(cluster.workers.values())).address
+        with pytest.raises(SchedulerError, match=rf"{worker} is not a usable Dask scheduler: it is a Dask Worker"):
+            check_reachable(worker, 5)
+        with dask_client(cluster.scheduler_address, timeout_s=5) as client:
+            assert client.submit(sum, [1, 2]).result() == 3
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "inf", "soon"])
+def test_the_deadline_must_be_a_positive_number(monkeypatch: pytest.MonkeyPatch, bad: str) -> None:
+    from hepnb.compute.client import scheduler_timeout
+
+    monkeypatch.setenv("HEPNB_SCHEDULER_TIMEOUT", bad)
+    with pytest.raises(SchedulerError, match=r"\$HEPNB_SCHEDULER_TIMEOUT must be a"):
+        scheduler_timeout()
+    monkeypatch.setenv("HEPNB_SCHEDULER_TIMEOUT", "3.5")
+    assert scheduler_timeout() == 3.5 and scheduler_timeout(1) == 1.0
