@@ -63,9 +63,12 @@ def _predict(args: argparse.Namespace) -> int:
     inside = result["in_domain"] == 1  # tracks outside the training domain are NaN by design (not predicted)
     check_finite_rows({k: np.asarray(v)[inside] for k, v in result.items()}, what="predictions")
     path = write_table(args.output, result, tree="pid")
-    outside = int(np.sum(~inside))
-    note = f"; {outside} outside the model's training domain, flagged (in_domain = 0) and not predicted" if outside else ""
-    print(f"{len(table['pt'])} tracks read, {len(table['pt']) - outside} predicted{note}; written to {path}")
+    n, outside = len(table["pt"]), int(np.sum(~inside))
+    if outside:
+        print(f"{n} tracks predicted or flagged: {n - outside} inside the model's training domain, {outside} outside "
+              f"(in_domain = 0, probabilities NaN, not predicted); written to {path}")
+    else:
+        print(f"{n} tracks predicted, written to {path}")
     return 0
 
 

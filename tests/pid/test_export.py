@@ -51,7 +51,7 @@ def test_saved_models_predict_and_flag_through_the_cli(sample: dict[str, np.ndar
     for name, want in expected.items():
         assert main(["pid", "predict", "--model", str(tmp_path / name), "--input", str(tmp_path / "in.parquet"),
                      "--output", str(tmp_path / f"{name}.root")]) == 0
-        assert f"{int((~inside).sum())} outside the model's training domain" in capsys.readouterr().out
+        assert f"{int(inside.sum())} inside the model's training domain, {int((~inside).sum())} outside" in capsys.readouterr().out
         got = read_table(tmp_path / f"{name}.root", tree="pid", finite=False)  # NaN: not predicted
         np.testing.assert_array_equal(got["track_id"], sample["track_id"])
         np.testing.assert_array_equal(got["in_domain"], inside.astype(np.int32))
