@@ -218,6 +218,7 @@ def fit(
     monitor: str = "val_loss",
     checkpoint_dir: str | Path | None = None,
     progress: bool = True,
+    restore_best: bool = True,
 ) -> FitResult:
     """Train ``model`` in place with epochs fused into one ``lax.scan`` each.
 
@@ -249,6 +250,9 @@ def fit(
         If given, the kept weights are saved there with orbax (:func:`hepnb.checkpoint.save_model`).
     progress
         Show a tqdm bar over epochs.
+    restore_best
+        Keep the weights of the best epoch (by ``monitor``); ``False`` keeps the last epoch's, e.g. to run a
+        learning-rate schedule to its end (``best_epoch`` is still recorded).
 
     Returns
     -------
@@ -313,7 +317,8 @@ def fit(
     bar.close()
 
     nnx.update((model, optimizer), state)
-    nnx.update(model, best[1])
+    if restore_best:
+        nnx.update(model, best[1])
     model.eval()
     result.history = history
     result.n_steps = result.n_epochs_run * n_batches

@@ -229,4 +229,5 @@ def test_tau_jets_on_the_cluster_match_a_serial_run(client: distributed.Client, 
     chunks = {name: sorted((tmp_path / name).glob("*/chunk-*.parquet")) for name in ("dask", "serial")}
     assert len(chunks["dask"]) == 3
     assert _hashes(chunks["dask"]) == _hashes(chunks["serial"])
-    assert ak.to_list(dask.cand_features) == ak.to_list(serial.cand_features)
+    assert ak.to_list(dask.jets.cand_features) == ak.to_list(serial.jets.cand_features)
+    assert ak.to_list(dask.taus.vis_p4) == ak.to_list(serial.taus.vis_p4)

@@ -1,9 +1,11 @@
-"""``hepnb tau generate``: Pythia 8 Z → ττ and Z → qq̄ jets through the CLD-like detector, to a jet file.
+"""``hepnb tau generate``: Pythia 8 Z → ττ, Z → qq̄ (and Z → ee/μμ) jets through the CLD-like detector, to a
+jet file, and optionally the events as HepMC3 files; ``hepnb tau jets``: jets of HepMC3 events from any
+generator, through the same detector.
 
-The file has the fields of :mod:`hepnb.tau.data` (``FILE_FIELDS``) and is read back, like a user's own jets,
-by :func:`hepnb.tau.data.read_jets` and the notebook's ``input_file`` parameter. The events are made in
-seeded chunks, one Dask task each: on the scheduler of ``--scheduler``/``$HEPNB_SCHEDULER``, else on a local
-cluster of ``--workers`` processes.
+The jet file has the fields of :mod:`hepnb.tau.data` (``FILE_FIELDS``) and is read back, like a user's own
+jets, by :func:`hepnb.tau.data.read_jets` and the notebook's ``input_file`` parameter (which also takes HepMC3
+files). The events are made in seeded chunks, one Dask task each: on the scheduler of
+``--scheduler``/``$HEPNB_SCHEDULER``, else on a local cluster of ``--workers`` processes.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from hepnb.io import check_output
 __all__ = ["HELP", "register"]
 
 #: The family\'s line in ``hepnb --help``.
-HELP = "tau-study tools (generate)"
+HELP = "tau-study tools (generate, jets)"
 
 #: Bytes per generated event in memory (about 1.5 kB measured: the jets' candidates and labels), for check_size.
 EVENT_BYTES = 2000
@@ -30,14 +32,16 @@ def _generate(args: argparse.Namespace) -> int:
     from hepnb.tau.data import simulate, write_jets
 
     check_output(args.output)
-    check_size(args.tau_events + args.qq_events, EVENT_BYTES, yes=args.yes, output=args.output,
-               cache_dir=args.cache_dir, what=f"--tau-events {args.tau_events} and --qq-events {args.qq_events} events")
+    check_size(args.tau_events + args.qq_events + 2 * args.ll_events, EVENT_BYTES, yes=args.yes, output=args.output,
+               cache_dir=args.cache_dir, what=(f"--tau-events {args.tau_events}, --qq-events {args.qq_events} and "
+                                               f"--ll-events {args.ll_events} (twice) events"))
     n_chunks = -(-args.tau_events // args.events_per_chunk) + -(-args.qq_events // args.events_per_chunk)
     # the cache outlives the cluster: on Ctrl-C or SIGTERM the workers stop before the cache is removed
     with (cache_root(args.cache_dir, prefix="hepnb-tau-") as cache,
           dask_client(args.scheduler, workers=local_workers(args.workers, n_chunks)) as client):
-        jets = simulate(args.tau_events, args.qq_events, seed=args.seed, cache_dir=cache,
-                        events_per_chunk=args.events_per_chunk, workers=1, client=client)
+        jets = simulate(args.tau_events, args.qq_events, n_ll_events=args.ll_events, seed=args.seed, cache_dir=cache,
+                        events_per_chunk=args.events_per_chunk, workers=1, client=client,
+                        hepmc_dir=args.hepmc_dir).jets
     path = write_jets(args.output, jets)
     n_tau = int(sum(jets.is_tau))
     print(f"{len(jets)} jets ({n_tau} tau, {len(jets) - n_tau} q/g) written to {path}")
@@ -51,9 +55,38 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     gen.add_argument("--seed", type=non_negative_int, default=0)
     add_chunk_arguments(gen, unit="events", per_chunk=1000)
     gen.add_argument("--output", type=Path, required=True, help="FILE.parquet or FILE.root")
+    gen.add_argument("--ll-events", type=non_negative_int, default=0, help="Z -> ee and Z -> mumu events each (default 0)")
+    gen.add_argument("--hepmc-dir", type=Path, default=None,
+                     help="also write the events there as HepMC3 files, one per chunk")
     gen.set_defaults(func=_generate)
+
+
+def _jets(args: argparse.Namespace) -> int:
+    from hepnb.io import resolve_inputs
+    from hepnb.tau.data import is_hepmc, jets_from_hepmc, write_jets
+
+    inputs = resolve_inputs(args.input)
+    check_output(args.output, inputs=inputs)
+    bad = [str(p) for p in inputs if not is_hepmc(p)]
+    if bad:
+        msg = f"--input takes HepMC3 files (.hepmc, .hepmc3, optionally .gz/.bz2/.xz), found {bad}"
+        raise ValueError(msg)
+    sample = jets_from_hepmc(inputs, seed=args.seed)
+    path = write_jets(args.output, sample.jets)
+    n_tau = int(sum(sample.jets.is_tau))
+    print(f"{len(sample.jets)} jets ({n_tau} tau) from {len(sample.taus)} generated hadronic taus written to {path}")
+    return 0
+
+
+def _add_jets(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    cmd = sub.add_parser("jets", help="jets of HepMC3 events (any generator) through the CLD-like detector")
+    cmd.add_argument("--input", nargs="+", required=True, help="HepMC3 event files (paths or glob patterns)")
+    cmd.add_argument("--seed", type=non_negative_int, default=0, help="seed of the detector simulation")
+    cmd.add_argument("--output", type=Path, required=True, help="FILE.parquet or FILE.root")
+    cmd.set_defaults(func=_jets)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``hepnb tau …`` commands to the family's subparsers (made by :mod:`hepnb.cli`)."""
     _add_generate(sub)
+    _add_jets(sub)

@@ -1,12 +1,15 @@
-"""Tau-study data: chunked Pythia generation, jet files (Parquet or ROOT), network tensors, (p, θ) weights and
-the 70/10/20 split.
+"""Tau-study data: chunked Pythia generation, jet files (Parquet or ROOT) and HepMC3 event files, network
+tensors, (p, θ) weights and the split.
 
 On disk a jet is one entry with jagged candidate branches ``cand_<feature>`` (the 17 features, in the order of
 :data:`hepnb.tau.jets.CAND_FEATURES`) and ``cand_px, cand_py, cand_pz, cand_e``; flat ``jet_px … jet_e``,
 ``gen_vis_px … gen_vis_e``, ``kin_<target>`` (:data:`hepnb.tau.jets.KIN_TARGETS`), ``is_tau``, ``charge`` (1
-for τ⁺) and ``decay_mode`` (0–5, −1 for background). In memory it is the awkward record of
-:func:`hepnb.tau.jets.generate_jets`; :func:`to_tensors` pads it to the networks' inputs, [N, 20, 17]
-features, [N, 20, 4] four-vectors and a mask.
+for τ⁺), ``decay_mode`` (0–5, −1 for background) and, optionally, ``origin`` (:data:`hepnb.tau.jets.ORIGINS`;
+``is_tau`` when absent). In memory it is the awkward record of :func:`hepnb.tau.jets.make_jets`;
+:func:`to_tensors` sorts each jet's candidates by pT and pads or truncates them to the networks' inputs,
+[N, 20, 17] features, [N, 20, 4] four-vectors and a mask. HepMC3 files (``.hepmc``, ``.hepmc3``, optionally
+compressed) are read as events and go through the study's detector and jet definition
+(:func:`jets_from_hepmc`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,24 +30,43 @@ from hepnb.compute.client import available_cores, dask_client
 from hepnb.io import check_output, file_format, file_mode
 from hepnb.tau import constants
 from hepnb.tau.events import MAX_PYTHIA_SEED, PROCESSES
-from hepnb.tau.jets import CAND_FEATURES, KIN_TARGETS, generate_jets
+from hepnb.tau.jets import CAND_FEATURES, KIN_TARGETS, generate_jets, make_jets
 
 if TYPE_CHECKING:
     from dask.distributed import Client
 
-__all__ = ["FILE_FIELDS", "REQUIRED_FIELDS", "jet_chunk", "p_theta_weights", "read_jets", "simulate", "split",
-           "to_tensors", "write_jets"]
+__all__ = ["FILE_FIELDS", "REQUIRED_FIELDS", "JetSample", "is_hepmc", "jet_chunk", "jets_from_hepmc",
+           "p_theta_weights", "read_jets", "read_sample", "simulate", "split", "to_tensors", "write_jets"]
 
 _P4 = ("px", "py", "pz", "e")
 _LABELS = ("is_tau", "charge", "decay_mode")
-#: Every field a jet file must hold.
+#: Every field a jet file must hold (``origin`` is optional).
 FILE_FIELDS: tuple[str, ...] = (*(f"cand_{f}" for f in CAND_FEATURES), *(f"cand_{c}" for c in _P4),
                                 *(f"jet_{c}" for c in _P4), *(f"gen_vis_{c}" for c in _P4),
                                 *(f"kin_{t}" for t in KIN_TARGETS), *_LABELS)
 _TREE = "jets"
-#: The fields :func:`to_tensors` needs (those of :func:`hepnb.tau.jets.generate_jets` but ``gen_vis_p4``).
+#: The fields :func:`to_tensors` needs.
 REQUIRED_FIELDS = ("cand_features", "cand_p4", "jet_p4", "is_tau", "charge", "decay_mode", "kin_targets")
 _IP = (13, 14, 15, 16)  # feature columns dz, dz_err, dxy, dxy_err
+_HEPMC = (".hepmc", ".hepmc3")
+_COMPRESSED = (".gz", ".bz2", ".xz", ".lzma")
+
+
+@dataclass
+class JetSample:
+    """Labelled jets and the prompt hadronic taus of the same events (``taus`` is ``None`` for a jet file,
+    which does not hold them): see :func:`hepnb.tau.jets.make_jets`."""
+
+    jets: Any
+    taus: Any | None = None
+
+
+def is_hepmc(path: str | os.PathLike[str]) -> bool:
+    """Whether a file name is a HepMC file's (``.hepmc``, ``.hepmc3``, optionally ``.gz``/``.bz2``/``.xz``)."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if suffixes and suffixes[-1] in _COMPRESSED:
+        suffixes = suffixes[:-1]
+    return bool(suffixes) and suffixes[-1] in _HEPMC
 
 
 def _to_flat(jets: Any) -> dict[str, Any]:
@@ -60,6 +83,7 @@ def _to_flat(jets: Any) -> dict[str, Any]:
         out[f"kin_{t}"] = np.asarray(jets.kin_targets[:, i], np.float32)
     for name in _LABELS:
         out[name] = np.asarray(jets[name], np.int32)
+    out["origin"] = np.asarray(jets.origin if "origin" in ak.fields(jets) else jets.is_tau, np.int32)
     return out
 
 
@@ -71,14 +95,24 @@ def _from_flat(cols: dict[str, Any]) -> Any:
             return ak.concatenate([ak.values_astype(cols[n], np.float32)[:, :, np.newaxis] for n in names], axis=2)
         return np.stack([np.asarray(cols[n], np.float64) for n in names], axis=1)
 
+    is_tau = np.asarray(cols["is_tau"], np.int32)
     return ak.zip({
         "cand_features": stack([f"cand_{f}" for f in CAND_FEATURES], True),
         "cand_p4": stack([f"cand_{c}" for c in _P4], True),
         "jet_p4": stack([f"jet_{c}" for c in _P4], False),
-        "is_tau": np.asarray(cols["is_tau"], np.int32), "charge": np.asarray(cols["charge"], np.int32),
+        "is_tau": is_tau, "charge": np.asarray(cols["charge"], np.int32),
         "decay_mode": np.asarray(cols["decay_mode"], np.int32),
         "kin_targets": stack([f"kin_{t}" for t in KIN_TARGETS], False).astype(np.float32),
-        "gen_vis_p4": stack([f"gen_vis_{c}" for c in _P4], False)}, depth_limit=1)
+        "gen_vis_p4": stack([f"gen_vis_{c}" for c in _P4], False),
+        "origin": np.asarray(cols["origin"], np.int32) if "origin" in cols else is_tau}, depth_limit=1)
+
+
+def _atomic(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, file_mode())  # the umask's permissions, not the temporary file's 0600
+    os.close(fd)
+    return Path(tmp_name)
 
 
 def write_jets(path: str | os.PathLike[str], jets: Any) -> Path:
@@ -87,11 +121,7 @@ def write_jets(path: str | os.PathLike[str], jets: Any) -> Path:
 
     p = check_output(path)
     flat = _to_flat(jets)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    os.fchmod(fd, file_mode())  # the umask's permissions, not the temporary file's 0600
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = _atomic(p)
     try:
         if p.suffix.lower() == ".parquet":
             ak.to_parquet(ak.zip(flat, depth_limit=1), tmp)
@@ -110,16 +140,45 @@ def write_jets(path: str | os.PathLike[str], jets: Any) -> Path:
     return p
 
 
+def jets_from_hepmc(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, seed: int = 0,
+                    min_jet_p_gev: float = 2.0) -> JetSample:
+    """Jets and prompt hadronic taus of the events of HepMC3 files, through the study's detector (seeded)."""
+    import awkward as ak
+
+    from hepnb.tau.hepmc import iter_hepmc3
+
+    rng = np.random.default_rng(seed)
+    jets, taus = [], []
+    for gen in iter_hepmc3(paths):
+        j, t = make_jets(gen, rng, min_jet_p_gev=min_jet_p_gev)
+        jets.append(j)
+        taus.append(t)
+    return JetSample(ak.concatenate(jets), ak.concatenate(taus))
+
+
 def read_jets(path: str | os.PathLike[str]) -> Any:
-    """Read jets written by :func:`write_jets` or a user's file with the same fields (see the module doc).
+    """Read jets written by :func:`write_jets` or a user's file with the same fields (see the module doc); a
+    HepMC3 file is read through :func:`jets_from_hepmc` (seed 0).
 
     Raises
     ------
     ValueError
-        If the file is neither ROOT nor Parquet, lacks fields (all are named), or holds NaN/inf.
+        If the file is neither ROOT, Parquet nor HepMC3, lacks fields (all are named), or holds NaN/inf.
     """
+    return read_sample(path).jets
+
+
+def read_sample(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, seed: int = 0) -> JetSample:
+    """A :class:`JetSample` from a jet file (no taus) or from HepMC3 event files (jets and taus)."""
     import awkward as ak
 
+    paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
+    if all(is_hepmc(p) for p in paths):
+        return jets_from_hepmc(paths, seed=seed)
+    if len(paths) != 1:
+        msg = f"give one jet file (.parquet or .root) or HepMC3 files (.hepmc, .hepmc3), found {paths}"
+        raise ValueError(msg)
+    path = paths[0]
     kind = file_format(path)
     if kind == "parquet":
         arr = ak.from_parquet(path)
@@ -141,28 +200,55 @@ def read_jets(path: str | os.PathLike[str]) -> Any:
     if bad:
         msg = f"{path} has NaN/inf values in {bad}"
         raise ValueError(msg)
-    return _from_flat(cols)
+    return JetSample(_from_flat(cols))
 
 
-def jet_chunk(seed: int, index: int, *, process: str, n_events: int) -> Any:
-    """The jets of one chunk of ``n_events`` events (the ``make_chunk`` of
-    :func:`hepnb.compute.chunks.generate_chunks`; ``seed`` is reduced to Pythia's range)."""
-    del index
-    return generate_jets(process, n_events, seed % MAX_PYTHIA_SEED)
+def _write_chunk(path: Path, chunk: tuple[Any, Any]) -> Path:
+    """One chunk (jets and taus) as a one-row Parquet file, atomically."""
+    import awkward as ak
+
+    jets, taus = chunk
+    tmp = _atomic(path)
+    try:
+        row = ak.zip({"jets": ak.unflatten(jets, [len(jets)]), "taus": ak.unflatten(taus, [len(taus)])},
+                     depth_limit=1)
+        ak.to_parquet(row, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
 
 
-def simulate(n_tau_events: int, n_qq_events: int, *, seed: int, cache_dir: str | os.PathLike[str],
-             events_per_chunk: int = 2000, workers: int | None = None, client: Client | None = None,
-             progress: bool = True) -> Any:
-    """Z → ττ and Z → qq̄ jets, generated in cached chunks with their own seeds and concatenated.
+def _read_chunk(path: Path) -> tuple[Any, Any]:
+    import awkward as ak
+
+    arr = ak.from_parquet(path)
+    return arr.jets[0], arr.taus[0]
+
+
+def jet_chunk(seed: int, index: int, *, process: str, n_events: int, hepmc_dir: str | None = None
+              ) -> tuple[Any, Any]:
+    """The jets and taus of one chunk of ``n_events`` events (the ``make_chunk`` of
+    :func:`hepnb.compute.chunks.generate_chunks`; ``seed`` is reduced to Pythia's range); with ``hepmc_dir``
+    the events are also written to ``hepmc_dir/<process>-<index>.hepmc3``."""
+    hepmc = None if hepmc_dir is None else str(Path(hepmc_dir) / f"{process}-{index:05d}.hepmc3")
+    return generate_jets(process, n_events, seed % MAX_PYTHIA_SEED, hepmc_path=hepmc)
+
+
+def simulate(n_tau_events: int, n_qq_events: int, *, n_ll_events: int = 0, seed: int,
+             cache_dir: str | os.PathLike[str], events_per_chunk: int = 2000, workers: int | None = None,
+             client: Client | None = None, progress: bool = True,
+             hepmc_dir: str | os.PathLike[str] | None = None) -> JetSample:
+    """Z → ττ, Z → qq̄ and (``n_ll_events`` each) Z → ee and Z → μμ jets, in cached chunks, concatenated.
 
     Each chunk is one task (Dask with a ``client`` or ``workers > 1``) and one file; the jets depend only on
     the event counts, ``seed`` and ``events_per_chunk``, not on the number of workers.
 
     Parameters
     ----------
-    n_tau_events, n_qq_events
-        Events of each process (rounded up to whole chunks).
+    n_tau_events, n_qq_events, n_ll_events
+        Events of each process (rounded up to whole chunks); Z → ee and Z → μμ get ``n_ll_events`` each.
     seed
         Base seed; chunk ``i`` of a process uses a seed derived from ``(seed, process, i)``.
     cache_dir
@@ -175,65 +261,108 @@ def simulate(n_tau_events: int, n_qq_events: int, *, seed: int, cache_dir: str |
         process).
     client
         A :class:`dask.distributed.Client` (:func:`hepnb.compute.client.dask_client`) to run the chunks on.
+    progress
+        tqdm bars over the chunks.
+    hepmc_dir
+        If given, every chunk's events are also written there as HepMC3 files (one per chunk).
     """
     import awkward as ak
 
-    if n_tau_events < 1 or n_qq_events < 1 or events_per_chunk < 1:
-        msg = (f"event counts and events_per_chunk must be >= 1, found n_tau_events={n_tau_events}, "
-               f"n_qq_events={n_qq_events}, events_per_chunk={events_per_chunk}")
+    if n_tau_events < 1 or n_qq_events < 1 or events_per_chunk < 1 or n_ll_events < 0:
+        msg = (f"event counts and events_per_chunk must be >= 1 (n_ll_events >= 0), found n_tau_events="
+               f"{n_tau_events}, n_qq_events={n_qq_events}, n_ll_events={n_ll_events}, "
+               f"events_per_chunk={events_per_chunk}")
         raise ValueError(msg)
     jobs = []
-    for offset, (process, n_events) in enumerate((("ztautau", n_tau_events), ("zqq", n_qq_events))):
-        params = {"process": process, "n_events": events_per_chunk}
-        folder = cache_folder(cache_dir, f"tau-{process}", {**params, "seed": seed, "version": 1})
-        jobs.append((seed * len(PROCESSES) + offset, params, folder, -(-n_events // events_per_chunk)))
+    counts = {"ztautau": n_tau_events, "zqq": n_qq_events, "zee": n_ll_events, "zmumu": n_ll_events}
+    for offset, process in enumerate(PROCESSES):
+        n_events = counts[process]
+        if n_events < 1:
+            continue
+        per_chunk = min(events_per_chunk, n_events)
+        params: dict[str, Any] = {"process": process, "n_events": per_chunk}
+        if hepmc_dir is not None:
+            params["hepmc_dir"] = str(Path(hepmc_dir).resolve())
+        folder = cache_folder(cache_dir, f"tau-{process}", {**params, "seed": seed, "version": 2})
+        jobs.append((seed * len(PROCESSES) + offset, params, folder, -(-n_events // per_chunk)))
     n_missing = sum(len(missing_chunks(folder, n)) for _, _, folder, n in jobs)
-    parts = []
+    jets, taus = [], []
     n_workers = max(1, min(workers or available_cores(), n_missing))
-    with dask_client(client, workers=n_workers, from_env=False) as active:  # one cluster for both
+    with dask_client(client, workers=n_workers, from_env=False) as active:  # one cluster for all processes
         for base_seed, params, folder, n_chunks in jobs:
             paths = generate_chunks(jet_chunk, n_chunks, base_seed=base_seed, folder=folder, params=params,
-                                    client=active, progress=progress, write=write_jets, suffix=".parquet")
-            parts.extend(read_jets(p) for p in paths)
-    return ak.concatenate(parts)
+                                    client=active, progress=progress, write=_write_chunk, suffix=".parquet")
+            for p in paths:
+                j, t = _read_chunk(p)
+                jets.append(j)
+                taus.append(t)
+    return JetSample(ak.concatenate(jets), ak.concatenate(taus))
 
 
-def p_theta_weights(jets: Any, *, p_edges_gev: np.ndarray | None = None,
+def p_theta_weights(jets: Any, *, reference: Any | None = None, p_edges_gev: np.ndarray | None = None,
                     theta_edges_deg: np.ndarray | None = None) -> np.ndarray:
     """Per-jet weights that give signal and background the same (p, θ) distribution.
 
     In each (p, θ) bin (default p ∈ [2, 55] GeV in 53 bins, θ ∈ [10°, 170°] in 41 bins, as the tau data
     pipeline) both classes are weighted to the mean of their two counts; jets outside the range take the
-    nearest bin. Weights are normalised to a mean of 1.
+    nearest bin. The counts come from ``reference`` (e.g. the training jets; default ``jets`` itself); the
+    weights of ``jets`` are normalised to a mean of 1.
     """
     p_edges = np.linspace(2.0, 55.0, 54) if p_edges_gev is None else np.asarray(p_edges_gev)
     t_edges = np.linspace(10.0, 170.0, 42) if theta_edges_deg is None else np.asarray(theta_edges_deg)
-    p4 = np.asarray(jets.jet_p4)
-    p = kinematics.p_gev(p4)
-    theta = kinematics.theta_deg(p4)
-    ip = np.clip(np.digitize(p, p_edges) - 1, 0, len(p_edges) - 2)
-    it = np.clip(np.digitize(theta, t_edges) - 1, 0, len(t_edges) - 2)
-    sig = np.asarray(jets.is_tau) == 1
+
+    def bins(sample: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        p4 = np.asarray(sample.jet_p4) if hasattr(sample, "jet_p4") else np.asarray(sample["jet_p4"])
+        tau = np.asarray(sample.is_tau if hasattr(sample, "is_tau") else sample["is_tau"]) == 1
+        ip = np.clip(np.digitize(kinematics.p_gev(p4), p_edges) - 1, 0, len(p_edges) - 2)
+        it = np.clip(np.digitize(kinematics.theta_deg(p4), t_edges) - 1, 0, len(t_edges) - 2)
+        return ip, it, tau
+
+    ip, it, sig = bins(reference if reference is not None else jets)
     shape = (len(p_edges) - 1, len(t_edges) - 1)
     h_sig = np.zeros(shape)
     h_bkg = np.zeros(shape)
     np.add.at(h_sig, (ip[sig], it[sig]), 1.0)
     np.add.at(h_bkg, (ip[~sig], it[~sig]), 1.0)
     target = 0.5 * (h_sig + h_bkg)
+    ip, it, sig = bins(jets)
     own = np.where(sig, h_sig[ip, it], h_bkg[ip, it])
     w = target[ip, it] / np.maximum(own, 1.0)
-    return (w / w.mean()).astype(np.float32)
+    return (w / max(w.mean(), 1e-12)).astype(np.float32)
 
 
-def split(n: int, seed: int, fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)) -> dict[str, np.ndarray]:
-    """Shuffled train/validation/test index arrays in the given fractions (default 70/10/20)."""
+def split(is_tau: np.ndarray, seed: int, *, origin: np.ndarray | None = None, bkg_per_tau: float | None = None,
+          fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)) -> dict[str, np.ndarray]:
+    """Shuffled train/validation/test indices.
+
+    τ and q/g jets are each split in ``fractions`` (default 70/10/20). With ``bkg_per_tau``, training and
+    validation keep at most that many q/g jets per τ jet of their split, and the q/g jets they leave go to the
+    test split, so that fake rates rest on as many background jets as were generated. Jets whose ``origin``
+    is neither q/g (0) nor hadronic τ (1) — leptonic τ, Z → ℓℓ — are test-only (the extra background table).
+    """
+    is_tau = np.asarray(is_tau).astype(bool)
+    n = len(is_tau)
     if n < 10 or abs(sum(fractions) - 1.0) > 1e-9 or min(fractions) <= 0:
         msg = f"need at least 10 jets and three positive fractions summing to 1, found n={n}, {fractions}"
         raise ValueError(msg)
-    order = np.random.default_rng(seed).permutation(n)
-    n_train, n_val = round(fractions[0] * n), round(fractions[1] * n)
-    return {"train": order[:n_train], "val": order[n_train:n_train + n_val], "test": order[n_train + n_val:]}
-
+    rng = np.random.default_rng(seed)
+    origin = np.where(is_tau, 1, 0) if origin is None else np.asarray(origin)
+    parts: dict[str, list[np.ndarray]] = {"train": [], "val": [], "test": []}
+    sizes = {}
+    for cls in (1, 0):
+        idx = rng.permutation(np.flatnonzero(origin == cls))
+        n_train, n_val = round(fractions[0] * len(idx)), round(fractions[1] * len(idx))
+        chunks = {"train": idx[:n_train], "val": idx[n_train:n_train + n_val], "test": idx[n_train + n_val:]}
+        if cls == 0 and bkg_per_tau is not None:
+            for name in ("train", "val"):
+                cap = int(round(bkg_per_tau * sizes[name]))
+                chunks["test"] = np.concatenate([chunks["test"], chunks[name][cap:]])
+                chunks[name] = chunks[name][:cap]
+        for name, c in chunks.items():
+            parts[name].append(c)
+            sizes[name] = len(c)
+    parts["test"].append(np.flatnonzero((origin != 0) & (origin != 1)))
+    return {name: np.sort(np.concatenate(p)) for name, p in parts.items()}
 
 
 def _prepare_impact_parameters(feats: np.ndarray) -> np.ndarray:
@@ -246,11 +375,14 @@ def _prepare_impact_parameters(feats: np.ndarray) -> np.ndarray:
     return out
 
 
-def to_tensors(jets: Any, max_candidates: int = constants.MAX_CANDIDATES) -> dict[str, np.ndarray]:
-    """Pad or truncate each jet's candidates (already sorted by decreasing pT) to ``max_candidates``.
+def to_tensors(jets: Any, max_candidates: int = constants.MAX_CANDIDATES, *, warn: bool = True
+               ) -> dict[str, np.ndarray]:
+    """Sort each jet's candidates by decreasing pT and pad or truncate them to ``max_candidates``.
 
-    Jets with more candidates keep the ``max_candidates`` highest-pT ones; a warning says how many jets were
-    truncated. Raises ``ValueError`` for missing fields, a feature count other than 17, or NaN/inf.
+    Jets with more candidates keep the ``max_candidates`` highest-pT ones (whatever order a user's file stores
+    them in); a warning says how many jets were truncated (``warn=False``: a caller that reports the count
+    itself, as :func:`hepnb.tau.pipeline.physics_checks` does). Raises ``ValueError`` for missing fields, a feature
+    count other than 17, or NaN/inf.
 
     The impact parameters are prepared as JetClass does: the −1000 of neutral candidates becomes 0 (for the
     values and their errors) and dz, dxy (mm) become tanh(dz), tanh(dxy), so that a few secondary vertices
@@ -269,12 +401,15 @@ def to_tensors(jets: Any, max_candidates: int = constants.MAX_CANDIDATES) -> dic
         raise ValueError(msg)
     counts = np.asarray(ak.num(jets.cand_features, axis=1))
     n_long = int(np.sum(counts > max_candidates))
-    if n_long:
+    if n_long and warn:
         warnings.warn(f"{n_long} jets have more than {max_candidates} candidates; the highest-pT "
                       f"{max_candidates} are kept", stacklevel=2)
-    feats = ak.to_numpy(ak.fill_none(ak.pad_none(jets.cand_features, max_candidates, axis=1, clip=True),
+    pt = np.hypot(jets.cand_p4[:, :, 0], jets.cand_p4[:, :, 1])
+    order = ak.argsort(pt, axis=1, ascending=False, stable=True)
+    cand_features, cand_p4 = jets.cand_features[order], jets.cand_p4[order]
+    feats = ak.to_numpy(ak.fill_none(ak.pad_none(cand_features, max_candidates, axis=1, clip=True),
                                      [0.0] * constants.N_FEATURES, axis=1))
-    p4 = ak.to_numpy(ak.fill_none(ak.pad_none(jets.cand_p4, max_candidates, axis=1, clip=True), [0.0] * 4, axis=1))
+    p4 = ak.to_numpy(ak.fill_none(ak.pad_none(cand_p4, max_candidates, axis=1, clip=True), [0.0] * 4, axis=1))
     feats, p4 = np.asarray(feats, dtype=np.float32), np.asarray(p4, dtype=np.float32)
     bad = ~np.isfinite(feats)
     if bad.any():
@@ -282,7 +417,8 @@ def to_tensors(jets: Any, max_candidates: int = constants.MAX_CANDIDATES) -> dic
         raise ValueError(msg)
     feats = _prepare_impact_parameters(feats)
     mask = np.arange(max_candidates)[None, :] < np.minimum(counts, max_candidates)[:, None]
+    origin = np.asarray(jets.origin if "origin" in fields else jets.is_tau, np.int32)
     return {"features": feats, "p4": p4, "mask": mask, "jet_p4": np.asarray(ak.to_numpy(jets.jet_p4), np.float32),
             "is_tau": np.asarray(jets.is_tau, np.int32), "charge": np.asarray(jets.charge, np.int32),
             "decay_mode": np.asarray(jets.decay_mode, np.int32),
-            "kin_targets": np.asarray(ak.to_numpy(jets.kin_targets), np.float32)}
+            "kin_targets": np.asarray(ak.to_numpy(jets.kin_targets), np.float32), "origin": origin}

@@ -1,12 +1,14 @@
 """Task losses of the tau study (reference/tau.md §2, MultiParTau_module.py).
 
-* tau ID: cross-entropy with label smoothing 0.1, times the per-jet (p, θ) weight;
+* tau ID: cross-entropy with label smoothing 0.1;
 * charge: binary cross-entropy with logits (multi-task head) or 2-class cross-entropy (single-task), τ jets only;
 * decay mode: 6-class cross-entropy, τ jets only;
 * kinematics, τ jets only: Huber (δ = 1) on log pT, Δη and log m plus the "φ chord"
   √((Δ sin)² + (Δ cos)² + 1e-8), combined as (L_pT + L_η + L_chord + 0.2 L_m) / 3.2.
 
-Signal-only losses are means over the τ jets of the batch (zero when it has none).
+Per-task weighting as the tau code's ``_compute_per_task_losses``: every per-jet loss is multiplied by the jet's
+(p, θ) weight; the tau-ID loss is the mean over all jets of the batch, each signal-only loss the mean over its τ
+jets (zero when it has none). The task weights (1, 1, 1, 2) then multiply the task losses.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from hepnb.tau.models import TASKS
 
 __all__ = ["TASK_WEIGHTS", "MultiTaskLoss", "SingleTaskLoss", "task_loss"]
 
-#: Task weights of the tau code: tau ID 1, charge 1, decay mode 1, kinematics 2.
-TASK_WEIGHTS: dict[str, float] = {"tau_id": 1.0, "charge": 1.0, "decay_mode": 1.0, "kinematics": 2.0}
+#: Task weights of the tau code: tau ID 1, decay mode 1, charge 1, kinematics 2.
+TASK_WEIGHTS: dict[str, float] = {"tau_id": 1.0, "decay_mode": 1.0, "charge": 1.0, "kinematics": 2.0}
 _LABEL_SMOOTHING = 0.1
 
 Batch = Mapping[str, Array]
@@ -33,6 +35,11 @@ Batch = Mapping[str, Array]
 def _masked_mean(values: Array, mask: Array) -> Array:
     mask = mask.astype(jnp.float32)
     return jnp.sum(values * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+
+
+def _signal_mean(per_jet: Array, batch: Batch) -> Array:
+    """Mean of the (p, θ)-weighted per-jet losses over the batch's τ jets."""
+    return _masked_mean(per_jet * batch["weight"], batch["is_tau"])
 
 
 def _tau_id(logits: Array, batch: Batch) -> Array:
@@ -45,22 +52,20 @@ def _charge(logits: Array, batch: Batch) -> Array:
         per_jet = optax.sigmoid_binary_cross_entropy(logits[:, 0], batch["charge"].astype(jnp.float32))
     else:
         per_jet = optax.softmax_cross_entropy_with_integer_labels(logits, batch["charge"])
-    return _masked_mean(per_jet, batch["is_tau"])
+    return _signal_mean(per_jet, batch)
 
 
 def _decay_mode(logits: Array, batch: Batch) -> Array:
     per_jet = optax.softmax_cross_entropy_with_integer_labels(logits, jnp.maximum(batch["decay_mode"], 0))
-    return _masked_mean(per_jet, batch["is_tau"])
+    return _signal_mean(per_jet, batch)
 
 
 def _kinematics(pred: Array, batch: Batch) -> Array:
     target = batch["kin_targets"]
     huber = optax.huber_loss(pred, target, delta=1.0)
     chord = jnp.sqrt((pred[:, 2] - target[:, 2]) ** 2 + (pred[:, 3] - target[:, 3]) ** 2 + 1e-8)
-    tau = batch["is_tau"]
-    parts = [_masked_mean(huber[:, 0], tau), _masked_mean(huber[:, 1], tau), _masked_mean(chord, tau),
-             0.2 * _masked_mean(huber[:, 4], tau)]
-    return sum(parts) / 3.2
+    per_jet = (huber[:, 0] + huber[:, 1] + chord + 0.2 * huber[:, 4]) / 3.2
+    return _signal_mean(per_jet, batch)
 
 
 _LOSSES = {"tau_id": _tau_id, "charge": _charge, "decay_mode": _decay_mode, "kinematics": _kinematics}

@@ -27,12 +27,12 @@ from jax import Array
 from hepnb.tau import constants
 from hepnb.tau.pairs import N_PAIR_FEATURES, pair_features
 
-__all__ = ["MODEL_CARD", "TASKS", "DeepSets", "MultiParTau", "ParTConfig", "ParticleTransformer",
+__all__ = ["MODEL_CARD", "RECO_JET_TARGETS", "TASKS", "DeepSets", "MultiParTau", "ParTConfig", "ParticleTransformer",
            "SingleParTau", "attention_explicit", "attention_fused", "count_params"]
 
-#: The four tasks, in the order of the tau code's PCGrad loop is ``(tau_id, decay_mode, charge, kinematics)``;
-#: this tuple is the order of the outputs and of the task weights.
-TASKS: tuple[str, ...] = ("tau_id", "charge", "decay_mode", "kinematics")
+#: The four tasks in the tau code's order (its PCGrad loop and task-weight vector): tag, decay mode, charge,
+#: kinematics; this tuple is the order of the outputs, of the task weights and of the ``"tau"`` PCGrad variant.
+TASKS: tuple[str, ...] = ("tau_id", "decay_mode", "charge", "kinematics")
 _MULTI_OUTPUTS = {"tau_id": 2, "charge": 1, "decay_mode": len(constants.DM_CLASSES), "kinematics": 5}
 _SINGLE_OUTPUTS = {"tau_id": 2, "charge": 2, "decay_mode": len(constants.DM_CLASSES), "kinematics": 5}
 _HEAD_DROPOUT = {"tau_id": 0.05, "charge": 0.1, "decay_mode": 0.1, "kinematics": 0.0}
@@ -282,16 +282,21 @@ class ParticleTransformer(nnx.Module):
         return self.head(self.cls(x, mask).astype(jnp.float32))
 
 
-def start_at_reco_jet(layer: nnx.Linear) -> None:
-    """Zero the final layer of a kinematics head, so that training starts from the reco jet.
+#: The kinematic targets of the reco jet itself: log pT ratio 0, Δη 0, sin Δφ 0, cos Δφ 1, log m ratio 0.
+RECO_JET_TARGETS: tuple[float, ...] = (0.0, 0.0, 0.0, 1.0, 0.0)
 
-    The targets are corrections to the reco jet (log pT and mass ratios, Δη, Δsin φ, Δcos φ), a few per cent
+
+def start_at_reco_jet(layer: nnx.Linear) -> None:
+    """Start a kinematics head's final layer at the reco jet: zero weights, bias :data:`RECO_JET_TARGETS`.
+
+    The targets are corrections to the reco jet (log pT and mass ratios, Δη, sin Δφ, cos Δφ), a few per cent
     at the CLD; from a random start the network must first unlearn its own noise, and in a short training
-    it ends up worse than the reco jet it is given. From zero it learns the correction only.
+    it ends up worse than the reco jet it is given. From the reco jet (every target, cos Δφ = 1 included) it
+    learns the correction only.
     """
     layer.kernel[...] = jnp.zeros_like(layer.kernel[...])
     if layer.bias is not None:
-        layer.bias[...] = jnp.zeros_like(layer.bias[...])
+        layer.bias[...] = jnp.asarray(RECO_JET_TARGETS, layer.bias[...].dtype)
 
 
 class SingleParTau(ParticleTransformer):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import awkward as ak
@@ -14,7 +15,7 @@ from hepnb.tau.jets import generate_jets
 
 @pytest.fixture(scope="module")
 def jets() -> ak.Array:
-    return ak.concatenate([generate_jets("ztautau", 40, seed=21), generate_jets("zqq", 10, seed=21)])
+    return ak.concatenate([generate_jets("ztautau", 40, seed=21)[0], generate_jets("zqq", 10, seed=21)[0]])
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".root"])
@@ -55,6 +56,30 @@ def test_tensors_pad_and_truncate(jets: ak.Array) -> None:
     counts = np.asarray(ak.num(jets.cand_features, axis=1))
     np.testing.assert_array_equal(t["mask"].sum(axis=1), np.minimum(counts, 3))
     assert np.all(t["features"][~t["mask"]] == 0)
+    with warnings.catch_warnings():  # a caller that reports the count itself
+        warnings.simplefilter("error")
+        quiet = to_tensors(jets, max_candidates=3, warn=False)
+    np.testing.assert_array_equal(quiet["features"], t["features"])
+
+
+def test_a_users_unsorted_jet_keeps_its_highest_pt_candidates(jets: ak.Array) -> None:
+    """A file that stores a jet's 25 candidates in random order: the 20 of highest pT are kept, by pT."""
+    rng = np.random.default_rng(3)
+    base = ak.to_list(jets[0])
+    pts = rng.uniform(0.2, 10.0, 25)
+    feats = []
+    p4 = []
+    for pt in pts:
+        f = [0.0] * 17
+        f[2], f[11] = float(np.log(pt)), 1.0
+        feats.append(f)
+        p4.append([float(pt), 0.0, 0.0, float(pt)])
+    order = rng.permutation(25)
+    user = ak.Array([{**base, "cand_features": [feats[i] for i in order], "cand_p4": [p4[i] for i in order]}])
+    with pytest.warns(UserWarning, match="1 jets have more than 20"):
+        t = to_tensors(user)
+    kept = np.exp(t["features"][0, :, 2])
+    np.testing.assert_allclose(kept, np.sort(pts)[::-1][:20], rtol=1e-5)
 
 
 def test_tensors_refuse_bad_jets(jets: ak.Array) -> None:
@@ -83,19 +108,33 @@ def test_weights_flatten_signal_against_background(jets: ak.Array) -> None:
 
 
 def test_split() -> None:
-    parts = split(100, seed=0)
-    assert [len(parts[k]) for k in ("train", "val", "test")] == [70, 10, 20]
-    assert sorted(np.concatenate(list(parts.values())).tolist()) == list(range(100))
+    is_tau = np.array([1] * 100 + [0] * 900)
+    parts = split(is_tau, seed=0)
+    assert [int(is_tau[parts[k]].sum()) for k in ("train", "val", "test")] == [70, 10, 20]
+    assert sorted(np.concatenate(list(parts.values())).tolist()) == list(range(1000))
+    # at most 1.5 q/g jets per τ jet in training and validation; every other q/g jet is a test jet; leptonic
+    # taus and Z → ℓℓ jets are test-only
+    origin = np.array([1] * 100 + [0] * 890 + [2] * 5 + [3] * 5)
+    capped = split(np.where(origin == 1, 1, 0), seed=0, origin=origin, bkg_per_tau=1.5)
+    assert [int(np.sum(origin[capped[k]] == 0)) for k in ("train", "val")] == [105, 15]
+    assert np.sum(origin[capped["test"]] == 0) == 890 - 120
+    assert set(origin[capped["test"]]) == {0, 1, 2, 3} and set(origin[capped["train"]]) == {0, 1}
+    assert sorted(np.concatenate(list(capped.values())).tolist()) == list(range(1000))
     with pytest.raises(ValueError, match="at least 10 jets"):
-        split(5, seed=0)
+        split(np.ones(5), seed=0)
 
 
 def test_simulate_is_independent_of_workers(tmp_path: Path) -> None:
-    one = simulate(20, 6, seed=3, cache_dir=tmp_path / "a", events_per_chunk=10, workers=1, progress=False)
-    two = simulate(20, 6, seed=3, cache_dir=tmp_path / "b", events_per_chunk=10, workers=2, progress=False)
-    assert ak.to_list(one.jet_p4) == ak.to_list(two.jet_p4)
-    again = simulate(20, 6, seed=3, cache_dir=tmp_path / "a", events_per_chunk=10, workers=1, progress=False)
-    assert ak.to_list(again.cand_features) == ak.to_list(one.cand_features)  # read back from the cache
+    one = simulate(20, 6, n_ll_events=4, seed=3, cache_dir=tmp_path / "a", events_per_chunk=10, workers=1,
+                   progress=False)
+    two = simulate(20, 6, n_ll_events=4, seed=3, cache_dir=tmp_path / "b", events_per_chunk=10, workers=2,
+                   progress=False)
+    assert ak.to_list(one.jets.jet_p4) == ak.to_list(two.jets.jet_p4)
+    assert ak.to_list(one.taus.vis_p4) == ak.to_list(two.taus.vis_p4)
+    assert set(np.asarray(one.jets.origin).tolist()) == {0, 1, 2, 3}
+    again = simulate(20, 6, n_ll_events=4, seed=3, cache_dir=tmp_path / "a", events_per_chunk=10, workers=1,
+                     progress=False)
+    assert ak.to_list(again.jets.cand_features) == ak.to_list(one.jets.cand_features)  # read back from the cache
 
 
 def test_cli_generate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -103,10 +142,18 @@ def test_cli_generate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
     out = tmp_path / "jets.root"
     assert main(["tau", "generate", "--tau-events", "8", "--qq-events", "4", "--events-per-chunk", "4",
-                 "--workers", "1", "--cache-dir", str(tmp_path / "cache"), "--output", str(out)]) == 0
+                 "--workers", "1", "--cache-dir", str(tmp_path / "cache"), "--output", str(out),
+                 "--hepmc-dir", str(tmp_path / "events")]) == 0
     jets = read_jets(out)
     assert f"{len(jets)} jets" in capsys.readouterr().out
     assert set(np.asarray(jets.is_tau).tolist()) == {0, 1}
+    files = sorted((tmp_path / "events").glob("*.hepmc3"))
+    assert [f.name for f in files] == ["zqq-00000.hepmc3", "ztautau-00000.hepmc3", "ztautau-00001.hepmc3"]
+    # the events' own jets, made again from the HepMC3 files (the detector is seeded per chunk in generation,
+    # so only the labels' totals are compared)
+    again = tmp_path / "again.parquet"
+    assert main(["tau", "jets", "--input", *map(str, files[1:]), "--output", str(again)]) == 0
+    assert int(np.sum(read_jets(again).is_tau)) == pytest.approx(int(np.sum(jets.is_tau)), abs=2)
     assert main(["tau", "generate", "--tau-events", "8", "--qq-events", "4", "--output", str(tmp_path / "j.csv")]) != 0
     assert "must end in .root or .parquet" in capsys.readouterr().err
     assert not (tmp_path / "j.csv").exists()

@@ -1,60 +1,164 @@
-"""Tau-study metrics and baselines: tau ID working points, counting decay mode, jet charge, kinematics."""
+"""Tau-study metrics and baselines on hand-made cases: working points with their counts and intervals, decay-mode
+F1 with an absent class, the HPS-like reconstruction, the summed charge, kinematics."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from hepnb.tau import evaluate
 
+_CAT = {11: 8, 13: 9, 22: 10, 211: 11, 130: 12}
 
-def test_tau_id_metrics() -> None:
-    y = np.array([0] * 50 + [1] * 50)
-    score = np.concatenate([np.linspace(0, 0.4, 50), np.linspace(0.6, 1, 50)])
-    res = evaluate.tau_id_metrics(score, y)
-    assert res["auc"] == 1.0
-    assert res["fake_rate_at_eff"]["80"] == 0.0
-    assert res["rejection_at_0.5"] == 50.0 and res["rejection_is_lower_bound"]  # no background left: >= 50
-    overlap = np.concatenate([np.linspace(0, 0.8, 50), np.linspace(0.2, 1, 50)])  # 1/8 of background above 0.6
-    res = evaluate.tau_id_metrics(overlap, y)
-    assert not res["rejection_is_lower_bound"]
-    assert res["rejection_at_0.5"] == pytest.approx(1 / np.mean(overlap[:50] >= np.median(overlap[50:])), rel=0.15)
+
+def test_binomial_interval() -> None:
+    lo, hi = evaluate.binomial_interval(0, 100)
+    assert lo == 0.0 and hi == pytest.approx(1 - ((1 - 0.6827) / 2) ** (1 / 100), rel=1e-6)
+    lo, hi = evaluate.binomial_interval(10, 100)
+    assert lo == pytest.approx(stats.beta.ppf(0.15865, 10, 91), rel=1e-4) and lo < 0.1 < hi
+
+
+def test_tau_id_working_points_by_hand() -> None:
+    # 10 signal jets scored 0.91..1.0, 1000 background jets scored 0..0.999: at ε_τ = 50 % the threshold is the
+    # 6th signal score (0.96), and exactly the background jets with score ≥ 0.96 pass
+    sig = np.linspace(0.91, 1.0, 10)
+    bkg = np.arange(1000) / 1000
+    score = np.concatenate([sig, bkg])
+    y = np.concatenate([np.ones(10), np.zeros(1000)])
+    res = evaluate.tau_id_metrics(score, y, n_boot=20)
+    wp = res["working_points"]["50"]
+    assert wp["threshold"] == pytest.approx(0.96)
+    assert wp["n_bkg_pass"] == 40 and wp["n_bkg"] == 1000 and wp["fake_rate"] == pytest.approx(0.04)
+    assert wp["rejection"] == pytest.approx(25.0)
+    assert (wp["fake_rate_lo"], wp["fake_rate_hi"]) == pytest.approx(evaluate.binomial_interval(40, 1000))
+    assert wp["eff_tau"] == pytest.approx(0.5)
+    assert res["working_points"]["90"]["n_bkg_pass"] == 80  # threshold 0.92
+    assert res["auc"] == pytest.approx(1 - np.mean([np.mean(b >= sig) for b in bkg]) / 1, abs=0.01)
+    assert res["auc_std"] > 0 and wp["fake_rate_std"] > 0
+    perfect = evaluate.tau_id_metrics(np.concatenate([sig + 1, bkg]), y, n_boot=5)["working_points"]["50"]
+    assert perfect["n_bkg_pass"] == 0 and perfect["rejection"] == float("inf") and perfect["rejection_lo"] > 500
     with pytest.raises(ValueError, match="both 0 and 1"):
-        evaluate.tau_id_metrics(score[:50], y[:50])
+        evaluate.tau_id_metrics(score[:10], y[:10])
 
 
-def _cands(rows: list[tuple[float, float, int]]) -> tuple[np.ndarray, np.ndarray]:
-    """Candidates from (pT, charge, pdg category) rows, padded to 20."""
-    feats = np.zeros((1, 20, 17), np.float32)
-    for i, (pt, q, cat) in enumerate(rows):
-        feats[0, i, 2], feats[0, i, 7] = np.log(pt), q
-        feats[0, i, {11: 8, 13: 9, 22: 10, 211: 11, 130: 12}[cat]] = 1
-    mask = np.arange(20)[None] < len(rows)
-    return feats, mask
+def test_binned_working_points_and_generated_efficiency() -> None:
+    score = np.array([0.9, 0.8, 0.2, 0.95, 0.1, 0.7])
+    y = np.array([1, 1, 0, 0, 0, 1])
+    jet_p4 = np.array([[5.0, 0, 0, 5.1], [25.0, 0, 0, 25.1], [5.0, 0, 1.0, 5.2], [25.0, 0, 0, 25.1],
+                       [25.0, 0, 0, 25.2], [5.0, 0, 0, 5.1]])
+    out = evaluate.binned_working_points(score, y, jet_p4, {"50": 0.75})
+    low, mid = out["pt"][0], out["pt"][2]
+    assert (low["n_tau"], low["n_bkg"], low["eff_50"], low["fake_50"]) == (2, 1, 0.5, 0.0)
+    assert (mid["n_tau"], mid["n_bkg"], mid["eff_50"], mid["fake_50"], mid["fake_50_k"]) == (1, 2, 1.0, 0.5, 1)
+    # 4 generated taus in the 5–10 GeV bin, 3 reconstructed; of the 2 test τ jets there, 1 passes
+    gen = np.array([[6.0, 0, 0, 6.0]] * 4)
+    eff = evaluate.efficiency_vs_generated(np.array([0.9, 0.1]), np.array([[7.0, 0, 0, 7.0]] * 2), gen,
+                                           np.array([1, 1, 1, 0]), {"50": 0.5})
+    assert eff[0]["eff_reco"] == 0.75 and eff[0]["eff_id_50"] == 0.5 and eff[0]["eff_50"] == pytest.approx(0.375)
 
 
-@pytest.mark.parametrize(("rows", "dm"), [
-    ([(10.0, -1, 211)], 0),
-    ([(10.0, -1, 211), (3.0, 0, 22), (2.0, 0, 22)], 1),
-    ([(10.0, -1, 211), (3.0, 0, 22), (2.0, 0, 22), (1.0, 0, 22)], 2),
-    ([(10.0, -1, 211), (5.0, 1, 211), (3.0, -1, 211)], 3),
-    ([(10.0, -1, 211), (5.0, 1, 211), (3.0, -1, 211), (2.0, 0, 22)], 4),
-    ([(3.0, 0, 22)], 5),
-])
-def test_counting_decay_mode(rows: list[tuple[float, float, int]], dm: int) -> None:
-    feats, mask = _cands(rows)
-    assert evaluate.counting_decay_mode(feats, mask)[0] == dm
+def test_decay_mode_metrics_with_an_absent_class() -> None:
+    """No "rare" jet in the truth: the macro F1 averages the five present classes only (it would be capped at
+    5/6 otherwise); the weighted F1, the 5-class result and the confusion counts by hand."""
+    true = np.array([0, 0, 1, 1, 1, 2, 3, 4])
+    pred = np.array([0, 1, 1, 1, 1, 2, 3, 5])  # one 1p0 called 1p1, one 3p1 called rare
+    res = evaluate.decay_mode_metrics(pred, true, n_boot=10)
+    f1 = {0: 2 / 3, 1: 6 / 7, 2: 1.0, 3: 1.0, 4: 0.0}
+    assert res["macro_f1"] == pytest.approx(np.mean(list(f1.values())))
+    assert res["weighted_f1"] == pytest.approx(sum(f1[c] * np.sum(true == c) for c in f1) / len(true))
+    assert res["accuracy"] == pytest.approx(6 / 8)
+    assert res["present_classes"] == ["1p0pi0", "1p1pi0", "1p>=2pi0", "3p0pi0", "3p>=1pi0"]
+    cm = np.asarray(res["confusion"])
+    assert cm.sum() == 8 and cm[0, 1] == 1 and cm[4, 5] == 1 and cm[1, 1] == 3
+    # the network's best guess among the five classes turns the 3p1 jet right
+    res5 = evaluate.decay_mode_metrics(pred, true, pred_without_rare=np.array([0, 1, 1, 1, 1, 2, 3, 4]))
+    assert res5["five_class"]["accuracy"] == pytest.approx(7 / 8)
+    # rare jets are left out of the 5-class result
+    with_rare = evaluate.decay_mode_metrics(np.array([0, 5]), np.array([0, 5]))
+    assert with_rare["five_class"]["n"] == 1 and with_rare["macro_f1"] == 1.0
+
+
+def _jet(rows: list[tuple[float, float, float, float, int]], n_slots: int = 20) -> tuple[np.ndarray, ...]:
+    """Features, four-vectors and mask of one jet from candidate rows (px, py, pz, charge, pdg category)."""
+    feats = np.zeros((1, n_slots, 17), np.float32)
+    p4 = np.zeros((1, n_slots, 4), np.float32)
+    for i, (px, py, pz, q, cat) in enumerate(rows):
+        mass = 0.13957 if cat == 211 else 0.0
+        e = np.sqrt(px**2 + py**2 + pz**2 + mass**2)
+        p4[0, i] = (px, py, pz, e)
+        feats[0, i, 2], feats[0, i, 7] = np.log(np.hypot(px, py)), q
+        feats[0, i, _CAT[cat]] = 1
+    mask = np.arange(n_slots)[None] < len(rows)
+    return feats, p4, mask
+
+
+def _pi0(e: float, direction: tuple[float, float, float], opening: float = 0.02) -> list[tuple[float, ...]]:
+    """The two photons of a π⁰-like pair (small opening in φ), as candidate rows."""
+    d = np.asarray(direction) / np.linalg.norm(direction)
+    perp = np.array([-d[1], d[0], 0.0]) / max(np.hypot(d[0], d[1]), 1e-9)
+    a = (d + 0.5 * opening * perp) * e / 2
+    b = (d - 0.5 * opening * perp) * e / 2
+    return [(*a, 0.0, 22), (*b, 0.0, 22)]
+
+
+def test_hps_decay_modes_by_hand() -> None:
+    pion = [(10.0, 2.0, 1.0, -1.0, 211)]
+    # ρ-like: one pion and one π⁰ strip, visible mass about 0.8 GeV → 1p1π⁰
+    rho = pion + _pi0(8.0, (1.0, 0.27, 0.1), opening=0.03)
+    assert evaluate.hps_decay_mode(*_jet(rho))[0] == 1
+    # a lone pion → 1p0π⁰; a soft photon below the strip threshold is ignored
+    assert evaluate.hps_decay_mode(*_jet(pion))[0] == 0
+    assert evaluate.hps_decay_mode(*_jet(pion + [(0.3, 0.05, 0.0, 0.0, 22)]), strip_pt_min=1.0)[0] == 0
+    # two strips 0.12 apart in φ (wider than a strip) → 1p≥2π⁰, visible mass ≈ 0.9 GeV inside its window
+    lone = [(10.0, 0.0, 0.0, -1.0, 211)]
+    two = lone + _pi0(5.0, (1.0, np.tan(0.06), 0.0)) + _pi0(5.0, (1.0, -np.tan(0.06), 0.0))
+    assert evaluate.hps_decay_mode(*_jet(two))[0] == 2
+    # three pions → 3p0π⁰ when the mass lies in its window, and rare when it does not
+    def prongs(angle: float) -> list[tuple[float, ...]]:
+        return [(8.0, 0.0, 0.0, -1.0, 211), (6.0 * np.cos(angle), 6.0 * np.sin(angle), 0.0, 1.0, 211),
+                (5.0 * np.cos(angle), -5.0 * np.sin(angle), 0.0, -1.0, 211)]
+
+    assert evaluate.hps_decay_mode(*_jet(prongs(0.08)))[0] == 3  # visible mass ≈ 1.2 GeV
+    assert evaluate.hps_decay_mode(*_jet(prongs(0.02)))[0] == 5  # ≈ 0.5 GeV: outside the 3-prong window
+    # a ρ candidate whose strip is too hard for the window falls back to 1p0π⁰
+    heavy = pion + [(-3.0, 6.0, 0.0, 0.0, 22)]
+    assert evaluate.hps_decay_mode(*_jet(heavy))[0] == 0
+    assert evaluate.counting_decay_mode(*_jet(two)[::2])[0] == 2
+
+
+def test_tune_hps_picks_the_threshold_that_fits() -> None:
+    """A soft second photon pair (1.5 GeV) makes 1p≥2π⁰ with a low strip threshold; if the truth is 1p1π⁰ the
+    tuning raises the threshold above it."""
+    pion = [(10.0, 0.0, 0.0, -1.0, 211)]
+    jet = pion + _pi0(8.0, (1.0, np.tan(0.06), 0.0)) + _pi0(1.5, (1.0, -np.tan(0.15), 0.0))
+    feats, p4, mask = _jet(jet)
+    assert evaluate.hps_decay_mode(feats, p4, mask, strip_pt_min=0.5)[0] == 2
+    feats, p4, mask = _jet(jet)
+    best = evaluate.tune_hps(feats, p4, mask, np.array([1]), track_pt_min=(0.5,), strip_pt_min=(0.5, 2.0))
+    assert best["strip_pt_min"] == 2.0
+
+
+def test_summed_charge() -> None:
+    cases = [([(5.0, 0, 0, -1.0, 211)], 0), ([(5.0, 0, 0, 1.0, 211), (3.0, 0, 0, 1.0, 211), (2.0, 0, 0, -1.0, 211)], 1),
+             ([(2.0, 0, 0, -1.0, 211), (6.0, 0, 0, 1.0, 211)], 1),  # sum zero: the leading (positive) track decides
+             ([(3.0, 0, 0, 0.0, 22)], 0)]
+    for rows, expected in cases:
+        feats, _, mask = _jet(rows)
+        assert evaluate.summed_charge(feats, mask)[0] == expected
+    res = evaluate.charge_metrics(np.array([1, 0, 1, 1]), np.array([1, 0, 0, 1]))
+    assert res["n_wrong"] == 1 and res["misid"] == 0.25 and res["misid_lo"] < 0.25 < res["misid_hi"]
 
 
 def test_jet_charge_by_hand() -> None:
-    feats, mask = _cands([(9.0, -1, 211), (4.0, 1, 211), (1.0, 0, 22)])
+    feats, _, mask = _jet([(9.0, 0, 0, -1.0, 211), (4.0, 0, 0, 1.0, 211), (1.0, 0, 0, 0.0, 22)])
     q = evaluate.jet_charge(feats, mask, np.array([16.0]), kappa=0.5)
-    assert q[0] == pytest.approx((-3.0 + 2.0) / 4.0, rel=1e-6)
+    assert q[0] == pytest.approx((-3.0 + 2.0) / 4.0, rel=1e-5)
 
 
 def test_kinematics_decoding_and_resolution() -> None:
     jet = np.array([[30.0, 0.0, 10.0, 33.0]])
-    reco = evaluate.decode_kinematics(np.zeros((1, 5)), jet)
+    reco = evaluate.decode_kinematics(np.array([[0.0, 0.0, 0.0, 1.0, 0.0]]), jet)
     assert reco["pt"][0] == pytest.approx(30.0) and reco["phi"][0] == pytest.approx(0.0)
     shifted = evaluate.decode_kinematics(np.array([[np.log(1.1), 0.0, np.sin(0.2), np.cos(0.2), 0.0]]), jet)
     assert shifted["pt"][0] == pytest.approx(33.0) and shifted["phi"][0] == pytest.approx(0.2)
@@ -63,7 +167,15 @@ def test_kinematics_decoding_and_resolution() -> None:
     gen = np.column_stack([gen_pt, np.zeros(4000), np.zeros(4000), gen_pt])
     smeared = {"pt": gen_pt * rng.normal(1.0, 0.02, 4000), "eta": np.zeros(4000), "phi": np.zeros(4000),
                "m": np.zeros(4000)}
-    res = evaluate.kinematics_metrics(smeared, gen)
+    res = evaluate.kinematics_metrics(smeared, gen, n_boot=30)
     assert res["pt_response"] == pytest.approx(1.0, abs=0.003)
     assert res["pt_resolution"] == pytest.approx(2 * 0.6745 * 0.02, rel=0.08)  # IQR of a Gaussian
+    assert res["pt_resolution_std"] == pytest.approx(res["pt_resolution"] / np.sqrt(4000) * 1.1, rel=0.5)
     assert len(res["pt_bins"]) == 9
+
+
+def test_paired_difference() -> None:
+    rng = np.random.default_rng(1)
+    a = rng.normal(1.0, 1.0, 2000)
+    d = evaluate.paired_difference(np.mean, (a + 0.1,), (a,), n_boot=30)
+    assert d["value"] == pytest.approx(0.1) and d["std"] < 1e-9  # the same jets: no spread in the difference
