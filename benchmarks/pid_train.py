@@ -53,7 +53,7 @@ def synthetic_tracks(n: int, seed: int) -> dict[str, np.ndarray]:
 
 
 def _loss() -> Any:
-    return network_loss(np.ones(N_CLASSES, np.float32), 0.5, 2.5)
+    return network_loss(0.5, 2.5)
 
 
 def _tx() -> optax.GradientTransformation:

@@ -12,8 +12,10 @@ from sklearn import metrics as _skm
 __all__ = [
     "auc",
     "bootstrap_ci",
+    "efficiency_at_purity",
     "expected_calibration_error",
     "interpolated_eff_bkg",
+    "purity_efficiency_curve",
     "quantile_resolution",
     "reliability_curve",
     "roc_curve",
@@ -53,6 +55,38 @@ def auc(y_true: ArrayLike, score: ArrayLike) -> float:
     """Area under the ROC curve."""
     y, s = _binary(y_true, score)
     return float(_skm.roc_auc_score(y, s))
+
+
+def purity_efficiency_curve(y_true: ArrayLike, score: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64],
+                                                                          NDArray[np.float64]]:
+    """Selection ``score >= t`` for every distinct threshold ``t``, from the highest down.
+
+    Returns
+    -------
+    thresholds, efficiency, purity
+        Per threshold (descending): the fraction of signal selected and the signal fraction of the selection.
+    """
+    y, s = _binary(y_true, score)
+    order = np.argsort(-s, kind="stable")
+    s_sorted, y_sorted = s[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(s_sorted) != 0), s_sorted.size - 1]  # last index of each distinct score
+    selected_signal = np.cumsum(y_sorted)[last]
+    selected = last + 1.0
+    return s_sorted[last], selected_signal / y.sum(), selected_signal / selected
+
+
+def efficiency_at_purity(y_true: ArrayLike, score: ArrayLike, purity: float) -> tuple[float, float]:
+    """The highest signal efficiency of a selection ``score >= t`` whose purity is at least ``purity``, and its
+    threshold; ``(0.0, inf)`` if no threshold reaches that purity."""
+    if not 0.0 < purity <= 1.0:
+        msg = f"purity must be in (0, 1], found {purity}"
+        raise ValueError(msg)
+    thresholds, eff, pur = purity_efficiency_curve(y_true, score)
+    ok = pur >= purity
+    if not ok.any():
+        return 0.0, float("inf")
+    best = int(np.argmax(np.where(ok, eff, -1.0)))
+    return float(eff[best]), float(thresholds[best])
 
 
 def bootstrap_ci(

@@ -19,8 +19,9 @@ import uproot
 from flax import nnx
 
 from hepnb.compute.sweep import load_state, state_to_numpy
-from hepnb.pid.data import COLUMNS, TREE, input_files, read_selected, read_tracks, simulate_tracks
+from hepnb.pid.data import COLUMNS, TREE, simulate_tracks
 from hepnb.pid.pipeline import run_grid
+from hepnb.pid.reader import input_files, read_selected, read_tracks
 from hepnb.pid.selection import features, select, selected
 from hepnb.tracks import pipeline
 
@@ -72,16 +73,17 @@ def test_two_model_zoo_on_the_cluster_equals_serial(client: Any) -> None:
 def test_pid_grid_cell_on_the_cluster_equals_serial(client: Any) -> None:
     tracks = selected(simulate_tracks(3000, seed=3), "o2")
     kw = {"ranges": ["full"], "protocols": ["corrected"], "networks": ["simple_nn"], "epochs": 2,
-          "patience": 2, "batch_size": 128, "n_trees_rf": 5, "n_trees_xgb": 10, "n_boot": 10, "seed": 0}
+          "patience": 2, "batch_size": 128, "n_trees_rf": 5, "n_trees_xgb": 10, "seed": 0}
     serial = run_grid(tracks, **kw)
     grid = run_grid(tracks, client=client, **kw)
-    assert list(grid) == list(serial) == [("full", "corrected")]
-    a, b = serial[("full", "corrected")], grid[("full", "corrected")]
+    assert list(grid.cells) == list(serial.cells) == [("full", "corrected")]
+    a, b = serial.cells[("full", "corrected")], grid.cells[("full", "corrected")]
     assert list(a["timing"]) == list(b["timing"]) == ["simple_nn", "random_forest", "xgboost"]
-    for name in a["prob"]:
-        np.testing.assert_array_equal(a["prob"][name], b["prob"][name])
-    assert a["metrics"] == b["metrics"]
-    assert (a["bayes_seed"], a["bayes_alice"]) == (b["bayes_seed"], b["bayes_alice"])
+    for name in a["prob_test"]:
+        np.testing.assert_array_equal(a["prob_test"][name], b["prob_test"][name])
+        np.testing.assert_array_equal(a["prob_val"][name], b["prob_val"][name])
+    for name, base in serial.ranges["full"].baselines.items():
+        np.testing.assert_array_equal(base.pred, grid.ranges["full"].baselines[name].pred)
     for a_leaf, b_leaf in zip(_params(a["models"]["simple_nn"]), _params(b["models"]["simple_nn"]), strict=True):
         np.testing.assert_array_equal(a_leaf, b_leaf)
 
@@ -93,7 +95,7 @@ def root_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     files = []
     for i, part in enumerate((slice(0, 1200), slice(1200, None))):
         path = folder / f"run{i}.root"
-        cols = {k: table[k][part] for k in (*COLUMNS, "mc_pdg")}
+        cols = {k: table[k][part] for k in (*COLUMNS, "mc_pdg")}  # a TTree, as the extractor writes
         with uproot.recreate(path) as f:
             f.mktree(TREE, {k: v.dtype for k, v in cols.items()})
             f[TREE].extend(cols)
@@ -130,6 +132,27 @@ def test_uproot_dask_selection_equals_in_memory(root_files: list[Path], client: 
     np.testing.assert_array_equal(local.features, got.features)
 
 
+def test_uproot_dask_reads_ao2d_labels_and_nan_tof_like_memory(client: Any, tmp_path: Path) -> None:
+    """DF_ folders, AO2D labels, NaN for a missing TOF and derived columns: the same on the cluster as in memory."""
+    from hepnb.pid.reader import AO2D_LABELS
+
+    table = simulate_tracks(1500, seed=6)
+    label = {v: k for k, v in AO2D_LABELS.items()}
+    names = [c for c in (*COLUMNS, "mc_pdg") if c in label and not c.startswith("bayes")]
+    path = tmp_path / "AO2D.root"
+    with uproot.recreate(path) as f:
+        for j, rows in enumerate((slice(0, 700), slice(700, None))):
+            cols = {label[k]: np.asarray(table[k][rows]) for k in names}
+            cols["fBeta"] = np.where(table["has_tof"][rows], cols["fBeta"], np.nan).astype(np.float32)
+            f.mktree(f"DF_{j}/O2pidtracks", {k: v.dtype for k, v in cols.items()})
+            f[f"DF_{j}/O2pidtracks"].extend(cols)
+    lazy = read_selected(path, selection="o2", client=client)
+    local = read_selected(path, selection="o2")
+    assert 0 < len(lazy.tracks["pt"]) == len(local.tracks["pt"]) < 1500
+    np.testing.assert_array_equal(lazy.features, local.features)
+    np.testing.assert_array_equal(lazy.features, features(selected(table, "o2")))
+
+
 def test_no_match_and_missing_columns_are_named(root_files: list[Path], tmp_path: Path) -> None:
     pattern = str(tmp_path / "nothing" / "*.root")
     with pytest.raises(FileNotFoundError, match=r"no file matches the pattern '.*nothing/\*\.root'"):
@@ -140,7 +163,7 @@ def test_no_match_and_missing_columns_are_named(root_files: list[Path], tmp_path
     cols = {k: np.zeros(10) for k in COLUMNS if k != "dca_z"}
     with uproot.recreate(bad) as f:
         f[TREE] = cols
-    with pytest.raises(ValueError, match=r"run9\.root lacks 2 required column\(s\): \['dca_z', 'mc_pdg'\]"):
+    with pytest.raises(ValueError, match=r"run9\.root lacks 2 required column\(s\): \['dca_z \(AO2D fDcaZ\)', 'mc_pdg"):
         read_tracks([*root_files, bad])
     with pytest.raises(ValueError, match=r"run9\.root lacks"):
         read_selected([*root_files, bad], client=None)

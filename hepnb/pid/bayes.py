@@ -1,61 +1,137 @@
-"""Bayesian PID: the seed extractor's probabilities, the seed's two-tier baseline, ALICE-style combined Bayes."""
+"""Bayesian PID three ways: the seed extractor's probabilities, O2's ``pidBayes`` as implemented, and the ALICE
+method of the paper (arXiv:1602.01392). Facts in reference/pid.md §3.
+
+Every function takes the four hypotheses in :data:`hepnb.pid.constants.SPECIES` order as the last axis.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from hepnb.pid.constants import SEED_BAYES_PRIORS, SPECIES, TOF_TAIL_SLOPE_SIGMA
-from hepnb.pid.selection import FEATURES, GROUPS
+from hepnb.pid.constants import O2_BAYES_N_SPECIES, SEED_BAYES_PRIORS, TOF_TAIL_SLOPE_SIGMA
 
-__all__ = ["alice_bayes", "seed_bayes_accuracy", "seed_bayes_probabilities"]
+__all__ = [
+    "alice_bayes",
+    "extractor_bayes_columns",
+    "extractor_bayes_probabilities",
+    "o2_pid_bayes",
+    "seed_bayes_accuracy",
+]
 
-_BAYES_COLS = list(GROUPS["bayes"])
-_HAS_TOF = FEATURES.index("has_tof")
-
-
-def seed_bayes_probabilities(nsigma_tpc: NDArray[np.float64], nsigma_tof: NDArray[np.float64],
-                             has_tof: NDArray[np.bool_]) -> NDArray[np.float64]:
-    """The seed extractor's "Bayesian" probabilities: prior × exp(−½(nσ_TPC² + nσ_TOF²)), priors
-    1 : 0.2 : 0.1 : 0.05, normalised; all four are 0 without TOF (its −999 sentinels underflow)."""
-    priors = np.asarray(SEED_BAYES_PRIORS)
-    chi2 = nsigma_tpc**2 + nsigma_tof**2
-    like = priors * np.exp(-0.5 * (chi2 - chi2.min(axis=1, keepdims=True)))
-    prob = like / like.sum(axis=1, keepdims=True)
-    return np.where(has_tof[:, None], prob, 0.0)
+F = NDArray[np.float64]
 
 
-def seed_bayes_accuracy(raw: NDArray[np.float32], y: NDArray[np.int64]) -> dict[str, float]:
+def extractor_bayes_columns(nsigma_tpc: Sequence[Any], nsigma_tof: Sequence[Any]) -> list[Any]:
+    """The seed extractor's four "Bayesian" probabilities, column by column (numpy or lazy dask-awkward arrays).
+
+    ``PIDFeatureExtractor::computeBayesianPID`` in float32: L_i = exp(−½(nσ_TPC,i² + nσ_TOF,i²)) with a finite
+    TOF term (NaN counts as 0), times the priors 1 : 0.2 : 0.1 : 0.05, normalised, and all four 0 when the sum
+    is 0 — which the −999 sentinels of a missing TOF cause (exp(−½·999²) = 0 for every hypothesis), so
+    "Bayes available" means TPC and TOF.
+    """
+    terms = []
+    for tpc, tof, prior in zip(nsigma_tpc, nsigma_tof, SEED_BAYES_PRIORS, strict=True):
+        tpc32, tof32 = _float32(tpc), _finite_or_zero(_float32(tof))
+        chi2 = tpc32 * tpc32 + tof32 * tof32
+        terms.append(np.exp(np.float32(-0.5) * chi2) * np.float32(prior))
+    total = terms[0] + terms[1] + terms[2] + terms[3]
+    safe = total + (total <= 0)  # 1 where the sum is 0, so 0/1 = 0 as the extractor writes
+    return [t / safe for t in terms]
+
+
+def _float32(values: Any) -> Any:
+    """The values as float32 (numpy, or lazy dask-awkward through ``dask_awkward.values_astype``)."""
+    if hasattr(values, "__dask_graph__"):
+        import dask_awkward as dak
+
+        return dak.values_astype(values, np.float32)
+    return np.asarray(values).astype(np.float32)
+
+
+def _finite_or_zero(values: Any) -> Any:
+    """The value where finite, else 0 (numpy, or lazy dask-awkward through ``dask_awkward.where``)."""
+    if hasattr(values, "__dask_graph__"):
+        import dask_awkward as dak
+
+        return dak.where(np.isfinite(values), values, np.float32(0.0))
+    return np.where(np.isfinite(values), values, np.float32(0.0))
+
+
+def extractor_bayes_probabilities(nsigma_tpc: NDArray, nsigma_tof: NDArray) -> NDArray[np.float32]:
+    """:func:`extractor_bayes_columns` for (N, 4) arrays; returns (N, 4) float32."""
+    cols = extractor_bayes_columns([nsigma_tpc[:, i] for i in range(4)], [nsigma_tof[:, i] for i in range(4)])
+    return np.stack(cols, axis=1).astype(np.float32)
+
+
+def seed_bayes_accuracy(bayes_prob: NDArray, y: NDArray[np.int64]) -> dict[str, float]:
     """The seed's two-tier Bayes baseline: argmax of the extractor's probabilities on the real-Bayes subset
-    (TPC+TOF) and on all tracks (where the all-zero rows give argmax 0 = pion).
+    (sum > 0, i.e. TPC+TOF) and on all tracks (where the all-zero rows give argmax 0 = pion).
 
     Parameters
     ----------
-    raw
-        The 22 raw features (N, 22), as :func:`hepnb.pid.selection.features` gives.
+    bayes_prob
+        The extractor's probabilities (N, 4).
     y
         Class indices (N,).
     """
-    bayes = raw[:, _BAYES_COLS]
-    real = bayes.sum(axis=1) > 0
-    pred = bayes.argmax(axis=1)
+    real = bayes_prob.sum(axis=1) > 0
+    pred = bayes_prob.argmax(axis=1)
     return {"real_bayes_subset": float(np.mean(pred[real] == y[real])) if real.any() else float("nan"),
             "all_tracks": float(np.mean(pred == y)), "real_bayes_fraction": float(real.mean())}
 
 
-def alice_bayes(table_raw: NDArray[np.float32], *, n_iter: int = 4, pt_edges: Sequence[float] = (0, 0.5, 1, 2, 3, 100)
-                ) -> NDArray[np.float64]:
-    """ALICE-style combined Bayesian PID: TPC × TOF likelihoods, pT-dependent priors found iteratively.
+def o2_pid_bayes(nsigma_tpc: F, nsigma_tof: F, sigma_tof_ps: F, has_tof: NDArray[np.bool_]) -> F:
+    """Posteriors of O2Physics' ``pidBayes`` (``Common/TableProducer/PID/pidBayes.cxx``) as implemented.
 
-    TPC: exp(−nσ²/2), flat beyond 5σ (mismatch); TOF (when present): Gaussian core with an exponential
-    tail beyond 0.9σ. Priors start flat and are re-estimated from the posteriors in pT bins.
+    TPC: exp(−½ nσ²) within 5σ (no 1/σ: the 1/σ is commented out there as a "BUG fix"); beyond 5σ the hypothesis
+    is a mismatch with the flat likelihood 1/N, N = 9 O2 species, so a hypothesis far away outranks the true one
+    beyond 2.1σ. TOF (when matched): with ν = nσ + 0.07/0.9 (the code's mean correction for the tail),
+    exp(−½ ν²)/σ below the tail parameter 0.9, exp(−(ν − 0.45)·0.9)/σ above; no mismatch term (0 by default).
+    Flat priors; product of the detectors; normalised over π, K, p, e; a zero sum gives flat probabilities.
+    (The code on O2Physics' master has the TOF separation and σ commented out, leaving nσ = 0.078 and σ = 0, a
+    division by zero; the separation and σ are restored here as its comments intend.)
 
     Parameters
     ----------
-    table_raw
-        The 22 raw features (N, 22).
+    nsigma_tpc, nsigma_tof
+        nσ per hypothesis (N, 4); ``nsigma_tof`` is ignored where ``has_tof`` is false.
+    sigma_tof_ps
+        Expected TOF resolution per hypothesis (N, 4), ps.
+    has_tof
+        TOF matched (N,).
+    """
+    tpc = np.where(np.abs(nsigma_tpc) <= 5.0, np.exp(-0.5 * nsigma_tpc**2), 1.0 / O2_BAYES_N_SPECIES)
+    tail = TOF_TAIL_SLOPE_SIGMA
+    nu = np.where(has_tof[:, None], nsigma_tof, 0.0) + 0.07 / tail
+    tof = np.where(nu < tail, np.exp(-0.5 * nu**2), np.exp(-(nu - 0.5 * tail) * tail)) / sigma_tof_ps
+    like = tpc * np.where(has_tof[:, None], tof, 1.0)
+    total = like.sum(axis=1, keepdims=True)
+    return np.where(total > 0, like / np.where(total > 0, total, 1.0), 0.25)
+
+
+def alice_bayes(nsigma_tpc: F, sigma_tpc: F, nsigma_tof: F, sigma_tof_ps: F, has_tof: NDArray[np.bool_],
+                pt_gev: F, *, n_iter: int = 5, pt_edges: Sequence[float] = (0.1, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 100.0)
+                ) -> F:
+    """The ALICE Bayesian method of the paper (EPJ Plus 131 (2016) 168): Gaussian likelihoods with their 1/σ,
+    combined as a product over detectors, with pT-dependent priors found iteratively from the sample itself.
+
+    P(H_i | S) ∝ C_i(pT) Π_det exp(−nσ_i²/2)/σ_i. The priors start flat; each iteration re-fills the species'
+    pT spectra weighted by the posteriors and normalises them per pT bin. No labels are used.
+
+    Parameters
+    ----------
+    nsigma_tpc, sigma_tpc
+        TPC nσ and expected dE/dx resolution per hypothesis (N, 4).
+    nsigma_tof, sigma_tof_ps
+        TOF nσ and expected time resolution per hypothesis (N, 4); used where ``has_tof``.
+    has_tof
+        TOF matched (N,).
+    pt_gev
+        Transverse momentum (N,), for the priors' bins.
     n_iter
         Prior iterations.
     pt_edges
@@ -64,25 +140,23 @@ def alice_bayes(table_raw: NDArray[np.float32], *, n_iter: int = 4, pt_edges: Se
     Returns
     -------
     numpy.ndarray
-        Posterior probabilities (N, 4) in :data:`hepnb.pid.constants.SPECIES` order.
+        Posterior probabilities (N, 4).
     """
-    pt = table_raw[:, FEATURES.index("pt")]
-    ns_tpc = table_raw[:, [FEATURES.index(f"tpc_nsigma_{s}") for s in SPECIES]].astype(np.float64)
-    ns_tof = table_raw[:, [FEATURES.index(f"tof_nsigma_{s}") for s in SPECIES]].astype(np.float64)
-    has_tof = table_raw[:, _HAS_TOF] > 0
-    ns_tof = np.where(has_tof[:, None], ns_tof, 0.0)  # −999 sentinels would overflow the tail term
-    like = np.where(np.abs(ns_tpc) < 5, np.exp(-0.5 * ns_tpc**2), 0.25)
-    tail = TOF_TAIL_SLOPE_SIGMA
-    tof_like = np.where(ns_tof < tail, np.exp(-0.5 * ns_tof**2), np.exp(-(ns_tof - 0.5 * tail) * tail))
-    like = like * np.where(has_tof[:, None], tof_like, 1.0)
-    bins = np.clip(np.digitize(pt, pt_edges) - 1, 0, len(pt_edges) - 2)
+    log_like = -0.5 * nsigma_tpc**2 - np.log(sigma_tpc)
+    log_tof = -0.5 * np.where(has_tof[:, None], nsigma_tof, 0.0) ** 2 - np.log(sigma_tof_ps)
+    log_like = log_like + np.where(has_tof[:, None], log_tof, 0.0)
+    like = np.exp(log_like - log_like.max(axis=1, keepdims=True))
+    bins = np.clip(np.digitize(pt_gev, pt_edges) - 1, 0, len(pt_edges) - 2)
     priors = np.full((len(pt_edges) - 1, 4), 0.25)
-    for _ in range(n_iter):
+
+    def posterior() -> F:
         post = like * priors[bins]
-        post /= np.maximum(post.sum(axis=1, keepdims=True), 1e-300)
+        return post / post.sum(axis=1, keepdims=True)
+
+    for _ in range(n_iter):
+        post = posterior()
         for b in range(len(pt_edges) - 1):
             sel = bins == b
             if sel.any():
-                priors[b] = post[sel].mean(axis=0) + 1e-6
-    post = like * priors[bins]
-    return post / np.maximum(post.sum(axis=1, keepdims=True), 1e-300)
+                priors[b] = post[sel].mean(axis=0) + 1e-9
+    return posterior()

@@ -1,13 +1,18 @@
-"""``hepnb pid simulate`` and ``hepnb pid predict``.
+"""``hepnb pid simulate``, ``hepnb pid predict`` and ``hepnb pid export``.
 
 ``simulate`` makes the tracks in seeded chunks, one Dask task each (:func:`hepnb.pid.data.simulate_chunked`): on the
 scheduler of ``--scheduler``/``$HEPNB_SCHEDULER``, else on a local cluster of ``--workers`` processes.
+``predict`` applies a saved model to a track table (:func:`hepnb.pid.export.predict_table`), flagging the tracks
+outside its training domain. ``export --o2`` writes the O2Physics PIDML folder of a saved network
+(:func:`hepnb.pid.o2export.export_o2`).
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+import numpy as np
 
 from hepnb.arguments import non_negative_int, positive_int
 from hepnb.compute.chunks import add_chunk_arguments, cache_root, check_size
@@ -16,7 +21,7 @@ from hepnb.io import check_finite_rows, check_output, resolve_inputs
 __all__ = ["HELP", "register"]
 
 #: The family\'s line in ``hepnb --help``.
-HELP = "PID study tools (simulate, predict)"
+HELP = "PID study tools (simulate, predict, export)"
 
 #: Bytes per simulated track in memory (the 31 columns of the table with ``mc_pdg``), for :func:`check_size`.
 TRACK_BYTES = 224
@@ -24,7 +29,7 @@ TRACK_BYTES = 224
 
 def _simulate(args: argparse.Namespace) -> int:
     from hepnb.compute.client import dask_client, local_workers
-    from hepnb.pid.data import simulate_chunked, write_tracks
+    from hepnb.pid.data import LABEL_COLUMNS, simulate_chunked, write_tracks
 
     check_output(args.output)
     check_size(args.n, TRACK_BYTES, what=f"--n {args.n} tracks", yes=args.yes, output=args.output,
@@ -36,8 +41,9 @@ def _simulate(args: argparse.Namespace) -> int:
         table = simulate_chunked(args.n, seed=args.seed, data_like=args.data_like,
                                  tracks_per_chunk=args.tracks_per_chunk, cache_dir=cache, client=client,
                                  progress=n_chunks > 1)
-    if args.data_like:
-        table.pop("mc_pdg")  # stands in for real data: no labels
+    if args.data_like:  # stands in for real data: no labels
+        for name in LABEL_COLUMNS:
+            table.pop(name)
     check_finite_rows(table, what="simulated tracks")
     path = write_tracks(args.output, table)
     print(f"{args.n} tracks{' (data-like, unlabelled)' if args.data_like else ''} written to {path}")
@@ -46,17 +52,33 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     from hepnb.io import write_table
-    from hepnb.pid.data import read_tracks
     from hepnb.pid.export import load_deployable, predict_table
+    from hepnb.pid.reader import read_tracks
 
     inputs = resolve_inputs(args.input)
     check_output(args.output, inputs=inputs)
     load_deployable(args.model)  # a wrong folder or feature set fails before the input is read
-    table = read_tracks(inputs, require_labels=False)
-    predicted = predict_table(args.model, table)
-    check_finite_rows(predicted, what="predictions")
-    path = write_table(args.output, predicted, tree="pid")
-    print(f"{len(table['pt'])} tracks predicted, written to {path}")
+    table = read_tracks(inputs, require_labels=False, tree=args.tree)
+    result = predict_table(args.model, table)
+    inside = result["in_domain"] == 1  # tracks outside the training domain are NaN by design (not predicted)
+    check_finite_rows({k: np.asarray(v)[inside] for k, v in result.items()}, what="predictions")
+    path = write_table(args.output, result, tree="pid")
+    n, outside = len(table["pt"]), int(np.sum(~inside))
+    if outside:
+        print(f"{n} tracks predicted or flagged: {n - outside} inside the model's training domain, {outside} outside "
+              f"(in_domain = 0, probabilities NaN, not predicted); written to {path}")
+    else:
+        print(f"{n} tracks predicted, written to {path}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from hepnb.pid.export import load_deployable
+    from hepnb.pid.o2export import export_o2
+
+    meta, model = load_deployable(args.model)
+    folder = export_o2(model, meta, args.o2)
+    print(f"{meta['name']} ({meta['protocol']}, {meta['range']}) exported for O2Physics PIDML to {folder}")
     return 0
 
 
@@ -75,10 +97,20 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     pred.add_argument("--model", type=Path, required=True, help="model folder written by the notebook")
     pred.add_argument("--input", type=Path, required=True, help="ROOT or Parquet track table (labels optional)")
     pred.add_argument("--output", type=Path, required=True, help="FILE.root or FILE.parquet")
+    pred.add_argument("--tree", default=None, help="TTree of the input (default: the file's only tree, also in DF_ folders)")
     pred.set_defaults(func=_predict)
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    exp = sub.add_parser("export", help="export a saved network for O2Physics' Tools/PIDML")
+    exp.add_argument("--model", type=Path, required=True, help="network folder written by the notebook")
+    exp.add_argument("--o2", type=Path, required=True, metavar="OUTDIR",
+                     help="folder for attention_model_<pdg>.onnx, columns_for_training.json, scaling_params.json")
+    exp.set_defaults(func=_export)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``hepnb pid …`` commands to the family's subparsers (made by :mod:`hepnb.cli`)."""
     _add_simulate(sub)
     _add_predict(sub)
+    _add_export(sub)

@@ -1,99 +1,131 @@
-"""The study's track tables: Pb–Pb-like simulation, and reading and writing (ROOT TTree or Parquet).
+"""The study's track tables: a Pb–Pb-like simulation written as the seed's feature-extractor table.
 
-:func:`simulate_tracks` makes π, K, p, e with TPC, TOF, Bayes, DCA and cluster information as a table with the
-column names of the seed's O2 feature-extractor (reference/pid.md §5); missing TOF values are −999 as there. A
-``data_like`` variant shifts the detector response (TPC gain and resolution drift, heavier tails, worse TOF
-resolution and matching) to stand in for real data.
+:func:`simulate_tracks` makes π, K, p, e with TPC, TOF, Bayes, DCA and cluster information, with the columns,
+types and −999 sentinels of the seed's O2 feature extractor (``PIDFeatureExtractor``, TTree ``pid_features``;
+reference/pid.md §5) plus ``its_nclusters``. Every mass-dependent term uses the track's own mass.
 
-Users' files go through the same schema: one file, a list of files or a glob pattern (``"runs/*.root"``).
-:func:`read_tracks` reads them into memory; :func:`read_selected` applies a track selection and builds the 22
-features on a Dask cluster with ``uproot.dask`` (dask-awkward), so that only the selected tracks come back.
+The detector response is a :class:`Response`; :data:`SYSTEMATICS` names the variations the book evaluates
+(another Bethe–Bloch parameter set for the truth while the nσ expectations keep O2's, TPC and TOF resolution
+±10 %, TOF matching ±10 %, twice the TOF mismatches), and :meth:`Response.data_like` the shifted response that
+stands in for real data. All random numbers are drawn in a fixed order and at full length whatever the
+response, so a sample simulated with the same seed under another response holds the same tracks (same species,
+momenta, clusters, DCAs) with only the detector response changed: a systematic shift is a paired difference.
+
+Users' files are read by :mod:`hepnb.pid.reader`.
 """
 
 from __future__ import annotations
 
-import functools
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import special
 
-from hepnb.io import check_columns, read_table, resolve_inputs, write_table
-from hepnb.pid.bayes import seed_bayes_probabilities
+from hepnb.io import check_columns, write_table
+from hepnb.pid.bayes import extractor_bayes_probabilities
 from hepnb.pid.constants import (
-    BW_BETA_T,
-    BW_N,
-    BW_T_KIN_GEV,
+    BB_ALEPH_O2,
+    BB_ALEPH_O2PHYSICS,
     C_CM_PER_PS,
+    CHARGE_OF_PDG,
     CTAU_CM,
     MASS_GEV,
     MISSING,
     PDG,
+    SECONDARY_FRACTION,
     SPECIES,
-    SPECIES_FRACTIONS,
     TOF_MATCH_PLATEAU,
     TOF_MISMATCH_FRACTION,
     TOF_RESOLUTION_PS,
     TOF_TAIL_FRACTION,
     TOF_TAIL_SLOPE_SIGMA,
     TPC_N_PADROWS,
+    TPC_TAIL_FRACTION,
 )
 from hepnb.pid.detector import (
+    event_time_resolution_ps,
     expected_dedx,
     expected_time_ps,
     tof_beta,
     tof_expected_sigma_ps,
+    tof_mass_gev,
     tof_match_efficiency,
     tof_track_length_cm,
     tpc_relative_resolution,
 )
-from hepnb.pid.selection import FEATURES, feature_columns, features, select, selected, stack_features
+from hepnb.pid.spectra import (
+    DCA_SECONDARY_XY_CM,
+    DCA_SECONDARY_Z_CM,
+    ETA_MAX_GENERATED,
+    inverse_cdf,
+    species_probabilities,
+)
 
 if TYPE_CHECKING:
     from dask.distributed import Client
 
 __all__ = [
     "COLUMNS",
+    "EXTRACTOR_COLUMNS",
+    "LABEL_COLUMNS",
+    "SYSTEMATICS",
     "TREE",
     "Response",
-    "Selected",
-    "blast_wave_pt_pdf",
-    "input_files",
     "make_chunk",
-    "read_selected",
-    "read_tracks",
     "simulate_chunked",
     "simulate_tracks",
+    "systematic_response",
     "write_tracks",
 ]
 
 #: Bumped when the chunks change for the same parameters (it keys the chunk cache).
-CHUNK_VERSION = 1
+CHUNK_VERSION = 2
 
-#: The feature-extractor table's columns (``mc_pdg`` only when labels exist).
-COLUMNS: tuple[str, ...] = (
-    "event_id", "track_id", "px", "py", "pz", "pt", "p", "eta", "phi", "charge", "tpc_signal",
-    "tpc_nsigma_pi", "tpc_nsigma_ka", "tpc_nsigma_pr", "tpc_nsigma_el", "tpc_nclusters", "its_nclusters",
-    "tof_beta", "tof_nsigma_pi", "tof_nsigma_ka", "tof_nsigma_pr", "tof_nsigma_el",
-    "bayes_prob_pi", "bayes_prob_ka", "bayes_prob_pr", "bayes_prob_el", "has_tpc", "has_tof", "dca_xy", "dca_z",
+#: The seed extractor's TTree (``PIDFeatureExtractor``): its columns in order, as it writes them.
+EXTRACTOR_COLUMNS: tuple[str, ...] = (
+    "event_id", "track_id", "px", "py", "pz", "pt", "p", "eta", "phi", "theta", "charge", "track_type",
+    "tpc_signal", "tpc_nsigma_pi", "tpc_nsigma_ka", "tpc_nsigma_pr", "tpc_nsigma_el", "tpc_nclusters", "tpc_chi2",
+    "tof_beta", "tof_mass", "tof_nsigma_pi", "tof_nsigma_ka", "tof_nsigma_pr", "tof_nsigma_el",
+    "bayes_prob_pi", "bayes_prob_ka", "bayes_prob_pr", "bayes_prob_el",
+    "mc_pdg", "mc_px", "mc_py", "mc_pz", "has_tpc", "has_tof", "dca_xy", "dca_z",
 )
-#: The feature-extractor table's TTree in ROOT files.
-TREE = "O2pidtracks"
+#: The extractor's Monte Carlo truth columns (absent from real data).
+LABEL_COLUMNS: tuple[str, ...] = ("mc_pdg", "mc_px", "mc_py", "mc_pz")
+#: What :func:`simulate_tracks` writes without labels: the extractor's other columns and ``its_nclusters``.
+COLUMNS: tuple[str, ...] = (*(c for c in EXTRACTOR_COLUMNS if c not in LABEL_COLUMNS), "its_nclusters")
+#: The extractor's TTree name.
+TREE = "pid_features"
+
+_FLOAT_COLUMNS = frozenset(EXTRACTOR_COLUMNS) - {"event_id", "track_id", "charge", "track_type", "tpc_nclusters",
+                                                 "mc_pdg", "has_tpc", "has_tof"}
 
 
 @dataclass(frozen=True)
 class Response:
-    """Detector-response parameters; :meth:`data_like` returns the shifted "real data" stand-in."""
+    """Detector-response parameters of the simulated truth; the nσ expectations always use the nominal ones.
 
+    Attributes
+    ----------
+    bethe_bloch
+        ALEPH parameters of the true dE/dx (the expectations use :data:`hepnb.pid.constants.BB_ALEPH_O2`).
+    tpc_gain, tpc_resolution_scale, tpc_tail_fraction
+        Gain and relative-resolution scale of the true dE/dx, fraction of tracks with an upper tail.
+    tof_resolution_ps, tof_resolution_scale
+        Intrinsic TOF resolution, and a scale on the total time smearing.
+    tof_match_plateau, tof_mismatch_fraction, tof_tail_fraction
+        Matching-efficiency plateau, fraction of matched tracks with a random time, fraction with a late tail.
+    """
+
+    bethe_bloch: tuple[float, float, float, float, float] = BB_ALEPH_O2
     tpc_gain: float = 1.0
     tpc_resolution_scale: float = 1.0
-    tpc_tail_fraction: float = 0.04
+    tpc_tail_fraction: float = TPC_TAIL_FRACTION
     tof_resolution_ps: float = TOF_RESOLUTION_PS
+    tof_resolution_scale: float = 1.0
     tof_match_plateau: float = TOF_MATCH_PLATEAU
     tof_mismatch_fraction: float = TOF_MISMATCH_FRACTION
     tof_tail_fraction: float = TOF_TAIL_FRACTION
@@ -105,134 +137,176 @@ class Response:
                        tof_tail_fraction=0.2)
 
 
-def blast_wave_pt_pdf(pt_gev: NDArray[np.float64], mass_gev: float, beta_t: float = BW_BETA_T,
-                      t_kin_gev: float = BW_T_KIN_GEV, n: float = BW_N) -> NDArray[np.float64]:
-    """dN/dpT of the Boltzmann–Gibbs blast wave (unnormalised), with ⟨βT⟩, T_kin and n as ALICE fits.
-
-    dN/dpT ∝ pT ∫₀¹ r dr mT I₀(pT sinh ρ / T) K₁(mT cosh ρ / T), ρ = atanh(β_s rⁿ), β_s = ⟨βT⟩ (2 + n)/2.
-    """
-    beta_s = beta_t * (2.0 + n) / 2.0
-    r = np.linspace(0.0, 1.0, 201)[1:]
-    rho = np.arctanh(np.clip(beta_s * r**n, 0.0, 0.999))
-    pt = np.asarray(pt_gev)[:, None]
-    mt = np.sqrt(mass_gev**2 + pt * pt)
-    a, b = pt * np.sinh(rho) / t_kin_gev, mt * np.cosh(rho) / t_kin_gev
-    # I0(a) K1(b) = i0e(a) k1e(b) exp(a − b): scaled Bessel functions avoid overflow
-    integrand = r * mt * special.i0e(a) * special.k1e(b) * np.exp(a - b)
-    return pt[:, 0] * np.trapezoid(integrand, r, axis=1)
+#: Named systematic variations of the true response (the nσ expectations keep the nominal O2 response).
+SYSTEMATICS: dict[str, Response] = {
+    "bethe_bloch_o2physics": Response(bethe_bloch=BB_ALEPH_O2PHYSICS),
+    "tpc_resolution_up": Response(tpc_resolution_scale=1.1),
+    "tpc_resolution_down": Response(tpc_resolution_scale=0.9),
+    "tof_resolution_up": Response(tof_resolution_scale=1.1),
+    "tof_resolution_down": Response(tof_resolution_scale=0.9),
+    "tof_matching_up": Response(tof_match_plateau=1.1 * TOF_MATCH_PLATEAU),
+    "tof_matching_down": Response(tof_match_plateau=0.9 * TOF_MATCH_PLATEAU),
+    "tof_mismatch_x2": Response(tof_mismatch_fraction=2 * TOF_MISMATCH_FRACTION),
+}
 
 
-@functools.cache
-def _pt_inverse_cdf(species: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    grid = np.linspace(0.1, 8.0, 3000)
-    if species == "el":
-        pdf = grid * np.exp(-grid / 0.22)  # conversions and Dalitz: steeply falling
+def systematic_response(name: str) -> Response:
+    """The :class:`Response` of a named variation (``"nominal"`` or a key of :data:`SYSTEMATICS`)."""
+    if name == "nominal":
+        return Response()
+    if name not in SYSTEMATICS:
+        msg = f"unknown systematic variation {name!r}; choose one of {['nominal', *SYSTEMATICS]}"
+        raise ValueError(msg)
+    return SYSTEMATICS[name]
+
+
+class _Draws:
+    """Every random number of a sample, drawn in one fixed order at full length."""
+
+    def __init__(self, rng: np.random.Generator, n: int) -> None:
+        self.species, self.momentum = rng.uniform(size=n), rng.uniform(size=n)
+        self.charge = rng.integers(0, 2, n) * 2 - 1
+        self.eta, self.phi = rng.uniform(-ETA_MAX_GENERATED, ETA_MAX_GENERATED, n), rng.uniform(0.0, 2 * np.pi, n)
+        self.ncl = rng.normal(130, 14, n)
+        self.tpc, self.tpc_tail_u, self.tpc_tail = rng.normal(size=n), rng.uniform(size=n), rng.exponential(size=n)
+        self.match, self.tof = rng.uniform(size=n), rng.normal(size=n)
+        self.tof_tail_u, self.tof_tail = rng.uniform(size=n), rng.exponential(size=n)
+        self.mismatch_u, self.mismatch_beta = rng.uniform(size=n), rng.uniform(0.3, 1.0, n)
+        self.secondary, self.dca_xy, self.dca_z = rng.uniform(size=n), rng.normal(size=n), rng.normal(size=n)
+        self.sec_xy, self.sec_z = rng.laplace(size=n), rng.laplace(size=n)
+        self.its = rng.choice([2, 3, 4, 5, 6, 7], n, p=[0.03, 0.05, 0.12, 0.2, 0.3, 0.3])
+        self.chi2 = rng.gamma(8.0, 0.15, n)
+
+
+def _species_and_momentum(draws: _Draws, n: int, species: str | None, p_range_gev: tuple[float, float] | None
+                          ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    """Class index, pT and p of every track."""
+    names = list(SPECIES)
+    if species is None:
+        probs = np.array([species_probabilities()[s] for s in names])
+        cls = np.minimum(np.searchsorted(np.cumsum(probs) / probs.sum(), draws.species, side="right"), len(names) - 1)
+    elif species in names:
+        cls = np.full(n, names.index(species))
     else:
-        pdf = blast_wave_pt_pdf(grid, MASS_GEV[species])
-        if species == "pi":  # soft component (resonance decays) the blast wave misses below 0.5 GeV/c
-            soft = grid * np.exp(-np.sqrt(grid**2 + MASS_GEV["pi"] ** 2) / 0.16)
-            pdf = pdf / pdf.sum() + 0.35 * soft / soft.sum()
-    cdf = np.cumsum(pdf)
-    return grid, cdf / cdf[-1]
+        msg = f"unknown species {species!r}; choose one of {names}"
+        raise ValueError(msg)
+    cosh = np.cosh(draws.eta)
+    if p_range_gev is not None:
+        lo, hi = p_range_gev
+        if not 0 < lo < hi:
+            msg = f"p_range_gev must be (lo, hi) with 0 < lo < hi, found {p_range_gev}"
+            raise ValueError(msg)
+        p = lo + (hi - lo) * draws.momentum
+        return cls, p / cosh, p
+    pt = np.empty(n)
+    for i, s in enumerate(names):
+        sel = cls == i
+        cdf, grid = inverse_cdf(s)
+        pt[sel] = np.interp(draws.momentum[sel], cdf, grid)
+    return cls, pt, pt * cosh
 
 
-def _sample_pt(rng: np.random.Generator, species: str, n: int) -> NDArray[np.float64]:
-    grid, cdf = _pt_inverse_cdf(species)
-    return np.interp(rng.uniform(0, 1, n), cdf, grid)
-
-
-def simulate_tracks(n_tracks: int, *, seed: int = 0, data_like: bool = False,
-                    response: Response | None = None, tracks_per_event: int = 1000) -> dict[str, NDArray]:
-    """Simulate ``n_tracks`` tracks (before selections) as the feature-extractor table, with ``mc_pdg``.
+def simulate_tracks(n_tracks: int, *, seed: int = 0, data_like: bool = False, response: Response | None = None,
+                    tracks_per_event: int = 1000, species: str | None = None,
+                    p_range_gev: tuple[float, float] | None = None) -> dict[str, NDArray]:
+    """Simulate ``n_tracks`` tracks (before selections) as the feature-extractor table, with its MC columns.
 
     Parameters
     ----------
     n_tracks
         Tracks to generate.
     seed
-        Random seed.
+        Random seed. The same seed under another ``response`` gives the same tracks with another response.
     data_like
         Use the shifted response (:meth:`Response.data_like`) that stands in for real data.
     response
-        Explicit response parameters (overrides ``data_like``).
+        Explicit response of the truth (overrides ``data_like``); e.g. ``SYSTEMATICS["tof_mismatch_x2"]``.
     tracks_per_event
         Tracks per event, for ``event_id`` and the TOF event-time resolution.
+    species
+        Force every track to one species (``"pi"``, ``"ka"``, ``"pr"``, ``"el"``), e.g. for response tests.
+    p_range_gev
+        Draw the total momentum uniformly in ``(lo, hi)`` instead of from the spectra.
+
+    Returns
+    -------
+    dict
+        :data:`EXTRACTOR_COLUMNS` plus ``its_nclusters``; missing TOF values are −999 as the extractor writes.
     """
     if n_tracks < 1:
         msg = f"n_tracks must be >= 1, found {n_tracks}"
         raise ValueError(msg)
     resp = response or (Response().data_like() if data_like else Response())
-    rng = np.random.default_rng(seed)
+    draws = _Draws(np.random.default_rng(seed), n_tracks)
+    cls, pt, p = _species_and_momentum(draws, n_tracks, species, p_range_gev)
     names = list(SPECIES)
-    fractions = np.array([SPECIES_FRACTIONS[s] for s in names])
-    cls = rng.choice(len(names), n_tracks, p=fractions / fractions.sum())
-    pt = np.empty(n_tracks)
-    for i, s in enumerate(names):
-        sel = cls == i
-        pt[sel] = _sample_pt(rng, s, int(sel.sum()))
     mass = np.array([MASS_GEV[s] for s in names])[cls]
-    charge = rng.choice([-1, 1], n_tracks)
-    eta = rng.uniform(-0.9, 0.9, n_tracks)
-    phi = rng.uniform(0.0, 2 * np.pi, n_tracks)
-    p = pt * np.cosh(eta)
+    eta, phi, charge = draws.eta, draws.phi, draws.charge
 
-    # TPC: truncated-mean dE/dx with Gaussian core and a small upper (Landau-like) tail
-    ncl = np.clip(np.round(rng.normal(130, 14, n_tracks)), 40, TPC_N_PADROWS)
-    rel = tpc_relative_resolution(ncl) * resp.tpc_resolution_scale
-    true_dedx = expected_dedx(p, mass)  # type: ignore[arg-type]  # per-track masses broadcast
-    signal = resp.tpc_gain * true_dedx * (1.0 + rel * rng.normal(size=n_tracks))
-    tail = rng.uniform(size=n_tracks) < resp.tpc_tail_fraction
-    signal[tail] *= 1.0 + rng.exponential(2.0 * rel[tail])
+    # TPC: truncated-mean dE/dx with a Gaussian core and a small upper (Landau-like) tail
+    ncl = np.clip(np.round(draws.ncl), 40, TPC_N_PADROWS)
+    rel = tpc_relative_resolution(ncl)
+    true_rel = rel * resp.tpc_resolution_scale
+    signal = resp.tpc_gain * expected_dedx(p, mass, params=resp.bethe_bloch) * (1.0 + true_rel * draws.tpc)
+    tail = draws.tpc_tail_u < resp.tpc_tail_fraction
+    signal = np.where(tail, signal * (1.0 + 2.0 * true_rel * draws.tpc_tail), signal)
     expected = {s: expected_dedx(p, MASS_GEV[s]) for s in names}
-    nsig_tpc = np.stack([(signal - expected[s]) / (expected[s] * tpc_relative_resolution(ncl)) for s in names], axis=1)
+    nsig_tpc = np.stack([(signal - expected[s]) / (expected[s] * rel) for s in names], axis=1)
 
-    # TOF: reach, matching, decays in flight, resolution with tail, mismatches
+    # TOF: reach, matching, decays in flight, resolution of the track's own mass with a tail, mismatches
     length = tof_track_length_cm(eta)
     survive = np.ones(n_tracks)
     for s in ("pi", "ka"):
         sel = cls == names.index(s)
         survive[sel] = np.exp(-length[sel] * MASS_GEV[s] / (p[sel] * CTAU_CM[s]))
-    has_tof = rng.uniform(size=n_tracks) < tof_match_efficiency(pt, resp.tof_match_plateau) * survive
-    sigma_tev = max(80.0 / np.sqrt(0.3 * tracks_per_event), 15.0)
-    t_true = expected_time_ps(p, mass, length)  # type: ignore[arg-type]
-    sigma_t = tof_expected_sigma_ps(p, 0.13957, length, resp.tof_resolution_ps, sigma_tev)
-    t_meas = t_true + sigma_t * rng.normal(size=n_tracks)
-    tof_tail = rng.uniform(size=n_tracks) < resp.tof_tail_fraction
-    t_meas[tof_tail] += rng.exponential(TOF_TAIL_SLOPE_SIGMA * sigma_t[tof_tail])
-    mismatch = rng.uniform(size=n_tracks) < resp.tof_mismatch_fraction
-    t_meas[mismatch] = length[mismatch] / (C_CM_PER_PS * rng.uniform(0.3, 1.0, int(mismatch.sum())))
+    has_tof = draws.match < tof_match_efficiency(pt, resp.tof_match_plateau) * survive
+    sigma_tev = event_time_resolution_ps(0.3 * tracks_per_event)
+    sigma_t = resp.tof_resolution_scale * tof_expected_sigma_ps(p, mass, length, resp.tof_resolution_ps, sigma_tev)
+    t_meas = expected_time_ps(p, mass, length) + sigma_t * draws.tof
+    t_meas = np.where(draws.tof_tail_u < resp.tof_tail_fraction,
+                      t_meas + TOF_TAIL_SLOPE_SIGMA * sigma_t * draws.tof_tail, t_meas)
+    mismatch = draws.mismatch_u < resp.tof_mismatch_fraction
+    t_meas = np.where(mismatch, length / (C_CM_PER_PS * draws.mismatch_beta), t_meas)
     nsig_tof = np.stack([(t_meas - expected_time_ps(p, MASS_GEV[s], length))
                          / tof_expected_sigma_ps(p, MASS_GEV[s], length, TOF_RESOLUTION_PS, sigma_tev)
                          for s in names], axis=1)
     beta = tof_beta(length, t_meas)
 
-    # DCA: Run 3 ITS resolution for primaries, a wide secondary component (mostly p and π)
+    # DCA: Run 3 ITS resolution for primaries, a wide (Laplace) component for secondaries
     sigma_xy_cm = (5.7 + 18.6 / pt) * 1e-4
-    secondary = rng.uniform(size=n_tracks) < np.where(cls == names.index("pr"), 0.12,
-                                                       np.where(cls == names.index("pi"), 0.06, 0.03))
-    dca_xy = rng.normal(0.0, sigma_xy_cm)
-    dca_z = rng.normal(0.0, 1.3 * sigma_xy_cm)
-    dca_xy[secondary] = rng.laplace(0.0, 0.15, int(secondary.sum()))
-    dca_z[secondary] = rng.laplace(0.0, 0.3, int(secondary.sum()))
-    its = rng.choice([2, 3, 4, 5, 6, 7], n_tracks, p=[0.03, 0.05, 0.12, 0.2, 0.3, 0.3])
+    secondary = draws.secondary < np.array([SECONDARY_FRACTION[s] for s in names])[cls]
+    dca_xy = np.where(secondary, DCA_SECONDARY_XY_CM * draws.sec_xy, sigma_xy_cm * draws.dca_xy)
+    dca_z = np.where(secondary, DCA_SECONDARY_Z_CM * draws.sec_z, 1.3 * sigma_xy_cm * draws.dca_z)
 
-    bayes = seed_bayes_probabilities(nsig_tpc, np.where(has_tof[:, None], nsig_tof, MISSING), has_tof)
+    nsig_tof = np.where(has_tof[:, None], nsig_tof, MISSING)
+    bayes = extractor_bayes_probabilities(nsig_tpc, nsig_tof)
+    sign = charge * np.array([CHARGE_OF_PDG[s] for s in names])[cls]  # e⁻ is +11: the sign is −charge
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    track_id = np.arange(n_tracks, dtype=np.int64)
     table: dict[str, NDArray] = {
-        "event_id": (np.arange(n_tracks) // tracks_per_event).astype(np.int64),
-        "track_id": np.arange(n_tracks, dtype=np.int64),
-        "px": pt * np.cos(phi), "py": pt * np.sin(phi), "pz": pt * np.sinh(eta), "pt": pt, "p": p,
-        "eta": eta, "phi": phi, "charge": charge.astype(np.int32), "tpc_signal": signal,
-        "tpc_nclusters": ncl.astype(np.int32), "its_nclusters": its.astype(np.int32),
-        "tof_beta": np.where(has_tof, beta, MISSING),
-        "has_tpc": np.ones(n_tracks, dtype=np.int32), "has_tof": has_tof.astype(np.int32),
-        "dca_xy": dca_xy, "dca_z": dca_z,
-        "mc_pdg": (charge * np.array([PDG[s] for s in names])[cls] * np.where(cls == 3, -1, 1)).astype(np.int32),
+        "event_id": track_id // tracks_per_event, "track_id": track_id,
+        "px": px, "py": py, "pz": pz, "pt": pt, "p": p, "eta": eta, "phi": phi,
+        "theta": 2.0 * np.arctan(np.exp(-eta)), "charge": charge, "track_type": np.zeros(n_tracks),
+        "tpc_signal": signal, "tpc_nclusters": ncl, "tpc_chi2": draws.chi2,
+        "tof_beta": np.where(has_tof, beta, MISSING), "tof_mass": np.where(has_tof, tof_mass_gev(p, beta), MISSING),
+        "mc_pdg": sign * np.array([PDG[s] for s in names])[cls], "mc_px": px, "mc_py": py, "mc_pz": pz,
+        "has_tpc": np.ones(n_tracks, dtype=bool), "has_tof": has_tof, "dca_xy": dca_xy, "dca_z": dca_z,
+        "its_nclusters": draws.its,
     }
     for i, s in enumerate(names):
         table[f"tpc_nsigma_{s}"] = nsig_tpc[:, i]
-        table[f"tof_nsigma_{s}"] = np.where(has_tof, nsig_tof[:, i], MISSING)
+        table[f"tof_nsigma_{s}"] = nsig_tof[:, i]
         table[f"bayes_prob_{s}"] = bayes[:, i]
-    return {k: table[k] for k in (*COLUMNS, "mc_pdg")}
+    return {k: _as_written(k, table[k]) for k in (*EXTRACTOR_COLUMNS, "its_nclusters")}
+
+
+def _as_written(name: str, values: NDArray) -> NDArray:
+    """The column in the extractor's type: float32 floats, int32 integers, bool flags."""
+    if name in ("has_tpc", "has_tof"):
+        return np.asarray(values, dtype=bool)
+    if name in _FLOAT_COLUMNS:
+        return np.asarray(values, dtype=np.float32)
+    return np.asarray(values, dtype=np.int32)
 
 
 def make_chunk(seed: int, index: int, *, n_rows: int, data_like: bool = False,
@@ -241,8 +315,8 @@ def make_chunk(seed: int, index: int, *, n_rows: int, data_like: bool = False,
     ``track_id`` and ``event_id`` continuing those of the chunks before it."""
     table = simulate_tracks(n_rows, seed=seed, data_like=data_like, tracks_per_event=tracks_per_event)
     track_id = index * n_rows + np.arange(n_rows, dtype=np.int64)
-    table["track_id"] = track_id
-    table["event_id"] = track_id // tracks_per_event
+    table["track_id"] = track_id.astype(np.int32)
+    table["event_id"] = (track_id // tracks_per_event).astype(np.int32)
     return table
 
 
@@ -260,7 +334,7 @@ def simulate_chunked(
 ) -> dict[str, NDArray]:
     """:func:`simulate_tracks` in seeded chunks, one task each (Dask when ``client`` or ``workers > 1``).
 
-    The table (with ``mc_pdg``) depends only on ``seed``, ``data_like``, ``tracks_per_chunk`` and
+    The table (with the MC columns) depends only on ``seed``, ``data_like``, ``tracks_per_chunk`` and
     ``tracks_per_event``, not on the number of workers; chunk ``i`` uses the seed
     :func:`hepnb.compute.chunks.chunk_seed` ``(seed, i)``, so it differs from :func:`simulate_tracks` with ``seed``.
 
@@ -290,160 +364,7 @@ def simulate_chunked(
                           progress=progress, version=CHUNK_VERSION)
 
 
-# Reading and writing
-
-Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
-
-
-class Selected(NamedTuple):
-    """What :func:`read_selected` returns."""
-
-    #: The selected tracks, column by column (as :func:`hepnb.pid.selection.selected` gives).
-    tracks: dict[str, NDArray]
-    #: Their 22 raw features (N, 22), as :func:`hepnb.pid.selection.features` gives.
-    features: NDArray[np.float32]
-    #: Tracks read before the selection.
-    n_read: int
-
-
-def input_files(paths: Paths) -> list[Path]:
-    """The files named by ``paths``: one path, a glob pattern (sorted matches) or a list of either; a path that
-    exists is used as given even if its name holds ``[`` or ``*`` (:func:`hepnb.io.resolve_inputs`).
-
-    Raises
-    ------
-    FileNotFoundError
-        If a path does not exist and, as a pattern, matches no file (the error names it).
-    ValueError
-        If the list is empty.
-    """
-    return resolve_inputs(paths)
-
-
-def _columns(path: Path) -> tuple[str, list[str]]:
-    """The format of a track file and the names of its columns (the TTree's branches for ROOT)."""
-    from hepnb.io import file_format
-
-    kind = file_format(path)
-    if kind == "root":
-        import uproot
-
-        with uproot.open(path) as f:
-            names = list(f[TREE].keys()) if TREE in [k.split(";")[0] for k in f] else []
-        if not names:
-            msg = f"{path} has no TTree named {TREE!r} (the feature-extractor table)"
-            raise ValueError(msg)
-        return kind, names
-    import pyarrow.parquet as pq
-
-    return kind, list(pq.read_schema(path).names)
-
-
-def _check_files(files: Sequence[Path], require_labels: bool) -> tuple[set[str], list[str]]:
-    """Check every file's schema before reading any; return the formats seen and the columns to read."""
-    schemas = {p: _columns(p) for p in files}
-    with_labels = require_labels or all("mc_pdg" in names for _, names in schemas.values())
-    wanted = list(COLUMNS) + (["mc_pdg"] if with_labels else [])
-    for p, (_, names) in schemas.items():
-        check_columns(names, wanted, source=str(p))
-    return {kind for kind, _ in schemas.values()}, wanted
-
-
-def read_tracks(paths: Paths, *, require_labels: bool = True) -> dict[str, NDArray]:
-    """Read a user's (or a simulated) track table, from one or many files, checking every schema first.
-
-    Parameters
-    ----------
-    paths
-        A ROOT (TTree ``O2pidtracks``) or Parquet file, a glob pattern, or a list of them; the files'
-        tables are concatenated in order (a pattern's matches sorted by name).
-    require_labels
-        Require the ``mc_pdg`` column (simulation); without it ``mc_pdg`` is read only if every file has it.
-
-    Raises
-    ------
-    FileNotFoundError
-        A missing file, or a pattern that matches none.
-    ValueError
-        Not ROOT/Parquet, missing columns (all named, with the file), NaN/inf values, or no tracks at all.
-    """
-    files = input_files(paths)
-    _, wanted = _check_files(files, require_labels)
-    return _read_checked(files, wanted)
-
-
-def _read_checked(files: Sequence[Path], wanted: Sequence[str]) -> dict[str, NDArray]:
-    """The ``wanted`` columns of files whose schemas :func:`_check_files` has checked, concatenated."""
-    parts = [read_table(p, list(wanted), tree=TREE) for p in files]
-    table = parts[0] if len(parts) == 1 else {k: np.concatenate([t[k] for t in parts]) for k in wanted}
-    if len(table["pt"]) == 0:
-        msg = f"{files[0] if len(files) == 1 else f'{len(files)} files ({[str(f) for f in files]})'} holds no tracks"
-        raise ValueError(msg)
-    return table
-
-
-def read_selected(paths: Paths, *, selection: str = "o2", client: Any = None,
-                  require_labels: bool = True) -> Selected:
-    """The tracks passing ``selection`` and their 22 features, computed on a Dask cluster for ROOT inputs.
-
-    With a client and ROOT files, the files are opened lazily with ``uproot.dask`` (one partition per
-    file), and the selection (:func:`hepnb.pid.selection.select`) and the features
-    (:func:`hepnb.pid.selection.feature_columns`) are dask-awkward expressions computed on the cluster:
-    only the selected tracks travel back. Parquet files, or no client, are read in this process. Either
-    way the result equals ``select`` and ``features`` applied to :func:`read_tracks`.
-
-    Parameters
-    ----------
-    paths
-        As for :func:`read_tracks` (local paths); a pattern is resolved here, and the workers open the
-        files under the same absolute paths, so on a remote cluster they must lie on a shared file system.
-    selection
-        ``"o2"`` or ``"seed"`` (:data:`hepnb.pid.selection.SELECTIONS`).
-    client
-        A :class:`dask.distributed.Client`, or ``None``.
-    require_labels
-        As for :func:`read_tracks`.
-
-    Raises
-    ------
-    FileNotFoundError, ValueError
-        As for :func:`read_tracks`; every file's schema is checked before the cluster does any work.
-    """
-    files = input_files(paths)
-    kinds, wanted = _check_files(files, require_labels)
-    if client is None or kinds != {"root"}:
-        table = _read_checked(files, wanted)  # the schemas were checked just above
-        tracks = selected(table, selection)
-        return Selected(tracks, features(tracks), len(table["pt"]))
-    return _read_selected_dask(files, wanted, selection, client)
-
-
-def _read_selected_dask(files: Sequence[Path], wanted: Sequence[str], selection: str, client: Any) -> Selected:
-    import awkward as ak
-    import dask
-    import uproot
-
-    # dask-awkward's column optimisation does not yet work with the expression graphs of recent dask; the
-    # columns are chosen explicitly with filter_name instead. open_files=False: tasks open their file
-    # themselves, so the graph holds only paths and can be shipped to any worker.
-    with dask.config.set({"awkward.optimization.enabled": False}):
-        events = uproot.dask({str(p.absolute()): TREE for p in files}, filter_name=list(wanted), open_files=False)
-        cols = {k: events[k] for k in wanted}
-        keep = select(cols, selection)
-        tracks = {k: v[keep] for k, v in cols.items()}
-        feats = feature_columns(tracks)
-        n_read = ak.num(cols["pt"], axis=0)
-        n_bad = {k: ak.sum(~np.isfinite(v), axis=0) for k, v in cols.items()}  # as read_table checks
-        out_tracks, out_feats, n, bad = dask.compute(tracks, feats, n_read, n_bad, scheduler=client)
-    bad = {k: int(v) for k, v in bad.items() if v}
-    if bad:
-        msg = f"{len(files)} ROOT file(s) have NaN/inf values (column: count): {bad}; all values must be finite"
-        raise ValueError(msg)
-    table = {k: ak.to_numpy(v) for k, v in out_tracks.items()}
-    return Selected(table, stack_features({k: ak.to_numpy(out_feats[k]) for k in FEATURES}), int(n))
-
-
 def write_tracks(path: str | os.PathLike[str], table: Mapping[str, NDArray]) -> Path:
-    """Write the table as ``.root`` (TTree ``O2pidtracks``) or ``.parquet``."""
-    check_columns(table.keys(), COLUMNS, source="track table")
+    """Write the table as ``.root`` (TTree ``pid_features``, as the extractor) or ``.parquet``."""
+    check_columns(table.keys(), [c for c in COLUMNS if c != "its_nclusters"], source="track table")
     return write_table(path, {k: np.asarray(v) for k, v in table.items()}, tree=TREE)

@@ -1,18 +1,12 @@
-"""Models out of the notebook: deployable model folders and prediction on any track table; ONNX export.
+"""Models out of the notebook: deployable model folders, and prediction on any track table with per-track
+domain flags.
 
-**Deployable folders** (:func:`save_deployable`, :func:`load_deployable`, :func:`predict_table`; ``hepnb pid
-predict``): a folder holds ``model.json`` (kind, name, protocol, the feature list, the scaling) and either
-``xgboost.json`` (XGBoost's own format) or ``checkpoint/`` (an orbax checkpoint of a Flax NNX network, written by
-:func:`hepnb.checkpoint.save_model`).
-
-**ONNX** (:func:`export_onnx`) of the dense networks in the O2Physics PIDML layout. The graph takes the
-extractor's 22 raw features, ``input`` [batch, 22] float32 (the order of :data:`hepnb.pid.selection.FEATURES`),
-applies the protocol's scaling and tokenisation inside the graph, and gives one output per species,
-``prob_211``, ``prob_321``, ``prob_2212``, ``prob_11`` [batch, 1] (softmax probabilities), so that an O2 task
-reading one species' probability needs nothing but the table's columns. Batch norm (DNN) is folded into the
-dense layers; dropout is the identity at inference. Only the dense networks (SimpleNN, DNN) are exported: the
-attention and mixture-of-experts networks use operations this hand-written graph does not cover, and the
-notebook says which network it exported.
+A folder (:func:`save_deployable`, :func:`load_deployable`; ``hepnb pid predict``) holds ``model.json`` (kind,
+name, protocol, momentum range, the feature list, the scaling, the training domain, the TOF momentum limit) and
+either ``xgboost.json`` (XGBoost's own format) or ``checkpoint/`` (an orbax checkpoint of a Flax NNX network,
+written by :func:`hepnb.checkpoint.save_model`). :func:`predict_table` predicts only tracks inside the domain the
+model was trained on; the others are flagged per track and left unpredicted. The O2Physics export of a network
+folder is :mod:`hepnb.pid.o2export`.
 """
 
 from __future__ import annotations
@@ -27,22 +21,33 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hepnb.io import read_json
-from hepnb.pid.constants import PDG, SPECIES
-from hepnb.pid.models import DNN, SimpleNN, build_network
-from hepnb.pid.pipeline import predict_network
-from hepnb.pid.protocols import protocol_spec, scale_inputs
-from hepnb.pid.selection import FEATURES, features
+from hepnb.pid.constants import CHARGE_OF_PDG, PDG, SPECIES
+from hepnb.pid.models import build_network
+from hepnb.pid.pipeline import predict_network, tree_probabilities
+from hepnb.pid.protocols import scale_inputs
+from hepnb.pid.selection import FEATURES, RANGES, blank_tof, features
 
 if TYPE_CHECKING:
     from hepnb.pid.protocols import Prepared
 
-__all__ = ["EXPORTABLE", "export_onnx", "load_deployable", "onnx_probabilities", "predict_table", "save_deployable"]
+__all__ = [
+    "DOMAIN_FLAGS",
+    "domain_flags",
+    "load_deployable",
+    "model_inputs",
+    "predict_table",
+    "save_deployable",
+]
+
+#: Bits of the per-track ``domain_flags``: why a track lies outside the model's training domain.
+DOMAIN_FLAGS: dict[str, int] = {"pt_not_positive": 1, "pt_below_min": 2, "eta_beyond": 4, "p_outside_range": 8,
+                                "non_finite_input": 16}
+_ETA_MAX = 0.8  # both selections cut |η| at 0.8
+_PT_MIN_GEV = 0.1  # the O2 global-track pT cut (the extractor's lower pT limit too)
 
 
-# Deployable model folders
-
-
-def save_deployable(folder: str | os.PathLike[str], name: str, model: Any, data: Prepared) -> Path:
+def save_deployable(folder: str | os.PathLike[str], name: str, model: Any, data: Prepared, *,
+                    range_name: str = "full", tof_p_min_gev: float = 0.0) -> Path:
     """Save a trained network or XGBoost model with the scaling of its protocol, for :func:`predict_table`.
 
     Parameters
@@ -55,12 +60,20 @@ def save_deployable(folder: str | os.PathLike[str], name: str, model: Any, data:
         The trained model.
     data
         The prepared cell it was trained on (its protocol and scaling are saved).
+    range_name
+        The momentum range it was trained on (:data:`hepnb.pid.selection.RANGES`): its domain, and the network's
+        per-range settings.
+    tof_p_min_gev
+        The TOF momentum limit it was trained with (:func:`hepnb.pid.selection.blank_tof`; 0.5 for O2Physics).
 
     Returns
     -------
     pathlib.Path
         The folder.
     """
+    if range_name not in RANGES:
+        msg = f"unknown momentum range {range_name!r}; choose one of {list(RANGES)}"
+        raise ValueError(msg)
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     if name == "xgboost":
@@ -69,9 +82,12 @@ def save_deployable(folder: str | os.PathLike[str], name: str, model: Any, data:
         from hepnb.checkpoint import save_model as save_checkpoint
 
         save_checkpoint(model, out / "checkpoint")
+    lo, hi = RANGES[range_name]
     meta = {"kind": "xgboost" if name == "xgboost" else "network", "name": name, "protocol": data.protocol,
-            "features": list(FEATURES), "species": list(SPECIES), "mean": data.mean.tolist(),
-            "std": data.std.tolist()}
+            "range": range_name, "features": list(FEATURES), "species": list(SPECIES), "mean": data.mean.tolist(),
+            "std": data.std.tolist(), "tof_p_min_gev": tof_p_min_gev,
+            "domain": {"p_min_gev": lo, "p_max_gev": hi if np.isfinite(hi) else None, "pt_min_gev": _PT_MIN_GEV,
+                       "abs_eta_max": _ETA_MAX}}
     (out / "model.json").write_text(json.dumps(meta, indent=1))
     return out
 
@@ -84,7 +100,7 @@ def load_deployable(folder: str | os.PathLike[str]) -> tuple[dict[str, Any], Any
     FileNotFoundError
         No ``model.json`` in the folder.
     ValueError
-        A model trained on another feature set, or an unknown kind.
+        A model trained on another feature set, an unknown kind, or an unreadable ``model.json``.
     """
     path = Path(folder)
     meta_file = path / "model.json"
@@ -105,149 +121,73 @@ def load_deployable(folder: str | os.PathLike[str]) -> tuple[dict[str, Any], Any
     if meta["kind"] == "network":
         from hepnb.checkpoint import load_model as load_checkpoint
 
-        return meta, load_checkpoint(lambda: build_network(meta["name"]), path / "checkpoint")
+        range_name = meta.get("range")
+        return meta, load_checkpoint(lambda: build_network(meta["name"], range_name=range_name), path / "checkpoint")
     msg = f"unknown model kind {meta['kind']!r} in {meta_file}"
     raise ValueError(msg)
 
 
+def domain_flags(table: Mapping[str, NDArray], domain: Mapping[str, Any], raw: NDArray | None = None
+                 ) -> NDArray[np.int32]:
+    """Per track, the :data:`DOMAIN_FLAGS` bits of why it lies outside a model's training domain (0: inside)."""
+    pt = np.asarray(table["pt"], dtype=np.float64)
+    p = np.asarray(table["p"], dtype=np.float64)
+    eta = np.asarray(table["eta"], dtype=np.float64)
+    hi = domain.get("p_max_gev")
+    flags = np.zeros(len(pt), dtype=np.int32)
+    flags |= np.where(~(pt > 0), DOMAIN_FLAGS["pt_not_positive"], 0).astype(np.int32)
+    flags |= np.where((pt > 0) & (pt < domain["pt_min_gev"]), DOMAIN_FLAGS["pt_below_min"], 0).astype(np.int32)
+    flags |= np.where(~(np.abs(eta) <= domain["abs_eta_max"]), DOMAIN_FLAGS["eta_beyond"], 0).astype(np.int32)
+    outside = ~(p >= domain["p_min_gev"]) | ((p >= hi) if hi is not None else np.zeros(len(p), dtype=bool))
+    flags |= np.where(outside, DOMAIN_FLAGS["p_outside_range"], 0).astype(np.int32)
+    if raw is not None:
+        flags |= np.where(~np.isfinite(raw).all(axis=1), DOMAIN_FLAGS["non_finite_input"], 0).astype(np.int32)
+    return flags
+
+
+def model_inputs(meta: Mapping[str, Any], table: Mapping[str, NDArray]) -> dict[str, NDArray]:
+    """The scaled network inputs of a folder's model for a track table (its TOF limit applied)."""
+    blanked = blank_tof(table, float(meta.get("tof_p_min_gev", 0.0)))
+    return scale_inputs(features(blanked), meta["protocol"], np.asarray(meta["mean"]), np.asarray(meta["std"]))
+
+
 def predict_table(folder: str | os.PathLike[str], table: Mapping[str, NDArray]) -> dict[str, NDArray]:
-    """Per-track probabilities ``prob_<species>`` and the predicted species (index and PDG code).
+    """Per-track probabilities ``prob_<species>``, the predicted species, and the training-domain flags.
+
+    Tracks outside the domain the model was trained on (pT ≤ 0 or below its cut, |η| or p beyond its range,
+    non-finite inputs) are not predicted: ``in_domain`` is 0, ``domain_flags`` says why (:data:`DOMAIN_FLAGS`),
+    the probabilities are NaN, ``predicted`` is −1 and ``predicted_pdg`` 0.
 
     Parameters
     ----------
     folder
         A folder written by :func:`save_deployable`.
     table
-        Tracks with the extractor's columns (:data:`hepnb.pid.data.COLUMNS`; labels optional).
+        Tracks as :func:`hepnb.pid.reader.read_tracks` returns them (labels optional).
 
     Returns
     -------
     dict
-        ``event_id``, ``track_id``, ``prob_pi`` … ``prob_el``, ``predicted``, ``predicted_pdg`` (and ``mc_pdg``
-        when the table has it).
+        ``event_id``, ``track_id``, ``prob_pi`` … ``prob_el``, ``predicted``, ``predicted_pdg``, ``in_domain``,
+        ``domain_flags`` (and ``mc_pdg`` when the table has it).
     """
     meta, model = load_deployable(folder)
-    inputs = scale_inputs(features(table), meta["protocol"], np.asarray(meta["mean"]), np.asarray(meta["std"]))
-    prob = model.predict_proba(inputs["x"]) if meta["kind"] == "xgboost" else predict_network(model, inputs)
-    pred = prob.argmax(axis=1)
+    inputs = model_inputs(meta, table)
+    flags = domain_flags(table, meta["domain"], inputs["raw"])
+    inside = flags == 0
+    prob = np.full((len(flags), len(SPECIES)), np.nan)
+    if inside.any():
+        part = {k: v[inside] for k, v in inputs.items()}
+        prob[inside] = tree_probabilities(model, part["x"]) if meta["kind"] == "xgboost" else predict_network(
+            model, part)
+    pred = np.where(inside, np.nan_to_num(prob, nan=-1.0).argmax(axis=1), -1)
+    charge = np.asarray(table["charge"]) if "charge" in table else np.ones(len(pred))
+    pdg = np.array([PDG[s] for s in SPECIES])[np.maximum(pred, 0)]
+    sign = np.sign(charge) * np.array([CHARGE_OF_PDG[s] for s in SPECIES])[np.maximum(pred, 0)]
     out = {"event_id": np.asarray(table["event_id"]), "track_id": np.asarray(table["track_id"]),
            **{f"prob_{s}": prob[:, i] for i, s in enumerate(SPECIES)},
-           "predicted": pred.astype(np.int32),
-           "predicted_pdg": np.array([PDG[s] for s in SPECIES])[pred].astype(np.int32)}
+           "predicted": pred.astype(np.int32), "predicted_pdg": np.where(inside, sign * pdg, 0).astype(np.int32),
+           "in_domain": inside.astype(np.int32), "domain_flags": flags}
     if "mc_pdg" in table:
         out["mc_pdg"] = np.asarray(table["mc_pdg"])
     return out
-
-
-# ONNX
-
-#: Network names that :func:`export_onnx` accepts.
-EXPORTABLE = ("simple_nn", "dnn")
-_TOF = [i for i, k in enumerate(FEATURES) if k.startswith("tof_")]
-_BAYES = [i for i, k in enumerate(FEATURES) if k.startswith("bayes_prob_")]
-
-
-def _dense_layers(model: Any) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(kernel, bias) of every layer with eval-mode batch norm folded in; the last one has no ReLU."""
-    mlp = model.mlp
-    layers = []
-    for i, layer in enumerate(mlp.layers):
-        w = np.asarray(layer.kernel[...], np.float64)
-        b = np.asarray(layer.bias[...], np.float64)
-        if mlp.norms is not None:
-            bn = mlp.norms[i]
-            scale = np.asarray(bn.scale[...]) / np.sqrt(np.asarray(bn.var[...]) + bn.epsilon)
-            w = w * scale[None, :]
-            b = (b - np.asarray(bn.mean[...])) * scale + np.asarray(bn.bias[...])
-        layers.append((w, b))
-    layers.append((np.asarray(mlp.out.kernel[...], np.float64), np.asarray(mlp.out.bias[...], np.float64)))
-    return layers
-
-
-def export_onnx(model: Any, protocol: str, mean: np.ndarray, std: np.ndarray, path: str | os.PathLike[str]) -> Path:
-    """Write a dense PID network with its protocol's preprocessing as an ONNX graph (opset 17).
-
-    Parameters
-    ----------
-    model
-        A trained :class:`~hepnb.pid.models.SimpleNN` or :class:`~hepnb.pid.models.DNN`.
-    protocol
-        A key of :data:`hepnb.pid.protocols.PROTOCOLS` (how missing TOF and Bayes values are tokenised).
-    mean, std
-        The protocol's scaling of the 22 features (``Prepared.mean``, ``Prepared.std``).
-    path
-        Output ``.onnx`` file.
-    """
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    if not isinstance(model, SimpleNN | DNN):
-        msg = f"ONNX export supports the dense networks {list(EXPORTABLE)}, found {type(model).__name__}"
-        raise TypeError(msg)
-    tokenise = protocol_spec(protocol).tokenise_missing  # an unknown protocol is refused here
-    inits: list[Any] = []
-    nodes: list[Any] = []
-
-    def const(name: str, value: Any, dtype: Any = np.float32) -> str:
-        inits.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
-        return name
-
-    def node(op: str, inputs: list[str], output: str, **attrs: Any) -> str:
-        nodes.append(helper.make_node(op, inputs, [output], **attrs))
-        return output
-
-    n = len(FEATURES)
-    scaled = node("Div", [node("Sub", ["input", const("mean", np.asarray(mean).reshape(1, n))], "centred"),
-                          const("std", np.asarray(std).reshape(1, n))], "scaled")
-    tof_cols = np.zeros((1, n))
-    tof_cols[0, _TOF] = 1
-    bayes_cols = np.zeros((1, n))
-    bayes_cols[0, _BAYES] = 1
-    if tokenise:  # absent TOF values and Bayes probabilities become 0 after scaling
-        def present(feature: str) -> str:
-            i = FEATURES.index(feature)
-            col = node("Slice", ["input", const(f"{feature}_lo", [i], np.int64),
-                                 const(f"{feature}_hi", [i + 1], np.int64), const(f"{feature}_axis", [1], np.int64)],
-                       f"{feature}_col")
-            return node("Cast", [node("Greater", [col, const(f"{feature}_zero", [[0.0]])], f"{feature}_gt")],
-                        f"{feature}_present", to=TensorProto.FLOAT)
-
-        one = const("one", [[1.0]])
-        drop_tof = node("Mul", [node("Sub", [one, present("has_tof")], "no_tof"), const("tof_cols", tof_cols)],
-                        "drop_tof")
-        drop_bayes = node("Mul", [node("Sub", [one, present("bayes_available")], "no_bayes"),
-                                  const("bayes_cols", bayes_cols)], "drop_bayes")
-        gate = node("Sub", [node("Sub", [one, drop_tof], "gate1"), drop_bayes], "gate")
-        x = node("Mul", [scaled, gate], "x")
-    else:  # the seed's −0.25 token where a *scaled* Bayes probability is exactly 0
-        zero = node("Equal", [scaled, const("zero", [[0.0]])], "is_zero")
-        token = node("And", [zero, node("Cast", [const("bayes_cols", bayes_cols)], "bayes_mask",
-                                         to=TensorProto.BOOL)], "token")
-        x = node("Where", [token, const("minus_quarter", [[-0.25]]), scaled], "x")
-    layers = _dense_layers(model)
-    for i, (w, b) in enumerate(layers):
-        z = node("Add", [node("MatMul", [x, const(f"w{i}", w)], f"mm{i}"), const(f"b{i}", b.reshape(1, -1))], f"z{i}")
-        x = z if i == len(layers) - 1 else node("Relu", [z], f"h{i}")
-    prob = node("Softmax", [x], "probabilities", axis=1)
-    outputs = [f"prob_{PDG[s]}" for s in SPECIES]
-    nodes.append(helper.make_node("Split", [prob, const("split", [1] * len(outputs), np.int64)], outputs, axis=1))
-    graph = helper.make_graph(
-        nodes, "hepnb_pid", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", n])],
-        [helper.make_tensor_value_info(o, TensorProto.FLOAT, ["batch", 1]) for o in outputs], inits)
-    onnx_model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="hepnb")
-    helper.set_model_props(onnx_model, {"features": ",".join(FEATURES), "species_pdg": ",".join(
-        str(PDG[s]) for s in SPECIES), "protocol": protocol})
-    onnx.checker.check_model(onnx_model)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(onnx_model, out)
-    return out
-
-
-def onnx_probabilities(path: str | os.PathLike[str], raw: np.ndarray) -> np.ndarray:
-    """Run an exported model with onnxruntime on raw features; returns [batch, 4] probabilities."""
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    outs = session.run(None, {"input": np.asarray(raw, np.float32)})
-    return np.concatenate(outs, axis=1)

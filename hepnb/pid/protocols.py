@@ -1,4 +1,11 @@
-"""The seed's training protocol and its fixes: how a (range, protocol) cell is split, scaled and tokenised."""
+"""The seed's training protocol and its fixes: how a (range, protocol) cell is split, scaled and tokenised.
+
+Every protocol of a momentum range is tested on **one common test set**: a stratified 20 % of the range's
+labelled tracks (seed 231), the same tracks for every protocol, so that differences between protocols are
+paired. ``seed`` keeps its flaw: it trains on the other 80 % and early-stops and chooses on the test set itself.
+Every other protocol splits the 80 % into training (70 % of all) and validation (10 %) and makes every choice on
+validation.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,22 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from hepnb.pid.selection import FEATURES, GROUPS
 
-__all__ = ["PROTOCOLS", "Prepared", "Protocol", "prepare", "protocol_spec", "scale_inputs", "scale_like"]
+__all__ = [
+    "PROTOCOLS",
+    "TEST_FRACTION",
+    "VALIDATION_FRACTION",
+    "Prepared",
+    "Protocol",
+    "common_split",
+    "prepare",
+    "protocol_spec",
+    "scale_inputs",
+    "scale_like",
+]
+
+#: Fraction of a range's tracks in the common test set, and in the validation split (of all tracks).
+TEST_FRACTION = 0.2
+VALIDATION_FRACTION = 0.1
 
 
 @dataclass(frozen=True)
@@ -23,8 +45,8 @@ class Protocol:
     name
         Key of :data:`PROTOCOLS`.
     validation_split
-        Early stopping and model choice on a separate validation split (70/10/20) instead of the test
-        split (80/20): fixes the seed's flaw 4.
+        Early stopping and every choice on a validation split carved from the training tracks, instead of on the
+        test set: fixes the seed's flaw 4.
     tokenise_missing
         Missing TOF values and absent Bayes probabilities become NaN before the scaler is fitted (present
         values only), then 0 after scaling, with has_TOF and bayes_available as indicators; group masks
@@ -32,7 +54,7 @@ class Protocol:
     class_weights
         Balanced class weights in the focal loss and the Random Forest (``False``: deliberately dropped,
         since the headline figure is the accuracy on the natural species mix). Flaw 2 made the seed's
-        weights a no-op; the issue's ``seed`` protocol uses them as its README describes.
+        weights a no-op; the ``seed`` protocol uses them as its README describes.
     fix
         What this protocol adds to the previous one in :data:`PROTOCOLS` ("" for ``seed``).
     """
@@ -73,7 +95,11 @@ _BAYES_AVAILABLE = FEATURES.index("bayes_available")
 
 @dataclass
 class Prepared:
-    """Scaled inputs of one (range, protocol) with their splits; ``val`` is the test set under ``seed``."""
+    """Scaled inputs of one (range, protocol) with their splits; ``val`` is the test set under ``seed``.
+
+    Each part holds ``x``, ``mask``, ``mode``, ``raw`` (the 22 unscaled features), ``y``, ``w`` (the class
+    weight of each track: 1 without class weights) and ``index`` (rows of the range's labelled tracks).
+    """
 
     protocol: str
     train: dict[str, NDArray]
@@ -120,38 +146,56 @@ def scale_inputs(raw: NDArray[np.float32], protocol: str, mean: NDArray[np.float
     return {"x": scaled.astype(np.float32), "mask": _masks(raw, protocol), "mode": mode, "raw": raw}
 
 
+def _stratified(idx: NDArray[np.int64], y: NDArray[np.int64], test_size: float, seed: int
+                ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """A stratified split of ``idx`` (plain random where a class has fewer than two tracks)."""
+    counts = np.bincount(y[idx])
+    stratify = y[idx] if counts[counts > 0].min() >= 2 else None
+    a, b = train_test_split(idx, test_size=test_size, stratify=stratify, random_state=seed)
+    return np.sort(a), np.sort(b)
+
+
+def common_split(y: NDArray[np.int64], *, seed: int = 231) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The range's development tracks (80 %) and its common test set (20 %), stratified, the same for every
+    protocol."""
+    return _stratified(np.arange(len(y)), y, TEST_FRACTION, seed)
+
+
 def _split(y: NDArray[np.int64], spec: Protocol, seed: int) -> tuple[NDArray, NDArray, NDArray]:
-    idx = np.arange(len(y))
-    if not spec.validation_split:  # the seed: 80/20, the test split doubles as validation (flaw 4)
-        train_idx, test_idx = train_test_split(idx, test_size=0.2, stratify=y, random_state=seed)
-        return train_idx, test_idx, test_idx
-    train_idx, rest = train_test_split(idx, test_size=0.3, stratify=y, random_state=seed)
-    val_idx, test_idx = train_test_split(rest, test_size=2 / 3, stratify=y[rest], random_state=seed)
-    return train_idx, val_idx, test_idx
+    dev, test = common_split(y, seed=seed)
+    if not spec.validation_split:  # the seed: the test set doubles as validation (flaw 4)
+        return dev, test, test
+    train, val = _stratified(dev, y, VALIDATION_FRACTION / (1 - TEST_FRACTION), seed)
+    return train, val, test
 
 
 def prepare(raw: NDArray[np.float32], y: NDArray[np.int64], protocol: str, *, seed: int = 231) -> Prepared:
     """Split, scale and tokenise the 22 features the way a protocol (:data:`PROTOCOLS`) does.
 
-    ``seed``: stratified 80/20 split (seed 231), StandardScaler on the raw values (−999 included), the
-    −0.25 Bayes token where the *scaled* value is 0 (almost never: a no-op, as in the seed), early stopping
-    on the test split, balanced class weights. ``corrected``: stratified 70/10/20 split, missing TOF values
-    and absent Bayes probabilities set to NaN before fitting the scaler on present values only, then 0 after
-    scaling, with has_TOF and bayes_available as explicit indicators; early stopping on the validation
-    split; no class weights. ``seed_val`` and ``seed_val_tokens`` add the fixes one at a time.
+    ``seed``: trains on the 80 % beside the common test set, StandardScaler on the raw values (−999
+    included), the −0.25 Bayes token where the *scaled* value is 0 (almost never: a no-op, as in the seed),
+    early stopping and choices on the test set, balanced class weights. ``corrected``: trains on 70 %,
+    validation 10 %, missing TOF values and absent Bayes probabilities set to NaN before fitting the scaler on
+    present values only, then 0 after scaling, with has_TOF and bayes_available as explicit indicators; every
+    choice on validation; no class weights. ``seed_val`` and ``seed_val_tokens`` add the fixes one at a time.
+    All four are tested on the same tracks (:func:`common_split`).
     """
     spec = protocol_spec(protocol)
     train_idx, val_idx, test_idx = _split(y, spec, seed)
     x = _with_missing_as_nan(raw, spec)
     mean = np.nanmean(x[train_idx], axis=0)
     std = np.nanstd(x[train_idx], axis=0)
-    std[std == 0] = 1.0
+    mean = np.where(np.isfinite(mean), mean, 0.0)
+    std = np.where(np.isfinite(std) & (std > 0), std, 1.0)
     inputs = scale_inputs(raw, protocol, mean, std)
-    balanced = spec.class_weights and len(np.unique(y[train_idx])) == 4
-    weights = compute_class_weight("balanced", classes=np.arange(4), y=y[train_idx]) if balanced else np.ones(4)
+    present = np.unique(y[train_idx])
+    weights = np.ones(4)
+    if spec.class_weights:
+        weights[present] = compute_class_weight("balanced", classes=present, y=y[train_idx])
 
     def part(i: NDArray) -> dict[str, NDArray]:
-        return {**{k: v[i] for k, v in inputs.items()}, "y": y[i].astype(np.int32)}
+        return {**{k: v[i] for k, v in inputs.items()}, "y": y[i].astype(np.int32),
+                "w": weights[y[i]].astype(np.float32), "index": i}
 
     return Prepared(protocol, part(train_idx), part(val_idx), part(test_idx), weights.astype(np.float32), mean, std)
 

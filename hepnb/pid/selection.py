@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hepnb.pid.constants import PDG, SPECIES
+from hepnb.pid.constants import MISSING, PDG, SPECIES
 
-__all__ = ["FEATURES", "GROUPS", "RANGES", "SELECTIONS", "feature_columns", "features", "labels", "momentum_range",
-           "select", "selected", "stack_features"]
+__all__ = ["FEATURES", "GROUPS", "RANGES", "RANGE_LABELS", "SELECTIONS", "SELECTION_COLUMNS", "blank_tof", "feature_columns", "features",
+           "labels", "momentum_range", "select", "selected", "stack_features"]
 
 #: The seed's 22 training features, in order.
 FEATURES: tuple[str, ...] = (
@@ -31,7 +31,15 @@ GROUPS: dict[str, tuple[int, ...]] = {
 }
 #: Momentum ranges in GeV/c, cut on the total momentum p (the seed labelled them "pT").
 RANGES: dict[str, tuple[float, float]] = {"0-1": (0.0, 1.0), "1-3": (1.0, 3.0), "full": (0.0, np.inf)}
+#: The ranges as a page names them.
+RANGE_LABELS: dict[str, str] = {"0-1": "0–1 GeV/c", "1-3": "1–3 GeV/c", "full": "the full range"}
 SELECTIONS = ("o2", "seed")
+#: The columns each selection reads beyond the features: the seed extractor does not write ``its_nclusters``,
+#: so only the ``o2`` selection needs it.
+SELECTION_COLUMNS: dict[str, tuple[str, ...]] = {
+    "o2": ("pt", "eta", "dca_xy", "dca_z", "tpc_nclusters", "its_nclusters"),
+    "seed": ("eta", "dca_xy", "dca_z", "tpc_nclusters", "tpc_chi2"),
+}
 
 
 def _col(table: Mapping[str, Any], name: str) -> Any:
@@ -44,19 +52,30 @@ def select(table: Mapping[str, NDArray], which: str = "o2") -> NDArray[np.bool_]
     """Track-selection mask (also of lazy dask-awkward columns, which give a lazy mask).
 
     ``o2``: O2Physics global tracks — pT > 0.1 GeV/c, |η| < 0.8, TPC crossed rows ≥ 70, ITS ≥ 3 clusters,
-    |DCAxy| < 0.0105 + 0.035/pT^1.1 cm, |DCAz| < 2 cm. ``seed``: the seed's cuts — |η| ≤ 0.8,
-    |DCAxy| ≤ 0.105 cm, |DCAz| ≤ 0.12 cm, TPC clusters ≥ 70 (its ITS cut was configured but not applied).
+    |DCAxy| < 0.0105 + 0.035/pT^1.1 cm, |DCAz| < 2 cm. ``seed``: the seed's cuts — TPC χ²/cluster > 0,
+    |η| ≤ 0.8, |DCAxy| ≤ 0.105 cm, |DCAz| ≤ 0.12 cm, TPC clusters ≥ 70 (its ITS cut was configured but not
+    applied).
+
+    Raises
+    ------
+    ValueError
+        An unknown selection, or a table without a column the selection needs (named, with what to do).
     """
     if which not in SELECTIONS:
         msg = f"unknown selection {which!r}; choose one of {list(SELECTIONS)}"
         raise ValueError(msg)
-    pt, eta = _col(table, "pt"), _col(table, "eta")
-    dxy, dz = np.abs(_col(table, "dca_xy")), np.abs(_col(table, "dca_z"))
+    missing = [c for c in SELECTION_COLUMNS[which] if c not in table]
+    if missing:
+        hint = " (the seed extractor does not write it: use the 'seed' selection)" if "its_nclusters" in missing else ""
+        msg = f"the {which!r} selection needs the column(s) {missing}, which the tracks lack{hint}"
+        raise ValueError(msg)
+    eta, dxy, dz = _col(table, "eta"), np.abs(_col(table, "dca_xy")), np.abs(_col(table, "dca_z"))
     ncl = _col(table, "tpc_nclusters")
     if which == "o2":
+        pt = _col(table, "pt")
         return ((pt > 0.1) & (np.abs(eta) < 0.8) & (ncl >= 70) & (_col(table, "its_nclusters") >= 3)
                 & (dxy < 0.0105 + 0.035 / pt**1.1) & (dz < 2.0))
-    return (np.abs(eta) <= 0.8) & (dxy <= 0.105) & (dz <= 0.12) & (ncl >= 70)
+    return (_col(table, "tpc_chi2") > 0) & (np.abs(eta) <= 0.8) & (dxy <= 0.105) & (dz <= 0.12) & (ncl >= 70)
 
 
 def selected(table: Mapping[str, NDArray], which: str = "o2") -> dict[str, NDArray]:
@@ -99,3 +118,24 @@ def stack_features(columns: Mapping[str, Any]) -> NDArray[np.float32]:
 def features(table: Mapping[str, NDArray]) -> NDArray[np.float32]:
     """The 22 features (N, 22), raw: missing TOF values stay −999 as the extractor writes them."""
     return stack_features(feature_columns(table))
+
+
+def blank_tof(table: Mapping[str, NDArray], p_min_gev: float) -> dict[str, NDArray]:
+    """The tracks as O2Physics' PIDML reader presents them to a network: without TOF below ``p_min_gev``.
+
+    Below the limit (``defaultModelPLimits``: 0.5 GeV/c for TPC+TOF) the reader sets the TOF inputs to NaN even
+    when TOF matched; here such tracks get ``has_tof`` false, the −999 TOF sentinels and the extractor's Bayes
+    probabilities of a track without TOF (all 0). ``p_min_gev = 0`` returns the table unchanged (a copy).
+    """
+    out = {k: np.asarray(v) for k, v in table.items()}
+    if p_min_gev <= 0:
+        return out
+    blank = (np.asarray(table["p"]) < p_min_gev) & np.asarray(table["has_tof"]).astype(bool)
+    out["has_tof"] = np.asarray(table["has_tof"]).astype(bool) & ~blank
+    for name in ("tof_beta", "tof_mass", *(f"tof_nsigma_{s}" for s in SPECIES)):
+        if name in out:
+            out[name] = np.where(blank, np.asarray(MISSING, dtype=out[name].dtype), out[name])
+    for s in SPECIES:
+        out[f"bayes_prob_{s}"] = np.where(blank, np.zeros((), dtype=out[f"bayes_prob_{s}"].dtype),
+                                          out[f"bayes_prob_{s}"])
+    return out

@@ -1,0 +1,174 @@
+"""Paired comparisons on the common test set: accuracies with bootstrap intervals, the XGBoost − network gap per
+protocol, and the gap each fix closes.
+
+Every model, baseline and protocol of a momentum range is evaluated on the same test tracks, so one set of
+bootstrap resamplings of those tracks (:func:`bootstrap_counts`) serves them all: an interval of a difference
+is the spread of the difference over the same resamplings — a paired bootstrap.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.metrics import classification_report, confusion_matrix, roc_auc_score
+
+from hepnb.metrics import expected_calibration_error
+from hepnb.pid.constants import SPECIES
+from hepnb.pid.pipeline import TREES, Grid, chosen_network
+from hepnb.pid.protocols import PROTOCOLS
+
+__all__ = [
+    "CL",
+    "accuracy_rows",
+    "bootstrap_counts",
+    "fix_rows",
+    "fraction_bias",
+    "gap_rows",
+    "interval",
+    "model_metrics",
+    "test_labels",
+]
+
+#: Confidence level of every interval: the central 68 %.
+CL = 0.68
+
+
+def bootstrap_counts(n: int, n_boot: int, seed: int = 0) -> NDArray[np.int64]:
+    """How often each of ``n`` tracks is drawn in each of ``n_boot`` bootstrap resamplings, (n_boot, n)."""
+    if n < 1 or n_boot < 2:
+        msg = f"the bootstrap needs n >= 1 tracks and n_boot >= 2 resamplings, found {n} and {n_boot}"
+        raise ValueError(msg)
+    rng = np.random.default_rng(seed)
+    return rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot)
+
+
+def interval(values: NDArray[np.float64], counts: NDArray[np.int64]) -> dict[str, float]:
+    """Mean of per-track ``values`` with its bootstrap std and central 68 % interval over ``counts``."""
+    values = np.asarray(values, dtype=np.float64)
+    boot = counts @ values / values.size
+    lo, hi = np.quantile(boot, [(1 - CL) / 2, (1 + CL) / 2])
+    return {"value": float(values.mean()), "std": float(boot.std(ddof=1)), "lo": float(lo), "hi": float(hi)}
+
+
+def test_labels(grid: Grid, range_name: str) -> NDArray[np.int64]:
+    """The common test set's labels of a range; every protocol's test set is checked to hold the same tracks."""
+    cells = [c for (r, _), c in grid.cells.items() if r == range_name]
+    index = cells[0]["data"].test["index"]
+    for c in cells[1:]:
+        if not np.array_equal(c["data"].test["index"], index):
+            msg = f"the protocols of range {range_name!r} have different test sets: comparisons would not be paired"
+            raise AssertionError(msg)
+    return grid.ranges[range_name].y[index]
+
+
+def _correct(pred: NDArray[np.int64], y: NDArray[np.int64]) -> NDArray[np.float64]:
+    return (pred == y).astype(np.float64)
+
+
+def accuracy_rows(grid: Grid, counts: dict[str, NDArray[np.int64]]) -> list[dict[str, Any]]:
+    """One row per (range, protocol, model) and per (range, baseline): test accuracy with its 68 % interval.
+
+    Rows carry ``kind`` (network, tree, baseline), ``chosen`` (the network the protocol chooses) and, for the nσ
+    cuts, the ``unidentified`` fraction.
+    """
+    rows: list[dict[str, Any]] = []
+    for range_name, data in grid.ranges.items():
+        y = test_labels(grid, range_name)
+        test = next(c for (r, _), c in grid.cells.items() if r == range_name)["data"].test["index"]
+        for name, base in data.baselines.items():
+            pred = base.pred[test]
+            rows.append({"range": range_name, "protocol": "", "model": name, "kind": "baseline", "chosen": False,
+                         **interval(_correct(pred, y), counts[range_name]),
+                         "unidentified": float(np.mean(pred < 0))})
+        for (r, protocol), cell in grid.cells.items():
+            if r != range_name:
+                continue
+            best = chosen_network(grid, (r, protocol))
+            for name in grid.models:
+                pred = cell["prob_test"][name].argmax(axis=1)
+                rows.append({"range": r, "protocol": protocol, "model": name,
+                             "kind": "tree" if name in TREES else "network", "chosen": name == best,
+                             **interval(_correct(pred, y), counts[range_name]), "unidentified": 0.0})
+    return rows
+
+
+def _gap_per_track(grid: Grid, range_name: str, protocol: str) -> tuple[str, NDArray[np.float64],
+                                                                          NDArray[np.float64], NDArray[np.float64]]:
+    cell = grid.cells[(range_name, protocol)]
+    y = test_labels(grid, range_name)
+    best = chosen_network(grid, (range_name, protocol))
+    net = _correct(cell["prob_test"][best].argmax(1), y)
+    xgb = _correct(cell["prob_test"]["xgboost"].argmax(1), y)
+    return best, net, xgb, xgb - net
+
+
+def gap_rows(grid: Grid, counts: dict[str, NDArray[np.int64]]) -> list[dict[str, Any]]:
+    """Per (range, protocol): the chosen network, its accuracy, XGBoost's, and the gap XGBoost − network with a
+    paired 68 % interval (all in points, i.e. ×100)."""
+    rows = []
+    for (range_name, protocol) in grid.cells:
+        best, net, xgb, gap = _gap_per_track(grid, range_name, protocol)
+        rows.append({"range": range_name, "protocol": protocol, "best_network": best,
+                     **{f"network_{k}": 100 * v for k, v in interval(net, counts[range_name]).items()},
+                     **{f"xgboost_{k}": 100 * v for k, v in interval(xgb, counts[range_name]).items()},
+                     **{f"gap_{k}": 100 * v for k, v in interval(gap, counts[range_name]).items()}})
+    return rows
+
+
+def fix_rows(grid: Grid, counts: dict[str, NDArray[np.int64]]) -> list[dict[str, Any]]:
+    """Per range, per fix (each protocol after the first present, in :data:`hepnb.pid.protocols.PROTOCOLS` order):
+    the points of the gap it closes (gap before − gap after), and how it moves the chosen network's and XGBoost's
+    accuracies, each a paired difference on the same test tracks with its 68 % interval (points)."""
+    rows = []
+    names = list(PROTOCOLS)
+    for range_name in grid.ranges:
+        present = [p for p in PROTOCOLS if (range_name, p) in grid.cells]
+        for prev, cur in itertools.pairwise(present):
+            fix = " + ".join(PROTOCOLS[q].fix for q in names[names.index(prev) + 1:names.index(cur) + 1])
+            _, net_a, xgb_a, gap_a = _gap_per_track(grid, range_name, prev)
+            _, net_b, xgb_b, gap_b = _gap_per_track(grid, range_name, cur)
+            c = counts[range_name]
+            rows.append({"range": range_name, "fix": fix, "from": prev, "to": cur,
+                         **{f"closed_{k}": 100 * v for k, v in interval(gap_a - gap_b, c).items()},
+                         **{f"network_change_{k}": 100 * v for k, v in interval(net_b - net_a, c).items()},
+                         **{f"xgboost_change_{k}": 100 * v for k, v in interval(xgb_b - xgb_a, c).items()}})
+    return rows
+
+
+def model_metrics(prob: NDArray[np.float64], y: NDArray[np.int64], counts: NDArray[np.int64]) -> dict[str, Any]:
+    """Accuracy (68 % interval), macro AUC (one-vs-rest, with a bootstrap std), per-class report, confusion, ECE."""
+    pred = prob.argmax(axis=1)
+    classes = [c for c in range(4) if 0 < np.sum(y == c) < len(y)]
+
+    def macro_auc(weight: NDArray | None) -> float:
+        return float(np.mean([roc_auc_score(y == c, prob[:, c], sample_weight=weight) for c in classes]))
+
+    auc: dict[str, float] = {"value": float("nan")}
+    if classes:
+        boot = [macro_auc(w) for w in counts[: max(len(counts) // 4, 2)]]
+        auc = {"value": macro_auc(None), "std": float(np.std(boot, ddof=1))}
+    report = classification_report(y, pred, labels=list(range(4)), target_names=list(SPECIES), output_dict=True,
+                                   zero_division=0)
+    return {
+        "accuracy": interval(_correct(pred, y), counts),
+        "macro_auc": auc,
+        "per_class": {s: report[s] for s in SPECIES},
+        "confusion": confusion_matrix(y, pred, labels=list(range(4))).tolist(),
+        "ece": {s: expected_calibration_error(y == i, prob[:, i]) if 0 < np.sum(y == i) < len(y) else float("nan")
+                for i, s in enumerate(SPECIES)},
+    }
+
+
+
+def fraction_bias(pred: NDArray[np.int64], y: NDArray[np.int64], counts: NDArray[np.int64]) -> dict[str, dict[str, float]]:
+    """Per species: the predicted fraction, the true one, and the bias predicted − true (points) with its 68 %
+    interval over the sample's bootstrap ``counts``."""
+    out = {}
+    for i, s in enumerate(SPECIES):
+        bias = interval((pred == i).astype(np.float64) - (y == i).astype(np.float64), counts)
+        out[s] = {"predicted_pct": 100 * float(np.mean(pred == i)), "true_pct": 100 * float(np.mean(y == i)),
+                  **{f"bias_{k}": 100 * v for k, v in bias.items()}}
+    return out
