@@ -49,7 +49,7 @@ with …"); :func:`sample_sentence` states the profile and the sample sizes; :fu
 "What results.json holds" from the results file itself. A study notebook uses them like this::
 
     from IPython.display import Markdown, display
-    from myst_nb import glue
+    from hepnb.book.prose import glue
 
     from hepnb.book import prose
 
@@ -81,6 +81,7 @@ __all__ = [
     "check_notebook",
     "describe_difference",
     "format_with_uncertainty",
+    "glue",
     "glue_names_used",
     "glued_names",
     "results_markdown",
@@ -341,6 +342,59 @@ def glue_names_used(text: str) -> set[str]:
     return names
 
 
+def glue(name: str, value: Any, display: bool = False) -> None:
+    """myst-nb's ``glue`` with numpy scalars as Python numbers.
+
+    ``{glue:text}`name:.2f``` formats the glued ``text/plain`` with ``float()``; numpy 2 writes a numpy scalar
+    as ``np.float64(0.12)``, which the book build rejects. Notebooks import this instead of ``myst_nb.glue``.
+
+    Parameters
+    ----------
+    name
+        The glue name the markdown pastes.
+    value
+        A number, a string, or a numpy scalar (converted with ``.item()``).
+    display
+        Also show the value in the code cell's output (myst-nb's meaning).
+    """
+    from myst_nb import glue as myst_glue
+
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()
+    myst_glue(name, value, display=display)
+
+
+def _formatted_glue_names(text: str) -> set[str]:
+    """The glue names a markdown text pastes through ``{glue:text}`name:FORMAT``` (formatted as a number)."""
+    names = set()
+    for match in _GLUE_ROLE.finditer(text):
+        role, content = match.group(0)[: match.group(0).index("`")], match.group(1).strip()
+        if role == "{glue:text}" and ":" in content.replace("::", ""):
+            names.add(content.rsplit(":", 1)[0].strip())
+    return names
+
+
+def _glued_text(cells: list[Any]) -> dict[str, str]:
+    """Each glued name's ``text/plain`` representation."""
+    texts = {}
+    for cell in cells:
+        for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            scrapbook = output.get("metadata", {}).get("scrapbook")
+            if scrapbook and "name" in scrapbook:
+                data = output.get("data", {})
+                plain = data.get(scrapbook.get("mime_prefix", "") + "text/plain", data.get("text/plain", ""))
+                texts[str(scrapbook["name"])] = plain if isinstance(plain, str) else "".join(plain)
+    return texts
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _cells(notebook: Any) -> list[Any]:
     if isinstance(notebook, (str, os.PathLike)):
         import nbformat
@@ -377,7 +431,8 @@ def check_notebook(notebook: Any, *, executed: bool = True) -> list[Finding]:
         A path or an ``nbformat`` notebook.
     executed
         The notebook has outputs (e.g. papermill's executed copy); glue names used in markdown that no code
-        cell glues are reported as ``"glue"`` findings.
+        cell glues, and names pasted with a number format whose glued value is not a plain number (a numpy
+        repr such as ``np.float64(0.1)``, which the book build rejects), are reported as ``"glue"`` findings.
 
     Returns
     -------
@@ -386,11 +441,13 @@ def check_notebook(notebook: Any, *, executed: bool = True) -> list[Finding]:
     cells = _cells(notebook)
     findings: list[Finding] = []
     used: dict[str, tuple[int, str]] = {}
+    formatted: set[str] = set()
     for index, cell in enumerate(cells):
         if cell.get("cell_type") != "markdown":
             continue
         source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
         findings += check_markdown(source, cell=index)
+        formatted |= _formatted_glue_names(source)
         for name in sorted(glue_names_used(source)):
             pos = source.find(name)
             used.setdefault(name, (index, _line_of(source, max(pos, 0))))
@@ -398,6 +455,10 @@ def check_notebook(notebook: Any, *, executed: bool = True) -> list[Finding]:
         glued = glued_names(cells and {"cells": cells})
         findings += [Finding("glue", name, context, index) for name, (index, context) in used.items()
                      if name not in glued]
+        texts = _glued_text(cells)
+        findings += [Finding("glue", f"{name} = {texts[name]}", context, index)
+                     for name, (index, context) in used.items()
+                     if name in formatted and name in texts and not _is_number(texts[name])]
     return findings
 
 

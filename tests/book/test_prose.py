@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 from hepnb.book import prose
@@ -95,10 +96,10 @@ def test_findings_carry_cell_and_line() -> None:
     assert "cell 5" in str(found[0])
 
 
-def _executed(tmp_path: Path, markdown: str, glued: list[str]) -> Path:
+def _executed(tmp_path: Path, markdown: str, glued: list[str], text: str = "1") -> Path:
     nb = nbformat.v4.new_notebook()
     code = nbformat.v4.new_code_cell("from myst_nb import glue")
-    code.outputs = [nbformat.v4.new_output("display_data", data={"application/papermill.record/text/plain": "1"},
+    code.outputs = [nbformat.v4.new_output("display_data", data={"application/papermill.record/text/plain": text},
                                            metadata={"scrapbook": {"name": name,
                                                                    "mime_prefix": "application/papermill.record/"}})
                     for name in glued]
@@ -116,6 +117,26 @@ def test_every_glue_name_used_must_be_glued(tmp_path: Path) -> None:
     assert prose.check_notebook(path, executed=False) == []
     good = _executed(tmp_path, "{glue:text}`acc:.3f` and {glue}`n_train`", ["acc", "n_train"])
     assert prose.check_notebook(good) == []
+
+
+def test_a_number_format_needs_a_plain_number_glued(tmp_path: Path) -> None:
+    """numpy 2 writes np.float64(0.12); {glue:text}`x:.2f` then fails the book build, so the check says so."""
+    bad = _executed(tmp_path, "{glue:text}`acc:.3f`", ["acc"], text="np.float64(0.12)")
+    assert [(f.kind, f.token) for f in prose.check_notebook(bad)] == [("glue", "acc = np.float64(0.12)")]
+    unformatted = _executed(tmp_path, "{glue}`acc`", ["acc"], text="np.float64(0.12)")
+    assert prose.check_notebook(unformatted) == []
+
+
+def test_glue_writes_numpy_scalars_as_python_numbers() -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    InteractiveShell.instance()
+    with capture_output() as captured:
+        prose.glue("acc", np.float64(0.125))
+        prose.glue("n", np.int64(7))
+    plain = [out.data["application/papermill.record/text/plain"] for out in captured.outputs]
+    assert plain == ["0.125", "7"]
 
 
 def test_glue_names_used_parses_formats_and_skips_other_documents() -> None:
