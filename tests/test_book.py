@@ -226,7 +226,8 @@ def test_landing_table_fits_the_page_and_lists_every_study(built_book: Path, bro
     assert fit["table"] <= fit["column"] + 1 and fit["scroll"] <= 0, fit
     assert "Built at the ci profile" in text
     assert len(rows) == len(STUDIES), rows
+    shown = [row.replace("\u2019", "'") for row in rows]  # Sphinx's smartquotes: LHCb's is shown as LHCb’s
     for study in STUDIES:
         title = list_studies(REPO / "notebooks")[study].title
-        assert any(title in row for row in rows), f"{title} missing from {rows}"
+        assert any(title in row for row in shown), f"{title} missing from {rows}"
     assert not any("not run at the ci profile" in row for row in rows), rows
