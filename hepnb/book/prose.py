@@ -387,12 +387,9 @@ def _glued_text(cells: list[Any]) -> dict[str, str]:
     return texts
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+# What myst-nb's number formats accept (it calls float() on the glued text/plain).
+_FLOAT_TEXT = re.compile(r"\s*[+-]?(?:(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][+-]?\d+)?|inf(?:inity)?|nan)\s*",
+                         re.IGNORECASE)
 
 
 def _cells(notebook: Any) -> list[Any]:
@@ -458,7 +455,7 @@ def check_notebook(notebook: Any, *, executed: bool = True) -> list[Finding]:
         texts = _glued_text(cells)
         findings += [Finding("glue", f"{name} = {texts[name]}", context, index)
                      for name, (index, context) in used.items()
-                     if name in formatted and name in texts and not _is_number(texts[name])]
+                     if name in formatted and name in texts and not _FLOAT_TEXT.fullmatch(texts[name])]
     return findings
 
 
