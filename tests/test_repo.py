@@ -86,6 +86,34 @@ def test_readme_commands_and_ci_entry_point() -> None:
         assert target in makefile
 
 
+def _layout_entries() -> dict[str, str]:
+    """The README's layout block: each ``hepnb/...`` entry and its text (continuation lines included)."""
+    block = (REPO / "README.md").read_text().split("## Layout", 1)[1].split("```")[1]
+    entries: dict[str, str] = {}
+    key = ""
+    for line in block.splitlines():
+        if line.startswith("hepnb/"):
+            key = line.split()[0]
+            entries[key] = line
+        elif line.startswith(" ") and key:
+            entries[key] += " " + line.strip()
+        else:
+            key = ""
+    return entries
+
+
+def test_readme_layout_names_every_module() -> None:
+    entries = _layout_entries()
+    missing = []
+    for package in sorted(p for p in (REPO / "hepnb").iterdir() if (p / "__init__.py").is_file()):
+        words = set(re.findall(r"[a-z_][a-z0-9_]*", entries.get(f"hepnb/{package.name}/", "")))
+        missing += [f"{package.name}/{m.stem}" for m in package.glob("*.py")
+                    if m.stem != "__init__" and m.stem not in words]
+    top = " ".join(text for key, text in entries.items() if key.endswith(".py"))
+    missing += [m.name for m in (REPO / "hepnb").glob("*.py") if m.stem != "__init__" and m.name not in top]
+    assert not missing, f"modules the README's layout section does not name: {missing}"
+
+
 def test_config_builds_from_executed_notebooks() -> None:
     config = yaml.safe_load((REPO / "_config.yml").read_text())
     assert config["execute"]["execute_notebooks"] == "off"
