@@ -39,6 +39,7 @@ __all__ = [
     "file_format",
     "file_mode",
     "open_npz",
+    "probe_writable",
     "read_json",
     "read_table",
     "resolve_inputs",
@@ -137,6 +138,14 @@ def _limit(folder: Path, name: str, default: int) -> int:
 _TMP_EXTRA = 14
 
 
+def probe_writable(folder: str | os.PathLike[str]) -> None:
+    """Create and remove a temporary file in ``folder``: the one test of writability that ACLs, read-only
+    mounts and full disks cannot fool. Raises the ``OSError`` the file system gave."""
+    fd, probe = tempfile.mkstemp(prefix=".hepnb-write-test.", dir=folder)
+    os.close(fd)
+    os.unlink(probe)
+
+
 def check_output(
     path: str | os.PathLike[str],
     suffixes: Sequence[str] = (".root", ".parquet"),
@@ -197,9 +206,7 @@ def check_output(
         raise ValueError(msg)
     if ancestor == p.absolute().parent:
         try:
-            fd, probe = tempfile.mkstemp(prefix=".hepnb-write-test.", dir=ancestor)
-            os.close(fd)
-            os.unlink(probe)
+            probe_writable(ancestor)
         except OSError as err:
             msg = f"cannot write the output {p}: its folder {ancestor} refuses new files ({err.strerror or err})"
             raise ValueError(msg) from None

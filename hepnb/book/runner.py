@@ -42,7 +42,7 @@ from hepnb.book.registry import (
     resolve_parameters,
 )
 from hepnb.compute.client import ENV_VAR, check_reachable, scheduler_address
-from hepnb.io import same_file
+from hepnb.io import probe_writable, same_file
 
 __all__ = [
     "RunError",
@@ -87,9 +87,7 @@ def default_results_dir() -> Path:
 def _ensure_writable(folder: Path, what: str) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".hepnb-write-test.", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
+        probe_writable(folder)
     except OSError as err:
         msg = f"the {what} folder {folder} cannot be written: {err.strerror or err}"
         raise RunError(msg) from err
