@@ -409,16 +409,9 @@ def kinematics_metrics(reco: dict[str, np.ndarray], gen_vis_p4: np.ndarray, *, n
 def paired_difference(statistic: Callable[..., float], a: Sequence[np.ndarray], b: Sequence[np.ndarray], *,
                       n_boot: int = 100, seed: int = 0) -> dict[str, float]:
     """statistic(*a) − statistic(*b) on the same jets, with a bootstrap spread from common resamples."""
-    rng = np.random.default_rng(seed)
-    n = len(a[0])
-    diffs = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, n, n)
-        try:
-            diffs.append(statistic(*(x[idx] for x in a)) - statistic(*(x[idx] for x in b)))
-        except ValueError:
-            diffs.append(np.nan)
-    return {"value": float(statistic(*a) - statistic(*b)), "std": _std(np.asarray(diffs))}
+    k = len(a)
+    diffs = bootstrap(lambda *xs: statistic(*xs[:k]) - statistic(*xs[k:]), *a, *b, n_boot=n_boot, seed=seed)
+    return {"value": float(statistic(*a) - statistic(*b)), "std": _std(diffs)}
 
 
 def jet_summary_features(features: np.ndarray, mask: np.ndarray, jet_p4: np.ndarray) -> np.ndarray:
