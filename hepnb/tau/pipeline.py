@@ -35,7 +35,7 @@ __all__ = ["SIZES", "SURGERIES", "TAGGERS", "Run", "TauData", "Trained", "data_s
            "metrics_resolution", "paired_comparisons", "single_study", "size_study", "surgery_study", "baselines", "evaluate_outputs", "headline",
            "learning_curves", "model_outputs", "physics_checks", "prepare", "pretrain", "seed_summary",
            "select_surgery", "subsample", "tau_id_evaluation", "tau_id_window", "train_multi", "train_single", "train_tagger",
-           "train_xgboost", "xgboost_scores"]
+           "train_xgboost", "with_test_subset", "xgboost_scores"]
 
 SURGERIES = ("none", "original", "tau")
 TAGGERS = ("deepsets", "transformer", "part")
@@ -87,6 +87,20 @@ def subsample(data: Mapping[str, np.ndarray], fraction: float, seed: int) -> dic
     n = len(data["weight"])
     keep = np.sort(np.random.default_rng(seed).permutation(n)[: max(1, round(fraction * n))])
     return {k: v[keep] for k, v in data.items()}
+
+
+def with_test_subset(data: TauData, n_bkg: int, seed: int) -> TauData:
+    """``data`` with a test split that keeps every jet that is not q/g and a random ``n_bkg`` of its q/g jets (all
+    when there are fewer): for the studies whose tables do not need the full background sample (model size,
+    pre-training), since evaluating a network costs time in proportion to the test jets."""
+    if n_bkg < 1:
+        msg = f"n_bkg must be >= 1, found {n_bkg}"
+        raise ValueError(msg)
+    qg = np.flatnonzero(data.test["origin"] == 0)
+    drop = np.random.default_rng(seed).permutation(qg)[n_bkg:]
+    keep = np.setdiff1d(np.arange(len(data.test["origin"])), drop)
+    test = {k: v[keep] for k, v in data.test.items()}
+    return TauData(train=data.train, val=data.val, test=test, gen_taus=data.gen_taus)
 
 
 def _reference(data: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -254,6 +268,19 @@ def model_outputs(model: nnx.Module, data: Mapping[str, np.ndarray]) -> dict[str
     if isinstance(out, dict):
         return out
     return {getattr(model, "task", "tau_id"): out}
+
+
+def _test_outputs(model: nnx.Module, data: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """:func:`model_outputs` on a split, computed on its τ jets only for a single-task network whose task is
+    measured on τ jets alone (decay mode, charge, kinematics); the other rows are zero and never read."""
+    if getattr(model, "task", "tau_id") == "tau_id":
+        return model_outputs(model, data)
+    tau = np.asarray(data["is_tau"]) == 1
+    out = {}
+    for task, part in model_outputs(model, {k: data[k][tau] for k in _INPUTS}).items():
+        out[task] = np.zeros((len(tau), *part.shape[1:]), part.dtype)
+        out[task][tau] = part
+    return out
 
 
 def tau_id_window(data: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -460,7 +487,7 @@ class Run:
 
 def evaluate_run(trained: Sequence[Trained], data: TauData, *, n_boot: int = 50) -> Run:
     """Test outputs and metrics of the seeds of one model (details and bootstrap for the first seed only)."""
-    outputs = [model_outputs(t.model, data.test) for t in trained]
+    outputs = [_test_outputs(t.model, data.test) for t in trained]
     first = evaluate_outputs(outputs[0], data.test, gen_taus=data.gen_taus, n_boot=n_boot)
     heads = [headline(first)] + [headline(evaluate_outputs(o, data.test, n_boot=0, detail=False))
                                  for o in outputs[1:]]
