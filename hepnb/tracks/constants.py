@@ -11,7 +11,8 @@ __all__ = ["BEAMSPOT_SIGMA_XY_MM", "BEAMSPOT_SIGMA_Z_MM", "B_INTEGRAL_T_MM", "B_
            "GRID_SPACING_MM", "GRID_X_MM", "GRID_Y_MM", "GRID_Z_MM", "KAPPA_GEV_T_MM", "LEGS_MM",
            "MAGNET_HALF_GAP_MM", "MAGNET_HALF_WIDTH_MM", "MAGNET_POLE_DENSITY_T", "MAGNET_POLE_SEGMENTS",
            "MAGNET_POLE_Z_MM", "MAGNET_RETURN_OFFSET_MM", "MAGNET_RETURN_RATIO", "MAGNET_SHIELD_DENSITY_T",
-           "MAGNET_SHIELD_SEGMENTS", "MAGNET_SHIELD_Z_MM", "P_RANGE_GEV", "SEED_B0_T", "SEED_SIGMA_MM",
+           "MAGNET_SHIELD_SEGMENTS", "MAGNET_SHIELD_Z_MM", "MAGNET_SHIM_EDGES",
+           "MAGNET_SHIM_FACTORS", "P_RANGE_GEV", "SEED_B0_T", "SEED_SIGMA_MM",
            "SEED_UNITS_BUG_FACTOR", "SEED_ZC_MM", "SEED_Z_END_MM", "SEED_Z_START_MM", "TX_MAX", "TY_MAX",
            "T_HALF_HEIGHT_Y_MM", "T_HALF_WIDTH_X_MM", "Z_T1_MM", "Z_T3_MM", "Z_UT_LAST_MM", "Z_VELO_END_MM"]
 
@@ -35,9 +36,11 @@ B_INTEGRAL_UNIFORMITY = 0.05
 # carries back); and a shield, sheets of density −MAGNET_SHIELD_DENSITY_T on the same wedge over
 # MAGNET_SHIELD_Z_MM (as LHCb's RICH1 shielding keeps the field low between VELO and UT). The numbers were
 # fitted (Nelder–Mead on the closed form) to: ∫By dz = −4 T·m on axis, ∫B dl within ±5 % across the
-# acceptance (met inside the inscribed ellipse; the corners of the rectangle reach +9 %), |B| ≤ 1.2 T over it, the pole faces outside it (|y| ≥ 0.25 z + 129 mm, |x| ≥ 0.42 z + 300 mm,
-# room for the bend), the peak near z = 4.6–5 m and a weak field at the VELO. hepnb.tracks.field.dipole_checks
-# measures those properties and tests/tracks/test_physics.py asserts them.
+# acceptance, |B| ≤ 1.2 T over it, the pole faces outside it (|y| ≥ 0.25 z + 129 mm, |x| ≥ 0.42 z + 300 mm,
+# room for the bend), the peak near z = 4.6–5 m and a weak field at the VELO. Unshimmed, ∫B dl reached +9 % at
+# the rectangle's corners; the pole faces are shimmed across x (MAGNET_SHIM_*: strips of graded density), which
+# brings the whole rectangle, corners included, to +0.2 … +4.6 %. hepnb.tracks.field.dipole_checks measures those
+# properties and tests/tracks/test_physics.py asserts them.
 #: z range of the pole faces, mm.
 MAGNET_POLE_Z_MM = (3453.0, 6286.0)
 #: Slabs along z of the pole faces.
@@ -55,6 +58,11 @@ MAGNET_RETURN_RATIO = 0.3386
 MAGNET_SHIELD_Z_MM = (938.0, 2013.0)
 MAGNET_SHIELD_SEGMENTS = 3
 MAGNET_SHIELD_DENSITY_T = 0.2548
+#: Pole shim across x: strip edges |x| = c·z on the pole faces (c dimensionless, the last strip out to w(z)).
+MAGNET_SHIM_EDGES = (0.2, 0.4, 0.6)
+#: Density factor of each strip, centre outwards: fitted by hepnb.tracks.field.fit_pole_shim (Nelder–Mead,
+#: minimax of ∫B dl over 7 × 6 lines of the acceptance quadrant, corners included, at ∫By dz = 4 T·m, |B| ≤ 1.16 T).
+MAGNET_SHIM_FACTORS = (0.9733, 0.8862, 0.6014, 1.7789)
 
 # --- field grid (as LHCb's field map: 100 mm spacing) ---------------------------------------
 GRID_SPACING_MM = 100.0
