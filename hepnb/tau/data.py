@@ -355,7 +355,7 @@ def split(is_tau: np.ndarray, seed: int, *, origin: np.ndarray | None = None, bk
         chunks = {"train": idx[:n_train], "val": idx[n_train:n_train + n_val], "test": idx[n_train + n_val:]}
         if cls == 0 and bkg_per_tau is not None:
             for name in ("train", "val"):
-                cap = int(round(bkg_per_tau * sizes[name]))
+                cap = round(bkg_per_tau * sizes[name])
                 chunks["test"] = np.concatenate([chunks["test"], chunks[name][cap:]])
                 chunks[name] = chunks[name][:cap]
         for name, c in chunks.items():

@@ -32,8 +32,18 @@ from hepnb import kinematics
 from hepnb.tau import constants
 from hepnb.tau.events import GenEvents
 
-__all__ = ["C_GEV_PER_T_MM", "CANDIDATE_FIELDS", "calorimeter_position", "d0_resolution_mm", "ecal_sigma_gev",
-           "hcal_sigma_gev", "helix_impact_parameters", "pairs_within_events", "reconstruct", "tracking_efficiency"]
+__all__ = [
+    "CANDIDATE_FIELDS",
+    "C_GEV_PER_T_MM",
+    "calorimeter_position",
+    "d0_resolution_mm",
+    "ecal_sigma_gev",
+    "hcal_sigma_gev",
+    "helix_impact_parameters",
+    "pairs_within_events",
+    "reconstruct",
+    "tracking_efficiency",
+]
 
 #: pT [GeV] = C · B [T] · R [mm] for a unit charge.
 C_GEV_PER_T_MM = 0.299792458e-3
@@ -147,7 +157,7 @@ def _smear_scale(rng: np.random.Generator, sigma_rel: np.ndarray) -> np.ndarray:
 def _conversions(parts: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Replace the photons that convert early enough to be tracked by their e⁺e⁻ pairs."""
     photon = parts["pid"] == constants.PHOTON
-    sin_t = np.sqrt(np.maximum(1 - kinematics.cos_theta(np.column_stack([parts[k] for k in "px py pz e".split()]))
+    sin_t = np.sqrt(np.maximum(1 - kinematics.cos_theta(np.column_stack([parts[k] for k in ["px", "py", "pz", "e"]]))
                                ** 2, 1e-6))
     prob = 1.0 - np.exp(-7.0 / 9.0 * constants.TRACKER_X0 / sin_t)
     r_conv = rng.uniform(0.0, constants.CALO_ECAL_R_MM, size=len(photon))

@@ -59,9 +59,9 @@ def hepmc_status(event: dict[str, np.ndarray], i: int) -> int:
     if status == -12:
         return 4
     d1 = int(event["daughter1"][i])
-    if (_is_hadron(pid) or abs(pid) in (constants.MUON, constants.TAU)) and d1 > 0 and int(event["pid"][d1]) != pid:
-        if 90 < abs(int(event["status"][d1])) < 95:
-            return 2
+    if ((_is_hadron(pid) or abs(pid) in (constants.MUON, constants.TAU)) and d1 > 0 and int(event["pid"][d1]) != pid
+            and 90 < abs(int(event["status"][d1])) < 95):
+        return 2
     return abs(status) if 3 < abs(status) < 199 else 0
 
 

@@ -30,12 +30,43 @@ from hepnb.tau.pcgrad import PCGrad
 from hepnb.tau.pretrain import MaskedParticleLoss, MaskedParticleModel, transfer_backbone
 from hepnb.train import FitResult, fit, predict
 
-__all__ = ["SIZES", "SURGERIES", "TAGGERS", "Run", "TauData", "Trained", "data_scaling_study", "evaluate_run",
-           "evolution_study", "hps_prediction", "label_efficiency_study",
-           "metrics_resolution", "paired_comparisons", "single_study", "size_study", "surgery_study", "baselines", "evaluate_outputs", "headline",
-           "learning_curves", "model_outputs", "physics_checks", "prepare", "pretrain", "seed_summary",
-           "select_surgery", "subsample", "tau_id_evaluation", "tau_id_window", "train_multi", "train_single", "train_tagger",
-           "train_xgboost", "with_test_subset", "xgboost_scores"]
+__all__ = [
+    "SIZES",
+    "SURGERIES",
+    "TAGGERS",
+    "Run",
+    "TauData",
+    "Trained",
+    "baselines",
+    "data_scaling_study",
+    "evaluate_outputs",
+    "evaluate_run",
+    "evolution_study",
+    "headline",
+    "hps_prediction",
+    "label_efficiency_study",
+    "learning_curves",
+    "metrics_resolution",
+    "model_outputs",
+    "paired_comparisons",
+    "physics_checks",
+    "prepare",
+    "pretrain",
+    "seed_summary",
+    "select_surgery",
+    "single_study",
+    "size_study",
+    "subsample",
+    "surgery_study",
+    "tau_id_evaluation",
+    "tau_id_window",
+    "train_multi",
+    "train_single",
+    "train_tagger",
+    "train_xgboost",
+    "with_test_subset",
+    "xgboost_scores",
+]
 
 SURGERIES = ("none", "original", "tau")
 TAGGERS = ("deepsets", "transformer", "part")

@@ -105,8 +105,8 @@ def confusion_figure(matrices: Mapping[str, Any]) -> Any:
         for i in range(cm.shape[0]):
             for j in range(cm.shape[1]):
                 if cm[i, j] > 0:
-                    ax.text(j, i, f"{cm[i, j]:.0f}", ha="center", va="center", fontsize=10 if len(matrices) == 1
-                            else 10, color="white" if rows[i, j] > 0.6 else "black")
+                    ax.text(j, i, f"{cm[i, j]:.0f}", ha="center", va="center", fontsize=10,
+                            color="white" if rows[i, j] > 0.6 else "black")
         ax.set_xticks(range(len(short)), short, rotation=60, fontsize=10)
         ax.set_yticks(range(len(short)), short, fontsize=10)
         ax.set_xlabel(f"predicted: {name}")

@@ -12,14 +12,27 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from hepnb.book.prose import describe_difference, format_with_uncertainty
 from hepnb.tau import constants
 
-__all__ = ["charge_table", "comparison_table", "count", "paired_markdown", "conclusions", "decay_mode_table", "detector_markdown", "fake_rate",
-           "fmt", "kinematics_table", "label_efficiency_table", "physics_markdown", "rate", "scaling_table",
-           "size_table", "tau_id_table"]
+__all__ = [
+    "charge_table",
+    "comparison_table",
+    "conclusions",
+    "count",
+    "decay_mode_table",
+    "detector_markdown",
+    "fake_rate",
+    "fmt",
+    "kinematics_table",
+    "label_efficiency_table",
+    "paired_markdown",
+    "physics_markdown",
+    "rate",
+    "scaling_table",
+    "size_table",
+    "tau_id_table",
+]
 
 
 def fmt(value: float, error: float | None = None, *, digits: int = 4) -> str:

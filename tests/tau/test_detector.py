@@ -85,7 +85,7 @@ def test_measured_d0_spread_and_beam_spot() -> None:
     n = 4000
     phi = rng.uniform(0, 2 * np.pi, n)
     vx = rng.normal(0, constants.VERTEX_SIGMA_MM[0], n)
-    rows = [(i, 10 * np.cos(f), 10 * np.sin(f), 0.0, 211, 1.0, x, 0.0, 0.0) for i, (f, x) in enumerate(zip(phi, vx))]
+    rows = [(i, 10 * np.cos(f), 10 * np.sin(f), 0.0, 211, 1.0, x, 0.0, 0.0) for i, (f, x) in enumerate(zip(phi, vx, strict=True))]
     cands = reconstruct(_gen(rows), np.random.default_rng(3))
     track = cands["charge"] != 0
     expected = np.sqrt(d0_resolution_mm(np.array([10.0]), np.array([1.0]))[0] ** 2
@@ -218,7 +218,7 @@ def test_impact_parameter_sign_follows_the_jet_axis() -> None:
 
 def test_pairs_within_events() -> None:
     i, j = pairs_within_events(np.array([0, 0, 2]), np.array([0, 1, 2, 2]))
-    assert sorted(zip(i.tolist(), j.tolist())) == [(0, 0), (1, 0), (2, 2), (2, 3)]
+    assert sorted(zip(i.tolist(), j.tolist(), strict=True)) == [(0, 0), (1, 0), (2, 2), (2, 3)]
 
 
 def test_decays_in_flight_inside_the_tracker() -> None:

@@ -109,7 +109,7 @@ def test_hps_decay_modes_by_hand() -> None:
     assert evaluate.hps_decay_mode(*_jet(rho))[0] == 1
     # a lone pion → 1p0π⁰; a soft photon below the strip threshold is ignored
     assert evaluate.hps_decay_mode(*_jet(pion))[0] == 0
-    assert evaluate.hps_decay_mode(*_jet(pion + [(0.3, 0.05, 0.0, 0.0, 22)]), strip_pt_min=1.0)[0] == 0
+    assert evaluate.hps_decay_mode(*_jet([*pion, (0.3, 0.05, 0.0, 0.0, 22)]), strip_pt_min=1.0)[0] == 0
     # two strips 0.12 apart in φ (wider than a strip) → 1p≥2π⁰, visible mass ≈ 0.9 GeV inside its window
     lone = [(10.0, 0.0, 0.0, -1.0, 211)]
     two = lone + _pi0(5.0, (1.0, np.tan(0.06), 0.0)) + _pi0(5.0, (1.0, -np.tan(0.06), 0.0))
@@ -122,7 +122,7 @@ def test_hps_decay_modes_by_hand() -> None:
     assert evaluate.hps_decay_mode(*_jet(prongs(0.08)))[0] == 3  # visible mass ≈ 1.2 GeV
     assert evaluate.hps_decay_mode(*_jet(prongs(0.02)))[0] == 5  # ≈ 0.5 GeV: outside the 3-prong window
     # a ρ candidate whose strip is too hard for the window falls back to 1p0π⁰
-    heavy = pion + [(-3.0, 6.0, 0.0, 0.0, 22)]
+    heavy = [*pion, (-3.0, 6.0, 0.0, 0.0, 22)]
     assert evaluate.hps_decay_mode(*_jet(heavy))[0] == 0
     assert evaluate.counting_decay_mode(*_jet(two)[::2])[0] == 2
 

@@ -48,3 +48,27 @@ def test_headline_and_seed_summary() -> None:
     val = {"none": {"tau_id": {"auc": 0.90, "working_points": {}}, "charge": {"misid": 0.1}},
            "tau": {"tau_id": {"auc": 0.95, "working_points": {}}, "charge": {"misid": 0.05}}}
     assert pipeline.select_surgery(val) == "tau"
+
+
+def test_test_subset_keeps_every_tau_and_n_background(data: pipeline.TauData) -> None:
+    """The studies' test subset: all non-q/g test jets, exactly ``n_bkg`` q/g jets drawn from the test split."""
+    n_qg = int(np.sum(data.test["origin"] == 0))
+    sub = pipeline.with_test_subset(data, n_qg // 3, seed=1)
+    assert int(np.sum(sub.test["origin"] == 0)) == n_qg // 3
+    assert int(np.sum(sub.test["origin"] != 0)) == int(np.sum(data.test["origin"] != 0))
+    ids = {tuple(r) for r in data.test["jet_p4"].round(5).tolist()}
+    assert all(tuple(r) in ids for r in sub.test["jet_p4"].round(5).tolist())
+    assert sub.train is data.train and sub.val is data.val
+    assert int(np.sum(pipeline.with_test_subset(data, 10 * n_qg, seed=1).test["origin"] == 0)) == n_qg
+    with pytest.raises(ValueError, match="n_bkg"):
+        pipeline.with_test_subset(data, 0, seed=1)
+
+
+def test_single_task_outputs_on_tau_jets_only(data: pipeline.TauData) -> None:
+    """A decay-mode network's test outputs computed on τ jets alone equal those on the whole split, row by row."""
+    trained = pipeline.train_single(data, "decay_mode", TINY, epochs=1, batch_size=64, seed=0)
+    full = pipeline.model_outputs(trained.model, data.test)["decay_mode"]
+    part = pipeline._test_outputs(trained.model, data.test)["decay_mode"]
+    tau = data.test["is_tau"] == 1
+    np.testing.assert_allclose(part[tau], full[tau], rtol=1e-5, atol=1e-5)
+    assert not part[~tau].any()

@@ -7,12 +7,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-from hepnb import plotting  # noqa: E402
-from hepnb.tau import evaluate, plots  # noqa: E402
+from hepnb import plotting
+from hepnb.tau import evaluate, plots
 
 
 @pytest.fixture(autouse=True)
