@@ -39,6 +39,7 @@ __all__ = [
     "Trained",
     "baselines",
     "data_scaling_study",
+    "dm_baseline_prediction",
     "evaluate_outputs",
     "evaluate_run",
     "evolution_study",
@@ -377,11 +378,14 @@ def evaluate_outputs(outputs: Mapping[str, np.ndarray], data: Mapping[str, np.nd
 def baselines(data: TauData, *, n_boot: int = 50) -> dict[str, Any]:
     """The conventional estimators on the test split: the decay mode by plain count and HPS-like (thresholds
     chosen on the validation τ jets), the charge by summed candidate charge and by Q_κ (κ = 0.5), the reco
-    jet's kinematics."""
+    jet's kinematics. ``dm_baseline`` names the decay-mode estimator with the higher validation accuracy (the one
+    the networks are compared with, :func:`dm_baseline_prediction`) and ``dm_validation_accuracy`` gives both."""
     test, val = data.test, data.val
     tau, vtau = test["is_tau"] == 1, val["is_tau"] == 1
     hps_params = evaluate.tune_hps(val["features"][vtau], val["p4"][vtau], val["mask"][vtau],
                                    val["decay_mode"][vtau])
+    val_acc = {name: float(np.mean(dm_baseline_prediction(val, name, hps_params) == val["decay_mode"][vtau]))
+               for name in _DM_BASELINES}
     f, p4, m = test["features"][tau], test["p4"][tau], test["mask"][tau]
     true = test["decay_mode"][tau]
     jet_pt = kinematics.pt_gev(test["jet_p4"][tau])
@@ -391,7 +395,8 @@ def baselines(data: TauData, *, n_boot: int = 50) -> dict[str, Any]:
                 "HPS-like": evaluate.decay_mode_metrics(evaluate.hps_decay_mode(f, p4, m, **hps_params), true,
                                                         n_boot=n_boot),
                 "plain count": evaluate.decay_mode_metrics(evaluate.counting_decay_mode(f, m), true, n_boot=n_boot)},
-            "hps_params": hps_params,
+            "hps_params": hps_params, "dm_validation_accuracy": val_acc,
+            "dm_baseline": max(val_acc, key=val_acc.__getitem__),
             "charge": {"summed charge": evaluate.charge_metrics(evaluate.summed_charge(f, m), test["charge"][tau]),
                        "jet charge": evaluate.charge_metrics(evaluate.jet_charge(f, m, jet_pt) > 0,
                                                              test["charge"][tau])},
@@ -567,9 +572,10 @@ def _tau_window_arrays(data: Mapping[str, np.ndarray], score: np.ndarray) -> tup
 
 
 def paired_comparisons(data: TauData, multi: Run, single: Mapping[str, Run], xgb_score: np.ndarray | None,
-                       hps_pred: np.ndarray | None, *, n_boot: int = 50) -> dict[str, dict[str, float]]:
+                       dm_pred: np.ndarray | None, *, n_boot: int = 50) -> dict[str, dict[str, float]]:
     """Paired bootstrap differences on the same test jets: tau-ID AUC Multi − Single and Multi − XGBoost,
-    decay-mode accuracy Multi − HPS-like, visible-pT resolution Multi − reco jet."""
+    decay-mode accuracy Multi − the conventional estimator ``dm_pred`` (on the test τ jets; the notebook passes
+    the one chosen on validation, :func:`baselines`), visible-pT resolution Multi − reco jet."""
     from hepnb import metrics as shared
 
     test = data.test
@@ -589,14 +595,15 @@ def paired_comparisons(data: TauData, multi: Run, single: Mapping[str, Run], xgb
         if xgb_score is not None:
             _, s_xgb = _tau_window_arrays(test, xgb_score)
             out["tau_auc_multi_minus_xgb"] = evaluate.paired_difference(auc, (y, s_multi), (y, s_xgb), n_boot=n_boot)
-    if "decay_mode" in multi.outputs and hps_pred is not None:
+    if "decay_mode" in multi.outputs and dm_pred is not None:
         true = test["decay_mode"][tau]
         pred = np.argmax(multi.outputs["decay_mode"][tau], axis=1)
 
         def acc(t: np.ndarray, p: np.ndarray) -> float:
             return float(np.mean(t == p))
 
-        out["dm_acc_multi_minus_hps"] = evaluate.paired_difference(acc, (true, pred), (true, hps_pred), n_boot=n_boot)
+        out["dm_acc_multi_minus_baseline"] = evaluate.paired_difference(acc, (true, pred), (true, dm_pred),
+                                                                        n_boot=n_boot)
     if "kinematics" in multi.outputs:
         gen_pt = kinematics.pt_gev(test["gen_vis_p4"][tau].astype(np.float64))
         reco = evaluate.decode_kinematics(np.asarray(multi.outputs["kinematics"], np.float64)[tau],
@@ -722,3 +729,20 @@ def hps_prediction(data: Mapping[str, np.ndarray], params: Mapping[str, float]) 
     """The HPS-like decay mode of the τ jets of a split (:func:`hepnb.tau.evaluate.hps_decay_mode`)."""
     tau = data["is_tau"] == 1
     return evaluate.hps_decay_mode(data["features"][tau], data["p4"][tau], data["mask"][tau], **params)
+
+
+_DM_BASELINES = ("HPS-like", "plain count")
+
+
+def dm_baseline_prediction(data: Mapping[str, np.ndarray], name: str, hps_params: Mapping[str, float]
+                           ) -> np.ndarray:
+    """The decay mode of the τ jets of a split by one conventional estimator: ``"HPS-like"``
+    (:func:`hps_prediction` with ``hps_params``) or ``"plain count"``
+    (:func:`hepnb.tau.evaluate.counting_decay_mode`)."""
+    if name not in _DM_BASELINES:
+        msg = f"decay-mode baseline must be one of {_DM_BASELINES}, found {name!r}"
+        raise ValueError(msg)
+    if name == "HPS-like":
+        return hps_prediction(data, hps_params)
+    tau = data["is_tau"] == 1
+    return evaluate.counting_decay_mode(data["features"][tau], data["mask"][tau])

@@ -72,3 +72,19 @@ def test_single_task_outputs_on_tau_jets_only(data: pipeline.TauData) -> None:
     tau = data.test["is_tau"] == 1
     np.testing.assert_allclose(part[tau], full[tau], rtol=1e-5, atol=1e-5)
     assert not part[~tau].any()
+
+
+def test_decay_mode_baseline_chosen_on_validation(data: pipeline.TauData) -> None:
+    """The decay-mode baseline the networks are compared with is the conventional estimator with the higher
+    validation accuracy, and its test prediction is that estimator's."""
+    base = pipeline.baselines(data, n_boot=0)
+    acc = base["dm_validation_accuracy"]
+    assert set(acc) == {"HPS-like", "plain count"} and all(0.0 < v <= 1.0 for v in acc.values())
+    assert base["dm_baseline"] == max(acc, key=acc.__getitem__)
+    tau = data.test["is_tau"] == 1
+    for name in acc:
+        pred = pipeline.dm_baseline_prediction(data.test, name, base["hps_params"])
+        assert len(pred) == int(tau.sum())
+        assert np.mean(pred == data.test["decay_mode"][tau]) == pytest.approx(base["decay_mode"][name]["accuracy"])
+    with pytest.raises(ValueError, match="decay-mode baseline"):
+        pipeline.dm_baseline_prediction(data.test, "tau code", base["hps_params"])
