@@ -386,15 +386,13 @@ def baselines(data: TauData, *, n_boot: int = 50) -> dict[str, Any]:
                                    val["decay_mode"][vtau])
     val_acc = {name: float(np.mean(dm_baseline_prediction(val, name, hps_params) == val["decay_mode"][vtau]))
                for name in _DM_BASELINES}
-    f, p4, m = test["features"][tau], test["p4"][tau], test["mask"][tau]
+    f, m = test["features"][tau], test["mask"][tau]
     true = test["decay_mode"][tau]
     jet_pt = kinematics.pt_gev(test["jet_p4"][tau])
     reco = evaluate.decode_kinematics(np.tile(np.asarray([0.0, 0.0, 0.0, 1.0, 0.0]), (int(tau.sum()), 1)),
                                       test["jet_p4"][tau].astype(np.float64))
-    return {"decay_mode": {
-                "HPS-like": evaluate.decay_mode_metrics(evaluate.hps_decay_mode(f, p4, m, **hps_params), true,
-                                                        n_boot=n_boot),
-                "plain count": evaluate.decay_mode_metrics(evaluate.counting_decay_mode(f, m), true, n_boot=n_boot)},
+    return {"decay_mode": {name: evaluate.decay_mode_metrics(dm_baseline_prediction(test, name, hps_params), true,
+                                                             n_boot=n_boot) for name in _DM_BASELINES},
             "hps_params": hps_params, "dm_validation_accuracy": val_acc,
             "dm_baseline": max(val_acc, key=val_acc.__getitem__),
             "charge": {"summed charge": evaluate.charge_metrics(evaluate.summed_charge(f, m), test["charge"][tau]),

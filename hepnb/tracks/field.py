@@ -178,13 +178,11 @@ def fit_pole_shim(shim_edges: Sequence[float] = MAGNET_SHIM_EDGES, *, b_max_t: f
         basis = np.stack([np.stack([np.asarray(c) for c in _sheets_field(*map(jnp.asarray, points), jnp.asarray(p))])
                           for p in parts])  # (strip, component, point), MagDown
     n_line_pts = len(lines) * z.size
-    lhat = np.array([[tx, ty, 1.0] for tx, ty in lines]) / np.sqrt(1.0 + np.sum(np.square(lines), axis=1))[:, None]
 
     def measure(factors: np.ndarray) -> tuple[np.ndarray, float, float, float]:
         b = np.tensordot(np.append(factors, 1.0), basis, axes=1)
         on_lines = b[:, :n_line_pts].reshape(3, len(lines), z.size).transpose(1, 2, 0)
-        integrals = np.trapezoid(np.linalg.norm(np.cross(on_lines, lhat[:, None, :]), axis=2), z, axis=1)
-        integrals = integrals / lhat[:, 2]
+        integrals = _perp_integrals(on_lines, lines, z)
         by_axis = b[1, n_line_pts:n_line_pts + z_axis.size]
         b_max = float(np.max(np.linalg.norm(b[:, n_line_pts + z_axis.size:], axis=0)))
         return (integrals[1:] / integrals[0] - 1.0, abs(float(np.trapezoid(by_axis, z_axis))),
@@ -548,17 +546,22 @@ def _jitted(fn: FieldFn) -> FieldFn:
     return lambda x, y, z: tuple(compiled_fn(jnp.asarray(x), jnp.asarray(y), jnp.asarray(z)))
 
 
+def _perp_integrals(b_lines: np.ndarray, slopes: Sequence[tuple[float, float]], z: np.ndarray) -> np.ndarray:
+    """∫|B × l̂| dl (T·mm) along straight lines from the origin with slopes (tx, ty), from the field
+    ``b_lines[line, point, component]`` sampled at the lines' points of longitudinal position ``z``."""
+    slopes = np.asarray(slopes, np.float64).reshape(-1, 2)
+    norm = np.sqrt(1.0 + np.sum(slopes * slopes, axis=1))
+    lhat = np.column_stack([slopes, np.ones(len(slopes))]) / norm[:, None]
+    b_perp = np.linalg.norm(np.cross(b_lines, lhat[:, None, :]), axis=2)
+    return np.trapezoid(b_perp, z, axis=1) * norm
+
+
 def _line_integrals(fn: FieldFn, slopes: np.ndarray, z_end_mm: float, n_points: int) -> np.ndarray:
     """∫|B × l̂| dl (T·mm) along straight lines from the origin with slopes (tx, ty), to z = ``z_end_mm``."""
     z = np.linspace(0.0, z_end_mm, n_points)
-    out = []
-    for tx, ty in slopes:
-        norm = np.sqrt(1.0 + tx * tx + ty * ty)
-        b = np.stack([np.asarray(c, np.float64) for c in fn(tx * z, ty * z, z)])
-        lhat = np.array([tx, ty, 1.0]) / norm
-        b_perp = np.linalg.norm(np.cross(b.T, lhat), axis=1)
-        out.append(np.trapezoid(b_perp, z) * norm)
-    return np.asarray(out)
+    b = np.stack([np.stack([np.asarray(c, np.float64) for c in fn(tx * z, ty * z, z)], axis=1)
+                  for tx, ty in slopes])
+    return _perp_integrals(b, slopes, z)
 
 
 def dipole_checks(fn: FieldFn = analytic_field, *, n_lines: tuple[int, int] = (7, 6), n_volume: int = 20_000,
