@@ -133,7 +133,7 @@ def torch_rates(train: dict[str, np.ndarray], batch: int, n_steps: int,
         try:
             for i in range(10):
                 fn(x[i % len(x)], y[i % len(y)])
-        except Exception as exc:  # torch.compile needs a C++ compiler; record why it did not run
+        except Exception as exc:  # noqa: BLE001 - torch.compile needs a C++ compiler; record why it did not run
             out[f"{mode}_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
             continue
         if device == "cuda":
@@ -184,7 +184,7 @@ def main() -> int:
         "fit_over_bare": fit_rate / bare_rate,
         # on a shared machine wall time also measures the other tenants; process CPU time measures the work
         "fit_over_bare_cpu_time": fit_cpu_rate / bare_cpu_rate,
-        "fit_over_bare_per_repeat": [f["steps_per_s"] / b["steps_per_s"] for b, f in zip(bare_runs, fit_runs)],
+        "fit_over_bare_per_repeat": [f["steps_per_s"] / b["steps_per_s"] for b, f in zip(bare_runs, fit_runs, strict=True)],
         "torch": torch_side,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -39,7 +39,7 @@ sys.path.insert(0, str(REPO))
 from hepnb.book.results import package_versions
 from hepnb.compute.chunks import generate_chunks
 from hepnb.compute.client import available_cores
-from hepnb.tau.data import jet_chunk, write_jets
+from hepnb.tau.data import jet_chunk, write_chunk
 
 #: The issue's goal: this efficiency at this many workers (on as many cores).
 GOAL = {"workers": 16, "efficiency": 0.8}
@@ -85,7 +85,7 @@ def time_generation(n_workers: int, events: int, events_per_chunk: int, seed: in
             t1 = time.perf_counter()
             generate_chunks(jet_chunk, n_chunks, base_seed=seed, folder=folder,
                             params={"process": "ztautau", "n_events": events_per_chunk}, client=client,
-                            progress=False, write=write_jets)
+                            progress=False, write=write_chunk, suffix=".parquet")
             wall = time.perf_counter() - t1
     return {"workers": n_workers, "chunks": n_chunks, "events": n_chunks * events_per_chunk,
             "startup_s": startup, "wall_s": wall, "events_per_s": n_chunks * events_per_chunk / wall,
@@ -114,19 +114,22 @@ def _warm_up_jax() -> bool:
 
 
 def _sweep_dataset(n_train: int, seed: int) -> dict[str, Any]:
-    from hepnb.tracks.pipeline import make_dataset
+    from hepnb.tracks.pipeline import learned_bases, make_dataset
 
     data = make_dataset(n_train, max(n_train // 4, 256), 256, leg="ut_t", physics="correct", seed=seed,
-                        p_range_gev=(2.0, 100.0), n_coarse=3, n_colloc=2)
-    return {k: data[k] for k in ("train", "val", "stats", "setting")}
+                        p_range_gev=(2.0, 100.0))
+    slim = {k: data[k] for k in ("train", "val", "stats", "setting")}
+    return {**slim, "poly5": learned_bases(slim)["poly5"]}  # fitted once, not in every task
 
 
 def cv_task(item: tuple[int, int], dataset: dict[str, Any], *, sizes: tuple[str, ...], n_folds: int, epochs: int,
-            batch_size: int) -> dict[str, Any]:
-    """One sweep task: every size of the MLP extrapolator, trained with seed ``item[0]`` on all folds but
-    ``item[1]`` of the pooled training and validation tracks, validated on that fold. Every task trains the same
-    sizes on as many rows, so all tasks cost the same. Returns the task's own wall time and validation errors."""
-    from hepnb.tracks.pipeline import train_extrapolator
+            batch_size: int, base: str = "rk4_2") -> dict[str, Any]:
+    """One sweep task: every size of the MLP extrapolator on ``base`` (the tracks study's
+    :func:`~hepnb.tracks.pipeline.train_member`), trained with seed ``item[0]`` on all folds but ``item[1]`` of
+    the pooled training and validation tracks, validated on that fold. Every task trains the same sizes on as many
+    rows, so all tasks cost the same. Returns the task's own wall time and the validation median error (µm) at
+    each size's best step."""
+    from hepnb.tracks.pipeline import train_member
 
     t0 = time.perf_counter()
     seed, fold = item
@@ -138,10 +141,12 @@ def cv_task(item: tuple[int, int], dataset: dict[str, Any], *, sizes: tuple[str,
                  "val": {k: v[held] for k, v in pooled.items()}}
     errors = {}
     for size in sizes:
-        _, result = train_extrapolator("mlp", size, fold_data, epochs=epochs, batch_size=batch_size, lr=2e-3,
-                                       seed=seed, n_coarse=3, pde_weight=0.0)
-        errors[size] = result.history["val_pos_um"][result.best_epoch]
-    return {"seed": seed, "fold": fold, "task_s": time.perf_counter() - t0, "val_pos_um": errors}
+        result = train_member(("mlp", size), fold_data, epochs=epochs, batch_size=batch_size, lr=2e-3, seed=seed,
+                              bases=(base,))
+        history = result["history"]
+        best = int(np.flatnonzero(np.asarray(history["step"]) == int(result["best_step"][0]))[0])
+        errors[size] = float(np.asarray(history["val_median_um"])[best, 0])
+    return {"seed": seed, "fold": fold, "task_s": time.perf_counter() - t0, "val_median_um": errors}
 
 
 def makespan_bound(task_s: list[float], n_workers: int) -> dict[str, float]:

@@ -20,17 +20,15 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from hepnb.book.results import device_description, package_versions  # noqa: E402
-from hepnb.tau.events import gen_events, pythia_records  # noqa: E402
-from hepnb.tau.jets import make_jets  # noqa: E402
+from hepnb.book.results import device_description, package_versions
+from hepnb.tau.events import gen_events, pythia_records
+from hepnb.tau.jets import make_jets
 
 
 def measure(process: str, n_events: int, seed: int = 1) -> dict[str, float]:
     """Events per CPU second of Pythia alone and of the whole chain, and jets per event."""
-    records = []
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    for record in pythia_records(process, n_events, seed):
-        records.append(record)
+    records = list(pythia_records(process, n_events, seed))
     cpu_pythia, wall_pythia = time.process_time() - cpu0, time.perf_counter() - wall0
     rng = np.random.default_rng(seed)
     n_jets = 0

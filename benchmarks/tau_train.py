@@ -171,7 +171,7 @@ def weaver_side(cfg: ParTConfig, data: dict[str, np.ndarray], batch: int, steps:
             for _ in range(steps):
                 train_step()
             sync()
-        except Exception as exc:  # torch.compile needs a working C++/Triton toolchain: record why it failed
+        except Exception as exc:  # noqa: BLE001 - torch.compile needs a working C++/Triton toolchain: record why it failed
             out[f"{mode}_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
             traceback.print_exc()
             continue
@@ -193,7 +193,7 @@ def single_section(cfg: ParTConfig, data: dict[str, np.ndarray], args: argparse.
                                {k: v[: args.batch] for k, v in data.items()})
             runs = [time_fit(lambda c=c: SingleParTau("tau_id", c, rngs=nnx.Rngs(0)), loss, None, data, args.batch,
                              args.epochs) for _ in range(args.repeats)]
-        except Exception as exc:  # cuDNN may refuse these shapes: record it and go on
+        except Exception as exc:  # noqa: BLE001 - cuDNN may refuse these shapes: record it and go on
             out[name] = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"}
             continue
         out[name] = _summary(runs, flops, args.batch, peak, measured_peak)

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from dask.distributed import Client
 
 __all__ = ["FILE_FIELDS", "REQUIRED_FIELDS", "JetSample", "is_hepmc", "jet_chunk", "jets_from_hepmc",
-           "p_theta_weights", "read_jets", "read_sample", "simulate", "split", "to_tensors", "write_jets"]
+           "p_theta_weights", "read_chunk", "read_jets", "read_sample", "simulate", "split", "to_tensors",
+           "write_chunk", "write_jets"]
 
 _P4 = ("px", "py", "pz", "e")
 _LABELS = ("is_tau", "charge", "decay_mode")
@@ -203,8 +204,9 @@ def read_sample(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     return JetSample(_from_flat(cols))
 
 
-def _write_chunk(path: Path, chunk: tuple[Any, Any]) -> Path:
-    """One chunk (jets and taus) as a one-row Parquet file, atomically."""
+def write_chunk(path: Path, chunk: tuple[Any, Any]) -> Path:
+    """One chunk of :func:`jet_chunk` (jets and taus) as a one-row Parquet file, atomically (the ``write`` of
+    :func:`hepnb.compute.chunks.generate_chunks`; :func:`read_chunk` reads it back)."""
     import awkward as ak
 
     jets, taus = chunk
@@ -220,7 +222,8 @@ def _write_chunk(path: Path, chunk: tuple[Any, Any]) -> Path:
     return path
 
 
-def _read_chunk(path: Path) -> tuple[Any, Any]:
+def read_chunk(path: Path) -> tuple[Any, Any]:
+    """The jets and taus of a chunk file written by :func:`write_chunk`."""
     import awkward as ak
 
     arr = ak.from_parquet(path)
@@ -291,9 +294,9 @@ def simulate(n_tau_events: int, n_qq_events: int, *, n_ll_events: int = 0, seed:
     with dask_client(client, workers=n_workers, from_env=False) as active:  # one cluster for all processes
         for base_seed, params, folder, n_chunks in jobs:
             paths = generate_chunks(jet_chunk, n_chunks, base_seed=base_seed, folder=folder, params=params,
-                                    client=active, progress=progress, write=_write_chunk, suffix=".parquet")
+                                    client=active, progress=progress, write=write_chunk, suffix=".parquet")
             for p in paths:
-                j, t = _read_chunk(p)
+                j, t = read_chunk(p)
                 jets.append(j)
                 taus.append(t)
     return JetSample(ak.concatenate(jets), ak.concatenate(taus))
