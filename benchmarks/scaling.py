@@ -1,5 +1,6 @@
 """Parallel efficiency of chunked generation as Dask tasks: Pythia 8 Z → ττ jets (through the CLD-like detector)
-at 1, 2, 4, … workers, each a fresh LocalCluster of single-threaded worker processes and a fresh chunk folder.
+at 1, 2, 4, … workers, each a fresh LocalCluster of single-threaded worker processes, each pinned to a core of its
+own (Linux), and a fresh chunk folder.
 Writes JSON.
 
 For each worker count: ``startup_s`` (cluster start and imports on every worker, not counted), ``wall_s`` (all
@@ -64,7 +65,32 @@ def _cluster_client(n_workers: int, worker_env: dict[str, str] | None = None) ->
     with LocalCluster(n_workers=n_workers, threads_per_worker=1, dashboard_address=None,
                       scheduler_kwargs={"dashboard_address": ":0"}, env=worker_env or {}) as cluster, \
             Client(cluster) as client:
+        _pin_workers(client)
         yield client
+
+
+def _pin_workers(client: Any) -> dict[str, int] | None:
+    """Pin each worker process, every thread of it, to a core of its own (Linux), before it imports anything
+    that starts threads. Without it one JAX worker spreads over 1.5 of 2 cores (XLA's CPU thread pools, even with
+    Eigen single-threaded), so "1 worker" is not one core and the efficiency is understated."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    cores = sorted(os.sched_getaffinity(0))
+    workers = sorted(client.scheduler_info()["workers"])
+    plan = {address: cores[i % len(cores)] for i, address in enumerate(workers)}
+    for address, core in plan.items():
+        client.run(_pin_this_process, core, workers=[address])
+    return plan
+
+
+def _pin_this_process(core: int) -> int:
+    """Set the affinity of every thread of this process to ``core`` (threads started later inherit it)."""
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            os.sched_setaffinity(int(tid), {core})
+        except (ProcessLookupError, PermissionError):  # a thread that just exited
+            continue
+    return core
 
 
 def _warm_up() -> bool:
@@ -242,7 +268,8 @@ def main() -> None:
     counts = worker_counts(args.max_workers)
     out = {
         "host": {"cpu": platform.processor() or platform.machine(), "cores_available": available_cores(),
-                 "python": platform.python_version()},
+                 "python": platform.python_version(),
+                 "workers_pinned_to_one_core": hasattr(os, "sched_getaffinity")},
         "versions": package_versions(("dask", "distributed", "pythia8mc", "fastjet", "awkward")),
         "goal": GOAL,
         "command": " ".join(sys.argv),

@@ -60,3 +60,27 @@ def test_tau_generation_per_core(tmp_path: Path) -> None:
         assert row["events"] == 20
         assert row["pythia_events_per_cpu_s"] > 0
 
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="thread affinity is Linux-only")
+def test_worker_pinning_covers_every_thread() -> None:
+    """A pinned worker's threads, those already running and those started later (XLA's pools), run on its core."""
+    code = """
+import os, sys, threading, time
+sys.path.insert(0, "benchmarks")
+import scaling
+before = threading.Thread(target=time.sleep, args=(1.0,))
+before.start()
+core = max(os.sched_getaffinity(0))
+scaling._pin_this_process(core)
+seen = {}
+later = threading.Thread(target=lambda: seen.update(later=os.sched_getaffinity(0)))
+later.start()
+later.join()
+assert os.sched_getaffinity(0) == {core}, os.sched_getaffinity(0)
+assert os.sched_getaffinity(before.native_id) == {core}
+assert seen["later"] == {core}, seen
+"""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
