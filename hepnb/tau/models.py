@@ -27,8 +27,9 @@ from jax import Array
 from hepnb.tau import constants
 from hepnb.tau.pairs import N_PAIR_FEATURES, pair_features
 
-__all__ = ["MODEL_CARD", "RECO_JET_TARGETS", "TASKS", "DeepSets", "MultiParTau", "ParTConfig", "ParticleTransformer",
-           "SingleParTau", "attention_explicit", "attention_fused", "count_params"]
+__all__ = ["MODEL_CARD", "RECO_JET_TARGETS", "TASKS", "DeepSets", "KinematicsOutput", "MultiParTau", "ParTConfig",
+           "ParticleTransformer", "SingleParTau", "attention_explicit", "attention_fused", "count_params",
+           "kinematic_scale"]
 
 #: The four tasks in the tau code's order (its PCGrad loop and task-weight vector): tag, decay mode, charge,
 #: kinematics; this tuple is the order of the outputs, of the task weights and of the ``"tau"`` PCGrad variant.
@@ -286,17 +287,61 @@ class ParticleTransformer(nnx.Module):
 RECO_JET_TARGETS: tuple[float, ...] = (0.0, 0.0, 0.0, 1.0, 0.0)
 
 
-def start_at_reco_jet(layer: nnx.Linear) -> None:
-    """Start a kinematics head's final layer at the reco jet: zero weights, bias :data:`RECO_JET_TARGETS`.
+class KinematicsOutput(nnx.Module):
+    """Final layer of a kinematics head: the reco jet's targets plus a fixed per-target scale times a
+    zero-initialised Linear layer, ``RECO_JET_TARGETS + scale * (W x + b)``.
 
     The targets are corrections to the reco jet (log pT and mass ratios, Δη, sin Δφ, cos Δφ), a few per cent
-    at the CLD; from a random start the network must first unlearn its own noise, and in a short training
-    it ends up worse than the reco jet it is given. From the reco jet (every target, cos Δφ = 1 included) it
-    learns the correction only.
+    at the CLD. Starting at the reco jet (every target, cos Δφ = 1 included), the network learns the
+    correction only. The scale (the spread of each target on the training τ jets,
+    :func:`kinematic_scale`) keeps Adam's steps, which are about the learning rate whatever the size of the
+    gradient, to the size of the corrections: unscaled, a step of 10⁻³ in a log-pT output is already a tenth
+    of the reco jet's resolution, and a short training ends worse than the reco jet it started from.
+
+    Parameters
+    ----------
+    dim
+        Input width.
+    scale
+        Per-target scale (5 values); ``None``: 1 (the unscaled output of the tau code).
+    rngs
+        Parameter random stream (the Linear layer's weights start at zero).
     """
-    layer.kernel[...] = jnp.zeros_like(layer.kernel[...])
-    if layer.bias is not None:
-        layer.bias[...] = jnp.asarray(RECO_JET_TARGETS, layer.bias[...].dtype)
+
+    def __init__(self, dim: int, scale: Sequence[float] | None = None, *, rngs: nnx.Rngs) -> None:
+        n_out = len(RECO_JET_TARGETS)
+        scale = (1.0,) * n_out if scale is None else tuple(float(v) for v in scale)
+        if len(scale) != n_out or not all(v > 0 for v in scale):
+            msg = f"scale must be {n_out} positive values, found {scale}"
+            raise ValueError(msg)
+        self.linear = nnx.Linear(dim, n_out, kernel_init=nnx.initializers.zeros_init(), rngs=rngs)
+        self.reco = nnx.Variable(jnp.asarray(RECO_JET_TARGETS, jnp.float32))
+        self.scale = nnx.Variable(jnp.asarray(scale, jnp.float32))
+
+    def __call__(self, x: Array) -> Array:
+        return self.reco[...] + self.scale[...] * self.linear(x.astype(jnp.float32))
+
+
+def kinematic_scale(kin_targets: Array, is_tau: Array, *, floor: float = 1e-3) -> tuple[float, ...]:
+    """The spread of each kinematic target about the reco jet's value on the τ jets of a (training) set: half
+    the interquartile range of ``target − RECO_JET_TARGETS`` over 0.6745 (σ for a Gaussian), at least ``floor``.
+
+    Parameters
+    ----------
+    kin_targets
+        [N, 5] targets (:data:`hepnb.tau.data.KIN_TARGETS` order).
+    is_tau
+        [N] 1 for τ jets; the other jets' targets are not used.
+    floor
+        Smallest scale (cos Δφ − 1 is of order 10⁻⁵).
+    """
+    tau = jnp.asarray(is_tau) == 1
+    if not bool(jnp.any(tau)):
+        msg = "kinematic_scale needs at least one τ jet (is_tau == 1); found none"
+        raise ValueError(msg)
+    dev = jnp.asarray(kin_targets)[tau] - jnp.asarray(RECO_JET_TARGETS)
+    q25, q75 = jnp.percentile(dev, 25.0, axis=0), jnp.percentile(dev, 75.0, axis=0)
+    return tuple(max(float(v), floor) for v in (q75 - q25) / (2 * 0.6745))
 
 
 class SingleParTau(ParticleTransformer):
@@ -308,16 +353,19 @@ class SingleParTau(ParticleTransformer):
         One of :data:`TASKS`.
     cfg, rngs
         As :class:`ParticleTransformer`.
+    kin_scale
+        Output scale of the kinematics network (:class:`KinematicsOutput`); ``None``: unscaled.
     """
 
-    def __init__(self, task: str, cfg: ParTConfig = MODEL_CARD, *, rngs: nnx.Rngs) -> None:
+    def __init__(self, task: str, cfg: ParTConfig = MODEL_CARD, *, kin_scale: Sequence[float] | None = None,
+                 rngs: nnx.Rngs) -> None:
         if task not in _SINGLE_OUTPUTS:
             msg = f"unknown task {task!r}; expected one of {list(TASKS)}"
             raise ValueError(msg)
         self.task = task
         super().__init__(cfg, _SINGLE_OUTPUTS[task], rngs=rngs)
         if task == "kinematics":
-            start_at_reco_jet(self.head)
+            self.head = KinematicsOutput(cfg.width, kin_scale, rngs=rngs)
 
 
 class TaskHead(nnx.Module):
@@ -341,12 +389,15 @@ class MultiParTau(nnx.Module):
         Sizes; :data:`MODEL_CARD` is the fcc-tau model card (about 8.3 M parameters).
     tasks
         A subset of :data:`TASKS`, in any order.
+    kin_scale
+        Output scale of the kinematics head (:class:`KinematicsOutput`); ``None``: unscaled.
     rngs
         Parameter and dropout random streams; a ``surgery`` stream, if present, drives the random task
         order of PCGrad (see :mod:`hepnb.tau.pcgrad`).
     """
 
-    def __init__(self, cfg: ParTConfig = MODEL_CARD, tasks: Sequence[str] = TASKS, *, rngs: nnx.Rngs) -> None:
+    def __init__(self, cfg: ParTConfig = MODEL_CARD, tasks: Sequence[str] = TASKS, *,
+                 kin_scale: Sequence[float] | None = None, rngs: nnx.Rngs) -> None:
         unknown = [t for t in tasks if t not in _MULTI_OUTPUTS]
         if unknown or not tasks:
             msg = f"unknown task(s) {unknown or list(tasks)}; expected a non-empty subset of {list(TASKS)}"
@@ -357,7 +408,7 @@ class MultiParTau(nnx.Module):
         self.heads = nnx.Dict({t: TaskHead(cfg.width, _MULTI_OUTPUTS[t], _HEAD_DROPOUT[t], rngs=rngs)
                                for t in self.tasks})
         if "kinematics" in self.heads:
-            start_at_reco_jet(self.heads["kinematics"].out)
+            self.heads["kinematics"].out = KinematicsOutput(128, kin_scale, rngs=rngs)
         self.surgery_rngs = nnx.Rngs(surgery=jax.random.fold_in(rngs.params(), 7))
 
     def task_output(self, task: str, x: Array, mask: Array) -> Array:

@@ -25,7 +25,7 @@ from hepnb import kinematics
 from hepnb.tau import constants, evaluate
 from hepnb.tau.data import JetSample, p_theta_weights, split, to_tensors
 from hepnb.tau.losses import TASK_WEIGHTS, MultiTaskLoss, SingleTaskLoss
-from hepnb.tau.models import TASKS, DeepSets, MultiParTau, ParTConfig, SingleParTau, count_params
+from hepnb.tau.models import TASKS, DeepSets, MultiParTau, ParTConfig, SingleParTau, count_params, kinematic_scale
 from hepnb.tau.pcgrad import PCGrad
 from hepnb.tau.pretrain import MaskedParticleLoss, MaskedParticleModel, transfer_backbone
 from hepnb.train import FitResult, fit, predict
@@ -65,6 +65,7 @@ __all__ = [
     "train_single",
     "train_tagger",
     "train_xgboost",
+    "training_kin_scale",
     "with_test_subset",
     "xgboost_scores",
 ]
@@ -184,6 +185,16 @@ def _train(model: nnx.Module, loss_fn: Any, data: TauData, *, epochs: int, batch
                    n_train=n_train if n_labelled is None else n_labelled)
 
 
+def training_kin_scale(data: TauData, train: Mapping[str, np.ndarray] | None, *, scaled: bool = True
+                       ) -> tuple[float, ...] | None:
+    """The kinematics output scale (:func:`hepnb.tau.models.kinematic_scale`) from the τ jets a network is trained
+    on (``train``, e.g. a labelled fraction, or the training split); ``None`` when ``scaled`` is false."""
+    if not scaled:
+        return None
+    jets = _reference(train if train is not None else data.train)
+    return kinematic_scale(jets["kin_targets"], jets["is_tau"])
+
+
 def _label_fraction(data: TauData, fraction: float, seed: int) -> tuple[dict[str, np.ndarray] | None, int | None]:
     """A random ``fraction`` of the training jets, repeated (in a random order) up to the size of the whole
     training split, and its number of distinct jets: a network trained on a fraction takes as many optimiser
@@ -198,8 +209,8 @@ def _label_fraction(data: TauData, fraction: float, seed: int) -> tuple[dict[str
 
 
 def train_multi(data: TauData, cfg: ParTConfig, *, surgery: str = "original", epochs: int, batch_size: int,
-                lr: float = 1e-3, seed: int = 0, fraction: float = 1.0, pretrained: MaskedParticleModel | None = None
-                ) -> Trained:
+                lr: float = 1e-3, seed: int = 0, fraction: float = 1.0, pretrained: MaskedParticleModel | None = None,
+                scaled_kinematics: bool = True) -> Trained:
     """MultiParTau on the four tasks (task weights 1, 1, 1, 2; per-jet weighting of the tau code).
 
     Parameters
@@ -213,25 +224,32 @@ def train_multi(data: TauData, cfg: ParTConfig, *, surgery: str = "original", ep
         split is kept.
     pretrained
         A masked-particle model whose backbone initialises the network (:mod:`hepnb.tau.pretrain`).
+    scaled_kinematics
+        Measure the kinematics outputs and their loss's residuals in units of the spread of each target on the
+        training τ jets (:func:`training_kin_scale`, :class:`~hepnb.tau.models.KinematicsOutput`,
+        :func:`~hepnb.tau.losses.task_loss`); ``False``: the tau code's unscaled outputs and loss.
     """
     if surgery not in SURGERIES:
         msg = f"unknown surgery {surgery!r}; expected one of {list(SURGERIES)}"
         raise ValueError(msg)
-    loss = MultiTaskLoss(TASKS, tuple(TASK_WEIGHTS[t] for t in TASKS))
-    model = MultiParTau(cfg, rngs=nnx.Rngs(params=seed, dropout=seed + 1))
+    train, n_labelled = _label_fraction(data, fraction, seed)
+    kin_scale = training_kin_scale(data, train, scaled=scaled_kinematics)
+    loss = MultiTaskLoss(TASKS, tuple(TASK_WEIGHTS[t] for t in TASKS), kin_scale=kin_scale)
+    model = MultiParTau(cfg, kin_scale=kin_scale, rngs=nnx.Rngs(params=seed, dropout=seed + 1))
     if pretrained is not None:
         transfer_backbone(pretrained, model)
     grad_fn = None if surgery == "none" else PCGrad(loss, surgery)
-    train, n_labelled = _label_fraction(data, fraction, seed)
     return _train(model, loss, data, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, grad_fn=grad_fn,
                   train=train, n_labelled=n_labelled)
 
 
 def train_single(data: TauData, task: str, cfg: ParTConfig, *, epochs: int, batch_size: int, lr: float = 1e-3,
-                 seed: int = 0) -> Trained:
-    """SingleParTau for one task (the tau code's loss of that task, the same per-jet weighting)."""
-    model = SingleParTau(task, cfg, rngs=nnx.Rngs(params=seed, dropout=seed + 1))
-    return _train(model, SingleTaskLoss(task), data, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+                 seed: int = 0, scaled_kinematics: bool = True) -> Trained:
+    """SingleParTau for one task (the tau code's loss of that task, the same per-jet weighting); the kinematics
+    network's outputs scaled as :func:`train_multi`'s."""
+    kin_scale = training_kin_scale(data, None, scaled=scaled_kinematics) if task == "kinematics" else None
+    model = SingleParTau(task, cfg, kin_scale=kin_scale, rngs=nnx.Rngs(params=seed, dropout=seed + 1))
+    return _train(model, SingleTaskLoss(task, kin_scale=kin_scale), data, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
 
 
 def train_tagger(data: TauData, kind: str, cfg: ParTConfig, *, epochs: int, batch_size: int, lr: float = 1e-3,

@@ -16,10 +16,12 @@ from hepnb.tau.models import (
     RECO_JET_TARGETS,
     TASKS,
     DeepSets,
+    KinematicsOutput,
     MultiParTau,
     ParTConfig,
     SingleParTau,
     count_params,
+    kinematic_scale,
 )
 from hepnb.tau.pairs import pair_features
 from hepnb.tau.pcgrad import PCGrad, project_ordered, project_original
@@ -57,8 +59,8 @@ def _randomise(layer: nnx.Linear, seed: int) -> None:
 
 def _models() -> dict[str, nnx.Module]:
     multi, single = MultiParTau(SMALL, rngs=nnx.Rngs(1)), SingleParTau("kinematics", SMALL, rngs=nnx.Rngs(1))
-    _randomise(multi.heads["kinematics"].out, 5)
-    _randomise(single.head, 6)
+    _randomise(multi.heads["kinematics"].out.linear, 5)
+    _randomise(single.head.linear, 6)
     return {"multi": multi, "single": single,
             "transformer": SingleParTau("tau_id", SMALL.with_(pair_dims=()), rngs=nnx.Rngs(1)),
             "deepsets": DeepSets(2, dropout=0.0, rngs=nnx.Rngs(1))}
@@ -372,3 +374,55 @@ def test_masked_particle_pretraining_and_transfer() -> None:
     for a, c in zip(jax.tree.leaves(nnx.state(multi.backbone, nnx.Param, nnx.BatchStat)),
                     jax.tree.leaves(nnx.state(model.backbone, nnx.Param, nnx.BatchStat)), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(c))
+
+
+def test_kinematic_scale_and_scaled_output() -> None:
+    """The scale is each target's Gaussian σ about the reco jet on τ jets only (floored); the output is the reco
+    jet plus scale × the Linear layer."""
+    rng = np.random.default_rng(0)
+    sigma = np.array([0.02, 0.004, 0.003, 0.0, 0.1])
+    targets = np.asarray(RECO_JET_TARGETS) + rng.normal(size=(20_000, 5)) * sigma
+    is_tau = np.arange(20_000) % 2
+    targets[is_tau == 0] += 10.0  # background jets' targets are not used
+    scale = kinematic_scale(targets, is_tau)
+    np.testing.assert_allclose(scale, np.maximum(sigma, 1e-3), rtol=0.05)
+    with pytest.raises(ValueError, match="at least one τ jet"):
+        kinematic_scale(targets, np.zeros(20_000))
+    with pytest.raises(ValueError, match="5 positive values"):
+        KinematicsOutput(8, (1.0, 0.0, 1.0, 1.0, 1.0), rngs=nnx.Rngs(0))
+    out = KinematicsOutput(8, scale, rngs=nnx.Rngs(0))
+    x = jnp.ones((3, 8))
+    np.testing.assert_array_equal(np.asarray(out(x)), np.tile(RECO_JET_TARGETS, (3, 1)))
+    out.linear.bias[...] = jnp.ones(5)
+    np.testing.assert_allclose(np.asarray(out(x)), np.tile(np.add(RECO_JET_TARGETS, scale), (3, 1)), rtol=1e-6)
+
+
+def test_scaled_kinematic_loss_is_robust_to_outliers() -> None:
+    """In units of σ the Huber loss is linear beyond 1σ: a jet 50σ off pulls on the log-pT output as hard as a
+    jet 1σ off. The tau code's loss (no scale) is quadratic there: the outlier pulls 50 times harder. A scale of
+    ones is the tau code's loss."""
+    scale = (0.01, 0.002, 0.002, 0.001, 0.05)
+    b = {"is_tau": jnp.ones(2, jnp.int32), "weight": jnp.ones(2),
+         "kin_targets": jnp.tile(jnp.asarray(RECO_JET_TARGETS, jnp.float32), (2, 1))}
+
+    def pull(residual: float, kin_scale: tuple[float, ...] | None) -> float:
+        pred = b["kin_targets"].at[:, 0].add(residual)
+        return float(jax.grad(lambda p: task_loss("kinematics", p, b, kin_scale=kin_scale))(pred)[0, 0])
+
+    assert pull(50 * scale[0], scale) == pytest.approx(pull(1.0001 * scale[0], scale), rel=1e-3)
+    assert pull(50 * scale[0], None) == pytest.approx(50 * pull(scale[0], None), rel=1e-3)
+    pred = jnp.asarray(np.random.default_rng(1).normal(size=(2, 5)), jnp.float32)
+    assert float(task_loss("kinematics", pred, b)) == pytest.approx(
+        float(task_loss("kinematics", pred, b, kin_scale=(1.0,) * 5)), rel=1e-6)
+    model, batch = MultiParTau(SMALL, rngs=nnx.Rngs(2)), _batch(n=8)
+    _randomise(model.heads["kinematics"].out.linear, 3)
+    model.eval()
+    kin = model(batch["features"], batch["p4"], batch["mask"])["kinematics"]
+    expected = float(task_loss("kinematics", kin, batch, kin_scale=scale))
+    assert expected != pytest.approx(float(task_loss("kinematics", kin, batch)), rel=1e-2)
+    assert float(MultiTaskLoss(kin_scale=scale)(model, batch)[1]["kinematics"]) == pytest.approx(expected, rel=1e-5)
+    single = SingleParTau("kinematics", SMALL, rngs=nnx.Rngs(2))
+    single.eval()
+    out = single(batch["features"], batch["p4"], batch["mask"])
+    assert float(SingleTaskLoss("kinematics", kin_scale=scale)(single, batch)[0]) == pytest.approx(
+        float(task_loss("kinematics", out, batch, kin_scale=scale)), rel=1e-5)

@@ -90,7 +90,7 @@ def test_bfloat16_model_follows_float32() -> None:
     results = {}
     for dtype in ("float32", "bfloat16"):
         model = MultiParTau(cfg.with_(dtype=dtype), rngs=nnx.Rngs(0))
-        model.heads["kinematics"].out.kernel[...] = 0.1 * jax.random.normal(jax.random.key(4), (128, 5))  # not zero
+        model.heads["kinematics"].out.linear.kernel[...] = 0.1 * jax.random.normal(jax.random.key(4), (128, 5))  # not zero
         model.eval()
         assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(nnx.state(model, nnx.Param)))  # master weights
         results[dtype] = _outputs_and_grads(*nnx.split(model), batch)
