@@ -13,7 +13,8 @@ With ``--sweep``, a second section times a sweep as Dask tasks of equal cost: se
 every listed size of the extrapolation leaderboard's MLP on its cross-validation split, and reports beside the
 efficiency the bound that the tasks' own durations set (the largest task, whole tasks per worker).
 
-Usage: python benchmarks/scaling.py [--events 16000] [--events-per-chunk 250] [--max-workers N] [--no-generation]
+Usage: python benchmarks/scaling.py [--events 16000] [--events-per-chunk 250] [--max-workers N | --counts 1 4 16]
+       [--no-generation]
        [--sweep [--sweep-tracks N] [--sweep-epochs N] [--sweep-seeds 4] [--sweep-folds 4] [--sweep-sizes ...]]
        [--output benchmarks/results/scaling.json]
 """
@@ -247,6 +248,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=16_000, help="Z -> tau tau events per worker count")
     parser.add_argument("--events-per-chunk", type=int, default=250)
     parser.add_argument("--max-workers", type=int, default=available_cores(), help="default: the cores available")
+    parser.add_argument("--counts", type=int, nargs="+", default=None,
+                        help="worker counts to time, starting with 1 (default: 1, 2, 4, ... up to --max-workers)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sweep", action="store_true",
                         help="also time a sweep of equal-cost tasks (seeds x folds, each training every size)")
@@ -265,7 +268,9 @@ def main() -> None:
     if args.events < 1 or args.events_per_chunk < 1 or args.max_workers < 1:
         parser.error(f"--events, --events-per-chunk and --max-workers must be >= 1, found {args.events}, "
                      f"{args.events_per_chunk} and {args.max_workers}")
-    counts = worker_counts(args.max_workers)
+    counts = worker_counts(args.max_workers) if args.counts is None else sorted(set(args.counts))
+    if counts[0] != 1:
+        parser.error(f"--counts must include 1 (the baseline of speedup and efficiency), found {args.counts}")
     out = {
         "host": {"cpu": platform.processor() or platform.machine(), "cores_available": available_cores(),
                  "python": platform.python_version(),

@@ -26,7 +26,7 @@ def _run(script: str, tmp_path: Path, *args: str) -> dict[str, Any]:
 
 
 def test_scaling_generation_and_sweep(tmp_path: Path) -> None:
-    result = _run("scaling.py", tmp_path, "--events", "8", "--events-per-chunk", "4", "--max-workers", "2",
+    result = _run("scaling.py", tmp_path, "--events", "8", "--events-per-chunk", "4", "--counts", "1", "2",
                   "--sweep", "--sweep-tracks", "800", "--sweep-epochs", "1", "--sweep-seeds", "1",
                   "--sweep-folds", "2", "--sweep-sizes", "tiny")
     gen = result["generation"]["runs"]
