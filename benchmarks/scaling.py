@@ -119,14 +119,17 @@ def time_generation(n_workers: int, events: int, events_per_chunk: int, seed: in
             "load_avg_1min_before": load_before}
 
 
+def _against_one_worker(row: dict[str, Any], earlier: list[dict[str, Any]]) -> dict[str, Any]:
+    """``row`` with its speedup over the first (one-worker) run of ``earlier`` and efficiency = speedup / workers."""
+    base = earlier[0]["wall_s"] if earlier else row["wall_s"]
+    return {**row, "speedup": base / row["wall_s"], "efficiency": base / row["wall_s"] / row["workers"]}
+
+
 def generation_section(counts: list[int], events: int, events_per_chunk: int, seed: int) -> dict[str, Any]:
     """Scaling of Z → ττ generation over ``counts`` workers, with speedup and efficiency against one worker."""
     rows = []
     for n in counts:
-        row = time_generation(n, events, events_per_chunk, seed)
-        base = rows[0]["wall_s"] if rows else row["wall_s"]
-        row["speedup"] = base / row["wall_s"]
-        row["efficiency"] = row["speedup"] / n
+        row = _against_one_worker(time_generation(n, events, events_per_chunk, seed), rows)
         rows.append(row)
         print(f"generation, {n:3d} workers: {row['wall_s']:7.1f} s, {row['events_per_s']:7.1f} events/s, "
               f"speedup {row['speedup']:5.2f}, efficiency {row['efficiency']:.2f} "
@@ -230,10 +233,7 @@ def sweep_section(counts: list[int], *, n_train: int, epochs: int, seeds: int, f
     items = [(s, f) for s in range(seeds) for f in range(folds)]
     rows = []
     for n in counts:
-        row = time_sweep(n, dataset, items, sizes, folds, epochs, batch_size)
-        base = rows[0]["wall_s"] if rows else row["wall_s"]
-        row["speedup"] = base / row["wall_s"]
-        row["efficiency"] = row["speedup"] / n
+        row = _against_one_worker(time_sweep(n, dataset, items, sizes, folds, epochs, batch_size), rows)
         rows.append(row)
         print(f"sweep, {n:3d} workers: {row['wall_s']:7.1f} s for {row['tasks']} tasks, speedup "
               f"{row['speedup']:5.2f}, efficiency {row['efficiency']:.2f} (bound from the tasks' durations "
