@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-from hepnb.tracks.constants import KAPPA_GEV_T_MM, LEGS_MM, TX_MAX, TY_MAX, Z_T3_MM
+from hepnb.tracks.constants import KAPPA_GEV_T_MM, LEGS_MM, MAGNET_SHIM_FACTORS, TX_MAX, TY_MAX, Z_T3_MM
 from hepnb.tracks.data import generate_tracks
-from hepnb.tracks.field import _line_integrals, analytic_field, default_field_map, field
+from hepnb.tracks.field import _line_integrals, analytic_field, default_field_map, field, fit_pole_shim
 from hepnb.tracks.propagate import flip_polarity, for_polarity, reference, rk4, single_kick
 
 RNG = np.random.default_rng(11)
@@ -57,6 +57,17 @@ def test_dipole_integral_peak_strength_and_uniformity() -> None:
         axis = _line_integrals(analytic_field, np.zeros((1, 2)), Z_T3_MM, 941)[0]
         rel = _line_integrals(analytic_field, slopes, Z_T3_MM, 941) / axis - 1
     assert np.abs(rel).max() < 0.05  # LHCb: ∫B dl within ±5 % over the acceptance
+
+
+def test_pole_shim_constants_are_the_fit_they_say_they_are() -> None:
+    """``MAGNET_SHIM_FACTORS`` are what :func:`fit_pole_shim` gives (deterministic, ~13 s), and the fit meets its own
+    targets: ∫By dz = −4 T·m on axis, the peak near 4.6 m, |B| ≤ 1.16 T in the acceptance, ∫|B × dl| within 5 %."""
+    fit = fit_pole_shim()
+    np.testing.assert_allclose(fit["factors"], MAGNET_SHIM_FACTORS, atol=1e-4)
+    assert fit["integral_on_axis_t_m"] == pytest.approx(-4.0, rel=1e-3)
+    assert abs(fit["z_peak_mm"] - 4600.0) <= 250.0
+    assert fit["max_b_acceptance_t"] <= 1.16 + 1e-3
+    assert max(np.abs(fit["line_integral_rel"])) < 0.05
 
 
 def test_the_study_field_is_the_map_that_rk4_uses_by_default() -> None:
