@@ -70,18 +70,17 @@ def _cluster_client(n_workers: int, worker_env: dict[str, str] | None = None) ->
         yield client
 
 
-def _pin_workers(client: Any) -> dict[str, int] | None:
+def _pin_workers(client: Any) -> None:
     """Pin each worker process, every thread of it, to a core of its own (Linux), before it imports anything
     that starts threads. Without it one JAX worker spreads over 1.5 of 2 cores (XLA's CPU thread pools, even with
     Eigen single-threaded), so "1 worker" is not one core and the efficiency is understated."""
     if not hasattr(os, "sched_getaffinity"):
-        return None
+        return
     cores = sorted(os.sched_getaffinity(0))
     workers = sorted(client.scheduler_info()["workers"])
     plan = {address: cores[i % len(cores)] for i, address in enumerate(workers)}
     for address, core in plan.items():
         client.run(_pin_this_process, core, workers=[address])
-    return plan
 
 
 def _pin_this_process(core: int) -> int:

@@ -25,7 +25,16 @@ from hepnb import kinematics
 from hepnb.tau import constants, evaluate
 from hepnb.tau.data import JetSample, p_theta_weights, split, to_tensors
 from hepnb.tau.losses import TASK_WEIGHTS, MultiTaskLoss, SingleTaskLoss
-from hepnb.tau.models import TASKS, DeepSets, MultiParTau, ParTConfig, SingleParTau, count_params, kinematic_scale
+from hepnb.tau.models import (
+    RECO_JET_TARGETS,
+    TASKS,
+    DeepSets,
+    MultiParTau,
+    ParTConfig,
+    SingleParTau,
+    count_params,
+    kinematic_scale,
+)
 from hepnb.tau.pcgrad import PCGrad
 from hepnb.tau.pretrain import MaskedParticleLoss, MaskedParticleModel, transfer_backbone
 from hepnb.train import FitResult, fit, predict
@@ -136,10 +145,11 @@ def with_test_subset(data: TauData, n_bkg: int, seed: int) -> TauData:
     return TauData(train=data.train, val=data.val, test=test, gen_taus=data.gen_taus)
 
 
-def _reference(data: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The jets networks train and validate on: q/g and hadronic τ (the other origins are test-only)."""
+def _reference(data: Mapping[str, np.ndarray], keys: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """The jets networks train and validate on: q/g and hadronic τ (the other origins are test-only); only the
+    arrays ``keys`` when given."""
     keep = np.isin(data["origin"], (0, 1))
-    return {k: v[keep] for k, v in data.items()}
+    return {k: data[k][keep] for k in (data if keys is None else keys)}
 
 
 def _train_arrays(data: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -191,7 +201,7 @@ def training_kin_scale(data: TauData, train: Mapping[str, np.ndarray] | None, *,
     on (``train``, e.g. a labelled fraction, or the training split); ``None`` when ``scaled`` is false."""
     if not scaled:
         return None
-    jets = _reference(train if train is not None else data.train)
+    jets = _reference(train if train is not None else data.train, ("kin_targets", "is_tau"))
     return kinematic_scale(jets["kin_targets"], jets["is_tau"])
 
 
@@ -249,7 +259,8 @@ def train_single(data: TauData, task: str, cfg: ParTConfig, *, epochs: int, batc
     network's outputs scaled as :func:`train_multi`'s."""
     kin_scale = training_kin_scale(data, None, scaled=scaled_kinematics) if task == "kinematics" else None
     model = SingleParTau(task, cfg, kin_scale=kin_scale, rngs=nnx.Rngs(params=seed, dropout=seed + 1))
-    return _train(model, SingleTaskLoss(task, kin_scale=kin_scale), data, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+    return _train(model, SingleTaskLoss(task, kin_scale=kin_scale), data, epochs=epochs, batch_size=batch_size,
+                  lr=lr, seed=seed)
 
 
 def train_tagger(data: TauData, kind: str, cfg: ParTConfig, *, epochs: int, batch_size: int, lr: float = 1e-3,
@@ -407,7 +418,7 @@ def baselines(data: TauData, *, n_boot: int = 50) -> dict[str, Any]:
     f, m = test["features"][tau], test["mask"][tau]
     true = test["decay_mode"][tau]
     jet_pt = kinematics.pt_gev(test["jet_p4"][tau])
-    reco = evaluate.decode_kinematics(np.tile(np.asarray([0.0, 0.0, 0.0, 1.0, 0.0]), (int(tau.sum()), 1)),
+    reco = evaluate.decode_kinematics(np.tile(np.asarray(RECO_JET_TARGETS), (int(tau.sum()), 1)),
                                       test["jet_p4"][tau].astype(np.float64))
     return {"decay_mode": {name: evaluate.decay_mode_metrics(dm_baseline_prediction(test, name, hps_params), true,
                                                              n_boot=n_boot) for name in _DM_BASELINES},
