@@ -15,9 +15,11 @@ decay mode, and each event's prompt charged lepton. HepMC3 files (:mod:`hepnb.ta
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,7 +27,8 @@ import numpy as np
 from hepnb.tau import constants
 
 __all__ = ["MAX_PYTHIA_SEED", "PROCESSES", "GenEvents", "Record", "charge_of", "concatenate", "decay_mode_class",
-           "gen_events", "is_prompt_parent", "pythia_events", "pythia_records", "pythia_settings"]
+           "gen_events", "is_prompt_parent", "pythia_events", "pythia_records", "pythia_settings", "pythia_xml_dir",
+           "xml_dir_candidates"]
 
 #: The processes, as the Z decay channels Pythia is allowed.
 PROCESSES: dict[str, str] = {"ztautau": "23:onIfAny = 15", "zqq": "23:onIfAny = 1 2 3 4 5",
@@ -62,12 +65,57 @@ def pythia_settings(process: str, seed: int) -> list[str]:
             f"Random:seed = {seed + 1}", "Next:numberCount = 0", "Print:quiet = on"]
 
 
+#: Where Pythia 8 keeps its settings (``Index.xml`` and the files it includes), below an installation prefix.
+_XMLDOC = Path("share", "Pythia8", "xmldoc")
+
+
+def xml_dir_candidates(module_file: str | Path) -> list[Path]:
+    """The folders where the pythia8mc wheel's settings can be, given the path of its compiled module.
+
+    A normal installation puts the module in ``PREFIX/lib/pythonX.Y/site-packages`` and the settings in
+    ``PREFIX/share/Pythia8/xmldoc``, which is where pythia8mc itself looks (``../../../share`` from the
+    module). ``pip install --target DIR`` puts both in ``DIR`` (``DIR/share/Pythia8/xmldoc``), where it does
+    not look.
+    """
+    here = Path(module_file).resolve().parent
+    return [*([here.parents[2] / _XMLDOC] if len(here.parents) > 2 else []), here / _XMLDOC]
+
+
+def pythia_xml_dir() -> str:
+    """The folder of Pythia 8's settings.
+
+    ``$PYTHIA8DATA`` when it is set (Pythia reads it itself and it takes precedence), otherwise the first
+    of :func:`xml_dir_candidates` that holds ``Index.xml``. The generators set ``$PYTHIA8DATA`` to it when it
+    is unset, since pythia8mc reads no other way of giving the folder.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``$PYTHIA8DATA`` or every candidate lacks ``Index.xml``: Pythia would otherwise fail in every
+        generation task with "settings unavailable".
+    """
+    import pythia8mc
+
+    env = os.environ.get("PYTHIA8DATA", "")
+    candidates = [Path(env)] if env else xml_dir_candidates(pythia8mc.__file__)
+    for folder in candidates:
+        if (folder / "Index.xml").is_file():
+            return str(folder)
+    where = f"$PYTHIA8DATA={env}" if env else f"the pythia8mc module at {pythia8mc.__file__}"
+    msg = (f"Pythia 8's settings (Index.xml) were not found for {where}; looked in "
+           f"{', '.join(map(str, candidates))}. Set PYTHIA8DATA to the wheel's share/Pythia8/xmldoc folder")
+    raise FileNotFoundError(msg)
+
+
 def _pythia(process: str, seed: int) -> Any:
     """An initialised ``pythia8mc.Pythia`` with :func:`pythia_settings`."""
     import pythia8mc
 
     settings = pythia_settings(process, seed)
-    py = pythia8mc.Pythia("", False)
+    xml_dir = pythia_xml_dir()
+    # pythia8mc 8.317 ignores its constructor's folder and reads only $PYTHIA8DATA or its own default
+    os.environ.setdefault("PYTHIA8DATA", xml_dir)
+    py = pythia8mc.Pythia(xml_dir, False)
     for line in settings:
         py.readString(line)
     if not py.init():

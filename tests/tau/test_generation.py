@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import awkward as ak
 import numpy as np
 import pytest
 
 from hepnb import kinematics
-from hepnb.tau import constants, evaluate
+from hepnb.tau import constants, evaluate, events
 from hepnb.tau.events import decay_mode_class, pythia_events
 from hepnb.tau.jets import generate_jets
 
@@ -96,3 +98,60 @@ def test_bad_inputs() -> None:
         generate_jets("zgg", 1, seed=0)
     with pytest.raises(ValueError, match="n_events must be >= 1"):
         generate_jets("zqq", 0, seed=0)
+
+
+def _settings_at(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "Index.xml").write_text("<chapter/>")
+    return folder
+
+
+def test_pythia_settings_are_found_for_target_installs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pythia8mc looks for its settings three folders above its module; ``pip install --target DIR`` (the GPU
+    machine's way) puts them in DIR/share, beside the module, where it does not look."""
+    import pythia8mc
+
+    monkeypatch.delenv("PYTHIA8DATA", raising=False)
+    assert (Path(events.pythia_xml_dir()) / "Index.xml").is_file()  # this environment's own installation
+
+    venv = tmp_path / "venv" / "lib" / "python3.12" / "site-packages"
+    venv_settings = _settings_at(tmp_path / "venv" / "share" / "Pythia8" / "xmldoc")
+    target_settings = _settings_at(tmp_path / "site" / "share" / "Pythia8" / "xmldoc")
+    assert events.xml_dir_candidates(venv / "pythia8mc.so")[0] == venv_settings
+    assert target_settings in events.xml_dir_candidates(tmp_path / "site" / "pythia8mc.so")
+
+    monkeypatch.setattr(pythia8mc, "__file__", str(tmp_path / "site" / "pythia8mc.so"))
+    assert events.pythia_xml_dir() == str(target_settings)
+    monkeypatch.setattr(pythia8mc, "__file__", str(tmp_path / "elsewhere" / "pythia8mc.so"))
+    with pytest.raises(FileNotFoundError, match="PYTHIA8DATA"):
+        events.pythia_xml_dir()
+    monkeypatch.setenv("PYTHIA8DATA", str(venv_settings))  # the variable wins, as it does in Pythia itself
+    assert events.pythia_xml_dir() == str(venv_settings)
+    monkeypatch.setenv("PYTHIA8DATA", str(tmp_path / "missing"))
+    with pytest.raises(FileNotFoundError, match="missing"):
+        events.pythia_xml_dir()
+
+
+def test_pythia_initialises_from_a_target_install(tmp_path: Path) -> None:
+    """End to end: pythia8mc imported from a ``pip install --target`` layout (its module and share/ side by side,
+    linked from this environment) with $PYTHIA8DATA unset initialises through the generators' own code."""
+    import os
+    import subprocess
+    import sys
+
+    import pythia8mc
+
+    module = Path(pythia8mc.__file__)
+    settings = events.xml_dir_candidates(module)[0]
+    site = tmp_path / "site"
+    (site / "share" / "Pythia8").mkdir(parents=True)
+    (site / module.name).symlink_to(module)
+    (site / "share" / "Pythia8" / "xmldoc").symlink_to(settings)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHIA8DATA"}
+    env["PYTHONPATH"] = os.pathsep.join([str(site), str(Path(__file__).resolve().parents[2])])
+    code = ("import pythia8mc; from hepnb.tau import events; "
+            "assert pythia8mc.__file__.startswith(%r), pythia8mc.__file__; "
+            "py = events._pythia('zee', 1); assert py.next(); print('ok', py.event.size())") % str(site)
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                         check=False)
+    assert run.returncode == 0 and run.stdout.startswith("ok"), run.stdout[-2000:] + run.stderr[-2000:]
