@@ -22,6 +22,7 @@ import numpy as np
 import optax
 from numpy.typing import NDArray
 
+from hepnb.compute.devices import xgboost_device
 from hepnb.pid.baselines import Baseline, baseline_predictions
 from hepnb.pid.constants import O2_TOF_P_MIN_GEV
 from hepnb.pid.models import NETWORKS, build_network, focal_loss, network_settings
@@ -160,7 +161,7 @@ def train_tree(name: str, data: Prepared, *, n_trees: int, seed: int = 0) -> tup
     else:
         import xgboost as xgb
 
-        device = "cuda" if jax.default_backend() == "gpu" else "cpu"
+        device = xgboost_device()
         stop = _XGB_EARLY_STOPPING if spec.validation_split else None
         model = xgb.XGBClassifier(n_estimators=n_trees, max_depth=7, learning_rate=0.1, subsample=0.8,
                                   colsample_bytree=0.8, tree_method="hist", device=device, objective="multi:softprob",

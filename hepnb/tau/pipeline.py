@@ -22,6 +22,7 @@ import optax
 from flax import nnx
 
 from hepnb import kinematics
+from hepnb.compute.devices import xgboost_device
 from hepnb.tau import constants, evaluate
 from hepnb.tau.data import JetSample, p_theta_weights, split, to_tensors
 from hepnb.tau.losses import TASK_WEIGHTS, MultiTaskLoss, SingleTaskLoss
@@ -296,7 +297,7 @@ def train_xgboost(data: TauData, *, n_trees: int, seed: int = 0, fraction: float
     train = subsample(train, fraction, seed) if fraction < 1.0 else train
     val = _reference(data.val)
     model = xgb.XGBClassifier(n_estimators=n_trees, max_depth=6, learning_rate=0.1, subsample=0.8,
-                              tree_method="hist", device="cuda" if jax.default_backend() == "gpu" else "cpu",
+                              tree_method="hist", device=xgboost_device(),
                               random_state=seed, early_stopping_rounds=max(10, n_trees // 10), eval_metric="logloss")
     x_tr = evaluate.jet_summary_features(train["features"], train["mask"], train["jet_p4"])
     x_va = evaluate.jet_summary_features(val["features"], val["mask"], val["jet_p4"])

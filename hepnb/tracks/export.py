@@ -112,6 +112,8 @@ def round_trip(predictors: dict[str, Callable[[Array], Array]], rows: list[dict[
         t0 = time.perf_counter()
         try:
             path = export_onnx(fn, Path(folder) / f"{name}.onnx", name=name)
+        except ImportError:  # a missing jax2onnx or onnx is the installation's fault, not the model's
+            raise
         except Exception as err:  # noqa: BLE001 - the row says which primitive failed and why
             out.append({"model": name, "family": family, "error": f"{type(err).__name__}: {err}"[:500]})
             continue

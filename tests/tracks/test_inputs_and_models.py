@@ -14,7 +14,7 @@ from numpy.polynomial import chebyshev
 
 from hepnb.tracks import evaluate, pipeline
 from hepnb.tracks.data import generate_tracks, setting
-from hepnb.tracks.export import export_onnx, onnx_max_abs_diff
+from hepnb.tracks.export import export_onnx, onnx_max_abs_diff, round_trip
 from hepnb.tracks.models import SIZES, LearnedExtrapolator, build_head, n_params
 from hepnb.tracks.polynomial import _design, exponents
 from hepnb.tracks.propagate import reference, rk4
@@ -246,6 +246,16 @@ def test_checkpoint_and_onnx_round_trips(zoo: tuple[dict, dict], dataset: dict, 
         assert diff["max_slope_diff_mrad"] < 1e-2, name
     with pytest.raises(FileNotFoundError, match="no config.json"):
         pipeline.load_extrapolator(tmp_path, None)
+
+
+def test_onnx_round_trip_fails_without_jax2onnx(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A missing exporter is an installation error, raised; not a table row saying the model failed to export."""
+    monkeypatch.setitem(__import__("sys").modules, "jax2onnx", None)  # import jax2onnx raises ImportError
+    rows = [{"model": "straight", "family": "poly", "val_median_um": 1.0}]
+    dataset = {"test": {"start": np.zeros((8, 5), np.float32)}}
+    with pytest.raises(ImportError, match="jax2onnx"):
+        round_trip({"straight": lambda x: x}, rows, dataset, tmp_path)
+    assert not list(tmp_path.iterdir())
 
 
 def test_seed_faithful_setting_reproduces_the_weak_bending() -> None:
