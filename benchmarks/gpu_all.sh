@@ -12,7 +12,9 @@
 #     tracks   benchmarks/tracks_infer.py  ns/track at batch 16 k and 1 M (the models found in
 #              results/<profile>/rkpinn_leaderboard/checkpoints; carry that folder to time the trained zoo)
 #     scaling  benchmarks/scaling.py  Pythia generation and an equal-cost sweep at 1, 2, 4, 8, 16 workers (CPU)
-#     full-pid | full-tracks | full-tau   `hepnb run <study> --profile full` (≤ 9 min each; `gpu_wheels.sh full`)
+#     full-pid | full-tracks | full-tau   `hepnb run <study> --profile full` (≤ 9 min each; `gpu_wheels.sh full-<study>`);
+#              the run's folders stay in $SCRATCH (default /tmp/hepnb-gpu-all); its results.json and executed notebook
+#              are copied to DIR as full-<study>.results.json and full-<study>.ipynb
 #   --small     tiny sizes, to test the script on a CPU (each stage runs a few steps; time caps ten times longer)
 #   --budget-s  stop starting stages when less than a stage's minimum is left (default 470 s: 8 minutes with margin)
 #   --out       where the JSON and the log go (default: $OUT on the device machine, else benchmarks/results/gpu_all)
@@ -72,9 +74,13 @@ MIN[scaling]=90; CAP[scaling]=200
 for study in pid tracks tau; do MIN[full-$study]=300; CAP[full-$study]=560; done
 # --small runs on a CPU, often a shared one: the caps are the GPU's times ten
 if [[ $SMALL == 1 ]]; then for stage in "${!CAP[@]}"; do CAP[$stage]=$((CAP[$stage] * 10)); done; fi
-CMD[full-pid]="-m hepnb.cli run pid_ranges --profile $PROFILE --output $DEST/full-pid --results-dir $DEST/full-pid"
-CMD[full-tracks]="-m hepnb.cli run rkpinn_leaderboard --profile $PROFILE --output $DEST/full-tracks --results-dir $DEST/full-tracks"
-CMD[full-tau]="-m hepnb.cli run tau_multitask --profile $PROFILE --output $DEST/full-tau --results-dir $DEST/full-tau"
+# $OUT on the device machine returns at most 8 files, none deeper than $OUT/a/b/: the runs write elsewhere and
+# their results.json and executed notebook are copied back flat, after the stage
+SCRATCH=${SCRATCH:-${TMPDIR:-/tmp}/hepnb-gpu-all}
+declare -A STUDY=([full-pid]=pid_ranges [full-tracks]=rkpinn_leaderboard [full-tau]=tau_multitask)
+for stage in "${!STUDY[@]}"; do
+  CMD[$stage]="-m hepnb.cli run ${STUDY[$stage]} --profile $PROFILE --output $SCRATCH/$stage --results-dir $SCRATCH/$stage"
+done
 
 "$PY" - "$DEST/summary.json" <<'EOF' >>"$LOG" 2>&1
 import json, platform, subprocess, sys
@@ -123,6 +129,7 @@ for stage in "${STAGES[@]}"; do
   fi
   limit=$(( left < CAP[$stage] ? left : CAP[$stage] ))
   echo "== $stage (limit ${limit} s): $PY $cmd" | tee -a "$LOG"
+  [[ $stage == full-* ]] && rm -rf "${SCRATCH:?}/$stage"  # no earlier run's results.json to copy back
   t0=$(date +%s)
   # the scaling benchmark runs CPU workers: keep 16 processes from each grabbing the GPU
   if [[ $stage == scaling ]]; then
@@ -133,6 +140,14 @@ for stage in "${STAGES[@]}"; do
   secs=$(( $(date +%s) - t0 ))
   if [[ $rc == 0 ]]; then status=ok; elif [[ $rc == 124 || $rc == 137 ]]; then status="timed out at ${limit} s"; else status="failed"; fi
   [[ $rc == 0 ]] || FAILED=1
+  if [[ $stage == full-* ]]; then
+    study=${STUDY[$stage]}
+    cp "$SCRATCH/$stage/$PROFILE/$study/results.json" "$DEST/$stage.results.json" 2>/dev/null \
+      || echo "== $stage: no results.json (a failed run writes none)" | tee -a "$LOG"
+    for nb in "$SCRATCH/$stage/$study.ipynb" "$SCRATCH/$stage/$study.failed.ipynb"; do
+      [[ -f $nb ]] && cp "$nb" "$DEST/$stage.ipynb"
+    done
+  fi
   echo "== $stage: $status (rc $rc, ${secs} s)" | tee -a "$LOG"
   record "$stage" "$rc" "$secs" "$status" "$PY $cmd"
 done
