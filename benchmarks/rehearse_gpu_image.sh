@@ -47,4 +47,17 @@ for group in "${GROUPS_[@]}"; do
      bash benchmarks/gpu_all.sh --small --budget-s 6000 --out "$WORK/out-$group" "${stages[@]}") || FAILED=1
 done
 grep -h '^== ' "$WORK"/out-*/all.log
+# one record of the rehearsal: each group's environment and stages (gpu_all.sh's summary.json)
+"$WORK/image/bin/python" - "$WORK" "${GROUPS_[@]}" <<'PY'
+import json, subprocess, sys
+from pathlib import Path
+work, groups = Path(sys.argv[1]), sys.argv[2:]
+commit = subprocess.run(["git", "-C", str(work / "repo"), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+out = {"what": "benchmarks/rehearse_gpu_image.sh: gpu_all.sh --small on a Python 3.12 copy of the GPU image's packages "
+               "with only the carried wheels added (pip --target), in a fresh clone", "git_commit": commit,
+       "groups": {g: json.loads((work / f"out-{g}" / "summary.json").read_text()) for g in groups
+                  if (work / f"out-{g}" / "summary.json").is_file()}}
+(work / "summary.json").write_text(json.dumps(out, indent=1))
+print(f"summary: {work / 'summary.json'}")
+PY
 exit $FAILED
