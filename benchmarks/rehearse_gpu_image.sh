@@ -8,7 +8,7 @@
 #
 # Usage: benchmarks/rehearse_gpu_image.sh PYTHON3.12 [GROUP ...]
 #   GROUP: bench (stages tau pid tracks scaling; their PyTorch sides record 'not installed'), full-pid, full-tracks, full-tau
-#          (default: all four). Work folder: $REHEARSE_DIR (default /tmp/hepnb-gpu-rehearsal); ~15 min on 2 cores.
+#          (default: all four). Work folder: $REHEARSE_DIR (default /tmp/hepnb-gpu-rehearsal); about 22 min on 2 cores.
 set -euo pipefail
 PY312=${1:?usage: $0 PYTHON3.12 [GROUP ...]}
 shift
