@@ -1,8 +1,8 @@
-"""Metrics shared by the studies: ROC, working points, bootstrap, calibration, resolution."""
+"""Metrics shared by the studies: ROC, working points, the one (paired) bootstrap, calibration, resolution."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -10,15 +10,22 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn import metrics as _skm
 
 __all__ = [
+    "CONFIDENCE_LEVEL",
     "auc",
+    "bootstrap",
     "bootstrap_ci",
+    "bootstrap_counts",
     "efficiency_at_purity",
     "expected_calibration_error",
     "interpolated_eff_bkg",
+    "mean_interval",
+    "paired_difference",
     "purity_efficiency_curve",
     "quantile_resolution",
     "reliability_curve",
+    "resample_indices",
     "roc_curve",
+    "spread",
 ]
 
 
@@ -89,33 +96,106 @@ def efficiency_at_purity(y_true: ArrayLike, score: ArrayLike, purity: float) -> 
     return float(eff[best]), float(thresholds[best])
 
 
-def bootstrap_ci(
-    statistic: Callable[..., float],
-    *arrays: ArrayLike,
-    n_boot: int = 200,
-    cl: float = 0.68,
-    seed: int = 0,
-) -> dict[str, float]:
-    """Bootstrap the uncertainty of ``statistic(*arrays)`` by resampling rows with replacement.
+#: Confidence level of every interval the book quotes: the central 68.27 % (one Gaussian standard deviation).
+CONFIDENCE_LEVEL = 0.6827
+
+
+def _row_count(arrays: Sequence[NDArray[Any]]) -> int:
+    n = arrays[0].shape[0]
+    if any(a.shape[0] != n for a in arrays):
+        msg = f"all arrays must have the same length, found {[a.shape[0] for a in arrays]}"
+        raise ValueError(msg)
+    if n < 1:
+        msg = "the bootstrap needs at least one row, found an empty sample"
+        raise ValueError(msg)
+    return n
+
+
+def resample_indices(n: int, n_boot: int, seed: int = 0) -> Iterator[NDArray[np.int64]]:
+    """The rows of each of ``n_boot`` bootstrap resamplings of ``n`` rows (drawn with replacement), one at a time.
+
+    Every bootstrap of the project draws its resamplings here, so that statistics of the same rows with the
+    same ``seed`` are paired: each resampling is ``default_rng(seed).integers(0, n, n)``, in turn.
+    """
+    if n < 1 or n_boot < 2:
+        msg = f"the bootstrap needs n >= 1 rows and n_boot >= 2 resamplings, found {n} and {n_boot}"
+        raise ValueError(msg)
+    rng = np.random.default_rng(seed)
+    for _ in range(n_boot):
+        yield rng.integers(0, n, n)
+
+
+def bootstrap(statistic: Callable[..., Any], *arrays: ArrayLike, n_boot: int = 100, seed: int = 0
+              ) -> NDArray[np.float64]:
+    """Values of ``statistic(*arrays)`` on ``n_boot`` resamplings of the rows of ``arrays`` (resampled together).
+
+    A resampling on which the statistic raises :class:`ValueError` (a class missing from it, say) gives NaN.
+    """
+    data = [np.asarray(a) for a in arrays]
+    n = _row_count(data)
+    out = np.empty(n_boot)
+    for i, idx in enumerate(resample_indices(n, n_boot, seed)):
+        try:
+            out[i] = statistic(*(a[idx] for a in data))
+        except ValueError:
+            out[i] = np.nan
+    return out
+
+
+def bootstrap_counts(n: int, n_boot: int, seed: int = 0) -> NDArray[np.int64]:
+    """How often each of ``n`` rows is drawn in each resampling of :func:`resample_indices`, shape (n_boot, n).
+
+    A mean over rows is then one matrix product (:func:`mean_interval`); the resamplings are the same as those
+    of :func:`bootstrap` with the same ``n`` and ``seed``.
+    """
+    return np.stack([np.bincount(idx, minlength=n) for idx in resample_indices(n, n_boot, seed)])
+
+
+def spread(values: ArrayLike) -> float:
+    """Standard deviation (ddof 1) of the finite bootstrap values; NaN with fewer than two."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    return float(np.std(v, ddof=1)) if v.size > 1 else float("nan")
+
+
+def _summary(value: float, values: NDArray[np.float64]) -> dict[str, float]:
+    finite = values[np.isfinite(values)]
+    lo, hi = np.quantile(finite, [(1 - CONFIDENCE_LEVEL) / 2, (1 + CONFIDENCE_LEVEL) / 2]) if finite.size else (
+        np.nan, np.nan)
+    return {"value": float(value), "std": spread(values), "lo": float(lo), "hi": float(hi)}
+
+
+def bootstrap_ci(statistic: Callable[..., float], *arrays: ArrayLike, n_boot: int = 200, seed: int = 0
+                 ) -> dict[str, float]:
+    """``statistic(*arrays)`` with its bootstrap uncertainty.
 
     Returns
     -------
     dict
-        ``value`` (on the full sample), ``std``, ``lo`` and ``hi`` (central interval at ``cl``).
+        ``value`` (on the full sample), ``std`` and ``lo``/``hi`` (central interval at :data:`CONFIDENCE_LEVEL`)
+        over the resamplings of :func:`bootstrap`.
     """
     data = [np.asarray(a) for a in arrays]
-    n = data[0].shape[0]
-    if any(a.shape[0] != n for a in data):
-        msg = f"all arrays must have the same length, found {[a.shape[0] for a in data]}"
+    return _summary(statistic(*data), bootstrap(statistic, *data, n_boot=n_boot, seed=seed))
+
+
+def mean_interval(values: ArrayLike, counts: NDArray[np.int64]) -> dict[str, float]:
+    """Mean of per-row ``values`` with its bootstrap std and interval over the resamplings ``counts``
+    (:func:`bootstrap_counts`): with the same counts for every model, differences are paired."""
+    v = np.asarray(values, dtype=np.float64)
+    if counts.shape[1] != v.size:
+        msg = f"the resamplings are of {counts.shape[1]} rows, the values of {v.size}"
         raise ValueError(msg)
-    rng = np.random.default_rng(seed)
-    values = np.empty(n_boot)
-    for i in range(n_boot):
-        idx = rng.integers(0, n, n)
-        values[i] = statistic(*(a[idx] for a in data))
-    lo, hi = np.quantile(values, [(1 - cl) / 2, (1 + cl) / 2])
-    return {"value": float(statistic(*data)), "std": float(np.std(values, ddof=1)),
-            "lo": float(lo), "hi": float(hi)}
+    return _summary(float(v.mean()), counts @ v / v.size)
+
+
+def paired_difference(statistic: Callable[..., float], a: Sequence[ArrayLike], b: Sequence[ArrayLike], *,
+                      n_boot: int = 100, seed: int = 0) -> dict[str, float]:
+    """``statistic(*a) − statistic(*b)`` on the same rows, with the spread of the difference over common
+    resamplings (a paired bootstrap): ``value`` and ``std``."""
+    k = len(a)
+    diffs = bootstrap(lambda *xs: statistic(*xs[:k]) - statistic(*xs[k:]), *a, *b, n_boot=n_boot, seed=seed)
+    return {"value": float(statistic(*a) - statistic(*b)), "std": spread(diffs)}
 
 
 def reliability_curve(y_true: ArrayLike, prob: ArrayLike, n_bins: int = 10) -> dict[str, Any]:

@@ -65,3 +65,25 @@ def test_interpolated_eff_bkg_reads_the_roc_curve_between_its_points() -> None:
     assert interpolated_eff_bkg(y, s, 0.75).shape == ()
     separated = interpolated_eff_bkg([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9], 0.9)
     assert float(separated) == 0.0
+
+
+def test_one_bootstrap_serves_every_form() -> None:
+    """bootstrap, bootstrap_counts and bootstrap_ci draw the same resamplings for the same n and seed, so a
+    mean over counts equals the statistic over indices, and paired differences shrink for correlated samples."""
+    from hepnb import metrics
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=500)
+    by_index = metrics.bootstrap(np.mean, x, n_boot=50, seed=3)
+    counts = metrics.bootstrap_counts(500, 50, seed=3)
+    np.testing.assert_allclose(counts @ x / 500, by_index, rtol=1e-12)
+    assert metrics.mean_interval(x, counts)["std"] == pytest.approx(metrics.spread(by_index))
+    ci = metrics.bootstrap_ci(np.mean, x, n_boot=50, seed=3)
+    assert ci["lo"] < ci["value"] < ci["hi"] and ci["std"] == pytest.approx(np.std(by_index, ddof=1))
+    y = x + rng.normal(scale=0.05, size=500)
+    paired = metrics.paired_difference(np.mean, (x,), (y,), n_boot=200)
+    unpaired = np.hypot(metrics.spread(metrics.bootstrap(np.mean, x, n_boot=200, seed=1)),
+                        metrics.spread(metrics.bootstrap(np.mean, y, n_boot=200, seed=2)))
+    assert paired["std"] < 0.2 * unpaired
+    with pytest.raises(ValueError, match="same length"):
+        metrics.bootstrap(np.mean, x, y[:10])

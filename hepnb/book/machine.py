@@ -152,7 +152,7 @@ def conclusion_markdown(bench: dict[str, Any], info: dict[str, Any]) -> str:
     info
         :func:`machine_info`'s result (backend and core count, the condition of the statement).
     """
-    from hepnb.book.prose import format_with_uncertainty
+    from hepnb.book.numbers import format_with_uncertainty
 
     def count(x: float) -> str:
         return f"{x:,.0f}".replace(",", "\u202f")

@@ -43,7 +43,7 @@ identifier is part of a name, as in prose. Comparative words are only looked for
 
 Writing prose from numbers
 --------------------------
-:func:`format_with_uncertainty` rounds a value and its uncertainty by the PDG rule;
+:func:`hepnb.book.numbers.format_with_uncertainty` rounds a value and its uncertainty by the PDG rule;
 :func:`describe_difference` states a paired comparison in words ("higher than … by … ± …", "consistent
 with …"); :func:`sample_sentence` states the profile and the sample sizes; :func:`results_markdown` renders
 "What results.json holds" from the results file itself. A study notebook uses them like this::
@@ -73,6 +73,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from hepnb.book.numbers import format_count, format_with_uncertainty
+
 __all__ = [
     "ALLOWED_PHRASES",
     "COMPARATIVE_WORDS",
@@ -80,7 +82,6 @@ __all__ = [
     "check_markdown",
     "check_notebook",
     "describe_difference",
-    "format_with_uncertainty",
     "glue",
     "glue_names_used",
     "glued_names",
@@ -462,45 +463,6 @@ def check_notebook(notebook: Any, *, executed: bool = True) -> list[Finding]:
 # --------------------------------------------------------------------------------------------- numbers as words
 
 
-def _spaced(unit: str) -> str:
-    """A unit as written after a number: one space before it (SI style: ``1.2 %``, ``35 µm``)."""
-    return f" {unit.lstrip()}" if unit.strip() else ""
-
-
-def format_with_uncertainty(value: float, uncertainty: float, *, unit: str = "") -> str:
-    """``value ± uncertainty`` rounded by the PDG rule.
-
-    The three leading digits of the uncertainty decide: 100–354 keep two significant digits, 355–949 one,
-    950–999 round up to 1000 and keep two. The value is rounded to the same decimal place.
-
-    Examples
-    --------
-    >>> format_with_uncertainty(0.91234, 0.00123)
-    '0.9123 ± 0.0012'
-    >>> format_with_uncertainty(12.3456, 0.5, unit="µm")
-    '12.3 ± 0.5 µm'
-    """
-    if not math.isfinite(value):
-        return f"{value}{_spaced(unit)}"
-    if not math.isfinite(uncertainty) or uncertainty <= 0:
-        return f"{value:.4g}{_spaced(unit)}".replace("-", "−")
-    exponent = math.floor(math.log10(uncertainty))
-    leading = round(uncertainty / 10 ** (exponent - 2))
-    if leading >= 1000:  # rounding pushed it to the next decade
-        exponent, leading = exponent + 1, leading // 10
-    if leading <= 354:
-        digits = 2
-    elif leading <= 949:
-        digits = 1
-    else:
-        digits, exponent = 2, exponent + 1
-    decimals = max(digits - 1 - exponent, 0)
-    step = 10.0 ** (exponent - digits + 1)
-    err = math.ceil(round(uncertainty / step, 6)) * step if leading > 949 else round(uncertainty / step) * step
-    value = round(value / step) * step
-    return f"{value:.{decimals}f} ± {err:.{decimals}f}{_spaced(unit)}".replace("-", "−")
-
-
 def describe_difference(quantity: str, name_a: str, name_b: str, difference: float, uncertainty: float, *,
                         unit: str = "", significance: float = 2.0, lower_is_better: bool | None = None) -> str:
     """A paired comparison in words, from the difference ``a − b`` and its uncertainty.
@@ -544,10 +506,6 @@ def describe_difference(quantity: str, name_a: str, name_b: str, difference: flo
     return sentence
 
 
-def _thousands(n: int) -> str:
-    return f"{n:,}".replace(",", "\u202f")
-
-
 def sample_sentence(profile: str, sizes: Mapping[str, int], *, note: str = "") -> str:
     """The line a study page opens with: its profile and its sample sizes.
 
@@ -561,7 +519,7 @@ def sample_sentence(profile: str, sizes: Mapping[str, int], *, note: str = "") -
         "default": "the samples of `make book`",
         "full": "seed-scale samples, for one GPU",
     }.get(profile, "")
-    parts = ", ".join(f"{_thousands(int(n))} {label}" for label, n in sizes.items())
+    parts = ", ".join(f"{format_count(int(n))} {label}" for label, n in sizes.items())
     head = f"Profile **{profile}**" + (f" ({meaning})" if meaning else "")
     return f"{head}: {parts}." + (f" {note}" if note else "")
 

@@ -90,7 +90,7 @@ def _human_key(key: str) -> tuple[str, str]:
 
 
 def _headline_text(key: str, item: Any) -> str:
-    from hepnb.book.prose import format_with_uncertainty
+    from hepnb.book.numbers import format_with_uncertainty
 
     if isinstance(item, dict) and "value" in item:
         label, unit = str(item.get("label") or _human_key(key)[0]), str(item.get("unit", ""))

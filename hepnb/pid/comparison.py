@@ -2,7 +2,7 @@
 protocol, and the gap each fix closes.
 
 Every model, baseline and protocol of a momentum range is evaluated on the same test tracks, so one set of
-bootstrap resamplings of those tracks (:func:`bootstrap_counts`) serves them all: an interval of a difference
+bootstrap resamplings of those tracks (:func:`hepnb.metrics.bootstrap_counts`) serves them all: an interval of a difference
 is the spread of the difference over the same resamplings — a paired bootstrap.
 """
 
@@ -15,43 +15,19 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.metrics import classification_report, confusion_matrix, roc_auc_score
 
-from hepnb.metrics import expected_calibration_error
+from hepnb.metrics import expected_calibration_error, mean_interval
 from hepnb.pid.constants import SPECIES
 from hepnb.pid.pipeline import TREES, Grid, chosen_network
 from hepnb.pid.protocols import PROTOCOLS
 
 __all__ = [
-    "CL",
     "accuracy_rows",
-    "bootstrap_counts",
     "fix_rows",
     "fraction_bias",
     "gap_rows",
-    "interval",
     "model_metrics",
     "test_labels",
 ]
-
-#: Confidence level of every interval: the central 68 %.
-CL = 0.68
-
-
-def bootstrap_counts(n: int, n_boot: int, seed: int = 0) -> NDArray[np.int64]:
-    """How often each of ``n`` tracks is drawn in each of ``n_boot`` bootstrap resamplings, (n_boot, n)."""
-    if n < 1 or n_boot < 2:
-        msg = f"the bootstrap needs n >= 1 tracks and n_boot >= 2 resamplings, found {n} and {n_boot}"
-        raise ValueError(msg)
-    rng = np.random.default_rng(seed)
-    return rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot)
-
-
-def interval(values: NDArray[np.float64], counts: NDArray[np.int64]) -> dict[str, float]:
-    """Mean of per-track ``values`` with its bootstrap std and central 68 % interval over ``counts``."""
-    values = np.asarray(values, dtype=np.float64)
-    boot = counts @ values / values.size
-    lo, hi = np.quantile(boot, [(1 - CL) / 2, (1 + CL) / 2])
-    return {"value": float(values.mean()), "std": float(boot.std(ddof=1)), "lo": float(lo), "hi": float(hi)}
-
 
 def test_labels(grid: Grid, range_name: str) -> NDArray[np.int64]:
     """The common test set's labels of a range; every protocol's test set is checked to hold the same tracks."""
@@ -81,7 +57,7 @@ def accuracy_rows(grid: Grid, counts: dict[str, NDArray[np.int64]]) -> list[dict
         for name, base in data.baselines.items():
             pred = base.pred[test]
             rows.append({"range": range_name, "protocol": "", "model": name, "kind": "baseline", "chosen": False,
-                         **interval(_correct(pred, y), counts[range_name]),
+                         **mean_interval(_correct(pred, y), counts[range_name]),
                          "unidentified": float(np.mean(pred < 0))})
         for (r, protocol), cell in grid.cells.items():
             if r != range_name:
@@ -91,7 +67,7 @@ def accuracy_rows(grid: Grid, counts: dict[str, NDArray[np.int64]]) -> list[dict
                 pred = cell["prob_test"][name].argmax(axis=1)
                 rows.append({"range": r, "protocol": protocol, "model": name,
                              "kind": "tree" if name in TREES else "network", "chosen": name == best,
-                             **interval(_correct(pred, y), counts[range_name]), "unidentified": 0.0})
+                             **mean_interval(_correct(pred, y), counts[range_name]), "unidentified": 0.0})
     return rows
 
 
@@ -112,9 +88,9 @@ def gap_rows(grid: Grid, counts: dict[str, NDArray[np.int64]]) -> list[dict[str,
     for (range_name, protocol) in grid.cells:
         best, net, xgb, gap = _gap_per_track(grid, range_name, protocol)
         rows.append({"range": range_name, "protocol": protocol, "best_network": best,
-                     **{f"network_{k}": 100 * v for k, v in interval(net, counts[range_name]).items()},
-                     **{f"xgboost_{k}": 100 * v for k, v in interval(xgb, counts[range_name]).items()},
-                     **{f"gap_{k}": 100 * v for k, v in interval(gap, counts[range_name]).items()}})
+                     **{f"network_{k}": 100 * v for k, v in mean_interval(net, counts[range_name]).items()},
+                     **{f"xgboost_{k}": 100 * v for k, v in mean_interval(xgb, counts[range_name]).items()},
+                     **{f"gap_{k}": 100 * v for k, v in mean_interval(gap, counts[range_name]).items()}})
     return rows
 
 
@@ -132,9 +108,9 @@ def fix_rows(grid: Grid, counts: dict[str, NDArray[np.int64]]) -> list[dict[str,
             _, net_b, xgb_b, gap_b = _gap_per_track(grid, range_name, cur)
             c = counts[range_name]
             rows.append({"range": range_name, "fix": fix, "from": prev, "to": cur,
-                         **{f"closed_{k}": 100 * v for k, v in interval(gap_a - gap_b, c).items()},
-                         **{f"network_change_{k}": 100 * v for k, v in interval(net_b - net_a, c).items()},
-                         **{f"xgboost_change_{k}": 100 * v for k, v in interval(xgb_b - xgb_a, c).items()}})
+                         **{f"closed_{k}": 100 * v for k, v in mean_interval(gap_a - gap_b, c).items()},
+                         **{f"network_change_{k}": 100 * v for k, v in mean_interval(net_b - net_a, c).items()},
+                         **{f"xgboost_change_{k}": 100 * v for k, v in mean_interval(xgb_b - xgb_a, c).items()}})
     return rows
 
 
@@ -153,7 +129,7 @@ def model_metrics(prob: NDArray[np.float64], y: NDArray[np.int64], counts: NDArr
     report = classification_report(y, pred, labels=list(range(4)), target_names=list(SPECIES), output_dict=True,
                                    zero_division=0)
     return {
-        "accuracy": interval(_correct(pred, y), counts),
+        "accuracy": mean_interval(_correct(pred, y), counts),
         "macro_auc": auc,
         "per_class": {s: report[s] for s in SPECIES},
         "confusion": confusion_matrix(y, pred, labels=list(range(4))).tolist(),
@@ -168,7 +144,7 @@ def fraction_bias(pred: NDArray[np.int64], y: NDArray[np.int64], counts: NDArray
     interval over the sample's bootstrap ``counts``."""
     out = {}
     for i, s in enumerate(SPECIES):
-        bias = interval((pred == i).astype(np.float64) - (y == i).astype(np.float64), counts)
+        bias = mean_interval((pred == i).astype(np.float64) - (y == i).astype(np.float64), counts)
         out[s] = {"predicted_pct": 100 * float(np.mean(pred == i)), "true_pct": 100 * float(np.mean(y == i)),
                   **{f"bias_{k}": 100 * v for k, v in bias.items()}}
     return out

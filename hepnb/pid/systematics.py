@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hepnb.pid.comparison import interval, test_labels
+from hepnb.metrics import mean_interval
+from hepnb.pid.comparison import test_labels
 from hepnb.pid.constants import SPECIES
 from hepnb.pid.data import simulate_tracks, systematic_response
 from hepnb.pid.pipeline import Grid, RangeData, chosen_network, predict_model, range_data
@@ -86,7 +87,7 @@ def evaluate_variation(grid: Grid, varied: Mapping[str, RangeData], variation: s
             right_nom, right_var = (nominal == y).astype(float), (shifted == y).astype(float)
             rows.append({"range": r, "variation": variation, "model": name, "kind": kind, "chosen": name == chosen,
                          "nominal_pct": 100 * right_nom.mean(), "varied_pct": 100 * right_var.mean(),
-                         **{f"shift_{k}": 100 * v for k, v in interval(right_var - right_nom, counts[r]).items()},
+                         **{f"shift_{k}": 100 * v for k, v in mean_interval(right_var - right_nom, counts[r]).items()},
                          **{f"eff_nominal_{s}": v for s, v in _efficiencies(nominal, y).items()},
                          **{f"eff_varied_{s}": v for s, v in _efficiencies(shifted, y).items()}})
     return rows

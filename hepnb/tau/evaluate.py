@@ -32,9 +32,9 @@ from hepnb.tau import constants
 from hepnb.tau.jets import CAND_FEATURES
 
 __all__ = ["EFFICIENCIES", "HPS_MASS_WINDOWS_GEV", "PT_BINS_GEV", "THETA_BINS_DEG", "binned_working_points",
-           "binomial_interval", "bootstrap", "charge_metrics", "counting_decay_mode", "decay_mode_metrics",
+           "binomial_interval", "charge_metrics", "counting_decay_mode", "decay_mode_metrics",
            "decode_kinematics", "efficiency_vs_generated", "extra_background_rates", "hps_decay_mode", "jet_charge",
-           "jet_summary_features", "kinematics_metrics", "paired_difference", "summed_charge", "tau_id_metrics",
+           "jet_summary_features", "kinematics_metrics", "summed_charge", "tau_id_metrics",
            "tune_hps"]
 
 PT_BINS_GEV = np.arange(5.0, 55.0, 5.0)
@@ -47,10 +47,9 @@ EFFICIENCIES: tuple[float, ...] = (0.5, 0.7, 0.8, 0.9)
 HPS_MASS_WINDOWS_GEV: dict[int, tuple[float, float]] = {1: (0.3, 1.3), 2: (0.4, 1.5), 3: (0.8, 1.5),
                                                        4: (0.9, 1.6)}
 _F = {name: i for i, name in enumerate(CAND_FEATURES)}
-_CL = 0.6827
 
 
-def binomial_interval(k: int, n: int, cl: float = _CL) -> tuple[float, float]:
+def binomial_interval(k: int, n: int, cl: float = metrics.CONFIDENCE_LEVEL) -> tuple[float, float]:
     """Clopper–Pearson interval of a binomial fraction k/n at confidence ``cl`` (default 68.27 %)."""
     if n <= 0:
         return float("nan"), float("nan")
@@ -58,25 +57,6 @@ def binomial_interval(k: int, n: int, cl: float = _CL) -> tuple[float, float]:
     lo = 0.0 if k == 0 else float(stats.beta.ppf(alpha / 2, k, n - k + 1))
     hi = 1.0 if k == n else float(stats.beta.ppf(1 - alpha / 2, k + 1, n - k))
     return lo, hi
-
-
-def bootstrap(statistic: Callable[..., Any], *arrays: np.ndarray, n_boot: int = 100, seed: int = 0) -> np.ndarray:
-    """Values of ``statistic`` on ``n_boot`` bootstrap resamples of the rows of ``arrays`` (NaN where it fails)."""
-    rng = np.random.default_rng(seed)
-    n = len(arrays[0])
-    out = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, n, n)
-        try:
-            out.append(statistic(*(a[idx] for a in arrays)))
-        except ValueError:
-            out.append(np.nan)
-    return np.asarray(out, dtype=np.float64)
-
-
-def _std(values: np.ndarray) -> float:
-    values = values[np.isfinite(values)]
-    return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
 
 
 def _thresholds(score: np.ndarray, y: np.ndarray, efficiencies: Sequence[float]) -> np.ndarray:
@@ -115,12 +95,12 @@ def tau_id_metrics(score: np.ndarray, is_tau: np.ndarray, efficiencies: Sequence
         wps[f"{round(100 * e)}"] = {
             "threshold": float(thr), "eff_tau": float(np.mean(score[y == 1] >= thr)), "fake_rate": k / n,
             "n_bkg_pass": k, "n_bkg": n, "fake_rate_lo": lo, "fake_rate_hi": hi,
-            "fake_rate_std": _std(bootstrap(fake, score, y, n_boot=n_boot, seed=seed)),
+            "fake_rate_std": metrics.spread(metrics.bootstrap(fake, score, y, n_boot=n_boot, seed=seed)),
             "rejection": float(n / k) if k else float("inf"), "rejection_lo": float(1 / hi) if hi > 0 else 0.0,
             "rejection_hi": float(1 / lo) if lo > 0 else float("inf")}
     fpr, tpr, _ = metrics.roc_curve(y, score)
     keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), 400)).astype(int))
-    return {"auc": auc, "auc_std": _std(bootstrap(metrics.auc, y, score, n_boot=n_boot, seed=seed)),
+    return {"auc": auc, "auc_std": metrics.spread(metrics.bootstrap(metrics.auc, y, score, n_boot=n_boot, seed=seed)),
             "working_points": wps, "rejection_at_0.5": wps.get("50", {}).get("rejection", float("nan")),
             "n_tau": int(np.sum(y == 1)), "n_bkg": int(np.sum(y == 0)),
             "roc": {"eff_tau": tpr[keep].tolist(), "misid": fpr[keep].tolist()}}
@@ -239,10 +219,10 @@ def decay_mode_metrics(pred: np.ndarray, true: np.ndarray, *, pred_without_rare:
     five = true != rare
     p5 = (pred if pred_without_rare is None else np.asarray(pred_without_rare))[five]
     return {"macro_f1": _macro_f1(true, pred),
-            "macro_f1_std": _std(bootstrap(_macro_f1, true, pred, n_boot=n_boot, seed=seed)),
+            "macro_f1_std": metrics.spread(metrics.bootstrap(_macro_f1, true, pred, n_boot=n_boot, seed=seed)),
             "weighted_f1": float(f1_score(true, pred, labels=present, average="weighted", zero_division=0)),
             "accuracy": _accuracy(true, pred),
-            "accuracy_std": _std(bootstrap(_accuracy, true, pred, n_boot=n_boot, seed=seed)),
+            "accuracy_std": metrics.spread(metrics.bootstrap(_accuracy, true, pred, n_boot=n_boot, seed=seed)),
             "five_class": {"macro_f1": _macro_f1(true[five], p5) if five.any() else float("nan"),
                            "accuracy": _accuracy(true[five], p5) if five.any() else float("nan"),
                            "n": int(five.sum())},
@@ -401,17 +381,9 @@ def kinematics_metrics(reco: dict[str, np.ndarray], gen_vis_p4: np.ndarray, *, n
     m_resp, m_res = _response_resolution(reco["m"] / np.maximum(kinematics.mass_gev(gen_vis_p4), 1e-9))
     pt_resp, pt_res = _response_resolution(ratio)
     return {"pt_bins": bins, "pt_response": pt_resp, "pt_resolution": pt_res,
-            "pt_resolution_std": _std(bootstrap(_resolution, ratio, n_boot=n_boot, seed=seed)),
+            "pt_resolution_std": metrics.spread(metrics.bootstrap(_resolution, ratio, n_boot=n_boot, seed=seed)),
             "m_response": m_resp, "m_resolution": m_res, "eta_iqr": float(q["eta"][1] - q["eta"][0]),
             "phi_iqr": float(q["phi"][1] - q["phi"][0]), "n": len(pt)}
-
-
-def paired_difference(statistic: Callable[..., float], a: Sequence[np.ndarray], b: Sequence[np.ndarray], *,
-                      n_boot: int = 100, seed: int = 0) -> dict[str, float]:
-    """statistic(*a) − statistic(*b) on the same jets, with a bootstrap spread from common resamples."""
-    k = len(a)
-    diffs = bootstrap(lambda *xs: statistic(*xs[:k]) - statistic(*xs[k:]), *a, *b, n_boot=n_boot, seed=seed)
-    return {"value": float(statistic(*a) - statistic(*b)), "std": _std(diffs)}
 
 
 def jet_summary_features(features: np.ndarray, mask: np.ndarray, jet_p4: np.ndarray) -> np.ndarray:

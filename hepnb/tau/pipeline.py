@@ -21,7 +21,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from hepnb import kinematics
+from hepnb import kinematics, metrics
 from hepnb.compute.devices import xgboost_device
 from hepnb.tau import constants, evaluate
 from hepnb.tau.data import JetSample, p_theta_weights, split, to_tensors
@@ -618,11 +618,11 @@ def paired_comparisons(data: TauData, multi: Run, single: Mapping[str, Run], xgb
         if "tau_id" in single:
             _, s_single = _tau_window_arrays(test, _tau_score(np.asarray(single["tau_id"].outputs["tau_id"],
                                                                          np.float64)))
-            out["tau_auc_multi_minus_single"] = evaluate.paired_difference(auc, (y, s_multi), (y, s_single),
+            out["tau_auc_multi_minus_single"] = metrics.paired_difference(auc, (y, s_multi), (y, s_single),
                                                                            n_boot=n_boot)
         if xgb_score is not None:
             _, s_xgb = _tau_window_arrays(test, xgb_score)
-            out["tau_auc_multi_minus_xgb"] = evaluate.paired_difference(auc, (y, s_multi), (y, s_xgb), n_boot=n_boot)
+            out["tau_auc_multi_minus_xgb"] = metrics.paired_difference(auc, (y, s_multi), (y, s_xgb), n_boot=n_boot)
     if "decay_mode" in multi.outputs and dm_pred is not None:
         true = test["decay_mode"][tau]
         pred = np.argmax(multi.outputs["decay_mode"][tau], axis=1)
@@ -630,7 +630,7 @@ def paired_comparisons(data: TauData, multi: Run, single: Mapping[str, Run], xgb
         def acc(t: np.ndarray, p: np.ndarray) -> float:
             return float(np.mean(t == p))
 
-        out["dm_acc_multi_minus_baseline"] = evaluate.paired_difference(acc, (true, pred), (true, dm_pred),
+        out["dm_acc_multi_minus_baseline"] = metrics.paired_difference(acc, (true, pred), (true, dm_pred),
                                                                         n_boot=n_boot)
     if "kinematics" in multi.outputs:
         gen_pt = kinematics.pt_gev(test["gen_vis_p4"][tau].astype(np.float64))
@@ -641,7 +641,7 @@ def paired_comparisons(data: TauData, multi: Run, single: Mapping[str, Run], xgb
         def res(ratio: np.ndarray) -> float:
             return metrics_resolution(ratio)
 
-        out["pt_res_multi_minus_reco"] = evaluate.paired_difference(res, (reco["pt"] / gen_pt,), (jet_pt / gen_pt,),
+        out["pt_res_multi_minus_reco"] = metrics.paired_difference(res, (reco["pt"] / gen_pt,), (jet_pt / gen_pt,),
                                                                     n_boot=n_boot)
     return out
 

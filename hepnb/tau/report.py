@@ -2,7 +2,7 @@
 
 Every function takes the metrics the pipeline computed (:mod:`hepnb.tau.pipeline`, :mod:`hepnb.tau.evaluate`)
 and returns a :class:`pandas.DataFrame` of formatted cells or a markdown string; values carry their
-uncertainties, rounded by the PDG rule (:func:`hepnb.book.prose.format_with_uncertainty`), and fake rates the
+uncertainties, rounded by the PDG rule (:func:`hepnb.book.numbers.format_with_uncertainty`), and fake rates the
 number of background jets they rest on.
 """
 
@@ -12,18 +12,17 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hepnb.book.prose import describe_difference, format_with_uncertainty
+from hepnb.book.numbers import format_count, format_with_uncertainty
+from hepnb.book.prose import describe_difference
 from hepnb.tau import constants
 
 __all__ = [
     "charge_table",
     "comparison_table",
     "conclusions",
-    "count",
     "decay_mode_table",
     "detector_markdown",
     "fake_rate",
-    "fmt",
     "kinematics_table",
     "label_efficiency_table",
     "paired_markdown",
@@ -35,33 +34,19 @@ __all__ = [
 ]
 
 
-def fmt(value: float, error: float | None = None, *, digits: int = 4) -> str:
-    """``value ± error`` (PDG rounding) or the value alone with ``digits`` significant digits."""
-    if value is None or not math.isfinite(float(value)):
-        return "–"
-    if error is not None and math.isfinite(float(error)) and float(error) > 0:
-        return format_with_uncertainty(float(value), float(error))
-    return f"{float(value):.{digits}g}".replace("-", "−")
-
-
-def count(n: int) -> str:
-    """An integer with thin-space thousands separators (SI style)."""
-    return f"{int(n):,}".replace(",", "\u202f")
-
-
 def rate(k: int, n: int, lo: float, hi: float) -> str:
     """A binomial rate k/n with its 68 % Clopper–Pearson interval and the counts it rests on."""
     if n <= 0:
         return "–"
     value = k / n
-    return f"{value:.3g} [{lo:.2g}, {hi:.2g}] ({count(k)} of {count(n)})"
+    return f"{value:.3g} [{lo:.2g}, {hi:.2g}] ({format_count(k)} of {format_count(n)})"
 
 
 def _seeded(summary: Mapping[str, Any], name: str) -> str:
     s = summary.get(name)
     if s is None:
         return "–"
-    text = fmt(s["mean"], s["std"] if s["n_seeds"] > 1 else None)
+    text = format_with_uncertainty(s["mean"], s["std"] if s["n_seeds"] > 1 else None)
     return f"{text} ({s['n_seeds']} seeds)" if s["n_seeds"] > 1 else text
 
 
@@ -74,7 +59,7 @@ def tau_id_table(models: Mapping[str, Mapping[str, Any]], seeds: Mapping[str, Ma
 
     rows = {}
     for name, res in models.items():
-        row = {"AUC": fmt(res["auc"], res.get("auc_std"))}
+        row = {"AUC": format_with_uncertainty(res["auc"], res.get("auc_std"))}
         for wp, v in res["working_points"].items():
             row[f"fake rate @ {wp} %"] = fake_rate(v)
         wp50 = res["working_points"].get("50")
@@ -97,11 +82,11 @@ def decay_mode_table(models: Mapping[str, Mapping[str, Any]], seeds: Mapping[str
 
     rows = {}
     for name, res in models.items():
-        row = {"macro F1 (present classes)": fmt(res["macro_f1"], res.get("macro_f1_std")),
-               "weighted F1": fmt(res["weighted_f1"]), "accuracy": fmt(res["accuracy"], res.get("accuracy_std")),
-               "macro F1 without rare": fmt(res["five_class"]["macro_f1"]),
-               "accuracy without rare": fmt(res["five_class"]["accuracy"])}
-        row |= {f"F1 {cls}": fmt(v["f1"], digits=3) for cls, v in res["per_class"].items()}
+        row = {"macro F1 (present classes)": format_with_uncertainty(res["macro_f1"], res.get("macro_f1_std")),
+               "weighted F1": format_with_uncertainty(res["weighted_f1"]), "accuracy": format_with_uncertainty(res["accuracy"], res.get("accuracy_std")),
+               "macro F1 without rare": format_with_uncertainty(res["five_class"]["macro_f1"]),
+               "accuracy without rare": format_with_uncertainty(res["five_class"]["accuracy"])}
+        row |= {f"F1 {cls}": format_with_uncertainty(v["f1"], digits=3) for cls, v in res["per_class"].items()}
         if seeds and name in seeds:
             row["macro F1 over seeds"] = _seeded(seeds[name], "DM macro F1")
             row["accuracy over seeds"] = _seeded(seeds[name], "DM accuracy")
@@ -130,9 +115,9 @@ def kinematics_table(models: Mapping[str, Mapping[str, Any]], seeds: Mapping[str
 
     rows = {}
     for name, r in models.items():
-        row = {"pT response": fmt(r["pt_response"]), "pT resolution": fmt(r["pt_resolution"], r.get("pt_resolution_std")),
-               "m response": fmt(r["m_response"]), "m resolution": fmt(r["m_resolution"]),
-               "eta IQR": fmt(r["eta_iqr"], digits=3), "phi IQR (rad)": fmt(r["phi_iqr"], digits=3)}
+        row = {"pT response": format_with_uncertainty(r["pt_response"]), "pT resolution": format_with_uncertainty(r["pt_resolution"], r.get("pt_resolution_std")),
+               "m response": format_with_uncertainty(r["m_response"]), "m resolution": format_with_uncertainty(r["m_resolution"]),
+               "eta IQR": format_with_uncertainty(r["eta_iqr"], digits=3), "phi IQR (rad)": format_with_uncertainty(r["phi_iqr"], digits=3)}
         if seeds and name in seeds:
             row["pT resolution over seeds"] = _seeded(seeds[name], "pT resolution")
         rows[name] = row
@@ -148,7 +133,7 @@ def comparison_table(runs: Mapping[str, Mapping[str, Any]]) -> Any:
     for name, run in runs.items():
         summary = run["summary"]
         row = {key: _seeded(summary, key) for key in summary}
-        row |= {"parameters": count(run["parameters"]),
+        row |= {"parameters": format_count(run["parameters"]),
                 "train time (s)": f"{run['train_time_s']:.0f}"}
         rows[name] = row
     return pd.DataFrame(rows).T
@@ -160,9 +145,9 @@ def size_table(rows: Sequence[Mapping[str, Any]]) -> Any:
 
     out = {}
     for r in rows:
-        out[r["name"]] = {"parameters": count(r["parameters"]),
+        out[r["name"]] = {"parameters": format_count(r["parameters"]),
                           "training jets": r["n_train"], "epochs": r["epochs"],
-                          **{k: fmt(v, r.get("errors", {}).get(k)) for k, v in r["headline"].items()}}
+                          **{k: format_with_uncertainty(v, r.get("errors", {}).get(k)) for k, v in r["headline"].items()}}
     return pd.DataFrame(out).T
 
 
@@ -173,7 +158,7 @@ def label_efficiency_table(rows: Sequence[Mapping[str, Any]]) -> Any:
     out = {}
     for r in rows:
         out[(r["fraction"], r["init"])] = {"labelled jets": r["n_train"],
-                                           **{k: fmt(v, r.get("errors", {}).get(k)) for k, v in r["headline"].items()}}
+                                           **{k: format_with_uncertainty(v, r.get("errors", {}).get(k)) for k, v in r["headline"].items()}}
     table = pd.DataFrame(out).T
     table.index.names = ["label fraction", "start"]
     return table
@@ -219,11 +204,11 @@ def physics_markdown(checks: Mapping[str, Any]) -> str:
     if "n_truncated" in checks:
         t = checks["n_truncated"]
         text += (f" Jets with more than {constants.MAX_CANDIDATES} candidates keep their "
-                 f"{constants.MAX_CANDIDATES} of highest pT: {count(t['all'])} jets in all, {count(t['tau'])} of "
+                 f"{constants.MAX_CANDIDATES} of highest pT: {format_count(t['all'])} jets in all, {format_count(t['tau'])} of "
                  "them τ jets.")
     if "tau_reco_efficiency" in checks:
         eff = checks["tau_reco_efficiency"]
-        text += (f" Of the {count(eff['n_gen'])} generated prompt hadronic taus, a fraction {eff['value']:.3f} has "
+        text += (f" Of the {format_count(eff['n_gen'])} generated prompt hadronic taus, a fraction {eff['value']:.3f} has "
                  "a matched reconstructed jet.")
     return text
 
@@ -242,10 +227,10 @@ def conclusions(results: Mapping[str, Any]) -> str:
     profile = results["profile"]
     lines = [f"With these samples ({profile} profile), and the detector described above:"]
     lines.append(
-        f"- **Tau ID.** MultiParTau ({best}) reaches an AUC of {fmt(h['multi_auc'], h.get('multi_auc_std'))} "
-        f"and a fake rate of {h['multi_fake50']:.3g} at ε_τ = 50 % ({count(h['multi_fake50_k'])} of "
-        f"{count(h['n_bkg'])} q/g jets pass), SingleParTau {fmt(h['single_auc'], h.get('single_auc_std'))} and "
-        f"{h['single_fake50']:.3g}; XGBoost on jet features {fmt(h['xgb_auc'], h.get('xgb_auc_std'))}.")
+        f"- **Tau ID.** MultiParTau ({best}) reaches an AUC of {format_with_uncertainty(h['multi_auc'], h.get('multi_auc_std'))} "
+        f"and a fake rate of {h['multi_fake50']:.3g} at ε_τ = 50 % ({format_count(h['multi_fake50_k'])} of "
+        f"{format_count(h['n_bkg'])} q/g jets pass), SingleParTau {format_with_uncertainty(h['single_auc'], h.get('single_auc_std'))} and "
+        f"{h['single_fake50']:.3g}; XGBoost on jet features {format_with_uncertainty(h['xgb_auc'], h.get('xgb_auc_std'))}.")
     paired = results.get("paired", {})
     sentence = _difference(paired, "tau_auc_multi_minus_single", "tau-ID AUC", f"MultiParTau ({best})",
                            "SingleParTau", lower_is_better=False)
@@ -256,24 +241,24 @@ def conclusions(results: Mapping[str, Any]) -> str:
     if sentence:
         lines.append(f"  Against the boosted trees, {sentence}.")
     lines.append(
-        f"- **Decay mode.** Macro F1 over the classes present {fmt(h['multi_dm_f1'], h.get('multi_dm_f1_std'))} "
-        f"(accuracy {fmt(h['multi_dm_acc'], h.get('multi_dm_acc_std'))}) for MultiParTau, against "
-        f"{fmt(h['hps_dm_f1'], h.get('hps_dm_f1_std'))} (accuracy {fmt(h['hps_dm_acc'], h.get('hps_dm_acc_std'))}) "
-        f"for the HPS-like reconstruction and {fmt(h['count_dm_f1'], h.get('count_dm_f1_std'))} (accuracy "
-        f"{fmt(h['count_dm_acc'], h.get('count_dm_acc_std'))}) for the plain count; the {h['dm_baseline']} has the "
+        f"- **Decay mode.** Macro F1 over the classes present {format_with_uncertainty(h['multi_dm_f1'], h.get('multi_dm_f1_std'))} "
+        f"(accuracy {format_with_uncertainty(h['multi_dm_acc'], h.get('multi_dm_acc_std'))}) for MultiParTau, against "
+        f"{format_with_uncertainty(h['hps_dm_f1'], h.get('hps_dm_f1_std'))} (accuracy {format_with_uncertainty(h['hps_dm_acc'], h.get('hps_dm_acc_std'))}) "
+        f"for the HPS-like reconstruction and {format_with_uncertainty(h['count_dm_f1'], h.get('count_dm_f1_std'))} (accuracy "
+        f"{format_with_uncertainty(h['count_dm_acc'], h.get('count_dm_acc_std'))}) for the plain count; the {h['dm_baseline']} has the "
         "higher accuracy on the validation τ jets and is the baseline compared with.")
     sentence = _difference(paired, "dm_acc_multi_minus_baseline", "decay-mode accuracy", "MultiParTau",
                            f"the {h['dm_baseline']}", lower_is_better=False)
     if sentence:
         lines.append(f"  Paired: {sentence}.")
     lines.append(
-        f"- **Charge.** Mis-ID {h['multi_charge']:.3g} ({count(h['multi_charge_k'])} of {count(h['n_tau'])} τ jets) for "
+        f"- **Charge.** Mis-ID {h['multi_charge']:.3g} ({format_count(h['multi_charge_k'])} of {format_count(h['n_tau'])} τ jets) for "
         f"MultiParTau, {h['summed_charge']:.3g} ({h['summed_charge_k']}) for the sign of the summed candidate "
         f"charges and {h['jet_charge']:.3g} for the jet charge Q_κ.")
     lines.append(
-        f"- **Visible pT.** Resolution {fmt(h['multi_pt_res'], h.get('multi_pt_res_std'))} for MultiParTau, "
-        f"{fmt(h['single_pt_res'], h.get('single_pt_res_std'))} for SingleParTau, against "
-        f"{fmt(h['reco_pt_res'], h.get('reco_pt_res_std'))} for the reco jet.")
+        f"- **Visible pT.** Resolution {format_with_uncertainty(h['multi_pt_res'], h.get('multi_pt_res_std'))} for MultiParTau, "
+        f"{format_with_uncertainty(h['single_pt_res'], h.get('single_pt_res_std'))} for SingleParTau, against "
+        f"{format_with_uncertainty(h['reco_pt_res'], h.get('reco_pt_res_std'))} for the reco jet.")
     sentence = _difference(paired, "pt_res_multi_minus_reco", "visible-pT resolution", "MultiParTau",
                            "the reco jet", lower_is_better=True)
     if sentence:
@@ -297,7 +282,7 @@ def scaling_table(rows: Sequence[Mapping[str, Any]]) -> Any:
     """Data scaling: AUC and fake rate at ε_τ = 50 % per model and training fraction."""
     import pandas as pd
 
-    table = pd.DataFrame({(r["model"], r["fraction"]): {"training jets": r["n_train"], "AUC": fmt(r["auc"], r["auc_std"]),
+    table = pd.DataFrame({(r["model"], r["fraction"]): {"training jets": r["n_train"], "AUC": format_with_uncertainty(r["auc"], r["auc_std"]),
                                                         "fake rate @ 50 %": fake_rate(r["working_points"]["50"])}
                           for r in rows}).T.sort_index()
     table.index.names = ["model", "fraction"]
@@ -313,4 +298,4 @@ _PAIRED = {"tau_auc_multi_minus_single": "tau-ID AUC, MultiParTau − SingleParT
 def paired_markdown(paired: Mapping[str, Mapping[str, float]]) -> str:
     """The paired differences on the same test jets, as a list (bootstrap spreads)."""
     return "Paired differences on the same test jets:\n\n" + "\n".join(
-        f"- {_PAIRED.get(k, k)}: {fmt(v['value'], v['std'])}" for k, v in paired.items())
+        f"- {_PAIRED.get(k, k)}: {format_with_uncertainty(v['value'], v['std'])}" for k, v in paired.items())

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hepnb.book.prose import describe_difference, format_with_uncertainty
+from hepnb.book.numbers import format_with_uncertainty
+from hepnb.book.prose import describe_difference
 from hepnb.tracks.evaluate import (
     compare_with_curve,
     compare_with_rk4,
@@ -86,12 +87,6 @@ def judge(rows: Sequence[Mapping[str, Any]], *, cost_key: str, errors: Mapping[s
     return out
 
 
-def _um(value: float, err: float | None = None) -> str:
-    if err is not None and np.isfinite(err) and err > 0:
-        return format_with_uncertainty(value, err, unit="µm")
-    return f"{value:.3g} µm"
-
-
 def judgement_markdown(j: Mapping[str, Any], leg_label: str) -> str:
     """Sentences for one leg: how many learned models lie below each curve, the best one, the Pareto front."""
     n = len(j["learned"])
@@ -108,7 +103,7 @@ def judgement_markdown(j: Mapping[str, Any], leg_label: str) -> str:
     if best:
         m = models[best]
         lines.append(f"The learned model chosen on the validation split, {best}, has a test median of "
-                     f"{_um(m['error_um'], m['error_err_um'])} at {m['cost']:.4g} CPU ns per track; at that cost the "
+                     f"{format_with_uncertainty(m['error_um'], m['error_err_um'], unit='µm')} at {m['cost']:.4g} CPU ns per track; at that cost the "
                      f"RK4 curve gives {m['rk4_curve_um']:.3g} µm and the polynomial curve {m['poly_curve_um']:.3g} µm.")
     if "paired" in j and j["best_poly"]:
         p = j["paired"]
@@ -227,7 +222,7 @@ def conclusions_markdown(judged: Mapping[str, Mapping[str, Any]], ablation: Mapp
         verdict = []
         verdict.append("below the RK4 curve" if m["below_rk4"] else "above the RK4 curve")
         verdict.append("below the polynomial curve" if m["below_poly"] else "above the polynomial curve")
-        text = (f"- {labels[leg]}: the best learned model ({best}) reaches {_um(m['error_um'], m['error_err_um'])} "
+        text = (f"- {labels[leg]}: the best learned model ({best}) reaches {format_with_uncertainty(m['error_um'], m['error_err_um'], unit='µm')} "
                 f"at {m['cost']:.4g} CPU ns per track, {' and '.join(verdict)} at that cost; "
                 f"{len(j['beats_both'])} of {len(j['learned'])} learned models lie below both curves")
         if j["beats_both_in_window"]:

@@ -9,7 +9,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from hepnb.book import prose
+from hepnb.book import numbers, prose
 
 
 def _tokens(text: str, kind: str | None = None) -> list[str]:
@@ -153,7 +153,7 @@ def test_glue_names_used_parses_formats_and_skips_other_documents() -> None:
     (1234.5, 56.0, "1230 ± 60"),
 ])
 def test_pdg_rounding(value: float, err: float, expected: str) -> None:
-    assert prose.format_with_uncertainty(value, err) == expected
+    assert numbers.format_with_uncertainty(value, err) == expected
 
 
 def test_describe_difference_states_direction_and_significance() -> None:

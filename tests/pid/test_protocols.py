@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from hepnb import metrics
 from hepnb.pid import comparison, pipeline
 from hepnb.pid.data import simulate_tracks
 from hepnb.pid.models import build_network, network_settings
@@ -102,7 +103,7 @@ def test_grid_trains_learns_and_chooses_on_validation(grid: pipeline.Grid) -> No
 
 def test_paired_gaps_and_fixes(grid: pipeline.Grid) -> None:
     y = comparison.test_labels(grid, "full")
-    counts = {"full": comparison.bootstrap_counts(len(y), 200, seed=1)}
+    counts = {"full": metrics.bootstrap_counts(len(y), 200, seed=1)}
     gaps = {r["protocol"]: r for r in comparison.gap_rows(grid, counts)}
     for protocol, row in gaps.items():
         cell = grid.cells[("full", protocol)]
@@ -123,13 +124,13 @@ def test_paired_gaps_and_fixes(grid: pipeline.Grid) -> None:
 
 
 def test_bootstrap_interval_is_a_resampling() -> None:
-    counts = comparison.bootstrap_counts(1000, 400, seed=0)
+    counts = metrics.bootstrap_counts(1000, 400, seed=0)
     assert counts.shape == (400, 1000) and np.all(counts.sum(axis=1) == 1000)
     values = (np.arange(1000) % 4 == 0).astype(float)
-    out = comparison.interval(values, counts)
+    out = metrics.mean_interval(values, counts)
     assert out["value"] == 0.25 and out["std"] == pytest.approx(np.sqrt(0.25 * 0.75 / 1000), rel=0.15)
     with pytest.raises(ValueError, match="n_boot >= 2"):
-        comparison.bootstrap_counts(10, 1)
+        metrics.bootstrap_counts(10, 1)
 
 
 def test_working_points_choose_on_validation(grid: pipeline.Grid) -> None:
@@ -148,7 +149,7 @@ def test_working_points_choose_on_validation(grid: pipeline.Grid) -> None:
 
 
 def test_systematics_are_paired_with_the_nominal_sample(grid: pipeline.Grid) -> None:
-    counts = {"full": comparison.bootstrap_counts(len(comparison.test_labels(grid, "full")), 50)}
+    counts = {"full": metrics.bootstrap_counts(len(comparison.test_labels(grid, "full")), 50)}
     nominal = varied_ranges(5000, seed=3, selection="o2", ranges=["full"], variation="nominal", reference=grid.ranges)
     rows = evaluate_variation(grid, nominal, "nominal", counts)
     assert all(r["shift_value"] == 0 for r in rows)  # the same tracks and response: no shift at all

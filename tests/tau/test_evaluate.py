@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from hepnb import metrics
 from hepnb.tau import evaluate
 
 _CAT = {11: 8, 13: 9, 22: 10, 211: 11, 130: 12}
@@ -177,5 +178,5 @@ def test_kinematics_decoding_and_resolution() -> None:
 def test_paired_difference() -> None:
     rng = np.random.default_rng(1)
     a = rng.normal(1.0, 1.0, 2000)
-    d = evaluate.paired_difference(np.mean, (a + 0.1,), (a,), n_boot=30)
+    d = metrics.paired_difference(np.mean, (a + 0.1,), (a,), n_boot=30)
     assert d["value"] == pytest.approx(0.1) and d["std"] < 1e-9  # the same jets: no spread in the difference
