@@ -117,8 +117,8 @@ def resample_indices(n: int, n_boot: int, seed: int = 0) -> Iterator[NDArray[np.
     Every bootstrap of the project draws its resamplings here, so that statistics of the same rows with the
     same ``seed`` are paired: each resampling is ``default_rng(seed).integers(0, n, n)``, in turn.
     """
-    if n < 1 or n_boot < 2:
-        msg = f"the bootstrap needs n >= 1 rows and n_boot >= 2 resamplings, found {n} and {n_boot}"
+    if n < 1 or n_boot < 0:
+        msg = f"the bootstrap needs n >= 1 rows and n_boot >= 0 resamplings, found {n} and {n_boot}"
         raise ValueError(msg)
     rng = np.random.default_rng(seed)
     for _ in range(n_boot):
@@ -129,7 +129,7 @@ def bootstrap(statistic: Callable[..., Any], *arrays: ArrayLike, n_boot: int = 1
               ) -> NDArray[np.float64]:
     """Values of ``statistic(*arrays)`` on ``n_boot`` resamplings of the rows of ``arrays`` (resampled together).
 
-    A resampling on which the statistic raises :class:`ValueError` (a class missing from it, say) gives NaN.
+    ``n_boot = 0`` gives no values (their :func:`spread` is NaN). A resampling on which the statistic raises :class:`ValueError` (a class missing from it, say) gives NaN.
     """
     data = [np.asarray(a) for a in arrays]
     n = _row_count(data)
@@ -148,6 +148,9 @@ def bootstrap_counts(n: int, n_boot: int, seed: int = 0) -> NDArray[np.int64]:
     A mean over rows is then one matrix product (:func:`mean_interval`); the resamplings are the same as those
     of :func:`bootstrap` with the same ``n`` and ``seed``.
     """
+    if n < 1 or n_boot < 2:
+        msg = f"an interval needs n >= 1 rows and n_boot >= 2 resamplings, found {n} and {n_boot}"
+        raise ValueError(msg)
     return np.stack([np.bincount(idx, minlength=n) for idx in resample_indices(n, n_boot, seed)])
 
 
