@@ -1,0 +1,55 @@
+"""The verdict gate (hepnb.book.verdict): no ranking from an unconverged model or within the uncertainty."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+
+from hepnb.book.verdict import Contender, combined_uncertainty, seed_spread_of_difference, verdict
+
+RANKING = re.compile(r"\b(better|worse|beats?|outperform\w*|below the curve)\b", re.I)
+
+
+def test_an_unconverged_network_is_never_ranked_whatever_the_difference() -> None:
+    for diff in (0.001, 0.5, -3.0):
+        v = verdict("tau-ID AUC", Contender("SingleParTau", converged=False), Contender("XGBoost"), diff, 1e-4,
+                    lower_is_better=False)
+        assert v.kind == "not converged" and not v.ranked and v.better is None
+        assert not RANKING.search(v.sentence) and "SingleParTau has not converged" in v.sentence
+    both = verdict("accuracy", Contender("A", False), Contender("B", False), 1.0, 0.1, lower_is_better=False)
+    assert "A and B have not converged" in both.sentence
+
+
+def test_within_the_combined_uncertainty_the_two_are_consistent() -> None:
+    a, b = Contender("MLP", converged=True), Contender("polynomial")
+    v = verdict("median position error", a, b, -3.0, 2.0, lower_is_better=True, unit="µm")
+    assert v.kind == "consistent" and v.significance == pytest.approx(1.5)
+    assert not RANKING.search(v.sentence) and "−3.0 ± 2.0 µm" in v.sentence  # PDG rule: 200 keeps two digits
+
+
+def test_a_significant_difference_between_converged_models_is_ranked_in_the_right_direction() -> None:
+    a, b = Contender("MLP", converged=True), Contender("RK4-20")
+    lower = verdict("median position error", a, b, -5.0, 1.0, lower_is_better=True, unit="µm")
+    assert lower.ranked and lower.better == "MLP" and lower.sentence.startswith("MLP is better than RK4-20")
+    higher = verdict("median position error", a, b, 5.0, 1.0, lower_is_better=True, unit="µm")
+    assert higher.better == "RK4-20"
+    auc = verdict("AUC", a, b, 0.01, 0.001, lower_is_better=False)
+    assert auc.better == "MLP" and auc.significance == pytest.approx(10.0)
+
+
+def test_seed_spread_can_turn_a_ranking_into_consistency() -> None:
+    a, b = Contender("XGBoost"), Contender("ParT", converged=True)
+    test_only = verdict("AUC", a, b, 0.004, combined_uncertainty(0.0015), lower_is_better=False)
+    assert test_only.ranked
+    seeds = seed_spread_of_difference([0.990, 0.991, 0.992], [0.980, 0.992, 0.995])  # ParT varies a lot
+    # √(var(a)/3 + var(b)/3), written out: var(a) = 1e-6, var(b) = 6.3e-5
+    assert seeds == pytest.approx(math.sqrt(1e-6 / 3 + np.var([0.980, 0.992, 0.995], ddof=1) / 3), rel=1e-12)
+    both = verdict("AUC", a, b, 0.004, combined_uncertainty(0.0015, seeds), lower_is_better=False)
+    assert both.kind == "consistent"
+    assert combined_uncertainty(3.0, 4.0) == 5.0
+    assert seed_spread_of_difference([1.0, 2.0, 3.0], [1.5, 2.5, 3.5], paired=True) == 0.0
+    with pytest.raises(ValueError, match="finite"):
+        combined_uncertainty(float("nan"))
