@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hepnb import plotting
-from hepnb.book import prose
+from hepnb.book import lint
 from hepnb.book.registry import list_studies
 from hepnb.book.results import load_results
 
@@ -49,8 +49,8 @@ def test_each_notebook_runs_at_ci_profile(built_book: Path, study: str) -> None:
 @pytest.mark.parametrize("study", STUDIES)
 def test_prose_numbers_and_claims_come_from_the_run(built_book: Path, study: str) -> None:
     """Every markdown cell of the executed notebook: no typed number or comparative word outside glue, and
-    every glue name it pastes is glued by the run (hepnb.book.prose)."""
-    findings = prose.check_notebook(REPO / "book" / "executed" / f"{study}.ipynb")
+    every glue name it pastes is glued by the run (hepnb.book.lint)."""
+    findings = lint.check_notebook(REPO / "book" / "executed" / f"{study}.ipynb")
     assert not findings, f"{study}: {len(findings)} findings:\n" + "\n".join(map(str, findings))
 
 
@@ -61,7 +61,7 @@ def _markdown_outputs(cell: dict) -> str:
 @pytest.mark.parametrize("study", STUDIES)
 def test_study_page_states_profile_at_the_top_and_ends_with_its_results_file(built_book: Path, study: str) -> None:
     """The profile and sample sizes (hepnb.book.prose.sample_sentence) before the first section, and the page's
-    last section "What `results.json` holds" generated from the file (hepnb.book.prose.results_markdown)."""
+    last section "What `results.json` holds" generated from the file (hepnb.book.results_text.results_markdown)."""
     cells = json.loads((REPO / "book" / "executed" / f"{study}.ipynb").read_text())["cells"]
     sections = [i for i, c in enumerate(cells) if c["cell_type"] == "markdown"
                 and any(line.startswith("## ") for line in "".join(c["source"]).splitlines())]

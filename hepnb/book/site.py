@@ -80,7 +80,7 @@ def _number(value: Any) -> str:
 
 def _human_key(key: str) -> tuple[str, str]:
     """A label and a unit from a raw key: ``scan_steps_per_s`` -> ``("scan steps", "1/s")``."""
-    from hepnb.book.prose import UNIT_SUFFIXES
+    from hepnb.book.results_text import UNIT_SUFFIXES
 
     lower = key.lower()
     for suffix in sorted(UNIT_SUFFIXES, key=len, reverse=True):
