@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hepnb import plotting
-from hepnb.book import lint
+from hepnb.book import figure_check, lint
 from hepnb.book.registry import list_studies
 from hepnb.book.results import load_results
 
@@ -88,7 +87,7 @@ EXPERIMENT = {"pid_ranges": "ALICE", "rkpinn_leaderboard": "LHCb", "tau_multitas
 @pytest.mark.parametrize("study", sorted(EXPERIMENT))
 def test_figures_carry_the_study_experiment_label(built_book: Path, study: str) -> None:
     """Every saved figure of a study is labelled "<experiment> Simulation" through mplhep.label.exp_label."""
-    sidecar = REPO / "results" / "ci" / study / plotting.FIGURES_SIDECAR
+    sidecar = REPO / "results" / "ci" / study / figure_check.FIGURES_SIDECAR
     record = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
     assert record, f"{study} saved no figure through hepnb.plotting.savefig"
     wrong = {name: entry.get("experiment_labels") for name, entry in record.items()
@@ -101,7 +100,7 @@ def test_figures_carry_the_study_experiment_label(built_book: Path, study: str) 
 def test_figures_pass_the_checker(built_book: Path, study: str) -> None:
     """Every figure of the ci run, as checked by hepnb.plotting.savefig when the notebook saved it: page
     width, fonts >= 10 pt, no data outside the view limits, no overlapping boxes; and no figure shown unchecked."""
-    sidecar = REPO / "results" / "ci" / study / plotting.FIGURES_SIDECAR
+    sidecar = REPO / "results" / "ci" / study / figure_check.FIGURES_SIDECAR
     shown = _displayed_images(REPO / "book" / "executed" / f"{study}.ipynb")
     record = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
     problems = [f"{name}: {issue['kind']}: {issue['message']}" for name, entry in record.items()
@@ -194,7 +193,7 @@ def test_every_page_renders_in_chromium(built_book: Path, browser: object, name:
     assert errors == [], f"{name}: console errors {errors}"
     broken = [i["src"] for i in images if i["natural"] == 0]
     shrunk = [f"{i['src']}: {i['shown']:.0f} of {i['natural']} px" for i in images
-              if i["natural"] and i["shown"] < plotting.MIN_DISPLAY_FRACTION * i["natural"]]
+              if i["natural"] and i["shown"] < figure_check.MIN_DISPLAY_FRACTION * i["natural"]]
     assert not broken, f"{name}: images that do not load: {broken}"
     assert not shrunk, f"{name}: images shown below 70 % of their natural width: {shrunk}"
     if name == "book/executed/environment":
@@ -207,9 +206,9 @@ def test_page_column_is_the_width_figures_are_made_for(built_book: Path, browser
         "() => { const a = document.querySelector('article.bd-article'); const s = getComputedStyle(a);"
         " return a.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight); }")
     page.close()  # type: ignore[attr-defined]
-    assert abs(width - plotting.PAGE_WIDTH_PX) <= 2, (
-        f"the theme's column is {width:.0f} px at 1280 x 900; hepnb.plotting.PAGE_WIDTH_PX says "
-        f"{plotting.PAGE_WIDTH_PX}")
+    assert abs(width - figure_check.PAGE_WIDTH_PX) <= 2, (
+        f"the theme's column is {width:.0f} px at 1280 x 900; hepnb.book.figure_check.PAGE_WIDTH_PX says "
+        f"{figure_check.PAGE_WIDTH_PX}")
 
 
 def test_landing_table_fits_the_page_and_lists_every_study(built_book: Path, browser: object) -> None:

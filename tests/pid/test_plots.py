@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from hepnb import plotting
+from hepnb.book import figure_check
 from hepnb.pid import plots
 from hepnb.pid.calibration import CORE_BINS_GEV
 from hepnb.pid.constants import SPECIES
@@ -73,6 +74,6 @@ def _figures() -> dict[str, Any]:
 
 def test_every_figure_passes_the_books_checks() -> None:
     for name, fig in _figures().items():
-        assert plotting.check_figure(fig) == [], name
-        labels = plotting.experiment_labels(fig)
+        assert figure_check.check_figure(fig) == [], name
+        labels = figure_check.experiment_labels(fig)
         assert "ALICE" in labels and "Simulation" in labels, f"{name}: no ALICE Simulation label ({labels})"

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from hepnb import plotting
+from hepnb.book import figure_check
 from hepnb.tau import evaluate, plots
 
 
@@ -57,6 +58,6 @@ def _figures() -> dict:
 
 def test_figures_pass_the_book_check() -> None:
     for name, fig in _figures().items():
-        assert plotting.check_figure(fig) == [], name
-        labels = plotting.experiment_labels(fig)
+        assert figure_check.check_figure(fig) == [], name
+        labels = figure_check.experiment_labels(fig)
         assert "FCC-ee" in labels and "Simulation" in labels, name
