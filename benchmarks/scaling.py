@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from hepnb.book.results import package_versions
-from hepnb.compute.chunks import generate_chunks
+from hepnb.compute.chunks import ChunkRun, generate_chunks
 from hepnb.compute.client import available_cores
 from hepnb.tau.data import jet_chunk, write_chunk
 
@@ -110,8 +110,8 @@ def time_generation(n_workers: int, events: int, events_per_chunk: int, seed: in
         with tempfile.TemporaryDirectory(prefix="hepnb-scaling-") as folder:
             t1 = time.perf_counter()
             generate_chunks(jet_chunk, n_chunks, base_seed=seed, folder=folder,
-                            params={"process": "ztautau", "n_events": events_per_chunk}, client=client,
-                            progress=False, write=write_chunk, suffix=".parquet")
+                            params={"process": "ztautau", "n_events": events_per_chunk},
+                            run=ChunkRun(client=client, progress=False), write=write_chunk, suffix=".parquet")
             wall = time.perf_counter() - t1
     return {"workers": n_workers, "chunks": n_chunks, "events": n_chunks * events_per_chunk,
             "startup_s": startup, "wall_s": wall, "events_per_s": n_chunks * events_per_chunk / wall,

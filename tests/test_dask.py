@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from hepnb.cli import main
-from hepnb.compute.chunks import generate_chunks, load_chunks
+from hepnb.compute.chunks import ChunkRun, generate_chunks, load_chunks
 from tests.conftest import make_notebook
 from tests.dask_helpers import failing_chunk, gaussian_chunk, slow_chunk
 
@@ -50,9 +50,10 @@ def test_pid_chunks_hash_like_a_serial_run(client: distributed.Client, tmp_path:
     from hepnb.pid.data import make_chunk, simulate_chunked
 
     params = {"n_rows": 1500, "data_like": False, "tracks_per_event": 500}
-    serial = generate_chunks(make_chunk, 5, base_seed=11, folder=tmp_path / "serial", params=params, progress=False)
-    dask = generate_chunks(make_chunk, 5, base_seed=11, folder=tmp_path / "dask", params=params, client=client,
-                           progress=False)
+    serial = generate_chunks(make_chunk, 5, base_seed=11, folder=tmp_path / "serial", params=params,
+                             run=ChunkRun(progress=False))
+    dask = generate_chunks(make_chunk, 5, base_seed=11, folder=tmp_path / "dask", params=params,
+                           run=ChunkRun(client=client, progress=False))
     assert _hashes(serial) == _hashes(dask)
     table = load_chunks(dask)
     np.testing.assert_array_equal(table["track_id"], np.arange(7500))
@@ -92,7 +93,7 @@ def test_a_killed_worker_leaves_a_complete_correct_dataset(client: distributed.C
     def generate() -> None:
         try:
             result["paths"] = generate_chunks(slow_chunk, 4, base_seed=3, folder=folder, params=params,
-                                              client=client, progress=False)
+                                              run=ChunkRun(client=client, progress=False))
         except Exception as err:  # noqa: BLE001 - re-raised in the test thread
             result["error"] = err
 
@@ -114,7 +115,7 @@ def test_a_killed_worker_leaves_a_complete_correct_dataset(client: distributed.C
     assert isinstance(paths, list)
     assert [p.name for p in paths] == [f"chunk-{i:05d}.parquet" for i in range(4)]
     serial = generate_chunks(slow_chunk, 4, base_seed=3, folder=tmp_path / "serial",
-                             params={**params, "delay_s": 0.0}, progress=False)
+                             params={**params, "delay_s": 0.0}, run=ChunkRun(progress=False))
     assert _hashes(paths) == _hashes(serial)
     assert _leftovers(folder) == []
     assert sorted(p.name for p in folder.iterdir()) == sorted([p.name for p in paths] +
@@ -124,15 +125,16 @@ def test_a_killed_worker_leaves_a_complete_correct_dataset(client: distributed.C
 
 def test_a_failing_chunk_raises_its_own_error_naming_the_chunk(client: distributed.Client, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="detector on fire in chunk 2") as info:
-        generate_chunks(failing_chunk, 4, base_seed=0, folder=tmp_path, params={"bad": 2}, client=client,
-                        retries=0, progress=False)
+        generate_chunks(failing_chunk, 4, base_seed=0, folder=tmp_path, params={"bad": 2},
+                        run=ChunkRun(client=client, retries=0, progress=False))
     assert any("while generating chunk 2 in" in note for note in info.value.__notes__)
     assert not (tmp_path / "chunk-00002.parquet").exists()
 
 
 def test_temporary_local_cluster_for_several_workers(tmp_path: Path) -> None:
-    serial = generate_chunks(gaussian_chunk, 3, base_seed=5, folder=tmp_path / "a", progress=False)
-    local = generate_chunks(gaussian_chunk, 3, base_seed=5, folder=tmp_path / "b", workers=2, progress=False)
+    serial = generate_chunks(gaussian_chunk, 3, base_seed=5, folder=tmp_path / "a", run=ChunkRun(progress=False))
+    local = generate_chunks(gaussian_chunk, 3, base_seed=5, folder=tmp_path / "b",
+                            run=ChunkRun(workers=2, progress=False))
     assert _hashes(serial) == _hashes(local)
 
 

@@ -72,7 +72,7 @@ def test_write_errors_leave_nothing(tmp_path: Path) -> None:
 
 
 def test_check_output_names_the_allowed_suffixes(tmp_path) -> None:
-    from hepnb.io import check_output
+    from hepnb.paths import check_output
 
     assert check_output(tmp_path / "a.ROOT").name == "a.ROOT"
     with pytest.raises(ValueError, match=r"must end in \.root or \.parquet, found 'a\.csv'"):
@@ -80,7 +80,7 @@ def test_check_output_names_the_allowed_suffixes(tmp_path) -> None:
 
 
 def test_inputs_existing_paths_are_names_and_only_missing_ones_patterns(tmp_path: Path) -> None:
-    from hepnb.io import resolve_inputs
+    from hepnb.paths import resolve_inputs
 
     for name in ("run[1].parquet", "run1.parquet", "run2.parquet"):
         (tmp_path / name).write_bytes(b"PAR1")
@@ -98,7 +98,7 @@ def test_inputs_existing_paths_are_names_and_only_missing_ones_patterns(tmp_path
 
 
 def test_check_output_refuses_unwritable_places(tmp_path: Path) -> None:
-    from hepnb.io import check_output
+    from hepnb.paths import check_output
 
     (tmp_path / "t.parquet").write_bytes(b"PAR1")
     (tmp_path / "dir.parquet").mkdir()

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from hepnb.io import file_mode
+from hepnb.paths import file_mode
 
 __all__ = [
     "TRACKED_PACKAGES",

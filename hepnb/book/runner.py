@@ -42,7 +42,7 @@ from hepnb.book.registry import (
     resolve_parameters,
 )
 from hepnb.compute.client import ENV_VAR, check_reachable, scheduler_address
-from hepnb.io import probe_writable, same_file
+from hepnb.paths import probe_writable, same_file
 
 __all__ = [
     "RunError",

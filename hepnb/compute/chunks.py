@@ -25,6 +25,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,15 +34,29 @@ from tqdm.auto import tqdm
 
 from hepnb.arguments import positive_int
 from hepnb.compute.client import add_cluster_arguments, dask_client
-from hepnb.io import file_mode, read_table, write_table
+from hepnb.io import read_table, write_table
+from hepnb.paths import file_mode
 
 if TYPE_CHECKING:
     import argparse
 
     from dask.distributed import Client
 
-__all__ = ["SIZE_LIMIT_BYTES", "add_chunk_arguments", "add_size_argument", "cache_folder", "cache_root", "check_size", "chunk_seed",
-           "generate_chunks", "generate_table", "load_chunks", "missing_chunks"]
+__all__ = [
+    "SIZE_LIMIT_BYTES",
+    "ChunkRun",
+    "TableChunks",
+    "add_chunk_arguments",
+    "add_size_argument",
+    "cache_folder",
+    "cache_root",
+    "check_size",
+    "chunk_seed",
+    "generate_chunks",
+    "generate_table",
+    "load_chunks",
+    "missing_chunks",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -53,6 +68,53 @@ SIZE_LIMIT_BYTES = 8 * 2**30
 ChunkFn = Callable[..., Any]
 #: ``write(path, chunk) -> path``, atomic (temporary name, then rename)
 WriteFn = Callable[[Path, Any], Path]
+
+
+@dataclass(frozen=True)
+class ChunkRun:
+    """How the chunks of a dataset are run: where, how often a failed chunk is retried, with a progress bar.
+
+    Attributes
+    ----------
+    client
+        A :class:`dask.distributed.Client` (see :func:`hepnb.compute.client.dask_client`); it is not closed here.
+    workers
+        Without a client: ``> 1`` runs the chunks on a temporary :class:`~dask.distributed.LocalCluster` of
+        that many processes, closed afterwards; ``<= 1`` runs them one after the other in this process.
+    retries
+        Times Dask re-runs a chunk whose function raised (a chunk whose worker died is rescheduled by the
+        scheduler, up to its ``allowed-failures``).
+    progress
+        tqdm bar over chunks.
+    """
+
+    client: Client | None = None
+    workers: int = 1
+    retries: int = 2
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class TableChunks:
+    """How a flat table is cut into chunks and where they are cached (:func:`generate_table`).
+
+    Attributes
+    ----------
+    name
+        The dataset's name, the start of its cache folder's name (``pid-tracks``).
+    rows_per_chunk
+        Rows per chunk (one chunk: one task, one file).
+    version
+        Part of the cache key: bump it when the chunk function changes.
+    cache_dir
+        Root of the chunk cache (``None``: a temporary folder, removed afterwards); on a remote cluster, a
+        folder the workers share.
+    """
+
+    name: str
+    rows_per_chunk: int
+    version: int = 1
+    cache_dir: str | os.PathLike[str] | None = None
 
 
 def chunk_seed(base_seed: int, index: int) -> int:
@@ -210,17 +272,14 @@ def generate_chunks(
     base_seed: int,
     folder: str | os.PathLike[str],
     params: Mapping[str, Any] | None = None,
-    client: Client | None = None,
-    workers: int = 1,
-    retries: int = 2,
-    progress: bool = True,
+    run: ChunkRun = ChunkRun(),
     write: WriteFn = write_table,
     suffix: str = ".parquet",
 ) -> list[Path]:
     """Make the missing chunks of a dataset in ``folder`` and return all chunk paths in order.
 
-    Each missing chunk is one task: on a Dask cluster when a ``client`` is given (or ``workers > 1``, which
-    starts a temporary local cluster), else in this process. The content of chunk ``i`` depends only on
+    Each missing chunk is one task: on a Dask cluster when ``run.client`` is given (or ``run.workers > 1``,
+    which starts a temporary local cluster), else in this process. The content of chunk ``i`` depends only on
     ``(base_seed, i)`` and ``params``, never on the number of workers or on the order the chunks finish in.
     A chunk is written under a temporary name and renamed when whole, so a task that is retried or rerun
     on another worker after its worker was lost cannot leave a partial or duplicate chunk; temporary files
@@ -241,16 +300,8 @@ def generate_chunks(
         be a folder that the workers and this process share.
     params
         Keyword arguments for ``make_chunk``.
-    client
-        A :class:`dask.distributed.Client` (see :func:`hepnb.compute.client.dask_client`); it is not closed here.
-    workers
-        Without a client: ``> 1`` runs the chunks on a temporary :class:`~dask.distributed.LocalCluster` of
-        that many processes, closed afterwards; ``<= 1`` runs them one after the other in this process.
-    retries
-        Times Dask re-runs a chunk whose function raised (a chunk whose worker died is rescheduled by the
-        scheduler, up to its ``allowed-failures``).
-    progress
-        tqdm bar over chunks.
+    run
+        Where and how the chunks run (:class:`ChunkRun`: client or local workers, retries, progress bar).
     write, suffix
         How a chunk is written (default: a flat table, :func:`hepnb.io.write_table`) and its file suffix;
         ``write`` must be a module-level function and write atomically (a temporary ``.<name>.<random>.tmp``
@@ -269,15 +320,15 @@ def generate_chunks(
         raise ValueError(msg)
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    run = functools.partial(_make_and_write, make_chunk, out, base_seed, dict(params or {}), write, suffix)
+    make = functools.partial(_make_and_write, make_chunk, out, base_seed, dict(params or {}), write, suffix)
     todo = _unusable_chunks(out, n_chunks, suffix)
-    bar = tqdm(total=n_chunks, initial=n_chunks - len(todo), desc=f"chunks {out.name}", disable=not progress)
+    bar = tqdm(total=n_chunks, initial=n_chunks - len(todo), desc=f"chunks {out.name}", disable=not run.progress)
     try:
-        with dask_client(client, workers=max(1, min(workers, len(todo))), from_env=False) as active:
+        with dask_client(run.client, workers=max(1, min(run.workers, len(todo))), from_env=False) as active:
             if active is None:
-                _run_serial(todo, run, out, bar)
+                _run_serial(todo, make, out, bar)
             else:
-                _run_dask(active, todo, run, out, bar, retries)
+                _run_dask(active, todo, make, out, bar, run.retries)
     finally:
         bar.close()
     paths = [_chunk_path(out, i, suffix) for i in range(n_chunks)]
@@ -288,7 +339,6 @@ def generate_chunks(
         raise RuntimeError(msg)
     _remove_stale_temporaries(out, n_chunks, suffix)
     return paths
-
 
 
 def load_chunks(paths: list[Path], columns: list[str] | None = None) -> dict[str, np.ndarray]:
@@ -314,35 +364,45 @@ def generate_table(
     make_chunk: ChunkFn,
     n_rows: int,
     *,
-    rows_per_chunk: int,
-    name: str,
-    params: Mapping[str, Any],
     seed: int,
-    cache_dir: str | os.PathLike[str] | None = None,
-    client: Client | None = None,
-    workers: int = 1,
-    progress: bool = True,
-    version: int = 1,
+    params: Mapping[str, Any],
+    chunks: TableChunks,
+    run: ChunkRun = ChunkRun(),
 ) -> dict[str, np.ndarray]:
-    """A flat table of ``n_rows`` rows made in chunks of ``rows_per_chunk`` (:func:`generate_chunks`).
+    """A flat table of ``n_rows`` rows made in chunks of ``chunks.rows_per_chunk`` (:func:`generate_chunks`).
 
     Every chunk has ``rows_per_chunk`` rows (``make_chunk(seed, index, n_rows=rows_per_chunk, **params)``;
     ``n_rows`` itself when smaller, so a small sample costs no whole chunk) and the table is their concatenation
     cut to ``n_rows``, so for a given chunk size the first rows do not depend on ``n_rows``, and a larger sample
     reuses the cached chunks of a smaller one. The chunks are cached under
-    ``cache_dir/<name>-<hash of params, seed, rows_per_chunk and version>`` (a temporary folder, removed
-    afterwards, when ``cache_dir`` is ``None``); bump ``version`` when ``make_chunk`` changes.
+    ``chunks.cache_dir/<name>-<hash of params, seed, rows_per_chunk and version>`` (a temporary folder, removed
+    afterwards, when ``cache_dir`` is ``None``).
+
+    Parameters
+    ----------
+    make_chunk
+        As :func:`generate_chunks`.
+    n_rows
+        Rows of the table.
+    seed
+        Seed of the dataset.
+    params
+        Keyword arguments for ``make_chunk`` (besides ``n_rows``).
+    chunks
+        Chunk size, name, version and cache folder (:class:`TableChunks`).
+    run
+        Where and how the chunks run (:class:`ChunkRun`).
     """
+    rows_per_chunk = chunks.rows_per_chunk
     if n_rows < 1 or rows_per_chunk < 1:
         msg = f"n_rows and rows_per_chunk must be >= 1, found n_rows={n_rows}, rows_per_chunk={rows_per_chunk}"
         raise ValueError(msg)
     rows_per_chunk = min(rows_per_chunk, n_rows)
     n_chunks = -(-n_rows // rows_per_chunk)
     chunk_params = {**params, "n_rows": rows_per_chunk}
-    with cache_root(cache_dir, prefix=f"hepnb-{name}-") as root:
-        folder = cache_folder(root, name, {**chunk_params, "seed": seed, "version": version})
-        paths = generate_chunks(make_chunk, n_chunks, base_seed=seed, folder=folder, params=chunk_params,
-                                client=client, workers=workers, progress=progress)
+    with cache_root(chunks.cache_dir, prefix=f"hepnb-{chunks.name}-") as root:
+        folder = cache_folder(root, chunks.name, {**chunk_params, "seed": seed, "version": chunks.version})
+        paths = generate_chunks(make_chunk, n_chunks, base_seed=seed, folder=folder, params=chunk_params, run=run)
         table = load_chunks(paths)
     return {k: v[:n_rows] for k, v in table.items()}
 

@@ -356,12 +356,12 @@ def simulate_chunked(
     client, workers, progress
         As :func:`hepnb.compute.chunks.generate_chunks`.
     """
-    from hepnb.compute.chunks import generate_table
+    from hepnb.compute.chunks import ChunkRun, TableChunks, generate_table
 
     params = {"data_like": data_like, "tracks_per_event": tracks_per_event}
-    return generate_table(make_chunk, n_tracks, rows_per_chunk=tracks_per_chunk, name="pid-tracks",
-                          params=params, seed=seed, cache_dir=cache_dir, client=client, workers=workers,
-                          progress=progress, version=CHUNK_VERSION)
+    chunks = TableChunks("pid-tracks", tracks_per_chunk, version=CHUNK_VERSION, cache_dir=cache_dir)
+    return generate_table(make_chunk, n_tracks, seed=seed, params=params, chunks=chunks,
+                          run=ChunkRun(client=client, workers=workers, progress=progress))
 
 
 def write_tracks(path: str | os.PathLike[str], table: Mapping[str, NDArray]) -> Path:

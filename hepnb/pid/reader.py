@@ -28,7 +28,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from hepnb.io import file_format, resolve_inputs
+from hepnb.io import file_format
+from hepnb.paths import resolve_inputs
 from hepnb.pid.bayes import extractor_bayes_columns
 from hepnb.pid.constants import MISSING, SPECIES
 from hepnb.pid.data import EXTRACTOR_COLUMNS
@@ -80,7 +81,7 @@ class Selected(NamedTuple):
 
 def input_files(paths: Paths) -> list[Path]:
     """The files named by ``paths``: one path, a glob pattern (sorted matches) or a list of either; a path that
-    exists is used as given even if its name holds ``[`` or ``*`` (:func:`hepnb.io.resolve_inputs`).
+    exists is used as given even if its name holds ``[`` or ``*`` (:func:`hepnb.paths.resolve_inputs`).
 
     Raises
     ------

@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hepnb import kinematics
-from hepnb.compute.chunks import cache_folder, generate_chunks, missing_chunks
+from hepnb.compute.chunks import ChunkRun, cache_folder, generate_chunks, missing_chunks
 from hepnb.compute.client import available_cores, dask_client
-from hepnb.io import check_output, file_format, file_mode
+from hepnb.io import file_format
+from hepnb.paths import check_output, file_mode
 from hepnb.tau import constants
 from hepnb.tau.events import MAX_PYTHIA_SEED, PROCESSES
 from hepnb.tau.jets import CAND_FEATURES, KIN_TARGETS, generate_jets, make_jets
@@ -294,7 +295,8 @@ def simulate(n_tau_events: int, n_qq_events: int, *, n_ll_events: int = 0, seed:
     with dask_client(client, workers=n_workers, from_env=False) as active:  # one cluster for all processes
         for base_seed, params, folder, n_chunks in jobs:
             paths = generate_chunks(jet_chunk, n_chunks, base_seed=base_seed, folder=folder, params=params,
-                                    client=active, progress=progress, write=write_chunk, suffix=".parquet")
+                                    run=ChunkRun(client=active, progress=progress), write=write_chunk,
+                                    suffix=".parquet")
             for p in paths:
                 j, t = read_chunk(p)
                 jets.append(j)

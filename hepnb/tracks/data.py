@@ -287,7 +287,7 @@ def generate_tracks_chunked(
     client, workers, progress
         As :func:`hepnb.compute.chunks.generate_chunks`.
     """
-    from hepnb.compute.chunks import generate_table
+    from hepnb.compute.chunks import ChunkRun, TableChunks, generate_table
 
     spec = os.path.abspath(field_map) if field_map else ""  # workers may run elsewhere: an absolute path
     st = setting(physics, leg, spec or None)  # an unknown leg, physics or a bad map fails before any work
@@ -296,9 +296,9 @@ def generate_tracks_chunked(
     digest = st.field.digest() if isinstance(st.field, FieldMap) else ""
     params = {"leg": leg, "physics": physics, "p_range_gev": (lo, hi), "displaced_fraction": frac,
               "field_map": spec, "field_digest": digest}
-    return generate_table(make_chunk, n_tracks, rows_per_chunk=tracks_per_chunk, name=f"tracks-{physics}-{leg}",
-                          params=params, seed=seed, cache_dir=cache_dir, client=client, workers=workers,
-                          progress=progress, version=CHUNK_VERSION)
+    chunks = TableChunks(f"tracks-{physics}-{leg}", tracks_per_chunk, version=CHUNK_VERSION, cache_dir=cache_dir)
+    return generate_table(make_chunk, n_tracks, seed=seed, params=params, chunks=chunks,
+                          run=ChunkRun(client=client, workers=workers, progress=progress))
 
 
 def states_table(start: np.ndarray, end: np.ndarray | None = None, **extra: Any) -> dict[str, np.ndarray]:
