@@ -139,7 +139,7 @@ def test_temporary_local_cluster_for_several_workers(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("command", [
-    ["pid", "simulate", "--n", "10"],
+    ["pid", "generate", "--n", "10"],
     ["tracks", "generate", "--n", "10"],
     ["tau", "generate", "--tau-events", "4", "--qq-events", "4"],
 ])
@@ -162,7 +162,7 @@ def test_generation_cli_on_a_scheduler(client: distributed.Client, tmp_path: Pat
     from hepnb.pid.data import simulate_chunked
 
     out = tmp_path / "t.parquet"
-    assert main(["pid", "simulate", "--n", "2500", "--seed", "9", "--tracks-per-chunk", "1000",
+    assert main(["pid", "generate", "--n", "2500", "--seed", "9", "--tracks-per-chunk", "1000",
                  "--scheduler", client.scheduler.address, "--output", str(out)]) == 0
     assert "2500 tracks" in capsys.readouterr().out
     expected = simulate_chunked(2500, seed=9, tracks_per_chunk=1000, progress=False)

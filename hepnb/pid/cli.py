@@ -1,7 +1,8 @@
-"""``hepnb pid simulate``, ``hepnb pid predict`` and ``hepnb pid export``.
+"""``hepnb pid generate``, ``hepnb pid predict`` and ``hepnb pid export``.
 
-``simulate`` makes the tracks in seeded chunks, one Dask task each (:func:`hepnb.pid.data.simulate_chunked`): on the
-scheduler of ``--scheduler``/``$HEPNB_SCHEDULER``, else on a local cluster of ``--workers`` processes.
+``generate`` simulates the tracks in seeded chunks, one Dask task each (:func:`hepnb.pid.data.simulate_chunked`,
+through :func:`hepnb.compute.generate.generate_file`): on the scheduler of ``--scheduler``/``$HEPNB_SCHEDULER``,
+else on a local cluster of ``--workers`` processes.
 ``predict`` applies a saved model to a track table (:func:`hepnb.pid.export.predict_table`), flagging the tracks
 outside its training domain. ``export --o2`` writes the O2Physics PIDML folder of a saved network
 (:func:`hepnb.pid.o2export.export_o2`).
@@ -11,41 +12,42 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from hepnb.arguments import non_negative_int, positive_int
-from hepnb.compute.chunks import add_chunk_arguments, cache_root, check_size
-from hepnb.io import check_finite_rows, check_output, resolve_inputs
+from hepnb.compute.chunks import add_chunk_arguments
+from hepnb.compute.generate import GeneratorSpec, generate_file
+from hepnb.io import check_finite_rows
+from hepnb.paths import check_output, resolve_inputs
 
 __all__ = ["HELP", "register"]
 
 #: The family\'s line in ``hepnb --help``.
-HELP = "PID study tools (simulate, predict, export)"
+HELP = "PID study tools (generate, predict, export)"
 
 #: Bytes per simulated track in memory (the 31 columns of the table with ``mc_pdg``), for :func:`check_size`.
 TRACK_BYTES = 224
 
 
-def _simulate(args: argparse.Namespace) -> int:
-    from hepnb.compute.client import dask_client, local_workers
+def _generate(args: argparse.Namespace) -> int:
     from hepnb.pid.data import LABEL_COLUMNS, simulate_chunked, write_tracks
 
-    check_output(args.output)
-    check_size(args.n, TRACK_BYTES, what=f"--n {args.n} tracks", yes=args.yes, output=args.output,
-               cache_dir=args.cache_dir)
     n_chunks = -(-args.n // args.tracks_per_chunk)
-    # the cache outlives the cluster: on Ctrl-C or SIGTERM the workers stop before the cache is removed
-    with (cache_root(args.cache_dir, prefix="hepnb-pid-") as cache,
-          dask_client(args.scheduler, workers=local_workers(args.workers, n_chunks)) as client):
+
+    def make(cache: Path, client: Any) -> dict[str, Any]:
         table = simulate_chunked(args.n, seed=args.seed, data_like=args.data_like,
                                  tracks_per_chunk=args.tracks_per_chunk, cache_dir=cache, client=client,
                                  progress=n_chunks > 1)
-    if args.data_like:  # stands in for real data: no labels
-        for name in LABEL_COLUMNS:
-            table.pop(name)
-    check_finite_rows(table, what="simulated tracks")
-    path = write_tracks(args.output, table)
+        if args.data_like:  # stands in for real data: no labels
+            for name in LABEL_COLUMNS:
+                table.pop(name)
+        return table
+
+    spec = GeneratorSpec(name="pid", n_rows=args.n, row_bytes=TRACK_BYTES, what=f"--n {args.n} tracks",
+                         n_chunks=n_chunks, make=make, write=write_tracks, finite_rows="simulated tracks")
+    path, _ = generate_file(args, spec)
     print(f"{args.n} tracks{' (data-like, unlabelled)' if args.data_like else ''} written to {path}")
     return 0
 
@@ -82,14 +84,14 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_simulate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    sim = sub.add_parser("simulate", help="simulate tracks into a ROOT or Parquet table")
+def _add_generate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    sim = sub.add_parser("generate", help="simulate tracks into a ROOT or Parquet table")
     sim.add_argument("--n", type=positive_int, required=True, help="tracks to simulate (before selections)")
     sim.add_argument("--seed", type=non_negative_int, default=0)
     sim.add_argument("--data-like", action="store_true", help="shifted detector response, no labels")
     sim.add_argument("--output", type=Path, required=True, help="FILE.root or FILE.parquet")
     add_chunk_arguments(sim, unit="tracks", per_chunk=100_000)
-    sim.set_defaults(func=_simulate)
+    sim.set_defaults(func=_generate)
 
 
 def _add_predict(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -111,6 +113,6 @@ def _add_export(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``hepnb pid …`` commands to the family's subparsers (made by :mod:`hepnb.cli`)."""
-    _add_simulate(sub)
+    _add_generate(sub)
     _add_predict(sub)
     _add_export(sub)

@@ -5,17 +5,20 @@ generator, through the same detector.
 The jet file has the fields of :mod:`hepnb.tau.data` (``FILE_FIELDS``) and is read back, like a user's own
 jets, by :func:`hepnb.tau.data.read_jets` and the notebook's ``input_file`` parameter (which also takes HepMC3
 files). The events are made in seeded chunks, one Dask task each: on the scheduler of
-``--scheduler``/``$HEPNB_SCHEDULER``, else on a local cluster of ``--workers`` processes.
+``--scheduler``/``$HEPNB_SCHEDULER``, else on a local cluster of ``--workers`` processes
+(:func:`hepnb.compute.generate.generate_file`).
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from hepnb.arguments import non_negative_int, positive_int
-from hepnb.compute.chunks import add_chunk_arguments, check_size
-from hepnb.io import check_output
+from hepnb.compute.chunks import add_chunk_arguments
+from hepnb.compute.generate import GeneratorSpec, generate_file
+from hepnb.paths import check_output, resolve_inputs
 
 __all__ = ["HELP", "register"]
 
@@ -27,22 +30,20 @@ EVENT_BYTES = 2000
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from hepnb.compute.chunks import cache_root
-    from hepnb.compute.client import dask_client, local_workers
     from hepnb.tau.data import simulate, write_jets
 
-    check_output(args.output)
-    check_size(args.tau_events + args.qq_events + 2 * args.ll_events, EVENT_BYTES, yes=args.yes, output=args.output,
-               cache_dir=args.cache_dir, what=(f"--tau-events {args.tau_events}, --qq-events {args.qq_events} and "
-                                               f"--ll-events {args.ll_events} (twice) events"))
     n_chunks = -(-args.tau_events // args.events_per_chunk) + -(-args.qq_events // args.events_per_chunk)
-    # the cache outlives the cluster: on Ctrl-C or SIGTERM the workers stop before the cache is removed
-    with (cache_root(args.cache_dir, prefix="hepnb-tau-") as cache,
-          dask_client(args.scheduler, workers=local_workers(args.workers, n_chunks)) as client):
-        jets = simulate(args.tau_events, args.qq_events, n_ll_events=args.ll_events, seed=args.seed, cache_dir=cache,
+
+    def make(cache: Path, client: Any) -> Any:
+        return simulate(args.tau_events, args.qq_events, n_ll_events=args.ll_events, seed=args.seed, cache_dir=cache,
                         events_per_chunk=args.events_per_chunk, workers=1, client=client,
                         hepmc_dir=args.hepmc_dir).jets
-    path = write_jets(args.output, jets)
+
+    spec = GeneratorSpec(name="tau", n_rows=args.tau_events + args.qq_events + 2 * args.ll_events,
+                         row_bytes=EVENT_BYTES, n_chunks=n_chunks, make=make, write=write_jets,
+                         what=(f"--tau-events {args.tau_events}, --qq-events {args.qq_events} and "
+                               f"--ll-events {args.ll_events} (twice) events"))
+    path, jets = generate_file(args, spec)  # jagged jets: no finite-rows check of flat columns
     n_tau = int(sum(jets.is_tau))
     print(f"{len(jets)} jets ({n_tau} tau, {len(jets) - n_tau} q/g) written to {path}")
     return 0
@@ -62,7 +63,6 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 
 def _jets(args: argparse.Namespace) -> int:
-    from hepnb.io import resolve_inputs
     from hepnb.tau.data import is_hepmc, jets_from_hepmc, write_jets
 
     inputs = resolve_inputs(args.input)

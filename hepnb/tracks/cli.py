@@ -1,7 +1,8 @@
 """``hepnb tracks generate`` and ``hepnb tracks propagate``.
 
 ``generate`` simulates tracks and their float64 RK4 reference on a leg, in seeded chunks that run as Dask tasks
-(``--scheduler``/``$HEPNB_SCHEDULER``, else a local cluster of ``--workers`` processes), and writes a track table;
+(``--scheduler``/``$HEPNB_SCHEDULER``, else a local cluster of ``--workers`` processes), and writes a track table
+(:func:`hepnb.compute.generate.generate_file`);
 ``propagate`` applies the float64 RK4 reference (steps that end on the map's z planes, at most ``--step-mm``)
 to a user's track table. Both take ``--field-map``: LHCb's four quadrant files (``c1 … c4``, or one pattern
 with ``{q}``), an npz map (:meth:`hepnb.tracks.field.FieldMap.load_npz`), or nothing for the study's dipole.
@@ -12,10 +13,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from hepnb.arguments import finite_float, non_negative_int, positive_float, positive_int
-from hepnb.compute.chunks import add_chunk_arguments, cache_root, check_size
-from hepnb.io import check_finite_rows, check_output, file_format
+from hepnb.compute.chunks import add_chunk_arguments
+from hepnb.compute.generate import GeneratorSpec, generate_file
+from hepnb.io import check_finite_rows, file_format
+from hepnb.paths import check_output
 
 __all__ = ["HELP", "register"]
 
@@ -27,26 +31,24 @@ TRACK_BYTES = 128
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from hepnb.compute.client import dask_client, local_workers
     from hepnb.io import write_table
     from hepnb.tracks.data import generate_tracks_chunked, setting
 
-    check_output(args.output, inputs=_field_files(args.field_map))
     spec = _field_spec(args.field_map)
     st = setting(args.physics, args.leg, spec or None)  # an unknown leg, physics or a bad map fails before any work
-    check_size(args.n, TRACK_BYTES, what=f"--n {args.n} tracks", yes=args.yes, output=args.output,
-               cache_dir=args.cache_dir)
     n_chunks = -(-args.n // args.tracks_per_chunk)
-    # the cache outlives the cluster: on Ctrl-C or SIGTERM the workers stop before the cache is removed
-    with (cache_root(args.cache_dir, prefix="hepnb-tracks-") as cache,
-          dask_client(args.scheduler, workers=local_workers(args.workers, n_chunks)) as client):
-        table = generate_tracks_chunked(args.n, leg=args.leg, physics=args.physics, seed=args.seed,
-                                        p_range_gev=(args.p_min_gev, args.p_max_gev),
-                                        displaced_fraction=args.displaced_fraction, field_map=spec,
-                                        tracks_per_chunk=args.tracks_per_chunk, cache_dir=cache,
-                                        client=client, progress=n_chunks > 1)
-    check_finite_rows(table, what="generated tracks")
-    path = write_table(args.output, table)
+
+    def make(cache: Path, client: Any) -> dict[str, Any]:
+        return generate_tracks_chunked(args.n, leg=args.leg, physics=args.physics, seed=args.seed,
+                                       p_range_gev=(args.p_min_gev, args.p_max_gev),
+                                       displaced_fraction=args.displaced_fraction, field_map=spec,
+                                       tracks_per_chunk=args.tracks_per_chunk, cache_dir=cache,
+                                       client=client, progress=n_chunks > 1)
+
+    generator = GeneratorSpec(name="tracks", n_rows=args.n, row_bytes=TRACK_BYTES, what=f"--n {args.n} tracks",
+                              n_chunks=n_chunks, make=make, write=write_table, finite_rows="generated tracks",
+                              inputs=_field_files(args.field_map))
+    path, _ = generate_file(args, generator)
     print(f"{args.n} tracks on leg {st.leg} (z {st.z0_mm:g} -> {st.z1_mm:g} mm, physics {st.physics}) "
           f"written to {path}")
     return 0

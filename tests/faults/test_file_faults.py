@@ -93,7 +93,7 @@ def test_a_truncated_model_is_named(hepnb: Hepnb, model_folder: Path, damage: st
 
 def test_a_replaced_or_truncated_cache_chunk_is_made_again(hepnb: Hepnb) -> None:
     cache, out = hepnb.root / "cache", hepnb.root / "tracks.parquet"
-    args = ("pid", "simulate", "--n", "3000", "--tracks-per-chunk", "1000", "--workers", "1", "--cache-dir", cache,
+    args = ("pid", "generate", "--n", "3000", "--tracks-per-chunk", "1000", "--workers", "1", "--cache-dir", cache,
             "--output", out)
     assert hepnb(*args).returncode == 0
     reference = snapshot(hepnb.root / "cache")

@@ -37,7 +37,7 @@ def test_propagate_refuses_what_an_absurd_field_map_gives(hepnb: Hepnb) -> None:
 
 
 @pytest.mark.parametrize(("args", "estimate"), [
-    (["pid", "simulate", "--n", "1000000000000"], "about 224 TB"),
+    (["pid", "generate", "--n", "1000000000000"], "about 224 TB"),
     (["tracks", "generate", "--n", "1000000000000"], "about 128 TB"),  # 16 float64 columns
     (["tau", "generate", "--tau-events", "1000000000000", "--qq-events", "1"], "about 2e+03 TB"),
 ])

@@ -78,7 +78,7 @@ def test_unwritable_outputs_are_refused_before_simulating(hepnb: Hepnb, case: st
     }[case]
     if case == "not writable" and os.access("/sys", os.W_OK) and not Path("/sys").is_dir():
         pytest.skip("no read-only folder here")
-    proc = hepnb("pid", "simulate", "--n", "500000", "--output", output)
+    proc = hepnb("pid", "generate", "--n", "500000", "--output", output)
     assert proc.returncode == 2, proc.stderr
     assert message in last_line(proc), last_line(proc)
     assert "Traceback" not in proc.stderr
@@ -89,7 +89,7 @@ def test_unwritable_outputs_are_refused_before_simulating(hepnb: Hepnb, case: st
 @pytest.mark.parametrize(("args", "message"), [
     (["tracks", "generate", "--n", "10", "--p-max-gev", "inf"], "argument --p-max-gev: must be a finite number"),
     (["tracks", "generate", "--n", "0"], "argument --n: must be an integer >= 1, found '0'"),
-    (["pid", "simulate", "--n", "0x10"], "argument --n: must be a decimal integer, found '0x10'"),
+    (["pid", "generate", "--n", "0x10"], "argument --n: must be a decimal integer, found '0x10'"),
 ])
 def test_values_outside_their_type_are_refused_by_the_parser(hepnb: Hepnb, args: list[str], message: str) -> None:
     proc = hepnb(*args, "--output", hepnb.root / "t.parquet")

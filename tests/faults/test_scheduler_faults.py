@@ -53,12 +53,12 @@ def http_server() -> Iterator[str]:
 
 
 @pytest.mark.parametrize("kind", ["silent", "http"])
-@pytest.mark.parametrize("command", ["pid simulate", "run"])
+@pytest.mark.parametrize("command", ["pid generate", "run"])
 def test_a_server_that_is_not_a_scheduler_is_refused_within_the_deadline(
         hepnb: Hepnb, request: pytest.FixtureRequest, kind: str, command: str) -> None:
     address = request.getfixturevalue(f"{kind}_server")
     out = hepnb.root / "tracks.parquet"
-    args = (["pid", "simulate", "--n", "100000", "--output", out] if command == "pid simulate"
+    args = (["pid", "generate", "--n", "100000", "--output", out] if command == "pid generate"
             else ["run", "faulty", "--output", hepnb.root / "book", "--results-dir", hepnb.root / "results"])
     start = time.monotonic()
     proc = hepnb(*args, "--scheduler", address, timeout=90)
@@ -77,14 +77,14 @@ def test_a_closed_port_and_a_malformed_address(hepnb: Hepnb, tmp_path: Path) -> 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    proc = hepnb("pid", "simulate", "--n", "10", "--output", tmp_path / "t.parquet",
+    proc = hepnb("pid", "generate", "--n", "10", "--output", tmp_path / "t.parquet",
                  "--scheduler", f"tcp://127.0.0.1:{port}")
     assert proc.returncode == 2
     assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port} within 2 s" in last_line(proc)
-    proc = hepnb("pid", "simulate", "--n", "10", "--output", tmp_path / "t.parquet", "--scheduler", "localhost:80x")
+    proc = hepnb("pid", "generate", "--n", "10", "--output", tmp_path / "t.parquet", "--scheduler", "localhost:80x")
     assert proc.returncode == 2
     assert "scheduler address must look like tcp://HOST:PORT (or tls://), found 'localhost:80x'" in last_line(proc)
-    proc = hepnb("pid", "simulate", "--n", "10", "--output", tmp_path / "t.parquet", "--scheduler", address_of(port),
+    proc = hepnb("pid", "generate", "--n", "10", "--output", tmp_path / "t.parquet", "--scheduler", address_of(port),
                  env={"HEPNB_SCHEDULER_TIMEOUT": "soon"})
     assert proc.returncode == 2
     assert last_line(proc) == "hepnb: error: $HEPNB_SCHEDULER_TIMEOUT must be a number of seconds, found 'soon'"

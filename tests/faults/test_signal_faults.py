@@ -41,7 +41,7 @@ def _dead_pid() -> int:
 
 def test_sigterm_during_simulation_removes_the_chunk_cache_and_the_workers(hepnb: Hepnb) -> None:
     out = hepnb.root / "tracks.root"
-    proc = hepnb.start("pid", "simulate", "--n", "2000000", "--tracks-per-chunk", "20000", "--workers", "2",
+    proc = hepnb.start("pid", "generate", "--n", "2000000", "--tracks-per-chunk", "20000", "--workers", "2",
                        "--output", out)
     try:
         _wait_for(lambda: any(hepnb.tmp.glob("hepnb-*/*/chunk-00000.parquet")) or proc.poll() is not None,

@@ -71,10 +71,10 @@ def test_saved_models_predict_and_flag_through_the_cli(sample: dict[str, np.ndar
         load_deployable(tmp_path)
 
 
-def test_cli_simulate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["pid", "simulate", "--n", "300", "--seed", "2", "--output", str(tmp_path / "t.root")]) == 0
+def test_cli_generate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["pid", "generate", "--n", "300", "--seed", "2", "--output", str(tmp_path / "t.root")]) == 0
     assert len(read_tracks(tmp_path / "t.root")["pt"]) == 300
-    assert main(["pid", "simulate", "--n", "300", "--data-like", "--output", str(tmp_path / "d.parquet")]) == 0
+    assert main(["pid", "generate", "--n", "300", "--data-like", "--output", str(tmp_path / "d.parquet")]) == 0
     assert not set(LABEL_COLUMNS) & set(read_table(tmp_path / "d.parquet"))
-    assert main(["pid", "simulate", "--n", "10", "--output", str(tmp_path / "t.csv")]) == 2
+    assert main(["pid", "generate", "--n", "10", "--output", str(tmp_path / "t.csv")]) == 2
     assert "must end in .root or .parquet" in capsys.readouterr().err
