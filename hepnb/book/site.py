@@ -13,7 +13,7 @@ from hepnb.book.registry import PROFILES, list_studies, repo_root
 from hepnb.book.results import load_results
 from hepnb.book.runner import default_output_dir, default_results_dir
 
-__all__ = ["BookError", "book_profile", "build_book", "headline", "headline_entry", "summary_markdown",
+__all__ = ["BookError", "book_profile", "build_book", "headline_entry", "landing_numbers", "summary_markdown",
            "write_summary"]
 
 SUMMARY_NAME = "summary.md"
@@ -104,8 +104,8 @@ def _headline_text(key: str, item: Any) -> str:
     return f"{label}: **{number}**"
 
 
-def headline(record: dict[str, Any]) -> dict[str, Any]:
-    """The few numbers a study puts on the front page.
+def landing_numbers(record: dict[str, Any]) -> dict[str, Any]:
+    """The few numbers of a study's results record that the landing page shows.
 
     ``metrics["headline"]`` if the study defines it (values, or :func:`headline_entry` records); otherwise
     the first scalar metrics.
@@ -190,7 +190,7 @@ def summary_markdown(results_dir: str | os.PathLike[str] | None = None,
         except (FileNotFoundError, ValueError):
             lines.append(f"| {cell} | *not run at the {profile} profile* | |")
             continue
-        numbers = "<br>".join(_headline_text(k, v) for k, v in headline(rec).items()) or "*no headline*"
+        numbers = "<br>".join(_headline_text(k, v) for k, v in landing_numbers(rec).items()) or "*no headline*"
         commit = str(rec.get("git_commit", "unknown"))[:10]
         created = str(rec.get("created", "?"))[:10]
         lines.append(f"| {cell} | {numbers} | {rec.get('device', '?')}<br>`{commit}`<br>{created} |")

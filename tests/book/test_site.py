@@ -62,3 +62,11 @@ def test_headline_entry_needs_a_label() -> None:
         "label": "median error", "value": 3.0, "uncertainty": 0.1, "unit": "µm"}
     with pytest.raises(ValueError, match="label"):
         site.headline_entry(" ", 1.0)
+
+
+def test_landing_numbers_are_the_headline_else_the_first_scalar_metrics() -> None:
+    entry = site.headline_entry("test accuracy", 91.2, uncertainty=0.3, unit="%")
+    assert site.landing_numbers({"metrics": {"headline": {"acc": entry}, "loss": 0.1}}) == {"acc": entry}
+    record = {"metrics": {"grid": {"a": 1}, **{f"m{i}": float(i) for i in range(8)}}}
+    assert site.landing_numbers(record) == {f"m{i}": float(i) for i in range(6)}
+    assert site.landing_numbers({}) == {}
