@@ -111,7 +111,7 @@ def test_figures_pass_the_checker(built_book: Path, study: str) -> None:
 
 
 def test_book_pages_exist(built_book: Path) -> None:
-    for page in ("index.html", "book/intro.html", "book/reproducibility.html", "book/cluster.html",
+    for page in ("index.html", "book/intro.html", "book/using.html", "book/reproducibility.html", "book/cluster.html",
                  "book/references.html",
                  "book/executed/environment.html"):
         assert (HTML / page).is_file(), page
@@ -120,7 +120,8 @@ def test_book_pages_exist(built_book: Path) -> None:
         "front-page table must list the results with human labels"
 
 
-PAGES = ["book/intro", *(f"book/executed/{study}" for study in STUDIES), "book/reproducibility", "book/cluster",
+PAGES = ["book/intro", *(f"book/executed/{study}" for study in STUDIES), "book/using", "book/reproducibility",
+         "book/cluster",
          "book/references"]
 #: Signs of a machine path on a page: the checkout, temporary folders, home folders.
 LOCAL_PATHS = (str(REPO), "/tmp/", "/home/", "/root/", "/Users/", ".staging-")

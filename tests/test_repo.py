@@ -79,6 +79,8 @@ def test_pins_that_matter() -> None:
 def test_readme_commands_and_ci_entry_point() -> None:
     readme = (REPO / "README.md").read_text()
     assert "make book" in readme and "make test" in readme
+    assert len(readme.splitlines()) <= 70, "the README says what hepnb is and where to read on; details go to the book"
+    assert "CONTRIBUTING.md" in readme and "book/using.md" in readme
     run = (REPO / ".ci" / "run").read_text()
     assert run.rstrip().endswith("exec make test")
     makefile = (REPO / "Makefile").read_text()
@@ -86,9 +88,19 @@ def test_readme_commands_and_ci_entry_point() -> None:
         assert target in makefile
 
 
+def test_the_command_line_contract_is_a_book_page() -> None:
+    """The contract (exit codes, parameter grammar, runs, files, sizes, commands) is "Using hepnb", in the TOC."""
+    page = (REPO / "book" / "using.md").read_text()
+    assert page.startswith("# Using hepnb\n")
+    for section in ("## The commands", "## Exit status", "## Parameters and their allowed values", "## Runs",
+                    "## Files", "## Sizes", "## On a cluster"):
+        assert section in page, section
+    assert "file: book/using\n" in (REPO / "_toc.yml").read_text()
+
+
 def _layout_entries() -> dict[str, str]:
-    """The README's layout block: each ``hepnb/...`` entry and its text (continuation lines included)."""
-    block = (REPO / "README.md").read_text().split("## Layout", 1)[1].split("```")[1]
+    """CONTRIBUTING.md's layout block: each ``hepnb/...`` entry and its text (continuation lines included)."""
+    block = (REPO / "CONTRIBUTING.md").read_text().split("## Layout", 1)[1].split("```")[1]
     entries: dict[str, str] = {}
     key = ""
     for line in block.splitlines():
@@ -102,7 +114,7 @@ def _layout_entries() -> dict[str, str]:
     return entries
 
 
-def test_readme_layout_names_every_module() -> None:
+def test_contributing_layout_names_every_module() -> None:
     entries = _layout_entries()
     missing = []
     for package in sorted(p for p in (REPO / "hepnb").iterdir() if (p / "__init__.py").is_file()):
@@ -111,7 +123,7 @@ def test_readme_layout_names_every_module() -> None:
                     if m.stem != "__init__" and m.stem not in words]
     top = " ".join(text for key, text in entries.items() if key.endswith(".py"))
     missing += [m.name for m in (REPO / "hepnb").glob("*.py") if m.stem != "__init__" and m.name not in top]
-    assert not missing, f"modules the README's layout section does not name: {missing}"
+    assert not missing, f"modules the layout section of CONTRIBUTING.md does not name: {missing}"
 
 
 def test_config_builds_from_executed_notebooks() -> None:
