@@ -9,8 +9,7 @@ them (the cache folder is named by a hash of the parameters). Beside each chunk 
 (``chunk-00000.parquet.sha256``, the format of ``sha256sum``); a chunk is reused only if it still has that
 hash, so a chunk that was truncated or replaced by other data is made again, not used.
 
-Generator commands refuse, before any work, a table larger than :data:`SIZE_LIMIT_BYTES` or than the memory
-and disk can hold, unless ``--yes`` is given (:func:`check_size`, :func:`add_chunk_arguments`).
+The generator commands built on this (:mod:`hepnb.compute.generate`) first check the size of what they make.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -32,25 +30,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from hepnb.arguments import positive_int
-from hepnb.compute.client import add_cluster_arguments, dask_client
+from hepnb.compute.client import dask_client
 from hepnb.io import read_table, write_table
 from hepnb.paths import file_mode
 
 if TYPE_CHECKING:
-    import argparse
-
     from dask.distributed import Client
 
 __all__ = [
-    "SIZE_LIMIT_BYTES",
     "ChunkRun",
     "TableChunks",
-    "add_chunk_arguments",
-    "add_size_argument",
     "cache_folder",
     "cache_root",
-    "check_size",
     "chunk_seed",
     "generate_chunks",
     "generate_table",
@@ -59,10 +50,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
-
-#: The largest table a generator command makes without ``--yes``: 8 GiB, some 15-40 times the ``full`` profiles'
-#: samples (PID 1.2 M tracks ≈ 0.27 GB, tracks 2.3 M ≈ 0.22 GB, tau 270 k events ≈ 0.5 GB).
-SIZE_LIMIT_BYTES = 8 * 2**30
 
 #: ``make_chunk(seed, index, **params) -> dict of equal-length numpy arrays``
 ChunkFn = Callable[..., Any]
@@ -405,115 +392,3 @@ def generate_table(
         paths = generate_chunks(make_chunk, n_chunks, base_seed=seed, folder=folder, params=chunk_params, run=run)
         table = load_chunks(paths)
     return {k: v[:n_rows] for k, v in table.items()}
-
-
-def _size_text(n_bytes: float) -> str:
-    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
-        if n_bytes >= scale:
-            return f"{n_bytes / scale:.3g} {unit}"
-    return f"{n_bytes / 1e3:.3g} kB"
-
-
-def _free_bytes(path: Path) -> tuple[Path, int]:
-    folder = path.absolute()
-    while not folder.exists():
-        folder = folder.parent
-    return folder, shutil.disk_usage(folder).free
-
-
-def check_size(
-    n_rows: int,
-    row_bytes: float,
-    *,
-    what: str,
-    yes: bool = False,
-    output: str | os.PathLike[str] | None = None,
-    cache_dir: str | os.PathLike[str] | None = None,
-    limit_bytes: int = SIZE_LIMIT_BYTES,
-) -> int:
-    """Estimate a generated table's size and refuse it, before any work, if it is too large (unless ``yes``).
-
-    The table is about ``n_rows * row_bytes`` bytes; it is refused when that exceeds ``limit_bytes``
-    (:data:`SIZE_LIMIT_BYTES`), when twice that (the chunks and the joined table) exceeds the memory available,
-    or when the output's (and the chunk cache's) file system has less free space than the table needs.
-
-    Parameters
-    ----------
-    n_rows
-        Rows (tracks, events) asked for.
-    row_bytes
-        Bytes per row in memory, measured for the study's table.
-    what
-        The command's option and unit for the message, e.g. ``"--n 1000000000000 tracks"``.
-    yes
-        ``--yes``: start anyway.
-    output, cache_dir
-        The output file and the chunk cache (``None``: a temporary folder), whose file systems must hold it.
-    limit_bytes
-        The limit.
-
-    Returns
-    -------
-    int
-        The estimate in bytes.
-
-    Raises
-    ------
-    ValueError
-        Naming the estimate, each limit it breaks, and ``--yes``.
-    """
-    import psutil
-
-    estimate = int(n_rows * row_bytes)
-    problems = []
-    if estimate > limit_bytes:
-        problems.append(f"above the limit of {_size_text(limit_bytes)} for a generated table")
-    available = psutil.virtual_memory().available
-    if 2 * estimate > available:
-        problems.append(f"the chunks and the joined table need about {_size_text(2 * estimate)} of memory, "
-                        f"{_size_text(available)} is available")
-    need: dict[int, tuple[Path, int, int]] = {}
-    for place in (output, cache_dir if cache_dir is not None else tempfile.gettempdir()):
-        if place is None:
-            continue
-        folder, free = _free_bytes(Path(place))
-        device = folder.stat().st_dev
-        _, _, have_need = need.get(device, (folder, free, 0))
-        need[device] = (folder, free, have_need + estimate)
-    for folder, free, needed in need.values():
-        if needed > free:
-            problems.append(f"{folder} has {_size_text(free)} free, {_size_text(needed)} is needed")
-    if problems and not yes:
-        msg = (f"{what} make a table of about {_size_text(estimate)}: {'; '.join(problems)}; nothing was started. "
-               f"Ask for fewer, or pass --yes to start anyway")
-        raise ValueError(msg)
-    return estimate
-
-
-def add_chunk_arguments(parser: argparse.ArgumentParser, *, unit: str, per_chunk: int) -> None:
-    """Add the options of a chunked generator command: ``--<unit>-per-chunk``, ``--cache-dir``, ``--yes``
-    (:func:`check_size`), and the cluster's ``--scheduler``/``--workers``
-    (:func:`hepnb.compute.client.add_cluster_arguments`).
-
-    Parameters
-    ----------
-    parser
-        The command's parser.
-    unit
-        What a chunk counts (``"tracks"``, ``"events"``): the option is ``--<unit>-per-chunk``.
-    per_chunk
-        Its default.
-    """
-    parser.add_argument(f"--{unit}-per-chunk", type=positive_int, default=per_chunk,
-                        help=f"{unit} per chunk (one task, one file)")
-    parser.add_argument("--cache-dir", type=Path, default=None,
-                        help="chunk cache, shared by the workers of a remote scheduler (default: a temporary folder)")
-    add_size_argument(parser)
-    add_cluster_arguments(parser)
-
-
-def add_size_argument(parser: argparse.ArgumentParser) -> None:
-    """Add ``--yes`` to a generator command: start even a table that :func:`check_size` refuses."""
-    parser.add_argument("--yes", action="store_true",
-                        help=f"generate even a table above {_size_text(SIZE_LIMIT_BYTES)} or above the memory or "
-                             "disk space available (refused otherwise)")

@@ -17,8 +17,7 @@ from typing import Any
 import numpy as np
 
 from hepnb.arguments import non_negative_int, positive_int
-from hepnb.compute.chunks import add_chunk_arguments
-from hepnb.compute.generate import GeneratorSpec, generate_file
+from hepnb.compute.generate import GeneratorSpec, add_chunk_arguments, generate_file
 from hepnb.io import check_finite_rows
 from hepnb.paths import check_output, resolve_inputs
 
@@ -27,7 +26,7 @@ __all__ = ["HELP", "register"]
 #: The family\'s line in ``hepnb --help``.
 HELP = "PID study tools (generate, predict, export)"
 
-#: Bytes per simulated track in memory (the 31 columns of the table with ``mc_pdg``), for :func:`check_size`.
+#: Bytes per simulated track in memory (the 31 columns of the table with ``mc_pdg``), for the size check.
 TRACK_BYTES = 224
 
 

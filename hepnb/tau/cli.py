@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hepnb.arguments import non_negative_int, positive_int
-from hepnb.compute.chunks import add_chunk_arguments
-from hepnb.compute.generate import GeneratorSpec, generate_file
+from hepnb.compute.generate import GeneratorSpec, add_chunk_arguments, generate_file
 from hepnb.paths import check_output, resolve_inputs
 
 __all__ = ["HELP", "register"]
@@ -25,7 +24,7 @@ __all__ = ["HELP", "register"]
 #: The family\'s line in ``hepnb --help``.
 HELP = "tau-study tools (generate, jets)"
 
-#: Bytes per generated event in memory (about 1.5 kB measured: the jets' candidates and labels), for check_size.
+#: Bytes per generated event in memory (about 1.5 kB measured: the jets' candidates and labels), for the size check.
 EVENT_BYTES = 2000
 
 

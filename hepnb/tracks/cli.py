@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hepnb.arguments import finite_float, non_negative_int, positive_float, positive_int
-from hepnb.compute.chunks import add_chunk_arguments
-from hepnb.compute.generate import GeneratorSpec, generate_file
+from hepnb.compute.generate import GeneratorSpec, add_chunk_arguments, generate_file
 from hepnb.io import check_finite_rows, file_format
 from hepnb.paths import check_output
 
@@ -26,7 +25,7 @@ __all__ = ["HELP", "register"]
 #: The family\'s line in ``hepnb --help``.
 HELP = "track-extrapolation tools (generate, propagate)"
 
-#: Bytes per generated track in memory (the 16 float64 columns of the table), for :func:`check_size`.
+#: Bytes per generated track in memory (the 16 float64 columns of the table), for the size check.
 TRACK_BYTES = 128
 
 
