@@ -83,7 +83,7 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_generate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_generate(sub: Any) -> None:
     sim = sub.add_parser("generate", help="simulate tracks into a ROOT or Parquet table")
     sim.add_argument("--n", type=positive_int, required=True, help="tracks to simulate (before selections)")
     sim.add_argument("--seed", type=non_negative_int, default=0)
@@ -93,7 +93,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     sim.set_defaults(func=_generate)
 
 
-def _add_predict(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_predict(sub: Any) -> None:
     pred = sub.add_parser("predict", help="apply a saved model to a track table")
     pred.add_argument("--model", type=Path, required=True, help="model folder written by the notebook")
     pred.add_argument("--input", type=Path, required=True, help="ROOT or Parquet track table (labels optional)")
@@ -102,7 +102,7 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     pred.set_defaults(func=_predict)
 
 
-def _add_export(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_export(sub: Any) -> None:
     exp = sub.add_parser("export", help="export a saved network for O2Physics' Tools/PIDML")
     exp.add_argument("--model", type=Path, required=True, help="network folder written by the notebook")
     exp.add_argument("--o2", type=Path, required=True, metavar="OUTDIR",
@@ -110,8 +110,14 @@ def _add_export(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     exp.set_defaults(func=_export)
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add the ``hepnb pid …`` commands to the family's subparsers (made by :mod:`hepnb.cli`)."""
+def register(sub: Any) -> None:
+    """Add the ``hepnb pid …`` commands to the family's subparsers (made by :mod:`hepnb.cli`).
+
+    Parameters
+    ----------
+    sub
+        The family's subparsers (what :meth:`argparse.ArgumentParser.add_subparsers` returns).
+    """
     _add_generate(sub)
     _add_predict(sub)
     _add_export(sub)

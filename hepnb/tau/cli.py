@@ -48,7 +48,7 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_generate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_generate(sub: Any) -> None:
     gen = sub.add_parser("generate", help="Pythia 8 Z -> tau tau and Z -> q qbar jets to a Parquet or ROOT file")
     gen.add_argument("--tau-events", type=positive_int, required=True, help="Z -> tau tau events")
     gen.add_argument("--qq-events", type=positive_int, required=True, help="Z -> q qbar events")
@@ -77,7 +77,7 @@ def _jets(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_jets(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_jets(sub: Any) -> None:
     cmd = sub.add_parser("jets", help="jets of HepMC3 events (any generator) through the CLD-like detector")
     cmd.add_argument("--input", nargs="+", required=True, help="HepMC3 event files (paths or glob patterns)")
     cmd.add_argument("--seed", type=non_negative_int, default=0, help="seed of the detector simulation")
@@ -85,7 +85,13 @@ def _add_jets(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
     cmd.set_defaults(func=_jets)
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add the ``hepnb tau …`` commands to the family's subparsers (made by :mod:`hepnb.cli`)."""
+def register(sub: Any) -> None:
+    """Add the ``hepnb tau …`` commands to the family's subparsers (made by :mod:`hepnb.cli`).
+
+    Parameters
+    ----------
+    sub
+        The family's subparsers (what :meth:`argparse.ArgumentParser.add_subparsers` returns).
+    """
     _add_generate(sub)
     _add_jets(sub)

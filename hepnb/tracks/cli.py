@@ -113,7 +113,7 @@ def _propagate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_generate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_generate(sub: Any) -> None:
     gen = sub.add_parser("generate", help="simulate tracks and their float64 RK4 reference on a leg")
     gen.add_argument("--n", type=positive_int, required=True, help="number of tracks (inside the T acceptance)")
     gen.add_argument("--leg", default="ut_t", help="ut_t (2648.2 -> 7826 mm) or velo_t (751 -> 7826 mm)")
@@ -130,7 +130,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     gen.set_defaults(func=_generate)
 
 
-def _add_propagate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_propagate(sub: Any) -> None:
     prop = sub.add_parser("propagate", help="float64 RK4 through the field map for a table of start states")
     prop.add_argument("--input", type=Path, required=True, help="ROOT or Parquet table with x_mm, y_mm, tx, ty, "
                                                                  "qop_per_gev")
@@ -146,7 +146,13 @@ def _add_propagate(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     prop.set_defaults(func=_propagate)
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add the ``hepnb tracks …`` commands to the family's subparsers (made by :mod:`hepnb.cli`)."""
+def register(sub: Any) -> None:
+    """Add the ``hepnb tracks …`` commands to the family's subparsers (made by :mod:`hepnb.cli`).
+
+    Parameters
+    ----------
+    sub
+        The family's subparsers (what :meth:`argparse.ArgumentParser.add_subparsers` returns).
+    """
     _add_generate(sub)
     _add_propagate(sub)
