@@ -29,7 +29,7 @@ TRACK_BYTES = 224
 
 def _simulate(args: argparse.Namespace) -> int:
     from hepnb.compute.client import dask_client, local_workers
-    from hepnb.pid.data import LABEL_COLUMNS, simulate_chunked, write_tracks
+    from hepnb.pid.data import LABEL_COLUMNS, ChunkedRun, simulate_chunked, write_tracks
 
     check_output(args.output)
     check_size(args.n, TRACK_BYTES, what=f"--n {args.n} tracks", yes=args.yes, output=args.output,
@@ -39,8 +39,8 @@ def _simulate(args: argparse.Namespace) -> int:
     with (cache_root(args.cache_dir, prefix="hepnb-pid-") as cache,
           dask_client(args.scheduler, workers=local_workers(args.workers, n_chunks)) as client):
         table = simulate_chunked(args.n, seed=args.seed, data_like=args.data_like,
-                                 tracks_per_chunk=args.tracks_per_chunk, cache_dir=cache, client=client,
-                                 progress=n_chunks > 1)
+                                 tracks_per_chunk=args.tracks_per_chunk, client=client,
+                                 run=ChunkedRun(cache_dir=cache, progress=n_chunks > 1))
     if args.data_like:  # stands in for real data: no labels
         for name in LABEL_COLUMNS:
             table.pop(name)

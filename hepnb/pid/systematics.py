@@ -16,10 +16,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hepnb.metrics import mean_interval
-from hepnb.pid.comparison import test_labels
+from hepnb.pid.evaluate import test_labels
 from hepnb.pid.constants import SPECIES
 from hepnb.pid.data import simulate_tracks, systematic_response
-from hepnb.pid.pipeline import Grid, RangeData, chosen_network, predict_model, range_data
+from hepnb.pid.training import Grid, RangeData, chosen_network, predict_model, range_data
 from hepnb.pid.protocols import scale_like
 from hepnb.pid.selection import selected
 

@@ -1,8 +1,8 @@
-"""The PID study's pipeline, what the notebook calls: the grid (momentum range × protocol × model), training,
-predictions on the validation and the common test set, and the baselines.
+"""Training the PID study's models: the grid (momentum range × protocol × model), each network and tree model,
+their predictions on the validation and the common test set, and the network to deploy.
 
 :func:`run_grid` splits each range's labelled tracks once (:func:`hepnb.pid.protocols.common_split`), prepares
-every (range, protocol) cell here, trains each model of each cell in its own task (:func:`train_member`; the
+every (range, protocol) cell here, trains each model of each cell in its own task (:func:`train_grid_member`; the
 prepared cells scattered to the cluster once; a tree model whose inputs do not change between protocols is
 trained once and shared), and then predicts and times here, as a serial run does: the probabilities do not
 depend on where a model was trained, and the same seeds give the same numbers with or without a cluster.
@@ -26,7 +26,7 @@ from hepnb.compute.devices import xgboost_device
 from hepnb.pid.baselines import Baseline, baseline_predictions
 from hepnb.pid.constants import O2_TOF_P_MIN_GEV
 from hepnb.pid.models import NETWORKS, build_network, focal_loss, network_settings
-from hepnb.pid.protocols import Prepared, prepare, protocol_spec
+from hepnb.pid.protocols import Prepared, prepare_cell, protocol_spec
 from hepnb.pid.selection import blank_tof, features, labels, momentum_range
 from hepnb.train import fit, predict
 
@@ -34,6 +34,7 @@ __all__ = [
     "TREES",
     "Grid",
     "RangeData",
+    "TrainingConfig",
     "chosen_network",
     "default_compile_cache",
     "network_loss",
@@ -42,7 +43,7 @@ __all__ = [
     "range_data",
     "run_grid",
     "train_deployable",
-    "train_member",
+    "train_grid_member",
     "train_network",
     "train_tree",
     "tree_probabilities",
@@ -52,6 +53,33 @@ __all__ = [
 TREES = ("random_forest", "xgboost")
 Cell = tuple[str, str]
 _XGB_EARLY_STOPPING = 20
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """How the models of the grid (and the deployed network) train: the same settings for every protocol.
+
+    Attributes
+    ----------
+    epochs, patience
+        The networks' epoch budget and early-stopping patience (on the validation error rate).
+    batch_size
+        Tracks per network training step.
+    n_trees_rf, n_trees_xgb
+        Trees of the random forest, and XGBoost's number of boosting rounds (at most, with early stopping).
+    seed
+        Random seed of the networks' weights and batches and of the tree models.
+    lr_scale
+        Multiplies the original's learning rate of every network (:func:`train_network`).
+    """
+
+    epochs: int
+    patience: int
+    batch_size: int = 256
+    n_trees_rf: int = 100
+    n_trees_xgb: int = 300
+    seed: int = 0
+    lr_scale: float = 1.0
 
 
 # Training
@@ -107,20 +135,25 @@ def _apply(model: Any, batch: Mapping[str, jax.Array]) -> jax.Array:
 _FIT_COLUMNS = ("x", "mask", "mode", "y", "w")
 
 
-def train_network(name: str, data: Prepared, *, epochs: int, patience: int, batch_size: int = 256,
-                  seed: int = 0, range_name: str | None = None, lr_scale: float = 1.0,
+def train_network(name: str, data: Prepared, config: TrainingConfig, *, range_name: str | None = None,
                   checkpoint_dir: str | None = None) -> tuple[Any, dict[str, Any]]:
-    """Train one network with the seed's settings for its range (:func:`hepnb.pid.models.network_settings`).
+    """Train one network with the original's settings for its range (:func:`hepnb.pid.models.network_settings`).
 
     Early stopping and the kept epoch follow the error rate on ``data.val``: the validation split, or the test
-    set under the ``seed`` protocol (its flaw). ``lr_scale`` multiplies the seed's learning rate (a profile that
-    trains far fewer steps than the seed's hundred epochs raises it, the same for every protocol).
+    set under the ``original`` protocol (its flaw). ``config.lr_scale`` multiplies the original's learning rate (a
+    profile that trains far fewer steps than the original's hundred epochs raises it, the same for every protocol).
+
+    Returns
+    -------
+    model, info
+        The trained network and its training record (times, best epoch, validation error per epoch).
     """
     settings = network_settings(name, range_name)
-    model = build_network(name, seed=seed, range_name=range_name)
-    result = fit(model, optax.adam(settings.learning_rate * lr_scale), network_loss(settings.focal_alpha, 2.5),
+    model = build_network(name, seed=config.seed, range_name=range_name)
+    result = fit(model, optax.adam(settings.learning_rate * config.lr_scale), network_loss(settings.focal_alpha, 2.5),
                  {k: data.train[k] for k in _FIT_COLUMNS}, {k: data.val[k] for k in _FIT_COLUMNS},
-                 batch_size=batch_size, n_epochs=epochs, patience=patience, seed=seed, monitor="val_err",
+                 batch_size=config.batch_size, n_epochs=config.epochs, patience=config.patience, seed=config.seed,
+                 monitor="val_err",
                  checkpoint_dir=checkpoint_dir, progress=False)
     return model, {"train_time_s": result.train_time_s + result.compile_time_s, "compile_time_s": result.compile_time_s,
                    "best_epoch": result.best_epoch, "epochs_run": result.n_epochs_run,
@@ -134,10 +167,10 @@ def predict_network(model: Any, part: Mapping[str, NDArray]) -> NDArray[np.float
 
 
 def train_tree(name: str, data: Prepared, *, n_trees: int, seed: int = 0) -> tuple[Any, float]:
-    """One tree model: ``random_forest`` (the seed's settings) or ``xgboost`` (hist; on the GPU when JAX sees one).
+    """One tree model: ``random_forest`` (the original's settings) or ``xgboost`` (hist; on the GPU when JAX sees one).
 
-    XGBoost is fitted unweighted, as the seed did; under a protocol with a validation split it stops adding trees
-    when the validation log-loss has not improved for 20 rounds (a choice on validation), under ``seed`` it
+    XGBoost is fitted unweighted, as the original did; under a protocol with a validation split it stops adding trees
+    when the validation log-loss has not improved for 20 rounds (a choice on validation), under ``original`` it
     grows all ``n_trees``.
 
     Returns
@@ -264,9 +297,8 @@ def _tree_key(cell: Cell, name: str) -> tuple[Any, ...]:
     return (cell[0], name, spec.validation_split, spec.tokenise_missing, weights)
 
 
-def train_member(member: tuple[str, str, str], cells: Mapping[Cell, Prepared], *, epochs: int, patience: int,
-                 batch_size: int, n_trees_rf: int, n_trees_xgb: int, seed: int, lr_scale: float = 1.0,
-                 compile_cache: str | None = None) -> dict[str, Any]:
+def train_grid_member(member: tuple[str, str, str], cells: Mapping[Cell, Prepared], config: TrainingConfig, *,
+                      compile_cache: str | None = None) -> dict[str, Any]:
     """One grid member as a Dask task: train model ``name`` of cell ``(range, protocol)``
     (compilations kept in ``compile_cache``, :func:`use_compile_cache`).
 
@@ -283,11 +315,10 @@ def train_member(member: tuple[str, str, str], cells: Mapping[Cell, Prepared], *
     use_compile_cache(compile_cache)
     cpu0 = time.process_time()
     if name in TREES:
-        n_trees = n_trees_rf if name == "random_forest" else n_trees_xgb
-        model, train_s = train_tree(name, data, n_trees=n_trees, seed=seed)
+        n_trees = config.n_trees_rf if name == "random_forest" else config.n_trees_xgb
+        model, train_s = train_tree(name, data, n_trees=n_trees, seed=config.seed)
         return {"model": model, "info": {"train_time_s": train_s, "cpu_s": time.process_time() - cpu0}}
-    model, info = train_network(name, data, epochs=epochs, patience=patience, batch_size=batch_size, seed=seed,
-                                range_name=range_name, lr_scale=lr_scale)
+    model, info = train_network(name, data, config, range_name=range_name)
     return {"state": state_to_numpy(model), "info": {**info, "cpu_s": time.process_time() - cpu0}}
 
 
@@ -299,9 +330,8 @@ def _network(name: str, state: dict[str, Any], *, seed: int, range_name: str | N
     return model
 
 
-def run_grid(tracks: Mapping[str, NDArray], *, ranges: Sequence[str], protocols: Sequence[str],
-             networks: Sequence[str], epochs: int, patience: int, batch_size: int, n_trees_rf: int,
-             n_trees_xgb: int, seed: int, lr_scale: float = 1.0, client: Any = None,
+def run_grid(tracks: Mapping[str, NDArray], config: TrainingConfig, *, ranges: Sequence[str],
+             protocols: Sequence[str], networks: Sequence[str], client: Any = None,
              compile_cache: str | None = None) -> Grid:
     """Train every model in every (range, protocol) and predict the validation split and the common test set.
 
@@ -312,8 +342,8 @@ def run_grid(tracks: Mapping[str, NDArray], *, ranges: Sequence[str], protocols:
     ranges, protocols, networks
         Keys of :data:`hepnb.pid.selection.RANGES`, :data:`hepnb.pid.protocols.PROTOCOLS` and
         :data:`hepnb.pid.models.NETWORKS`; the two tree models are always trained.
-    lr_scale
-        Multiplies every network's learning rate (:func:`train_network`).
+    config
+        How every model trains (:class:`TrainingConfig`).
     client
         A :class:`dask.distributed.Client`: one task per (range, protocol, model). ``None`` trains one
         after the other in this process. Same seeds, same numbers either way.
@@ -330,17 +360,16 @@ def run_grid(tracks: Mapping[str, NDArray], *, ranges: Sequence[str], protocols:
     for p in protocols:
         protocol_spec(p)
     per_range = {r: range_data(tracks, r) for r in ranges}
-    cells = {(r, p): prepare(per_range[r].raw, per_range[r].y, p, seed=231) for r in ranges for p in protocols}
+    cells = {(r, p): prepare_cell(per_range[r].raw, per_range[r].y, p, seed=231) for r in ranges for p in protocols}
     members = [(*cell, name) for cell in cells for name in (*networks, *TREES)]
     first: dict[tuple[Any, ...], tuple[str, str, str]] = {}
     for m in members:
         if m[2] in TREES:
             first.setdefault(_tree_key(m[:2], m[2]), m)
     to_train = [m for m in members if m[2] not in TREES or first[_tree_key(m[:2], m[2])] == m]
-    trained = dict(zip(to_train, map_tasks(train_member, to_train, cells, client=client,
-                                           desc="range x protocol x model", epochs=epochs, patience=patience,
-                                           batch_size=batch_size, n_trees_rf=n_trees_rf, n_trees_xgb=n_trees_xgb,
-                                           seed=seed, lr_scale=lr_scale, compile_cache=compile_cache), strict=True))
+    trained = dict(zip(to_train, map_tasks(train_grid_member, to_train, cells, client=client,
+                                           desc="range x protocol x model", config=config,
+                                           compile_cache=compile_cache), strict=True))
     out: dict[Cell, dict[str, Any]] = {
         cell: {"data": data, "models": {}, "prob_val": {}, "prob_test": {}, "timing": {}}
         for cell, data in cells.items()}
@@ -350,7 +379,7 @@ def run_grid(tracks: Mapping[str, NDArray], *, ranges: Sequence[str], protocols:
         result = trained[source]
         cell = out[(range_name, protocol)]
         data = cell["data"]
-        model = result["model"] if name in TREES else _network(name, result["state"], seed=seed,
+        model = result["model"] if name in TREES else _network(name, result["state"], seed=config.seed,
                                                                 range_name=range_name)
         t0 = time.perf_counter()
         cell["prob_test"][name] = predict_model(name, model, data.test)
@@ -363,7 +392,7 @@ def run_grid(tracks: Mapping[str, NDArray], *, ranges: Sequence[str], protocols:
 
 
 def chosen_network(grid: Grid, cell: Cell) -> str:
-    """The network a protocol chooses: the best validation accuracy, or under ``seed`` the best test accuracy
+    """The network a protocol chooses: the best validation accuracy, or under ``original`` the best test accuracy
     (its flaw: there the validation predictions are the test set's)."""
     data = grid.cells[cell]["data"]
     probs = grid.cells[cell]["prob_val"]
@@ -371,8 +400,7 @@ def chosen_network(grid: Grid, cell: Cell) -> str:
 
 
 
-def train_deployable(tracks: Mapping[str, NDArray], name: str, *, range_name: str = "full", epochs: int,
-                     patience: int, batch_size: int, seed: int, lr_scale: float = 1.0
+def train_deployable(tracks: Mapping[str, NDArray], name: str, config: TrainingConfig, *, range_name: str = "full"
                      ) -> tuple[Any, Prepared, RangeData, dict[str, Any]]:
     """The network to deploy in O2Physics: ``name`` trained under ``corrected`` with TOF blanked below 0.5 GeV/c,
     as O2's PIDML reader presents tracks (:func:`hepnb.pid.selection.blank_tof`).
@@ -386,7 +414,6 @@ def train_deployable(tracks: Mapping[str, NDArray], name: str, *, range_name: st
         The trained network, its prepared cell, the blanked range, and the training record.
     """
     blanked = range_data(tracks, range_name, tof_p_min_gev=O2_TOF_P_MIN_GEV)
-    data = prepare(blanked.raw, blanked.y, "corrected", seed=231)
-    model, info = train_network(name, data, epochs=epochs, patience=patience, batch_size=batch_size, seed=seed,
-                                range_name=range_name, lr_scale=lr_scale)
+    data = prepare_cell(blanked.raw, blanked.y, "corrected", seed=231)
+    model, info = train_network(name, data, config, range_name=range_name)
     return model, data, blanked, info
