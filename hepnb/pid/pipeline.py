@@ -110,8 +110,8 @@ class Settings:
 
     @property
     def shown_protocols(self) -> list[str]:
-        """The protocols of the headline table: ``original`` (if run) and the main one."""
-        return [p for p in ("original", self.main_protocol) if p in self.protocols]
+        """The protocols of the headline table: ``original`` (if run) and the main one (once if they are one)."""
+        return [p for p in dict.fromkeys(("original", self.main_protocol)) if p in self.protocols]
 
     @property
     def training(self) -> TrainingConfig:
