@@ -20,9 +20,9 @@ from flax import nnx
 
 from hepnb.compute.sweep import load_state, state_to_numpy
 from hepnb.pid.data import COLUMNS, TREE, simulate_tracks
-from hepnb.pid.training import TrainingConfig, run_grid
 from hepnb.pid.reader import input_files, read_selected, read_tracks
 from hepnb.pid.selection import features, select, selected
+from hepnb.pid.training import TrainingConfig, run_grid
 from hepnb.tracks import pipeline
 
 
