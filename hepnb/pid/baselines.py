@@ -3,7 +3,7 @@
 - ``all_pions``: the majority class for every track.
 - ``nsigma_cuts``: |nσ_TPC| < 3, and √(nσ_TPC² + nσ_TOF²) < 3 where TOF exists; among the passing hypotheses the
   smallest (combined) |nσ| wins; a track passing none stays unidentified and counts as wrong.
-- ``original_bayes``: argmax of the original's extractor's probabilities (all zero without TOF, so "pion").
+- ``original_bayes``: argmax of the original extractor's probabilities (all zero without TOF, so "pion").
 - ``o2_bayes``: O2Physics' ``pidBayes`` as implemented (:func:`hepnb.pid.bayes.o2_pid_bayes`).
 - ``alice_bayes``: the ALICE method of the paper (:func:`hepnb.pid.bayes.alice_bayes`), priors iterated on the
   sample itself.

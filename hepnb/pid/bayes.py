@@ -1,4 +1,4 @@
-"""Bayesian PID three ways: the original's extractor's probabilities, O2's ``pidBayes`` as implemented, and the ALICE
+"""Bayesian PID three ways: the original extractor's probabilities, O2's ``pidBayes`` as implemented, and the ALICE
 method of the paper (arXiv:1602.01392). Facts in reference/pid.md §3.
 
 Every function takes the four hypotheses in :data:`hepnb.pid.constants.SPECIES` order as the last axis.
@@ -26,7 +26,7 @@ F = NDArray[np.float64]
 
 
 def extractor_bayes_columns(nsigma_tpc: Sequence[Any], nsigma_tof: Sequence[Any]) -> list[Any]:
-    """The original's extractor's four "Bayesian" probabilities, column by column (numpy or lazy dask-awkward arrays).
+    """The original extractor's four "Bayesian" probabilities, column by column (numpy or lazy dask-awkward arrays).
 
     ``PIDFeatureExtractor::computeBayesianPID`` in float32: L_i = exp(−½(nσ_TPC,i² + nσ_TOF,i²)) with a finite
     TOF term (NaN counts as 0), times the priors 1 : 0.2 : 0.1 : 0.05, normalised, and all four 0 when the sum

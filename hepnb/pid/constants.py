@@ -78,7 +78,7 @@ TOF_TAIL_SLOPE_SIGMA = 0.9  # exponential tail slope in σ; O2 pidBayes' fTOFtai
 O2_TOF_P_MIN_GEV = 0.5
 
 # Bayesian PID
-#: The original's extractor's priors π : K : p : e (forynski/O2Physics PIDFeatureExtractor).
+#: The original extractor's priors π : K : p : e (forynski/O2Physics PIDFeatureExtractor).
 ORIGINAL_BAYES_PRIORS: tuple[float, float, float, float] = (1.0, 0.2, 0.1, 0.05)
 #: O2 pidBayes' flat TPC likelihood beyond 5σ is 1 / PID::NIDs, the number of O2 species (e, μ, π, K, p, d, t, ³He, α).
 O2_BAYES_N_SPECIES = 9

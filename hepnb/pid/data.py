@@ -86,7 +86,7 @@ __all__ = [
 #: Bumped when the chunks change for the same parameters (it keys the chunk cache).
 CHUNK_VERSION = 2
 
-#: The original's extractor's TTree (``PIDFeatureExtractor``): its columns in order, as it writes them.
+#: The original extractor's TTree (``PIDFeatureExtractor``): its columns in order, as it writes them.
 EXTRACTOR_COLUMNS: tuple[str, ...] = (
     "event_id", "track_id", "px", "py", "pz", "pt", "p", "eta", "phi", "theta", "charge", "track_type",
     "tpc_signal", "tpc_nsigma_pi", "tpc_nsigma_ka", "tpc_nsigma_pr", "tpc_nsigma_el", "tpc_nclusters", "tpc_chi2",
