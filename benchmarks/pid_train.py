@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO))
 
 from hepnb.book.results import device_description, package_versions
 from hepnb.pid.models import build_network
-from hepnb.pid.pipeline import network_loss
+from hepnb.pid.training import network_loss
 from hepnb.train import fit
 
 #: The issue's goal: fit's steps/s over the bare scan's.
@@ -105,7 +105,7 @@ def hepnb_fit(train: dict[str, np.ndarray], val: dict[str, np.ndarray], batch: i
 
 def torch_rates(train: dict[str, np.ndarray], batch: int, n_steps: int,
                 modes: tuple[str, ...] = ("eager", "compile")) -> dict[str, Any] | None:
-    """The seed's DNN in PyTorch (eager and torch.compile), same widths, focal loss and optimiser."""
+    """The original's DNN in PyTorch (eager and torch.compile), same widths, focal loss and optimiser."""
     try:
         import torch
     except ImportError:

@@ -47,7 +47,7 @@ def _leftovers(folder: Path) -> list[str]:
 
 
 def test_pid_chunks_hash_like_a_serial_run(client: distributed.Client, tmp_path: Path) -> None:
-    from hepnb.pid.data import make_chunk, simulate_chunked
+    from hepnb.pid.data import ChunkedRun, make_chunk, simulate_chunked
 
     params = {"n_rows": 1500, "data_like": False, "tracks_per_event": 500}
     serial = generate_chunks(make_chunk, 5, base_seed=11, folder=tmp_path / "serial", params=params,
@@ -60,8 +60,9 @@ def test_pid_chunks_hash_like_a_serial_run(client: distributed.Client, tmp_path:
     np.testing.assert_array_equal(table["event_id"], np.arange(7500) // 500)
 
     on_cluster = simulate_chunked(4000, seed=11, tracks_per_chunk=1500, tracks_per_event=500, client=client,
-                                  progress=False)
-    in_process = simulate_chunked(4000, seed=11, tracks_per_chunk=1500, tracks_per_event=500, progress=False)
+                                  run=ChunkedRun(progress=False))
+    in_process = simulate_chunked(4000, seed=11, tracks_per_chunk=1500, tracks_per_event=500,
+                                  run=ChunkedRun(progress=False))
     assert len(on_cluster["pt"]) == 4000
     for name, values in in_process.items():
         np.testing.assert_array_equal(on_cluster[name], values, err_msg=name)
@@ -159,13 +160,13 @@ def test_generation_with_an_unreachable_scheduler_fails_fast(command: list[str],
 def test_generation_cli_on_a_scheduler(client: distributed.Client, tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     from hepnb.io import read_table
-    from hepnb.pid.data import simulate_chunked
+    from hepnb.pid.data import ChunkedRun, simulate_chunked
 
     out = tmp_path / "t.parquet"
     assert main(["pid", "generate", "--n", "2500", "--seed", "9", "--tracks-per-chunk", "1000",
                  "--scheduler", client.scheduler.address, "--output", str(out)]) == 0
     assert "2500 tracks" in capsys.readouterr().out
-    expected = simulate_chunked(2500, seed=9, tracks_per_chunk=1000, progress=False)
+    expected = simulate_chunked(2500, seed=9, tracks_per_chunk=1000, run=ChunkedRun(progress=False))
     np.testing.assert_array_equal(read_table(out)["tpc_signal"], expected["tpc_signal"])
 
 

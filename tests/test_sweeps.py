@@ -3,7 +3,7 @@
 A model trained in a worker process must be the model a serial run trains: same seeds, same XLA-CPU
 code, same weights, bit for bit, and so the same metrics. (A random forest's ``predict_proba`` with
 ``n_jobs=-1`` is not reproducible from call to call, serial or not; the grid predicts with its trees
-added in order, :func:`hepnb.pid.pipeline.tree_probabilities`.)
+added in order, :func:`hepnb.pid.training.tree_probabilities`.)
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from flax import nnx
 
 from hepnb.compute.sweep import load_state, state_to_numpy
 from hepnb.pid.data import COLUMNS, TREE, simulate_tracks
-from hepnb.pid.pipeline import run_grid
 from hepnb.pid.reader import input_files, read_selected, read_tracks
 from hepnb.pid.selection import features, select, selected
+from hepnb.pid.training import TrainingConfig, run_grid
 from hepnb.tracks import pipeline
 
 
@@ -72,10 +72,10 @@ def test_two_model_zoo_on_the_cluster_equals_serial(client: Any) -> None:
 
 def test_pid_grid_cell_on_the_cluster_equals_serial(client: Any) -> None:
     tracks = selected(simulate_tracks(3000, seed=3), "o2")
-    kw = {"ranges": ["full"], "protocols": ["corrected"], "networks": ["simple_nn"], "epochs": 2,
-          "patience": 2, "batch_size": 128, "n_trees_rf": 5, "n_trees_xgb": 10, "seed": 0}
-    serial = run_grid(tracks, **kw)
-    grid = run_grid(tracks, client=client, **kw)
+    config = TrainingConfig(epochs=2, patience=2, batch_size=128, n_trees_rf=5, n_trees_xgb=10, seed=0)
+    kw = {"ranges": ["full"], "protocols": ["corrected"], "networks": ["simple_nn"]}
+    serial = run_grid(tracks, config, **kw)
+    grid = run_grid(tracks, config, client=client, **kw)
     assert list(grid.cells) == list(serial.cells) == [("full", "corrected")]
     a, b = serial.cells[("full", "corrected")], grid.cells[("full", "corrected")]
     assert list(a["timing"]) == list(b["timing"]) == ["simple_nn", "random_forest", "xgboost"]
@@ -114,7 +114,7 @@ def test_glob_and_list_read_the_same_tracks(root_files: list[Path]) -> None:
         np.testing.assert_array_equal(by_glob[k], by_list[k])
 
 
-@pytest.mark.parametrize("selection", ["o2", "seed"])
+@pytest.mark.parametrize("selection", ["o2", "original"])
 def test_uproot_dask_selection_equals_in_memory(root_files: list[Path], client: Any, selection: str) -> None:
     pattern = str(root_files[0].parent / "run*.root")
     table = read_tracks(pattern)
@@ -172,7 +172,7 @@ def test_no_match_and_missing_columns_are_named(root_files: list[Path], tmp_path
 def test_random_forest_probabilities_are_reproducible() -> None:
     from sklearn.ensemble import RandomForestClassifier
 
-    from hepnb.pid.pipeline import tree_probabilities
+    from hepnb.pid.training import tree_probabilities
 
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(3000, 6)), rng.integers(0, 4, 3000)

@@ -1,1 +1,1 @@
-"""ALICE-style PID study: detector simulation, the extractor's schema, six models, the seed's protocol and its fixes."""
+"""ALICE-style PID study: detector simulation, the extractor's schema, six models, the original's protocol and its fixes."""

@@ -3,7 +3,7 @@
 - ``all_pions``: the majority class for every track.
 - ``nsigma_cuts``: |nσ_TPC| < 3, and √(nσ_TPC² + nσ_TOF²) < 3 where TOF exists; among the passing hypotheses the
   smallest (combined) |nσ| wins; a track passing none stays unidentified and counts as wrong.
-- ``seed_bayes``: argmax of the seed extractor's probabilities (all zero without TOF, so "pion").
+- ``original_bayes``: argmax of the original extractor's probabilities (all zero without TOF, so "pion").
 - ``o2_bayes``: O2Physics' ``pidBayes`` as implemented (:func:`hepnb.pid.bayes.o2_pid_bayes`).
 - ``alice_bayes``: the ALICE method of the paper (:func:`hepnb.pid.bayes.alice_bayes`), priors iterated on the
   sample itself.
@@ -26,7 +26,7 @@ from hepnb.pid.detector import event_time_resolution_ps, tof_expected_sigma_ps, 
 
 __all__ = ["BASELINES", "Baseline", "baseline_predictions", "hypothesis_sigmas", "nsigma_cut_prediction"]
 
-BASELINES = ("all_pions", "nsigma_cuts", "seed_bayes", "o2_bayes", "alice_bayes")
+BASELINES = ("all_pions", "nsigma_cuts", "original_bayes", "o2_bayes", "alice_bayes")
 #: Event-time resolution assumed by the likelihoods (the simulation's, for 1000 tracks per event).
 _SIGMA_TEV_PS = event_time_resolution_ps(300.0)
 
@@ -73,13 +73,13 @@ def baseline_predictions(table: Mapping[str, NDArray]) -> dict[str, Baseline]:
     ns_tpc, ns_tof = _stack(table, "tpc_nsigma"), _stack(table, "tof_nsigma")
     has_tof = np.asarray(table["has_tof"]).astype(bool)
     sigma_tpc, sigma_tof = hypothesis_sigmas(table)
-    seed_prob = _stack(table, "bayes_prob")
+    extractor_prob = _stack(table, "bayes_prob")
     o2 = o2_pid_bayes(ns_tpc, ns_tof, sigma_tof, has_tof)
     alice = alice_bayes(ns_tpc, sigma_tpc, ns_tof, sigma_tof, has_tof, np.asarray(table["pt"], dtype=np.float64))
     return {
         "all_pions": Baseline(np.zeros(n, dtype=np.int64), None),
         "nsigma_cuts": Baseline(nsigma_cut_prediction(ns_tpc, ns_tof, has_tof), None),
-        "seed_bayes": Baseline(seed_prob.argmax(axis=1), seed_prob),
+        "original_bayes": Baseline(extractor_prob.argmax(axis=1), extractor_prob),
         "o2_bayes": Baseline(o2.argmax(axis=1), o2),
         "alice_bayes": Baseline(alice.argmax(axis=1), alice),
     }

@@ -1,4 +1,4 @@
-"""Bayesian PID three ways: the seed extractor's probabilities, O2's ``pidBayes`` as implemented, and the ALICE
+"""Bayesian PID three ways: the original extractor's probabilities, O2's ``pidBayes`` as implemented, and the ALICE
 method of the paper (arXiv:1602.01392). Facts in reference/pid.md §3.
 
 Every function takes the four hypotheses in :data:`hepnb.pid.constants.SPECIES` order as the last axis.
@@ -12,21 +12,21 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hepnb.pid.constants import O2_BAYES_N_SPECIES, SEED_BAYES_PRIORS, TOF_TAIL_SLOPE_SIGMA
+from hepnb.pid.constants import O2_BAYES_N_SPECIES, ORIGINAL_BAYES_PRIORS, TOF_TAIL_SLOPE_SIGMA
 
 __all__ = [
     "alice_bayes",
     "extractor_bayes_columns",
     "extractor_bayes_probabilities",
     "o2_pid_bayes",
-    "seed_bayes_accuracy",
+    "original_bayes_accuracy",
 ]
 
 F = NDArray[np.float64]
 
 
 def extractor_bayes_columns(nsigma_tpc: Sequence[Any], nsigma_tof: Sequence[Any]) -> list[Any]:
-    """The seed extractor's four "Bayesian" probabilities, column by column (numpy or lazy dask-awkward arrays).
+    """The original extractor's four "Bayesian" probabilities, column by column (numpy or lazy dask-awkward arrays).
 
     ``PIDFeatureExtractor::computeBayesianPID`` in float32: L_i = exp(−½(nσ_TPC,i² + nσ_TOF,i²)) with a finite
     TOF term (NaN counts as 0), times the priors 1 : 0.2 : 0.1 : 0.05, normalised, and all four 0 when the sum
@@ -34,7 +34,7 @@ def extractor_bayes_columns(nsigma_tpc: Sequence[Any], nsigma_tof: Sequence[Any]
     "Bayes available" means TPC and TOF.
     """
     terms = []
-    for tpc, tof, prior in zip(nsigma_tpc, nsigma_tof, SEED_BAYES_PRIORS, strict=True):
+    for tpc, tof, prior in zip(nsigma_tpc, nsigma_tof, ORIGINAL_BAYES_PRIORS, strict=True):
         tpc32, tof32 = _float32(tpc), _finite_or_zero(_float32(tof))
         chi2 = tpc32 * tpc32 + tof32 * tof32
         terms.append(np.exp(np.float32(-0.5) * chi2) * np.float32(prior))
@@ -67,8 +67,8 @@ def extractor_bayes_probabilities(nsigma_tpc: NDArray, nsigma_tof: NDArray) -> N
     return np.stack(cols, axis=1).astype(np.float32)
 
 
-def seed_bayes_accuracy(bayes_prob: NDArray, y: NDArray[np.int64]) -> dict[str, float]:
-    """The seed's two-tier Bayes baseline: argmax of the extractor's probabilities on the real-Bayes subset
+def original_bayes_accuracy(bayes_prob: NDArray, y: NDArray[np.int64]) -> dict[str, float]:
+    """The original's two-tier Bayes baseline: argmax of the extractor's probabilities on the real-Bayes subset
     (sum > 0, i.e. TPC+TOF) and on all tracks (where the all-zero rows give argmax 0 = pion).
 
     Parameters

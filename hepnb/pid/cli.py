@@ -31,14 +31,14 @@ TRACK_BYTES = 224
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from hepnb.pid.data import LABEL_COLUMNS, simulate_chunked, write_tracks
+    from hepnb.pid.data import LABEL_COLUMNS, ChunkedRun, simulate_chunked, write_tracks
 
     n_chunks = -(-args.n // args.tracks_per_chunk)
 
     def make(cache: Path, client: Any) -> dict[str, Any]:
         table = simulate_chunked(args.n, seed=args.seed, data_like=args.data_like,
-                                 tracks_per_chunk=args.tracks_per_chunk, cache_dir=cache, client=client,
-                                 progress=n_chunks > 1)
+                                 tracks_per_chunk=args.tracks_per_chunk, client=client,
+                                 run=ChunkedRun(cache_dir=cache, progress=n_chunks > 1))
         if args.data_like:  # stands in for real data: no labels
             for name in LABEL_COLUMNS:
                 table.pop(name)

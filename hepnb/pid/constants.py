@@ -24,8 +24,8 @@ __all__ = [
     "O2_TOF_P_MIN_GEV",
     "PDG",
     "SECONDARY_FRACTION",
-    "SEED_BAYES_PRIORS",
-    "SEED_MC_FRACTIONS_AFTER_CUTS",
+    "ORIGINAL_BAYES_PRIORS",
+    "ORIGINAL_MC_FRACTIONS_AFTER_CUTS",
     "SPECIES",
     "TOF_MATCH_PLATEAU",
     "TOF_MATCH_SCALE_GEV",
@@ -78,17 +78,17 @@ TOF_TAIL_SLOPE_SIGMA = 0.9  # exponential tail slope in σ; O2 pidBayes' fTOFtai
 O2_TOF_P_MIN_GEV = 0.5
 
 # Bayesian PID
-#: The seed extractor's priors π : K : p : e (forynski/O2Physics PIDFeatureExtractor).
-SEED_BAYES_PRIORS: tuple[float, float, float, float] = (1.0, 0.2, 0.1, 0.05)
+#: The original extractor's priors π : K : p : e (forynski/O2Physics PIDFeatureExtractor).
+ORIGINAL_BAYES_PRIORS: tuple[float, float, float, float] = (1.0, 0.2, 0.1, 0.05)
 #: O2 pidBayes' flat TPC likelihood beyond 5σ is 1 / PID::NIDs, the number of O2 species (e, μ, π, K, p, d, t, ³He, α).
 O2_BAYES_N_SPECIES = 9
 #: The extractor's (and O2's) code for a missing TOF value.
 MISSING = -999.0
 
-#: Species fractions per momentum range (p, GeV/c) in the seed's Run 3 Pb–Pb MC (LHC25f6) **after its track
-#: cuts**; the simulation is tuned to them after the O2 global-track selection. 1–3 and full: the seed README's
+#: Species fractions per momentum range (p, GeV/c) in the original's Run 3 Pb–Pb MC (LHC25f6) **after its track
+#: cuts**; the simulation is tuned to them after the O2 global-track selection. 1–3 and full: the original's README's
 #: tables; 0–1: its XGBoost per-class supports (457 263 π, 26 034 K, 11 640 p, 10 522 e).
-SEED_MC_FRACTIONS_AFTER_CUTS: dict[str, dict[str, float]] = {
+ORIGINAL_MC_FRACTIONS_AFTER_CUTS: dict[str, dict[str, float]] = {
     "0-1": {"pi": 457263 / 505459, "ka": 26034 / 505459, "pr": 11640 / 505459, "el": 10522 / 505459},
     "1-3": {"pi": 0.741, "ka": 0.156, "pr": 0.099, "el": 0.0036},
     "full": {"pi": 0.855, "ka": 0.086, "pr": 0.040, "el": 0.019},

@@ -1,7 +1,7 @@
-"""The study's track tables: a Pb–Pb-like simulation written as the seed's feature-extractor table.
+"""The study's track tables: a Pb–Pb-like simulation written as the original's feature-extractor table.
 
 :func:`simulate_tracks` makes π, K, p, e with TPC, TOF, Bayes, DCA and cluster information, with the columns,
-types and −999 sentinels of the seed's O2 feature extractor (``PIDFeatureExtractor``, TTree ``pid_features``;
+types and −999 sentinels of the original's O2 feature extractor (``PIDFeatureExtractor``, TTree ``pid_features``;
 reference/pid.md §5) plus ``its_nclusters``. Every mass-dependent term uses the track's own mass.
 
 The detector response is a :class:`Response`; :data:`SYSTEMATICS` names the variations the book evaluates
@@ -74,6 +74,7 @@ __all__ = [
     "LABEL_COLUMNS",
     "SYSTEMATICS",
     "TREE",
+    "ChunkedRun",
     "Response",
     "make_chunk",
     "simulate_chunked",
@@ -85,7 +86,7 @@ __all__ = [
 #: Bumped when the chunks change for the same parameters (it keys the chunk cache).
 CHUNK_VERSION = 2
 
-#: The seed extractor's TTree (``PIDFeatureExtractor``): its columns in order, as it writes them.
+#: The original extractor's TTree (``PIDFeatureExtractor``): its columns in order, as it writes them.
 EXTRACTOR_COLUMNS: tuple[str, ...] = (
     "event_id", "track_id", "px", "py", "pz", "pt", "p", "eta", "phi", "theta", "charge", "track_type",
     "tpc_signal", "tpc_nsigma_pi", "tpc_nsigma_ka", "tpc_nsigma_pr", "tpc_nsigma_el", "tpc_nclusters", "tpc_chi2",
@@ -320,6 +321,24 @@ def make_chunk(seed: int, index: int, *, n_rows: int, data_like: bool = False,
     return table
 
 
+@dataclass(frozen=True)
+class ChunkedRun:
+    """Where and how the chunks of :func:`simulate_chunked` run; none of it changes the table.
+
+    Attributes
+    ----------
+    cache_dir
+        Root of the chunk cache (``None``: a temporary folder, removed afterwards); on a remote cluster, a
+        folder the workers share.
+    workers, progress
+        As :func:`hepnb.compute.chunks.generate_chunks`.
+    """
+
+    cache_dir: str | os.PathLike[str] | None = None
+    workers: int = 1
+    progress: bool = True
+
+
 def simulate_chunked(
     n_tracks: int,
     *,
@@ -327,10 +346,8 @@ def simulate_chunked(
     data_like: bool = False,
     tracks_per_chunk: int = 100_000,
     tracks_per_event: int = 1000,
-    cache_dir: str | os.PathLike[str] | None = None,
+    run: ChunkedRun = ChunkedRun(),
     client: Client | None = None,
-    workers: int = 1,
-    progress: bool = True,
 ) -> dict[str, NDArray]:
     """:func:`simulate_tracks` in seeded chunks, one task each (Dask when ``client`` or ``workers > 1``).
 
@@ -350,18 +367,17 @@ def simulate_chunked(
         Tracks per chunk (one chunk: one task, one file).
     tracks_per_event
         Tracks per event, for ``event_id`` and the TOF event-time resolution.
-    cache_dir
-        Root of the chunk cache (default: a temporary folder, removed afterwards); on a remote cluster, a
-        folder the workers share.
-    client, workers, progress
+    run
+        The chunk cache, local workers and progress bar (:class:`ChunkedRun`).
+    client
         As :func:`hepnb.compute.chunks.generate_chunks`.
     """
     from hepnb.compute.chunks import ChunkRun, TableChunks, generate_table
 
     params = {"data_like": data_like, "tracks_per_event": tracks_per_event}
-    chunks = TableChunks("pid-tracks", tracks_per_chunk, version=CHUNK_VERSION, cache_dir=cache_dir)
+    chunks = TableChunks("pid-tracks", tracks_per_chunk, version=CHUNK_VERSION, cache_dir=run.cache_dir)
     return generate_table(make_chunk, n_tracks, seed=seed, params=params, chunks=chunks,
-                          run=ChunkRun(client=client, workers=workers, progress=progress))
+                          run=ChunkRun(client=client, workers=run.workers, progress=run.progress))
 
 
 def write_tracks(path: str | os.PathLike[str], table: Mapping[str, NDArray]) -> Path:

@@ -23,9 +23,9 @@ from numpy.typing import NDArray
 from hepnb.io import read_json
 from hepnb.pid.constants import CHARGE_OF_PDG, PDG, SPECIES
 from hepnb.pid.models import build_network
-from hepnb.pid.pipeline import predict_network, tree_probabilities
 from hepnb.pid.protocols import scale_inputs
 from hepnb.pid.selection import FEATURES, RANGES, blank_tof, features
+from hepnb.pid.training import predict_network, tree_probabilities
 
 if TYPE_CHECKING:
     from hepnb.pid.protocols import Prepared

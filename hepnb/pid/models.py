@@ -2,7 +2,7 @@
 
 Every network takes ``(x, mask, mode)``: the scaled 22 features (N, 22), the per-group presence mask
 (N, 4) for the groups TPC, TOF, Bayes and kinematics, and the detector mode (N,) = has_TPC + 2·has_TOF,
-and returns logits (N, 4). The FSE networks follow the seed's code (reference/pid.md §5, §7): one
+and returns logits (N, 4). The FSE networks follow the original's code (reference/pid.md §5, §7): one
 Dense(64·G) on the whole feature vector reshaped into G group tokens, group-drop augmentation (p = 0.08) in
 training, and phase 1's per-range settings (:func:`network_settings`).
 """
@@ -28,7 +28,7 @@ Array = Any
 
 
 def focal_loss(logits: Array, y: Array, weights: Array, alpha: float = 0.5, gamma: float = 2.5) -> Array:
-    """FL = mean(w · α (1 − p_t)^γ · (−log p_t)) with a weight per track (the seed's loss; its class weights
+    """FL = mean(w · α (1 − p_t)^γ · (−log p_t)) with a weight per track (the original's loss; its class weights
     are the tracks' ``w``; γ = 0 and α = 1 give weighted cross-entropy)."""
     logp = jax.nn.log_softmax(logits)
     logp_t = jnp.take_along_axis(logp, y[:, None], axis=1)[:, 0]
@@ -38,7 +38,7 @@ def focal_loss(logits: Array, y: Array, weights: Array, alpha: float = 0.5, gamm
 
 @dataclass(frozen=True)
 class NetworkSettings:
-    """Architecture and optimiser settings of one network in one momentum range (the seed's values)."""
+    """Architecture and optimiser settings of one network in one momentum range (the original's values)."""
 
     learning_rate: float = 1e-4
     focal_alpha: float = 0.5
@@ -48,9 +48,9 @@ class NetworkSettings:
 
 
 def network_settings(name: str, range_name: str | None = None) -> NetworkSettings:
-    """The seed's settings: Adam 1e-4 (DNN 5e-5), focal α 0.5 (phase 1: 0.4); phase 1 in 0–1 GeV/c uses 8 heads,
-    dropout 0.4 and lr 5e-5. The seed's 1–3 GeV/c override of the detector embedding (24) never reached its
-    phase-1 network, which hard-codes 8 (its flaw 3): 8 is used here too, as the seed ran."""
+    """The original's settings: Adam 1e-4 (DNN 5e-5), focal α 0.5 (phase 1: 0.4); phase 1 in 0–1 GeV/c uses 8 heads,
+    dropout 0.4 and lr 5e-5. The original's 1–3 GeV/c override of the detector embedding (24) never reached its
+    phase-1 network, which hard-codes 8 (its flaw 3): 8 is used here too, as the original ran."""
     if name == "dnn":
         return NetworkSettings(learning_rate=5e-5)
     if name == "fse_phase1":
@@ -83,7 +83,7 @@ class _MLP(nnx.Module):
 
 
 class SimpleNN(nnx.Module):
-    """Dense 512-256-128-64, ReLU, dropout 0.5 (the seed's SimpleNN)."""
+    """Dense 512-256-128-64, ReLU, dropout 0.5 (the original's SimpleNN)."""
 
     def __init__(self, n_in: int = len(FEATURES), *, rngs: nnx.Rngs) -> None:
         self.mlp = _MLP(n_in, (512, 256, 128, 64), 4, dropout=0.5, rngs=rngs)
@@ -93,7 +93,7 @@ class SimpleNN(nnx.Module):
 
 
 class DNN(nnx.Module):
-    """Dense 1024-512-256-128-64, each with batch norm, ReLU and dropout 0.5 (the seed's DNN)."""
+    """Dense 1024-512-256-128-64, each with batch norm, ReLU and dropout 0.5 (the original's DNN)."""
 
     def __init__(self, n_in: int = len(FEATURES), *, rngs: nnx.Rngs) -> None:
         self.mlp = _MLP(n_in, (1024, 512, 256, 128, 64), 4, dropout=0.5, batch_norm=True, rngs=rngs)
@@ -103,10 +103,10 @@ class DNN(nnx.Module):
 
 
 class FSEAttention(nnx.Module):
-    """Feature-set embedding + attention over detector groups, as the seed builds it; ``detector_aware`` adds phase 1.
+    """Feature-set embedding + attention over detector groups, as the original builds it; ``detector_aware`` adds phase 1.
 
     1. Dense(64·G) on the whole feature vector, reshaped to G = 4 group tokens of 64 and multiplied by the group
-       mask; in training each group is also dropped with probability ``group_drop`` (0.08), the seed's augmentation.
+       mask; in training each group is also dropped with probability ``group_drop`` (0.08), the original's augmentation.
     2. Multi-head self-attention over the groups (absent groups masked as keys; attention dropout), layer norm,
        residual + 0.5 · projection.
     3. Gates σ(LayerNorm(Dense(64))) × mask; masked mean pooling over groups.
@@ -166,7 +166,7 @@ class FSEAttention(nnx.Module):
 
 
 class MixtureOfExperts(nnx.Module):
-    """The seed's suggested next step: a TPC-only expert and a TOF-assisted expert mixed by a gate.
+    """The original's suggested next step: a TPC-only expert and a TOF-assisted expert mixed by a gate.
 
     p(y) = g · p_TOF(y) + (1 − g) · p_TPC(y), with g = has_TOF · σ(w · [kinematics]) so tracks without
     TOF use the TPC expert only. Returns log-probabilities (usable as logits).

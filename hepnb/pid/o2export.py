@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hepnb.pid.constants import C_CM_PER_PS, CHARGE_OF_PDG, MISSING, O2_TOF_P_MIN_GEV, PDG, SEED_BAYES_PRIORS, SPECIES
+from hepnb.pid.constants import C_CM_PER_PS, CHARGE_OF_PDG, MISSING, O2_TOF_P_MIN_GEV, PDG, ORIGINAL_BAYES_PRIORS, SPECIES
 from hepnb.pid.detector import tof_track_length_cm
 from hepnb.pid.protocols import protocol_spec
 from hepnb.pid.selection import FEATURES, GROUPS
@@ -75,7 +75,7 @@ def _raw_features(x: Any, mean: Any, std: Any) -> Any:
     for name in ("tof_beta", *(f"tof_nsigma_{s}" for s in SPECIES)):
         cols[name] = jnp.where(has_tof, cols[name], sentinel)
     chi2 = [cols[f"tpc_nsigma_{s}"] ** 2 + cols[f"tof_nsigma_{s}"] ** 2 for s in SPECIES]
-    terms = [jnp.exp(jnp.float32(-0.5) * c) * jnp.float32(prior) for c, prior in zip(chi2, SEED_BAYES_PRIORS,
+    terms = [jnp.exp(jnp.float32(-0.5) * c) * jnp.float32(prior) for c, prior in zip(chi2, ORIGINAL_BAYES_PRIORS,
                                                                                        strict=True)]
     total = terms[0] + terms[1] + terms[2] + terms[3]
     safe = jnp.where(total > 0, total, jnp.float32(1.0))

@@ -1,392 +1,425 @@
-"""The PID study's pipeline, what the notebook calls: the grid (momentum range × protocol × model), training,
-predictions on the validation and the common test set, and the baselines.
+"""The PID page, section by section: each function returns what its section of ``notebooks/pid_ranges.ipynb``
+shows (the tables and figures are built in :mod:`hepnb.pid.report` and :mod:`hepnb.pid.plots`).
 
-:func:`run_grid` splits each range's labelled tracks once (:func:`hepnb.pid.protocols.common_split`), prepares
-every (range, protocol) cell here, trains each model of each cell in its own task (:func:`train_member`; the
-prepared cells scattered to the cluster once; a tree model whose inputs do not change between protocols is
-trained once and shared), and then predicts and times here, as a serial run does: the probabilities do not
-depend on where a model was trained, and the same seeds give the same numbers with or without a cluster.
+The page's parameters reach the package as one :class:`Settings` (its ``parameters`` cell, as the runner set
+it); the sections then follow the page: the sample (:func:`load_sample`), the detector check
+(:func:`nsigma_cores`), the grid and its paired comparisons (:func:`compare`), the training curves
+(:func:`training_figure`), per-class detail (:func:`detail`), working points (:func:`working_points`),
+systematic variations (:func:`systematics`), the data-like sample (:func:`data_like`) and the deployment to
+O2Physics (:func:`deploy`).
 """
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
+import pandas as pd
 from numpy.typing import NDArray
 
-from hepnb.compute.devices import xgboost_device
-from hepnb.pid.baselines import Baseline, baseline_predictions
-from hepnb.pid.constants import O2_TOF_P_MIN_GEV
-from hepnb.pid.models import NETWORKS, build_network, focal_loss, network_settings
-from hepnb.pid.protocols import Prepared, prepare, protocol_spec
-from hepnb.pid.selection import blank_tof, features, labels, momentum_range
-from hepnb.train import fit, predict
+from hepnb.pid.constants import O2_TOF_P_MIN_GEV, SPECIES
+from hepnb.pid.training import TREES, Grid, TrainingConfig
 
 __all__ = [
-    "TREES",
-    "Grid",
-    "RangeData",
-    "chosen_network",
-    "default_compile_cache",
-    "network_loss",
-    "predict_model",
-    "predict_network",
-    "range_data",
-    "run_grid",
-    "train_deployable",
-    "train_member",
-    "train_network",
-    "train_tree",
-    "tree_probabilities",
-    "use_compile_cache",
+    "CONTAMINATION_P_EDGES_GEV",
+    "WORKING_POINT_MODELS",
+    "Comparison",
+    "DataLike",
+    "Deployment",
+    "Detail",
+    "Sample",
+    "Settings",
+    "WorkingPoints",
+    "cluster",
+    "compare",
+    "data_like",
+    "deploy",
+    "detail",
+    "load_sample",
+    "nsigma_cores",
+    "systematics",
+    "training_figure",
+    "working_points",
 ]
 
-TREES = ("random_forest", "xgboost")
-Cell = tuple[str, str]
-_XGB_EARLY_STOPPING = 20
+#: The baselines with probabilities that the working points show beside the models.
+WORKING_POINT_MODELS = ("alice_bayes", "o2_bayes", "original_bayes")
+#: Momentum bins (GeV/c) of the kaon contamination at the working point.
+CONTAMINATION_P_EDGES_GEV = (0.2, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0)
 
 
-# Training
+@dataclass(frozen=True)
+class Settings:
+    """The page's parameters, as its ``parameters`` cell declares them (see the notebook for each one's meaning).
 
-
-def default_compile_cache() -> str:
-    """Where compiled training epochs are kept between runs: ``$HEPNB_CACHE/jax`` (default ``~/.cache/hepnb/jax``)."""
-    root = os.environ.get("HEPNB_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "hepnb")
-    return os.path.join(root, "jax")
-
-
-def use_compile_cache(folder: str | os.PathLike[str] | None) -> None:
-    """Keep XLA compilations in ``folder`` (JAX's persistent compilation cache), every one however quick.
-
-    The grid trains the same architecture on arrays of the same shapes many times (the protocols with a
-    validation split share their splits; several worker processes train in parallel): each compiles once.
-    ``None`` leaves JAX's configuration as it is.
+    Build it with :meth:`from_parameters` from :meth:`hepnb.book.notebook.Page.parameters`.
     """
-    if folder is None:
-        return
-    jax.config.update("jax_compilation_cache_dir", os.fspath(folder))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+
+    input_file: str
+    input_tree: str
+    data_like_file: str
+    scheduler: str
+    n_tracks: int
+    n_data_like: int
+    selection: str
+    ranges: tuple[str, ...]
+    protocols: tuple[str, ...]
+    networks: tuple[str, ...]
+    variations: tuple[str, ...]
+    epochs: int
+    patience: int
+    lr_scale: float
+    batch_size: int
+    n_trees_rf: int
+    n_trees_xgb: int
+    n_boot: int
+    n_core: int
+    n_emulated: int
+    seed: int
+
+    @classmethod
+    def from_parameters(cls, parameters: Mapping[str, Any]) -> Settings:
+        """The settings from the page's declared parameters (lists become tuples; other names are ignored).
+
+        Raises
+        ------
+        KeyError
+            A setting is missing from ``parameters``.
+        """
+        values = {f.name: parameters[f.name] for f in fields(cls)}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+    @property
+    def simulated(self) -> bool:
+        """True when the tracks are simulated (no ``input_file``)."""
+        return not self.input_file
+
+    @property
+    def focus(self) -> str:
+        """The range of the detailed figures and of the deployed network: ``full`` if run, else the last range."""
+        return "full" if "full" in self.ranges else self.ranges[-1]
+
+    @property
+    def main_protocol(self) -> str:
+        """``corrected`` if run, else the last protocol."""
+        return "corrected" if "corrected" in self.protocols else self.protocols[-1]
+
+    @property
+    def shown_protocols(self) -> list[str]:
+        """The protocols of the headline table: ``original`` (if run) and the main one (once if they are one)."""
+        return [p for p in dict.fromkeys(("original", self.main_protocol)) if p in self.protocols]
+
+    @property
+    def training(self) -> TrainingConfig:
+        """How every model trains (:class:`hepnb.pid.training.TrainingConfig`)."""
+        return TrainingConfig(epochs=self.epochs, patience=self.patience, batch_size=self.batch_size,
+                              n_trees_rf=self.n_trees_rf, n_trees_xgb=self.n_trees_xgb, seed=self.seed,
+                              lr_scale=self.lr_scale)
 
 
-def _loss_factory(alpha: float, gamma: float) -> Any:
-    def loss(model: Any, batch: Mapping[str, jax.Array]) -> tuple[jax.Array, dict[str, jax.Array]]:
-        logits = model(batch["x"], batch["mask"], batch["mode"])
-        acc = jnp.mean(jnp.argmax(logits, -1) == batch["y"])
-        weights = batch["w"] if "w" in batch else jnp.ones(batch["y"].shape, logits.dtype)
-        return focal_loss(logits, batch["y"], weights, alpha, gamma), {"acc": acc, "err": 1.0 - acc}
+def cluster(settings: Settings, profile: str) -> AbstractContextManager[Any]:
+    """The Dask client of the page (:func:`hepnb.compute.client.dask_client`): ``settings.scheduler`` if set; on a
+    GPU one process (it trains on the GPU), on CPUs a local cluster of processes sized by ``profile``."""
+    import jax
 
-    return loss
+    from hepnb.compute.client import dask_client
 
-
-_LOSSES: dict[tuple[float, float], Any] = {}
+    on_gpu = jax.default_backend() == "gpu"
+    return dask_client(settings.scheduler or None, profile=profile, workers=1 if on_gpu else None)
 
 
-def network_loss(alpha: float = 0.5, gamma: float = 2.5) -> Any:
-    """The focal loss of the networks (:func:`hepnb.pid.models.focal_loss`) as :func:`hepnb.train.fit` takes it,
-    weighted per track by the batch's ``w`` (1 when absent), with accuracy and error rate as metrics; one
-    function object per (α, γ), so compiled epochs are shared by every protocol and range of equal shapes."""
-    key = (alpha, gamma)
-    if key not in _LOSSES:
-        _LOSSES[key] = _loss_factory(alpha, gamma)
-    return _LOSSES[key]
-
-
-def _apply(model: Any, batch: Mapping[str, jax.Array]) -> jax.Array:
-    return jax.nn.softmax(model(batch["x"], batch["mask"], batch["mode"]))
-
-
-_FIT_COLUMNS = ("x", "mask", "mode", "y", "w")
-
-
-def train_network(name: str, data: Prepared, *, epochs: int, patience: int, batch_size: int = 256,
-                  seed: int = 0, range_name: str | None = None, lr_scale: float = 1.0,
-                  checkpoint_dir: str | None = None) -> tuple[Any, dict[str, Any]]:
-    """Train one network with the seed's settings for its range (:func:`hepnb.pid.models.network_settings`).
-
-    Early stopping and the kept epoch follow the error rate on ``data.val``: the validation split, or the test
-    set under the ``seed`` protocol (its flaw). ``lr_scale`` multiplies the seed's learning rate (a profile that
-    trains far fewer steps than the seed's hundred epochs raises it, the same for every protocol).
-    """
-    settings = network_settings(name, range_name)
-    model = build_network(name, seed=seed, range_name=range_name)
-    result = fit(model, optax.adam(settings.learning_rate * lr_scale), network_loss(settings.focal_alpha, 2.5),
-                 {k: data.train[k] for k in _FIT_COLUMNS}, {k: data.val[k] for k in _FIT_COLUMNS},
-                 batch_size=batch_size, n_epochs=epochs, patience=patience, seed=seed, monitor="val_err",
-                 checkpoint_dir=checkpoint_dir, progress=False)
-    return model, {"train_time_s": result.train_time_s + result.compile_time_s, "compile_time_s": result.compile_time_s,
-                   "best_epoch": result.best_epoch, "epochs_run": result.n_epochs_run,
-                   "steps_per_s": result.steps_per_s, "val_err_history": result.history.get("val_err", [])}
-
-
-def predict_network(model: Any, part: Mapping[str, NDArray]) -> NDArray[np.float64]:
-    """Class probabilities (N, 4) of a network for inputs with ``x``, ``mask`` and ``mode``
-    (:func:`hepnb.pid.protocols.scale_inputs`, or a part of :class:`hepnb.pid.protocols.Prepared`)."""
-    return np.asarray(predict(model, {k: part[k] for k in ("x", "mask", "mode")}, _apply), dtype=np.float64)
-
-
-def train_tree(name: str, data: Prepared, *, n_trees: int, seed: int = 0) -> tuple[Any, float]:
-    """One tree model: ``random_forest`` (the seed's settings) or ``xgboost`` (hist; on the GPU when JAX sees one).
-
-    XGBoost is fitted unweighted, as the seed did; under a protocol with a validation split it stops adding trees
-    when the validation log-loss has not improved for 20 rounds (a choice on validation), under ``seed`` it
-    grows all ``n_trees``.
-
-    Returns
-    -------
-    model, seconds
-        The fitted classifier and its training time.
-    """
-    if name not in TREES:
-        msg = f"unknown tree model {name!r}; choose one of {list(TREES)}"
-        raise ValueError(msg)
-    spec = protocol_spec(data.protocol)
-    t0 = time.perf_counter()
-    if name == "random_forest":
-        from sklearn.ensemble import RandomForestClassifier
-
-        model: Any = RandomForestClassifier(n_estimators=n_trees, max_depth=25, min_samples_split=10,
-                                            min_samples_leaf=5, max_features="sqrt",
-                                            class_weight="balanced" if spec.class_weights else None, n_jobs=-1,
-                                            random_state=seed)
-        model.fit(data.train["x"], data.train["y"])
-    else:
-        import xgboost as xgb
-
-        device = xgboost_device()
-        stop = _XGB_EARLY_STOPPING if spec.validation_split else None
-        model = xgb.XGBClassifier(n_estimators=n_trees, max_depth=7, learning_rate=0.1, subsample=0.8,
-                                  colsample_bytree=0.8, tree_method="hist", device=device, objective="multi:softprob",
-                                  num_class=4, random_state=seed, n_jobs=0, early_stopping_rounds=stop)
-        model.fit(data.train["x"], data.train["y"],
-                  eval_set=[(data.val["x"], data.val["y"])] if stop else None, verbose=False)
-    return model, time.perf_counter() - t0
-
-
-def tree_probabilities(model: Any, x: NDArray) -> NDArray[np.float64]:
-    """Class probabilities of a tree model, the same on every call.
-
-    A random forest with ``n_jobs=-1`` adds its trees' probabilities from several threads in whatever
-    order they finish, so its probabilities (and metrics binned on them, such as the ECE) change in the
-    last bits from one call to the next; here its trees are added in order (``n_jobs=1``).
-    """
-    n_jobs = getattr(model, "n_jobs", None)
-    if type(model).__name__ != "RandomForestClassifier" or n_jobs == 1:
-        return np.asarray(model.predict_proba(x), dtype=np.float64)
-    model.set_params(n_jobs=1)
-    try:
-        return np.asarray(model.predict_proba(x), dtype=np.float64)
-    finally:
-        model.set_params(n_jobs=n_jobs)
-
-
-def predict_model(name: str, model: Any, part: Mapping[str, NDArray]) -> NDArray[np.float64]:
-    """Probabilities (N, 4) of any model of the grid (network or tree) on scaled inputs."""
-    return tree_probabilities(model, part["x"]) if name in TREES else predict_network(model, part)
-
-
-# The data of a range
+# Data
 
 
 @dataclass
-class RangeData:
-    """The labelled tracks of one momentum range, their labels and raw features, and the baselines on them."""
+class Sample:
+    """The selected tracks, how many were read, their labels and each range's labelled tracks."""
 
-    name: str
     tracks: dict[str, NDArray]
-    y: NDArray[np.int64]
-    raw: NDArray[np.float32]
-    baselines: dict[str, Baseline] = field(default_factory=dict)
+    n_read: int
+    labels: NDArray[np.int64]
+    in_range: dict[str, NDArray[np.bool_]]
 
 
-def range_data(tracks: Mapping[str, NDArray], range_name: str, *, tof_p_min_gev: float = 0.0) -> RangeData:
-    """The labelled tracks of ``range_name`` (species other than π, K, p, e dropped), with the baselines.
+def load_sample(settings: Settings, client: Any = None) -> Sample:
+    """Simulate the tracks (no ``input_file``) or read the user's, after ``settings.selection``.
 
-    ``tof_p_min_gev`` blanks TOF below that momentum as O2's PIDML reader does (:func:`hepnb.pid.selection.blank_tof`).
-
-    Raises
-    ------
-    ValueError
-        If the range holds fewer than 100 labelled tracks or a single species.
+    ROOT files are read with uproot.dask on ``client``: only the selected tracks come back.
     """
-    sel = momentum_range(tracks, range_name)
-    part = {k: np.asarray(v)[sel] for k, v in tracks.items()}
-    y = labels(part)
-    keep = y >= 0
-    part = blank_tof({k: v[keep] for k, v in part.items()}, tof_p_min_gev)
-    y = y[keep]
-    if len(np.unique(y)) < 2 or len(y) < 100:
-        msg = f"momentum range {range_name!r} has {len(y)} labelled tracks after selections: too few to train on"
-        raise ValueError(msg)
-    return RangeData(range_name, part, y, features(part), baseline_predictions(part))
+    from hepnb.pid import data, reader
+    from hepnb.pid.selection import labels, momentum_range, selected
+
+    if settings.simulated:
+        table = data.simulate_tracks(settings.n_tracks, seed=settings.seed)
+        tracks, n_read = selected(table, settings.selection), len(table["pt"])
+    else:
+        tracks, _, n_read = reader.read_selected(settings.input_file, selection=settings.selection, client=client,
+                                                 tree=settings.input_tree or None)
+    y = labels(tracks)
+    return Sample(tracks, int(n_read), y, {r: momentum_range(tracks, r) & (y >= 0) for r in settings.ranges})
+
+
+def nsigma_cores(settings: Settings) -> pd.DataFrame:
+    """The true-hypothesis nσ cores on single-species samples (:func:`hepnb.pid.calibration.nsigma_cores`)."""
+    from hepnb.pid import calibration
+
+    return pd.DataFrame(calibration.nsigma_cores(settings.n_core, seed=settings.seed))
 
 
 # The grid
 
 
 @dataclass
-class Grid:
-    """Everything :func:`run_grid` trained and predicted.
+class Comparison:
+    """The grid and its paired comparisons on each range's common test set.
 
     Attributes
     ----------
-    ranges
-        :class:`RangeData` per range name.
-    cells
-        Per ``(range, protocol)``: ``data`` (:class:`~hepnb.pid.protocols.Prepared`), ``models``, ``prob_val`` and
-        ``prob_test`` (per model), ``timing`` (per model).
-    networks
-        The network names of the grid.
+    grid
+        What :func:`hepnb.pid.training.run_grid` trained and predicted.
+    counts
+        Per range: the bootstrap counts of its common test set, shared by every model, baseline and protocol.
+    accuracy, gaps, fixes
+        :func:`hepnb.pid.evaluate.accuracy_rows`, ``gap_rows`` and ``fix_rows`` as tables.
     """
 
-    ranges: dict[str, RangeData]
-    cells: dict[Cell, dict[str, Any]]
-    networks: tuple[str, ...]
-
-    @property
-    def models(self) -> tuple[str, ...]:
-        """Networks, then trees."""
-        return (*self.networks, *TREES)
+    grid: Grid
+    counts: dict[str, NDArray[np.int64]]
+    accuracy: pd.DataFrame
+    gaps: pd.DataFrame
+    fixes: pd.DataFrame
 
 
-def _tree_key(cell: Cell, name: str) -> tuple[Any, ...]:
-    """Protocols whose inputs a tree model cannot tell apart share one fit (XGBoost ignores class weights)."""
-    spec = protocol_spec(cell[1])
-    weights = spec.class_weights if name == "random_forest" else False
-    return (cell[0], name, spec.validation_split, spec.tokenise_missing, weights)
+def compare(settings: Settings, sample: Sample, client: Any = None) -> Comparison:
+    """Train the grid (one Dask task per range, protocol and model) and compare every model on the test sets."""
+    from hepnb import metrics
+    from hepnb.pid import evaluate
+    from hepnb.pid.training import default_compile_cache, run_grid
+
+    grid = run_grid(sample.tracks, settings.training, ranges=settings.ranges, protocols=settings.protocols,
+                    networks=settings.networks, client=client, compile_cache=default_compile_cache())
+    counts = {r: metrics.bootstrap_counts(len(evaluate.test_labels(grid, r)), settings.n_boot, seed=settings.seed)
+              for r in settings.ranges}
+    return Comparison(grid, counts, pd.DataFrame(evaluate.accuracy_rows(grid, counts)),
+                      pd.DataFrame(evaluate.gap_rows(grid, counts)), pd.DataFrame(evaluate.fix_rows(grid, counts)))
 
 
-def train_member(member: tuple[str, str, str], cells: Mapping[Cell, Prepared], *, epochs: int, patience: int,
-                 batch_size: int, n_trees_rf: int, n_trees_xgb: int, seed: int, lr_scale: float = 1.0,
-                 compile_cache: str | None = None) -> dict[str, Any]:
-    """One grid member as a Dask task: train model ``name`` of cell ``(range, protocol)``
-    (compilations kept in ``compile_cache``, :func:`use_compile_cache`).
+def training_figure(settings: Settings, comparison: Comparison) -> Any:
+    """Validation accuracy per epoch of every network (main protocol, focus range), against XGBoost and ALICE
+    Bayes on the same validation tracks (:func:`hepnb.pid.plots.training_figure`)."""
+    from hepnb.pid import plots
 
-    Returns
-    -------
-    dict
-        Networks: ``state`` (weights as numpy, :func:`hepnb.compute.sweep.state_to_numpy`) and ``info`` (training
-        time, best epoch, ...). Trees: ``model`` (the fitted classifier) and ``info`` (training time).
-    """
-    from hepnb.compute.sweep import state_to_numpy
-
-    range_name, protocol, name = member
-    data = cells[(range_name, protocol)]
-    use_compile_cache(compile_cache)
-    cpu0 = time.process_time()
-    if name in TREES:
-        n_trees = n_trees_rf if name == "random_forest" else n_trees_xgb
-        model, train_s = train_tree(name, data, n_trees=n_trees, seed=seed)
-        return {"model": model, "info": {"train_time_s": train_s, "cpu_s": time.process_time() - cpu0}}
-    model, info = train_network(name, data, epochs=epochs, patience=patience, batch_size=batch_size, seed=seed,
-                                range_name=range_name, lr_scale=lr_scale)
-    return {"state": state_to_numpy(model), "info": {**info, "cpu_s": time.process_time() - cpu0}}
+    grid, focus = comparison.grid, settings.focus
+    cell = grid.cells[(focus, settings.main_protocol)]
+    val_y = cell["data"].val["y"]
+    histories = {n: cell["timing"][n]["val_err_history"] for n in settings.networks}
+    alice = grid.ranges[focus].baselines["alice_bayes"].pred[cell["data"].val["index"]]
+    references = {"XGBoost": float(np.mean(cell["prob_val"]["xgboost"].argmax(1) == val_y)),
+                  "ALICE Bayes": float(np.mean(alice == val_y))}
+    return plots.training_figure(histories, references)
 
 
-def _network(name: str, state: dict[str, Any], *, seed: int, range_name: str | None) -> Any:
-    from hepnb.compute.sweep import load_state
+@dataclass
+class Detail:
+    """Per-class metrics of every model of every cell (keys ``"range/protocol"``), and the focus range's chosen
+    network and test labels."""
 
-    model = load_state(build_network(name, seed=seed, range_name=range_name), state)
-    model.eval()
-    return model
+    best_network: str
+    per_model: dict[str, dict[str, dict[str, Any]]]
+    y_test: NDArray[np.int64]
 
 
-def run_grid(tracks: Mapping[str, NDArray], *, ranges: Sequence[str], protocols: Sequence[str],
-             networks: Sequence[str], epochs: int, patience: int, batch_size: int, n_trees_rf: int,
-             n_trees_xgb: int, seed: int, lr_scale: float = 1.0, client: Any = None,
-             compile_cache: str | None = None) -> Grid:
-    """Train every model in every (range, protocol) and predict the validation split and the common test set.
+def detail(settings: Settings, comparison: Comparison) -> Detail:
+    """:func:`hepnb.pid.evaluate.model_metrics` of every model in every (range, protocol), with the network the
+    main protocol chooses in the focus range."""
+    from hepnb.pid import evaluate
+    from hepnb.pid.training import chosen_network
 
-    Parameters
+    grid = comparison.grid
+    best = chosen_network(grid, (settings.focus, settings.main_protocol))
+    per_model = {f"{r}/{p}": {m: evaluate.model_metrics(c["prob_test"][m], evaluate.test_labels(grid, r),
+                                                        comparison.counts[r]) for m in grid.models}
+                 for (r, p), c in grid.cells.items()}
+    return Detail(best, per_model, evaluate.test_labels(grid, settings.focus))
+
+
+# Working points
+
+
+@dataclass
+class WorkingPoints:
+    """Working points per range and model, and for the shown models of the focus range the kaon contamination
+    against momentum, the kaon purity-efficiency curves and the threshold scans of every species."""
+
+    points: dict[str, dict[str, Any]]
+    contamination: dict[str, Any]
+    curves: dict[str, Any]
+    scans: dict[str, dict[str, Any]]
+
+
+def _probabilities(grid: Grid, cell_key: tuple[str, str], name: str, part: str) -> NDArray[np.float64]:
+    """A model's (or a baseline's) probabilities on the ``val`` or ``test`` tracks of a cell."""
+    cell = grid.cells[cell_key]
+    if name in cell["prob_test"]:
+        return cell[f"prob_{part}"][name]
+    return grid.ranges[cell_key[0]].baselines[name].prob[getattr(cell["data"], part)["index"]]
+
+
+def working_points(settings: Settings, comparison: Comparison, shown: Sequence[str]) -> WorkingPoints:
+    """Per species the selection ``P(species) ≥ t`` with ``t`` chosen on validation for a target purity, measured
+    on the test set (main protocol; :data:`WORKING_POINT_MODELS` beside the models); for the ``shown`` models
+    of the focus range, the kaon contamination, curves and the threshold scans."""
+    from hepnb.pid import evaluate
+    from hepnb.pid import working_points as wp
+
+    grid, protocol, focus = comparison.grid, settings.main_protocol, settings.focus
+    models = [*settings.networks, *TREES, *WORKING_POINT_MODELS]
+    points = {r: {m: wp.working_points(_probabilities(grid, (r, protocol), m, "val"),
+                                       grid.cells[(r, protocol)]["data"].val["y"],
+                                       _probabilities(grid, (r, protocol), m, "test"), evaluate.test_labels(grid, r))
+                  for m in models} for r in settings.ranges}
+    y_test = evaluate.test_labels(grid, focus)
+    p_test = grid.ranges[focus].tracks["p"][grid.cells[(focus, protocol)]["data"].test["index"]]
+    kaon = SPECIES.index("ka")
+    test = {m: _probabilities(grid, (focus, protocol), m, "test") for m in shown}
+    contamination = {m: wp.contamination_vs_p(test[m], y_test, p_test, kaon,
+                                              points[focus][m]["ka"]["purity_90"]["threshold"],
+                                              list(CONTAMINATION_P_EDGES_GEV)) for m in shown}
+    curves = {m: wp.roc_points(test[m], y_test, kaon) for m in shown}
+    scans = {m: {s: wp.threshold_scan(test[m], y_test, i) for i, s in enumerate(SPECIES)} for m in shown}
+    return WorkingPoints(points, contamination, curves, scans)
+
+
+# Systematics and the data-like sample
+
+
+def systematics(settings: Settings, comparison: Comparison) -> pd.DataFrame:
+    """Each variation of the detector response evaluated with the main protocol's models, without retraining
+    (:func:`hepnb.pid.systematics.evaluate_variation`); empty for a user's input (nothing to vary)."""
+    from hepnb.pid import systematics as syst
+
+    rows: list[dict[str, Any]] = []
+    if settings.simulated:
+        for variation in settings.variations:
+            varied = syst.varied_ranges(settings.n_tracks, seed=settings.seed, selection=settings.selection,
+                                        ranges=settings.ranges, variation=variation,
+                                        reference=comparison.grid.ranges)
+            rows += syst.evaluate_variation(comparison.grid, varied, variation, comparison.counts,
+                                            protocol=settings.main_protocol)
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class DataLike:
+    """The data-like sample as read or simulated (before the selection), and the bias of the predicted species
+    fractions per range, model and species (empty without labels)."""
+
+    table: dict[str, NDArray]
+    bias: pd.DataFrame
+
+
+def data_like(settings: Settings, comparison: Comparison) -> DataLike:
+    """The predicted species fractions on the data-like sample against its hidden labels, for the main protocol's
+    models and ALICE Bayes (:func:`hepnb.pid.evaluate.fraction_bias`)."""
+    from hepnb import metrics
+    from hepnb.pid import data, evaluate, reader
+    from hepnb.pid.protocols import scale_like
+    from hepnb.pid.selection import selected
+    from hepnb.pid.training import predict_model, range_data
+
+    table = (reader.read_tracks(settings.data_like_file, require_labels=False, tree=settings.input_tree or None)
+             if settings.data_like_file else data.simulate_tracks(settings.n_data_like, seed=settings.seed + 1,
+                                                                  data_like=True))
+    tracks = selected(table, settings.selection)
+    rows = []
+    if "mc_pdg" in tracks:
+        grid = comparison.grid
+        for r in settings.ranges:
+            part = range_data(tracks, r)
+            cell = grid.cells[(r, settings.main_protocol)]
+            inputs = scale_like(cell["data"], part.raw)
+            counts = metrics.bootstrap_counts(len(part.y), settings.n_boot, seed=settings.seed)
+            answers = {m: predict_model(m, cell["models"][m], inputs).argmax(1) for m in grid.models}
+            answers["alice_bayes"] = part.baselines["alice_bayes"].pred
+            for m, pred in answers.items():
+                for s, v in evaluate.fraction_bias(pred, part.y, counts).items():
+                    rows.append({"range": r, "model": m, "species": s, **v})
+    return DataLike(table, pd.DataFrame(rows))
+
+
+# Deployment
+
+
+@dataclass
+class Deployment:
+    """The deployed network and what was checked about it.
+
+    Attributes
     ----------
-    tracks
-        The selected tracks (with ``mc_pdg``).
-    ranges, protocols, networks
-        Keys of :data:`hepnb.pid.selection.RANGES`, :data:`hepnb.pid.protocols.PROTOCOLS` and
-        :data:`hepnb.pid.models.NETWORKS`; the two tree models are always trained.
-    lr_scale
-        Multiplies every network's learning rate (:func:`train_network`).
-    client
-        A :class:`dask.distributed.Client`: one task per (range, protocol, model). ``None`` trains one
-        after the other in this process. Same seeds, same numbers either way.
-    compile_cache
-        A folder for JAX's persistent compilation cache (:func:`use_compile_cache`), here and on the workers.
+    network, range_name
+        The network chosen on validation and the range it is deployed for.
+    blanking_cost
+        Its paired test-accuracy change (fraction) from blanking TOF as O2's reader does.
+    n_blanked_test
+        Test tracks of the range with a TOF measurement below O2's TPC+TOF limit (the ones blanking changes).
+    model_dirs
+        The saved model folders (``network``, ``xgboost``).
+    emulation
+        Per O2 model file: the largest |O2 reader − in-memory| probability over the emulated tracks.
+    n_emulated
+        Tracks run through the emulated reader.
+    out_of_domain_pct
+        Data-like tracks (before the selection) flagged outside the training domain (%).
     """
-    from hepnb.compute.sweep import map_tasks
 
-    use_compile_cache(compile_cache)
-    unknown = [n for n in networks if n not in NETWORKS]
-    if unknown:
-        msg = f"unknown network(s) {unknown}; choose from {list(NETWORKS)}"
-        raise ValueError(msg)
-    for p in protocols:
-        protocol_spec(p)
-    per_range = {r: range_data(tracks, r) for r in ranges}
-    cells = {(r, p): prepare(per_range[r].raw, per_range[r].y, p, seed=231) for r in ranges for p in protocols}
-    members = [(*cell, name) for cell in cells for name in (*networks, *TREES)]
-    first: dict[tuple[Any, ...], tuple[str, str, str]] = {}
-    for m in members:
-        if m[2] in TREES:
-            first.setdefault(_tree_key(m[:2], m[2]), m)
-    to_train = [m for m in members if m[2] not in TREES or first[_tree_key(m[:2], m[2])] == m]
-    trained = dict(zip(to_train, map_tasks(train_member, to_train, cells, client=client,
-                                           desc="range x protocol x model", epochs=epochs, patience=patience,
-                                           batch_size=batch_size, n_trees_rf=n_trees_rf, n_trees_xgb=n_trees_xgb,
-                                           seed=seed, lr_scale=lr_scale, compile_cache=compile_cache), strict=True))
-    out: dict[Cell, dict[str, Any]] = {
-        cell: {"data": data, "models": {}, "prob_val": {}, "prob_test": {}, "timing": {}}
-        for cell, data in cells.items()}
-    for member in members:
-        range_name, protocol, name = member
-        source = first[_tree_key(member[:2], name)] if name in TREES else member
-        result = trained[source]
-        cell = out[(range_name, protocol)]
-        data = cell["data"]
-        model = result["model"] if name in TREES else _network(name, result["state"], seed=seed,
-                                                                range_name=range_name)
-        t0 = time.perf_counter()
-        cell["prob_test"][name] = predict_model(name, model, data.test)
-        inference_s = time.perf_counter() - t0
-        cell["prob_val"][name] = predict_model(name, model, data.val)
-        cell["timing"][name] = {**result["info"], "inference_s": inference_s, "shared_with": "/".join(source[:2])
-                                if source != member else ""}
-        cell["models"][name] = model
-    return Grid(per_range, out, tuple(networks))
+    network: str
+    range_name: str
+    blanking_cost: dict[str, float]
+    n_blanked_test: int
+    model_dirs: dict[str, Path]
+    emulation: dict[str, float]
+    n_emulated: int
+    out_of_domain_pct: float
 
 
-def chosen_network(grid: Grid, cell: Cell) -> str:
-    """The network a protocol chooses: the best validation accuracy, or under ``seed`` the best test accuracy
-    (its flaw: there the validation predictions are the test set's)."""
-    data = grid.cells[cell]["data"]
-    probs = grid.cells[cell]["prob_val"]
-    return max(grid.networks, key=lambda n: float(np.mean(probs[n].argmax(1) == data.val["y"])))
+def deploy(settings: Settings, sample: Sample, comparison: Comparison, network: str,
+           data_like_table: Mapping[str, NDArray], folder: Path) -> Deployment:
+    """Retrain ``network`` with TOF blanked as O2's PIDML reader blanks it, save it and XGBoost under ``folder``
+    (``models/``), write the O2Physics folder (``o2/``) and check it by emulating O2's reader on test tracks."""
+    from hepnb import metrics
+    from hepnb.pid import evaluate, export, o2export
+    from hepnb.pid.training import predict_network, train_deployable
 
-
-
-def train_deployable(tracks: Mapping[str, NDArray], name: str, *, range_name: str = "full", epochs: int,
-                     patience: int, batch_size: int, seed: int, lr_scale: float = 1.0
-                     ) -> tuple[Any, Prepared, RangeData, dict[str, Any]]:
-    """The network to deploy in O2Physics: ``name`` trained under ``corrected`` with TOF blanked below 0.5 GeV/c,
-    as O2's PIDML reader presents tracks (:func:`hepnb.pid.selection.blank_tof`).
-
-    The range's tracks, their splits and the common test set are those of the grid (blanking changes inputs, not
-    rows), so its test accuracy compares paired with the grid's network of the same family.
-
-    Returns
-    -------
-    model, data, range, info
-        The trained network, its prepared cell, the blanked range, and the training record.
-    """
-    blanked = range_data(tracks, range_name, tof_p_min_gev=O2_TOF_P_MIN_GEV)
-    data = prepare(blanked.raw, blanked.y, "corrected", seed=231)
-    model, info = train_network(name, data, epochs=epochs, patience=patience, batch_size=batch_size, seed=seed,
-                                range_name=range_name, lr_scale=lr_scale)
-    return model, data, blanked, info
+    grid, focus = comparison.grid, settings.focus
+    cell = grid.cells[(focus, settings.main_protocol)]
+    y_test = evaluate.test_labels(grid, focus)
+    deployed, deploy_data, _, _ = train_deployable(sample.tracks, network, settings.training, range_name=focus)
+    right_blank = (predict_network(deployed, deploy_data.test).argmax(1) == y_test).astype(float)
+    right_full = (cell["prob_test"][network].argmax(1) == y_test).astype(float)
+    blanking_cost = metrics.mean_interval(right_blank - right_full, comparison.counts[focus])
+    model_dirs = {"network": export.save_deployable(folder / "models" / network, network, deployed, deploy_data,
+                                                    range_name=focus, tof_p_min_gev=O2_TOF_P_MIN_GEV),
+                  "xgboost": export.save_deployable(folder / "models" / "xgboost", "xgboost",
+                                                    cell["models"]["xgboost"], cell["data"], range_name=focus)}
+    meta, loaded = export.load_deployable(model_dirs["network"])
+    o2_folder = o2export.export_o2(loaded, meta, folder / "o2")
+    rows = deploy_data.test["index"][:settings.n_emulated]
+    test_tracks = {k: v[rows] for k, v in grid.ranges[focus].tracks.items()}
+    in_memory = export.predict_table(model_dirs["network"], test_tracks)
+    ao2d = o2export.ao2d_table(test_tracks)
+    emulation = {}
+    for s in SPECIES:
+        for pdg in o2export.signed_pdgs(s):
+            certainty = o2export.o2_reader_certainty(o2_folder, pdg, ao2d)
+            emulation[o2export.model_file_name(pdg)] = float(np.max(np.abs(certainty - in_memory[f"prob_{s}"])))
+    flags = export.predict_table(model_dirs["network"], data_like_table)  # the data-like tracks before the selection
+    focus_tracks = grid.ranges[focus].tracks
+    test_index = cell["data"].test["index"]
+    n_blanked = int(np.sum((focus_tracks["p"][test_index] < O2_TOF_P_MIN_GEV)
+                           & (focus_tracks["has_tof"][test_index] > 0)))
+    return Deployment(network, focus, blanking_cost, n_blanked, model_dirs, emulation, len(ao2d["fPt"]),
+                      100 * float(np.mean(flags["in_domain"] == 0)))

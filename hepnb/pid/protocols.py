@@ -1,8 +1,8 @@
-"""The seed's training protocol and its fixes: how a (range, protocol) cell is split, scaled and tokenised.
+"""The original's training protocol and its fixes: how a (range, protocol) cell is split, scaled and tokenised.
 
 Every protocol of a momentum range is tested on **one common test set**: a stratified 20 % of the range's
 labelled tracks (seed 231), the same tracks for every protocol, so that differences between protocols are
-paired. ``seed`` keeps its flaw: it trains on the other 80 % and early-stops and chooses on the test set itself.
+paired. ``original`` keeps its flaw: it trains on the other 80 % and early-stops and chooses on the test set itself.
 Every other protocol splits the 80 % into training (70 % of all) and validation (10 %) and makes every choice on
 validation.
 """
@@ -25,7 +25,7 @@ __all__ = [
     "Prepared",
     "Protocol",
     "common_split",
-    "prepare",
+    "prepare_cell",
     "protocol_spec",
     "scale_inputs",
     "scale_like",
@@ -38,7 +38,7 @@ VALIDATION_FRACTION = 0.1
 
 @dataclass(frozen=True)
 class Protocol:
-    """How a (range, protocol) cell is split, tokenised and weighted; each flag is one of the seed's fixes.
+    """How a (range, protocol) cell is split, tokenised and weighted; each flag is one of the original's fixes.
 
     Attributes
     ----------
@@ -46,17 +46,17 @@ class Protocol:
         Key of :data:`PROTOCOLS`.
     validation_split
         Early stopping and every choice on a validation split carved from the training tracks, instead of on the
-        test set: fixes the seed's flaw 4.
+        test set: fixes the original's flaw 4.
     tokenise_missing
         Missing TOF values and absent Bayes probabilities become NaN before the scaler is fitted (present
         values only), then 0 after scaling, with has_TOF and bayes_available as indicators; group masks
         from the indicators. Fixes flaws 1 and 5 (the no-op Bayes token, −999 scaled as a measurement).
     class_weights
         Balanced class weights in the focal loss and the Random Forest (``False``: deliberately dropped,
-        since the headline figure is the accuracy on the natural species mix). Flaw 2 made the seed's
-        weights a no-op; the ``seed`` protocol uses them as its README describes.
+        since the headline figure is the accuracy on the natural species mix). Flaw 2 made the original's
+        weights a no-op; the ``original`` protocol uses them as its README describes.
     fix
-        What this protocol adds to the previous one in :data:`PROTOCOLS` ("" for ``seed``).
+        What this protocol adds to the previous one in :data:`PROTOCOLS` ("" for ``original``).
     """
 
     name: str
@@ -66,12 +66,12 @@ class Protocol:
     fix: str = ""
 
 
-#: The seed's set-up, then one fix at a time (cumulative), ending with ``corrected``.
+#: The original's set-up, then one fix at a time (cumulative), ending with ``corrected``.
 PROTOCOLS: dict[str, Protocol] = {
-    "seed": Protocol("seed", validation_split=False, tokenise_missing=False, class_weights=True),
-    "seed_val": Protocol("seed_val", validation_split=True, tokenise_missing=False, class_weights=True,
+    "original": Protocol("original", validation_split=False, tokenise_missing=False, class_weights=True),
+    "original_val": Protocol("original_val", validation_split=True, tokenise_missing=False, class_weights=True,
                          fix="validation split"),
-    "seed_val_tokens": Protocol("seed_val_tokens", validation_split=True, tokenise_missing=True, class_weights=True,
+    "original_val_tokens": Protocol("original_val_tokens", validation_split=True, tokenise_missing=True, class_weights=True,
                                 fix="missing values tokenised"),
     "corrected": Protocol("corrected", validation_split=True, tokenise_missing=True, class_weights=False,
                           fix="class weights dropped"),
@@ -95,7 +95,7 @@ _BAYES_AVAILABLE = FEATURES.index("bayes_available")
 
 @dataclass
 class Prepared:
-    """Scaled inputs of one (range, protocol) with their splits; ``val`` is the test set under ``seed``.
+    """Scaled inputs of one (range, protocol) with their splits; ``val`` is the test set under ``original``.
 
     Each part holds ``x``, ``mask``, ``mode``, ``raw`` (the 22 unscaled features), ``y``, ``w`` (the class
     weight of each track: 1 without class weights) and ``index`` (rows of the range's labelled tracks).
@@ -131,7 +131,7 @@ def scale_inputs(raw: NDArray[np.float32], protocol: str, mean: NDArray[np.float
                  ) -> dict[str, NDArray]:
     """Network inputs of a protocol for raw features with a fitted scaling: ``x``, ``mask``, ``mode``, ``raw``.
 
-    Under ``tokenise_missing`` NaN (absent) values become 0 after scaling; otherwise the seed's −0.25
+    Under ``tokenise_missing`` NaN (absent) values become 0 after scaling; otherwise the original's −0.25
     Bayes token is applied where a *scaled* Bayes probability is exactly 0 (a no-op in practice, flaw 1).
     """
     spec = protocol_spec(protocol)
@@ -163,21 +163,21 @@ def common_split(y: NDArray[np.int64], *, seed: int = 231) -> tuple[NDArray[np.i
 
 def _split(y: NDArray[np.int64], spec: Protocol, seed: int) -> tuple[NDArray, NDArray, NDArray]:
     dev, test = common_split(y, seed=seed)
-    if not spec.validation_split:  # the seed: the test set doubles as validation (flaw 4)
+    if not spec.validation_split:  # the original: the test set doubles as validation (flaw 4)
         return dev, test, test
     train, val = _stratified(dev, y, VALIDATION_FRACTION / (1 - TEST_FRACTION), seed)
     return train, val, test
 
 
-def prepare(raw: NDArray[np.float32], y: NDArray[np.int64], protocol: str, *, seed: int = 231) -> Prepared:
+def prepare_cell(raw: NDArray[np.float32], y: NDArray[np.int64], protocol: str, *, seed: int = 231) -> Prepared:
     """Split, scale and tokenise the 22 features the way a protocol (:data:`PROTOCOLS`) does.
 
-    ``seed``: trains on the 80 % beside the common test set, StandardScaler on the raw values (−999
-    included), the −0.25 Bayes token where the *scaled* value is 0 (almost never: a no-op, as in the seed),
+    ``original``: trains on the 80 % beside the common test set, StandardScaler on the raw values (−999
+    included), the −0.25 Bayes token where the *scaled* value is 0 (almost never: a no-op, as in the original),
     early stopping and choices on the test set, balanced class weights. ``corrected``: trains on 70 %,
     validation 10 %, missing TOF values and absent Bayes probabilities set to NaN before fitting the scaler on
     present values only, then 0 after scaling, with has_TOF and bayes_available as explicit indicators; every
-    choice on validation; no class weights. ``seed_val`` and ``seed_val_tokens`` add the fixes one at a time.
+    choice on validation; no class weights. ``original_val`` and ``original_val_tokens`` add the fixes one at a time.
     All four are tested on the same tracks (:func:`common_split`).
     """
     spec = protocol_spec(protocol)

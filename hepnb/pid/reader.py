@@ -1,4 +1,4 @@
-"""Reading users' track tables: the seed extractor's table as written, AO2D-style labels, O2 derived data.
+"""Reading users' track tables: the original's extractor's table as written, AO2D-style labels, O2 derived data.
 
 What is accepted:
 
@@ -7,7 +7,7 @@ What is accepted:
 - In a ROOT file: the one TTree it holds, whatever its name, or the one named by ``tree``; or O2's derived-data
   layout, the same tree in each ``DF_<n>/`` folder — every folder of every file is read and concatenated in
   order.
-- Columns under the study's names (those of the seed's ``PIDFeatureExtractor``, :data:`hepnb.pid.data.EXTRACTOR_COLUMNS`)
+- Columns under the study's names (those of the original's ``PIDFeatureExtractor``, :data:`hepnb.pid.data.EXTRACTOR_COLUMNS`)
   or under AO2D labels (``fPt``, ``fTPCSignal``, ``fTPCNSigmaPi``, ``fBeta``, ``fTOFNSigmaKa``, …;
   :data:`AO2D_LABELS`). ``its_nclusters`` is optional (only the ``o2`` selection needs it). Columns that can be
   derived are derived when absent: ``p`` = pT cosh η, ``has_tpc``, ``has_tof``, the extractor's Bayes
@@ -324,7 +324,7 @@ def read_selected(paths: Paths, *, selection: str = "o2", client: Any = None, re
     paths, require_labels, tree
         As for :func:`read_tracks` (local paths); on a remote cluster the files must lie on a shared file system.
     selection
-        ``"o2"`` or ``"seed"`` (:data:`hepnb.pid.selection.SELECTIONS`).
+        ``"o2"`` or ``"original"`` (:data:`hepnb.pid.selection.SELECTIONS`).
     client
         A :class:`dask.distributed.Client`, or ``None``.
 

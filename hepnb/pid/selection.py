@@ -1,4 +1,4 @@
-"""Track selections, momentum ranges, labels and the 22 training features of the seed."""
+"""Track selections, momentum ranges, labels and the 22 training features of the original study."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hepnb.pid.constants import MISSING, PDG, SPECIES
 __all__ = ["FEATURES", "GROUPS", "RANGES", "RANGE_LABELS", "SELECTIONS", "SELECTION_COLUMNS", "blank_tof", "feature_columns", "features",
            "labels", "momentum_range", "select", "selected", "stack_features"]
 
-#: The seed's 22 training features, in order.
+#: The original's 22 training features, in order.
 FEATURES: tuple[str, ...] = (
     "pt", "eta", "phi", "tpc_signal", "tpc_nsigma_pi", "tpc_nsigma_ka", "tpc_nsigma_pr", "tpc_nsigma_el",
     "tof_beta", "tof_nsigma_pi", "tof_nsigma_ka", "tof_nsigma_pr", "tof_nsigma_el",
@@ -29,16 +29,16 @@ GROUPS: dict[str, tuple[int, ...]] = {
     "bayes": tuple(FEATURES.index(k) for k in ("bayes_prob_pi", "bayes_prob_ka", "bayes_prob_pr", "bayes_prob_el")),
     "kinematics": tuple(FEATURES.index(k) for k in ("pt", "eta", "phi", "dca_xy", "dca_z")),
 }
-#: Momentum ranges in GeV/c, cut on the total momentum p (the seed labelled them "pT").
+#: Momentum ranges in GeV/c, cut on the total momentum p (the original labelled them "pT").
 RANGES: dict[str, tuple[float, float]] = {"0-1": (0.0, 1.0), "1-3": (1.0, 3.0), "full": (0.0, np.inf)}
 #: The ranges as a page names them.
 RANGE_LABELS: dict[str, str] = {"0-1": "0–1 GeV/c", "1-3": "1–3 GeV/c", "full": "the full range"}
-SELECTIONS = ("o2", "seed")
-#: The columns each selection reads beyond the features: the seed extractor does not write ``its_nclusters``,
+SELECTIONS = ("o2", "original")
+#: The columns each selection reads beyond the features: the original's extractor does not write ``its_nclusters``,
 #: so only the ``o2`` selection needs it.
 SELECTION_COLUMNS: dict[str, tuple[str, ...]] = {
     "o2": ("pt", "eta", "dca_xy", "dca_z", "tpc_nclusters", "its_nclusters"),
-    "seed": ("eta", "dca_xy", "dca_z", "tpc_nclusters", "tpc_chi2"),
+    "original": ("eta", "dca_xy", "dca_z", "tpc_nclusters", "tpc_chi2"),
 }
 
 
@@ -52,7 +52,7 @@ def select(table: Mapping[str, NDArray], which: str = "o2") -> NDArray[np.bool_]
     """Track-selection mask (also of lazy dask-awkward columns, which give a lazy mask).
 
     ``o2``: O2Physics global tracks — pT > 0.1 GeV/c, |η| < 0.8, TPC crossed rows ≥ 70, ITS ≥ 3 clusters,
-    |DCAxy| < 0.0105 + 0.035/pT^1.1 cm, |DCAz| < 2 cm. ``seed``: the seed's cuts — TPC χ²/cluster > 0,
+    |DCAxy| < 0.0105 + 0.035/pT^1.1 cm, |DCAz| < 2 cm. ``original``: the original's cuts — TPC χ²/cluster > 0,
     |η| ≤ 0.8, |DCAxy| ≤ 0.105 cm, |DCAz| ≤ 0.12 cm, TPC clusters ≥ 70 (its ITS cut was configured but not
     applied).
 
@@ -66,7 +66,7 @@ def select(table: Mapping[str, NDArray], which: str = "o2") -> NDArray[np.bool_]
         raise ValueError(msg)
     missing = [c for c in SELECTION_COLUMNS[which] if c not in table]
     if missing:
-        hint = " (the seed extractor does not write it: use the 'seed' selection)" if "its_nclusters" in missing else ""
+        hint = " (the original's extractor does not write it: use the 'original' selection)" if "its_nclusters" in missing else ""
         msg = f"the {which!r} selection needs the column(s) {missing}, which the tracks lack{hint}"
         raise ValueError(msg)
     eta, dxy, dz = _col(table, "eta"), np.abs(_col(table, "dca_xy")), np.abs(_col(table, "dca_z"))

@@ -1,12 +1,12 @@
-"""Transverse-momentum spectra of the simulated species, tuned to the seed's species mix after cuts.
+"""Transverse-momentum spectra of the simulated species, tuned to the original's species mix after cuts.
 
 Each species' shape is a Boltzmann–Gibbs blast wave with ALICE's central Pb–Pb parameters (a soft component
 added to the pions, a steeply falling spectrum for the electrons from conversions and Dalitz decays). The shapes
-alone do not give the mix of the seed's Run 3 MC, so each non-pion species' spectrum is tilted by a power law,
+alone do not give the mix of the original's Run 3 MC, so each non-pion species' spectrum is tilted by a power law,
 ``a_s · pT^b_s``: the two numbers are solved (deterministically, by quadrature and root finding) so that after
 the O2 global-track selection the ratio of that species to pions in 0–1 and in 1–3 GeV/c (total momentum)
-equals the seed's (:data:`hepnb.pid.constants.SEED_MC_FRACTIONS_AFTER_CUTS`). The full-range mix then follows
-from the spectra; the book shows it beside the seed's.
+equals the original's (:data:`hepnb.pid.constants.ORIGINAL_MC_FRACTIONS_AFTER_CUTS`). The full-range mix then follows
+from the spectra; the book shows it beside the original's.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from hepnb.pid.constants import (
     BW_T_KIN_GEV,
     MASS_GEV,
     SECONDARY_FRACTION,
-    SEED_MC_FRACTIONS_AFTER_CUTS,
+    ORIGINAL_MC_FRACTIONS_AFTER_CUTS,
     SPECIES,
 )
 
@@ -118,9 +118,9 @@ def _after_cuts(species: str, tilt: float) -> dict[str, float]:
 def tilts() -> dict[str, tuple[float, float]]:
     """``(a_s, b_s)`` per species: the spectrum ``shape(s) · a_s · pT^b_s`` (pions: (1, 0)).
 
-    Solved so that, after the O2 selection, N_s / N_π in 0–1 and in 1–3 GeV/c equal the seed MC's.
+    Solved so that, after the O2 selection, N_s / N_π in 0–1 and in 1–3 GeV/c equal the original MC's.
     """
-    target = SEED_MC_FRACTIONS_AFTER_CUTS
+    target = ORIGINAL_MC_FRACTIONS_AFTER_CUTS
     pions = _after_cuts("pi", 0.0)
     out = {"pi": (1.0, 0.0)}
     for s in SPECIES[1:]:

@@ -16,12 +16,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hepnb.metrics import mean_interval
-from hepnb.pid.comparison import test_labels
 from hepnb.pid.constants import SPECIES
 from hepnb.pid.data import simulate_tracks, systematic_response
-from hepnb.pid.pipeline import Grid, RangeData, chosen_network, predict_model, range_data
+from hepnb.pid.evaluate import test_labels
 from hepnb.pid.protocols import scale_like
 from hepnb.pid.selection import selected
+from hepnb.pid.training import Grid, RangeData, chosen_network, predict_model, range_data
 
 __all__ = ["evaluate_variation", "varied_ranges"]
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hepnb.pid.baselines import BASELINES, baseline_predictions, hypothesis_sigmas, nsigma_cut_prediction
-from hepnb.pid.bayes import alice_bayes, extractor_bayes_probabilities, o2_pid_bayes, seed_bayes_accuracy
+from hepnb.pid.bayes import alice_bayes, extractor_bayes_probabilities, o2_pid_bayes, original_bayes_accuracy
 from hepnb.pid.constants import MISSING, SPECIES
 from hepnb.pid.data import simulate_tracks
 from hepnb.pid.selection import labels, momentum_range, selected
@@ -81,7 +81,7 @@ def test_baselines_on_the_simulation(tracks: dict[str, np.ndarray]) -> None:
             np.testing.assert_allclose(base[name].prob.sum(axis=1), 1.0, atol=1e-9, err_msg=name)
         tof = part["has_tof"]
         bayes = np.stack([part[f"bayes_prob_{s}"] for s in SPECIES], axis=1)
-        two_tier = seed_bayes_accuracy(bayes, y)
+        two_tier = original_bayes_accuracy(bayes, y)
         assert two_tier["real_bayes_fraction"] == pytest.approx(np.mean(bayes.sum(1) > 0))
         assert two_tier["real_bayes_fraction"] <= tof.mean()
     tpc, tof = hypothesis_sigmas(tracks)

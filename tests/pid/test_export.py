@@ -10,11 +10,11 @@ import pytest
 
 from hepnb.cli import main
 from hepnb.io import read_table
-from hepnb.pid import pipeline
+from hepnb.pid import training
 from hepnb.pid.constants import SPECIES
 from hepnb.pid.data import LABEL_COLUMNS, simulate_tracks, write_tracks
 from hepnb.pid.export import DOMAIN_FLAGS, domain_flags, load_deployable, model_inputs, save_deployable
-from hepnb.pid.protocols import prepare
+from hepnb.pid.protocols import prepare_cell
 from hepnb.pid.reader import read_tracks
 from hepnb.pid.selection import selected
 
@@ -34,10 +34,10 @@ def test_domain_flags_per_track() -> None:
 
 def test_saved_models_predict_and_flag_through_the_cli(sample: dict[str, np.ndarray], tmp_path: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    rd = pipeline.range_data(selected(sample, "o2"), "0-1")
-    data = prepare(rd.raw, rd.y, "corrected")
-    net, _ = pipeline.train_network("simple_nn", data, epochs=1, patience=1, range_name="0-1")
-    booster, _ = pipeline.train_tree("xgboost", data, n_trees=10)
+    rd = training.range_data(selected(sample, "o2"), "0-1")
+    data = prepare_cell(rd.raw, rd.y, "corrected")
+    net, _ = training.train_network("simple_nn", data, training.TrainingConfig(epochs=1, patience=1), range_name="0-1")
+    booster, _ = training.train_tree("xgboost", data, n_trees=10)
     save_deployable(tmp_path / "net", "simple_nn", net, data, range_name="0-1")
     save_deployable(tmp_path / "xgb", "xgboost", booster, data, range_name="0-1")
     unlabelled = {k: v for k, v in sample.items() if k not in LABEL_COLUMNS}  # before the selection: |η| to 0.9
@@ -46,7 +46,7 @@ def test_saved_models_predict_and_flag_through_the_cli(sample: dict[str, np.ndar
     inside = (np.abs(table["eta"]) <= 0.8) & (table["p"] < 1.0) & (table["pt"] >= 0.1)
     meta, _ = load_deployable(tmp_path / "net")
     inputs = model_inputs(meta, table)
-    expected = {"net": pipeline.predict_network(net, {k: v[inside] for k, v in inputs.items()}),
+    expected = {"net": training.predict_network(net, {k: v[inside] for k, v in inputs.items()}),
                 "xgb": booster.predict_proba(inputs["x"][inside])}
     for name, want in expected.items():
         assert main(["pid", "predict", "--model", str(tmp_path / name), "--input", str(tmp_path / "in.parquet"),

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hepnb.pid import pipeline
+from hepnb.pid import training
 from hepnb.pid.constants import O2_TOF_P_MIN_GEV, SPECIES
 from hepnb.pid.data import simulate_tracks
 from hepnb.pid.export import load_deployable, predict_table, save_deployable
 from hepnb.pid.models import NETWORKS, build_network
 from hepnb.pid.o2export import O2_COLUMNS, ao2d_table, export_o2, model_file_name, o2_reader_certainty
-from hepnb.pid.protocols import prepare
+from hepnb.pid.protocols import prepare_cell
 from hepnb.pid.selection import selected
 
 PDGS = {"pi": (211, -211), "ka": (321, -321), "pr": (2212, -2212), "el": (-11, 11)}  # (positive, negative) track
@@ -27,20 +27,21 @@ def sample() -> dict[str, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def blanked(sample: dict[str, np.ndarray]) -> pipeline.RangeData:
-    return pipeline.range_data(sample, "full", tof_p_min_gev=O2_TOF_P_MIN_GEV)
+def blanked(sample: dict[str, np.ndarray]) -> training.RangeData:
+    return training.range_data(sample, "full", tof_p_min_gev=O2_TOF_P_MIN_GEV)
 
 
 def _emulate(folder: Path, table: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {s: np.stack([o2_reader_certainty(folder, pdg, table) for pdg in PDGS[s]]) for s in SPECIES}
 
 
-def test_trained_network_through_the_o2_reader(sample: dict[str, np.ndarray], blanked: pipeline.RangeData,
+def test_trained_network_through_the_o2_reader(sample: dict[str, np.ndarray], blanked: training.RangeData,
                                                tmp_path: Path) -> None:
     """A trained network's folder, read as O2 reads it, gives the in-memory probabilities to 1e-5 for every
     species and charge, on tracks with and without TOF and below the TOF limit."""
-    data = prepare(blanked.raw, blanked.y, "corrected")
-    model, _ = pipeline.train_network("dnn", data, epochs=1, patience=1, range_name="full", lr_scale=10.0)
+    data = prepare_cell(blanked.raw, blanked.y, "corrected")
+    model, _ = training.train_network("dnn", data, training.TrainingConfig(epochs=1, patience=1, lr_scale=10.0),
+                                     range_name="full")
     folder = save_deployable(tmp_path / "dnn", "dnn", model, data, tof_p_min_gev=O2_TOF_P_MIN_GEV)
     out = export_o2(*reversed(load_deployable(folder)), tmp_path / "o2")
     assert sorted(p.name for p in out.iterdir()) == sorted(
@@ -58,22 +59,22 @@ def test_trained_network_through_the_o2_reader(sample: dict[str, np.ndarray], bl
     assert graph.input[0].type.tensor_type.shape.dim[1].dim_value == len(columns)
 
     tracks = {k: v[data.test["index"][:120]] for k, v in blanked.tracks.items()}
-    raw_tracks = {k: v[data.test["index"][:120]] for k, v in pipeline.range_data(sample, "full").tracks.items()}
+    raw_tracks = {k: v[data.test["index"][:120]] for k, v in training.range_data(sample, "full").tracks.items()}
     assert raw_tracks["has_tof"].any() and (raw_tracks["has_tof"] & (raw_tracks["p"] < O2_TOF_P_MIN_GEV)).any()
     in_memory = predict_table(folder, raw_tracks)  # the folder blanks TOF below 0.5 GeV/c as O2 does
     emulated = _emulate(out, ao2d_table(raw_tracks))
     for s in SPECIES:
         for certainty in emulated[s]:  # both charges: one network
             np.testing.assert_allclose(certainty, in_memory[f"prob_{s}"], atol=1e-5, err_msg=s)
-    prob = pipeline.predict_network(model, data.test)[:120]
+    prob = training.predict_network(model, data.test)[:120]
     np.testing.assert_allclose(np.stack([in_memory[f"prob_{s}"] for s in SPECIES], 1), prob, atol=1e-6)
     np.testing.assert_array_equal(tracks["has_tof"], raw_tracks["has_tof"] & (raw_tracks["p"] >= O2_TOF_P_MIN_GEV))
 
 
 @pytest.mark.parametrize("name", [n for n in NETWORKS if n != "dnn"])
-def test_every_network_family_exports(name: str, blanked: pipeline.RangeData, tmp_path: Path) -> None:
+def test_every_network_family_exports(name: str, blanked: training.RangeData, tmp_path: Path) -> None:
     """FSE (attention), MoE and the dense networks all go through jax2onnx; checked on a few tracks."""
-    data = prepare(blanked.raw, blanked.y, "corrected")
+    data = prepare_cell(blanked.raw, blanked.y, "corrected")
     model = build_network(name, seed=1, range_name="full")
     model.eval()
     folder = save_deployable(tmp_path / name, name, model, data, tof_p_min_gev=O2_TOF_P_MIN_GEV)
@@ -85,12 +86,12 @@ def test_every_network_family_exports(name: str, blanked: pipeline.RangeData, tm
         np.testing.assert_allclose(o2_reader_certainty(out, PDGS[s][0], table), in_memory[f"prob_{s}"], atol=1e-5)
 
 
-def test_export_refuses_what_o2_cannot_run(blanked: pipeline.RangeData, tmp_path: Path,
+def test_export_refuses_what_o2_cannot_run(blanked: training.RangeData, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     from hepnb.cli import main
-    from hepnb.pid.pipeline import train_tree
+    from hepnb.pid.training import train_tree
 
-    data = prepare(blanked.raw, blanked.y, "corrected")
+    data = prepare_cell(blanked.raw, blanked.y, "corrected")
     booster, _ = train_tree("xgboost", data, n_trees=3)
     save_deployable(tmp_path / "xgb", "xgboost", booster, data)
     assert main(["pid", "export", "--model", str(tmp_path / "xgb"), "--o2", str(tmp_path / "o2")]) == 2

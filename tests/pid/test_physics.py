@@ -11,7 +11,7 @@ from hepnb.pid.constants import (
     CTAU_CM,
     MASS_GEV,
     MISSING,
-    SEED_MC_FRACTIONS_AFTER_CUTS,
+    ORIGINAL_MC_FRACTIONS_AFTER_CUTS,
     SPECIES,
     TOF_MATCH_PLATEAU,
 )
@@ -100,10 +100,10 @@ def big() -> dict[str, np.ndarray]:
 
 
 @pytest.mark.parametrize("range_name", ["0-1", "1-3"])
-def test_species_mix_after_cuts_is_the_seed_mcs(big: dict[str, np.ndarray], range_name: str) -> None:
+def test_species_mix_after_cuts_is_the_original_mcs(big: dict[str, np.ndarray], range_name: str) -> None:
     y = labels(big)[momentum_range(big, range_name)]
     got = np.bincount(y, minlength=4) / len(y)
-    want = np.array([SEED_MC_FRACTIONS_AFTER_CUTS[range_name][s] for s in SPECIES])
+    want = np.array([ORIGINAL_MC_FRACTIONS_AFTER_CUTS[range_name][s] for s in SPECIES])
     np.testing.assert_allclose(got, want, atol=0.012)  # stat. ±0.4 points in 1-3 at this size
     np.testing.assert_allclose(got[3], want[3], atol=max(0.25 * want[3], 0.002))
 

@@ -39,7 +39,7 @@ def _accuracy_rows() -> list[dict[str, Any]]:
             v = rng.uniform(0.7, 0.97)
             rows.append({"range": r, "protocol": "", "model": name, "kind": "baseline", "value": v, "lo": v - 0.01,
                          "hi": v + 0.01})
-        for p in ("seed", "corrected"):
+        for p in ("original", "corrected"):
             for m in MODELS:
                 v = rng.uniform(0.3, 0.97)
                 rows.append({"range": r, "protocol": p, "model": m, "kind": "network", "value": v, "lo": v - 0.02,
@@ -50,7 +50,7 @@ def _accuracy_rows() -> list[dict[str, Any]]:
 def _figures() -> dict[str, Any]:
     rng = np.random.default_rng(1)
     gaps = [{"range": r, "protocol": p, "gap_value": g, "gap_lo": g - 0.5, "gap_hi": g + 0.5}
-            for r in RANGES for p, g in zip(("seed", "seed_val", "corrected"), (30.0, 10.0, 1.0), strict=True)]
+            for r in RANGES for p, g in zip(("original", "original_val", "corrected"), (30.0, 10.0, 1.0), strict=True)]
     cores = [{"species": s, "p_lo_gev": lo, "p_hi_gev": hi, "detector": d, "median": 0.05, "width": 1.02}
              for s in SPECIES for lo, hi in CORE_BINS_GEV for d in ("TPC", "TOF")]
     contamination = {m: {"edges_gev": [0.2, 0.5, 1.0, 2.0], "n_selected": [10, 0, 5],
@@ -63,8 +63,8 @@ def _figures() -> dict[str, Any]:
     return {
         "detector": plots.detector_figure(selected(simulate_tracks(4000, seed=1), "o2")),
         "cores": plots.nsigma_core_figure(cores),
-        "accuracy": plots.accuracy_figure(_accuracy_rows(), RANGES, ["seed", "corrected"], RANGE_LABELS),
-        "gap": plots.gap_figure(gaps, RANGES, ["seed", "seed_val", "corrected"]),
+        "accuracy": plots.accuracy_figure(_accuracy_rows(), RANGES, ["original", "corrected"], RANGE_LABELS),
+        "gap": plots.gap_figure(gaps, RANGES, ["original", "original_val", "corrected"]),
         "confusion": plots.confusion_figure({m: np.eye(4, dtype=int) * 10 + 1 for m in MODELS}),
         "working_points": plots.working_point_figure(curves, contamination, "ka"),
         "systematics": plots.systematics_figure(syst, MODELS, "full"),

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from hepnb import metrics
-from hepnb.pid import comparison, pipeline
+from hepnb.pid import evaluate, training
 from hepnb.pid.data import simulate_tracks
 from hepnb.pid.models import build_network, network_settings
-from hepnb.pid.protocols import PROTOCOLS, prepare
+from hepnb.pid.protocols import PROTOCOLS, prepare_cell
 from hepnb.pid.selection import FEATURES, selected
 from hepnb.pid.systematics import evaluate_variation, varied_ranges
 from hepnb.pid.working_points import contamination_vs_p, working_points
@@ -21,49 +21,49 @@ def sample() -> dict[str, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def rd(sample: dict[str, np.ndarray]) -> pipeline.RangeData:
-    return pipeline.range_data(sample, "full")
+def rd(sample: dict[str, np.ndarray]) -> training.RangeData:
+    return training.range_data(sample, "full")
 
 
-def test_one_common_test_set_and_the_seeds_flaw(rd: pipeline.RangeData) -> None:
-    cells = {name: prepare(rd.raw, rd.y, name) for name in PROTOCOLS}
-    test = cells["seed"].test["index"]
+def test_one_common_test_set_and_the_originals_flaw(rd: training.RangeData) -> None:
+    cells = {name: prepare_cell(rd.raw, rd.y, name) for name in PROTOCOLS}
+    test = cells["original"].test["index"]
     for name, c in cells.items():
         np.testing.assert_array_equal(c.test["index"], test, err_msg=name)
         assert not set(c.train["index"]) & set(test)
-    np.testing.assert_array_equal(cells["seed"].val["index"], test)  # the seed stops and chooses on its test set
+    np.testing.assert_array_equal(cells["original"].val["index"], test)  # the original stops and chooses on its test set
     val = cells["corrected"].val["index"]
     assert not set(val) & set(test) and not set(val) & set(cells["corrected"].train["index"])
     n = len(rd.y)
     assert abs(len(test) - 0.2 * n) <= 1 and abs(len(val) - 0.1 * n) <= 2
-    assert len(cells["seed"].train["y"]) == n - len(test)  # the seed trains on all but the test set
+    assert len(cells["original"].train["y"]) == n - len(test)  # the original trains on all but the test set
 
 
-def test_each_protocol_adds_one_fix(rd: pipeline.RangeData) -> None:
-    cells = {name: prepare(rd.raw, rd.y, name) for name in PROTOCOLS}
-    assert list(cells) == ["seed", "seed_val", "seed_val_tokens", "corrected"]
-    assert cells["seed"].train["mask"][:, 1].all()  # −999 counts as "present": the TOF mask is always on
-    no_tof = cells["seed_val_tokens"].test["raw"][:, FEATURES.index("has_tof")] == 0
+def test_each_protocol_adds_one_fix(rd: training.RangeData) -> None:
+    cells = {name: prepare_cell(rd.raw, rd.y, name) for name in PROTOCOLS}
+    assert list(cells) == ["original", "original_val", "original_val_tokens", "corrected"]
+    assert cells["original"].train["mask"][:, 1].all()  # −999 counts as "present": the TOF mask is always on
+    no_tof = cells["original_val_tokens"].test["raw"][:, FEATURES.index("has_tof")] == 0
     assert no_tof.any()
-    assert np.all(cells["seed_val_tokens"].test["x"][no_tof, FEATURES.index("tof_beta")] == 0.0)
-    sentinel = cells["seed_val"].test["x"][no_tof, FEATURES.index("tof_beta")]  # −999, scaled as a measurement
+    assert np.all(cells["original_val_tokens"].test["x"][no_tof, FEATURES.index("tof_beta")] == 0.0)
+    sentinel = cells["original_val"].test["x"][no_tof, FEATURES.index("tof_beta")]  # −999, scaled as a measurement
     assert np.all(sentinel == sentinel[0]) and sentinel[0] < -0.1
-    weights = cells["seed_val_tokens"].train["w"]
-    y = cells["seed_val_tokens"].train["y"]
+    weights = cells["original_val_tokens"].train["w"]
+    y = cells["original_val_tokens"].train["y"]
     assert weights[y == 3].mean() / weights[y == 0].mean() > 5  # balanced: electrons weigh far more than pions
-    np.testing.assert_array_equal(cells["corrected"].train["x"], cells["seed_val_tokens"].train["x"])
+    np.testing.assert_array_equal(cells["corrected"].train["x"], cells["original_val_tokens"].train["x"])
     np.testing.assert_array_equal(cells["corrected"].train["w"], 1.0)
     with pytest.raises(ValueError, match="unknown protocol"):
-        prepare(rd.raw, rd.y, "fancy")
+        prepare_cell(rd.raw, rd.y, "fancy")
 
 
-def test_seed_fse_architecture_and_group_drop() -> None:
+def test_original_fse_architecture_and_group_drop() -> None:
     import jax.numpy as jnp
 
     fse = build_network("fse_phase1", range_name="0-1")
     assert fse.embed.kernel.shape == (len(FEATURES), 4 * 64)  # Dense(64·G) on the whole feature vector
     assert fse.attention.num_heads == 8 and fse.drop.rate == 0.4 and network_settings("fse_phase1", "0-1").learning_rate == 5e-5
-    assert build_network("fse_phase1", range_name="1-3").mode_embed.kernel.shape == (4, 8)  # the seed's hard-coded 8
+    assert build_network("fse_phase1", range_name="1-3").mode_embed.kernel.shape == (4, 8)  # the original's hard-coded 8
     x, mask = jnp.ones((1000, len(FEATURES))), jnp.ones((1000, 4))
     fse.train()
     _, _, used = fse.group_gates(x, mask)
@@ -75,52 +75,53 @@ def test_seed_fse_architecture_and_group_drop() -> None:
 
 
 @pytest.fixture(scope="module")
-def grid(sample: dict[str, np.ndarray]) -> pipeline.Grid:
-    return pipeline.run_grid(sample, ranges=["full"], protocols=["seed", "seed_val_tokens", "corrected"],
-                             networks=["simple_nn", "moe"], epochs=3, patience=3, batch_size=128, n_trees_rf=10,
-                             n_trees_xgb=20, seed=0, lr_scale=10.0)
+def grid(sample: dict[str, np.ndarray]) -> training.Grid:
+    config = training.TrainingConfig(epochs=3, patience=3, batch_size=128, n_trees_rf=10, n_trees_xgb=20, seed=0,
+                                     lr_scale=10.0)
+    return training.run_grid(sample, config, ranges=["full"],
+                             protocols=["original", "original_val_tokens", "corrected"], networks=["simple_nn", "moe"])
 
 
-def test_grid_trains_learns_and_chooses_on_validation(grid: pipeline.Grid) -> None:
-    y = comparison.test_labels(grid, "full")
+def test_grid_trains_learns_and_chooses_on_validation(grid: training.Grid) -> None:
+    y = evaluate.test_labels(grid, "full")
     majority = np.mean(y == 0)
     cell = grid.cells[("full", "corrected")]
-    for name in (*grid.networks, *pipeline.TREES):
+    for name in (*grid.networks, *training.TREES):
         prob = cell["prob_test"][name]
         np.testing.assert_allclose(prob.sum(axis=1), 1.0, rtol=1e-4)
         assert np.mean(prob.argmax(1) == y) > majority, name  # an untrained model does not beat the majority
     val_acc = {n: np.mean(cell["prob_val"][n].argmax(1) == cell["data"].val["y"]) for n in grid.networks}
-    assert pipeline.chosen_network(grid, ("full", "corrected")) == max(val_acc, key=val_acc.get)
-    seed_cell = grid.cells[("full", "seed")]
-    test_acc = {n: np.mean(seed_cell["prob_test"][n].argmax(1) == y) for n in grid.networks}
-    assert pipeline.chosen_network(grid, ("full", "seed")) == max(test_acc, key=test_acc.get)
-    # XGBoost ignores class weights: seed_val_tokens' fit serves corrected; the random forest is weighted differently
-    assert cell["timing"]["xgboost"]["shared_with"] == "full/seed_val_tokens"
+    assert training.chosen_network(grid, ("full", "corrected")) == max(val_acc, key=val_acc.get)
+    original_cell = grid.cells[("full", "original")]
+    test_acc = {n: np.mean(original_cell["prob_test"][n].argmax(1) == y) for n in grid.networks}
+    assert training.chosen_network(grid, ("full", "original")) == max(test_acc, key=test_acc.get)
+    # XGBoost ignores class weights: original_val_tokens' fit serves corrected; the random forest is weighted differently
+    assert cell["timing"]["xgboost"]["shared_with"] == "full/original_val_tokens"
     assert cell["timing"]["random_forest"]["shared_with"] == ""
     np.testing.assert_array_equal(cell["prob_test"]["xgboost"],
-                                  grid.cells[("full", "seed_val_tokens")]["prob_test"]["xgboost"])
+                                  grid.cells[("full", "original_val_tokens")]["prob_test"]["xgboost"])
 
 
-def test_paired_gaps_and_fixes(grid: pipeline.Grid) -> None:
-    y = comparison.test_labels(grid, "full")
+def test_paired_gaps_and_fixes(grid: training.Grid) -> None:
+    y = evaluate.test_labels(grid, "full")
     counts = {"full": metrics.bootstrap_counts(len(y), 200, seed=1)}
-    gaps = {r["protocol"]: r for r in comparison.gap_rows(grid, counts)}
+    gaps = {r["protocol"]: r for r in evaluate.gap_rows(grid, counts)}
     for protocol, row in gaps.items():
         cell = grid.cells[("full", protocol)]
         acc = {m: 100 * np.mean(cell["prob_test"][m].argmax(1) == y) for m in ("xgboost", row["best_network"])}
         assert row["gap_value"] == pytest.approx(acc["xgboost"] - acc[row["best_network"]])
         assert row["gap_lo"] <= row["gap_value"] <= row["gap_hi"]
-    fixes = comparison.fix_rows(grid, counts)
+    fixes = evaluate.fix_rows(grid, counts)
     assert [f["fix"] for f in fixes] == ["validation split + missing values tokenised", "class weights dropped"]
-    assert fixes[0]["closed_value"] == pytest.approx(gaps["seed"]["gap_value"] - gaps["seed_val_tokens"]["gap_value"])
-    rows = comparison.accuracy_rows(grid, counts)
-    assert {r["model"] for r in rows if r["kind"] == "baseline"} == {"all_pions", "nsigma_cuts", "seed_bayes",
+    assert fixes[0]["closed_value"] == pytest.approx(gaps["original"]["gap_value"] - gaps["original_val_tokens"]["gap_value"])
+    rows = evaluate.accuracy_rows(grid, counts)
+    assert {r["model"] for r in rows if r["kind"] == "baseline"} == {"all_pions", "nsigma_cuts", "original_bayes",
                                                                       "o2_bayes", "alice_bayes"}
     nsig = next(r for r in rows if r["model"] == "nsigma_cuts")
     assert 0 < nsig["unidentified"] < 0.1
     # a paired interval is narrower than the unpaired one when the two are correlated
-    seed_row = gaps["seed_val_tokens"]
-    assert seed_row["gap_std"] < np.hypot(seed_row["network_std"], seed_row["xgboost_std"]) * 1.01
+    row_tokens = gaps["original_val_tokens"]
+    assert row_tokens["gap_std"] < np.hypot(row_tokens["network_std"], row_tokens["xgboost_std"]) * 1.01
 
 
 def test_bootstrap_interval_is_a_resampling() -> None:
@@ -133,9 +134,9 @@ def test_bootstrap_interval_is_a_resampling() -> None:
         metrics.bootstrap_counts(10, 1)
 
 
-def test_working_points_choose_on_validation(grid: pipeline.Grid) -> None:
+def test_working_points_choose_on_validation(grid: training.Grid) -> None:
     cell = grid.cells[("full", "corrected")]
-    y_test = comparison.test_labels(grid, "full")
+    y_test = evaluate.test_labels(grid, "full")
     wp = working_points(cell["prob_val"]["xgboost"], cell["data"].val["y"], cell["prob_test"]["xgboost"], y_test)
     pion = wp["pi"]["purity_90"]
     assert pion["reached"] and pion["efficiency"] > 0.8 and pion["purity"] > 0.85
@@ -148,8 +149,8 @@ def test_working_points_choose_on_validation(grid: pipeline.Grid) -> None:
     np.testing.assert_allclose(total[np.asarray(cont["n_selected"]) > 0], 1.0)
 
 
-def test_systematics_are_paired_with_the_nominal_sample(grid: pipeline.Grid) -> None:
-    counts = {"full": metrics.bootstrap_counts(len(comparison.test_labels(grid, "full")), 50)}
+def test_systematics_are_paired_with_the_nominal_sample(grid: training.Grid) -> None:
+    counts = {"full": metrics.bootstrap_counts(len(evaluate.test_labels(grid, "full")), 50)}
     nominal = varied_ranges(5000, seed=3, selection="o2", ranges=["full"], variation="nominal", reference=grid.ranges)
     rows = evaluate_variation(grid, nominal, "nominal", counts)
     assert all(r["shift_value"] == 0 for r in rows)  # the same tracks and response: no shift at all

@@ -1,4 +1,4 @@
-"""The reader of users' tables: the seed extractor's table as written, any tree, O2 DF_ folders, AO2D labels,
+"""The reader of users' tables: the original's extractor's table as written, any tree, O2 DF_ folders, AO2D labels,
 NaN for a missing TOF, bad inputs named."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def _write_tree(path: Path, tree: str, cols: dict[str, np.ndarray]) -> None:
 
 
 def _extractor_file(path: Path, table: dict[str, np.ndarray], rows: slice = slice(None)) -> dict[str, np.ndarray]:
-    """Exactly the seed extractor's TTree: ``pid_features``, its 37 columns in order and types, no its_nclusters."""
+    """Exactly the original's extractor's TTree: ``pid_features``, its 37 columns in order and types, no its_nclusters."""
     cols = {k: np.asarray(table[k])[rows] for k in EXTRACTOR_COLUMNS}
     _write_tree(path, "pid_features", cols)
     return cols
@@ -40,20 +40,20 @@ def test_simulation_writes_the_extractors_columns_and_types(table: dict[str, np.
     assert table["tpc_nclusters"].dtype == np.int32 and table["mc_pdg"].dtype == np.int32
 
 
-def test_the_seed_extractors_table_is_read_as_written(table: dict[str, np.ndarray], tmp_path: Path) -> None:
+def test_the_original_extractors_table_is_read_as_written(table: dict[str, np.ndarray], tmp_path: Path) -> None:
     cols = _extractor_file(tmp_path / "pid_features.root", table)
     back = read_tracks(tmp_path / "pid_features.root")
     for k in cols:
         np.testing.assert_array_equal(back[k], cols[k], err_msg=k)
     assert "its_nclusters" not in back
-    keep = select(back, "seed")
+    keep = select(back, "original")
     assert 0 < keep.sum() < len(keep)
-    with pytest.raises(ValueError, match=r"'o2' selection needs the column\(s\) \['its_nclusters'\].*use the 'seed'"):
+    with pytest.raises(ValueError, match=r"'o2' selection needs the column\(s\) \['its_nclusters'\].*use the 'original'"):
         select(back, "o2")
     with pytest.raises(ValueError, match="its_nclusters"):  # refused before anything is read
         read_tracks(tmp_path / "pid_features.root", selection="o2")
-    got = read_selected(tmp_path / "pid_features.root", selection="seed")
-    np.testing.assert_array_equal(got.features, features(selected({k: cols[k] for k in cols}, "seed")))
+    got = read_selected(tmp_path / "pid_features.root", selection="original")
+    np.testing.assert_array_equal(got.features, features(selected({k: cols[k] for k in cols}, "original")))
 
 
 @pytest.mark.parametrize("suffix", [".root", ".parquet"])

@@ -17,8 +17,8 @@ from sklearn.metrics import classification_report, confusion_matrix, roc_auc_sco
 
 from hepnb.metrics import expected_calibration_error, mean_interval
 from hepnb.pid.constants import SPECIES
-from hepnb.pid.pipeline import TREES, Grid, chosen_network
 from hepnb.pid.protocols import PROTOCOLS
+from hepnb.pid.training import TREES, Grid, chosen_network
 
 __all__ = [
     "accuracy_rows",

@@ -1,0 +1,66 @@
+"""The numbers of a ci ``results.json``, independent of key names: for checking that a restructuring of the
+code changed no number (Layout v2), and for recording them again after a change that moves numbers on purpose.
+
+Numbers are the numeric leaves of ``metrics``; timing-like leaves (seconds, ns per track, costs, rates) depend
+on the machine and its load and are left out. Keys may be renamed: the comparison is of the sorted values.
+
+Record the ci numbers of the current code (after ``hepnb book --profile ci``, which the test suite runs)::
+
+    python -m tests.ci_numbers results/ci tests/data/ci_numbers.json
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+#: Leaf keys whose values are timings (machine- and load-dependent), skipped.
+TIMING_KEY = re.compile(r"(_s$|/s$|_ns\b|^ns_|ns_per|per_s$|^cost|_cost|time|speed)")
+#: The studies whose numbers are recorded (the environment page measures speed only).
+STUDIES = ("pid_ranges", "rkpinn_leaderboard", "tau_multitask")
+
+
+def numeric_leaves(value: Any, key: str = "") -> Iterator[float]:
+    """Every number under ``value`` (bools and timing-like keys left out), depth first."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not TIMING_KEY.search(str(k)):
+                yield from numeric_leaves(v, str(k))
+    elif isinstance(value, list):
+        for v in value:
+            yield from numeric_leaves(v, key)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        yield float(value)
+
+
+def numbers(results: Path) -> list[float]:
+    """The sorted numbers of one ``results.json``'s ``metrics`` (NaN written as ``nan`` sorts last)."""
+    metrics = json.loads(results.read_text())["metrics"]
+    return sorted(numeric_leaves(metrics), key=lambda x: (math.isnan(x), x))
+
+
+def differences(recorded: list[float], current: list[float], rtol: float = 1e-9) -> list[str]:
+    """What differs between two sorted number lists (empty when they agree to ``rtol``)."""
+    if len(recorded) != len(current):
+        return [f"{len(recorded)} numbers recorded, {len(current)} now"]
+    out = []
+    for i, (a, b) in enumerate(zip(recorded, current, strict=True)):
+        same = (math.isnan(a) and math.isnan(b)) or a == b or abs(a - b) <= rtol * max(abs(a), abs(b))
+        if not same:
+            out.append(f"sorted number {i}: recorded {a!r}, now {b!r}")
+    return out
+
+
+def record(results_root: Path, output: Path) -> None:
+    """Write the numbers of every study's ci results under ``results_root`` to ``output``."""
+    table = {s: numbers(results_root / s / "results.json") for s in STUDIES}
+    output.write_text(json.dumps(table) + "\n")
+
+
+if __name__ == "__main__":
+    record(Path(sys.argv[1]), Path(sys.argv[2]))
