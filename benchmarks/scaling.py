@@ -80,10 +80,10 @@ def _pin_workers(client: Any) -> None:
     workers = sorted(client.scheduler_info()["workers"])
     plan = {address: cores[i % len(cores)] for i, address in enumerate(workers)}
     for address, core in plan.items():
-        client.run(_pin_this_process, core, workers=[address])
+        client.run(pin_this_process, core, workers=[address])
 
 
-def _pin_this_process(core: int) -> int:
+def pin_this_process(core: int) -> int:
     """Set the affinity of every thread of this process to ``core`` (threads started later inherit it)."""
     for tid in os.listdir("/proc/self/task"):
         try:

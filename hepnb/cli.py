@@ -27,7 +27,7 @@ from hepnb.compute.client import SchedulerError, add_cluster_arguments
 
 __all__ = ["main"]
 
-#: Study families with commands of their own: ``hepnb.<family>.cli`` has ``HELP`` and ``register(subparsers)``.
+#: Study families with commands of their own: ``hepnb.<family>.cli`` has ``HELP`` and ``COMMANDS`` (each adds one command to the family's subparsers).
 FAMILIES: tuple[str, ...] = ("pid", "tracks", "tau")
 KERNEL_NAME = "hepnb"
 
@@ -150,7 +150,9 @@ def _parser() -> argparse.ArgumentParser:
                 raise
             continue
         family_parser = sub.add_parser(family, help=module.HELP)
-        module.register(family_parser.add_subparsers(dest=f"{family}_command", required=True))
+        commands = family_parser.add_subparsers(dest=f"{family}_command", required=True)
+        for add_command in module.COMMANDS:
+            add_command(commands)
     return parser
 
 

@@ -72,7 +72,7 @@ import scaling
 before = threading.Thread(target=time.sleep, args=(1.0,))
 before.start()
 core = max(os.sched_getaffinity(0))
-scaling._pin_this_process(core)
+scaling.pin_this_process(core)
 seen = {}
 later = threading.Thread(target=lambda: seen.update(later=os.sched_getaffinity(0)))
 later.start()

@@ -11,6 +11,7 @@ outside its training domain. ``export --o2`` writes the O2Physics PIDML folder o
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from hepnb.compute.generate import GeneratorSpec, add_chunk_arguments, generate_
 from hepnb.io import check_finite_rows
 from hepnb.paths import check_output, resolve_inputs
 
-__all__ = ["HELP", "register"]
+__all__ = ["COMMANDS", "HELP"]
 
 #: The family\'s line in ``hepnb --help``.
 HELP = "PID study tools (generate, predict, export)"
@@ -110,14 +111,5 @@ def _add_export(sub: Any) -> None:
     exp.set_defaults(func=_export)
 
 
-def register(sub: Any) -> None:
-    """Add the ``hepnb pid …`` commands to the family's subparsers (made by :mod:`hepnb.cli`).
-
-    Parameters
-    ----------
-    sub
-        The family's subparsers (what :meth:`argparse.ArgumentParser.add_subparsers` returns).
-    """
-    _add_generate(sub)
-    _add_predict(sub)
-    _add_export(sub)
+#: The ``hepnb pid …`` commands: each adds its parser to the family's subparsers (see :mod:`hepnb.cli`).
+COMMANDS: tuple[Callable[[Any], None], ...] = (_add_generate, _add_predict, _add_export)

@@ -12,6 +12,7 @@ files). The events are made in seeded chunks, one Dask task each: on the schedul
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from hepnb.arguments import non_negative_int, positive_int
 from hepnb.compute.generate import GeneratorSpec, add_chunk_arguments, generate_file
 from hepnb.paths import check_output, resolve_inputs
 
-__all__ = ["HELP", "register"]
+__all__ = ["COMMANDS", "HELP"]
 
 #: The family\'s line in ``hepnb --help``.
 HELP = "tau-study tools (generate, jets)"
@@ -85,13 +86,5 @@ def _add_jets(sub: Any) -> None:
     cmd.set_defaults(func=_jets)
 
 
-def register(sub: Any) -> None:
-    """Add the ``hepnb tau …`` commands to the family's subparsers (made by :mod:`hepnb.cli`).
-
-    Parameters
-    ----------
-    sub
-        The family's subparsers (what :meth:`argparse.ArgumentParser.add_subparsers` returns).
-    """
-    _add_generate(sub)
-    _add_jets(sub)
+#: The ``hepnb tau …`` commands: each adds its parser to the family's subparsers (see :mod:`hepnb.cli`).
+COMMANDS: tuple[Callable[[Any], None], ...] = (_add_generate, _add_jets)

@@ -12,6 +12,7 @@ Column names: :mod:`hepnb.tracks.data`.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from hepnb.compute.generate import GeneratorSpec, add_chunk_arguments, generate_
 from hepnb.io import check_finite_rows, file_format
 from hepnb.paths import check_output
 
-__all__ = ["HELP", "register"]
+__all__ = ["COMMANDS", "HELP"]
 
 #: The family\'s line in ``hepnb --help``.
 HELP = "track-extrapolation tools (generate, propagate)"
@@ -146,13 +147,5 @@ def _add_propagate(sub: Any) -> None:
     prop.set_defaults(func=_propagate)
 
 
-def register(sub: Any) -> None:
-    """Add the ``hepnb tracks …`` commands to the family's subparsers (made by :mod:`hepnb.cli`).
-
-    Parameters
-    ----------
-    sub
-        The family's subparsers (what :meth:`argparse.ArgumentParser.add_subparsers` returns).
-    """
-    _add_generate(sub)
-    _add_propagate(sub)
+#: The ``hepnb tracks …`` commands: each adds its parser to the family's subparsers (see :mod:`hepnb.cli`).
+COMMANDS: tuple[Callable[[Any], None], ...] = (_add_generate, _add_propagate)
