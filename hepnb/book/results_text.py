@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from hepnb.book.escape import code_span, page_text
+
 __all__ = ["UNIT_SUFFIXES", "results_markdown"]
 
 #: Unit suffixes of key names (``pos_median_um``) and their symbols.
@@ -83,7 +85,7 @@ def _shape(value: Any) -> list[int]:
 
 
 def _keys_text(keys: Sequence[str], limit: int = 8) -> str:
-    shown = ", ".join(f"`{k}`" for k in keys[:limit])
+    shown = ", ".join(code_span(k) for k in keys[:limit])
     return shown + (f", … ({len(keys)} in all)" if len(keys) > limit else "")
 
 
@@ -93,19 +95,20 @@ def _describe(key: str, value: Any, depth: int, max_depth: int, lines: list[str]
     if isinstance(value, dict) and isinstance(value.get("label"), str) and "value" in value:
         # a headline entry (hepnb.book.site.headline_entry): its label says what it is
         extra = [k for k in ("uncertainty", "unit") if k in value]
-        entry_unit = f" [{value['unit']}]" if value.get("unit") else unit_text
+        entry_unit = f" [{page_text(value['unit'])}]" if value.get("unit") else unit_text
         with_text = f", with {' and '.join(extra)}" if extra else ""
-        lines.append(f"{indent}- `{key}`{entry_unit}: “{value['label']}”, {_kind(value['value'])}{with_text}")
+        label = page_text(value["label"])
+        lines.append(f"{indent}- {code_span(key)}{entry_unit}: “{label}”, {_kind(value['value'])}{with_text}")
         return
     if isinstance(value, dict):
         keys = list(value)
         if not keys:
-            lines.append(f"{indent}- `{key}`: empty object")
+            lines.append(f"{indent}- {code_span(key)}: empty object")
             return
         children = list(value.values())
         shared = len(keys) > 2 and len({_signature(v) for v in children}) == 1 and isinstance(children[0], dict)
         if shared:
-            lines.append(f"{indent}- `{key}`: object keyed by {_keys_text(keys)}; each:")
+            lines.append(f"{indent}- {code_span(key)}: object keyed by {_keys_text(keys)}; each:")
             if depth < max_depth:
                 for sub_key, sub_value in children[0].items():
                     _describe(sub_key, sub_value, depth + 1, max_depth, lines, indent + "  ")
@@ -113,20 +116,20 @@ def _describe(key: str, value: Any, depth: int, max_depth: int, lines: list[str]
                 lines.append(f"{indent}  - object with {_keys_text(list(children[0]))}")
             return
         if depth >= max_depth:
-            lines.append(f"{indent}- `{key}`: object with {_keys_text(keys)}")
+            lines.append(f"{indent}- {code_span(key)}: object with {_keys_text(keys)}")
             return
-        lines.append(f"{indent}- `{key}`: object with {len(keys)} key{'s' if len(keys) != 1 else ''}")
+        lines.append(f"{indent}- {code_span(key)}: object with {len(keys)} key{'s' if len(keys) != 1 else ''}")
         for sub_key, sub_value in value.items():
             _describe(sub_key, sub_value, depth + 1, max_depth, lines, indent + "  ")
         return
     if isinstance(value, list):
         if value and all(isinstance(v, dict) for v in value):
             fields = list(dict.fromkeys(k for v in value for k in v))
-            lines.append(f"{indent}- `{key}`: list of {len(value)} records with {_keys_text(fields, 12)}")
+            lines.append(f"{indent}- {code_span(key)}: list of {len(value)} records with {_keys_text(fields, 12)}")
             return
-        lines.append(f"{indent}- `{key}`{unit_text}: {_list_text(value)}")
+        lines.append(f"{indent}- {code_span(key)}{unit_text}: {_list_text(value)}")
         return
-    lines.append(f"{indent}- `{key}`{unit_text}: {_kind(value)}")
+    lines.append(f"{indent}- {code_span(key)}{unit_text}: {_kind(value)}")
 
 
 def results_markdown(results: str | os.PathLike[str] | Mapping[str, Any], *, max_depth: int = 3,
@@ -163,7 +166,7 @@ def results_markdown(results: str | os.PathLike[str] | Mapping[str, Any], *, max
     if missing:
         msg = f"not a results record: the keys {missing} are missing (found {sorted(record)[:10]})"
         raise ValueError(msg)
-    where = f"`results/{record['profile']}/{record['study']}/results.json`"
+    where = code_span(f"results/{record['profile']}/{record['study']}/results.json")
     provenance = [k for k in record if k not in sections]
     lines = [heading, ""] if heading else []
     lines += [f"{where} holds the provenance of the run ({_keys_text(provenance, 12)}) and:", ""]

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hepnb.book.escape import page_text
 from hepnb.book.registry import PROFILES, list_studies, repo_root
 from hepnb.book.results import load_results
 from hepnb.book.runner import default_output_dir, default_results_dir
@@ -93,15 +94,16 @@ def _headline_text(key: str, item: Any) -> str:
     from hepnb.book.numbers import format_with_uncertainty
 
     if isinstance(item, dict) and "value" in item:
-        label, unit = str(item.get("label") or _human_key(key)[0]), str(item.get("unit", ""))
+        label, unit = str(item.get("label") or _human_key(key)[0]), page_text(item.get("unit", ""))
         value, err = item["value"], item.get("uncertainty")
     else:
         (label, unit), value, err = _human_key(key), item, None
     if isinstance(value, (int, float)) and not isinstance(value, bool) and isinstance(err, (int, float)) and err > 0:
         number = format_with_uncertainty(float(value), float(err), unit=unit)
     else:
-        number = _number(value) + (f" {unit}" if unit else "")
-    return f"{label}: **{number}**"
+        shown = _number(value) if isinstance(value, int | float) else page_text(value)
+        number = shown + (f" {unit}" if unit else "")
+    return f"{page_text(label)}: **{number}**"
 
 
 def landing_numbers(record: dict[str, Any]) -> dict[str, Any]:
@@ -191,9 +193,9 @@ def summary_markdown(results_dir: str | os.PathLike[str] | None = None,
             lines.append(f"| {cell} | *not run at the {profile} profile* | |")
             continue
         numbers = "<br>".join(_headline_text(k, v) for k, v in landing_numbers(rec).items()) or "*no headline*"
-        commit = str(rec.get("git_commit", "unknown"))[:10]
-        created = str(rec.get("created", "?"))[:10]
-        lines.append(f"| {cell} | {numbers} | {rec.get('device', '?')}<br>`{commit}`<br>{created} |")
+        commit = page_text(str(rec.get("git_commit", "unknown"))[:10])
+        created = page_text(str(rec.get("created", "?"))[:10])
+        lines.append(f"| {cell} | {numbers} | {page_text(rec.get('device', '?'))}<br><code>{commit}</code><br>{created} |")
     return "\n".join(lines) + "\n"
 
 
