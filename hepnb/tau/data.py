@@ -36,7 +36,7 @@ from hepnb.tau.jets import CAND_FEATURES, KIN_TARGETS, generate_jets, make_jets
 if TYPE_CHECKING:
     from dask.distributed import Client
 
-__all__ = ["FILE_FIELDS", "REQUIRED_FIELDS", "JetSample", "is_hepmc", "jet_chunk", "jets_from_hepmc",
+__all__ = ["FILE_FIELDS", "REQUIRED_FIELDS", "JetSample", "TauData", "is_hepmc", "jet_chunk", "jets_from_hepmc",
            "p_theta_weights", "read_chunk", "read_jets", "read_sample", "simulate", "split", "to_tensors",
            "write_chunk", "write_jets"]
 
@@ -427,3 +427,14 @@ def to_tensors(jets: Any, max_candidates: int = constants.MAX_CANDIDATES, *, war
             "is_tau": np.asarray(jets.is_tau, np.int32), "charge": np.asarray(jets.charge, np.int32),
             "decay_mode": np.asarray(jets.decay_mode, np.int32),
             "kin_targets": np.asarray(ak.to_numpy(jets.kin_targets), np.float32), "origin": origin}
+
+
+@dataclass
+class TauData:
+    """Network inputs and labels of the train, validation and test splits (dicts of arrays, see
+    :func:`split_sample`), and the generated hadronic taus (``vis_p4``, ``reco``) when the sample has them."""
+
+    train: dict[str, np.ndarray]
+    val: dict[str, np.ndarray]
+    test: dict[str, np.ndarray]
+    gen_taus: dict[str, np.ndarray] | None = None

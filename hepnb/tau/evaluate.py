@@ -20,9 +20,11 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 from scipy import stats
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
@@ -31,11 +33,24 @@ from hepnb import kinematics, metrics
 from hepnb.tau import constants
 from hepnb.tau.jets import CAND_FEATURES
 
-__all__ = ["EFFICIENCIES", "HPS_MASS_WINDOWS_GEV", "PT_BINS_GEV", "THETA_BINS_DEG", "binned_working_points",
-           "binomial_interval", "charge_metrics", "counting_decay_mode", "decay_mode_metrics",
-           "decode_kinematics", "efficiency_vs_generated", "extra_background_rates", "hps_decay_mode", "jet_charge",
-           "jet_summary_features", "kinematics_metrics", "summed_charge", "tau_id_metrics",
-           "tune_hps"]
+__all__ = [
+    "EFFICIENCIES",
+    "JET_PT_BINS_GEV",
+    "PT_BINS_GEV",
+    "THETA_BINS_DEG",
+    "binned_working_points",
+    "binomial_interval",
+    "charge_metrics",
+    "decay_mode_metrics",
+    "decode_kinematics",
+    "efficiency_vs_generated",
+    "evaluate_outputs",
+    "extra_background_rates",
+    "kinematics_metrics",
+    "tau_id_evaluation",
+    "tau_id_metrics",
+    "tau_id_window",
+]
 
 PT_BINS_GEV = np.arange(5.0, 55.0, 5.0)
 #: Jet-pT and θ bins of the binned tau-ID working points.
@@ -43,9 +58,6 @@ JET_PT_BINS_GEV = np.array([2.0, 10.0, 20.0, 30.0, 40.0, 50.0])
 THETA_BINS_DEG = np.array([10.0, 40.0, 70.0, 110.0, 140.0, 170.0])
 #: The τ efficiencies of the tau-ID working points.
 EFFICIENCIES: tuple[float, ...] = (0.5, 0.7, 0.8, 0.9)
-#: Visible-mass windows (GeV) of the HPS-like decay-mode hypotheses (class index → window), after CMS's HPS.
-HPS_MASS_WINDOWS_GEV: dict[int, tuple[float, float]] = {1: (0.3, 1.3), 2: (0.4, 1.5), 3: (0.8, 1.5),
-                                                       4: (0.9, 1.6)}
 _F = {name: i for i, name in enumerate(CAND_FEATURES)}
 
 
@@ -230,111 +242,6 @@ def decay_mode_metrics(pred: np.ndarray, true: np.ndarray, *, pred_without_rare:
             "present_classes": [constants.DM_NAMES[i] for i in present], "per_class": per_class, "n": len(true)}
 
 
-def _kinds(features: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
-    m = mask.astype(bool)
-    return {"charged": (features[..., _F["charge"]] != 0) & m,
-            "hadron": (features[..., _F["is_charged_hadron"]] > 0.5) & m,
-            "photon": (features[..., _F["is_photon"]] > 0.5) & m,
-            "electron": (features[..., _F["is_electron"]] > 0.5) & m}
-
-
-def _classes(n_prongs: np.ndarray, n_pi0: np.ndarray) -> np.ndarray:
-    one = n_prongs == 1
-    three = (n_prongs == 2) | (n_prongs == 3)
-    return np.select([one & (n_pi0 == 0), one & (n_pi0 == 1), one & (n_pi0 >= 2), three & (n_pi0 == 0), three],
-                     [0, 1, 2, 3, 4], 5)
-
-
-def counting_decay_mode(features: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Plain count: prongs = charged candidates, π⁰ = ⌈photons / 2⌉; 1 prong with 0, 1, ≥ 2 π⁰ → classes
-    0, 1, 2; 2–3 prongs with 0 or ≥ 1 π⁰ → 3, 4; anything else → "rare" (5)."""
-    kinds = _kinds(features, mask)
-    return _classes(kinds["charged"].sum(axis=1), (kinds["photon"].sum(axis=1) + 1) // 2)
-
-
-def _strips(p4: np.ndarray, members: np.ndarray, strip_pt_min: float, deta: float = 0.05, dphi: float = 0.10
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """Strips of each jet: the highest-pT unclustered photon or electron seeds a strip that takes every
-    unclustered one within |Δη| < ``deta`` and |Δφ| < ``dphi`` of it (conversion electrons bend in φ).
-    Returns the number of strips above ``strip_pt_min`` per jet and their summed four-momentum."""
-    n_jets, n_slots = members.shape
-    pt = np.where(members, np.hypot(p4[..., 0], p4[..., 1]), -1.0)
-    eta = np.where(members, kinematics.eta(np.where(members[..., None], p4, [1.0, 0.0, 0.0, 1.0])), 0.0)
-    phi = np.arctan2(p4[..., 1], p4[..., 0])
-    free = members.copy()
-    n_strips = np.zeros(n_jets, np.int64)
-    total = np.zeros((n_jets, 4))
-    rows = np.arange(n_jets)
-    for _ in range(n_slots):
-        if not free.any():
-            break
-        seed = np.argmax(np.where(free, pt, -1.0), axis=1)
-        has = free[rows, seed]
-        near = (free & (np.abs(eta - eta[rows, seed][:, None]) < deta)
-                & (np.abs(kinematics.delta_phi_rad(phi, phi[rows, seed][:, None])) < dphi) & has[:, None])
-        strip = np.einsum("js,jsc->jc", near.astype(np.float64), p4)
-        good = has & (np.hypot(strip[:, 0], strip[:, 1]) >= strip_pt_min)
-        n_strips += good
-        total += strip * good[:, None]
-        free &= ~near
-    return n_strips, total
-
-
-def hps_decay_mode(features: np.ndarray, p4: np.ndarray, mask: np.ndarray, *, track_pt_min: float = 0.5,
-                   strip_pt_min: float = 1.0) -> np.ndarray:
-    """HPS-like decay mode.
-
-    Prongs are charged hadrons with pT ≥ ``track_pt_min``; π⁰ candidates are strips (photons and
-    electrons, :func:`_strips`) with pT ≥ ``strip_pt_min``. The hypothesis (1 or 3 prongs — 2 prongs count
-    as 3, as the labels do — with 0, 1 or ≥ 2 π⁰) must have a visible mass (prongs + strips) inside its window
-    (:data:`HPS_MASS_WINDOWS_GEV`); a hypothesis outside its window falls back to the same prongs with one
-    π⁰ fewer, and to "rare" when none fits.
-    """
-    kinds = _kinds(features, mask)
-    pt = np.hypot(p4[..., 0], p4[..., 1])
-    prong = kinds["hadron"] & (pt >= track_pt_min)
-    n_prongs = prong.sum(axis=1)
-    charged_p4 = np.einsum("js,jsc->jc", prong.astype(np.float64), p4.astype(np.float64))
-    n_pi0, strips_p4 = _strips(p4.astype(np.float64), kinds["photon"] | kinds["electron"], strip_pt_min)
-    mass = kinematics.mass_gev(charged_p4 + strips_p4)
-    mass_no_strips = kinematics.mass_gev(charged_p4)
-    cls = _classes(n_prongs, n_pi0)
-    out = cls.copy()
-    for c, (lo, hi) in HPS_MASS_WINDOWS_GEV.items():
-        m = mass_no_strips if c == 3 else mass
-        fails = (cls == c) & ((m < lo) | (m > hi))
-        fallback = {1: 0, 2: 1, 3: 5, 4: 3}[c]
-        out[fails] = fallback
-    return out
-
-
-def tune_hps(features: np.ndarray, p4: np.ndarray, mask: np.ndarray, true: np.ndarray,
-             track_pt_min: Sequence[float] = (0.3, 0.5, 1.0), strip_pt_min: Sequence[float] = (0.5, 1.0, 2.0, 3.0)
-             ) -> dict[str, float]:
-    """The HPS-like thresholds with the highest accuracy on a (validation) set of τ jets."""
-    best = max(((t, s) for t in track_pt_min for s in strip_pt_min),
-               key=lambda ts: np.mean(hps_decay_mode(features, p4, mask, track_pt_min=ts[0], strip_pt_min=ts[1])
-                                      == true))
-    return {"track_pt_min": float(best[0]), "strip_pt_min": float(best[1])}
-
-
-def summed_charge(features: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """HPS-style charge: 1 (τ⁺) when the summed charge of the jet's candidates is positive, 0 when negative; a
-    zero sum takes the charge of the highest-pT charged candidate (τ⁻ when there is none)."""
-    q = features[..., _F["charge"]] * mask
-    total = q.sum(axis=1)
-    pt = np.where(q != 0, np.exp(features[..., _F["log_pt"]]), -1.0)
-    lead = q[np.arange(len(q)), np.argmax(pt, axis=1)]
-    return np.where(total != 0, total > 0, lead > 0).astype(np.int32)
-
-
-def jet_charge(features: np.ndarray, mask: np.ndarray, jet_pt: np.ndarray, kappa: float = 0.5) -> np.ndarray:
-    """Q_κ = Σ_i q_i pT_i^κ / pT_jet^κ over the jet's candidates."""
-    pt = np.exp(features[..., _F["log_pt"]]) * mask
-    q = features[..., _F["charge"]] * mask
-    return np.sum(q * pt**kappa, axis=1) / np.maximum(jet_pt, 1e-6) ** kappa
-
-
 def charge_metrics(pred_plus: np.ndarray, charge: np.ndarray) -> dict[str, Any]:
     """Mis-ID rate of a charge assignment (1 = τ⁺) on τ jets: ``misid`` = k/n with a Clopper–Pearson
     interval (``misid_lo``/``_hi``), ``n_wrong`` (k) and ``n_tau`` (n)."""
@@ -386,27 +293,61 @@ def kinematics_metrics(reco: dict[str, np.ndarray], gen_vis_p4: np.ndarray, *, n
             "phi_iqr": float(q["phi"][1] - q["phi"][0]), "n": len(pt)}
 
 
-def jet_summary_features(features: np.ndarray, mask: np.ndarray, jet_p4: np.ndarray) -> np.ndarray:
-    """High-level jet features for the boosted-tree tagger.
+def tau_id_window(data: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The jets tau-ID metrics use: 10° < θ < 170° (the tau code's evaluation), q/g or hadronic τ."""
+    theta = kinematics.theta_deg(data["jet_p4"])
+    return (theta > 10.0) & (theta < 170.0) & np.isin(data["origin"], (0, 1))
 
-    Jet pT, |p|, mass, candidate, charged, photon and neutral-hadron multiplicities, leading-candidate pT
-    fraction, pT-weighted width Σ pT ΔR / Σ pT, |Σ q|, largest |dxy| and |dz| and their significances, and the
-    energy fraction of the leading 3 candidates.
-    """
-    m = mask.astype(bool)
-    pt_c = np.exp(features[..., _F["log_pt"]]) * m
-    e_rel = np.exp(features[..., _F["log_e_rel"]]) * m
-    jet_pt = kinematics.pt_gev(np.asarray(jet_p4, np.float64)).astype(np.asarray(jet_p4).dtype)
-    kinds = _kinds(features, mask)
-    n_nh = ((features[..., _F["is_neutral_hadron"]] > 0.5) & m).sum(axis=1)
-    charged = kinds["charged"]
-    dxy = np.where(charged, np.abs(features[..., _F["dxy"]]), 0.0)
-    dz = np.where(charged, np.abs(features[..., _F["dz"]]), 0.0)
-    sig_xy = np.where(charged, dxy / np.maximum(features[..., _F["dxy_err"]], 1e-6), 0.0)
-    sig_z = np.where(charged, dz / np.maximum(features[..., _F["dz_err"]], 1e-6), 0.0)
-    width = np.sum(pt_c * features[..., _F["dr"]], axis=1) / np.maximum(pt_c.sum(axis=1), 1e-9)
-    return np.column_stack([
-        jet_pt, kinematics.p_gev(jet_p4), kinematics.mass_gev(jet_p4), m.sum(axis=1), charged.sum(axis=1),
-        kinds["photon"].sum(axis=1), n_nh, pt_c.max(axis=1) / np.maximum(jet_pt, 1e-9), width,
-        np.abs(np.sum(features[..., _F["charge"]] * m, axis=1)), dxy.max(axis=1), dz.max(axis=1),
-        sig_xy.max(axis=1), sig_z.max(axis=1), np.sort(e_rel, axis=1)[:, ::-1][:, :3].sum(axis=1)]).astype(np.float32)
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    return np.asarray(jax.nn.softmax(jnp.asarray(x), axis=-1))
+
+
+def tau_score(out: np.ndarray) -> np.ndarray:
+    return _softmax(out)[:, 1] if out.ndim == 2 and out.shape[-1] == 2 else np.asarray(out).reshape(-1)
+
+
+def tau_id_evaluation(score: np.ndarray, data: Mapping[str, np.ndarray], gen_taus: Mapping[str, np.ndarray] | None,
+                      *, n_boot: int = 50, detail: bool = True) -> dict[str, Any]:
+    """Tau-ID metrics of a score on a split (:func:`hepnb.tau.tau_id_metrics` in the θ window), and,
+    with ``detail``, the binned working points, the extra backgrounds and the efficiency against generated
+    taus."""
+    win = tau_id_window(data)
+    res = tau_id_metrics(score[win], data["is_tau"][win], n_boot=n_boot)
+    if detail:
+        thresholds = {wp: v["threshold"] for wp, v in res["working_points"].items()}
+        res["binned"] = binned_working_points(score[win], data["is_tau"][win], data["jet_p4"][win],
+                                                       thresholds)
+        theta = kinematics.theta_deg(data["jet_p4"])
+        in_theta = (theta > 10.0) & (theta < 170.0)
+        res["extra_backgrounds"] = extra_background_rates(score[in_theta], data["origin"][in_theta],
+                                                                   thresholds)
+        if gen_taus is not None:
+            tau = (data["is_tau"] == 1) & in_theta
+            res["vs_generated"] = efficiency_vs_generated(score[tau], data["gen_vis_p4"][tau],
+                                                                   gen_taus["vis_p4"], gen_taus["reco"], thresholds)
+    return res
+
+
+def evaluate_outputs(outputs: Mapping[str, np.ndarray], data: Mapping[str, np.ndarray], *,
+                     gen_taus: Mapping[str, np.ndarray] | None = None, n_boot: int = 50, detail: bool = True
+                     ) -> dict[str, Any]:
+    """Metrics of every task in ``outputs`` (see :func:`model_outputs`) on one split."""
+    tau = data["is_tau"] == 1
+    res: dict[str, Any] = {}
+    for task, out in outputs.items():
+        out = np.asarray(out, np.float64)
+        if task == "tau_id":
+            res[task] = tau_id_evaluation(tau_score(out), data, gen_taus, n_boot=n_boot, detail=detail)
+        elif task == "decay_mode":
+            logits = out[tau]
+            res[task] = decay_mode_metrics(np.argmax(logits, axis=1), data["decay_mode"][tau],
+                                                    pred_without_rare=np.argmax(logits[:, :-1], axis=1),
+                                                    n_boot=n_boot)
+        elif task == "charge":
+            prob = 1 / (1 + np.exp(-out[:, 0])) if out.shape[-1] == 1 else _softmax(out)[:, 1]
+            res[task] = charge_metrics(prob[tau] > 0.5, data["charge"][tau])
+        elif task == "kinematics":
+            reco = decode_kinematics(out[tau], data["jet_p4"][tau].astype(np.float64))
+            res[task] = kinematics_metrics(reco, data["gen_vis_p4"][tau].astype(np.float64), n_boot=n_boot)
+    return res

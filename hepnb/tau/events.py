@@ -27,8 +27,8 @@ import numpy as np
 from hepnb.tau import constants
 
 __all__ = ["MAX_PYTHIA_SEED", "PROCESSES", "GenEvents", "Record", "charge_of", "concatenate", "decay_mode_class",
-           "gen_events", "is_prompt_parent", "pythia_events", "pythia_records", "pythia_settings", "pythia_xml_dir",
-           "xml_dir_candidates"]
+           "gen_events", "is_prompt_parent", "pythia_events", "pythia_generator", "pythia_records", "pythia_settings",
+           "pythia_xml_dir", "xml_dir_candidates"]
 
 #: The processes, as the Z decay channels Pythia is allowed.
 PROCESSES: dict[str, str] = {"ztautau": "23:onIfAny = 15", "zqq": "23:onIfAny = 1 2 3 4 5",
@@ -107,7 +107,7 @@ def pythia_xml_dir() -> str:
     raise FileNotFoundError(msg)
 
 
-def _pythia(process: str, seed: int) -> Any:
+def pythia_generator(process: str, seed: int) -> Any:
     """An initialised ``pythia8mc.Pythia`` with :func:`pythia_settings`."""
     import pythia8mc
 
@@ -193,7 +193,7 @@ def pythia_records(process: str, n_events: int, seed: int) -> Iterator[Record]:
     if n_events < 1:
         msg = f"n_events must be >= 1, found {n_events}"
         raise ValueError(msg)
-    py = _pythia(process, seed)
+    py = pythia_generator(process, seed)
     made = 0
     while made < n_events:
         n = min(_BATCH, n_events - made)

@@ -161,7 +161,7 @@ def label_efficiency_figure(rows: Sequence[Mapping[str, Any]], metrics: Sequence
     fig, axes = plotting.page_figure(1, len(metrics))
     for ax, key in zip(np.atleast_1d(axes), metrics, strict=True):
         for init, marker in (("scratch", "o--"), ("pre-trained", "s-")):
-            pts = sorted((r["fraction"], r["headline"].get(key, np.nan)) for r in rows if r["init"] == init)
+            pts = sorted((r["fraction"], r["summary"].get(key, np.nan)) for r in rows if r["init"] == init)
             if pts:
                 x, y = zip(*pts, strict=True)
                 ax.plot(x, y, marker, label=init)
@@ -177,7 +177,7 @@ def size_figure(rows: Sequence[Mapping[str, Any]], key: str = "tau ID AUC") -> A
     """A headline number vs the number of parameters of each model size."""
     fig, ax = plotting.page_figure(width=0.8)
     x = [r["parameters"] for r in rows]
-    y = [r["headline"].get(key, np.nan) for r in rows]
+    y = [r["summary"].get(key, np.nan) for r in rows]
     ax.plot(x, y, "o-")
     for r, xi, yi in zip(rows, x, y, strict=True):
         ax.annotate(r["name"], (xi, yi), textcoords="offset points", xytext=(4, -12), fontsize=10)

@@ -53,7 +53,7 @@ def _seeded(summary: Mapping[str, Any], name: str) -> str:
 def tau_id_table(models: Mapping[str, Mapping[str, Any]], seeds: Mapping[str, Mapping[str, Any]] | None = None
                  ) -> Any:
     """Tau-ID table: AUC (bootstrap), fake rate k/N at ε_τ = 50/70/80/90 % with the Clopper–Pearson interval,
-    the rejection at ε_S = 0.5; with ``seeds`` (name → :func:`hepnb.tau.pipeline.seed_summary`), the mean
+    the rejection at ε_S = 0.5; with ``seeds`` (name → :func:`hepnb.tau.studies.seed_summary`), the mean
     and spread over seeds of the AUC and the fake rates at 50 and 70 %."""
     import pandas as pd
 
@@ -147,7 +147,7 @@ def size_table(rows: Sequence[Mapping[str, Any]]) -> Any:
     for r in rows:
         out[r["name"]] = {"parameters": format_count(r["parameters"]),
                           "training jets": r["n_train"], "epochs": r["epochs"],
-                          **{k: format_with_uncertainty(v, r.get("errors", {}).get(k)) for k, v in r["headline"].items()}}
+                          **{k: format_with_uncertainty(v, r.get("errors", {}).get(k)) for k, v in r["summary"].items()}}
     return pd.DataFrame(out).T
 
 
@@ -158,7 +158,7 @@ def label_efficiency_table(rows: Sequence[Mapping[str, Any]]) -> Any:
     out = {}
     for r in rows:
         out[(r["fraction"], r["init"])] = {"labelled jets": r["n_train"],
-                                           **{k: format_with_uncertainty(v, r.get("errors", {}).get(k)) for k, v in r["headline"].items()}}
+                                           **{k: format_with_uncertainty(v, r.get("errors", {}).get(k)) for k, v in r["summary"].items()}}
     table = pd.DataFrame(out).T
     table.index.names = ["label fraction", "start"]
     return table

@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from hepnb import metrics
-from hepnb.tau import evaluate
+from hepnb.tau import baselines, evaluate
 
 _CAT = {11: 8, 13: 9, 22: 10, 211: 11, 130: 12}
 
@@ -107,25 +107,25 @@ def test_hps_decay_modes_by_hand() -> None:
     pion = [(10.0, 2.0, 1.0, -1.0, 211)]
     # ρ-like: one pion and one π⁰ strip, visible mass about 0.8 GeV → 1p1π⁰
     rho = pion + _pi0(8.0, (1.0, 0.27, 0.1), opening=0.03)
-    assert evaluate.hps_decay_mode(*_jet(rho))[0] == 1
+    assert baselines.hps_decay_mode(*_jet(rho))[0] == 1
     # a lone pion → 1p0π⁰; a soft photon below the strip threshold is ignored
-    assert evaluate.hps_decay_mode(*_jet(pion))[0] == 0
-    assert evaluate.hps_decay_mode(*_jet([*pion, (0.3, 0.05, 0.0, 0.0, 22)]), strip_pt_min=1.0)[0] == 0
+    assert baselines.hps_decay_mode(*_jet(pion))[0] == 0
+    assert baselines.hps_decay_mode(*_jet([*pion, (0.3, 0.05, 0.0, 0.0, 22)]), strip_pt_min=1.0)[0] == 0
     # two strips 0.12 apart in φ (wider than a strip) → 1p≥2π⁰, visible mass ≈ 0.9 GeV inside its window
     lone = [(10.0, 0.0, 0.0, -1.0, 211)]
     two = lone + _pi0(5.0, (1.0, np.tan(0.06), 0.0)) + _pi0(5.0, (1.0, -np.tan(0.06), 0.0))
-    assert evaluate.hps_decay_mode(*_jet(two))[0] == 2
+    assert baselines.hps_decay_mode(*_jet(two))[0] == 2
     # three pions → 3p0π⁰ when the mass lies in its window, and rare when it does not
     def prongs(angle: float) -> list[tuple[float, ...]]:
         return [(8.0, 0.0, 0.0, -1.0, 211), (6.0 * np.cos(angle), 6.0 * np.sin(angle), 0.0, 1.0, 211),
                 (5.0 * np.cos(angle), -5.0 * np.sin(angle), 0.0, -1.0, 211)]
 
-    assert evaluate.hps_decay_mode(*_jet(prongs(0.08)))[0] == 3  # visible mass ≈ 1.2 GeV
-    assert evaluate.hps_decay_mode(*_jet(prongs(0.02)))[0] == 5  # ≈ 0.5 GeV: outside the 3-prong window
+    assert baselines.hps_decay_mode(*_jet(prongs(0.08)))[0] == 3  # visible mass ≈ 1.2 GeV
+    assert baselines.hps_decay_mode(*_jet(prongs(0.02)))[0] == 5  # ≈ 0.5 GeV: outside the 3-prong window
     # a ρ candidate whose strip is too hard for the window falls back to 1p0π⁰
     heavy = [*pion, (-3.0, 6.0, 0.0, 0.0, 22)]
-    assert evaluate.hps_decay_mode(*_jet(heavy))[0] == 0
-    assert evaluate.counting_decay_mode(*_jet(two)[::2])[0] == 2
+    assert baselines.hps_decay_mode(*_jet(heavy))[0] == 0
+    assert baselines.counting_decay_mode(*_jet(two)[::2])[0] == 2
 
 
 def test_tune_hps_picks_the_threshold_that_fits() -> None:
@@ -134,9 +134,9 @@ def test_tune_hps_picks_the_threshold_that_fits() -> None:
     pion = [(10.0, 0.0, 0.0, -1.0, 211)]
     jet = pion + _pi0(8.0, (1.0, np.tan(0.06), 0.0)) + _pi0(1.5, (1.0, -np.tan(0.15), 0.0))
     feats, p4, mask = _jet(jet)
-    assert evaluate.hps_decay_mode(feats, p4, mask, strip_pt_min=0.5)[0] == 2
+    assert baselines.hps_decay_mode(feats, p4, mask, strip_pt_min=0.5)[0] == 2
     feats, p4, mask = _jet(jet)
-    best = evaluate.tune_hps(feats, p4, mask, np.array([1]), track_pt_min=(0.5,), strip_pt_min=(0.5, 2.0))
+    best = baselines.tune_hps(feats, p4, mask, np.array([1]), track_pt_min=(0.5,), strip_pt_min=(0.5, 2.0))
     assert best["strip_pt_min"] == 2.0
 
 
@@ -146,14 +146,14 @@ def test_summed_charge() -> None:
              ([(3.0, 0, 0, 0.0, 22)], 0)]
     for rows, expected in cases:
         feats, _, mask = _jet(rows)
-        assert evaluate.summed_charge(feats, mask)[0] == expected
+        assert baselines.summed_charge(feats, mask)[0] == expected
     res = evaluate.charge_metrics(np.array([1, 0, 1, 1]), np.array([1, 0, 0, 1]))
     assert res["n_wrong"] == 1 and res["misid"] == 0.25 and res["misid_lo"] < 0.25 < res["misid_hi"]
 
 
 def test_jet_charge_by_hand() -> None:
     feats, _, mask = _jet([(9.0, 0, 0, -1.0, 211), (4.0, 0, 0, 1.0, 211), (1.0, 0, 0, 0.0, 22)])
-    q = evaluate.jet_charge(feats, mask, np.array([16.0]), kappa=0.5)
+    q = baselines.jet_charge(feats, mask, np.array([16.0]), kappa=0.5)
     assert q[0] == pytest.approx((-3.0 + 2.0) / 4.0, rel=1e-5)
 
 

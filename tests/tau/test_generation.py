@@ -151,7 +151,7 @@ def test_pythia_initialises_from_a_target_install(tmp_path: Path) -> None:
     env["PYTHONPATH"] = os.pathsep.join([str(site), str(Path(__file__).resolve().parents[2])])
     code = ("import pythia8mc; from hepnb.tau import events; "
             f"assert pythia8mc.__file__.startswith({str(site)!r}), pythia8mc.__file__; "
-            "py = events._pythia('zee', 1); assert py.next(); print('ok', py.event.size())")
+            "py = events.pythia_generator('zee', 1); assert py.next(); print('ok', py.event.size())")
     run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
                          check=False)
     assert run.returncode == 0 and run.stdout.startswith("ok"), run.stdout[-2000:] + run.stderr[-2000:]

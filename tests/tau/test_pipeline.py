@@ -9,26 +9,26 @@ import numpy as np
 import pytest
 
 from hepnb import metrics
-from hepnb.tau import pipeline
-from hepnb.tau.data import simulate
+from hepnb.tau import baselines, studies, training
+from hepnb.tau.data import TauData, simulate
 from hepnb.tau.models import ParTConfig
 
 TINY = ParTConfig(embed_dims=(16, 32, 16), pair_dims=(8, 8), n_heads=2, n_layers=1, n_cls_layers=1)
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> pipeline.TauData:
+def data(tmp_path_factory: pytest.TempPathFactory) -> TauData:
     cache = tmp_path_factory.mktemp("tau-cache")
     sample = simulate(400, 120, seed=11, cache_dir=Path(cache), events_per_chunk=200, workers=1, progress=False)
-    return pipeline.prepare(sample, seed=0, bkg_per_tau=1.0)
+    return training.split_sample(sample, seed=0, bkg_per_tau=1.0)
 
 
-def test_part_beats_a_trivial_model(data: pipeline.TauData) -> None:
+def test_part_beats_a_trivial_model(data: TauData) -> None:
     """A small ParT trained for a few epochs separates τ from q/g jets on unseen jets: its AUC is far above a
     constant's (0.5) and its loss below the best constant's."""
-    trained = pipeline.train_tagger(data, "part", TINY, epochs=6, batch_size=64, lr=2e-3, seed=0)
+    trained = training.train_tagger(data, "part", TINY, epochs=6, batch_size=64, lr=2e-3, seed=0)
     assert trained.fit.n_epochs_run == 6 and trained.fit.history["val_loss"][-1] < trained.fit.history["val_loss"][0]
-    score = pipeline.model_outputs(trained.model, data.test)["tau_id"]
+    score = training.model_outputs(trained.model, data.test)["tau_id"]
     y = data.test["is_tau"]
     keep = np.isin(data.test["origin"], (0, 1))
     auc = metrics.auc(y[keep], score[keep, 1] - score[keep, 0])
@@ -42,49 +42,49 @@ def test_part_beats_a_trivial_model(data: pipeline.TauData) -> None:
 
 def test_headline_and_seed_summary() -> None:
     runs = [{"tau ID AUC": 0.9, "charge mis-ID": 0.1}, {"tau ID AUC": 0.94, "charge mis-ID": 0.12}]
-    s = pipeline.seed_summary(runs)
+    s = studies.seed_summary(runs)
     assert s["tau ID AUC"]["mean"] == pytest.approx(0.92) and s["tau ID AUC"]["std"] == pytest.approx(0.02828, rel=1e-3)
     assert s["charge mis-ID"]["n_seeds"] == 2
     val = {"none": {"tau_id": {"auc": 0.90, "working_points": {}}, "charge": {"misid": 0.1}},
            "tau": {"tau_id": {"auc": 0.95, "working_points": {}}, "charge": {"misid": 0.05}}}
-    assert pipeline.select_surgery(val) == "tau"
+    assert studies.select_surgery(val) == "tau"
 
 
-def test_test_subset_keeps_every_tau_and_n_background(data: pipeline.TauData) -> None:
+def test_test_subset_keeps_every_tau_and_n_background(data: TauData) -> None:
     """The studies' test subset: all non-q/g test jets, exactly ``n_bkg`` q/g jets drawn from the test split."""
     n_qg = int(np.sum(data.test["origin"] == 0))
-    sub = pipeline.with_test_subset(data, n_qg // 3, seed=1)
+    sub = training.with_test_subset(data, n_qg // 3, seed=1)
     assert int(np.sum(sub.test["origin"] == 0)) == n_qg // 3
     assert int(np.sum(sub.test["origin"] != 0)) == int(np.sum(data.test["origin"] != 0))
     ids = {tuple(r) for r in data.test["jet_p4"].round(5).tolist()}
     assert all(tuple(r) in ids for r in sub.test["jet_p4"].round(5).tolist())
     assert sub.train is data.train and sub.val is data.val
-    assert int(np.sum(pipeline.with_test_subset(data, 10 * n_qg, seed=1).test["origin"] == 0)) == n_qg
+    assert int(np.sum(training.with_test_subset(data, 10 * n_qg, seed=1).test["origin"] == 0)) == n_qg
     with pytest.raises(ValueError, match="n_bkg"):
-        pipeline.with_test_subset(data, 0, seed=1)
+        training.with_test_subset(data, 0, seed=1)
 
 
-def test_single_task_outputs_on_tau_jets_only(data: pipeline.TauData) -> None:
+def test_single_task_outputs_on_tau_jets_only(data: TauData) -> None:
     """A decay-mode network's test outputs computed on τ jets alone equal those on the whole split, row by row."""
-    trained = pipeline.train_single(data, "decay_mode", TINY, epochs=1, batch_size=64, seed=0)
-    full = pipeline.model_outputs(trained.model, data.test)["decay_mode"]
-    part = pipeline._test_outputs(trained.model, data.test)["decay_mode"]
+    trained = training.train_single(data, "decay_mode", TINY, epochs=1, batch_size=64, seed=0)
+    full = training.model_outputs(trained.model, data.test)["decay_mode"]
+    part = training.test_outputs(trained.model, data.test)["decay_mode"]
     tau = data.test["is_tau"] == 1
     np.testing.assert_allclose(part[tau], full[tau], rtol=1e-5, atol=1e-5)
     assert not part[~tau].any()
 
 
-def test_decay_mode_baseline_chosen_on_validation(data: pipeline.TauData) -> None:
+def test_decay_mode_baseline_chosen_on_validation(data: TauData) -> None:
     """The decay-mode baseline the networks are compared with is the conventional estimator with the higher
     validation accuracy, and its test prediction is that estimator's."""
-    base = pipeline.baselines(data, n_boot=0)
+    base = baselines.evaluate_baselines(data, n_boot=0)
     acc = base["dm_validation_accuracy"]
     assert set(acc) == {"HPS-like", "plain count"} and all(0.0 < v <= 1.0 for v in acc.values())
     assert base["dm_baseline"] == max(acc, key=acc.__getitem__)
     tau = data.test["is_tau"] == 1
     for name in acc:
-        pred = pipeline.dm_baseline_prediction(data.test, name, base["hps_params"])
+        pred = baselines.dm_baseline_prediction(data.test, name, base["hps_params"])
         assert len(pred) == int(tau.sum())
         assert np.mean(pred == data.test["decay_mode"][tau]) == pytest.approx(base["decay_mode"][name]["accuracy"])
     with pytest.raises(ValueError, match="decay-mode baseline"):
-        pipeline.dm_baseline_prediction(data.test, "tau code", base["hps_params"])
+        baselines.dm_baseline_prediction(data.test, "tau code", base["hps_params"])

@@ -44,9 +44,9 @@ def _figures() -> dict:
             for lo in range(5, 50, 5)]
     curves = {f"model {i}": {"val_loss": list(np.linspace(1, 0.5, 6) + 0.01 * i),
                              "train_loss": list(np.linspace(1.1, 0.45, 6))} for i in range(6)}
-    rows = [{"fraction": f, "init": init, "headline": {"tau ID AUC": 0.9 + 0.05 * f, "DM accuracy": 0.7 + 0.1 * f}}
+    rows = [{"fraction": f, "init": init, "summary": {"tau ID AUC": 0.9 + 0.05 * f, "DM accuracy": 0.7 + 0.1 * f}}
             for f in (0.01, 0.1, 1.0) for init in ("scratch", "pre-trained")]
-    sizes = [{"name": n, "parameters": p, "headline": {"tau ID AUC": a}}
+    sizes = [{"name": n, "parameters": p, "summary": {"tau ID AUC": a}}
              for n, p, a in (("ParT-lite", 6e5, 0.97), ("ParT-B", 2e6, 0.98))]
     return {"physics": plots.physics_figure(checks), "roc": plots.roc_figure({"a": res, "b": res}),
             "binned": plots.binned_figure(res["binned"]),

@@ -1,0 +1,221 @@
+"""The conventional methods the tau networks are compared with.
+
+The plain prong/π⁰ count and an HPS-like reconstruction of the decay mode (tracks, π⁰ from strips of photons and
+electrons, visible-mass windows per hypothesis; thresholds chosen on validation), the summed-charge and jet-charge
+assignments, the reco jet for the kinematics, and the high-level jet features of the XGBoost tagger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from hepnb import kinematics
+from hepnb.tau import evaluate
+from hepnb.tau.data import TauData
+from hepnb.tau.jets import CAND_FEATURES
+from hepnb.tau.models import RECO_JET_TARGETS
+
+__all__ = [
+    "HPS_MASS_WINDOWS_GEV",
+    "counting_decay_mode",
+    "dm_baseline_prediction",
+    "evaluate_baselines",
+    "hps_decay_mode",
+    "hps_prediction",
+    "jet_charge",
+    "jet_summary_features",
+    "summed_charge",
+    "tune_hps",
+]
+
+_F = {name: i for i, name in enumerate(CAND_FEATURES)}
+
+
+def evaluate_baselines(data: TauData, *, n_boot: int = 50) -> dict[str, Any]:
+    """The conventional estimators on the test split: the decay mode by plain count and HPS-like (thresholds
+    chosen on the validation τ jets), the charge by summed candidate charge and by Q_κ (κ = 0.5), the reco
+    jet's kinematics. ``dm_baseline`` names the decay-mode estimator with the higher validation accuracy (the one
+    the networks are compared with, :func:`dm_baseline_prediction`) and ``dm_validation_accuracy`` gives both."""
+    test, val = data.test, data.val
+    tau, vtau = test["is_tau"] == 1, val["is_tau"] == 1
+    hps_params = tune_hps(val["features"][vtau], val["p4"][vtau], val["mask"][vtau],
+                                   val["decay_mode"][vtau])
+    val_acc = {name: float(np.mean(dm_baseline_prediction(val, name, hps_params) == val["decay_mode"][vtau]))
+               for name in _DM_BASELINES}
+    f, m = test["features"][tau], test["mask"][tau]
+    true = test["decay_mode"][tau]
+    jet_pt = kinematics.pt_gev(test["jet_p4"][tau])
+    reco = evaluate.decode_kinematics(np.tile(np.asarray(RECO_JET_TARGETS), (int(tau.sum()), 1)),
+                                      test["jet_p4"][tau].astype(np.float64))
+    return {"decay_mode": {name: evaluate.decay_mode_metrics(dm_baseline_prediction(test, name, hps_params), true,
+                                                             n_boot=n_boot) for name in _DM_BASELINES},
+            "hps_params": hps_params, "dm_validation_accuracy": val_acc,
+            "dm_baseline": max(val_acc, key=val_acc.__getitem__),
+            "charge": {"summed charge": evaluate.charge_metrics(summed_charge(f, m), test["charge"][tau]),
+                       "jet charge": evaluate.charge_metrics(jet_charge(f, m, jet_pt) > 0,
+                                                             test["charge"][tau])},
+            "zero_charge_sum": float(np.mean(np.sum(f[..., 7] * m, axis=1) == 0)),
+            "kinematics": {"reco jet": evaluate.kinematics_metrics(reco, test["gen_vis_p4"][tau].astype(np.float64),
+                                                                   n_boot=n_boot)}}
+
+
+def hps_prediction(data: Mapping[str, np.ndarray], params: Mapping[str, float]) -> np.ndarray:
+    """The HPS-like decay mode of the τ jets of a split (:func:`hps_decay_mode`)."""
+    tau = data["is_tau"] == 1
+    return hps_decay_mode(data["features"][tau], data["p4"][tau], data["mask"][tau], **params)
+
+
+_DM_BASELINES = ("HPS-like", "plain count")
+
+
+def dm_baseline_prediction(data: Mapping[str, np.ndarray], name: str, hps_params: Mapping[str, float]
+                           ) -> np.ndarray:
+    """The decay mode of the τ jets of a split by one conventional estimator: ``"HPS-like"``
+    (:func:`hps_prediction` with ``hps_params``) or ``"plain count"``
+    (:func:`counting_decay_mode`)."""
+    if name not in _DM_BASELINES:
+        msg = f"decay-mode baseline must be one of {_DM_BASELINES}, found {name!r}"
+        raise ValueError(msg)
+    if name == "HPS-like":
+        return hps_prediction(data, hps_params)
+    tau = data["is_tau"] == 1
+    return counting_decay_mode(data["features"][tau], data["mask"][tau])
+
+
+#: Visible-mass windows (GeV) of the HPS-like decay-mode hypotheses (class index → window), after CMS's HPS.
+HPS_MASS_WINDOWS_GEV: dict[int, tuple[float, float]] = {1: (0.3, 1.3), 2: (0.4, 1.5), 3: (0.8, 1.5),
+                                                       4: (0.9, 1.6)}
+
+
+def _kinds(features: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
+    m = mask.astype(bool)
+    return {"charged": (features[..., _F["charge"]] != 0) & m,
+            "hadron": (features[..., _F["is_charged_hadron"]] > 0.5) & m,
+            "photon": (features[..., _F["is_photon"]] > 0.5) & m,
+            "electron": (features[..., _F["is_electron"]] > 0.5) & m}
+
+
+def _classes(n_prongs: np.ndarray, n_pi0: np.ndarray) -> np.ndarray:
+    one = n_prongs == 1
+    three = (n_prongs == 2) | (n_prongs == 3)
+    return np.select([one & (n_pi0 == 0), one & (n_pi0 == 1), one & (n_pi0 >= 2), three & (n_pi0 == 0), three],
+                     [0, 1, 2, 3, 4], 5)
+
+
+def counting_decay_mode(features: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Plain count: prongs = charged candidates, π⁰ = ⌈photons / 2⌉; 1 prong with 0, 1, ≥ 2 π⁰ → classes
+    0, 1, 2; 2–3 prongs with 0 or ≥ 1 π⁰ → 3, 4; anything else → "rare" (5)."""
+    kinds = _kinds(features, mask)
+    return _classes(kinds["charged"].sum(axis=1), (kinds["photon"].sum(axis=1) + 1) // 2)
+
+
+def _strips(p4: np.ndarray, members: np.ndarray, strip_pt_min: float, deta: float = 0.05, dphi: float = 0.10
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Strips of each jet: the highest-pT unclustered photon or electron seeds a strip that takes every
+    unclustered one within |Δη| < ``deta`` and |Δφ| < ``dphi`` of it (conversion electrons bend in φ).
+    Returns the number of strips above ``strip_pt_min`` per jet and their summed four-momentum."""
+    n_jets, n_slots = members.shape
+    pt = np.where(members, np.hypot(p4[..., 0], p4[..., 1]), -1.0)
+    eta = np.where(members, kinematics.eta(np.where(members[..., None], p4, [1.0, 0.0, 0.0, 1.0])), 0.0)
+    phi = np.arctan2(p4[..., 1], p4[..., 0])
+    free = members.copy()
+    n_strips = np.zeros(n_jets, np.int64)
+    total = np.zeros((n_jets, 4))
+    rows = np.arange(n_jets)
+    for _ in range(n_slots):
+        if not free.any():
+            break
+        seed = np.argmax(np.where(free, pt, -1.0), axis=1)
+        has = free[rows, seed]
+        near = (free & (np.abs(eta - eta[rows, seed][:, None]) < deta)
+                & (np.abs(kinematics.delta_phi_rad(phi, phi[rows, seed][:, None])) < dphi) & has[:, None])
+        strip = np.einsum("js,jsc->jc", near.astype(np.float64), p4)
+        good = has & (np.hypot(strip[:, 0], strip[:, 1]) >= strip_pt_min)
+        n_strips += good
+        total += strip * good[:, None]
+        free &= ~near
+    return n_strips, total
+
+
+def hps_decay_mode(features: np.ndarray, p4: np.ndarray, mask: np.ndarray, *, track_pt_min: float = 0.5,
+                   strip_pt_min: float = 1.0) -> np.ndarray:
+    """HPS-like decay mode.
+
+    Prongs are charged hadrons with pT ≥ ``track_pt_min``; π⁰ candidates are strips (photons and
+    electrons, :func:`_strips`) with pT ≥ ``strip_pt_min``. The hypothesis (1 or 3 prongs — 2 prongs count
+    as 3, as the labels do — with 0, 1 or ≥ 2 π⁰) must have a visible mass (prongs + strips) inside its window
+    (:data:`HPS_MASS_WINDOWS_GEV`); a hypothesis outside its window falls back to the same prongs with one
+    π⁰ fewer, and to "rare" when none fits.
+    """
+    kinds = _kinds(features, mask)
+    pt = np.hypot(p4[..., 0], p4[..., 1])
+    prong = kinds["hadron"] & (pt >= track_pt_min)
+    n_prongs = prong.sum(axis=1)
+    charged_p4 = np.einsum("js,jsc->jc", prong.astype(np.float64), p4.astype(np.float64))
+    n_pi0, strips_p4 = _strips(p4.astype(np.float64), kinds["photon"] | kinds["electron"], strip_pt_min)
+    mass = kinematics.mass_gev(charged_p4 + strips_p4)
+    mass_no_strips = kinematics.mass_gev(charged_p4)
+    cls = _classes(n_prongs, n_pi0)
+    out = cls.copy()
+    for c, (lo, hi) in HPS_MASS_WINDOWS_GEV.items():
+        m = mass_no_strips if c == 3 else mass
+        fails = (cls == c) & ((m < lo) | (m > hi))
+        fallback = {1: 0, 2: 1, 3: 5, 4: 3}[c]
+        out[fails] = fallback
+    return out
+
+
+def tune_hps(features: np.ndarray, p4: np.ndarray, mask: np.ndarray, true: np.ndarray,
+             track_pt_min: Sequence[float] = (0.3, 0.5, 1.0), strip_pt_min: Sequence[float] = (0.5, 1.0, 2.0, 3.0)
+             ) -> dict[str, float]:
+    """The HPS-like thresholds with the highest accuracy on a (validation) set of τ jets."""
+    best = max(((t, s) for t in track_pt_min for s in strip_pt_min),
+               key=lambda ts: np.mean(hps_decay_mode(features, p4, mask, track_pt_min=ts[0], strip_pt_min=ts[1])
+                                      == true))
+    return {"track_pt_min": float(best[0]), "strip_pt_min": float(best[1])}
+
+
+def summed_charge(features: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """HPS-style charge: 1 (τ⁺) when the summed charge of the jet's candidates is positive, 0 when negative; a
+    zero sum takes the charge of the highest-pT charged candidate (τ⁻ when there is none)."""
+    q = features[..., _F["charge"]] * mask
+    total = q.sum(axis=1)
+    pt = np.where(q != 0, np.exp(features[..., _F["log_pt"]]), -1.0)
+    lead = q[np.arange(len(q)), np.argmax(pt, axis=1)]
+    return np.where(total != 0, total > 0, lead > 0).astype(np.int32)
+
+
+def jet_charge(features: np.ndarray, mask: np.ndarray, jet_pt: np.ndarray, kappa: float = 0.5) -> np.ndarray:
+    """Q_κ = Σ_i q_i pT_i^κ / pT_jet^κ over the jet's candidates."""
+    pt = np.exp(features[..., _F["log_pt"]]) * mask
+    q = features[..., _F["charge"]] * mask
+    return np.sum(q * pt**kappa, axis=1) / np.maximum(jet_pt, 1e-6) ** kappa
+
+
+def jet_summary_features(features: np.ndarray, mask: np.ndarray, jet_p4: np.ndarray) -> np.ndarray:
+    """High-level jet features for the boosted-tree tagger.
+
+    Jet pT, |p|, mass, candidate, charged, photon and neutral-hadron multiplicities, leading-candidate pT
+    fraction, pT-weighted width Σ pT ΔR / Σ pT, |Σ q|, largest |dxy| and |dz| and their significances, and the
+    energy fraction of the leading 3 candidates.
+    """
+    m = mask.astype(bool)
+    pt_c = np.exp(features[..., _F["log_pt"]]) * m
+    e_rel = np.exp(features[..., _F["log_e_rel"]]) * m
+    jet_pt = kinematics.pt_gev(np.asarray(jet_p4, np.float64)).astype(np.asarray(jet_p4).dtype)
+    kinds = _kinds(features, mask)
+    n_nh = ((features[..., _F["is_neutral_hadron"]] > 0.5) & m).sum(axis=1)
+    charged = kinds["charged"]
+    dxy = np.where(charged, np.abs(features[..., _F["dxy"]]), 0.0)
+    dz = np.where(charged, np.abs(features[..., _F["dz"]]), 0.0)
+    sig_xy = np.where(charged, dxy / np.maximum(features[..., _F["dxy_err"]], 1e-6), 0.0)
+    sig_z = np.where(charged, dz / np.maximum(features[..., _F["dz_err"]], 1e-6), 0.0)
+    width = np.sum(pt_c * features[..., _F["dr"]], axis=1) / np.maximum(pt_c.sum(axis=1), 1e-9)
+    return np.column_stack([
+        jet_pt, kinematics.p_gev(jet_p4), kinematics.mass_gev(jet_p4), m.sum(axis=1), charged.sum(axis=1),
+        kinds["photon"].sum(axis=1), n_nh, pt_c.max(axis=1) / np.maximum(jet_pt, 1e-9), width,
+        np.abs(np.sum(features[..., _F["charge"]] * m, axis=1)), dxy.max(axis=1), dz.max(axis=1),
+        sig_xy.max(axis=1), sig_z.max(axis=1), np.sort(e_rel, axis=1)[:, ::-1][:, :3].sum(axis=1)]).astype(np.float32)

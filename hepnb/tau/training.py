@@ -1,0 +1,342 @@
+"""Training of the tau study's networks and of its XGBoost tagger.
+
+MultiParTau (plain weighted sum or PCGrad), SingleParTau per task, the tau-ID taggers (Deep Sets, a plain
+Transformer, ParT), masked-particle pre-training, and XGBoost on jet features. Every network runs its one-cycle
+schedule to the end and keeps its last epoch (no early stopping on the noisy weighted validation loss). Also the
+splits' network inputs (:class:`TauData`, :func:`split_sample`) and the networks' outputs on a split.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import numpy as np
+import optax
+from flax import nnx
+
+
+from hepnb.compute.devices import xgboost_device
+from hepnb.tau.data import JetSample, TauData, p_theta_weights, split, to_tensors
+from hepnb.tau.losses import TASK_WEIGHTS, MultiTaskLoss, SingleTaskLoss
+from hepnb.tau.models import TASKS, DeepSets, MultiParTau, ParTConfig, SingleParTau, count_params, kinematic_scale
+from hepnb.tau.pcgrad import PCGrad
+from hepnb.tau.pretrain import MaskedParticleLoss, MaskedParticleModel, transfer_backbone
+from hepnb.train import FitResult, fit, predict
+from hepnb.tau import baselines
+
+__all__ = [
+    "TrainingConfig",
+    "PART_SIZES",
+    "SURGERIES",
+    "TAGGERS",
+    "learning_curves",
+    "model_outputs",
+    "pretrain",
+    "split_sample",
+    "subsample",
+    "test_outputs",
+    "train_multi",
+    "train_single",
+    "train_tagger",
+    "train_xgboost",
+    "Trained",
+    "training_kin_scale",
+    "with_test_subset",
+    "xgboost_scores",
+]
+
+
+SURGERIES = ("none", "original", "tau")
+
+
+TAGGERS = ("deepsets", "transformer", "part")
+
+
+#: The talk's ParT sizes (seed 002) and the fcc-tau model card; 2 particle + 2 class blocks each, as the card.
+PART_SIZES: dict[str, ParTConfig] = {
+    "ParT-lite": ParTConfig(embed_dims=(64, 256, 64), pair_dims=(32, 32, 32), n_heads=8),
+    "ParT-B": ParTConfig(embed_dims=(128, 512, 128), pair_dims=(64, 64, 64), n_heads=8),
+    "model-card": ParTConfig(embed_dims=(256, 512, 256), pair_dims=(64, 64, 64), n_heads=8),
+    "ParT-L": ParTConfig(embed_dims=(256, 1024, 256), pair_dims=(128, 128, 128), n_heads=16),
+}
+
+
+_INPUTS = ("features", "p4", "mask")
+
+
+_TRAIN_KEYS = ("features", "p4", "mask", "is_tau", "charge", "decay_mode", "kin_targets", "weight")
+
+
+def split_sample(sample: JetSample, *, seed: int, bkg_per_tau: float | None = None) -> TauData:
+    """Tensors (sorted by pT and padded or truncated to 20 candidates; the number of truncated jets is in
+    :func:`physics_checks`), the split (:func:`hepnb.tau.data.split`) and the (p, θ) weights, whose histograms
+    come from the training split."""
+    import awkward as ak
+
+    jets = sample.jets
+    tensors = to_tensors(jets, warn=False)
+    tensors["gen_vis_p4"] = np.asarray(ak.to_numpy(jets.gen_vis_p4), np.float32)
+    idx = split(tensors["is_tau"], seed, origin=tensors["origin"], bkg_per_tau=bkg_per_tau)
+    parts = {name: {k: v[i] for k, v in tensors.items()} for name, i in idx.items()}
+    for part in parts.values():
+        part["weight"] = p_theta_weights(part, reference=parts["train"])
+    gen = None
+    if sample.taus is not None and len(sample.taus):
+        gen = {"vis_p4": np.asarray(ak.to_numpy(sample.taus.vis_p4), np.float64),
+               "reco": np.asarray(sample.taus.reco, np.int32),
+               "decay_mode": np.asarray(sample.taus.decay_mode, np.int32)}
+    return TauData(train=parts["train"], val=parts["val"], test=parts["test"], gen_taus=gen)
+
+
+def subsample(data: Mapping[str, np.ndarray], fraction: float, seed: int) -> dict[str, np.ndarray]:
+    """A random ``fraction`` (at least one jet) of a split."""
+    n = len(data["weight"])
+    keep = np.sort(np.random.default_rng(seed).permutation(n)[: max(1, round(fraction * n))])
+    return {k: v[keep] for k, v in data.items()}
+
+
+def with_test_subset(data: TauData, n_bkg: int, seed: int) -> TauData:
+    """``data`` with a test split that keeps every jet that is not q/g and a random ``n_bkg`` of its q/g jets (all
+    when there are fewer): for the studies whose tables do not need the full background sample (model size,
+    pre-training), since evaluating a network costs time in proportion to the test jets."""
+    if n_bkg < 1:
+        msg = f"n_bkg must be >= 1, found {n_bkg}"
+        raise ValueError(msg)
+    qg = np.flatnonzero(data.test["origin"] == 0)
+    drop = np.random.default_rng(seed).permutation(qg)[n_bkg:]
+    keep = np.setdiff1d(np.arange(len(data.test["origin"])), drop)
+    test = {k: v[keep] for k, v in data.test.items()}
+    return TauData(train=data.train, val=data.val, test=test, gen_taus=data.gen_taus)
+
+
+def reference_jets(data: Mapping[str, np.ndarray], keys: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """The jets networks train and validate on: q/g and hadronic τ (the other origins are test-only); only the
+    arrays ``keys`` when given."""
+    keep = np.isin(data["origin"], (0, 1))
+    return {k: data[k][keep] for k in (data if keys is None else keys)}
+
+
+def _train_arrays(data: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k: data[k] for k in _TRAIN_KEYS}
+
+
+def _optimizer(lr: float, n_steps: int, weight_decay: float = 1e-2) -> optax.GradientTransformation:
+    """AdamW with a one-cycle cosine schedule peaking at ``lr`` over ``n_steps``, after gradient-norm clipping
+    at 1 (the tau code's optimiser)."""
+    schedule = optax.cosine_onecycle_schedule(max(n_steps, 1), lr)
+    return optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(schedule, weight_decay=weight_decay))
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """How one network of the study is trained.
+
+    Attributes
+    ----------
+    epochs
+        Epochs of the one-cycle schedule (run to its end; the last epoch is kept).
+    batch_size
+        Jets per optimiser step (at most the training jets).
+    lr
+        Peak learning rate of the schedule.
+    seed
+        Seed of the initial weights, the dropout and the batches.
+    """
+
+    epochs: int
+    batch_size: int
+    lr: float = 1e-3
+    seed: int = 0
+
+
+@dataclass
+class Trained:
+    """A trained network with its fit record, parameter count and training throughput."""
+
+    model: nnx.Module
+    fit: FitResult
+    n_params: int
+    jets_per_s: float
+    n_train: int
+
+
+def _train(model: nnx.Module, loss_fn: Any, data: TauData, *, epochs: int, batch_size: int, lr: float,
+           seed: int, grad_fn: Any = None, train: Mapping[str, np.ndarray] | None = None,
+           n_labelled: int | None = None) -> Trained:
+    """Fit on the training split (or ``train``) with the schedule run to its end; the last epoch is kept.
+
+    ``n_labelled`` is the number of distinct jets in ``train`` when it repeats a labelled fraction
+    (:func:`_label_fraction`).
+    """
+    train_arrays = _train_arrays(reference_jets(train if train is not None else data.train))
+    n_train = len(train_arrays["weight"])
+    batch_size = max(1, min(batch_size, n_train))
+    per_epoch = max(n_train // batch_size, 1)
+    n_steps = epochs * per_epoch
+    result = fit(model, _optimizer(lr, n_steps), loss_fn, train_arrays, _train_arrays(reference_jets(data.val)),
+                 batch_size=batch_size,
+                 n_epochs=epochs, seed=seed, grad_fn=grad_fn, progress=False, restore_best=False)
+    jets_per_s = result.n_steps * batch_size / result.train_time_s if result.train_time_s > 0 else float("nan")
+    return Trained(model=model, fit=result, n_params=count_params(model), jets_per_s=jets_per_s,
+                   n_train=n_train if n_labelled is None else n_labelled)
+
+
+def training_kin_scale(data: TauData, train: Mapping[str, np.ndarray] | None, *, scaled: bool = True
+                       ) -> tuple[float, ...] | None:
+    """The kinematics output scale (:func:`hepnb.tau.models.kinematic_scale`) from the τ jets a network is trained
+    on (``train``, e.g. a labelled fraction, or the training split); ``None`` when ``scaled`` is false."""
+    if not scaled:
+        return None
+    jets = reference_jets(train if train is not None else data.train, ("kin_targets", "is_tau"))
+    return kinematic_scale(jets["kin_targets"], jets["is_tau"])
+
+
+def _label_fraction(data: TauData, fraction: float, seed: int) -> tuple[dict[str, np.ndarray] | None, int | None]:
+    """A random ``fraction`` of the training jets, repeated (in a random order) up to the size of the whole
+    training split, and its number of distinct jets: a network trained on a fraction takes as many optimiser
+    steps as on the whole split, with the same shapes (so the same compiled program)."""
+    if fraction >= 1.0:
+        return None, None
+    full = reference_jets(data.train)
+    part = subsample(full, fraction, seed)
+    n_full, n_part = len(full["weight"]), len(part["weight"])
+    idx = np.random.default_rng(seed + 1).permutation(np.resize(np.arange(n_part), n_full))
+    return {k: v[idx] for k, v in part.items()}, n_part
+
+
+def train_multi(data: TauData, cfg: ParTConfig, train_cfg: TrainingConfig, *, surgery: str = "original",
+                fraction: float = 1.0, pretrained: MaskedParticleModel | None = None,
+                scaled_kinematics: bool = True) -> Trained:
+    """MultiParTau on the four tasks (task weights 1, 1, 1, 2; per-jet weighting of the tau code).
+
+    Parameters
+    ----------
+    train_cfg
+        Epochs, batch size, peak learning rate and seed (:class:`TrainingConfig`).
+    surgery
+        ``"none"`` (plain weighted sum), ``"original"`` (PCGrad as in the paper) or ``"tau"`` (the tau
+        code's per-tensor, kinematics-protected variant, task order tag, DM, charge, kinematics).
+    fraction
+        Train on this random fraction of the training jets (the labelled fraction of a label-efficiency
+        curve), repeated to the size of the training split (as many steps as the whole split); the validation
+        split is kept.
+    pretrained
+        A masked-particle model whose backbone initialises the network (:mod:`hepnb.tau.pretrain`).
+    scaled_kinematics
+        Measure the kinematics outputs and their loss's residuals in units of the spread of each target on the
+        training τ jets (:func:`training_kin_scale`, :class:`~hepnb.tau.models.KinematicsOutput`,
+        :func:`~hepnb.tau.losses.task_loss`); ``False``: the tau code's unscaled outputs and loss.
+    """
+    if surgery not in SURGERIES:
+        msg = f"unknown surgery {surgery!r}; expected one of {list(SURGERIES)}"
+        raise ValueError(msg)
+    epochs, batch_size, lr, seed = train_cfg.epochs, train_cfg.batch_size, train_cfg.lr, train_cfg.seed
+    train, n_labelled = _label_fraction(data, fraction, seed)
+    kin_scale = training_kin_scale(data, train, scaled=scaled_kinematics)
+    loss = MultiTaskLoss(TASKS, tuple(TASK_WEIGHTS[t] for t in TASKS), kin_scale=kin_scale)
+    model = MultiParTau(cfg, kin_scale=kin_scale, rngs=nnx.Rngs(params=seed, dropout=seed + 1))
+    if pretrained is not None:
+        transfer_backbone(pretrained, model)
+    grad_fn = None if surgery == "none" else PCGrad(loss, surgery)
+    return _train(model, loss, data, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, grad_fn=grad_fn,
+                  train=train, n_labelled=n_labelled)
+
+
+def train_single(data: TauData, task: str, cfg: ParTConfig, *, epochs: int, batch_size: int, lr: float = 1e-3,
+                 seed: int = 0, scaled_kinematics: bool = True) -> Trained:
+    """SingleParTau for one task (the tau code's loss of that task, the same per-jet weighting); the kinematics
+    network's outputs scaled as :func:`train_multi`'s."""
+    kin_scale = training_kin_scale(data, None, scaled=scaled_kinematics) if task == "kinematics" else None
+    model = SingleParTau(task, cfg, kin_scale=kin_scale, rngs=nnx.Rngs(params=seed, dropout=seed + 1))
+    return _train(model, SingleTaskLoss(task, kin_scale=kin_scale), data, epochs=epochs, batch_size=batch_size,
+                  lr=lr, seed=seed)
+
+
+def train_tagger(data: TauData, kind: str, cfg: ParTConfig, *, epochs: int, batch_size: int, lr: float = 1e-3,
+                 seed: int = 0, fraction: float = 1.0) -> Trained:
+    """A tau-ID network: ``"deepsets"``, ``"transformer"`` (ParT without pair bias) or ``"part"``, on a
+    ``fraction`` of the training jets (repeated to the size of the split, as :func:`train_multi`)."""
+    rngs = nnx.Rngs(params=seed, dropout=seed + 1)
+    if kind == "deepsets":
+        model: nnx.Module = DeepSets(2, rngs=rngs)
+    elif kind in ("transformer", "part"):
+        model = SingleParTau("tau_id", cfg if kind == "part" else cfg.with_(pair_dims=()), rngs=rngs)
+    else:
+        msg = f"unknown tagger {kind!r}; expected one of {list(TAGGERS)}"
+        raise ValueError(msg)
+    train, n_labelled = _label_fraction(data, fraction, seed)
+    return _train(model, SingleTaskLoss("tau_id"), data, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                  train=train, n_labelled=n_labelled)
+
+
+def pretrain(data: TauData, cfg: ParTConfig, *, epochs: int, batch_size: int, lr: float = 1e-3, seed: int = 0
+             ) -> Trained:
+    """Masked-particle pre-training on the training jets, labels unused (τ and q/g together)."""
+    model = MaskedParticleModel(cfg, rngs=nnx.Rngs(params=seed + 100, dropout=seed + 101))
+    return _train(model, MaskedParticleLoss(), data, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+
+
+def train_xgboost(data: TauData, *, n_trees: int, seed: int = 0, fraction: float = 1.0) -> tuple[Any, float]:
+    """XGBoost on :func:`hepnb.tau.baselines.jet_summary_features` for tau ID (the number of trees chosen by
+    early stopping on the validation split); returns (model, train seconds)."""
+    import xgboost as xgb
+
+    train = reference_jets(data.train)
+    train = subsample(train, fraction, seed) if fraction < 1.0 else train
+    val = reference_jets(data.val)
+    model = xgb.XGBClassifier(n_estimators=n_trees, max_depth=6, learning_rate=0.1, subsample=0.8,
+                              tree_method="hist", device=xgboost_device(),
+                              random_state=seed, early_stopping_rounds=max(10, n_trees // 10), eval_metric="logloss")
+    x_tr = baselines.jet_summary_features(train["features"], train["mask"], train["jet_p4"])
+    x_va = baselines.jet_summary_features(val["features"], val["mask"], val["jet_p4"])
+    t0 = time.perf_counter()
+    model.fit(x_tr, train["is_tau"], sample_weight=train["weight"], eval_set=[(x_va, val["is_tau"])], verbose=False)
+    return model, time.perf_counter() - t0
+
+
+def xgboost_scores(model: Any, data: Mapping[str, np.ndarray]) -> np.ndarray:
+    """p(τ) of the XGBoost tagger."""
+    return model.predict_proba(baselines.jet_summary_features(data["features"], data["mask"], data["jet_p4"]))[:, 1]
+
+
+def _apply(model: nnx.Module, batch: dict[str, jax.Array]) -> Any:
+    return model(batch["features"], batch["p4"], batch["mask"])  # type: ignore[operator]
+
+
+_PREDICT_CHUNK = 1024
+
+
+def model_outputs(model: nnx.Module, data: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The outputs of a network on a split: a dict by task (one entry, the model's task, for a single-task
+    network; ``tau_id`` for a tagger). Inputs are padded to whole chunks of a fixed size (empty jets), so that
+    every split of every size runs one compiled program per network."""
+    n = len(data["mask"])
+    pad = -n % _PREDICT_CHUNK
+    inputs = {k: np.concatenate([data[k], np.zeros((pad, *data[k].shape[1:]), data[k].dtype)]) for k in _INPUTS}
+    out = jax.tree.map(lambda a: np.asarray(a)[:n], predict(model, inputs, _apply, batch_size=_PREDICT_CHUNK))
+
+    if isinstance(out, dict):
+        return out
+    return {getattr(model, "task", "tau_id"): out}
+
+
+def test_outputs(model: nnx.Module, data: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """:func:`model_outputs` on a split, computed on its τ jets only for a single-task network whose task is
+    measured on τ jets alone (decay mode, charge, kinematics); the other rows are zero and never read."""
+    if getattr(model, "task", "tau_id") == "tau_id":
+        return model_outputs(model, data)
+    tau = np.asarray(data["is_tau"]) == 1
+    out = {}
+    for task, part in model_outputs(model, {k: data[k][tau] for k in _INPUTS}).items():
+        out[task] = np.zeros((len(tau), *part.shape[1:]), part.dtype)
+        out[task][tau] = part
+    return out
+
+
+def learning_curves(trained: Trained) -> dict[str, list[float]]:
+    """Per-epoch training and validation losses (total and per task) of a fit."""
+    return {k: list(v) for k, v in trained.fit.history.items()}
