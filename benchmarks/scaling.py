@@ -154,11 +154,11 @@ def _sweep_dataset(n_train: int, seed: int) -> dict[str, Any]:
 def cv_task(item: tuple[int, int], dataset: dict[str, Any], *, sizes: tuple[str, ...], n_folds: int, epochs: int,
             batch_size: int, base: str = "rk4_2") -> dict[str, Any]:
     """One sweep task: every size of the MLP extrapolator on ``base`` (the tracks study's
-    :func:`~hepnb.tracks.pipeline.train_member`), trained with seed ``item[0]`` on all folds but ``item[1]`` of
+    :func:`~hepnb.tracks.pipeline.train_stack_member`), trained with seed ``item[0]`` on all folds but ``item[1]`` of
     the pooled training and validation tracks, validated on that fold. Every task trains the same sizes on as many
     rows, so all tasks cost the same. Returns the task's own wall time and the validation median error (µm) at
     each size's best step."""
-    from hepnb.tracks.pipeline import train_member
+    from hepnb.tracks.pipeline import ZooConfig, train_stack_member
 
     t0 = time.perf_counter()
     seed, fold = item
@@ -170,8 +170,8 @@ def cv_task(item: tuple[int, int], dataset: dict[str, Any], *, sizes: tuple[str,
                  "val": {k: v[held] for k, v in pooled.items()}}
     errors = {}
     for size in sizes:
-        result = train_member(("mlp", size), fold_data, epochs=epochs, batch_size=batch_size, lr=2e-3, seed=seed,
-                              bases=(base,))
+        result = train_stack_member(("mlp", size), fold_data,
+                                    ZooConfig(epochs=epochs, batch_size=batch_size, lr=2e-3, seed=seed, bases=(base,)))
         history = result["history"]
         best = int(np.flatnonzero(np.asarray(history["step"]) == int(result["best_step"][0]))[0])
         errors[size] = float(np.asarray(history["val_median_um"])[best, 0])

@@ -102,7 +102,7 @@ def convergence(curve: Sequence[float] | np.ndarray, *, tolerance: float, metric
     values = np.asarray(curve, dtype=np.float64).ravel()
     n = values.size
     threshold = max(tolerance, seed_spread)
-    start = min(int(math.floor((1.0 - LAST_FRACTION) * n)), max(n - 2, 0))
+    start = min(math.floor((1.0 - LAST_FRACTION) * n), max(n - 2, 0))
     window = (start, max(n - 1, 0))
     if n < MIN_POINTS:
         return Convergence(False, metric, float("nan"), threshold, window, n,

@@ -44,14 +44,17 @@ _EVAL_CHUNK = 8192
 
 @dataclass
 class FitResult:
-    """What :func:`fit` returns.
+    """What a training loop returns: :func:`fit`, and the vmapped stacks of
+    :func:`hepnb.tracks.training.fit_heads`.
 
     Attributes
     ----------
     model
-        The trained model, holding the weights of the best epoch (the same object that was passed in).
+        The trained model, holding the weights of the best epoch (the same object that was passed in); for a
+        vmapped stack, the list of its models.
     history
-        Per-epoch means: ``train_loss``, ``val_loss`` and ``train_<aux>``/``val_<aux>`` for each aux key.
+        Per-epoch means: ``train_loss``, ``val_loss`` and ``train_<aux>``/``val_<aux>`` for each aux key (a
+        stack: one array per curve, a column per model, at every evaluation).
     best_epoch
         Index (0-based) of the epoch whose weights were kept.
     n_epochs_run
@@ -70,10 +73,12 @@ class FitResult:
         Whether the compiled epoch of an earlier fit (same program, same array shapes) was reused.
     steps_per_s
         ``n_steps / train_time_s``.
+    best_step
+        For a stack: the optimiser step of the kept weights of each model.
     """
 
-    model: nnx.Module
-    history: dict[str, list[float]] = field(default_factory=dict)
+    model: nnx.Module | list[nnx.Module]
+    history: dict[str, Any] = field(default_factory=dict)
     best_epoch: int = 0
     n_epochs_run: int = 0
     n_steps: int = 0
@@ -82,6 +87,7 @@ class FitResult:
     compile_time_s: float = 0.0
     compiled_reused: bool = False
     steps_per_s: float = 0.0
+    best_step: list[int] = field(default_factory=list)
 
 
 def _check_data(name: str, data: Mapping[str, Any], min_rows: int) -> int:

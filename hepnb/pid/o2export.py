@@ -30,7 +30,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hepnb.pid.constants import C_CM_PER_PS, CHARGE_OF_PDG, MISSING, O2_TOF_P_MIN_GEV, PDG, ORIGINAL_BAYES_PRIORS, SPECIES
+from hepnb.pid.constants import (
+    C_CM_PER_PS,
+    CHARGE_OF_PDG,
+    MISSING,
+    O2_TOF_P_MIN_GEV,
+    ORIGINAL_BAYES_PRIORS,
+    PDG,
+    SPECIES,
+)
 from hepnb.pid.detector import tof_track_length_cm
 from hepnb.pid.protocols import protocol_spec
 from hepnb.pid.selection import FEATURES, GROUPS

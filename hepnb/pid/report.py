@@ -349,9 +349,9 @@ def results_metrics(settings: Settings, sample: Sample, page_results: Mapping[st
     bias = page_results["data_like"].bias
     return {
         "headline": headline_numbers(settings, comparison.gaps),
-        "sample": {"n_read": int(sample.n_read), "n_selected": int(len(sample.tracks["pt"])),
+        "sample": {"n_read": int(sample.n_read), "n_selected": len(sample.tracks["pt"]),
                    "labelled_per_range": {r: int(m.sum()) for r, m in sample.in_range.items()},
-                   "test_per_range": {r: int(len(evaluate.test_labels(grid, r))) for r in settings.ranges}},
+                   "test_per_range": {r: len(evaluate.test_labels(grid, r)) for r in settings.ranges}},
         "species_mix_pct": {f"{r}/{src}": v for (r, src), v in page_results["mix"].to_dict().items()},
         "nsigma_cores": page_results["cores"].to_dict(orient="records"),
         "accuracy": comparison.accuracy.to_dict(orient="records"),

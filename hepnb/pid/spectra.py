@@ -22,8 +22,8 @@ from hepnb.pid.constants import (
     BW_N,
     BW_T_KIN_GEV,
     MASS_GEV,
-    SECONDARY_FRACTION,
     ORIGINAL_MC_FRACTIONS_AFTER_CUTS,
+    SECONDARY_FRACTION,
     SPECIES,
 )
 

@@ -15,12 +15,12 @@ import numpy as np
 
 from hepnb import kinematics, metrics
 from hepnb.tau import evaluate
-from hepnb.tau.models import ParTConfig
 from hepnb.tau.data import TauData
 from hepnb.tau.evaluate import evaluate_outputs, tau_id_evaluation, tau_id_window, tau_score
+from hepnb.tau.models import ParTConfig
 from hepnb.tau.training import (
-    TrainingConfig,
     Trained,
+    TrainingConfig,
     learning_curves,
     model_outputs,
     pretrain,
@@ -35,13 +35,13 @@ from hepnb.tau.training import (
 )
 
 __all__ = [
+    "Run",
     "data_scaling_study",
     "evaluate_run",
     "evolution_study",
     "label_efficiency_study",
     "metrics_resolution",
     "paired_comparisons",
-    "Run",
     "seed_summary",
     "select_surgery",
     "single_study",

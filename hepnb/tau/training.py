@@ -18,21 +18,21 @@ import numpy as np
 import optax
 from flax import nnx
 
-
 from hepnb.compute.devices import xgboost_device
+from hepnb.tau import baselines
 from hepnb.tau.data import JetSample, TauData, p_theta_weights, split, to_tensors
 from hepnb.tau.losses import TASK_WEIGHTS, MultiTaskLoss, SingleTaskLoss
 from hepnb.tau.models import TASKS, DeepSets, MultiParTau, ParTConfig, SingleParTau, count_params, kinematic_scale
 from hepnb.tau.pcgrad import PCGrad
 from hepnb.tau.pretrain import MaskedParticleLoss, MaskedParticleModel, transfer_backbone
 from hepnb.train import FitResult, fit, predict
-from hepnb.tau import baselines
 
 __all__ = [
-    "TrainingConfig",
     "PART_SIZES",
     "SURGERIES",
     "TAGGERS",
+    "Trained",
+    "TrainingConfig",
     "learning_curves",
     "model_outputs",
     "pretrain",
@@ -43,7 +43,6 @@ __all__ = [
     "train_single",
     "train_tagger",
     "train_xgboost",
-    "Trained",
     "training_kin_scale",
     "with_test_subset",
     "xgboost_scores",

@@ -21,8 +21,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from hepnb.tracks.arrays import FieldFn
 from hepnb.tracks.constants import KAPPA_GEV_T_MM
-from hepnb.tracks.propagate import FieldFn, rk4_fixed, single_kick, straight_line
+from hepnb.tracks.propagate import rk4_fixed, single_kick, straight_line
 
 __all__ = ["Base", "KickBase", "LineBase", "RK4Base", "describe", "kick_base"]
 

@@ -16,7 +16,7 @@ merged grid has (2nx − 1) × (2ny − 1) × nz points from (−(nx−1)dx, −
 y = 0 are in several files and, as in LHCb's reader, file 1 wins over 3, 3 over 2 and 2 over 4.
 
 Reference: LHCb ``Det/Magnet`` ``MagneticFieldGridReader::readQuadrant`` and ``fillGridFromQuadrants``
-(../shared/reference/tracks.md §6). This module reads and writes arrays; :class:`hepnb.tracks.field.FieldMap`
+(../shared/reference/tracks.md §6). This module reads and writes arrays; :class:`hepnb.tracks.fieldmap.FieldMap`
 wraps it as ``FieldMap.load_cdf`` / ``FieldMap.save_cdf``.
 """
 

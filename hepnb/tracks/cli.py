@@ -5,7 +5,7 @@
 (:func:`hepnb.compute.generate.generate_file`);
 ``propagate`` applies the float64 RK4 reference (steps that end on the map's z planes, at most ``--step-mm``)
 to a user's track table. Both take ``--field-map``: LHCb's four quadrant files (``c1 … c4``, or one pattern
-with ``{q}``), an npz map (:meth:`hepnb.tracks.field.FieldMap.load_npz`), or nothing for the study's dipole.
+with ``{q}``), an npz map (:meth:`hepnb.tracks.fieldmap.FieldMap.load_npz`), or nothing for the study's dipole.
 Column names: :mod:`hepnb.tracks.data`.
 """
 
@@ -64,7 +64,7 @@ def _field_files(paths: list[str] | None) -> list[str]:
 
 
 def _field_spec(paths: list[str] | None) -> str:
-    """``--field-map`` as one spec for :func:`hepnb.tracks.field.load_field_map`: a path, or four quadrant files
+    """``--field-map`` as one spec for :func:`hepnb.tracks.fieldmap.load_field_map`: a path, or four quadrant files
     written as a pattern (they must differ only in c1 … c4)."""
     if not paths:
         return ""
@@ -99,7 +99,7 @@ def _propagate(args: argparse.Namespace) -> int:
         msg = f"--step-mm must be > 0, found {args.step_mm}"
         raise ValueError(msg)
     from hepnb.tracks.data import read_states, write_states  # JAX is imported only once the arguments are good
-    from hepnb.tracks.field import load_field_map
+    from hepnb.tracks.fieldmap import load_field_map
     from hepnb.tracks.propagate import check_states, plane_aligned_nodes, reference
 
     fmap = load_field_map(_field_spec(args.field_map))
@@ -118,7 +118,7 @@ def _add_generate(sub: Any) -> None:
     gen = sub.add_parser("generate", help="simulate tracks and their float64 RK4 reference on a leg")
     gen.add_argument("--n", type=positive_int, required=True, help="number of tracks (inside the T acceptance)")
     gen.add_argument("--leg", default="ut_t", help="ut_t (2648.2 -> 7826 mm) or velo_t (751 -> 7826 mm)")
-    gen.add_argument("--physics", default="correct", help="correct, or seed (the seed's units bug and ranges)")
+    gen.add_argument("--physics", default="correct", help="correct, or original (the original study's units bug and ranges)")
     gen.add_argument("--seed", type=non_negative_int, default=0)
     gen.add_argument("--p-min-gev", type=positive_float, default=2.0)
     gen.add_argument("--p-max-gev", type=positive_float, default=500.0)

@@ -6,15 +6,50 @@ positions, TrackRungeKuttaExtrapolator).
 
 from __future__ import annotations
 
-__all__ = ["BEAMSPOT_SIGMA_XY_MM", "BEAMSPOT_SIGMA_Z_MM", "B_INTEGRAL_T_MM", "B_INTEGRAL_UNIFORMITY",
-           "B_MAX_ACCEPTANCE_T", "DAUGHTER_ANGLE_SIGMA", "DECAY_LENGTH_MM", "DECAY_Z_MAX_MM", "DISPLACED_FRACTION",
-           "GRID_SPACING_MM", "GRID_X_MM", "GRID_Y_MM", "GRID_Z_MM", "KAPPA_GEV_T_MM", "LEGS_MM",
-           "MAGNET_HALF_GAP_MM", "MAGNET_HALF_WIDTH_MM", "MAGNET_POLE_DENSITY_T", "MAGNET_POLE_SEGMENTS",
-           "MAGNET_POLE_Z_MM", "MAGNET_RETURN_OFFSET_MM", "MAGNET_RETURN_RATIO", "MAGNET_SHIELD_DENSITY_T",
-           "MAGNET_SHIELD_SEGMENTS", "MAGNET_SHIELD_Z_MM", "MAGNET_SHIM_EDGES",
-           "MAGNET_SHIM_FACTORS", "P_RANGE_GEV", "SEED_B0_T", "SEED_SIGMA_MM",
-           "SEED_UNITS_BUG_FACTOR", "SEED_ZC_MM", "SEED_Z_END_MM", "SEED_Z_START_MM", "TX_MAX", "TY_MAX",
-           "T_HALF_HEIGHT_Y_MM", "T_HALF_WIDTH_X_MM", "Z_T1_MM", "Z_T3_MM", "Z_UT_LAST_MM", "Z_VELO_END_MM"]
+__all__ = [
+           "BEAMSPOT_SIGMA_XY_MM",
+           "BEAMSPOT_SIGMA_Z_MM",
+           "B_INTEGRAL_T_MM",
+           "B_INTEGRAL_UNIFORMITY",
+           "B_MAX_ACCEPTANCE_T",
+           "DAUGHTER_ANGLE_SIGMA",
+           "DECAY_LENGTH_MM",
+           "DECAY_Z_MAX_MM",
+           "DISPLACED_FRACTION",
+           "GRID_SPACING_MM",
+           "GRID_X_MM",
+           "GRID_Y_MM",
+           "GRID_Z_MM",
+           "KAPPA_GEV_T_MM",
+           "LEGS_MM",
+           "MAGNET_HALF_GAP_MM",
+           "MAGNET_HALF_WIDTH_MM",
+           "MAGNET_POLE_DENSITY_T",
+           "MAGNET_POLE_SEGMENTS",
+           "MAGNET_POLE_Z_MM",
+           "MAGNET_RETURN_OFFSET_MM",
+           "MAGNET_RETURN_RATIO",
+           "MAGNET_SHIELD_DENSITY_T",
+           "MAGNET_SHIELD_SEGMENTS",
+           "MAGNET_SHIELD_Z_MM",
+           "MAGNET_SHIM_EDGES",
+           "MAGNET_SHIM_FACTORS",
+           "ORIGINAL_B0_T",
+           "ORIGINAL_SIGMA_MM",
+           "ORIGINAL_UNITS_BUG_FACTOR",
+           "ORIGINAL_ZC_MM",
+           "ORIGINAL_Z_END_MM",
+           "ORIGINAL_Z_START_MM",
+           "P_RANGE_GEV",
+           "TX_MAX",
+           "TY_MAX",
+           "T_HALF_HEIGHT_Y_MM",
+           "T_HALF_WIDTH_X_MM",
+           "Z_T1_MM",
+           "Z_T3_MM",
+           "Z_UT_LAST_MM",
+           "Z_VELO_END_MM",
+]
 
 #: c in GeV/(T·mm): the slope change per mm is KAPPA · (q/p [1/GeV]) · B [T] (× the direction factor).
 KAPPA_GEV_T_MM = 2.99792458e-4
@@ -103,11 +138,11 @@ DECAY_Z_MAX_MM = 500.0
 #: Opening angle of a daughter with respect to its mother (Gaussian σ per slope), rad.
 DAUGHTER_ANGLE_SIGMA = 0.05
 
-# --- the seed's settings ("physics=seed"), reproduced knowingly ------------------------------
-#: The seed used q/p in 1/MeV with the 1/GeV constant: bending 1000x too weak.
-SEED_UNITS_BUG_FACTOR = 1e-3
-SEED_B0_T = -1.0182
-SEED_ZC_MM = 5007.0
-SEED_SIGMA_MM = 1744.0
-SEED_Z_START_MM = 4000.0
-SEED_Z_END_MM = 12000.0
+# --- the original study's settings ("physics=original"), reproduced knowingly ------------------------------
+#: The original study used q/p in 1/MeV with the 1/GeV constant: bending 1000x too weak.
+ORIGINAL_UNITS_BUG_FACTOR = 1e-3
+ORIGINAL_B0_T = -1.0182
+ORIGINAL_ZC_MM = 5007.0
+ORIGINAL_SIGMA_MM = 1744.0
+ORIGINAL_Z_START_MM = 4000.0
+ORIGINAL_Z_END_MM = 12000.0

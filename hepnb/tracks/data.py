@@ -12,7 +12,7 @@ on the map's z planes: :func:`hepnb.tracks.propagate.reference`), and
 are kept when they land inside the T stations. All samples are MagDown; MagUp follows from the symmetry
 (:func:`hepnb.tracks.propagate.flip_polarity`).
 
-``physics="seed"`` reproduces the seed's sample knowingly: its Gaussian field with the ad-hoc fringe,
+``physics="original"`` reproduces the original study's sample knowingly: its Gaussian field with the ad-hoc fringe,
 x ∈ ±300 mm, y ∈ ±250 mm, |tx|, |ty| ≤ 0.15, p 3–100 GeV, z 4000 → 12000 mm and κ 1000× too small (q/p in
 1/MeV with the 1/GeV constant).
 
@@ -43,16 +43,17 @@ from hepnb.tracks.constants import (
     DISPLACED_FRACTION,
     KAPPA_GEV_T_MM,
     LEGS_MM,
+    ORIGINAL_UNITS_BUG_FACTOR,
+    ORIGINAL_Z_END_MM,
+    ORIGINAL_Z_START_MM,
     P_RANGE_GEV,
-    SEED_UNITS_BUG_FACTOR,
-    SEED_Z_END_MM,
-    SEED_Z_START_MM,
     T_HALF_HEIGHT_Y_MM,
     T_HALF_WIDTH_X_MM,
     TX_MAX,
     TY_MAX,
 )
-from hepnb.tracks.field import FieldMap, load_field_map, seed_field
+from hepnb.tracks.field import original_field
+from hepnb.tracks.fieldmap import FieldMap, load_field_map
 from hepnb.tracks.propagate import reference, rk4
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ if TYPE_CHECKING:
 __all__ = ["END_COLUMNS", "PHYSICS", "REFERENCE_STEP_MM", "STATE_COLUMNS", "Setting", "generate_tracks",
            "generate_tracks_chunked", "make_chunk", "read_states", "setting", "states_table", "write_states"]
 
-PHYSICS = ("correct", "seed")
+PHYSICS = ("correct", "original")
 #: Largest RK4 step of the float64 reference (steps end on the map's z planes), mm.
 REFERENCE_STEP_MM = 10.0
 #: RK4 step from the vertex to the leg's first plane, mm (it only sets where the sample starts).
@@ -76,7 +77,7 @@ END_COLUMNS: tuple[str, ...] = ("x_mm_end", "y_mm_end", "tx_end", "ty_end")
 
 @dataclass(frozen=True)
 class Setting:
-    """Everything that differs between the correct physics and the seed-faithful setting."""
+    """Everything that differs between the correct physics and the original-faithful setting."""
 
     physics: str
     leg: str
@@ -104,17 +105,17 @@ class Setting:
 
 
 def setting(physics: str = "correct", leg: str = "ut_t", field_map: FieldMap | str | None = None) -> Setting:
-    """The field, κ and planes of a physics setting and leg (the seed has one leg of its own).
+    """The field, κ and planes of a physics setting and leg (the original study has one leg of its own).
 
-    ``field_map``: a :class:`~hepnb.tracks.field.FieldMap`, or what :func:`~hepnb.tracks.field.load_field_map`
-    accepts (``None``: the study's map); it is ignored for ``physics="seed"``.
+    ``field_map``: a :class:`~hepnb.tracks.fieldmap.FieldMap`, or what :func:`~hepnb.tracks.fieldmap.load_field_map`
+    accepts (``None``: the study's map); it is ignored for ``physics="original"``.
     """
     if physics not in PHYSICS:
         msg = f"unknown physics {physics!r}; choose one of {list(PHYSICS)}"
         raise ValueError(msg)
-    if physics == "seed":
-        return Setting("seed", "seed", SEED_Z_START_MM, SEED_Z_END_MM, KAPPA_GEV_T_MM * SEED_UNITS_BUG_FACTOR,
-                       seed_field)
+    if physics == "original":
+        return Setting("original", "original", ORIGINAL_Z_START_MM, ORIGINAL_Z_END_MM, KAPPA_GEV_T_MM * ORIGINAL_UNITS_BUG_FACTOR,
+                       original_field)
     if leg not in LEGS_MM:
         msg = f"unknown leg {leg!r}; choose one of {sorted(LEGS_MM)}"
         raise ValueError(msg)
@@ -179,7 +180,7 @@ def generate_tracks(
     leg
         ``"ut_t"`` (2648.2 → 7826 mm) or ``"velo_t"`` (751 → 7826 mm).
     physics
-        ``"correct"``, or ``"seed"`` (the seed's field, ranges and units bug).
+        ``"correct"``, or ``"original"`` (the original study's field, ranges and units bug).
     seed
         Seed of the random numbers.
     p_range_gev
@@ -206,7 +207,7 @@ def generate_tracks(
     have = 0
     while have < n_tracks:
         n = int(1.3 * (n_tracks - have)) + 64
-        if physics == "seed":
+        if physics == "original":
             p = _log_uniform(rng, 3.0, 100.0, n)
             start = np.stack([rng.uniform(-300, 300, n), rng.uniform(-250, 250, n), rng.uniform(-0.15, 0.15, n),
                               rng.uniform(-0.15, 0.15, n), rng.choice([-1.0, 1.0], n) / p], axis=1)
@@ -237,7 +238,7 @@ def make_chunk(seed: int, index: int, *, n_rows: int, leg: str = "ut_t", physics
     """Chunk ``index`` of a chunked sample: :func:`generate_tracks` of ``n_rows`` tracks with ``seed``, as the
     track table of ``hepnb tracks generate`` (:func:`states_table`: start and end states, ``p_gev``,
     ``displaced``, the vertex, ``z0_mm``, ``z1_mm``). ``field_map`` is a spec for
-    :func:`~hepnb.tracks.field.load_field_map` (read on the worker); ``field_digest`` only keys the cache."""
+    :func:`~hepnb.tracks.fieldmap.load_field_map` (read on the worker); ``field_digest`` only keys the cache."""
     del index, field_digest
     data = generate_tracks(n_rows, leg=leg, physics=physics, seed=seed, p_range_gev=tuple(p_range_gev),
                            displaced_fraction=displaced_fraction, field_map=field_map or None)
@@ -277,7 +278,7 @@ def generate_tracks_chunked(
     leg, physics, seed, p_range_gev, displaced_fraction
         As :func:`generate_tracks`.
     field_map
-        A spec for :func:`~hepnb.tracks.field.load_field_map` (``""``: the study's map); the files must be
+        A spec for :func:`~hepnb.tracks.fieldmap.load_field_map` (``""``: the study's map); the files must be
         readable by the workers. It is read here first, so a bad file fails before any work.
     tracks_per_chunk
         Tracks per chunk (one chunk: one task, one file).

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hepnb.metrics import bootstrap_ci
+from hepnb.tracks.arrays import Array
 
 __all__ = [
     "accuracy",
@@ -37,7 +38,6 @@ __all__ = [
     "position_error_um",
 ]
 
-Array = Any
 
 
 def position_error_um(pred: np.ndarray, ref: np.ndarray) -> np.ndarray:

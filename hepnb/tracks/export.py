@@ -19,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from hepnb.tracks.arrays import Array
+
 __all__ = ["export_onnx", "onnx_latency_ns", "onnx_max_abs_diff", "onnx_session", "round_trip"]
 
-Array = Any
 
 
 def export_onnx(fn: Callable[[Array], Array], path: str | os.PathLike[str], *, name: str = "hepnb_extrapolator") -> Path:

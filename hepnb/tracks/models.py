@@ -43,6 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from hepnb.tracks.arrays import Array
 from hepnb.tracks.bases import Base
 
 __all__ = ["FAMILIES", "SIZES", "Head", "LearnedExtrapolator", "build_head", "n_params"]
@@ -61,7 +62,6 @@ SIZES: dict[str, tuple[int, ...]] = {
 }
 FAMILIES = ("mlp", "rkpinn")
 
-Array = Any
 
 
 class _Net(nnx.Module):

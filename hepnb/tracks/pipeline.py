@@ -8,6 +8,7 @@ import functools
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +20,18 @@ from flax import nnx
 from hepnb.tracks.bases import LineBase, RK4Base, describe, kick_base
 from hepnb.tracks.data import Setting, generate_tracks
 from hepnb.tracks.evaluate import accuracy, by_momentum, displaced_vs_prompt, ns_per_track, position_error_um
-from hepnb.tracks.field import FieldMap
+from hepnb.tracks.fieldmap import FieldMap
 from hepnb.tracks.models import LearnedExtrapolator, build_head, n_params
 from hepnb.tracks.polynomial import PolynomialExtrapolator, fit_polynomial
 from hepnb.tracks.propagate import flip_polarity, for_polarity, reference, rk4, rk4_fixed
-from hepnb.tracks.training import FitResult, Schedule, fit_heads, target_stats
+from hepnb.tracks.training import Schedule, fit_heads, target_stats
+from hepnb.train import FitResult
 
 __all__ = [
     "MLP_BASES",
     "POLY_DEGREES",
     "RK4_STEPS",
+    "ZooConfig",
     "baseline_predictors",
     "evaluate_predictor",
     "evaluate_rows",
@@ -42,7 +45,7 @@ __all__ = [
     "rk4_convergence",
     "run_zoo",
     "save_extrapolator",
-    "train_member",
+    "train_stack_member",
 ]
 
 #: The RK4-N baselines (float32, equal steps, through the same map).
@@ -58,7 +61,7 @@ Array = Any
 
 def field_function(st: Setting, dtype: Any = np.float32) -> Any:
     """The setting's field for jitted float32 code: the map with device arrays (passed as buffers, not
-    constants), or the setting's function for the seed's field."""
+    constants), or the setting's function for the original study's field."""
     return _device_map(st.field, np.dtype(dtype).name) if isinstance(st.field, FieldMap) else st.field
 
 
@@ -69,7 +72,7 @@ def _device_map(fmap: FieldMap, dtype: str) -> FieldMap:
 
 def make_dataset(n_train: int, n_val: int, n_test: int, *, leg: str = "ut_t", physics: str = "correct",
                  seed: int = 0, p_range_gev: tuple[float, float] = (2.0, 500.0), displaced_fraction: float = 0.2,
-                 field_map: FieldMap | str | None = None, **_legacy: Any) -> dict[str, Any]:
+                 field_map: FieldMap | str | None = None) -> dict[str, Any]:
     """Simulate tracks on a leg and split them into train, validation and test.
 
     Returns
@@ -205,16 +208,52 @@ def _predict(fn: Callable[[Array], Array], start: np.ndarray, chunk: int | None 
     return np.concatenate(out)[:n]
 
 
-def train_member(member: tuple[str, str], dataset: dict[str, Any], *, steps: int | None = None,
-                 epochs: int | None = None, batch_size: int = 1024, lr: float = 3e-3, seed: int = 0,
-                 n_coarse: int = 2, pde_weight: float = 0.1, bases: Sequence[str] = MLP_BASES,
-                 pde_weights: Sequence[float] | None = None, n_colloc: int = 2, eval_every: int = 500,
-                 **_legacy: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ZooConfig:
+    """How the stacks of the model zoo are trained (:func:`run_zoo`, :func:`train_stack_member`).
+
+    Attributes
+    ----------
+    steps
+        Optimiser steps; ``None``: ``epochs`` of the training split.
+    epochs
+        Epochs of the training split when ``steps`` is ``None`` (default one).
+    batch_size, lr, seed
+        Tracks per step, peak learning rate, seed of the weights and batches.
+    n_coarse
+        RK4 steps of an RK-PINN's base.
+    pde_weight
+        The RK-PINN's physics-loss weight; its heads are ``pde_weights`` (default ``(0, pde_weight)``: the ablation).
+    pde_weights
+        The physics-loss weights of an RK-PINN stack, one head each.
+    bases
+        The bases of an MLP stack, one head each.
+    n_colloc
+        Collocation points per track of the physics loss.
+    eval_every
+        Steps between validation evaluations.
+    """
+
+    steps: int | None = None
+    epochs: int | None = None
+    batch_size: int = 1024
+    lr: float = 3e-3
+    seed: int = 0
+    n_coarse: int = 2
+    pde_weight: float = 0.1
+    pde_weights: tuple[float, ...] | None = None
+    bases: tuple[str, ...] = MLP_BASES
+    n_colloc: int = 2
+    eval_every: int = 500
+
+
+def train_stack_member(member: tuple[str, str], dataset: dict[str, Any], config: ZooConfig = ZooConfig()
+                       ) -> dict[str, Any]:
     """One zoo member as a task: the stack of heads of one (family, size), trained together with vmap.
 
-    An MLP member trains one head per base of ``bases``; an RK-PINN member one head per weight of
-    ``pde_weights`` (default ``(0, pde_weight)``: the ablation) on RK4 with ``n_coarse`` steps. ``steps``
-    (or ``epochs`` of the training split) sets the optimiser steps.
+    An MLP member trains one head per base of ``config.bases``; an RK-PINN member one head per weight of
+    ``config.pde_weights`` (default ``(0, pde_weight)``: the ablation) on RK4 with ``n_coarse`` steps.
+    ``steps`` (or ``epochs`` of the training split) sets the optimiser steps (:class:`ZooConfig`).
 
     Returns
     -------
@@ -225,6 +264,9 @@ def train_member(member: tuple[str, str], dataset: dict[str, Any], *, steps: int
     from hepnb.compute.sweep import state_to_numpy
 
     family, size = member
+    steps, epochs, batch_size, lr, seed = config.steps, config.epochs, config.batch_size, config.lr, config.seed
+    n_coarse, bases, pde_weights = config.n_coarse, config.bases, config.pde_weights
+    pde_weight, n_colloc, eval_every = config.pde_weight, config.n_colloc, config.eval_every
     n_train = len(dataset["train"]["start"])
     if steps is None:
         steps = max(1, (epochs or 1) * n_train // batch_size)
@@ -276,26 +318,22 @@ def _train_stack(family: str, size: str, dataset: dict[str, Any], *, schedule: S
     return heads, variants, result
 
 
-def run_zoo(dataset: dict[str, Any], families: Sequence[str], sizes: Sequence[str], *, steps: int | None = None,
-            epochs: int | None = None, batch_size: int = 1024, lr: float = 3e-3, seed: int = 0, n_coarse: int = 2,
-            pde_weight: float = 0.1, bases: Sequence[str] = MLP_BASES, n_colloc: int = 2, eval_every: int = 500,
-            client: Any = None, members: Sequence[tuple[str, str]] | None = None,
-            **_legacy: Any) -> tuple[dict[str, LearnedExtrapolator], dict[str, dict[str, Any]]]:
+def run_zoo(dataset: dict[str, Any], members: Sequence[tuple[str, str]], config: ZooConfig = ZooConfig(), *,
+            client: Any = None) -> tuple[dict[str, LearnedExtrapolator], dict[str, dict[str, Any]]]:
     """Train every (family, size) stack; return the learned extrapolators by name and their training records.
 
     Names are ``<family>_<size>_<variant>`` (variant: the base of an MLP head, ``pde<weight>`` of an RK-PINN
-    head). Each stack is one :func:`train_member` task on ``client`` (a Dask client) or, without one, in this
-    process; the weights come back as numpy and the heads are rebuilt here on the same bases. ``members``
-    (a list of (family, size)) replaces the product of ``families`` and ``sizes``.
+    head). Each (family, size) of ``members`` is one :func:`train_stack_member` task on ``client`` (a Dask
+    client) or, without one, in this process; the weights come back as numpy and the heads are rebuilt here on
+    the same bases.
     """
     from hepnb.compute.sweep import load_state, map_tasks
 
-    members = list(members) if members is not None else [(f, s) for f in families for s in sizes]
+    members = list(members)
+    seed, n_coarse, bases = config.seed, config.n_coarse, config.bases
     slim = {k: dataset[k] for k in ("train", "val", "stats", "setting") if k in dataset}
     slim["poly5"] = dataset.get("poly5")
-    trained = map_tasks(train_member, members, slim, client=client, desc="model zoo", steps=steps, epochs=epochs,
-                        batch_size=batch_size, lr=lr, seed=seed, n_coarse=n_coarse, pde_weight=pde_weight,
-                        bases=tuple(bases), n_colloc=n_colloc, eval_every=eval_every)
+    trained = map_tasks(train_stack_member, members, slim, client=client, desc="model zoo", config=config)
     models: dict[str, LearnedExtrapolator] = {}
     records: dict[str, dict[str, Any]] = {}
     for (family, size), result in zip(members, trained, strict=True):
@@ -449,7 +487,7 @@ def polarity_check(fn: Callable[[Array], Array], dataset: dict[str, Any], *, n_t
     start64 = test["start64"][:n_tracks]
     up_map = st.field.flipped() if isinstance(st.field, FieldMap) else None
     if up_map is None:
-        msg = "the polarity check needs a field map (the correct physics), not the seed's field"
+        msg = "the polarity check needs a field map (the correct physics), not the original study's field"
         raise ValueError(msg)
     up_ref = reference(start64, st.z0_mm, st.z1_mm, field=up_map, kappa=st.kappa)
     down = np.asarray(jax.jit(fn)(jnp.asarray(test["start"][:n_tracks])))

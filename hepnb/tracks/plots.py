@@ -10,7 +10,8 @@ import numpy as np
 
 from hepnb import plotting
 from hepnb.tracks.evaluate import cost_error_curve
-from hepnb.tracks.field import FieldMap, analytic_field
+from hepnb.tracks.field import analytic_field
+from hepnb.tracks.fieldmap import FieldMap
 
 __all__ = ["LEG_LABELS", "error_vs_momentum_figure", "field_figure", "learning_curves_figure", "pareto_figure"]
 

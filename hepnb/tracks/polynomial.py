@@ -26,14 +26,15 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
-__all__ = ["BASES", "PolynomialExtrapolator", "exponents", "fit_polynomial"]
+from hepnb.tracks.arrays import Array
+
+__all__ = ["BASES", "PolynomialExtrapolator", "design_matrix", "exponents", "fit_polynomial"]
 
 BASES = ("chebyshev", "legendre")
 _FIT_CHUNK = 8192
 #: Above this batch the evaluation runs in chunks of this size (the basis matrix, batch × terms, stays in cache).
 EVAL_CHUNK = 1024
 
-Array = Any
 
 
 def _graded(items_by_var: list[list[Any]], degree: int, combine: Any, concat: Any) -> Any:
@@ -66,7 +67,7 @@ def _univariate(u: Array, degree: int, basis: str, xp: Any) -> list[Array]:
     return [o[:, None] for o in out[: degree + 1]]
 
 
-def _design(u: Array, degree: int, basis: str, xp: Any) -> Array:
+def design_matrix(u: Array, degree: int, basis: str, xp: Any) -> Array:
     """The basis matrix (N, terms) for normalised inputs ``u`` (N, 5), in the order of :func:`exponents`.
 
     Built degree block by degree block with broadcast products and concatenations only (no gathers), which
@@ -118,7 +119,7 @@ class PolynomialExtrapolator:
         s = start.astype(jnp.float32)
 
         def one(chunk: Array) -> Array:
-            return _design((chunk - centre) / half, self.degree, self.basis, jnp) @ coef
+            return design_matrix((chunk - centre) / half, self.degree, self.basis, jnp) @ coef
 
         n = s.shape[0]
         if not isinstance(n, int) or n <= EVAL_CHUNK:  # a symbolic batch (ONNX export) is not chunked
@@ -176,7 +177,7 @@ def fit_polynomial(start: np.ndarray, end: np.ndarray, dz_mm: float, degree: int
 
     def chunks() -> Any:
         for i in range(0, len(s), _FIT_CHUNK):
-            yield _design((s[i:i + _FIT_CHUNK] - centre) / half, degree, basis, np), target[i:i + _FIT_CHUNK]
+            yield design_matrix((s[i:i + _FIT_CHUNK] - centre) / half, degree, basis, np), target[i:i + _FIT_CHUNK]
 
     gram = np.zeros((p, p), order="F")
     rhs = np.zeros((p, 4))

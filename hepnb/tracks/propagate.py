@@ -9,7 +9,7 @@ of motion are those of LHCb's TrackRungeKuttaExtrapolator:
 
 with N = √(1 + tx² + ty²) and κ = 2.99792458e-4 GeV/(T·mm).
 
-:func:`rk4` integrates through the study's field, :func:`hepnb.tracks.field.field` (the default grid map,
+:func:`rk4` integrates through the study's field, :func:`hepnb.tracks.fieldmap.field` (the default grid map,
 trilinear), unless another field is given. The two polarities are exact negatives, so the MagUp end state
 of a track is the MagDown end state of the track with the opposite charge, with the charge restored
 (:func:`flip_polarity`, :func:`for_polarity`).
@@ -27,11 +27,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from hepnb.tracks.arrays import Array, FieldFn
 from hepnb.tracks.constants import KAPPA_GEV_T_MM
-from hepnb.tracks.field import FieldMap, default_field_map
+from hepnb.tracks.fieldmap import FieldMap, default_field_map
 
 __all__ = [
-    "FieldFn",
     "check_states",
     "derivatives",
     "flip_polarity",
@@ -40,13 +40,11 @@ __all__ = [
     "reference",
     "rk4",
     "rk4_fixed",
+    "rk4_step",
     "single_kick",
     "straight_line",
 ]
 
-Array = Any
-#: ``field(x_mm, y_mm, z_mm) -> (Bx, By, Bz)`` in tesla.
-FieldFn = Callable[[Array, Array, Array], tuple[Array, Array, Array]]
 
 
 def derivatives(z_mm: Array, state: Array, field_fn: FieldFn, kappa: float = KAPPA_GEV_T_MM) -> Array:
@@ -59,6 +57,19 @@ def derivatives(z_mm: Array, state: Array, field_fn: FieldFn, kappa: float = KAP
     return jnp.stack([tx, ty, dtx, dty, jnp.zeros_like(qop)], axis=-1)
 
 
+def rk4_step(z_mm: Array, state: Array, h_mm: Array, field_fn: FieldFn, kappa: float = KAPPA_GEV_T_MM) -> Array:
+    """One classic Runge–Kutta step of length ``h_mm`` from ``z_mm``: every integrator of the study calls it.
+
+    ``h_mm`` is one step for all states, or one per state (shaped as ``state[..., 0]``).
+    """
+    hb = h_mm[..., None] if jnp.ndim(h_mm) else h_mm
+    k1 = derivatives(z_mm, state, field_fn, kappa)
+    k2 = derivatives(z_mm + 0.5 * h_mm, state + 0.5 * hb * k1, field_fn, kappa)
+    k3 = derivatives(z_mm + 0.5 * h_mm, state + 0.5 * hb * k2, field_fn, kappa)
+    k4 = derivatives(z_mm + h_mm, state + hb * k3, field_fn, kappa)
+    return state + hb / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+
+
 def rk4_fixed(state: Array, z0_mm: Array, z1_mm: Array, n_steps: int, field_fn: FieldFn,
               kappa: float = KAPPA_GEV_T_MM, *, unroll: bool = False) -> Array:
     """Classic RK4 with ``n_steps`` equal steps from ``z0_mm`` to ``z1_mm`` (pure, differentiable in z).
@@ -69,15 +80,9 @@ def rk4_fixed(state: Array, z0_mm: Array, z1_mm: Array, n_steps: int, field_fn: 
     """
     z0 = jnp.asarray(z0_mm, dtype=state.dtype)
     h = (jnp.asarray(z1_mm, dtype=state.dtype) - z0) / n_steps
-    hb = h[..., None] if jnp.ndim(h) else h
 
     def step(i: int, s: Array) -> Array:
-        z = z0 + i * h
-        k1 = derivatives(z, s, field_fn, kappa)
-        k2 = derivatives(z + 0.5 * h, s + 0.5 * hb * k1, field_fn, kappa)
-        k3 = derivatives(z + 0.5 * h, s + 0.5 * hb * k2, field_fn, kappa)
-        k4 = derivatives(z + h, s + hb * k3, field_fn, kappa)
-        return s + hb / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+        return rk4_step(z0 + i * h, s, h, field_fn, kappa)
 
     if n_steps == 1 or unroll:
         for i in range(n_steps):
@@ -140,15 +145,9 @@ def _rk4_batch(states: Array, z0: Array, z1: Array, fmap: Any, n_steps: Array, k
     per-track loop."""
     field_fn = fmap if fn is None else fn
     h = (z1 - z0) / n_steps.astype(states.dtype)
-    hb = h[..., None]
 
     def step(i: Array, s: Array) -> Array:
-        z = z0 + i.astype(states.dtype) * h
-        k1 = derivatives(z, s, field_fn, kappa)
-        k2 = derivatives(z + 0.5 * h, s + 0.5 * hb * k1, field_fn, kappa)
-        k3 = derivatives(z + 0.5 * h, s + 0.5 * hb * k2, field_fn, kappa)
-        k4 = derivatives(z + h, s + hb * k3, field_fn, kappa)
-        return s + hb / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+        return rk4_step(z0 + i.astype(states.dtype) * h, s, h, field_fn, kappa)
 
     return jax.lax.fori_loop(0, n_steps, step, states)
 
@@ -166,10 +165,10 @@ def rk4(states: Array, z0_mm: Any, z1_mm: Any, n_steps: int, *, field: Any | Non
     n_steps
         Number of equal steps (≤ 5 mm steps give a reference good to ≪ 1 µm on the grid map).
     field
-        A :class:`~hepnb.tracks.field.FieldMap` (its range is checked) or any field function.
-        Default: the study's field, :func:`hepnb.tracks.field.field` (MagDown grid map, trilinear).
+        A :class:`~hepnb.tracks.fieldmap.FieldMap` (its range is checked) or any field function.
+        Default: the study's field, :func:`hepnb.tracks.fieldmap.field` (MagDown grid map, trilinear).
     kappa
-        κ in GeV/(T·mm) (the seed-faithful setting passes the 1000× too small value).
+        κ in GeV/(T·mm) (the original-faithful setting passes the 1000× too small value).
     float64
         Integrate in double precision (the reference) or in float32 (the fast baselines).
     """
@@ -245,11 +244,7 @@ def _rk4_nodes(states: Array, nodes: Array, fmap: Any, kappa: float, fn: FieldFn
 
     def step(s: Array, zh: tuple[Array, Array]) -> tuple[Array, None]:
         z, h = zh
-        k1 = derivatives(z, s, field_fn, kappa)
-        k2 = derivatives(z + 0.5 * h, s + 0.5 * h * k1, field_fn, kappa)
-        k3 = derivatives(z + 0.5 * h, s + 0.5 * h * k2, field_fn, kappa)
-        k4 = derivatives(z + h, s + h * k3, field_fn, kappa)
-        return s + h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4), None
+        return rk4_step(z, s, h, field_fn, kappa), None
 
     return jax.lax.scan(step, states, (nodes[:-1], jnp.diff(nodes)))[0]
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jax
@@ -31,13 +31,13 @@ import optax
 from flax import nnx
 from tqdm.auto import tqdm
 
+from hepnb.tracks.arrays import Array
 from hepnb.tracks.bases import RK4Base
 from hepnb.tracks.models import Head
 from hepnb.tracks.propagate import derivatives
+from hepnb.train import FitResult
 
-__all__ = ["FitResult", "Schedule", "fit_heads", "target_stats"]
-
-Array = Any
+__all__ = ["Schedule", "fit_heads", "target_stats"]
 
 
 @dataclass(frozen=True)
@@ -82,29 +82,6 @@ class Schedule:
         lr = optax.warmup_cosine_decay_schedule(0.0, self.lr, warmup, max(self.steps, warmup + 1),
                                                 self.lr * self.end_lr_ratio)
         return optax.chain(optax.clip_by_global_norm(self.clip_norm), optax.adamw(lr, weight_decay=self.weight_decay))
-
-
-@dataclass
-class FitResult:
-    """What :func:`fit_heads` returns.
-
-    Attributes
-    ----------
-    heads
-        The trained heads (the objects passed in, updated in place), with the weights of their best evaluation.
-    history
-        ``step`` (E,), ``train_loss`` (E, K) (mean over the steps since the last evaluation), ``val_median_um``
-        (E, K) and, for the RK-PINN, ``train_pde`` (E, K).
-    best_step
-        Step of the kept weights, per head.
-    """
-
-    heads: list[Head]
-    history: dict[str, np.ndarray] = field(default_factory=dict)
-    best_step: list[int] = field(default_factory=list)
-    train_time_s: float = 0.0
-    compile_time_s: float = 0.0
-    steps_per_s: float = 0.0
 
 
 def target_stats(start: np.ndarray, end: np.ndarray, base_end: np.ndarray, *, per_qop: bool = True) -> dict[str, Any]:
@@ -255,7 +232,7 @@ def fit_heads(heads: Sequence[Head], train: dict[str, np.ndarray], val: dict[str
     best = np.full(k, np.inf)
     best_params = params
     best_step = [0] * k
-    result = FitResult(heads=list(heads))
+    result = FitResult(model=list(heads))
     t0 = time.perf_counter()
     anneal_steps = jnp.asarray(max(1.0, schedule.pde_anneal_frac * schedule.steps), jnp.float32)
     chunk = _train_chunk.lower(graphdef, tx, schedule.eval_every, schedule.batch_size, n_colloc, rkpinn_base, params,
@@ -293,5 +270,6 @@ def fit_heads(heads: Sequence[Head], train: dict[str, np.ndarray], val: dict[str
     result.history = {name: np.asarray(v) for name, v in history.items()}
     result.best_step = best_step
     result.train_time_s = train_time
+    result.n_steps = done
     result.steps_per_s = done / train_time if train_time > 0 else float("nan")
     return result

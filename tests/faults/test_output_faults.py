@@ -23,7 +23,7 @@ def test_propagate_refuses_non_finite_end_states_naming_the_rows(hepnb: Hepnb) -
 
 
 def test_propagate_refuses_what_an_absurd_field_map_gives(hepnb: Hepnb) -> None:
-    from hepnb.tracks.field import FieldMap
+    from hepnb.tracks.fieldmap import FieldMap
 
     absurd = FieldMap.from_function(lambda x, y, z: (0 * x, 0 * x + 1e300, 0 * x), spacing_mm=1000.0,
                                     x_mm=(-4000, 4000), y_mm=(-3000, 3000), z_mm=(0, 10000))

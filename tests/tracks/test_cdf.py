@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hepnb.tracks.field import FieldMap, analytic_field, default_field_map, load_field_map
+from hepnb.tracks.field import analytic_field
+from hepnb.tracks.fieldmap import FieldMap, default_field_map, load_field_map
 
 # --- a quadrant set typed by hand from the format description (../shared/reference/tracks.md §6) ---------
 # 2 × 2 × 2 points per quadrant, dx = 10 cm, dy = 20 cm, dz = 50 cm, zOffset = -5 cm; point i of file k holds

@@ -10,7 +10,7 @@ import pytest
 from hepnb.cli import main
 from hepnb.io import read_table
 from hepnb.tracks.data import END_COLUMNS, STATE_COLUMNS, write_states
-from hepnb.tracks.field import FieldMap
+from hepnb.tracks.fieldmap import FieldMap
 
 
 @pytest.fixture(scope="module")

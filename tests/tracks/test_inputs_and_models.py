@@ -16,7 +16,7 @@ from hepnb.tracks import evaluate, pipeline
 from hepnb.tracks.data import generate_tracks, setting
 from hepnb.tracks.export import export_onnx, onnx_max_abs_diff, round_trip
 from hepnb.tracks.models import SIZES, LearnedExtrapolator, build_head, n_params
-from hepnb.tracks.polynomial import _design, exponents
+from hepnb.tracks.polynomial import design_matrix, exponents
 from hepnb.tracks.propagate import reference, rk4
 from hepnb.tracks.training import target_stats
 
@@ -83,7 +83,7 @@ def test_chebyshev_basis_matches_numpy_and_the_polynomial_is_fitted_in_float64(d
     exps = exponents(4)
     want = np.stack([np.prod([chebyshev.chebval(u[:, k], np.eye(e + 1)[e]) for k, e in enumerate(row)], axis=0)
                      for row in exps], axis=1)
-    np.testing.assert_allclose(_design(u, 4, "chebyshev", np), want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(design_matrix(u, 4, "chebyshev", np), want, rtol=1e-12, atol=1e-12)
     assert len(exps) == 126  # C(4 + 5, 5) terms of total degree <= 4
     predictors, info = pipeline.baseline_predictors(dataset, rk4_steps=(2,), degrees=(3, 5))
     test = dataset["test"]
@@ -96,7 +96,7 @@ def test_chebyshev_basis_matches_numpy_and_the_polynomial_is_fitted_in_float64(d
     poly = predictors["poly_5"]
     s = test["start64"]
     line = np.concatenate([s[:, :2] + s[:, 2:4] * poly.dz_mm, s[:, 2:4]], axis=1)
-    f64 = line + _design((s - poly.centre) / poly.half_range, 5, "chebyshev", np) @ poly.coef
+    f64 = line + design_matrix((s - poly.centre) / poly.half_range, 5, "chebyshev", np) @ poly.coef
     f32 = np.asarray(poly(jnp.asarray(test["start"])))[:, :4]
     assert np.median(evaluate.position_error_um(f32, f64)) < 0.1 * med["poly_5"]
 
@@ -118,10 +118,10 @@ def _untrained(model: LearnedExtrapolator, dataset: dict) -> LearnedExtrapolator
 @pytest.fixture(scope="module")
 def zoo(dataset: dict) -> tuple[dict, dict]:
     common = {"batch_size": 256, "lr": 3e-3, "seed": 0, "eval_every": 100}
-    mlp, mlp_rec = pipeline.run_zoo(dataset, [], [], members=[("mlp", "tiny")], steps=600, bases=("line", "kick"),
-                                    **common)
-    pinn, pinn_rec = pipeline.run_zoo(dataset, [], [], members=[("rkpinn", "tiny")], steps=300, n_coarse=2,
-                                      pde_weight=0.1, **common)
+    mlp, mlp_rec = pipeline.run_zoo(dataset, [("mlp", "tiny")],
+                                    pipeline.ZooConfig(steps=600, bases=("line", "kick"), **common))
+    pinn, pinn_rec = pipeline.run_zoo(dataset, [("rkpinn", "tiny")],
+                                      pipeline.ZooConfig(steps=300, n_coarse=2, pde_weight=0.1, **common))
     return {**mlp, **pinn}, {**mlp_rec, **pinn_rec}
 
 
@@ -259,7 +259,7 @@ def test_onnx_round_trip_fails_without_jax2onnx(monkeypatch: pytest.MonkeyPatch,
 
 
 def test_seed_faithful_setting_reproduces_the_weak_bending() -> None:
-    seed = generate_tracks(300, physics="seed", seed=1)
+    seed = generate_tracks(300, physics="original", seed=1)
     correct = generate_tracks(300, seed=1)
     bend_seed = np.median(np.abs(seed["end"][:, 2] - seed["start"][:, 2]))
     bend_correct = np.median(np.abs(correct["end"][:, 2] - correct["start"][:, 2]))

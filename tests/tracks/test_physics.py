@@ -10,7 +10,8 @@ from scipy.integrate import solve_ivp
 
 from hepnb.tracks.constants import KAPPA_GEV_T_MM, LEGS_MM, MAGNET_SHIM_FACTORS, TX_MAX, TY_MAX, Z_T3_MM
 from hepnb.tracks.data import generate_tracks
-from hepnb.tracks.field import _line_integrals, analytic_field, default_field_map, field, fit_pole_shim
+from hepnb.tracks.field import analytic_field, fit_pole_shim, line_integrals
+from hepnb.tracks.fieldmap import default_field_map, field
 from hepnb.tracks.propagate import flip_polarity, for_polarity, reference, rk4, single_kick
 
 RNG = np.random.default_rng(11)
@@ -54,8 +55,8 @@ def test_dipole_integral_peak_strength_and_uniformity() -> None:
     # the whole rectangle ±300 × ±250 mrad: its corners (closest to the poles, longest paths), edge midpoints, inside
     slopes = np.array([(tx, ty) for tx in np.linspace(-TX_MAX, TX_MAX, 5) for ty in np.linspace(-TY_MAX, TY_MAX, 5)])
     with jax.enable_x64(True):
-        axis = _line_integrals(analytic_field, np.zeros((1, 2)), Z_T3_MM, 941)[0]
-        rel = _line_integrals(analytic_field, slopes, Z_T3_MM, 941) / axis - 1
+        axis = line_integrals(analytic_field, np.zeros((1, 2)), Z_T3_MM, 941)[0]
+        rel = line_integrals(analytic_field, slopes, Z_T3_MM, 941) / axis - 1
     assert np.abs(rel).max() < 0.05  # LHCb: ∫B dl within ±5 % over the acceptance
 
 
