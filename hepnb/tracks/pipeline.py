@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,13 +140,19 @@ def baseline_predictors(dataset: dict[str, Any], *, rk4_steps: Sequence[int] = R
     return predictors, info
 
 
-def evaluate_predictor(name: str, family: str, fn: Callable[[Array], Array], dataset: dict[str, Any], *,
-                       timing_batch: int, edges_gev: Sequence[float], params: int = 0,
-                       time_b1: bool = True, timing_s: float = 0.2, **extra: Any) -> tuple[dict[str, Any], np.ndarray]:
+def evaluate_predictor(name: str, fn: Callable[[Array], Array], dataset: dict[str, Any], *, timing_batch: int,
+                       edges_gev: Sequence[float], info: Mapping[str, Any] | None = None, time_b1: bool = True,
+                       timing_s: float = 0.2) -> tuple[dict[str, Any], np.ndarray]:
     """One leaderboard row on the test split and its per-track errors (µm): accuracy with the median's
     bootstrap error, per momentum band, displaced vs prompt, validation median, ns/track at batch 1 and at
     ``timing_batch`` (wall clock) and CPU ns/track at ``timing_batch`` (compilation excluded; each timing runs
-    for about ``timing_s`` seconds)."""
+    for about ``timing_s`` seconds).
+
+    ``info`` describes the predictor: ``family`` (default ``"learned"``), ``params`` (default 0) and any other
+    columns the row should carry.
+    """
+    extra = dict(info or {})
+    family, params = extra.pop("family", "learned"), extra.pop("params", 0)
     test, val = dataset["test"], dataset["val"]
     n_test = len(test["start"])
     both = _predict(fn, np.concatenate([test["start"], val["start"]]), chunk=timing_batch)  # the timed compilation
@@ -170,11 +176,8 @@ def evaluate_rows(predictors: dict[str, Callable[[Array], Array]], info: dict[st
     """:func:`evaluate_predictor` for every predictor; the rows and the per-track test errors by name."""
     rows, errors = [], {}
     for name, fn in predictors.items():
-        meta = dict(info.get(name, {}))
-        family = meta.pop("family", "learned")
-        params = meta.pop("params", 0)
-        row, err = evaluate_predictor(name, family, fn, dataset, timing_batch=timing_batch, edges_gev=edges_gev,
-                                      params=params, timing_s=timing_s, **meta)
+        row, err = evaluate_predictor(name, fn, dataset, timing_batch=timing_batch, edges_gev=edges_gev,
+                                      info=info.get(name, {}), timing_s=timing_s)
         rows.append(row)
         errors[name] = err
     return rows, errors
@@ -270,10 +273,11 @@ def train_stack_member(member: tuple[str, str], dataset: dict[str, Any], config:
     n_train = len(dataset["train"]["start"])
     if steps is None:
         steps = max(1, (epochs or 1) * n_train // batch_size)
-    schedule = Schedule(steps=int(steps), batch_size=batch_size, lr=lr, eval_every=min(eval_every, int(steps)))
+    schedule = Schedule(steps=int(steps), batch_size=batch_size, lr=lr, eval_every=min(eval_every, int(steps)),
+                        n_colloc=n_colloc)
     heads, variants, result = _train_stack(family, size, dataset, schedule=schedule, seed=seed, n_coarse=n_coarse,
                                            bases=bases, pde_weights=pde_weights if pde_weights is not None
-                                           else (0.0, pde_weight), n_colloc=n_colloc)
+                                           else (0.0, pde_weight))
     return {"variants": variants, "states": [state_to_numpy(h) for h in heads], "history": result.history,
             "best_step": result.best_step, "train_time_s": result.train_time_s + result.compile_time_s,
             "steps_per_s": result.steps_per_s}
@@ -292,7 +296,7 @@ def _member_bases(family: str, dataset: dict[str, Any], *, bases: Sequence[str],
 
 
 def _train_stack(family: str, size: str, dataset: dict[str, Any], *, schedule: Schedule, seed: int, n_coarse: int,
-                 bases: Sequence[str], pde_weights: Sequence[float], n_colloc: int) -> tuple[list[Any], list[str], FitResult]:
+                 bases: Sequence[str], pde_weights: Sequence[float]) -> tuple[list[Any], list[str], FitResult]:
     train, val = dataset["train"], dataset["val"]
     member_bases = _member_bases(family, dataset, bases=bases, n_coarse=n_coarse)
     if family == "rkpinn":
@@ -311,10 +315,10 @@ def _train_stack(family: str, size: str, dataset: dict[str, Any], *, schedule: S
                                 seed=seed, per_qop=_per_qop(b)))
         btr.append(tr)
         bva.append(va)
-    result = fit_heads(heads, {"start": train["start"], "end": train["end"]}, {"start": val["start"], "end": val["end"]},
-                       schedule=schedule, base_end_train=btr, base_end_val=bva,
+    result = fit_heads(heads, {"start": train["start"], "end": train["end"], "base_end": btr},
+                       {"start": val["start"], "end": val["end"], "base_end": bva}, schedule=schedule,
                        rkpinn_base=base_list[0] if family == "rkpinn" else None,
-                       pde_weights=list(pde_weights) if family == "rkpinn" else None, n_colloc=n_colloc, seed=seed)
+                       pde_weights=list(pde_weights) if family == "rkpinn" else None, seed=seed)
     return heads, variants, result
 
 

@@ -58,6 +58,8 @@ class Schedule:
     pde_anneal_frac
         The RK-PINN's residual weight falls linearly from its value to zero over this fraction of the steps
         (1 keeps it on to the end), so that the residual shapes the early training and the data decide the end.
+    n_colloc
+        Collocation points per track of the RK-PINN's residual.
     """
 
     steps: int
@@ -69,6 +71,7 @@ class Schedule:
     clip_norm: float = 1.0
     eval_every: int = 500
     pde_anneal_frac: float = 0.5
+    n_colloc: int = 2
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.eval_every < 1 or not self.lr > 0:
@@ -166,9 +169,8 @@ def _val_median_um(graphdef: Any, params: Any, rest: Any, start: Array, end: Arr
     return jax.vmap(one)(params, rest, base_end)
 
 
-def fit_heads(heads: Sequence[Head], train: dict[str, np.ndarray], val: dict[str, np.ndarray], *,
-              schedule: Schedule, base_end_train: Sequence[np.ndarray], base_end_val: Sequence[np.ndarray],
-              rkpinn_base: RK4Base | None = None, pde_weights: Sequence[float] | None = None, n_colloc: int = 2,
+def fit_heads(heads: Sequence[Head], train: dict[str, Any], val: dict[str, Any], *,
+              schedule: Schedule, rkpinn_base: RK4Base | None = None, pde_weights: Sequence[float] | None = None,
               seed: int = 0, progress: bool = False) -> FitResult:
     """Train heads of one shape together (vmap over the stack), in place.
 
@@ -177,17 +179,14 @@ def fit_heads(heads: Sequence[Head], train: dict[str, np.ndarray], val: dict[str
     heads
         K heads with the same architecture (their statistics, base and loss weight may differ).
     train, val
-        ``start`` (N, 5) and ``end`` (N, ≥ 4) states; the validation ``end`` is the float64 reference.
+        ``start`` (N, 5) and ``end`` (N, ≥ 4) states (the validation ``end`` is the float64 reference), and
+        ``base_end``: each head's base prediction (N, ≥ 4) on those starts, one array per head.
     schedule
-        Steps, batch size, learning rate and evaluation interval.
-    base_end_train, base_end_val
-        Each head's base prediction (N, ≥ 4) on the training and validation starts.
+        Steps, batch size, learning rate, evaluation interval and the residual's collocation points.
     rkpinn_base
         The RK4 base of RK-PINN heads (adds the ODE residual to the loss); ``None`` for MLP heads.
     pde_weights
         The residual's weight per head (RK-PINN only; 0 switches it off).
-    n_colloc
-        Collocation points per track for the residual.
 
     Returns
     -------
@@ -195,6 +194,7 @@ def fit_heads(heads: Sequence[Head], train: dict[str, np.ndarray], val: dict[str
         Learning curves, kept steps and timings.
     """
     k = len(heads)
+    base_end_train, base_end_val, n_colloc = train["base_end"], val["base_end"], schedule.n_colloc
     if k == 0 or len(base_end_train) != k or len(base_end_val) != k:
         msg = f"need one base prediction per head for train and val, found {len(base_end_train)}, {len(base_end_val)} for {k} heads"
         raise ValueError(msg)
