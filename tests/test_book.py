@@ -15,6 +15,7 @@ import pytest
 from hepnb.book import figure_check, lint
 from hepnb.book.registry import list_studies
 from hepnb.book.results import load_results
+from tests import ci_numbers
 
 REPO = Path(__file__).resolve().parent.parent
 HTML = REPO / "_build" / "html"
@@ -43,6 +44,17 @@ def test_each_notebook_runs_at_ci_profile(built_book: Path, study: str) -> None:
     nb = json.loads(executed.read_text())
     assert nb["metadata"]["papermill"]["parameters"]["profile"] == "ci"
     assert (HTML / "book" / "executed" / f"{study}.html").is_file()
+
+
+@pytest.mark.parametrize("study", ci_numbers.STUDIES)
+def test_ci_numbers_are_the_recorded_ones(built_book: Path, study: str) -> None:
+    """The ci numbers of every study, key names aside, are those recorded in tests/data/ci_numbers.json: a change
+    of layout changes no number. A change that moves numbers on purpose records them again
+    (``python -m tests.ci_numbers results/ci tests/data/ci_numbers.json``) and says why in its commit."""
+    recorded = json.loads((REPO / "tests" / "data" / "ci_numbers.json").read_text())[study]
+    now = ci_numbers.numbers(REPO / "results" / "ci" / study / "results.json")
+    diffs = ci_numbers.differences(recorded, now)
+    assert not diffs, f"{study}: {len(diffs)} numbers differ from the record:\n" + "\n".join(diffs[:20])
 
 
 @pytest.mark.parametrize("study", STUDIES)
