@@ -10,7 +10,7 @@ import pytest
 
 from hepnb.book.verdict import Contender, combined_uncertainty, seed_spread_of_difference, verdict
 
-RANKING = re.compile(r"\b(better|worse|beats?|outperform\w*|below the curve)\b", re.I)
+RANKING = re.compile(r"\b(better|worse|beats?|outperform\w*|below the curve)\b", re.IGNORECASE)
 
 
 def test_an_unconverged_network_is_never_ranked_whatever_the_difference() -> None:
