@@ -137,13 +137,14 @@ def generation_section(counts: list[int], events: int, events_per_chunk: int, se
 
 
 def _warm_up_jax() -> bool:
-    import hepnb.tracks.pipeline  # noqa: F401 - imports JAX and Flax on the worker
+    import hepnb.tracks.training  # noqa: F401 - imports JAX and Flax on the worker
 
     return True
 
 
 def _sweep_dataset(n_train: int, seed: int) -> dict[str, Any]:
-    from hepnb.tracks.pipeline import learned_bases, make_dataset
+    from hepnb.tracks.baselines import learned_bases
+    from hepnb.tracks.pipeline import make_dataset
 
     data = make_dataset(n_train, max(n_train // 4, 256), 256, leg="ut_t", physics="correct", seed=seed,
                         p_range_gev=(2.0, 100.0))
@@ -154,11 +155,11 @@ def _sweep_dataset(n_train: int, seed: int) -> dict[str, Any]:
 def cv_task(item: tuple[int, int], dataset: dict[str, Any], *, sizes: tuple[str, ...], n_folds: int, epochs: int,
             batch_size: int, base: str = "rk4_2") -> dict[str, Any]:
     """One sweep task: every size of the MLP extrapolator on ``base`` (the tracks study's
-    :func:`~hepnb.tracks.pipeline.train_stack_member`), trained with seed ``item[0]`` on all folds but ``item[1]`` of
+    :func:`~hepnb.tracks.training.train_stack_member`), trained with seed ``item[0]`` on all folds but ``item[1]`` of
     the pooled training and validation tracks, validated on that fold. Every task trains the same sizes on as many
     rows, so all tasks cost the same. Returns the task's own wall time and the validation median error (µm) at
     each size's best step."""
-    from hepnb.tracks.pipeline import ZooConfig, train_stack_member
+    from hepnb.tracks.training import ZooConfig, train_stack_member
 
     t0 = time.perf_counter()
     seed, fold = item

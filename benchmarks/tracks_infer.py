@@ -30,17 +30,18 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from hepnb.book.results import device_description, package_versions
-from hepnb.tracks import evaluate, pipeline
+from hepnb.tracks import baselines, evaluate, pipeline, training
 from hepnb.tracks.bases import RK4Base, kick_base
+from hepnb.tracks.data import field_function
 from hepnb.tracks.models import SIZES, LearnedExtrapolator, build_head
 
 
 def _learned(results_dir: Path, profile: str, leg: str, dataset: dict) -> tuple[dict, bool]:
     """The notebook's checkpoints of this leg, or untrained heads of every size (timing only)."""
     st = dataset["setting"]
-    field32 = pipeline.field_function(st)
+    field32 = field_function(st)
     root = results_dir / profile / "rkpinn_leaderboard" / "checkpoints" / leg
-    found = {f.name: pipeline.load_extrapolator(f, field32) for f in sorted(root.glob("*"))
+    found = {f.name: training.load_extrapolator(f, field32) for f in sorted(root.glob("*"))
              if (f / "config.json").is_file()} if root.is_dir() else {}
     if found:
         return found, True
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     dataset = pipeline.make_dataset(args.n_fit, 100, args.n_test, leg=args.leg, seed=123)
-    predictors, info = pipeline.baseline_predictors(dataset, n_fit_max=args.n_fit)
+    predictors, info = baselines.baseline_predictors(dataset, n_fit_max=args.n_fit)
     learned, trained = _learned(args.results_dir, args.profile, args.leg, dataset)
     setup_s = time.perf_counter() - t0
     test = dataset["test"]

@@ -23,7 +23,7 @@ from hepnb.pid.data import COLUMNS, TREE, simulate_tracks
 from hepnb.pid.reader import input_files, read_selected, read_tracks
 from hepnb.pid.selection import features, select, selected
 from hepnb.pid.training import TrainingConfig, run_grid
-from hepnb.tracks import pipeline
+from hepnb.tracks import pipeline, training
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +54,11 @@ def test_weights_survive_the_trip_as_numpy() -> None:
 
 def test_two_model_zoo_on_the_cluster_equals_serial(client: Any) -> None:
     data = pipeline.make_dataset(1024, 256, 256, leg="ut_t", seed=2, p_range_gev=(2.0, 100.0))
-    config = pipeline.ZooConfig(steps=40, batch_size=128, lr=1e-3, seed=0, n_coarse=2, pde_weight=1e-2,
+    config = training.ZooConfig(steps=40, batch_size=128, lr=1e-3, seed=0, n_coarse=2, pde_weight=1e-2,
                                 bases=("line", "kick"), eval_every=20)
     members = [("mlp", "tiny"), ("rkpinn", "tiny")]
-    serial_models, serial = pipeline.run_zoo(data, members, config)
-    models, records = pipeline.run_zoo(data, members, config, client=client)
+    serial_models, serial = training.run_zoo(data, members, config)
+    models, records = training.run_zoo(data, members, config, client=client)
     assert set(models) == set(serial_models) == {"mlp_tiny_line", "mlp_tiny_kick", "rkpinn_tiny_pde0",
                                                  "rkpinn_tiny_pde0.01"}
     timed = ("train_time_s", "steps_per_s")

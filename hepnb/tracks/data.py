@@ -25,6 +25,7 @@ track from a displaced vertex), the vertex ``vx_mm, vy_mm, vz_mm`` and the plane
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import dataclass
@@ -59,8 +60,23 @@ from hepnb.tracks.propagate import reference, rk4
 if TYPE_CHECKING:
     from dask.distributed import Client
 
-__all__ = ["END_COLUMNS", "PHYSICS", "REFERENCE_STEP_MM", "STATE_COLUMNS", "Setting", "generate_tracks",
-           "generate_tracks_chunked", "make_chunk", "read_states", "setting", "states_table", "write_states"]
+__all__ = [
+    "APPROACH_STEP_MM",
+    "CHUNK_VERSION",
+    "END_COLUMNS",
+    "PHYSICS",
+    "REFERENCE_STEP_MM",
+    "STATE_COLUMNS",
+    "Setting",
+    "field_function",
+    "generate_tracks",
+    "generate_tracks_chunked",
+    "make_chunk",
+    "read_states",
+    "setting",
+    "states_table",
+    "write_states",
+]
 
 PHYSICS = ("correct", "original")
 #: Largest RK4 step of the float64 reference (steps end on the map's z planes), mm.
@@ -322,3 +338,14 @@ def write_states(path: str | os.PathLike[str], start: np.ndarray, end: np.ndarra
                  **extra: Any) -> Path:
     """Write a track table (atomic; ``.root`` or ``.parquet``)."""
     return write_table(Path(path), states_table(start, end, **extra))
+
+
+def field_function(st: Setting, dtype: Any = np.float32) -> Any:
+    """The setting's field for jitted float32 code: the map with device arrays (passed as buffers, not
+    constants), or the setting's function for the original study's field."""
+    return _device_map(st.field, np.dtype(dtype).name) if isinstance(st.field, FieldMap) else st.field
+
+
+@functools.cache
+def _device_map(fmap: FieldMap, dtype: str) -> FieldMap:
+    return fmap.astype(np.dtype(dtype)).on_device()

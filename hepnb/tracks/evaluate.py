@@ -13,15 +13,21 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 
 from hepnb.metrics import bootstrap_ci
 from hepnb.tracks.arrays import Array
+from hepnb.tracks.baselines import RK4_STEPS
+from hepnb.tracks.data import Setting
+from hepnb.tracks.fieldmap import FieldMap
+from hepnb.tracks.models import LearnedExtrapolator
+from hepnb.tracks.propagate import flip_polarity, for_polarity, reference, rk4
 
 __all__ = [
     "accuracy",
@@ -32,10 +38,17 @@ __all__ = [
     "curve_error_at",
     "displaced_vs_prompt",
     "error_vs_momentum",
+    "evaluate_predictor",
+    "evaluate_rows",
+    "jacobian_comparison",
     "ns_per_track",
     "paired_median_difference",
     "pareto_front",
+    "polarity_check",
     "position_error_um",
+    "precision_study",
+    "predict_batched",
+    "rk4_convergence",
 ]
 
 
@@ -197,3 +210,144 @@ def displaced_vs_prompt(err_um: np.ndarray, displaced: np.ndarray) -> dict[str, 
                      "median_err_um": bootstrap_ci(np.median, e, n_boot=100)["std"] if e.size > 1 else float("nan"),
                      "p95_um": float(np.percentile(e, 95)) if e.size else float("nan")}
     return out
+
+
+def evaluate_predictor(name: str, fn: Callable[[Array], Array], dataset: dict[str, Any], *, timing_batch: int,
+                       edges_gev: Sequence[float], info: Mapping[str, Any] | None = None, time_b1: bool = True,
+                       timing_s: float = 0.2) -> tuple[dict[str, Any], np.ndarray]:
+    """One leaderboard row on the test split and its per-track errors (µm): accuracy with the median's
+    bootstrap error, per momentum band, displaced vs prompt, validation median, ns/track at batch 1 and at
+    ``timing_batch`` (wall clock) and CPU ns/track at ``timing_batch`` (compilation excluded; each timing runs
+    for about ``timing_s`` seconds).
+
+    ``info`` describes the predictor: ``family`` (default ``"learned"``), ``params`` (default 0) and any other
+    columns the row should carry.
+    """
+    extra = dict(info or {})
+    family, params = extra.pop("family", "learned"), extra.pop("params", 0)
+    test, val = dataset["test"], dataset["val"]
+    n_test = len(test["start"])
+    both = predict_batched(fn, np.concatenate([test["start"], val["start"]]), chunk=timing_batch)  # the timed compilation
+    pred = both[:n_test]
+    err = position_error_um(pred, test["end"])
+    val_err = position_error_um(both[n_test:], val["end"])
+    row = {"model": name, "family": family, "params": int(params), **accuracy(pred, test["end"]),
+           "val_median_um": float(np.median(val_err)),
+           "by_momentum": by_momentum(err, test["p_gev"], edges_gev),
+           "displaced_vs_prompt": displaced_vs_prompt(err, test["displaced"]),
+           "ns_per_track_b1": ns_per_track(fn, test["start"], batch=1, min_time_s=timing_s) if time_b1 else float("nan"),
+           "ns_per_track_large": ns_per_track(fn, test["start"], batch=timing_batch, min_time_s=timing_s),
+           "cpu_ns_per_track_large": ns_per_track(fn, test["start"], batch=timing_batch, clock="cpu",
+                                                  min_time_s=timing_s), **extra}
+    return row, err
+
+
+def evaluate_rows(predictors: dict[str, Callable[[Array], Array]], info: dict[str, dict[str, Any]],
+                  dataset: dict[str, Any], *, timing_batch: int, edges_gev: Sequence[float],
+                  timing_s: float = 0.2) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """:func:`evaluate_predictor` for every predictor; the rows and the per-track test errors by name."""
+    rows, errors = [], {}
+    for name, fn in predictors.items():
+        row, err = evaluate_predictor(name, fn, dataset, timing_batch=timing_batch, edges_gev=edges_gev,
+                                      info=info.get(name, {}), timing_s=timing_s)
+        rows.append(row)
+        errors[name] = err
+    return rows, errors
+
+
+def predict_batched(fn: Callable[[Array], Array], start: np.ndarray, chunk: int | None = None) -> np.ndarray:
+    """``fn`` on ``start`` in batches of exactly ``chunk`` tracks (default: all of them, up to 65 536; the last
+    batch padded): one compilation."""
+    jitted = jax.jit(fn)
+    n = len(start)
+    chunk = min(n, 65536) if chunk is None else int(chunk)
+    padded = np.resize(np.asarray(start, np.float32), (-(-n // chunk) * chunk, start.shape[1]))
+    out = [np.asarray(jitted(jnp.asarray(padded[i:i + chunk]))) for i in range(0, len(padded), chunk)]
+    return np.concatenate(out)[:n]
+
+
+def rk4_convergence(dataset: dict[str, Any], steps: Sequence[int] = (*RK4_STEPS, 160, 320), *,
+                    n_tracks: int = 2000) -> list[dict[str, Any]]:
+    """Median and p95 position error (µm) of RK4-N in float64 and float32 through the setting's field, against
+    the reference (plane-aligned 10 mm steps), plus the reference's own error against 2.5 mm aligned steps.
+
+    On the trilinear map the field is only C⁰ at the cell faces, so equal steps do not converge as h⁴; a step
+    close to the cell size can even do worse than a longer one. The float64 column separates that
+    discretisation error from float32 round-off.
+    """
+    st: Setting = dataset["setting"]
+    start, ref = dataset["test"]["start64"][:n_tracks], dataset["test"]["end"][:n_tracks]
+    rows = []
+    for n in steps:
+        row: dict[str, Any] = {"n_steps": int(n), "step_mm": float(st.dz_mm / n)}
+        for label, f64 in (("float64", True), ("float32", False)):
+            end = rk4(start, st.z0_mm, st.z1_mm, int(n), field=st.field, kappa=st.kappa, float64=f64)
+            err = position_error_um(end, ref)
+            row[f"median_um_{label}"] = float(np.median(err))
+            row[f"p95_um_{label}"] = float(np.percentile(err, 95))
+        rows.append(row)
+    if isinstance(st.field, FieldMap):
+        fine = reference(start, st.z0_mm, st.z1_mm, field=st.field, step_mm=2.5, kappa=st.kappa)
+        err = position_error_um(ref, fine)
+        rows.append({"n_steps": -1, "step_mm": 10.0, "median_um_float64": float(np.median(err)),
+                     "p95_um_float64": float(np.percentile(err, 95)), "median_um_float32": float("nan"),
+                     "p95_um_float32": float("nan"), "note": "reference (aligned 10 mm) vs aligned 2.5 mm"})
+    return rows
+
+
+def jacobian_comparison(predict: Callable[[Array], Array], reference_fn: Callable[[np.ndarray], np.ndarray],
+                        state: np.ndarray, *, eps: Sequence[float] = (1e-2, 1e-2, 1e-5, 1e-5, 1e-5)) -> dict[str, Any]:
+    """The 5×5 transport Jacobian d(out)/d(in) by autodiff of ``predict`` vs central finite differences of the
+    float64 ``reference_fn`` (whole-state columns; eps in the state's units)."""
+    jac_ad = np.asarray(jax.jacfwd(lambda s: predict(s[None])[0])(jnp.asarray(state, jnp.float32)), np.float64)
+    jac_fd = np.zeros((5, 5))
+    for j, e in enumerate(eps):
+        up, down = state.copy(), state.copy()
+        up[j] += e
+        down[j] -= e
+        jac_fd[:, j] = (reference_fn(up[None])[0] - reference_fn(down[None])[0]) / (2 * e)
+    scale = np.maximum(np.abs(jac_fd), 1e-12)
+    rel = np.abs(jac_ad - jac_fd) / scale
+    rel[np.abs(jac_fd) < 1e-9] = 0.0
+    return {"autodiff": jac_ad, "finite_diff": jac_fd, "max_rel_diff_4x4": float(rel[:4, :4].max()),
+            "max_rel_diff_qop_column": float(rel[:4, 4].max())}
+
+
+def precision_study(model: LearnedExtrapolator, dataset: dict[str, Any], *, batch: int) -> dict[str, Any]:
+    """Accuracy and speed of a learned model with its network in float32, bfloat16 and float16 (the base and
+    the final sum stay in float32: positions of metres have 8 mantissa bits in bfloat16)."""
+    test = dataset["test"]
+    out = {}
+    graphdef, params, rest = nnx.split(model.head, nnx.Param, ...)  # only the weights are cast
+    for name, dtype in (("float32", jnp.float32), ("bfloat16", jnp.bfloat16), ("float16", jnp.float16)):
+        cast = jax.tree.map(lambda a, d=dtype: a.astype(d), params)
+
+        def run(s: Array, cast: Any = cast, dtype: Any = dtype) -> Array:
+            head = nnx.merge(graphdef, cast, rest)
+            s32 = s.astype(jnp.float32)
+            y = head.net(head.features(s32).astype(dtype)).astype(jnp.float32)
+            corr = head.per_qop(s32) * (head.out_mean[...] + head.out_std[...] * y)
+            return jnp.concatenate([model.base(s32)[:, :4] + corr, s32[:, 4:5]], axis=1)
+
+        pred = predict_batched(run, test["start"])
+        out[name] = {**accuracy(pred, test["end"]), "ns_per_track": ns_per_track(run, test["start"], batch=batch)}
+    return out
+
+
+def polarity_check(fn: Callable[[Array], Array], dataset: dict[str, Any], *, n_tracks: int = 2000) -> dict[str, Any]:
+    """The MagUp accuracy of a MagDown extrapolator through the flip of q/p (:func:`for_polarity`), against the
+    float64 reference through the MagUp map, beside its MagDown accuracy on the same tracks."""
+    st: Setting = dataset["setting"]
+    test = dataset["test"]
+    start64 = test["start64"][:n_tracks]
+    up_map = st.field.flipped() if isinstance(st.field, FieldMap) else None
+    if up_map is None:
+        msg = "the polarity check needs a field map (the correct physics), not the original study's field"
+        raise ValueError(msg)
+    up_ref = reference(start64, st.z0_mm, st.z1_mm, field=up_map, kappa=st.kappa)
+    down = np.asarray(jax.jit(fn)(jnp.asarray(test["start"][:n_tracks])))
+    up = np.asarray(jax.jit(for_polarity(fn, +1))(jnp.asarray(test["start"][:n_tracks])))
+    flipped_ref = flip_polarity(reference(flip_polarity(np.asarray(start64)), st.z0_mm, st.z1_mm, field=st.field,
+                                          kappa=st.kappa))
+    return {"magdown": accuracy(down, test["end"][:n_tracks]), "magup": accuracy(up, up_ref),
+            "max_ref_symmetry_violation_um": float(position_error_um(flipped_ref, up_ref).max())}

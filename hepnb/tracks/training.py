@@ -19,9 +19,11 @@ Losses (per head, on the standardised target y = ((end − base)/g − μ)/σ of
 from __future__ import annotations
 
 import functools
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -32,12 +34,25 @@ from flax import nnx
 from tqdm.auto import tqdm
 
 from hepnb.tracks.arrays import Array
-from hepnb.tracks.bases import RK4Base
-from hepnb.tracks.models import Head
+from hepnb.tracks.baselines import MLP_BASES, learned_bases
+from hepnb.tracks.bases import LineBase, RK4Base, describe
+from hepnb.tracks.data import Setting, field_function
+from hepnb.tracks.evaluate import predict_batched
+from hepnb.tracks.models import Head, LearnedExtrapolator, build_head, n_params
+from hepnb.tracks.polynomial import PolynomialExtrapolator
 from hepnb.tracks.propagate import derivatives
 from hepnb.train import FitResult
 
-__all__ = ["Schedule", "fit_heads", "target_stats"]
+__all__ = [
+    "Schedule",
+    "ZooConfig",
+    "fit_heads",
+    "load_extrapolator",
+    "run_zoo",
+    "save_extrapolator",
+    "target_stats",
+    "train_stack_member",
+]
 
 
 @dataclass(frozen=True)
@@ -273,3 +288,212 @@ def fit_heads(heads: Sequence[Head], train: dict[str, Any], val: dict[str, Any],
     result.n_steps = done
     result.steps_per_s = done / train_time if train_time > 0 else float("nan")
     return result
+
+
+def _per_qop(base: Any) -> bool:
+    """Heads on bases that are exact at q/p = 0 learn the correction per unit of q/p."""
+    return not isinstance(base, PolynomialExtrapolator)
+
+
+@dataclass(frozen=True)
+class ZooConfig:
+    """How the stacks of the model zoo are trained (:func:`run_zoo`, :func:`train_stack_member`).
+
+    Attributes
+    ----------
+    steps
+        Optimiser steps; ``None``: ``epochs`` of the training split.
+    epochs
+        Epochs of the training split when ``steps`` is ``None`` (default one).
+    batch_size, lr, seed
+        Tracks per step, peak learning rate, seed of the weights and batches.
+    n_coarse
+        RK4 steps of an RK-PINN's base.
+    pde_weight
+        The RK-PINN's physics-loss weight; its heads are ``pde_weights`` (default ``(0, pde_weight)``: the ablation).
+    pde_weights
+        The physics-loss weights of an RK-PINN stack, one head each.
+    bases
+        The bases of an MLP stack, one head each.
+    n_colloc
+        Collocation points per track of the physics loss.
+    eval_every
+        Steps between validation evaluations.
+    """
+
+    steps: int | None = None
+    epochs: int | None = None
+    batch_size: int = 1024
+    lr: float = 3e-3
+    seed: int = 0
+    n_coarse: int = 2
+    pde_weight: float = 0.1
+    pde_weights: tuple[float, ...] | None = None
+    bases: tuple[str, ...] = MLP_BASES
+    n_colloc: int = 2
+    eval_every: int = 500
+
+
+def train_stack_member(member: tuple[str, str], dataset: dict[str, Any], config: ZooConfig = ZooConfig()
+                       ) -> dict[str, Any]:
+    """One zoo member as a task: the stack of heads of one (family, size), trained together with vmap.
+
+    An MLP member trains one head per base of ``config.bases``; an RK-PINN member one head per weight of
+    ``config.pde_weights`` (default ``(0, pde_weight)``: the ablation) on RK4 with ``n_coarse`` steps.
+    ``steps`` (or ``epochs`` of the training split) sets the optimiser steps (:class:`ZooConfig`).
+
+    Returns
+    -------
+    dict
+        ``variants`` (names), ``states`` (numpy weights per head, :func:`hepnb.compute.sweep.state_to_numpy`),
+        ``history``, ``best_step``, ``train_time_s`` (training plus compilation), ``steps_per_s``.
+    """
+    from hepnb.compute.sweep import state_to_numpy
+
+    family, size = member
+    steps, epochs, batch_size, lr, seed = config.steps, config.epochs, config.batch_size, config.lr, config.seed
+    n_coarse, bases, pde_weights = config.n_coarse, config.bases, config.pde_weights
+    pde_weight, n_colloc, eval_every = config.pde_weight, config.n_colloc, config.eval_every
+    n_train = len(dataset["train"]["start"])
+    if steps is None:
+        steps = max(1, (epochs or 1) * n_train // batch_size)
+    schedule = Schedule(steps=int(steps), batch_size=batch_size, lr=lr, eval_every=min(eval_every, int(steps)),
+                        n_colloc=n_colloc)
+    heads, variants, result = _train_stack(family, size, dataset, schedule=schedule, seed=seed, n_coarse=n_coarse,
+                                           bases=bases, pde_weights=pde_weights if pde_weights is not None
+                                           else (0.0, pde_weight))
+    return {"variants": variants, "states": [state_to_numpy(h) for h in heads], "history": result.history,
+            "best_step": result.best_step, "train_time_s": result.train_time_s + result.compile_time_s,
+            "steps_per_s": result.steps_per_s}
+
+
+def _member_bases(family: str, dataset: dict[str, Any], *, bases: Sequence[str], n_coarse: int) -> dict[str, Any]:
+    st: Setting = dataset["setting"]
+    if family == "rkpinn":
+        return {f"rk4_{n_coarse}": RK4Base(n_coarse, st.z0_mm, st.z1_mm, field_function(st), st.kappa)}
+    available = learned_bases(dataset, dataset.get("poly5"))
+    unknown = [b for b in bases if b not in available]
+    if unknown:
+        msg = f"unknown bases {unknown}; choose from {list(available)}"
+        raise ValueError(msg)
+    return {b: available[b] for b in bases}
+
+
+def _train_stack(family: str, size: str, dataset: dict[str, Any], *, schedule: Schedule, seed: int, n_coarse: int,
+                 bases: Sequence[str], pde_weights: Sequence[float]) -> tuple[list[Any], list[str], FitResult]:
+    train, val = dataset["train"], dataset["val"]
+    member_bases = _member_bases(family, dataset, bases=bases, n_coarse=n_coarse)
+    if family == "rkpinn":
+        (base,) = member_bases.values()
+        variants = [f"pde{w:g}" for w in pde_weights]
+        base_list = [base] * len(variants)
+    else:
+        variants, base_list = list(member_bases), list(member_bases.values())
+    heads, btr, bva = [], [], []
+    cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for b in base_list:
+        if id(b) not in cache:
+            cache[id(b)] = (predict_batched(b, train["start"]), predict_batched(b, val["start"]))
+        tr, va = cache[id(b)]
+        heads.append(build_head(family, size, stats=target_stats(train["start64"], train["end"], tr, per_qop=_per_qop(b)),
+                                seed=seed, per_qop=_per_qop(b)))
+        btr.append(tr)
+        bva.append(va)
+    result = fit_heads(heads, {"start": train["start"], "end": train["end"], "base_end": btr},
+                       {"start": val["start"], "end": val["end"], "base_end": bva}, schedule=schedule,
+                       rkpinn_base=base_list[0] if family == "rkpinn" else None,
+                       pde_weights=list(pde_weights) if family == "rkpinn" else None, seed=seed)
+    return heads, variants, result
+
+
+def run_zoo(dataset: dict[str, Any], members: Sequence[tuple[str, str]], config: ZooConfig = ZooConfig(), *,
+            client: Any = None) -> tuple[dict[str, LearnedExtrapolator], dict[str, dict[str, Any]]]:
+    """Train every (family, size) stack; return the learned extrapolators by name and their training records.
+
+    Names are ``<family>_<size>_<variant>`` (variant: the base of an MLP head, ``pde<weight>`` of an RK-PINN
+    head). Each (family, size) of ``members`` is one :func:`train_stack_member` task on ``client`` (a Dask
+    client) or, without one, in this process; the weights come back as numpy and the heads are rebuilt here on
+    the same bases.
+    """
+    from hepnb.compute.sweep import load_state, map_tasks
+
+    members = list(members)
+    seed, n_coarse, bases = config.seed, config.n_coarse, config.bases
+    slim = {k: dataset[k] for k in ("train", "val", "stats", "setting") if k in dataset}
+    slim["poly5"] = dataset.get("poly5")
+    trained = map_tasks(train_stack_member, members, slim, client=client, desc="model zoo", config=config)
+    models: dict[str, LearnedExtrapolator] = {}
+    records: dict[str, dict[str, Any]] = {}
+    for (family, size), result in zip(members, trained, strict=True):
+        member_bases = _member_bases(family, slim, bases=bases, n_coarse=n_coarse)
+        train = dataset["train"]
+        for i, (variant, state) in enumerate(zip(result["variants"], result["states"], strict=True)):
+            base = next(iter(member_bases.values())) if family == "rkpinn" else member_bases[variant]
+            base_train = predict_batched(base, train["start"])
+            head = build_head(family, size, seed=seed, per_qop=_per_qop(base),
+                              stats=target_stats(train["start64"], train["end"], base_train, per_qop=_per_qop(base)))
+            load_state(head, state)
+            name = f"{family}_{size}_{variant}"
+            models[name] = LearnedExtrapolator(name, head, base)
+            records[name] = {"family": family, "size": size, "variant": variant, "params": n_params(head),
+                             "steps": int(result["history"]["step"][-1]), "best_step": int(result["best_step"][i]),
+                             "train_time_s": float(result["train_time_s"]), "steps_per_s": float(result["steps_per_s"]),
+                             "learning_curve": {"step": result["history"]["step"].tolist(),
+                                                "train_loss": result["history"]["train_loss"][:, i].tolist(),
+                                                "train_pde": result["history"]["train_pde"][:, i].tolist(),
+                                                "val_median_um": result["history"]["val_median_um"][:, i].tolist()}}
+    return models, records
+
+
+def save_extrapolator(model: LearnedExtrapolator, folder: str | Path) -> Path:
+    """Write a learned extrapolator: its head (orbax) and ``config.json`` (family, size, base description)."""
+    from hepnb.checkpoint import save_model
+
+    path = save_model(model.head, folder)
+    size = next(k for k, v in _sizes().items() if v == model.head.hidden_widths)
+    config = {"name": model.name, "family": model.family, "size": size, "per_qop": model.head.per_qop_scaled,
+              "base": describe(model.base)}
+    Path(path, "config.json").write_text(json.dumps(config))
+    return path
+
+
+def _sizes() -> dict[str, tuple[int, ...]]:
+    from hepnb.tracks.models import SIZES
+
+    return SIZES
+
+
+def load_extrapolator(folder: str | Path, field_fn: Any) -> LearnedExtrapolator:
+    """Read back a :func:`save_extrapolator` folder; ``field_fn`` is the field of an RK4 base (the study's map).
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        No checkpoint or config there, or a config that does not describe a known base.
+    """
+    from hepnb.checkpoint import load_model
+
+    config_file = Path(folder, "config.json")
+    if not config_file.is_file():
+        msg = f"no config.json in {folder}: not a saved learned extrapolator"
+        raise FileNotFoundError(msg)
+    config = json.loads(config_file.read_text())
+    b = config["base"]
+    if b["kind"] == "line":
+        base: Any = LineBase(b["dz_mm"])
+    elif b["kind"] == "kick":
+        from hepnb.tracks.bases import KickBase
+
+        base = KickBase(b["z0_mm"], b["z1_mm"], b["z_kick_mm"], b["by_integral_t_mm"], b["kappa"])
+    elif b["kind"] == "rk4":
+        base = RK4Base(b["n_steps"], b["z0_mm"], b["z1_mm"], field_fn, b["kappa"])
+    elif b["kind"] == "poly":
+        base = PolynomialExtrapolator(b["degree"], b["basis"], np.asarray(b["centre"]), np.asarray(b["half_range"]),
+                                      np.asarray(b["coef"]), b["dz_mm"])
+    else:
+        msg = f"{config_file}: unknown base kind {b['kind']!r}"
+        raise ValueError(msg)
+    dummy = {"in_mean": np.zeros(5), "in_std": np.ones(5), "out_mean": np.zeros(4), "out_std": np.ones(4), "qop_rms": 1.0}
+    head = load_model(lambda: build_head(config["family"], config["size"], stats=dummy,
+                                         per_qop=config.get("per_qop", True)), folder)
+    return LearnedExtrapolator(config["name"], head, base)

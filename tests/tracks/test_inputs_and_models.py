@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from numpy.polynomial import chebyshev
 
-from hepnb.tracks import evaluate, pipeline
-from hepnb.tracks.data import generate_tracks, setting
+from hepnb.tracks import baselines, evaluate, pipeline, training
+from hepnb.tracks.data import field_function, generate_tracks, setting
 from hepnb.tracks.export import export_onnx, onnx_max_abs_diff, round_trip
 from hepnb.tracks.models import SIZES, LearnedExtrapolator, build_head, n_params
 from hepnb.tracks.polynomial import design_matrix, exponents
@@ -85,7 +85,7 @@ def test_chebyshev_basis_matches_numpy_and_the_polynomial_is_fitted_in_float64(d
                      for row in exps], axis=1)
     np.testing.assert_allclose(design_matrix(u, 4, "chebyshev", np), want, rtol=1e-12, atol=1e-12)
     assert len(exps) == 126  # C(4 + 5, 5) terms of total degree <= 4
-    predictors, info = pipeline.baseline_predictors(dataset, rk4_steps=(2,), degrees=(3, 5))
+    predictors, info = baselines.baseline_predictors(dataset, rk4_steps=(2,), degrees=(3, 5))
     test = dataset["test"]
     med = {name: float(np.median(evaluate.position_error_um(np.asarray(predictors[name](jnp.asarray(test["start"]))),
                                                             test["end"]))) for name in predictors}
@@ -118,10 +118,10 @@ def _untrained(model: LearnedExtrapolator, dataset: dict) -> LearnedExtrapolator
 @pytest.fixture(scope="module")
 def zoo(dataset: dict) -> tuple[dict, dict]:
     common = {"batch_size": 256, "lr": 3e-3, "seed": 0, "eval_every": 100}
-    mlp, mlp_rec = pipeline.run_zoo(dataset, [("mlp", "tiny")],
-                                    pipeline.ZooConfig(steps=600, bases=("line", "kick"), **common))
-    pinn, pinn_rec = pipeline.run_zoo(dataset, [("rkpinn", "tiny")],
-                                      pipeline.ZooConfig(steps=300, n_coarse=2, pde_weight=0.1, **common))
+    mlp, mlp_rec = training.run_zoo(dataset, [("mlp", "tiny")],
+                                    training.ZooConfig(steps=600, bases=("line", "kick"), **common))
+    pinn, pinn_rec = training.run_zoo(dataset, [("rkpinn", "tiny")],
+                                      training.ZooConfig(steps=300, n_coarse=2, pde_weight=0.1, **common))
     return {**mlp, **pinn}, {**mlp_rec, **pinn_rec}
 
 
@@ -173,9 +173,9 @@ def test_compare_with_rk4_and_pareto_front_follow_the_rule() -> None:
 
 
 def test_leaderboard_rows_error_vs_momentum_and_displaced(dataset: dict) -> None:
-    predictors, info = pipeline.baseline_predictors(dataset, rk4_steps=(1, 4), degrees=(3,))
+    predictors, info = baselines.baseline_predictors(dataset, rk4_steps=(1, 4), degrees=(3,))
     edges = list(np.geomspace(2.0, 500.0, 5))
-    rows, _ = pipeline.evaluate_rows(predictors, info, dataset, timing_batch=256, edges_gev=edges, timing_s=0.01)
+    rows, _ = evaluate.evaluate_rows(predictors, info, dataset, timing_batch=256, edges_gev=edges, timing_s=0.01)
     by_name = {r["model"]: r for r in rows}
     n_test = len(dataset["test"]["start"])
     for row in rows:
@@ -195,7 +195,7 @@ def test_leaderboard_rows_error_vs_momentum_and_displaced(dataset: dict) -> None
 
 
 def test_rk4_convergence_table(dataset: dict) -> None:
-    table = pipeline.rk4_convergence(dataset, steps=(1, 2, 4, 8, 32), n_tracks=300)
+    table = evaluate.rk4_convergence(dataset, steps=(1, 2, 4, 8, 32), n_tracks=300)
     med = {r["n_steps"]: r["median_um_float64"] for r in table}
     # on the C⁰ map one step can beat two (its stages sample the field elsewhere); beyond, more steps help
     assert med[2] > med[4] > med[8] > med[32]
@@ -206,7 +206,7 @@ def test_rk4_convergence_table(dataset: dict) -> None:
 
 def test_precision_study(zoo: tuple[dict, dict], dataset: dict) -> None:
     model = zoo[0]["mlp_tiny_kick"]
-    out = pipeline.precision_study(model, dataset, batch=256)
+    out = evaluate.precision_study(model, dataset, batch=256)
     assert out["float32"]["pos_median_um"] == pytest.approx(_median(model, dataset["test"]), rel=1e-3)
     for low in ("bfloat16", "float16"):  # the cast changes the predictions, and does not break the model
         assert out[low]["pos_median_um"] != out["float32"]["pos_median_um"]
@@ -220,9 +220,9 @@ def test_rk4_jacobian_matches_finite_differences(dataset: dict) -> None:
     def ref(states: np.ndarray) -> np.ndarray:
         return reference(states, st.z0_mm, st.z1_mm, field=st.field)
 
-    predictors, _ = pipeline.baseline_predictors(dataset, rk4_steps=(50,), degrees=())
+    predictors, _ = baselines.baseline_predictors(dataset, rk4_steps=(50,), degrees=())
     track = dataset["test"]["start64"][np.argmin(np.abs(dataset["test"]["p_gev"] - 10.0))].copy()
-    jac = pipeline.jacobian_comparison(predictors["rk4_50"], ref, track)
+    jac = evaluate.jacobian_comparison(predictors["rk4_50"], ref, track)
     assert jac["max_rel_diff_4x4"] < 0.02 and jac["max_rel_diff_qop_column"] < 0.02
     assert abs(jac["finite_diff"][2, 4]) > 1.0  # dtx/d(q/p): the bend, rad per GeV⁻¹
 
@@ -232,11 +232,11 @@ def test_checkpoint_and_onnx_round_trips(zoo: tuple[dict, dict], dataset: dict, 
     start = dataset["test"]["start"][:512]
     st = dataset["setting"]
     for name in ("mlp_tiny_kick", "rkpinn_tiny_pde0.1"):
-        folder = pipeline.save_extrapolator(models[name], tmp_path / name)
-        back = pipeline.load_extrapolator(folder, pipeline.field_function(st))
+        folder = training.save_extrapolator(models[name], tmp_path / name)
+        back = training.load_extrapolator(folder, field_function(st))
         np.testing.assert_allclose(np.asarray(back(jnp.asarray(start))), np.asarray(models[name](jnp.asarray(start))),
                                    rtol=0, atol=1e-4)
-    poly = pipeline.baseline_predictors(dataset, rk4_steps=(), degrees=(3,))[0]["poly_3"]
+    poly = baselines.baseline_predictors(dataset, rk4_steps=(), degrees=(3,))[0]["poly_3"]
     for name, fn in (("mlp", models["mlp_tiny_kick"]), ("rkpinn", models["rkpinn_tiny_pde0.1"]), ("poly", poly)):
         path = export_onnx(fn, tmp_path / f"{name}.onnx")
         diff = onnx_max_abs_diff(fn, path, start)
@@ -245,7 +245,7 @@ def test_checkpoint_and_onnx_round_trips(zoo: tuple[dict, dict], dataset: dict, 
         assert diff["max_pos_diff_um"] < (100.0 if name == "poly" else 5.0), name
         assert diff["max_slope_diff_mrad"] < 1e-2, name
     with pytest.raises(FileNotFoundError, match="no config.json"):
-        pipeline.load_extrapolator(tmp_path, None)
+        training.load_extrapolator(tmp_path, None)
 
 
 def test_onnx_round_trip_fails_without_jax2onnx(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -1,0 +1,89 @@
+"""The classical extrapolators the learned ones are ranked against, refitted on each dataset.
+
+The straight line, a single kick at the leg's field-weighted centre, RK4 with N equal steps (RK4-N) through
+the setting's field, and the LHCb-style polynomial of each degree (:mod:`hepnb.tracks.polynomial`); and the
+cheap physics bases a learned head corrects (:func:`learned_bases`).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from hepnb.tracks.arrays import Array
+from hepnb.tracks.bases import LineBase, RK4Base, kick_base
+from hepnb.tracks.data import Setting, field_function
+from hepnb.tracks.polynomial import PolynomialExtrapolator, fit_polynomial
+from hepnb.tracks.propagate import rk4_fixed
+
+__all__ = [
+    "MLP_BASES",
+    "POLY_DEGREES",
+    "RK4_STEPS",
+    "baseline_predictors",
+    "learned_bases",
+]
+
+
+#: The RK4-N baselines (float32, equal steps, through the same map).
+RK4_STEPS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 40, 50, 60, 80)
+
+
+#: Degrees of the LHCb-style polynomial.
+POLY_DEGREES: tuple[int, ...] = (3, 4, 5, 6, 7, 8, 9)
+
+
+#: The bases an MLP head can correct (the ablation): the straight line (standardised targets) or a cheap
+#: physics base (single kick, degree-5 polynomial, RK4 with 2 steps).
+MLP_BASES: tuple[str, ...] = ("line", "kick", "poly5", "rk4_2")
+
+
+def _rk4_n(s: Array, *, n: int, st: Setting, field: Any) -> Array:
+    return rk4_fixed(s, st.z0_mm, st.z1_mm, n, field, st.kappa)
+
+
+def baseline_predictors(dataset: dict[str, Any], *, rk4_steps: Sequence[int] = RK4_STEPS,
+                        degrees: Sequence[int] = POLY_DEGREES, basis: str = "chebyshev",
+                        n_fit_max: int = 200_000) -> tuple[dict[str, Callable[[Array], Array]], dict[str, dict[str, Any]]]:
+    """The baselines, refitted on this dataset's training split: straight line, single kick, RK4-N and the
+    polynomial of each degree (fitted in float64 on up to ``n_fit_max`` training tracks, evaluated in float32).
+
+    Returns
+    -------
+    predictors, info
+        Name → function of float32 start states (N, 5); name → ``family``, ``params`` and ``fit_time_s``.
+    """
+    st: Setting = dataset["setting"]
+    field32 = field_function(st)
+    predictors: dict[str, Callable[[Array], Array]] = {
+        "straight_line": LineBase(st.dz_mm),
+        "single_kick": kick_base(field32, st.z0_mm, st.z1_mm, st.kappa),
+    }
+    info = {"straight_line": {"family": "analytic", "params": 0, "fit_time_s": 0.0},
+            "single_kick": {"family": "analytic", "params": 0, "fit_time_s": 0.0}}
+    for n in rk4_steps:
+        predictors[f"rk4_{n}"] = functools.partial(_rk4_n, n=int(n), st=st, field=field32)
+        info[f"rk4_{n}"] = {"family": "rk4", "params": 0, "fit_time_s": 0.0, "n_steps": int(n)}
+    train = dataset["train"]
+    n_fit = min(len(train["start64"]), n_fit_max)
+    for degree in degrees:
+        t0 = time.perf_counter()
+        poly = fit_polynomial(train["start64"][:n_fit], train["end"][:n_fit], st.dz_mm, int(degree), basis=basis)
+        predictors[f"poly_{degree}"] = poly
+        info[f"poly_{degree}"] = {"family": "poly", "params": poly.n_params, "fit_time_s": time.perf_counter() - t0,
+                                  "degree": int(degree)}
+    return predictors, info
+
+
+def learned_bases(dataset: dict[str, Any], poly5: PolynomialExtrapolator | None = None) -> dict[str, Any]:
+    """The cheap physics bases an MLP head can correct (:data:`MLP_BASES`), built for this dataset (the
+    polynomial is the one of the baselines when given, else fitted here on the training split)."""
+    st: Setting = dataset["setting"]
+    field32 = field_function(st)
+    if poly5 is None:
+        train = dataset["train"]
+        poly5 = fit_polynomial(train["start64"][:50_000], train["end"][:50_000], st.dz_mm, 5)
+    return {"line": LineBase(st.dz_mm), "kick": kick_base(field32, st.z0_mm, st.z1_mm, st.kappa), "poly5": poly5,
+            "rk4_2": RK4Base(2, st.z0_mm, st.z1_mm, field32, st.kappa)}
