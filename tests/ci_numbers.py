@@ -19,9 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-#: Leaf keys whose values are timings (machine- and load-dependent), or read off a curve at a model's measured
-#: cost (the RK4 and polynomial curves there, how many models lie below them), skipped.
-TIMING_KEY = re.compile(r"(_s$|/s$|_ns|^ns_|ns_per|per_s$|^cost|_cost|time|speed|_curve_um$|^n_beating)")
+#: Keys whose values are timings (machine- and load-dependent), or depend on them: read off a curve at a model's
+#: measured cost (the RK4 and polynomial curves there, how many models lie below them), or shown for the models
+#: picked by cost (the leaderboard's per-momentum and displaced/prompt tables); skipped with what they hold.
+TIMING_KEY = re.compile(r"(_s$|/s$|_ns|^ns_|ns_per|per_s$|^cost|_cost|time|speed|_curve_um$|^n_beating|"
+                        r"^by_momentum$|^displaced_vs_prompt$)")
 #: The studies whose numbers are recorded (the environment page measures speed only).
 STUDIES = ("pid_ranges", "rkpinn_leaderboard", "tau_multitask")
 
