@@ -24,8 +24,11 @@ from typing import Any
 #: picked by cost (the leaderboard's per-momentum and displaced/prompt tables); skipped with what they hold.
 TIMING_KEY = re.compile(r"(_s$|/s$|_ns|^ns_|ns_per|per_s$|^cost|_cost|time|speed|_curve_um$|^n_beating|"
                         r"^by_momentum$|^displaced_vs_prompt$)")
-#: The studies whose numbers are recorded (the environment page measures speed only).
-STUDIES = ("pid_ranges", "rkpinn_leaderboard", "tau_multitask")
+#: The studies whose numbers are recorded. The environment page measures speed only; the leaderboard picks the
+#: models of several of its tables (the Jacobian's, the per-momentum bands') by their measured cost, so which
+#: numbers it holds depends on the machine's load (two runs of the same code differed in ~150 numbers inside the
+#: parallel book build): its layout check is by hand, with the timing-free numbers (see Layout v2's note).
+STUDIES = ("pid_ranges", "tau_multitask")
 
 
 def numeric_leaves(value: Any, key: str = "") -> Iterator[float]:
@@ -47,8 +50,9 @@ def numbers(results: Path) -> list[float]:
     return sorted(numeric_leaves(metrics), key=lambda x: (math.isnan(x), x))
 
 
-def differences(recorded: list[float], current: list[float], rtol: float = 1e-9) -> list[str]:
-    """What differs between two sorted number lists (empty when they agree to ``rtol``)."""
+def differences(recorded: list[float], current: list[float], rtol: float = 1e-6) -> list[str]:
+    """What differs between two sorted number lists (empty when they agree to ``rtol``: the book build runs two
+    studies at once, and threaded sums then move PID's last digits, ~1e-8 relative)."""
     if len(recorded) != len(current):
         return [f"{len(recorded)} numbers recorded, {len(current)} now"]
     out = []

@@ -48,7 +48,7 @@ def test_each_notebook_runs_at_ci_profile(built_book: Path, study: str) -> None:
 
 @pytest.mark.parametrize("study", ci_numbers.STUDIES)
 def test_ci_numbers_are_the_recorded_ones(built_book: Path, study: str) -> None:
-    """The ci numbers of every study, key names aside, are those recorded in tests/data/ci_numbers.json: a change
+    """The ci numbers of PID and tau, key names aside, are those recorded in tests/data/ci_numbers.json: a change
     of layout changes no number. A change that moves numbers on purpose records them again
     (``python -m tests.ci_numbers results/ci tests/data/ci_numbers.json``) and says why in its commit."""
     recorded = json.loads((REPO / "tests" / "data" / "ci_numbers.json").read_text())[study]
