@@ -128,10 +128,10 @@ def _strips(p4: np.ndarray, members: np.ndarray, strip_pt_min: float, deta: floa
     for _ in range(n_slots):
         if not free.any():
             break
-        seed = np.argmax(np.where(free, pt, -1.0), axis=1)
-        has = free[rows, seed]
-        near = (free & (np.abs(eta - eta[rows, seed][:, None]) < deta)
-                & (np.abs(kinematics.delta_phi_rad(phi, phi[rows, seed][:, None])) < dphi) & has[:, None])
+        leading = np.argmax(np.where(free, pt, -1.0), axis=1)
+        has = free[rows, leading]
+        near = (free & (np.abs(eta - eta[rows, leading][:, None]) < deta)
+                & (np.abs(kinematics.delta_phi_rad(phi, phi[rows, leading][:, None])) < dphi) & has[:, None])
         strip = np.einsum("js,jsc->jc", near.astype(np.float64), p4)
         good = has & (np.hypot(strip[:, 0], strip[:, 1]) >= strip_pt_min)
         n_strips += good

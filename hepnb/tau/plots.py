@@ -174,7 +174,7 @@ def label_efficiency_figure(rows: Sequence[Mapping[str, Any]], metrics: Sequence
 
 
 def size_figure(rows: Sequence[Mapping[str, Any]], key: str = "tau ID AUC") -> Any:
-    """A headline number vs the number of parameters of each model size."""
+    """A summary number vs the number of parameters of each model size."""
     fig, ax = plotting.page_figure(width=0.8)
     x = [r["parameters"] for r in rows]
     y = [r["summary"].get(key, np.nan) for r in rows]

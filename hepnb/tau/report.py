@@ -125,7 +125,7 @@ def kinematics_table(models: Mapping[str, Mapping[str, Any]], seeds: Mapping[str
 
 
 def comparison_table(runs: Mapping[str, Mapping[str, Any]]) -> Any:
-    """One line per training: the headline numbers (means ± spread over seeds where there are several),
+    """One line per training: the summary numbers (means ± spread over seeds where there are several),
     parameters and training time."""
     import pandas as pd
 
@@ -140,7 +140,7 @@ def comparison_table(runs: Mapping[str, Mapping[str, Any]]) -> Any:
 
 
 def size_table(rows: Sequence[Mapping[str, Any]]) -> Any:
-    """Model-size scaling: parameters, training jets and epochs, and the headline numbers of each size."""
+    """Model-size scaling: parameters, training jets and epochs, and the summary numbers of each size."""
     import pandas as pd
 
     out = {}
@@ -152,7 +152,7 @@ def size_table(rows: Sequence[Mapping[str, Any]]) -> Any:
 
 
 def label_efficiency_table(rows: Sequence[Mapping[str, Any]]) -> Any:
-    """The label-efficiency curve: per label fraction, the headline numbers from scratch and fine-tuned."""
+    """The label-efficiency curve: per label fraction, the summary numbers from scratch and fine-tuned."""
     import pandas as pd
 
     out = {}

@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 
-#: The headline numbers of a model: (task, path in its metrics, name, better direction).
+#: The summary numbers of a model: (task, path in its metrics, name, better direction).
 _SUMMARY: tuple[tuple[str, tuple[str, ...], str, int], ...] = (
     ("tau_id", ("auc",), "tau ID AUC", 1),
     ("tau_id", ("working_points", "50", "fake_rate"), "fake rate @ 50 %", -1),
@@ -65,7 +65,7 @@ _SUMMARY: tuple[tuple[str, tuple[str, ...], str, int], ...] = (
 
 
 def summary_numbers(metrics: Mapping[str, Any]) -> dict[str, float]:
-    """The headline numbers of one model's metrics (the tasks it has)."""
+    """The summary numbers of one model's metrics (the tasks it has)."""
     out = {}
     for task, path, name, _ in _SUMMARY:
         value: Any = metrics.get(task)
@@ -77,7 +77,7 @@ def summary_numbers(metrics: Mapping[str, Any]) -> dict[str, float]:
 
 
 def seed_summary(runs: Sequence[Mapping[str, float]]) -> dict[str, dict[str, Any]]:
-    """Mean, standard deviation (over seeds; NaN for one) and the values of each headline number."""
+    """Mean, standard deviation (over seeds; NaN for one) and the values of each summary number."""
     names = list(dict.fromkeys(k for r in runs for k in r))
     out = {}
     for name in names:
@@ -90,7 +90,7 @@ def seed_summary(runs: Sequence[Mapping[str, float]]) -> dict[str, dict[str, Any
 
 
 def select_surgery(val_metrics: Mapping[str, Mapping[str, Any]]) -> str:
-    """The PCGrad setting with the best summed rank of the validation headline numbers (tau-ID AUC, DM macro
+    """The PCGrad setting with the best summed rank of the validation summary numbers (tau-ID AUC, DM macro
     F1, charge mis-ID, pT resolution; a setting without a number ranks last on it, a number no setting has is
     left out); ties go to the first in ``val_metrics``."""
     names = list(val_metrics)
@@ -109,7 +109,7 @@ def select_surgery(val_metrics: Mapping[str, Mapping[str, Any]]) -> str:
 @dataclass
 class Run:
     """The seeds of one model: the trained networks, their test outputs, the metrics of the first seed (with
-    every detail) and the headline numbers of every seed with their mean and spread."""
+    every detail) and the summary numbers of every seed with their mean and spread."""
 
     trained: list[Trained]
     outputs: dict[str, np.ndarray]
@@ -140,7 +140,7 @@ def surgery_study(data: TauData, cfg: ParTConfig, surgeries: Sequence[str], trai
     Returns
     -------
     runs, best, validation
-        A :class:`Run` per setting, the chosen setting, and the validation headline numbers it was chosen on.
+        A :class:`Run` per setting, the chosen setting, and the validation summary numbers it was chosen on.
     """
     epochs, batch_size, lr, seed = train_cfg.epochs, train_cfg.batch_size, train_cfg.lr, train_cfg.seed
     first = {s: train_multi(data, cfg, TrainingConfig(epochs, batch_size, lr, seed), surgery=s)
@@ -158,7 +158,7 @@ def surgery_study(data: TauData, cfg: ParTConfig, surgeries: Sequence[str], trai
 
 def single_study(data: TauData, cfg: ParTConfig, tasks: Sequence[str], train_cfg: TrainingConfig, *,
                  n_seeds: int, n_boot: int = 50) -> dict[str, Run]:
-    """SingleParTau per task; ``n_seeds`` seeds for tau ID (the headline single-task model), one for the others."""
+    """SingleParTau per task; ``n_seeds`` seeds for tau ID (the main single-task model), one for the others."""
     epochs, batch_size, lr, seed = train_cfg.epochs, train_cfg.batch_size, train_cfg.lr, train_cfg.seed
     runs = {}
     for task in tasks:
@@ -230,7 +230,7 @@ def metrics_resolution(ratio: np.ndarray) -> float:
 def size_study(data: TauData, sizes: Mapping[str, ParTConfig], train_cfg: TrainingConfig, *, n_train: int,
                dtype: str = "float32", n_boot: int = 50) -> list[dict[str, Any]]:
     """MultiParTau (plain weighted sum) of each size on the same ``n_train`` training jets: parameters and the
-    test headline numbers (with their bootstrap spreads)."""
+    test summary numbers (with their bootstrap spreads)."""
     epochs, batch_size, lr, seed = train_cfg.epochs, train_cfg.batch_size, train_cfg.lr, train_cfg.seed
     fraction = min(1.0, n_train / max(len(reference_jets(data.train)["weight"]), 1))
     few = TauData(train=subsample(reference_jets(data.train), fraction, seed), val=data.val, test=data.test)
@@ -246,7 +246,7 @@ def size_study(data: TauData, sizes: Mapping[str, ParTConfig], train_cfg: Traini
 
 
 def _errors(ev: Mapping[str, Any]) -> dict[str, float]:
-    """Bootstrap spreads of the headline numbers that have one."""
+    """Bootstrap spreads of the summary numbers that have one."""
     out = {}
     if "tau_id" in ev:
         out["tau ID AUC"] = ev["tau_id"].get("auc_std", float("nan"))
@@ -267,7 +267,7 @@ def label_efficiency_study(data: TauData, cfg: ParTConfig, fractions: Sequence[f
     Returns
     -------
     pretrained, rows
-        The pre-training, and per (fraction, start) the labelled jets and the test headline numbers.
+        The pre-training, and per (fraction, start) the labelled jets and the test summary numbers.
     """
     epochs, batch_size, lr, seed = train_cfg.epochs, train_cfg.batch_size, train_cfg.lr, train_cfg.seed
     pre = pretrain(data, cfg, epochs=pretrain_epochs, batch_size=batch_size, lr=lr, seed=seed)
