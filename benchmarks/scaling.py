@@ -144,10 +144,10 @@ def _warm_up_jax() -> bool:
 
 def _sweep_dataset(n_train: int, seed: int) -> dict[str, Any]:
     from hepnb.tracks.baselines import learned_bases
-    from hepnb.tracks.pipeline import make_dataset
+    from hepnb.tracks.data import TrackSample, make_dataset
 
-    data = make_dataset(n_train, max(n_train // 4, 256), 256, leg="ut_t", physics="correct", seed=seed,
-                        p_range_gev=(2.0, 100.0))
+    data = make_dataset(n_train, max(n_train // 4, 256), 256, seed=seed,
+                        sample=TrackSample(leg="ut_t", physics="correct", p_range_gev=(2.0, 100.0)))
     slim = {k: data[k] for k in ("train", "val", "stats", "setting")}
     return {**slim, "poly5": learned_bases(slim)["poly5"]}  # fitted once, not in every task
 

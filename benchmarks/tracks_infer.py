@@ -30,9 +30,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from hepnb.book.results import device_description, package_versions
-from hepnb.tracks import baselines, evaluate, pipeline, training
+from hepnb.tracks import baselines, evaluate, training
 from hepnb.tracks.bases import RK4Base, kick_base
-from hepnb.tracks.data import field_function
+from hepnb.tracks.data import TrackSample, field_function, make_dataset
 from hepnb.tracks.models import SIZES, LearnedExtrapolator, build_head
 
 
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("batches must be >= 1, --n-fit >= 4100 (a degree-9 fit) and --n-test >= 100")
 
     t0 = time.perf_counter()
-    dataset = pipeline.make_dataset(args.n_fit, 100, args.n_test, leg=args.leg, seed=123)
+    dataset = make_dataset(args.n_fit, 100, args.n_test, sample=TrackSample(leg=args.leg), seed=123)
     predictors, info = baselines.baseline_predictors(dataset, n_fit_max=args.n_fit)
     learned, trained = _learned(args.results_dir, args.profile, args.leg, dataset)
     setup_s = time.perf_counter() - t0

@@ -72,9 +72,10 @@ def test_pid_chunks_hash_like_a_serial_run(client: distributed.Client, tmp_path:
 def test_track_chunks_with_reference_hash_like_a_serial_run(client: distributed.Client, tmp_path: Path) -> None:
     from hepnb.tracks.data import END_COLUMNS, STATE_COLUMNS, generate_tracks_chunked
 
-    kwargs = {"seed": 4, "tracks_per_chunk": 30, "progress": False}
-    dask = generate_tracks_chunked(100, client=client, cache_dir=tmp_path / "dask", **kwargs)
-    serial = generate_tracks_chunked(100, cache_dir=tmp_path / "serial", **kwargs)
+    kwargs = {"seed": 4, "tracks_per_chunk": 30}
+    dask = generate_tracks_chunked(100, cache_dir=tmp_path / "dask", run=ChunkRun(client=client, progress=False),
+                                   **kwargs)
+    serial = generate_tracks_chunked(100, cache_dir=tmp_path / "serial", run=ChunkRun(progress=False), **kwargs)
     assert set(dask) == {*STATE_COLUMNS, *END_COLUMNS, "p_gev", "displaced", "vx_mm", "vy_mm", "vz_mm", "z0_mm",
                          "z1_mm"}
     assert len(dask["x_mm"]) == 100

@@ -23,7 +23,8 @@ from hepnb.pid.data import COLUMNS, TREE, simulate_tracks
 from hepnb.pid.reader import input_files, read_selected, read_tracks
 from hepnb.pid.selection import features, select, selected
 from hepnb.pid.training import TrainingConfig, run_grid
-from hepnb.tracks import pipeline, training
+from hepnb.tracks import training
+from hepnb.tracks.data import TrackSample, make_dataset
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,7 @@ def test_weights_survive_the_trip_as_numpy() -> None:
 
 
 def test_two_model_zoo_on_the_cluster_equals_serial(client: Any) -> None:
-    data = pipeline.make_dataset(1024, 256, 256, leg="ut_t", seed=2, p_range_gev=(2.0, 100.0))
+    data = make_dataset(1024, 256, 256, sample=TrackSample(leg="ut_t", p_range_gev=(2.0, 100.0)), seed=2)
     config = training.ZooConfig(steps=40, batch_size=128, lr=1e-3, seed=0, n_coarse=2, pde_weight=1e-2,
                                 bases=("line", "kick"), eval_every=20)
     members = [("mlp", "tiny"), ("rkpinn", "tiny")]

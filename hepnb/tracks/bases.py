@@ -21,13 +21,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hepnb.tracks.arrays import FieldFn
+from hepnb.tracks.arrays import Array, FieldFn
 from hepnb.tracks.constants import KAPPA_GEV_T_MM
 from hepnb.tracks.propagate import rk4_fixed, single_kick, straight_line
 
 __all__ = ["Base", "KickBase", "LineBase", "RK4Base", "describe", "kick_base"]
 
-Array = Any
 #: ``base(start) -> end``, both (N, 5).
 Base = Callable[[Array], Array]
 

@@ -31,19 +31,21 @@ TRACK_BYTES = 128
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from hepnb.compute.chunks import ChunkRun
     from hepnb.io import write_table
-    from hepnb.tracks.data import generate_tracks_chunked, setting
+    from hepnb.tracks.data import TrackSample, generate_tracks_chunked, setting
 
     spec = _field_spec(args.field_map)
     st = setting(args.physics, args.leg, spec or None)  # an unknown leg, physics or a bad map fails before any work
     n_chunks = -(-args.n // args.tracks_per_chunk)
 
     def make(cache: Path, client: Any) -> dict[str, Any]:
-        return generate_tracks_chunked(args.n, leg=args.leg, physics=args.physics, seed=args.seed,
-                                       p_range_gev=(args.p_min_gev, args.p_max_gev),
-                                       displaced_fraction=args.displaced_fraction, field_map=spec,
-                                       tracks_per_chunk=args.tracks_per_chunk, cache_dir=cache,
-                                       client=client, progress=n_chunks > 1)
+        return generate_tracks_chunked(args.n, sample=TrackSample(leg=args.leg, physics=args.physics,
+                                                                   p_range_gev=(args.p_min_gev, args.p_max_gev),
+                                                                   displaced_fraction=args.displaced_fraction,
+                                                                   field_map=spec),
+                                       seed=args.seed, tracks_per_chunk=args.tracks_per_chunk, cache_dir=cache,
+                                       run=ChunkRun(client=client, progress=n_chunks > 1))
 
     generator = GeneratorSpec(name="tracks", n_rows=args.n, row_bytes=TRACK_BYTES, what=f"--n {args.n} tracks",
                               n_chunks=n_chunks, make=make, write=write_table, finite_rows="generated tracks",

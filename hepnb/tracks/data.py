@@ -28,12 +28,14 @@ from __future__ import annotations
 import functools
 import math
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from hepnb.compute.chunks import ChunkRun
 from hepnb.io import read_table, write_table
 from hepnb.tracks.constants import (
     BEAMSPOT_SIGMA_XY_MM,
@@ -57,9 +59,6 @@ from hepnb.tracks.field import original_field
 from hepnb.tracks.fieldmap import FieldMap, load_field_map
 from hepnb.tracks.propagate import reference, rk4
 
-if TYPE_CHECKING:
-    from dask.distributed import Client
-
 __all__ = [
     "APPROACH_STEP_MM",
     "CHUNK_VERSION",
@@ -68,10 +67,12 @@ __all__ = [
     "REFERENCE_STEP_MM",
     "STATE_COLUMNS",
     "Setting",
+    "TrackSample",
     "field_function",
     "generate_tracks",
     "generate_tracks_chunked",
     "make_chunk",
+    "make_dataset",
     "read_states",
     "setting",
     "states_table",
@@ -248,16 +249,47 @@ def generate_tracks(
             "displaced": out["displaced"], "vertex_mm": out["vertex"], "setting": st}
 
 
-def make_chunk(seed: int, index: int, *, n_rows: int, leg: str = "ut_t", physics: str = "correct",
-               p_range_gev: tuple[float, float] = P_RANGE_GEV, displaced_fraction: float = DISPLACED_FRACTION,
-               field_map: str = "", field_digest: str = "") -> dict[str, np.ndarray]:
-    """Chunk ``index`` of a chunked sample: :func:`generate_tracks` of ``n_rows`` tracks with ``seed``, as the
-    track table of ``hepnb tracks generate`` (:func:`states_table`: start and end states, ``p_gev``,
-    ``displaced``, the vertex, ``z0_mm``, ``z1_mm``). ``field_map`` is a spec for
+@dataclass(frozen=True)
+class TrackSample:
+    """What a simulated sample is, apart from its size and seed (:func:`generate_tracks`).
+
+    Attributes
+    ----------
+    leg
+        ``"ut_t"`` (2648.2 → 7826 mm) or ``"velo_t"`` (751 → 7826 mm).
+    physics
+        ``"correct"``, or ``"original"`` (the original study's field, ranges and units bug).
+    p_range_gev
+        Momentum range (log-uniform), GeV.
+    displaced_fraction
+        Fraction of tracks from displaced decay vertices.
+    field_map
+        The field: a :class:`~hepnb.tracks.fieldmap.FieldMap`, a spec for
+        :func:`~hepnb.tracks.fieldmap.load_field_map`, or ``None``/``""`` for the study's map.
+    """
+
+    leg: str = "ut_t"
+    physics: str = "correct"
+    p_range_gev: tuple[float, float] = P_RANGE_GEV
+    displaced_fraction: float = DISPLACED_FRACTION
+    field_map: FieldMap | str | None = None
+
+    def generate(self, n_tracks: int, seed: int) -> dict[str, Any]:
+        """:func:`generate_tracks` of this sample with ``seed``."""
+        return generate_tracks(n_tracks, leg=self.leg, physics=self.physics, seed=seed,
+                               p_range_gev=tuple(self.p_range_gev), displaced_fraction=self.displaced_fraction,
+                               field_map=None if isinstance(self.field_map, str) and not self.field_map
+                               else self.field_map)
+
+
+def make_chunk(seed: int, index: int, *, n_rows: int, sample: TrackSample = TrackSample(),
+               field_digest: str = "") -> dict[str, np.ndarray]:
+    """Chunk ``index`` of a chunked sample: :func:`generate_tracks` of ``n_rows`` tracks of ``sample`` with
+    ``seed``, as the track table of ``hepnb tracks generate`` (:func:`states_table`: start and end states,
+    ``p_gev``, ``displaced``, the vertex, ``z0_mm``, ``z1_mm``). The sample's ``field_map`` is a spec for
     :func:`~hepnb.tracks.fieldmap.load_field_map` (read on the worker); ``field_digest`` only keys the cache."""
     del index, field_digest
-    data = generate_tracks(n_rows, leg=leg, physics=physics, seed=seed, p_range_gev=tuple(p_range_gev),
-                           displaced_fraction=displaced_fraction, field_map=field_map or None)
+    data = sample.generate(n_rows, seed)
     st = data["setting"]
     vertex = data["vertex_mm"]
     return states_table(data["start"], data["end"], p_gev=data["p_gev"], displaced=data["displaced"],
@@ -267,23 +299,17 @@ def make_chunk(seed: int, index: int, *, n_rows: int, leg: str = "ut_t", physics
 def generate_tracks_chunked(
     n_tracks: int,
     *,
-    leg: str = "ut_t",
-    physics: str = "correct",
+    sample: TrackSample = TrackSample(),
     seed: int = 0,
-    p_range_gev: tuple[float, float] = P_RANGE_GEV,
-    displaced_fraction: float = DISPLACED_FRACTION,
-    field_map: str = "",
     tracks_per_chunk: int = 20_000,
     cache_dir: str | os.PathLike[str] | None = None,
-    client: Client | None = None,
-    workers: int = 1,
-    progress: bool = True,
+    run: ChunkRun | None = None,
 ) -> dict[str, np.ndarray]:
     """:func:`generate_tracks` with its RK4 reference in seeded chunks, one task each, as a track table.
 
     The table has the columns of :func:`states_table` (``x_mm … qop_per_gev``, ``x_mm_end …
     ty_end``, ``p_gev``, ``displaced``, ``vx_mm, vy_mm, vz_mm``, ``z0_mm``, ``z1_mm``) and depends only on
-    the physics, leg, momentum range, displaced fraction, field map, ``seed`` and ``tracks_per_chunk``,
+    the sample (physics, leg, momentum range, displaced fraction, field map), ``seed`` and ``tracks_per_chunk``,
     not on the number of workers; chunk ``i`` uses the seed :func:`hepnb.compute.chunks.chunk_seed`
     ``(seed, i)``, so it differs from :func:`generate_tracks` with ``seed``.
 
@@ -291,31 +317,68 @@ def generate_tracks_chunked(
     ----------
     n_tracks
         Tracks inside the T acceptance (whole chunks are made and the table cut to ``n_tracks``).
-    leg, physics, seed, p_range_gev, displaced_fraction
-        As :func:`generate_tracks`.
-    field_map
-        A spec for :func:`~hepnb.tracks.fieldmap.load_field_map` (``""``: the study's map); the files must be
-        readable by the workers. It is read here first, so a bad file fails before any work.
+    sample
+        The sample (:class:`TrackSample`); its ``field_map`` is a spec for
+        :func:`~hepnb.tracks.fieldmap.load_field_map` (``""``: the study's map) whose files the workers can read.
+        It is read here first, so a bad file fails before any work.
+    seed
+        Seed of the sample.
     tracks_per_chunk
         Tracks per chunk (one chunk: one task, one file).
     cache_dir
         Root of the chunk cache (default: a temporary folder, removed afterwards); on a remote cluster, a
         folder the workers share.
-    client, workers, progress
-        As :func:`hepnb.compute.chunks.generate_chunks`.
+    run
+        Where and how the chunks run (client, workers, progress: :class:`hepnb.compute.chunks.ChunkRun`;
+        default: in this process, with a progress bar).
     """
-    from hepnb.compute.chunks import ChunkRun, TableChunks, generate_table
+    from hepnb.compute.chunks import TableChunks, generate_table
 
-    spec = os.path.abspath(field_map) if field_map else ""  # workers may run elsewhere: an absolute path
-    st = setting(physics, leg, spec or None)  # an unknown leg, physics or a bad map fails before any work
-    lo, hi = _check_p_range(p_range_gev)
-    frac = _check_fraction(displaced_fraction)
+    if sample.field_map is not None and not isinstance(sample.field_map, str | os.PathLike):
+        msg = "a chunked sample's field_map is a spec the workers read (a path), not a FieldMap"
+        raise TypeError(msg)
+    spec = os.path.abspath(sample.field_map) if sample.field_map else ""  # workers may run elsewhere: a full path
+    st = setting(sample.physics, sample.leg, spec or None)  # an unknown leg, physics or a bad map fails first
+    lo, hi = _check_p_range(sample.p_range_gev)
+    frac = _check_fraction(sample.displaced_fraction)
     digest = st.field.digest() if isinstance(st.field, FieldMap) else ""
-    params = {"leg": leg, "physics": physics, "p_range_gev": (lo, hi), "displaced_fraction": frac,
-              "field_map": spec, "field_digest": digest}
-    chunks = TableChunks(f"tracks-{physics}-{leg}", tracks_per_chunk, version=CHUNK_VERSION, cache_dir=cache_dir)
-    return generate_table(make_chunk, n_tracks, seed=seed, params=params, chunks=chunks,
-                          run=ChunkRun(client=client, workers=workers, progress=progress))
+    checked = TrackSample(leg=sample.leg, physics=sample.physics, p_range_gev=(lo, hi), displaced_fraction=frac,
+                          field_map=spec)
+    params = {"sample": checked, "field_digest": digest}
+    chunks = TableChunks(f"tracks-{sample.physics}-{sample.leg}", tracks_per_chunk, version=CHUNK_VERSION,
+                         cache_dir=cache_dir)
+    return generate_table(make_chunk, n_tracks, seed=seed, params=params, chunks=chunks, run=run or ChunkRun())
+
+
+def make_dataset(n_train: int, n_val: int, n_test: int, *, sample: TrackSample = TrackSample(),
+                 seed: int = 0) -> dict[str, Any]:
+    """Simulate tracks of ``sample`` with ``seed`` and split them into train, validation and test.
+
+    Returns
+    -------
+    dict
+        ``train``, ``val``, ``test``: each ``start`` (N, 5) float32 (what models see), ``start64`` and ``end``
+        (N, 5) float64 (the reference), ``p_gev`` and ``displaced``; ``stats`` (input mean and std, (q/p)_rms of
+        the training set); ``setting``; ``sizes`` and ``simulate_s``.
+    """
+    total = n_train + n_val + n_test
+    if min(n_train, n_val, n_test) < 1:
+        msg = f"n_train, n_val and n_test must be >= 1, found {n_train}, {n_val}, {n_test}"
+        raise ValueError(msg)
+    t0 = time.perf_counter()
+    data = sample.generate(total, seed)
+    simulate_s = time.perf_counter() - t0
+    parts = np.split(np.arange(total), [n_train, n_train + n_val])
+
+    def split(idx: np.ndarray) -> dict[str, np.ndarray]:
+        return {"start": data["start"][idx].astype(np.float32), "start64": data["start"][idx],
+                "end": data["end"][idx], "p_gev": data["p_gev"][idx], "displaced": data["displaced"][idx]}
+
+    train = split(parts[0])
+    s = train["start64"]
+    stats = {"in_mean": s.mean(0), "in_std": s.std(0) + 1e-12, "qop_rms": float(np.sqrt(np.mean(s[:, 4] ** 2)))}
+    return {"train": train, "val": split(parts[1]), "test": split(parts[2]), "stats": stats, "setting": data["setting"],
+            "sizes": {"train": n_train, "val": n_val, "test": n_test}, "simulate_s": simulate_s}
 
 
 def states_table(start: np.ndarray, end: np.ndarray | None = None, **extra: Any) -> dict[str, np.ndarray]:

@@ -1,58 +1,329 @@
-"""What the leaderboard page calls to make its data: the simulated tracks of a leg, split for training.
+"""The leaderboard page, section by section: each function returns what its section of
+``notebooks/rkpinn_leaderboard.ipynb`` shows (the tables and sentences are built in :mod:`hepnb.tracks.report`,
+the figures in :mod:`hepnb.tracks.plots`).
 
-Training is in :mod:`hepnb.tracks.training`, the baselines in :mod:`hepnb.tracks.baselines`, the leaderboard's
-rows and checks in :mod:`hepnb.tracks.evaluate`, its tables and sentences in :mod:`hepnb.tracks.report`.
+The page's parameters reach the package as one :class:`Settings` (its ``parameters`` cell, as the runner set it);
+the sections then follow the page: the field (:func:`field_checks`), the tracks (:func:`simulate`), the baselines
+(:func:`fit_baselines`) and the model zoo (:func:`train_zoo`), the leaderboards (:func:`leaderboards`) and their
+judgement (:func:`judge`), the ablations (:func:`ablations`), the momentum bands (:func:`momentum_bands`), the
+reduced precision and ONNX export (:func:`deploy`), the Jacobian and polarity checks (:func:`transport_checks`)
+and the original study's setting (:func:`original_setting`).
 """
 
 from __future__ import annotations
 
-import time
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hepnb.tracks.data import generate_tracks
+from hepnb.tracks import baselines, evaluate, export, report, training
+from hepnb.tracks.constants import LEGS_MM
+from hepnb.tracks.data import TrackSample, generate_tracks, make_dataset
 from hepnb.tracks.fieldmap import FieldMap
+from hepnb.tracks.propagate import reference
 
 __all__ = [
-    "Array",
-    "make_dataset",
+    "COST",
+    "Baselines",
+    "Deployment",
+    "Leaderboards",
+    "Samples",
+    "Settings",
+    "Zoo",
+    "ablations",
+    "cluster",
+    "deploy",
+    "field_checks",
+    "fit_baselines",
+    "judge",
+    "leaderboards",
+    "momentum_bands",
+    "original_setting",
+    "simulate",
+    "train_zoo",
+    "transport_checks",
 ]
 
+#: The cost on which models are judged: CPU time per track at ``timing_batch``.
+COST = "cpu_ns_per_track_large"
 
-Array = Any
+
+@dataclass(frozen=True)
+class Settings:
+    """The page's parameters, as its ``parameters`` cell declares them (see the notebook for each one's meaning).
+
+    Build it with :meth:`from_parameters` from :meth:`hepnb.book.notebook.Page.parameters`.
+    """
+
+    scheduler: str
+    legs: tuple[str, ...]
+    field_map: str
+    n_train: int
+    n_val: int
+    n_test: int
+    p_min_gev: float
+    p_max_gev: float
+    displaced_fraction: float
+    poly_degrees: tuple[int, ...]
+    poly_fit_tracks: int
+    rk4_steps: tuple[int, ...]
+    mlp_sizes: tuple[str, ...]
+    mlp_bases: tuple[str, ...]
+    rkpinn_sizes: tuple[str, ...]
+    n_coarse: int
+    pde_weight: float
+    n_colloc: int
+    steps: int
+    rkpinn_steps: int
+    batch_size: int
+    learning_rate: float
+    eval_every: int
+    timing_batch: int
+    timing_s: float
+    seed: int
+
+    @classmethod
+    def from_parameters(cls, parameters: Mapping[str, Any]) -> Settings:
+        """The settings from the page's declared parameters (lists become tuples; other names are ignored).
+
+        Raises
+        ------
+        KeyError
+            A setting is missing from ``parameters``.
+        """
+        values = {f.name: parameters[f.name] for f in fields(cls)}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+    @property
+    def edges_gev(self) -> list[float]:
+        """The edges of the momentum bands (nine, log-spaced over the momentum range), GeV."""
+        return list(np.geomspace(self.p_min_gev, self.p_max_gev, 9))
+
+    @property
+    def first_leg(self) -> str:
+        """The leg of the one-leg sections (precision, ONNX, Jacobian, polarity, the original's setting)."""
+        return self.legs[0]
+
+    def zoo(self, steps: int) -> training.ZooConfig:
+        """How the learned models train for ``steps`` optimiser steps (:class:`hepnb.tracks.training.ZooConfig`)."""
+        return training.ZooConfig(steps=steps, batch_size=self.batch_size, lr=self.learning_rate, seed=self.seed,
+                                  n_coarse=self.n_coarse, pde_weight=self.pde_weight, bases=self.mlp_bases,
+                                  n_colloc=self.n_colloc, eval_every=self.eval_every)
 
 
-def make_dataset(n_train: int, n_val: int, n_test: int, *, leg: str = "ut_t", physics: str = "correct",
-                 seed: int = 0, p_range_gev: tuple[float, float] = (2.0, 500.0), displaced_fraction: float = 0.2,
-                 field_map: FieldMap | str | None = None) -> dict[str, Any]:
-    """Simulate tracks on a leg and split them into train, validation and test.
+def cluster(settings: Settings, profile: str) -> AbstractContextManager[Any]:
+    """The Dask client that trains the zoo (:func:`hepnb.compute.client.dask_client`) when ``settings.scheduler``
+    names one; otherwise no client (``None``: the zoo trains in this process)."""
+    from contextlib import nullcontext
+
+    from hepnb.compute.client import dask_client
+
+    return dask_client(settings.scheduler, profile=profile) if settings.scheduler else nullcontext(None)
+
+
+# Data
+
+
+def field_checks(fmap: FieldMap) -> dict[str, Any]:
+    """The dipole checks of the page's map (:func:`hepnb.tracks.field.dipole_checks`)."""
+    from hepnb.tracks.field import dipole_checks
+
+    return dipole_checks(fmap)
+
+
+@dataclass
+class Samples:
+    """The simulated tracks of every leg and the RK4 convergence on the first."""
+
+    #: Leg → :func:`hepnb.tracks.data.make_dataset`.
+    datasets: dict[str, dict[str, Any]]
+    #: :func:`hepnb.tracks.evaluate.rk4_convergence` on the first leg.
+    convergence: list[dict[str, Any]]
+
+
+def simulate(settings: Settings, fmap: FieldMap) -> Samples:
+    """The tracks of every leg (seed ``seed`` + the leg's index) and the RK4 convergence on the first leg."""
+    datasets = {}
+    for leg in settings.legs:
+        sample = TrackSample(leg=leg, p_range_gev=(settings.p_min_gev, settings.p_max_gev),
+                             displaced_fraction=settings.displaced_fraction, field_map=fmap)
+        datasets[leg] = make_dataset(settings.n_train, settings.n_val, settings.n_test, sample=sample,
+                                     seed=settings.seed + list(LEGS_MM).index(leg))
+    convergence = evaluate.rk4_convergence(datasets[settings.first_leg],
+                                           steps=sorted({*settings.rk4_steps, 160, 320}),
+                                           n_tracks=min(2000, settings.n_test))
+    return Samples(datasets, convergence)
+
+
+# Method
+
+
+@dataclass
+class Baselines:
+    """The classical predictors of every leg (straight line, kick, RK4-N, polynomials) and their info rows."""
+
+    predictors: dict[str, dict[str, Any]]
+    info: dict[str, dict[str, dict[str, Any]]]
+
+
+def fit_baselines(settings: Settings, samples: Samples) -> Baselines:
+    """The baselines of every leg (:func:`hepnb.tracks.baselines.baseline_predictors`); the degree-five polynomial
+    becomes the residual base ``poly5`` of the leg's dataset (the same fit as the baseline)."""
+    predictors, info = {}, {}
+    for leg in settings.legs:
+        predictors[leg], info[leg] = baselines.baseline_predictors(
+            samples.datasets[leg], rk4_steps=settings.rk4_steps, degrees=settings.poly_degrees,
+            n_fit_max=settings.poly_fit_tracks)
+        if "poly_5" in predictors[leg]:
+            samples.datasets[leg]["poly5"] = predictors[leg]["poly_5"]
+    return Baselines(predictors, info)
+
+
+@dataclass
+class Zoo:
+    """The learned models of every leg by name, and their training records."""
+
+    models: dict[str, dict[str, Any]]
+    records: dict[str, dict[str, dict[str, Any]]]
+
+
+def train_zoo(settings: Settings, samples: Samples, client: Any = None) -> Zoo:
+    """Every MLP size (``steps`` steps) and RK-PINN size (``rkpinn_steps``) on every leg
+    (:func:`hepnb.tracks.training.run_zoo`), on ``client`` when given."""
+    models, records = {}, {}
+    for leg in settings.legs:
+        data = samples.datasets[leg]
+        m_mlp, r_mlp = training.run_zoo(data, [("mlp", s) for s in settings.mlp_sizes], settings.zoo(settings.steps),
+                                        client=client)
+        m_pinn, r_pinn = training.run_zoo(data, [("rkpinn", s) for s in settings.rkpinn_sizes],
+                                          settings.zoo(settings.rkpinn_steps), client=client)
+        models[leg], records[leg] = {**m_mlp, **m_pinn}, {**r_mlp, **r_pinn}
+    return Zoo(models, records)
+
+
+# Results
+
+
+@dataclass
+class Leaderboards:
+    """The evaluated rows of every leg, their per-track test errors, and the ranked tables."""
+
+    rows: dict[str, list[dict[str, Any]]]
+    errors: dict[str, dict[str, np.ndarray]]
+    #: Leg → :func:`hepnb.tracks.report.leaderboard` (``all`` and ``shown``).
+    boards: dict[str, dict[str, Any]]
+
+
+def leaderboards(settings: Settings, samples: Samples, classical: Baselines, zoo: Zoo) -> Leaderboards:
+    """Every baseline and learned model of every leg evaluated on the test split
+    (:func:`hepnb.tracks.evaluate.evaluate_rows`) and ranked (:func:`hepnb.tracks.report.leaderboard`)."""
+    rows, errors = {}, {}
+    for leg in settings.legs:
+        info = {**classical.info[leg], **{k: {"family": v["family"], "params": v["params"]}
+                                          for k, v in zoo.records[leg].items()}}
+        rows[leg], errors[leg] = evaluate.evaluate_rows(
+            {**classical.predictors[leg], **zoo.models[leg]}, info, samples.datasets[leg],
+            timing_batch=settings.timing_batch, edges_gev=settings.edges_gev, timing_s=settings.timing_s)
+    return Leaderboards(rows, errors, {leg: report.leaderboard(rows[leg]) for leg in settings.legs})
+
+
+def judge(settings: Settings, boards: Leaderboards) -> dict[str, dict[str, Any]]:
+    """The study's rule on every leg (:func:`hepnb.tracks.report.judge` at the cost :data:`COST`)."""
+    return {leg: report.judge(boards.rows[leg], cost_key=COST, errors=boards.errors[leg]) for leg in settings.legs}
+
+
+def ablations(settings: Settings, boards: Leaderboards, zoo: Zoo) -> dict[str, dict[str, Any]]:
+    """The ablation table of every leg (:func:`hepnb.tracks.report.ablation_table`)."""
+    return {leg: report.ablation_table(boards.rows[leg], zoo.records[leg], boards.errors[leg])
+            for leg in settings.legs}
+
+
+def momentum_bands(settings: Settings, boards: Leaderboards) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per leg, for the representatives (:func:`hepnb.tracks.report.representatives`): ``by_momentum`` (the
+    median per momentum band) and ``displaced_vs_prompt``."""
+    out: dict[str, dict[str, dict[str, Any]]] = {"by_momentum": {}, "displaced_vs_prompt": {}}
+    for leg in settings.legs:
+        picks = report.representatives(boards.rows[leg], cost_key=COST)
+        rows = {name: next(r for r in boards.rows[leg] if r["model"] == name) for name in picks}
+        out["by_momentum"][leg] = {name: row["by_momentum"] for name, row in rows.items()}
+        out["displaced_vs_prompt"][leg] = {name: row["displaced_vs_prompt"] for name, row in rows.items()}
+    return out
+
+
+@dataclass
+class Deployment:
+    """The best learned model of the first leg in reduced precision, and every family through ONNX."""
+
+    #: :func:`hepnb.tracks.evaluate.precision_study` of the best learned model.
+    precision: dict[str, Any]
+    #: :func:`hepnb.tracks.export.round_trip` rows.
+    onnx: list[dict[str, Any]]
+
+
+def deploy(settings: Settings, samples: Samples, classical: Baselines, zoo: Zoo, boards: Leaderboards,
+           judged: Mapping[str, Mapping[str, Any]], folder: str | Path) -> Deployment:
+    """The precision study of the first leg's best learned model, the ONNX round trip of each family (files in
+    ``folder/onnx``), and every learned model of that leg saved under ``folder/checkpoints/<leg>`` (what
+    ``benchmarks/tracks_infer.py`` times)."""
+    leg = settings.first_leg
+    best = judged[leg]["best_learned"]
+    precision = evaluate.precision_study(zoo.models[leg][best], samples.datasets[leg], batch=settings.timing_batch)
+    onnx_rows = export.round_trip({**classical.predictors[leg], **zoo.models[leg]}, boards.rows[leg],
+                                  samples.datasets[leg], Path(folder) / "onnx")
+    for name, model in zoo.models[leg].items():
+        training.save_extrapolator(model, Path(folder) / "checkpoints" / leg / name)
+    return Deployment(precision, onnx_rows)
+
+
+def transport_checks(settings: Settings, samples: Samples, classical: Baselines, zoo: Zoo,
+                     judged: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """On the first leg: the transport Jacobian of the best learned model and of the RK4-N with the most steps
+    against finite differences of the float64 reference, for a track near the median momentum
+    (:func:`hepnb.tracks.evaluate.jacobian_comparison`), and the polarity check of the best learned model
+    (:func:`hepnb.tracks.evaluate.polarity_check`).
 
     Returns
     -------
     dict
-        ``train``, ``val``, ``test``: each ``start`` (N, 5) float32 (what models see), ``start64`` and ``end``
-        (N, 5) float64 (the reference), ``p_gev`` and ``displaced``; ``stats`` (input mean and std, (q/p)_rms of
-        the training set); ``setting``; ``sizes`` and ``simulate_s``.
+        ``jacobian`` (model → comparison) and ``polarity``.
     """
-    total = n_train + n_val + n_test
-    if min(n_train, n_val, n_test) < 1:
-        msg = f"n_train, n_val and n_test must be >= 1, found {n_train}, {n_val}, {n_test}"
-        raise ValueError(msg)
-    t0 = time.perf_counter()
-    data = generate_tracks(total, leg=leg, physics=physics, seed=seed, p_range_gev=p_range_gev,
-                           displaced_fraction=displaced_fraction, field_map=field_map)
-    simulate_s = time.perf_counter() - t0
-    parts = np.split(np.arange(total), [n_train, n_train + n_val])
+    leg = settings.first_leg
+    data = samples.datasets[leg]
+    st = data["setting"]
+    test = data["test"]
+    track = test["start64"][np.argmin(np.abs(test["p_gev"] - np.median(test["p_gev"])))].copy()
 
-    def split(idx: np.ndarray) -> dict[str, np.ndarray]:
-        return {"start": data["start"][idx].astype(np.float32), "start64": data["start"][idx],
-                "end": data["end"][idx], "p_gev": data["p_gev"][idx], "displaced": data["displaced"][idx]}
+    def reference_fn(states: np.ndarray) -> np.ndarray:
+        return reference(states, st.z0_mm, st.z1_mm, field=st.field)
 
-    train = split(parts[0])
-    s = train["start64"]
-    stats = {"in_mean": s.mean(0), "in_std": s.std(0) + 1e-12, "qop_rms": float(np.sqrt(np.mean(s[:, 4] ** 2)))}
-    return {"train": train, "val": split(parts[1]), "test": split(parts[2]), "stats": stats, "setting": data["setting"],
-            "sizes": {"train": n_train, "val": n_val, "test": n_test}, "simulate_s": simulate_s}
+    best = judged[leg]["best_learned"]
+    rk4_name = f"rk4_{max(settings.rk4_steps)}"
+    jacobian = {best: evaluate.jacobian_comparison(zoo.models[leg][best], reference_fn, track),
+                rk4_name: evaluate.jacobian_comparison(classical.predictors[leg][rk4_name], reference_fn, track)}
+    polarity = evaluate.polarity_check(zoo.models[leg][best], data, n_tracks=min(2000, settings.n_test))
+    return {"jacobian": jacobian, "polarity": polarity}
 
 
+def original_setting(settings: Settings, boards: Leaderboards) -> dict[str, float]:
+    """The straight line's median miss (µm) in the original study's setting (its generator, field, ranges and
+    units bug) and in the correct physics of the first leg.
+
+    Returns
+    -------
+    dict
+        ``original_line_um`` (median over ``min(2000, n_test)`` tracks of the original's sample) and
+        ``correct_line_um`` (the straight line's row of the first leg's leaderboard).
+    """
+    import jax.numpy as jnp
+
+    from hepnb.tracks.bases import LineBase
+
+    sample = generate_tracks(min(2000, settings.n_test), physics="original", seed=settings.seed)
+    line = LineBase(sample["setting"].dz_mm)(jnp.asarray(sample["start"]))
+    original_um = evaluate.position_error_um(np.asarray(line), sample["end"])
+    correct_um = next(r for r in boards.rows[settings.first_leg] if r["model"] == "straight_line")["pos_median_um"]
+    return {"original_line_um": float(np.median(original_um)), "correct_line_um": float(correct_um)}

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from hepnb.book.numbers import format_with_uncertainty
-from hepnb.book.prose import describe_difference
+from hepnb.book.prose import describe_difference, glue, sample_sentence
 from hepnb.tracks.evaluate import (
     compare_with_curve,
     compare_with_rk4,
@@ -23,11 +23,166 @@ from hepnb.tracks.evaluate import (
     pareto_front,
 )
 
-__all__ = ["LEARNED", "ablation_table", "conclusions_markdown", "convergence_markdown", "headline", "judge",
-           "judgement_markdown", "leaderboard", "representatives", "summary"]
+__all__ = [
+    "LEADERBOARD_COLUMNS",
+    "LEARNED",
+    "LINE_ACCEPTANCE_MRAD",
+    "ablation_displays",
+    "ablation_table",
+    "conclusions_markdown",
+    "convergence_markdown",
+    "convergence_table",
+    "displaced_table",
+    "glue_baselines",
+    "glue_field",
+    "glue_original",
+    "glue_tracks",
+    "headline",
+    "jacobian_table",
+    "judge",
+    "judgement_markdown",
+    "leaderboard",
+    "leaderboard_displays",
+    "onnx_table",
+    "polarity_table",
+    "precision_table",
+    "representatives",
+    "results_metrics",
+    "sample_markdown",
+    "summary",
+    "tracks_table",
+]
 
 #: Families of learned models.
 LEARNED = ("mlp", "rkpinn")
+#: The columns of the shown leaderboards.
+LEADERBOARD_COLUMNS = ("model", "family", "params", "pos_median_um", "pos_median_err_um", "pos_p95_um",
+                       "slope_median_mrad", "cpu_ns_per_track_large", "ns_per_track_b1")
+#: The acceptance of the straight lines of the field check, mrad (:func:`hepnb.tracks.field.dipole_checks`).
+LINE_ACCEPTANCE_MRAD = {"tx_max_mrad": 300.0, "ty_max_mrad": 250.0}
+
+
+def _glue_all(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Glue every value under its name (not displayed) for the page's markdown; return them."""
+    for name, value in values.items():
+        glue(name, value, display=False)
+    return dict(values)
+
+
+# Data
+
+
+def sample_markdown(profile: str, sizes: Mapping[str, int], legs: Sequence[str], labels: Mapping[str, str], *,
+                    steps: int, rkpinn_steps: int, batch_size: int) -> Any:
+    """The page's opening line: profile, sample sizes per leg, legs, training steps and batch (a Markdown)."""
+    from IPython.display import Markdown
+
+    return Markdown(sample_sentence(profile, {f"{what} tracks per leg": n for what, n in sizes.items()},
+                                    note=f"Legs: {', '.join(labels[leg] for leg in legs)}; learned models trained "
+                                         f"for {steps:,} steps (RK-PINN {rkpinn_steps:,}), batch {batch_size}."))
+
+
+def glue_field(checks: Mapping[str, Any], grid_mm: float) -> dict[str, Any]:
+    """Glue the field section's numbers (:func:`hepnb.tracks.field.dipole_checks` of the map, its grid step)."""
+    return _glue_all({"grid_mm": grid_mm, "integral_t_m": abs(checks["integral_on_axis_t_m"]), **LINE_ACCEPTANCE_MRAD,
+                      "line_rel_lo_pct": 100 * checks["line_integral_rel"][0],
+                      "line_rel_hi_pct": 100 * checks["line_integral_rel"][1],
+                      "b_max_t": checks["max_b_acceptance_t"], "peak_t": checks["peak_t"],
+                      "z_peak_m": checks["z_peak_mm"] / 1e3, "by_velo_t": abs(checks["by_on_axis_t"]["velo_end"])})
+
+
+def glue_baselines(poly_degrees: Sequence[int]) -> dict[str, Any]:
+    """Glue the method's numbers: the lowest and highest polynomial degree."""
+    return _glue_all({"poly_min": min(poly_degrees), "poly_max": max(poly_degrees)})
+
+
+def glue_tracks(convergence: Sequence[Mapping[str, Any]], *, displaced_fraction: float,
+                p_range_gev: tuple[float, float]) -> dict[str, Any]:
+    """Glue the tracks section's numbers: the displaced fraction, the momentum range and the reference's own error
+    (the last row of :func:`hepnb.tracks.evaluate.rk4_convergence`)."""
+    return _glue_all({"displaced_pct": 100 * displaced_fraction, "p_min": p_range_gev[0], "p_max": p_range_gev[1],
+                      "ref_err_um": convergence[-1]["median_um_float64"]})
+
+
+def tracks_table(datasets: Mapping[str, Mapping[str, Any]], labels: Mapping[str, str]) -> pd.DataFrame:
+    """Per leg: its planes, the median bend |Δtx| of the test tracks, the displaced fraction, the simulation time."""
+    return pd.DataFrame({labels[leg]: {
+        "z₀ → z₁ [mm]": f"{d['setting'].z0_mm:g} → {d['setting'].z1_mm:g}",
+        "median |Δtx| (bend) [mrad]": 1e3 * np.median(np.abs(d["test"]["end"][:, 2] - d["test"]["start64"][:, 2])),
+        "displaced tracks [%]": 100 * d["test"]["displaced"].mean(),
+        "simulation [s]": d["simulate_s"]} for leg, d in datasets.items()}).T
+
+
+def convergence_table(convergence: Sequence[Mapping[str, Any]]) -> Any:
+    """The RK4 convergence rows (:func:`hepnb.tracks.evaluate.rk4_convergence`) as a styled table."""
+    return pd.DataFrame(convergence).set_index("n_steps").style.format(precision=4)
+
+
+# Results
+
+
+def leaderboard_displays(boards: Mapping[str, Mapping[str, pd.DataFrame]], labels: Mapping[str, str]) -> list[Any]:
+    """Per leg, its name and its shown leaderboard (:func:`leaderboard`) in :data:`LEADERBOARD_COLUMNS`."""
+    from IPython.display import Markdown
+
+    out: list[Any] = []
+    for leg, board in boards.items():
+        out.append(Markdown(f"**{labels[leg]}**"))
+        out.append(board["shown"][list(LEADERBOARD_COLUMNS)].style.format(precision=3, thousands=",")
+                   .hide(axis="index"))
+    return out
+
+
+def ablation_displays(ablation: Mapping[str, Mapping[str, Any]], labels: Mapping[str, str]) -> list[Any]:
+    """Per leg, its name, its ablation table and its sentences (:func:`ablation_table`)."""
+    from IPython.display import Markdown
+
+    out: list[Any] = []
+    for leg, table in ablation.items():
+        out.append(Markdown(f"**{labels[leg]}**"))
+        out.append(pd.DataFrame(table["rows"]).style.format(precision=3).hide(axis="index"))
+        out.append(Markdown(table["summary"]))
+    return out
+
+
+def displaced_table(displaced: Mapping[str, Mapping[str, Any]]) -> Any:
+    """Each representative's median and count on prompt and on displaced tracks (one leg) as a styled table."""
+    kinds = ("prompt", "displaced")
+    return pd.DataFrame({name: {f"{kind} median [µm]": v[kind]["median_um"] for kind in kinds}
+                         | {f"{kind} tracks": v[kind]["count"] for kind in kinds}
+                         for name, v in displaced.items()}).T.style.format(precision=3)
+
+
+def precision_table(precision: Mapping[str, Mapping[str, Any]]) -> Any:
+    """The reduced-precision rows (:func:`hepnb.tracks.evaluate.precision_study`) as a styled table."""
+    return pd.DataFrame(precision).T[["pos_median_um", "pos_p95_um", "slope_median_mrad",
+                                      "ns_per_track"]].style.format(precision=3)
+
+
+def onnx_table(onnx_rows: Sequence[Mapping[str, Any]]) -> Any:
+    """The ONNX round-trip rows (:func:`hepnb.tracks.export.round_trip`) as a styled table."""
+    return pd.DataFrame(onnx_rows).set_index("model").style.format(precision=4)
+
+
+def jacobian_table(jacobian: Mapping[str, Mapping[str, Any]]) -> Any:
+    """The largest relative differences of each model's Jacobian from finite differences, as a styled table."""
+    return pd.DataFrame({k: {"max rel. diff (x, y, tx, ty block)": v["max_rel_diff_4x4"],
+                             "max rel. diff (q/p column)": v["max_rel_diff_qop_column"]}
+                         for k, v in jacobian.items()}).style.format(precision=4)
+
+
+def polarity_table(polarity: Mapping[str, Any]) -> Any:
+    """MagDown and MagUp (flip of q/p) accuracy of the polarity check, as a styled table."""
+    return pd.DataFrame({"MagDown": polarity["magdown"], "MagUp (flip q/p)": polarity["magup"]}).T[
+        ["pos_median_um", "pos_median_err_um", "pos_p95_um"]].style.format(precision=3)
+
+
+def glue_original(original: Mapping[str, float]) -> dict[str, Any]:
+    """Glue the original setting's numbers: the straight line's median miss there and in the correct physics
+    (mm) and their ratio."""
+    return _glue_all({"original_line_mm": original["original_line_um"] / 1e3,
+                      "correct_line_mm": original["correct_line_um"] / 1e3,
+                      "original_ratio": original["correct_line_um"] / original["original_line_um"]})
 
 
 def leaderboard(rows: Sequence[Mapping[str, Any]], top: int = 10) -> dict[str, pd.DataFrame]:
@@ -240,3 +395,36 @@ def conclusions_markdown(judged: Mapping[str, Mapping[str, Any]], ablation: Mapp
     out.append("- These statements hold for these sample sizes and step counts; the `full` profile trains on "
                "more tracks for more steps, and the cost axis is this machine's CPU.")
     return "\n".join(out)
+
+
+def results_metrics(legs: Sequence[str], labels: Mapping[str, str], sections: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``metrics`` of ``results.json`` from the page's sections.
+
+    Parameters
+    ----------
+    legs, labels
+        The legs run and how each is written.
+    sections
+        ``checks`` (the field checks), ``samples``, ``zoo``, ``boards``, ``judged``, ``ablation``, ``bands``,
+        ``deployment``, ``transport`` and ``original``: what the page's sections returned
+        (:mod:`hepnb.tracks.pipeline`).
+    """
+    records, boards = sections["zoo"].records, sections["boards"].boards
+    judged, ablation, bands = sections["judged"], sections["ablation"], sections["bands"]
+    transport, deployment = sections["transport"], sections["deployment"]
+    drop = ("by_momentum", "displaced_vs_prompt")
+    return {
+        "field": sections["checks"], "rk4_convergence": sections["samples"].convergence,
+        "legs": {leg: {"leaderboard": [{k: v for k, v in r.items() if k not in drop}
+                                       for r in boards[leg]["all"].to_dict(orient="records")],
+                       "judgement": judged[leg], "ablation": ablation[leg]["rows"],
+                       "by_momentum": bands["by_momentum"][leg],
+                       "displaced_vs_prompt": bands["displaced_vs_prompt"][leg],
+                       "learning_curves": {k: v["learning_curve"] for k, v in records[leg].items()}} for leg in legs},
+        "precision": deployment.precision, "onnx": deployment.onnx,
+        "jacobian": {k: {"max_rel_diff_4x4": v["max_rel_diff_4x4"], "max_rel_diff_qop_column": v["max_rel_diff_qop_column"],
+                         "autodiff": v["autodiff"]} for k, v in transport["jacobian"].items()},
+        "polarity": transport["polarity"],
+        "original_setting": {"straight_line_median_um": sections["original"]["original_line_um"]},
+        "summary": summary(judged, legs), "headline": headline(judged, legs, labels),
+    }

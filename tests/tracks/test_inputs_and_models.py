@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from numpy.polynomial import chebyshev
 
-from hepnb.tracks import baselines, evaluate, pipeline, training
-from hepnb.tracks.data import field_function, generate_tracks, setting
+from hepnb.tracks import baselines, evaluate, training
+from hepnb.tracks.data import TrackSample, field_function, generate_tracks, make_dataset, setting
 from hepnb.tracks.export import export_onnx, onnx_max_abs_diff, round_trip
 from hepnb.tracks.models import SIZES, LearnedExtrapolator, build_head, n_params
 from hepnb.tracks.polynomial import design_matrix, exponents
@@ -64,7 +64,7 @@ def test_zoo_spans_a_thousand_to_half_a_million_parameters() -> None:
 
 @pytest.fixture(scope="module")
 def dataset() -> dict:
-    return pipeline.make_dataset(3000, 600, 1000, leg="ut_t", seed=2)
+    return make_dataset(3000, 600, 1000, sample=TrackSample(leg="ut_t"), seed=2)
 
 
 def test_dataset_has_both_charges_displaced_tracks_and_log_uniform_momenta(dataset: dict) -> None:
