@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 from hepnb.book.results import device_description, package_versions
 from hepnb.pid.models import build_network
 from hepnb.pid.training import network_loss
-from hepnb.train import fit
+from hepnb.train import FitConfig, fit
 
 #: The issue's goal: fit's steps/s over the bare scan's.
 GOAL_RATIO = 0.9
@@ -94,8 +94,8 @@ def hepnb_fit(train: dict[str, np.ndarray], val: dict[str, np.ndarray], batch: i
     """``hepnb.train.fit`` with per-epoch validation; wall clock measured around the call, compile excluded."""
     model = build_network("dnn")
     t0 = time.perf_counter()
-    res = fit(model, _tx(), _loss(), train, val, batch_size=batch, n_epochs=epochs, monitor="val_err",
-              progress=False)
+    res = fit(model, _tx(), _loss(), train, val,
+              config=FitConfig(batch_size=batch, n_epochs=epochs, monitor="val_err", progress=False))
     outer, cpu = time.perf_counter() - t0 - res.compile_time_s, res.train_cpu_time_s
     return {"steps": res.n_steps, "wall_s": outer, "cpu_s": cpu, "train_time_s": res.train_time_s,
             "compile_s": res.compile_time_s, "compiled_reused": res.compiled_reused,

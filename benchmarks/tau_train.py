@@ -42,7 +42,7 @@ from hepnb.book.results import device_description, package_versions
 from hepnb.tau.losses import MultiTaskLoss, SingleTaskLoss
 from hepnb.tau.models import MODEL_CARD, MultiParTau, ParTConfig, SingleParTau, count_params
 from hepnb.tau.pcgrad import PCGrad
-from hepnb.train import fit
+from hepnb.train import FitConfig, fit
 
 #: Dense bf16 peak by the vendors' datasheets, TFLOP/s.
 PEAK_BF16_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0}
@@ -89,7 +89,8 @@ def step_flops(model: nnx.Module, loss_fn: Any, grad_fn: Any, batch: dict[str, n
 def time_fit(make_model: Callable[[], nnx.Module], loss_fn: Any, grad_fn: Any, data: dict[str, np.ndarray],
              batch: int, epochs: int) -> dict[str, float]:
     """One ``fit`` (no validation set): step time and jets/s, compilation excluded."""
-    res = fit(make_model(), _tx(), loss_fn, data, batch_size=batch, n_epochs=epochs, grad_fn=grad_fn, progress=False)
+    res = fit(make_model(), _tx(), loss_fn, data, config=FitConfig(batch_size=batch, n_epochs=epochs, progress=False),
+              grad_fn=grad_fn)
     return {"steps": res.n_steps, "train_time_s": res.train_time_s, "train_cpu_time_s": res.train_cpu_time_s,
             "compile_time_s": res.compile_time_s, "step_time_s": res.train_time_s / res.n_steps,
             "step_cpu_time_s": res.train_cpu_time_s / res.n_steps, "jets_per_s": res.n_steps * batch / res.train_time_s}

@@ -31,7 +31,7 @@ import optax
 from flax import nnx
 from tqdm.auto import tqdm
 
-__all__ = ["FitResult", "GradFn", "LossFn", "fit", "predict"]
+__all__ = ["EVAL_CHUNK_ROWS", "FitConfig", "FitResult", "GradFn", "LossFn", "clipped_adamw", "fit", "keep_best", "predict"]
 
 Batch = Mapping[str, jax.Array]
 #: ``loss_fn(model, batch) -> (loss, aux)`` with a scalar loss and a dict of scalar diagnostics.
@@ -39,7 +39,77 @@ LossFn = Callable[[nnx.Module, Batch], tuple[jax.Array, dict[str, jax.Array]]]
 #: ``grad_fn(model, batch) -> (loss, grads, aux)``, for gradient surgery such as PCGrad.
 GradFn = Callable[[nnx.Module, Batch], tuple[jax.Array, nnx.State, dict[str, jax.Array]]]
 
-_EVAL_CHUNK = 8192
+#: Rows per chunk of the validation pass of :func:`fit` (the validation set is evaluated in chunks of this size).
+EVAL_CHUNK_ROWS = 8192
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """How :func:`fit` trains.
+
+    Attributes
+    ----------
+    batch_size, n_epochs
+        Mini-batch size (the remainder of each shuffled epoch is dropped) and maximum number of epochs.
+    patience
+        Stop after this many epochs without improvement of ``monitor``; ``None`` runs all epochs.
+    seed
+        Seed of the shuffling.
+    monitor
+        ``"val_loss"``, ``"train_loss"`` or ``"val_<aux>"``/``"train_<aux>"``; lower is better.
+    checkpoint_dir
+        If given, the kept weights are saved there with orbax (:func:`hepnb.checkpoint.save_model`).
+    progress
+        Show a tqdm bar over epochs.
+    restore_best
+        Keep the weights of the best epoch (by ``monitor``); ``False`` keeps the last epoch's, e.g. to run a
+        learning-rate schedule to its end (``best_epoch`` is still recorded).
+    """
+
+    batch_size: int
+    n_epochs: int
+    patience: int | None = None
+    seed: int = 0
+    monitor: str = "val_loss"
+    checkpoint_dir: str | Path | None = None
+    progress: bool = True
+    restore_best: bool = True
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.n_epochs < 1:
+            msg = f"batch_size and n_epochs must be >= 1, found {self.batch_size} and {self.n_epochs}"
+            raise ValueError(msg)
+
+
+def clipped_adamw(learning_rate: float | optax.Schedule, *, weight_decay: float,
+                  clip_norm: float = 1.0) -> optax.GradientTransformation:
+    """AdamW after clipping the gradients' global norm at ``clip_norm``: the optimiser of the networks trained with
+    a learning-rate schedule (the vmapped stacks of :func:`hepnb.tracks.training.fit_heads`).
+
+    Parameters
+    ----------
+    learning_rate
+        A constant or an optax schedule of the optimiser step.
+    weight_decay
+        AdamW's decoupled weight decay.
+    clip_norm
+        Largest global norm of the gradients.
+    """
+    return optax.chain(optax.clip_by_global_norm(clip_norm), optax.adamw(learning_rate, weight_decay=weight_decay))
+
+
+def keep_best(improved: jax.Array, new: Any, best: Any) -> Any:
+    """The tree ``new`` where ``improved``, else ``best`` (traceable): the kept weights of a training loop.
+
+    ``improved`` is a scalar (one model: :func:`fit`) or one flag per model along the leading axis of every leaf
+    (a vmapped stack of models: :func:`hepnb.tracks.training.fit_heads`).
+    """
+    mask = jnp.asarray(improved)
+
+    def pick(a: jax.Array, b: jax.Array) -> jax.Array:
+        return jnp.where(mask.reshape(mask.shape + (1,) * (jnp.ndim(a) - mask.ndim)), a, b)
+
+    return jax.tree.map(pick, new, best)
 
 
 @dataclass
@@ -167,7 +237,7 @@ def _epoch(graphdef: Any, loss_fn: LossFn, grad_fn: GradFn | None, n_batches: in
     best_value, best_state = best
     improved = record[monitor] < best_value
     best = (jnp.where(improved, record[monitor], best_value),
-            jax.tree.map(lambda new, old: jnp.where(improved, new, old), state[0], best_state))
+            keep_best(improved, state[0], best_state))
     return state, best, record
 
 
@@ -201,8 +271,8 @@ def _compiled_epoch(static: tuple[Any, ...], *args: Any) -> tuple[Any, float, bo
 
 
 def _val_chunks(val: Batch, n_rows: int) -> tuple[Batch | None, Batch | None]:
-    """``val`` as equal chunks of at most :data:`_EVAL_CHUNK` rows plus the remainder (made once per fit)."""
-    chunk = min(_EVAL_CHUNK, n_rows)
+    """``val`` as equal chunks of at most :data:`EVAL_CHUNK_ROWS` rows plus the remainder (made once per fit)."""
+    chunk = min(EVAL_CHUNK_ROWS, n_rows)
     n_full = n_rows // chunk
     head = jax.tree.map(lambda a: a[: n_full * chunk].reshape(n_full, chunk, *a.shape[1:]), val)
     tail = jax.tree.map(lambda a: a[n_full * chunk:], val) if n_rows > n_full * chunk else None
@@ -216,15 +286,8 @@ def fit(
     train: Mapping[str, Any],
     val: Mapping[str, Any] | None = None,
     *,
-    batch_size: int,
-    n_epochs: int,
-    patience: int | None = None,
-    seed: int = 0,
+    config: FitConfig,
     grad_fn: GradFn | None = None,
-    monitor: str = "val_loss",
-    checkpoint_dir: str | Path | None = None,
-    progress: bool = True,
-    restore_best: bool = True,
 ) -> FitResult:
     """Train ``model`` in place with epochs fused into one ``lax.scan`` each.
 
@@ -241,24 +304,12 @@ def fit(
     train, val
         Dicts of arrays with a common leading dimension. ``val`` drives early stopping and the choice
         of the kept epoch; without it the training loss is monitored.
-    batch_size, n_epochs
-        Mini-batch size (the remainder of each shuffled epoch is dropped) and maximum number of epochs.
-    patience
-        Stop after this many epochs without improvement of ``monitor``; ``None`` runs all epochs.
-    seed
-        Seed of the shuffling.
+    config
+        Batch size, epochs, patience, seed, the monitored quantity, checkpoint folder, progress bar and whether
+        the best epoch's weights are kept (:class:`FitConfig`).
     grad_fn
         Optional replacement of the gradient computation, ``grad_fn(model, batch) -> (loss, grads,
         aux)``, e.g. PCGrad over several task losses.
-    monitor
-        ``"val_loss"``, ``"train_loss"`` or ``"val_<aux>"``/``"train_<aux>"``; lower is better.
-    checkpoint_dir
-        If given, the kept weights are saved there with orbax (:func:`hepnb.checkpoint.save_model`).
-    progress
-        Show a tqdm bar over epochs.
-    restore_best
-        Keep the weights of the best epoch (by ``monitor``); ``False`` keeps the last epoch's, e.g. to run a
-        learning-rate schedule to its end (``best_epoch`` is still recorded).
 
     Returns
     -------
@@ -274,9 +325,9 @@ def fit(
     epoch is reused by later fits of the same model on data of the same shapes. ``train_time_s`` counts the
     whole epoch loop, validation included, so ``steps_per_s`` is what a user of ``fit`` gets.
     """
-    if batch_size < 1 or n_epochs < 1:
-        msg = f"batch_size and n_epochs must be >= 1, found {batch_size} and {n_epochs}"
-        raise ValueError(msg)
+    batch_size, n_epochs, patience, seed = config.batch_size, config.n_epochs, config.patience, config.seed
+    monitor, checkpoint_dir, progress, restore_best = (config.monitor, config.checkpoint_dir, config.progress,
+                                                       config.restore_best)
     n_train = _check_data("train", train, batch_size)
     n_val = _check_data("val", val, 1) if val is not None else 0
     if val is None and monitor.startswith("val_"):

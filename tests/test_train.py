@@ -11,7 +11,7 @@ from flax import nnx
 
 from hepnb import train as train_module
 from hepnb.checkpoint import load_model, save_model
-from hepnb.train import fit, predict
+from hepnb.train import FitConfig, clipped_adamw, fit, keep_best, predict
 
 
 class Net(nnx.Module):
@@ -39,7 +39,8 @@ def _data(n: int, seed: int = 0) -> dict[str, np.ndarray]:
 
 def test_fit_learns_and_keeps_the_best_epoch() -> None:
     model = Net(rngs=nnx.Rngs(0))
-    res = fit(model, optax.adam(3e-3), xent, _data(4096), _data(2048, 1), batch_size=128, n_epochs=6, progress=False)
+    res = fit(model, optax.adam(3e-3), xent, _data(4096), _data(2048, 1),
+        config=FitConfig(batch_size=128, n_epochs=6, progress=False))
     assert res.n_epochs_run == 6 and res.n_steps == 6 * 32
     assert res.history["val_acc"][-1] > 0.93
     assert res.best_epoch == int(np.argmin(res.history["val_loss"]))
@@ -52,7 +53,8 @@ def test_same_seed_same_weights() -> None:
     outs = []
     for _ in range(2):
         model = Net(rngs=nnx.Rngs(1))
-        fit(model, optax.sgd(0.05), xent, _data(1024), batch_size=64, n_epochs=2, seed=9, progress=False)
+        fit(model, optax.sgd(0.05), xent, _data(1024),
+            config=FitConfig(batch_size=64, n_epochs=2, seed=9, progress=False))
         outs.append(np.asarray(predict(model, _data(64, 3)["x"])))
     np.testing.assert_array_equal(outs[0], outs[1])
 
@@ -67,7 +69,7 @@ def test_scanned_epoch_equals_explicit_steps() -> None:
     def loss(m: nnx.Linear, b: dict[str, jax.Array]) -> tuple[jax.Array, dict[str, jax.Array]]:
         return optax.softmax_cross_entropy_with_integer_labels(m(b["x"]), b["y"]).mean(), {}
 
-    fit(model, optax.sgd(0.1), loss, data, batch_size=64, n_epochs=1, seed=4, progress=False)
+    fit(model, optax.sgd(0.1), loss, data, config=FitConfig(batch_size=64, n_epochs=1, seed=4, progress=False))
     _, sub = jax.random.split(key)
     order = np.asarray(jax.random.permutation(sub, 256)).reshape(4, 64)
     for idx in order:
@@ -82,10 +84,11 @@ def test_early_stopping_and_divergence() -> None:
         return optax.softmax_cross_entropy_with_integer_labels(m(b["x"]), b["y"]).mean(), {}
 
     res = fit(nnx.Linear(4, 2, rngs=nnx.Rngs(0)), optax.sgd(0.0), linear_xent, _data(512), _data(256, 1),
-              batch_size=64, n_epochs=20, patience=2, progress=False)
+        config=FitConfig(batch_size=64, n_epochs=20, patience=2, progress=False))
     assert res.n_epochs_run == 3  # lr 0: the validation loss never improves after the first epoch
     with pytest.raises(FloatingPointError, match="diverged"):
-        fit(Net(rngs=nnx.Rngs(0)), optax.sgd(1e30), xent, _data(512), batch_size=64, n_epochs=5, progress=False)
+        fit(Net(rngs=nnx.Rngs(0)), optax.sgd(1e30), xent, _data(512),
+            config=FitConfig(batch_size=64, n_epochs=5, progress=False))
 
 
 def test_custom_grad_fn_is_used() -> None:
@@ -95,25 +98,27 @@ def test_custom_grad_fn_is_used() -> None:
 
     model = Net(rngs=nnx.Rngs(0))
     before = np.asarray(model.hidden.kernel[...]).copy()
-    fit(model, optax.sgd(0.5), xent, _data(256), batch_size=64, n_epochs=1, grad_fn=zero_grads, progress=False)
+    fit(model, optax.sgd(0.5), xent, _data(256),
+        config=FitConfig(batch_size=64, n_epochs=1, progress=False), grad_fn=zero_grads)
     np.testing.assert_array_equal(model.hidden.kernel[...], before)
 
 
 def test_input_checks() -> None:
     model = Net(rngs=nnx.Rngs(0))
     with pytest.raises(ValueError, match="same number of rows"):
-        fit(model, optax.sgd(0.1), xent, {"x": np.zeros((10, 4)), "y": np.zeros(9)}, batch_size=2, n_epochs=1)
+        fit(model, optax.sgd(0.1), xent, {"x": np.zeros((10, 4)), "y": np.zeros(9)},
+            config=FitConfig(batch_size=2, n_epochs=1))
     with pytest.raises(ValueError, match="fewer than the 64 needed"):
-        fit(model, optax.sgd(0.1), xent, _data(10), batch_size=64, n_epochs=1)
+        fit(model, optax.sgd(0.1), xent, _data(10), config=FitConfig(batch_size=64, n_epochs=1))
     with pytest.raises(ValueError, match="monitor 'val_auc'"):
-        fit(model, optax.sgd(0.1), xent, _data(128), _data(64), batch_size=64, n_epochs=1, monitor="val_auc",
-            progress=False)
+        fit(model, optax.sgd(0.1), xent, _data(128), _data(64),
+            config=FitConfig(batch_size=64, n_epochs=1, monitor="val_auc", progress=False))
 
 
 def test_checkpoint_roundtrip_and_wrong_architecture(tmp_path: Path) -> None:
     model = Net(rngs=nnx.Rngs(0))
-    fit(model, optax.adam(1e-2), xent, _data(512), batch_size=64, n_epochs=1, progress=False,
-        checkpoint_dir=tmp_path / "ckpt")
+    fit(model, optax.adam(1e-2), xent, _data(512),
+        config=FitConfig(batch_size=64, n_epochs=1, progress=False, checkpoint_dir=tmp_path / "ckpt"))
     restored = load_model(lambda: Net(rngs=nnx.Rngs(5)), tmp_path / "ckpt")
     x = _data(100, 2)["x"]
     np.testing.assert_array_equal(predict(restored, x), predict(model, x))
@@ -126,10 +131,10 @@ def test_checkpoint_roundtrip_and_wrong_architecture(tmp_path: Path) -> None:
 
 def test_validation_in_chunks_is_the_whole_set_mean(monkeypatch: pytest.MonkeyPatch) -> None:
     """Equal chunks plus a smaller remainder, weighted by rows: the mean over the whole validation set."""
-    monkeypatch.setattr(train_module, "_EVAL_CHUNK", 96)
+    monkeypatch.setattr(train_module, "EVAL_CHUNK_ROWS", 96)
     val = _data(250, 1)  # two chunks of 96 and a remainder of 58
     model = Net(rngs=nnx.Rngs(0))
-    res = fit(model, optax.sgd(0.0), xent, _data(256), val, batch_size=64, n_epochs=1, progress=False)
+    res = fit(model, optax.sgd(0.0), xent, _data(256), val, config=FitConfig(batch_size=64, n_epochs=1, progress=False))
     model.eval()
     loss, aux = xent(model, {k: jnp.asarray(v) for k, v in val.items()})
     assert res.history["val_loss"][0] == pytest.approx(float(loss), rel=1e-5)
@@ -139,11 +144,42 @@ def test_validation_in_chunks_is_the_whole_set_mean(monkeypatch: pytest.MonkeyPa
 def test_second_fit_reuses_the_compiled_epoch_and_leaves_arrays_valid() -> None:
     model = Net(rngs=nnx.Rngs(0))
     kernel = model.hidden.kernel[...]  # the epoch call donates its state: the model's own arrays must survive
-    fit(model, optax.adam(1e-3), xent, _data(512), _data(128, 1), batch_size=64, n_epochs=1, progress=False)
+    fit(model, optax.adam(1e-3), xent, _data(512), _data(128, 1),
+        config=FitConfig(batch_size=64, n_epochs=1, progress=False))
     np.testing.assert_array_equal(np.asarray(kernel), np.asarray(kernel))  # not deleted
-    again = fit(Net(rngs=nnx.Rngs(3)), optax.adam(1e-3), xent, _data(512, 2), _data(128, 3), batch_size=64,
-                n_epochs=1, progress=False)
+    again = fit(Net(rngs=nnx.Rngs(3)), optax.adam(1e-3), xent, _data(512, 2), _data(128, 3),
+        config=FitConfig(batch_size=64, n_epochs=1, progress=False))
     assert again.compiled_reused  # same program (a new but equal optax chain): no recompilation
-    other = fit(Net(rngs=nnx.Rngs(3)), optax.adam(1e-3), xent, _data(512, 2), _data(128, 3), batch_size=32,
-                n_epochs=1, progress=False)
+    other = fit(Net(rngs=nnx.Rngs(3)), optax.adam(1e-3), xent, _data(512, 2), _data(128, 3),
+        config=FitConfig(batch_size=32, n_epochs=1, progress=False))
     assert not other.compiled_reused  # another batch size is another program
+
+
+def test_fit_config_refuses_empty_training() -> None:
+    with pytest.raises(ValueError, match="batch_size and n_epochs must be >= 1"):
+        FitConfig(batch_size=0, n_epochs=1)
+    with pytest.raises(ValueError, match="batch_size and n_epochs must be >= 1"):
+        FitConfig(batch_size=8, n_epochs=0)
+
+
+def test_keep_best_one_model_and_a_stack() -> None:
+    new = {"w": jnp.ones((3, 2)), "b": jnp.ones(3)}
+    old = {"w": jnp.zeros((3, 2)), "b": jnp.zeros(3)}
+    one = keep_best(jnp.asarray(True), new, old)
+    np.testing.assert_array_equal(one["w"], new["w"])
+    assert one["w"].shape == (3, 2) and one["b"].shape == (3,)
+    stack = keep_best(np.array([True, False, True]), new, old)
+    np.testing.assert_array_equal(stack["w"], [[1, 1], [0, 0], [1, 1]])
+    np.testing.assert_array_equal(stack["b"], [1, 0, 1])
+
+
+def test_clipped_adamw_is_adamw_after_global_norm_clipping() -> None:
+    tx = clipped_adamw(1e-2, weight_decay=0.1, clip_norm=0.5)
+    reference = optax.chain(optax.clip_by_global_norm(0.5), optax.adamw(1e-2, weight_decay=0.1))
+    params = {"w": jnp.arange(4.0)}
+    state, ref_state = tx.init(params), reference.init(params)
+    for grads in ({"w": jnp.full(4, 30.0)}, {"w": jnp.array([0.01, -0.02, 0.0, 0.03])}, {"w": jnp.full(4, -7.0)}):
+        updates, state = tx.update(grads, state, params)
+        expected, ref_state = reference.update(grads, ref_state, params)
+        np.testing.assert_array_equal(updates["w"], expected["w"])
+        params = optax.apply_updates(params, updates)

@@ -28,7 +28,7 @@ from hepnb.pid.constants import O2_TOF_P_MIN_GEV
 from hepnb.pid.models import NETWORKS, build_network, focal_loss, network_settings
 from hepnb.pid.protocols import Prepared, prepare_cell, protocol_spec
 from hepnb.pid.selection import blank_tof, features, labels, momentum_range
-from hepnb.train import fit, predict
+from hepnb.train import FitConfig, fit, predict
 
 __all__ = [
     "TREES",
@@ -152,9 +152,8 @@ def train_network(name: str, data: Prepared, config: TrainingConfig, *, range_na
     model = build_network(name, seed=config.seed, range_name=range_name)
     result = fit(model, optax.adam(settings.learning_rate * config.lr_scale), network_loss(settings.focal_alpha, 2.5),
                  {k: data.train[k] for k in _FIT_COLUMNS}, {k: data.val[k] for k in _FIT_COLUMNS},
-                 batch_size=config.batch_size, n_epochs=config.epochs, patience=config.patience, seed=config.seed,
-                 monitor="val_err",
-                 checkpoint_dir=checkpoint_dir, progress=False)
+                 config=FitConfig(batch_size=config.batch_size, n_epochs=config.epochs, patience=config.patience,
+                                  seed=config.seed, monitor="val_err", checkpoint_dir=checkpoint_dir, progress=False))
     return model, {"train_time_s": result.train_time_s + result.compile_time_s, "compile_time_s": result.compile_time_s,
                    "best_epoch": result.best_epoch, "epochs_run": result.n_epochs_run,
                    "steps_per_s": result.steps_per_s, "val_err_history": result.history.get("val_err", [])}

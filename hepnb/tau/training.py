@@ -25,7 +25,7 @@ from hepnb.tau.losses import TASK_WEIGHTS, MultiTaskLoss, SingleTaskLoss
 from hepnb.tau.models import TASKS, DeepSets, MultiParTau, ParTConfig, SingleParTau, count_params, kinematic_scale
 from hepnb.tau.pcgrad import PCGrad
 from hepnb.tau.pretrain import MaskedParticleLoss, MaskedParticleModel, transfer_backbone
-from hepnb.train import FitResult, fit, predict
+from hepnb.train import FitConfig, FitResult, fit, predict
 
 __all__ = [
     "PART_SIZES",
@@ -177,8 +177,8 @@ def _train(model: nnx.Module, loss_fn: Any, data: TauData, *, epochs: int, batch
     per_epoch = max(n_train // batch_size, 1)
     n_steps = epochs * per_epoch
     result = fit(model, _optimizer(lr, n_steps), loss_fn, train_arrays, _train_arrays(reference_jets(data.val)),
-                 batch_size=batch_size,
-                 n_epochs=epochs, seed=seed, grad_fn=grad_fn, progress=False, restore_best=False)
+                 config=FitConfig(batch_size=batch_size, n_epochs=epochs, seed=seed, progress=False, restore_best=False),
+                 grad_fn=grad_fn)
     jets_per_s = result.n_steps * batch_size / result.train_time_s if result.train_time_s > 0 else float("nan")
     return Trained(model=model, fit=result, n_params=count_params(model), jets_per_s=jets_per_s,
                    n_train=n_train if n_labelled is None else n_labelled)

@@ -41,7 +41,7 @@ from hepnb.tracks.evaluate import predict_batched
 from hepnb.tracks.models import Head, LearnedExtrapolator, build_head, n_params
 from hepnb.tracks.polynomial import PolynomialExtrapolator
 from hepnb.tracks.propagate import derivatives
-from hepnb.train import FitResult
+from hepnb.train import FitResult, clipped_adamw, keep_best
 
 __all__ = [
     "Schedule",
@@ -99,7 +99,7 @@ class Schedule:
         warmup = max(1, int(self.warmup_frac * self.steps))
         lr = optax.warmup_cosine_decay_schedule(0.0, self.lr, warmup, max(self.steps, warmup + 1),
                                                 self.lr * self.end_lr_ratio)
-        return optax.chain(optax.clip_by_global_norm(self.clip_norm), optax.adamw(lr, weight_decay=self.weight_decay))
+        return clipped_adamw(lr, weight_decay=self.weight_decay, clip_norm=self.clip_norm)
 
 
 def target_stats(start: np.ndarray, end: np.ndarray, base_end: np.ndarray, *, per_qop: bool = True) -> dict[str, Any]:
@@ -270,9 +270,7 @@ def fit_heads(heads: Sequence[Head], train: dict[str, Any], val: dict[str, Any],
         better = med < best
         if better.any():
             best = np.where(better, med, best)
-            mask = jnp.asarray(better)
-            best_params = jax.tree.map(lambda new, old, mask=mask: jnp.where(mask.reshape(-1, *[1] * (new.ndim - 1)), new, old),
-                                       params, best_params)
+            best_params = keep_best(better, params, best_params)
             best_step = [done if b else s for b, s in zip(better, best_step, strict=True)]
         history["step"].append(done)
         history["train_loss"].append(loss)
