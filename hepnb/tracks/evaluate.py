@@ -195,7 +195,7 @@ def by_momentum(err_um: np.ndarray, p_gev: np.ndarray, edges_gev: Sequence[float
 
 def error_vs_momentum(fn: Callable[[Array], Array], dataset: dict[str, Any],
                       edges_gev: Sequence[float], split: str = "test") -> dict[str, list[float]]:
-    """:func:`by_momentum` of ``fn`` on a split of a dataset (``pipeline.make_dataset``)."""
+    """:func:`by_momentum` of ``fn`` on a split of a dataset (:func:`hepnb.tracks.data.make_dataset`)."""
     part = dataset[split]
     pred = np.asarray(jax.jit(fn)(jnp.asarray(part["start"], jnp.float32)))
     return by_momentum(position_error_um(pred, part["end"]), part["p_gev"], edges_gev)
