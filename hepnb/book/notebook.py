@@ -18,11 +18,11 @@ import os
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
-__all__ = ["RUNNER_PARAMETERS", "Page"]
+__all__ = ["RUNNER_PARAMETERS", "Page", "PageSettings"]
 
 #: Parameters that every study notebook has and that the runner sets; they are the run's, not the study's.
 RUNNER_PARAMETERS = ("profile", "results_dir")
@@ -99,3 +99,25 @@ class Page:
         timings = {**self.timings_s, "total": time.perf_counter() - self._start}
         return save_results(self.study, self.profile, params=self.parameters(namespace), metrics=metrics,
                             timings_s=timings, results_dir=self.results_dir)
+
+
+
+
+class PageSettings:
+    """Base of a study page's frozen ``Settings`` dataclass: its fields are the page's parameters.
+
+    A study declares ``@dataclass(frozen=True) class Settings(PageSettings)`` with one field per parameter the
+    package needs and builds it with :meth:`from_parameters` from :meth:`Page.parameters`.
+    """
+
+    @classmethod
+    def from_parameters(cls, parameters: Mapping[str, Any]) -> Self:
+        """The settings from the page's declared parameters (lists become tuples; other names are ignored).
+
+        Raises
+        ------
+        KeyError
+            A setting is missing from ``parameters``.
+        """
+        values = {f.name: parameters[f.name] for f in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from hepnb.book.notebook import PageSettings
 from hepnb.pid.constants import O2_TOF_P_MIN_GEV, SPECIES
 from hepnb.pid.training import TREES, Grid, TrainingConfig
 
@@ -53,7 +54,7 @@ CONTAMINATION_P_EDGES_GEV = (0.2, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0)
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(PageSettings):
     """The page's parameters, as its ``parameters`` cell declares them (see the notebook for each one's meaning).
 
     Build it with :meth:`from_parameters` from :meth:`hepnb.book.notebook.Page.parameters`.
@@ -80,18 +81,6 @@ class Settings:
     n_core: int
     n_emulated: int
     seed: int
-
-    @classmethod
-    def from_parameters(cls, parameters: Mapping[str, Any]) -> Settings:
-        """The settings from the page's declared parameters (lists become tuples; other names are ignored).
-
-        Raises
-        ------
-        KeyError
-            A setting is missing from ``parameters``.
-        """
-        values = {f.name: parameters[f.name] for f in fields(cls)}
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
     @property
     def simulated(self) -> bool:

@@ -30,13 +30,14 @@ EVENT_BYTES = 2000
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from hepnb.tau.data import simulate, write_jets
+    from hepnb.compute.chunks import ChunkRun
+    from hepnb.tau.data import EventCounts, simulate, write_jets
 
     n_chunks = -(-args.tau_events // args.events_per_chunk) + -(-args.qq_events // args.events_per_chunk)
 
     def make(cache: Path, client: Any) -> Any:
-        return simulate(args.tau_events, args.qq_events, n_ll_events=args.ll_events, seed=args.seed, cache_dir=cache,
-                        events_per_chunk=args.events_per_chunk, workers=1, client=client,
+        events = EventCounts(args.tau_events, args.qq_events, args.ll_events, args.events_per_chunk)
+        return simulate(events, seed=args.seed, cache_dir=cache, run=ChunkRun(client=client),
                         hepmc_dir=args.hepmc_dir).jets
 
     spec = GeneratorSpec(name="tau", n_rows=args.tau_events + args.qq_events + 2 * args.ll_events,

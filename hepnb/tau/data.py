@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -33,10 +33,7 @@ from hepnb.tau import constants
 from hepnb.tau.events import MAX_PYTHIA_SEED, PROCESSES
 from hepnb.tau.jets import CAND_FEATURES, KIN_TARGETS, generate_jets, make_jets
 
-if TYPE_CHECKING:
-    from dask.distributed import Client
-
-__all__ = ["FILE_FIELDS", "REQUIRED_FIELDS", "JetSample", "TauData", "is_hepmc", "jet_chunk", "jets_from_hepmc",
+__all__ = ["FILE_FIELDS", "REQUIRED_FIELDS", "EventCounts", "JetSample", "TauData", "is_hepmc", "jet_chunk", "jets_from_hepmc",
            "p_theta_weights", "read_chunk", "read_jets", "read_sample", "simulate", "split", "to_tensors",
            "write_chunk", "write_jets"]
 
@@ -240,50 +237,69 @@ def jet_chunk(seed: int, index: int, *, process: str, n_events: int, hepmc_dir: 
     return generate_jets(process, n_events, seed % MAX_PYTHIA_SEED, hepmc_path=hepmc)
 
 
-def simulate(n_tau_events: int, n_qq_events: int, *, n_ll_events: int = 0, seed: int,
-             cache_dir: str | os.PathLike[str], events_per_chunk: int = 2000, workers: int | None = None,
-             client: Client | None = None, progress: bool = True,
-             hepmc_dir: str | os.PathLike[str] | None = None) -> JetSample:
-    """Z → ττ, Z → qq̄ and (``n_ll_events`` each) Z → ee and Z → μμ jets, in cached chunks, concatenated.
+@dataclass(frozen=True)
+class EventCounts:
+    """How many events of each process :func:`simulate` generates, and in chunks of how many.
 
-    Each chunk is one task (Dask with a ``client`` or ``workers > 1``) and one file; the jets depend only on
-    the event counts, ``seed`` and ``events_per_chunk``, not on the number of workers.
+    Attributes
+    ----------
+    n_tau, n_qq
+        Z → ττ and Z → qq̄ events (rounded up to whole chunks).
+    n_ll
+        Z → ee and Z → μμ events, each (0: none).
+    per_chunk
+        Events per chunk (one task and one cached file each).
+
+    Raises
+    ------
+    ValueError
+        A count below 1 (``n_ll`` below 0).
+    """
+
+    n_tau: int
+    n_qq: int
+    n_ll: int = 0
+    per_chunk: int = 2000
+
+    def __post_init__(self) -> None:
+        if self.n_tau < 1 or self.n_qq < 1 or self.per_chunk < 1 or self.n_ll < 0:
+            msg = (f"event counts and events per chunk must be >= 1 (Z -> ll events >= 0), found n_tau={self.n_tau}, "
+                   f"n_qq={self.n_qq}, n_ll={self.n_ll}, per_chunk={self.per_chunk}")
+            raise ValueError(msg)
+
+
+def simulate(events: EventCounts, *, seed: int, cache_dir: str | os.PathLike[str], run: ChunkRun | None = None,
+             hepmc_dir: str | os.PathLike[str] | None = None) -> JetSample:
+    """Z → ττ, Z → qq̄ and (``events.n_ll`` each) Z → ee and Z → μμ jets, in cached chunks, concatenated.
+
+    Each chunk is one task (Dask with ``run.client`` or ``run.workers > 1``) and one file; the jets depend only
+    on the event counts, ``seed`` and ``events.per_chunk``, not on the number of workers.
 
     Parameters
     ----------
-    n_tau_events, n_qq_events, n_ll_events
-        Events of each process (rounded up to whole chunks); Z → ee and Z → μμ get ``n_ll_events`` each.
+    events
+        Events of each process and per chunk.
     seed
         Base seed; chunk ``i`` of a process uses a seed derived from ``(seed, process, i)``.
     cache_dir
         Root of the chunk cache (a folder per process and parameter set); on a remote cluster, a folder the
         workers share.
-    events_per_chunk
-        Events per chunk.
-    workers
-        Without a client: worker processes of a temporary local cluster (default: all cores; ``1``: in this
-        process).
-    client
-        A :class:`dask.distributed.Client` (:func:`hepnb.compute.client.dask_client`) to run the chunks on.
-    progress
-        tqdm bars over the chunks.
+    run
+        Where the chunks run (:class:`hepnb.compute.chunks.ChunkRun`; its ``retries`` are Dask's default here);
+        default: a temporary local cluster of all cores, with progress bars.
     hepmc_dir
         If given, every chunk's events are also written there as HepMC3 files (one per chunk).
     """
     import awkward as ak
 
-    if n_tau_events < 1 or n_qq_events < 1 or events_per_chunk < 1 or n_ll_events < 0:
-        msg = (f"event counts and events_per_chunk must be >= 1 (n_ll_events >= 0), found n_tau_events="
-               f"{n_tau_events}, n_qq_events={n_qq_events}, n_ll_events={n_ll_events}, "
-               f"events_per_chunk={events_per_chunk}")
-        raise ValueError(msg)
+    run = ChunkRun(workers=available_cores()) if run is None else run
     jobs = []
-    counts = {"ztautau": n_tau_events, "zqq": n_qq_events, "zee": n_ll_events, "zmumu": n_ll_events}
+    counts = {"ztautau": events.n_tau, "zqq": events.n_qq, "zee": events.n_ll, "zmumu": events.n_ll}
     for offset, process in enumerate(PROCESSES):
         n_events = counts[process]
         if n_events < 1:
             continue
-        per_chunk = min(events_per_chunk, n_events)
+        per_chunk = min(events.per_chunk, n_events)
         params: dict[str, Any] = {"process": process, "n_events": per_chunk}
         if hepmc_dir is not None:
             params["hepmc_dir"] = str(Path(hepmc_dir).resolve())
@@ -291,11 +307,11 @@ def simulate(n_tau_events: int, n_qq_events: int, *, n_ll_events: int = 0, seed:
         jobs.append((seed * len(PROCESSES) + offset, params, folder, -(-n_events // per_chunk)))
     n_missing = sum(len(missing_chunks(folder, n)) for _, _, folder, n in jobs)
     jets, taus = [], []
-    n_workers = max(1, min(workers or available_cores(), n_missing))
-    with dask_client(client, workers=n_workers, from_env=False) as active:  # one cluster for all processes
+    n_workers = max(1, min(run.workers, n_missing))
+    with dask_client(run.client, workers=n_workers, from_env=False) as active:  # one cluster for all processes
         for base_seed, params, folder, n_chunks in jobs:
             paths = generate_chunks(jet_chunk, n_chunks, base_seed=base_seed, folder=folder, params=params,
-                                    run=ChunkRun(client=active, progress=progress), write=write_chunk,
+                                    run=ChunkRun(client=active, progress=run.progress), write=write_chunk,
                                     suffix=".parquet")
             for p in paths:
                 j, t = read_chunk(p)

@@ -1,18 +1,165 @@
-"""What the tau notebook calls that is neither training nor a comparison: the sample's physics checks."""
+"""The tau page, section by section: each function returns what its section of ``notebooks/tau_multitask.ipynb``
+shows (the tables and sentences are built in :mod:`hepnb.tau.report`, the figures in :mod:`hepnb.tau.plots`).
+
+The page's parameters reach the package as one :class:`Settings` (its ``parameters`` cell, as the runner set it);
+the sections then follow the page: the jets (:func:`cluster`, :func:`load`) and their physics checks
+(:func:`physics_checks`), the headline trainings and baselines (:func:`train_headline`), the models of each
+task's table (:func:`task_models`), the multi- vs single-task comparison (:func:`compare`), the evolution of
+jet networks and the data scaling (:func:`evolution`), the model sizes (:func:`model_sizes`) and the
+pre-training (:func:`pretraining`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from hepnb import kinematics
-from hepnb.tau import constants
-from hepnb.tau.data import JetSample
+from hepnb.book.notebook import PageSettings
+from hepnb.tau import baselines, constants, studies, training
+from hepnb.tau.data import JetSample, TauData
+from hepnb.tau.evaluate import tau_id_evaluation
+from hepnb.tau.models import ParTConfig
 
 __all__ = [
+    "TASKS",
+    "Evolution",
+    "Headline",
+    "Samples",
+    "Settings",
+    "Timer",
+    "cluster",
+    "compare",
+    "evolution",
+    "learning_curves",
+    "load",
+    "model_sizes",
     "physics_checks",
+    "pretraining",
+    "task_models",
+    "train_headline",
 ]
+
+#: The page's four tasks, in its order, as :mod:`hepnb.tau.evaluate` names their metrics.
+TASKS = ("tau_id", "decay_mode", "charge", "kinematics")
+
+#: A section timer: ``timer(name)`` is a context manager (:meth:`hepnb.book.notebook.Page.timer`).
+Timer = Callable[[str], AbstractContextManager[Any]]
+
+
+def _no_timer(name: str) -> AbstractContextManager[Any]:
+    return nullcontext()
+
+
+@dataclass(frozen=True)
+class Settings(PageSettings):
+    """The page's parameters, as its ``parameters`` cell declares them (see the notebook for each one's meaning).
+
+    Build it with :meth:`from_parameters` from :meth:`hepnb.book.notebook.Page.parameters`.
+    """
+
+    input_file: str
+    n_tau_events: int
+    n_qq_events: int
+    n_ll_events: int
+    events_per_chunk: int
+    bkg_per_tau: float
+    workers: int
+    scheduler: str
+    cache_dir: str
+    embed_dims: tuple[int, ...]
+    pair_dims: tuple[int, ...]
+    n_heads: int
+    n_layers: int
+    n_cls_layers: int
+    dtype: str
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    surgeries: tuple[str, ...]
+    single_tasks: tuple[str, ...]
+    n_seeds: int
+    taggers: tuple[str, ...]
+    scaling_fractions: tuple[float, ...]
+    scaling_models: tuple[str, ...]
+    sizes: tuple[str, ...]
+    size_epochs: int
+    size_train_jets: int
+    label_fractions: tuple[float, ...]
+    pretrain_epochs: int
+    label_epochs: int
+    n_test_bkg_studies: int
+    n_trees_xgb: int
+    n_boot: int
+    seed: int
+
+    @property
+    def compute_dtype(self) -> str:
+        """The networks' computation dtype: ``dtype``, or for ``"auto"`` bfloat16 on a GPU and float32 otherwise."""
+        if self.dtype != "auto":
+            return self.dtype
+        import jax
+
+        return "bfloat16" if jax.default_backend() == "gpu" else "float32"
+
+    @property
+    def model(self) -> ParTConfig:
+        """The ParT of the headline trainings."""
+        return ParTConfig(embed_dims=self.embed_dims, pair_dims=self.pair_dims, n_heads=self.n_heads,
+                          n_layers=self.n_layers, n_cls_layers=self.n_cls_layers, dtype=self.compute_dtype)
+
+    def training(self, epochs: int | None = None) -> training.TrainingConfig:
+        """The training settings (``epochs`` instead of the headline trainings' for the side studies)."""
+        return training.TrainingConfig(self.epochs if epochs is None else epochs, self.batch_size,
+                                       self.learning_rate, self.seed)
+
+
+# Data
+
+
+def cluster(settings: Settings, profile: str) -> AbstractContextManager[Any]:
+    """The Dask client that generates the jets (:func:`hepnb.compute.client.dask_client`: ``settings.scheduler``,
+    ``$HEPNB_SCHEDULER`` or a local cluster of ``settings.workers`` processes); none (``None``) when the jets
+    come from ``settings.input_file``."""
+    from hepnb.compute.client import dask_client
+
+    if settings.input_file:
+        return nullcontext(None)
+    return dask_client(settings.scheduler or None, profile=profile, workers=settings.workers or None)
+
+
+@dataclass
+class Samples:
+    """The jets of the page: all of them, their split, their physics checks and the sizes the page states."""
+
+    sample: JetSample
+    data: TauData
+    checks: dict[str, Any]
+    sizes: dict[str, int]
+
+
+def load(settings: Settings, client: Any) -> Samples:
+    """The jets of ``settings.input_file``, or generated with Pythia on ``client`` (:func:`cluster`), split into
+    training, validation and test jets, with their :func:`physics_checks`."""
+    from hepnb.compute.chunks import ChunkRun
+    from hepnb.tau.data import EventCounts, read_sample, simulate
+
+    if settings.input_file:
+        sample = read_sample(settings.input_file, seed=settings.seed)
+    else:
+        events = EventCounts(settings.n_tau_events, settings.n_qq_events, settings.n_ll_events,
+                             settings.events_per_chunk)
+        sample = simulate(events, seed=settings.seed, cache_dir=settings.cache_dir, run=ChunkRun(client=client))
+    data = training.split_sample(sample, seed=settings.seed, bkg_per_tau=settings.bkg_per_tau)
+    checks = physics_checks(sample)
+    sizes = {"τ jets": checks["n_jets"]["tau"], "q/g jets": checks["n_jets"]["qg"],
+             "training jets": len(data.train["weight"]), "test τ jets": int(np.sum(data.test["is_tau"] == 1)),
+             "test q/g jets": int(np.sum(data.test["origin"] == 0))}
+    return Samples(sample, data, checks, sizes)
 
 
 def physics_checks(sample: JetSample) -> dict[str, Any]:
@@ -52,6 +199,152 @@ def physics_checks(sample: JetSample) -> dict[str, Any]:
     return out
 
 
-# ---------------------------------------------------------------------------------------------- studies
+# Method and results
 
 
+@dataclass
+class Headline:
+    """The headline trainings and the baselines they are compared with.
+
+    Attributes
+    ----------
+    multi, best, validation
+        MultiParTau per PCGrad setting (:func:`hepnb.tau.studies.surgery_study`), the setting chosen on the
+        validation split, and the validation numbers it was chosen on.
+    single
+        SingleParTau per task (:func:`hepnb.tau.studies.single_study`).
+    xgb_score, xgb
+        The XGBoost tagger's test scores and their tau-ID evaluation.
+    base
+        The conventional estimators (:func:`hepnb.tau.baselines.evaluate_baselines`).
+    """
+
+    multi: dict[str, studies.Run]
+    best: str
+    validation: dict[str, Any]
+    single: dict[str, studies.Run]
+    xgb_score: np.ndarray
+    xgb: dict[str, Any]
+    base: dict[str, Any]
+
+    @property
+    def main(self) -> studies.Run:
+        """The headline MultiParTau (the chosen PCGrad setting)."""
+        return self.multi[self.best]
+
+    @property
+    def main_name(self) -> str:
+        """The headline model's name on the page."""
+        return f"MultiParTau ({self.best})"
+
+
+def train_headline(settings: Settings, data: TauData, timer: Timer = _no_timer) -> Headline:
+    """MultiParTau with every PCGrad setting (the chosen one with ``n_seeds`` seeds), SingleParTau per task,
+    XGBoost on jet features and the conventional estimators; ``timer`` times the three parts ("multi",
+    "single", "baselines")."""
+    cfg, train_cfg = settings.model, settings.training()
+    with timer("multi"):
+        multi, best, validation = studies.surgery_study(data, cfg, settings.surgeries, train_cfg,
+                                                        n_seeds=settings.n_seeds, n_boot=settings.n_boot)
+    with timer("single"):
+        single = studies.single_study(data, cfg, settings.single_tasks, train_cfg, n_seeds=settings.n_seeds,
+                                      n_boot=settings.n_boot)
+    with timer("baselines"):
+        xgb_model, _ = training.train_xgboost(data, n_trees=settings.n_trees_xgb, seed=settings.seed)
+        xgb_score = training.xgboost_scores(xgb_model, data.test)
+        xgb = tau_id_evaluation(xgb_score, data.test, data.gen_taus, n_boot=settings.n_boot, detail=False)
+        base = baselines.evaluate_baselines(data, n_boot=settings.n_boot)
+    return Headline(multi, best, validation, single, xgb_score, xgb, base)
+
+
+def learning_curves(headline: Headline) -> dict[str, dict[str, list[float]]]:
+    """The learning curves of every first-seed training, by model name."""
+    curves = {f"Multi ({s})": training.learning_curves(r.trained[0]) for s, r in headline.multi.items()}
+    return curves | {f"Single ({k})": training.learning_curves(r.trained[0]) for k, r in headline.single.items()}
+
+
+def task_models(headline: Headline, task: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The models of one task's table, in the page's order (MultiParTau, SingleParTau, then the baselines:
+    XGBoost for tau ID, the conventional estimators for the others), and the seed summaries of those with
+    several seeds.
+
+    Raises
+    ------
+    ValueError
+        ``task`` is not one of :data:`TASKS`.
+    """
+    if task not in TASKS:
+        msg = f"task must be one of {', '.join(TASKS)}, found {task!r}"
+        raise ValueError(msg)
+    models = {headline.main_name: headline.main.metrics[task]}
+    seeds = {headline.main_name: headline.main.seeds}
+    if task in headline.single:
+        models["SingleParTau"] = headline.single[task].metrics[task]
+        if task == "tau_id":
+            seeds["SingleParTau"] = headline.single[task].seeds
+    if task == "tau_id":
+        models["XGBoost (jet features)"] = headline.xgb
+    else:
+        models |= headline.base[task]
+    return models, seeds
+
+
+def compare(settings: Settings, data: TauData, headline: Headline) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One line per training setup (each PCGrad setting, the single-task networks together) and the paired
+    differences on the same test jets (:func:`hepnb.tau.studies.paired_comparisons`)."""
+    runs = {f"MultiParTau ({s})": {"summary": r.seeds, "parameters": r.trained[0].n_params,
+                                   "train_time_s": r.train_time_s} for s, r in headline.multi.items()}
+    single = headline.single
+    if single:
+        merged = {k: v for r in single.values() for k, v in r.seeds.items()}
+        runs["SingleParTau (one per task)"] = {"summary": merged,
+                                               "parameters": sum(r.trained[0].n_params for r in single.values()),
+                                               "train_time_s": sum(r.train_time_s for r in single.values())}
+    base = headline.base
+    dm_pred = baselines.dm_baseline_prediction(data.test, base["dm_baseline"], base["hps_params"])
+    paired = studies.paired_comparisons(data, headline.main, single, headline.xgb_score, dm_pred,
+                                        n_boot=max(settings.n_boot, 2))
+    return runs, paired
+
+
+@dataclass
+class Evolution:
+    """Tau ID by each generation of jet network (``models``) and by training fraction (``scaling`` rows)."""
+
+    models: dict[str, dict[str, Any]]
+    scaling: list[dict[str, Any]]
+
+
+def evolution(settings: Settings, data: TauData, headline: Headline) -> Evolution:
+    """XGBoost, the taggers of ``settings.taggers`` and the single-task ParT on tau ID, then the data scaling of
+    ``settings.scaling_models``."""
+    cfg, train_cfg = settings.model, settings.training()
+    models: dict[str, dict[str, Any]] = {"XGBoost (jet features)": headline.xgb}
+    models |= studies.evolution_study(data, cfg, settings.taggers, train_cfg, n_boot=settings.n_boot)
+    if "tau_id" in headline.single:
+        part = headline.single["tau_id"]
+        models["ParT"] = {**part.metrics["tau_id"], "parameters": part.trained[0].n_params}
+    scaling = studies.data_scaling_study(data, cfg, settings.scaling_models, settings.scaling_fractions, models,
+                                         train_cfg, n_trees=settings.n_trees_xgb, n_boot=settings.n_boot)
+    return Evolution(models, scaling)
+
+
+def model_sizes(settings: Settings, data: TauData) -> tuple[TauData, list[dict[str, Any]]]:
+    """The test subset of the side studies (``n_test_bkg_studies`` q/g jets) and one row per ParT size of
+    ``settings.sizes`` (:func:`hepnb.tau.studies.size_study`)."""
+    study_data = training.with_test_subset(data, settings.n_test_bkg_studies, settings.seed)
+    rows = studies.size_study(study_data, {name: training.PART_SIZES[name] for name in settings.sizes},
+                              settings.training(settings.size_epochs), n_train=settings.size_train_jets,
+                              dtype=settings.compute_dtype, n_boot=settings.n_boot)
+    return study_data, rows
+
+
+def pretraining(settings: Settings, study_data: TauData) -> list[dict[str, Any]]:
+    """The label-efficiency rows, pre-trained and from scratch (:func:`hepnb.tau.studies.label_efficiency_study`);
+    none without ``settings.label_fractions``."""
+    if not settings.label_fractions:
+        return []
+    _, rows = studies.label_efficiency_study(study_data, settings.model, settings.label_fractions,
+                                             settings.training(settings.label_epochs),
+                                             pretrain_epochs=settings.pretrain_epochs, n_boot=settings.n_boot)
+    return rows

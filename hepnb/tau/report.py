@@ -13,24 +13,32 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hepnb.book.numbers import format_count, format_with_uncertainty
-from hepnb.book.prose import describe_difference
 from hepnb.tau import constants
 
 __all__ = [
     "charge_table",
     "comparison_table",
-    "conclusions",
     "decay_mode_table",
     "detector_markdown",
+    "extra_backgrounds_table",
     "fake_rate",
+    "hps_markdown",
     "kinematics_table",
     "label_efficiency_table",
+    "last_change_markdown",
     "paired_markdown",
     "physics_markdown",
+    "pretraining_text",
     "rate",
+    "sample_markdown",
     "scaling_table",
+    "selection_table",
     "size_table",
+    "sizes_text",
     "tau_id_table",
+    "training_frame",
+    "training_table",
+    "vs_generated_table",
 ]
 
 
@@ -213,66 +221,6 @@ def physics_markdown(checks: Mapping[str, Any]) -> str:
     return text
 
 
-def _difference(paired: Mapping[str, Any], key: str, quantity: str, a: str, b: str, lower_is_better: bool) -> str:
-    d = paired.get(key)
-    if d is None or not (math.isfinite(d["value"]) and math.isfinite(d["std"])):
-        return ""
-    return describe_difference(quantity, a, b, d["value"], d["std"], lower_is_better=lower_is_better)
-
-
-def conclusions(results: Mapping[str, Any]) -> str:
-    """The conclusion paragraph, from the metrics the notebook saves (its ``metrics`` dict)."""
-    h = results["headline_numbers"]
-    best = results["selection"]["surgery"]
-    profile = results["profile"]
-    lines = [f"With these samples ({profile} profile), and the detector described above:"]
-    lines.append(
-        f"- **Tau ID.** MultiParTau ({best}) reaches an AUC of {format_with_uncertainty(h['multi_auc'], h.get('multi_auc_std'))} "
-        f"and a fake rate of {h['multi_fake50']:.3g} at ε_τ = 50 % ({format_count(h['multi_fake50_k'])} of "
-        f"{format_count(h['n_bkg'])} q/g jets pass), SingleParTau {format_with_uncertainty(h['single_auc'], h.get('single_auc_std'))} and "
-        f"{h['single_fake50']:.3g}; XGBoost on jet features {format_with_uncertainty(h['xgb_auc'], h.get('xgb_auc_std'))}.")
-    paired = results.get("paired", {})
-    sentence = _difference(paired, "tau_auc_multi_minus_single", "tau-ID AUC", f"MultiParTau ({best})",
-                           "SingleParTau", lower_is_better=False)
-    if sentence:
-        lines.append(f"  On the same test jets, {sentence}.")
-    sentence = _difference(paired, "tau_auc_multi_minus_xgb", "tau-ID AUC", f"MultiParTau ({best})",
-                           "XGBoost", lower_is_better=False)
-    if sentence:
-        lines.append(f"  Against the boosted trees, {sentence}.")
-    lines.append(
-        f"- **Decay mode.** Macro F1 over the classes present {format_with_uncertainty(h['multi_dm_f1'], h.get('multi_dm_f1_std'))} "
-        f"(accuracy {format_with_uncertainty(h['multi_dm_acc'], h.get('multi_dm_acc_std'))}) for MultiParTau, against "
-        f"{format_with_uncertainty(h['hps_dm_f1'], h.get('hps_dm_f1_std'))} (accuracy {format_with_uncertainty(h['hps_dm_acc'], h.get('hps_dm_acc_std'))}) "
-        f"for the HPS-like reconstruction and {format_with_uncertainty(h['count_dm_f1'], h.get('count_dm_f1_std'))} (accuracy "
-        f"{format_with_uncertainty(h['count_dm_acc'], h.get('count_dm_acc_std'))}) for the plain count; the {h['dm_baseline']} has the "
-        "higher accuracy on the validation τ jets and is the baseline compared with.")
-    sentence = _difference(paired, "dm_acc_multi_minus_baseline", "decay-mode accuracy", "MultiParTau",
-                           f"the {h['dm_baseline']}", lower_is_better=False)
-    if sentence:
-        lines.append(f"  Paired: {sentence}.")
-    lines.append(
-        f"- **Charge.** Mis-ID {h['multi_charge']:.3g} ({format_count(h['multi_charge_k'])} of {format_count(h['n_tau'])} τ jets) for "
-        f"MultiParTau, {h['summed_charge']:.3g} ({h['summed_charge_k']}) for the sign of the summed candidate "
-        f"charges and {h['jet_charge']:.3g} for the jet charge Q_κ.")
-    lines.append(
-        f"- **Visible pT.** Resolution {format_with_uncertainty(h['multi_pt_res'], h.get('multi_pt_res_std'))} for MultiParTau, "
-        f"{format_with_uncertainty(h['single_pt_res'], h.get('single_pt_res_std'))} for SingleParTau, against "
-        f"{format_with_uncertainty(h['reco_pt_res'], h.get('reco_pt_res_std'))} for the reco jet.")
-    sentence = _difference(paired, "pt_res_multi_minus_reco", "visible-pT resolution", "MultiParTau",
-                           "the reco jet", lower_is_better=True)
-    if sentence:
-        lines.append(f"  Paired: {sentence}.")
-    if results.get("sizes_text"):
-        lines.append(f"- **Model size.** {results['sizes_text']}")
-    if results.get("pretraining_text"):
-        lines.append(f"- **Pre-training.** {results['pretraining_text']}")
-    lines.append(
-        "\nThese statements hold for this parametrised detector and these sample sizes; the absolute numbers "
-        "are not the paper's full-simulation ones.")
-    return "\n".join(lines)
-
-
 def fake_rate(wp: Mapping[str, Any]) -> str:
     """:func:`rate` of one working point of :func:`hepnb.tau.evaluate.tau_id_metrics`."""
     return rate(wp["n_bkg_pass"], wp["n_bkg"], wp["fake_rate_lo"], wp["fake_rate_hi"])
@@ -299,3 +247,121 @@ def paired_markdown(paired: Mapping[str, Mapping[str, float]]) -> str:
     """The paired differences on the same test jets, as a list (bootstrap spreads)."""
     return "Paired differences on the same test jets:\n\n" + "\n".join(
         f"- {_PAIRED.get(k, k)}: {format_with_uncertainty(v['value'], v['std'])}" for k, v in paired.items())
+
+
+# The page's sections (from hepnb.tau.pipeline's results; the conclusions are in hepnb.tau.summary)
+
+
+def sample_markdown(profile: str, samples: Any) -> str:
+    """The sample sentence of the data section (:func:`hepnb.book.prose.sample_sentence`), with its counts
+    glued for the page's prose (``n_tau_jets``, ``n_qg_jets``, ``n_train``, ``n_test_tau``, ``n_test_bkg``)."""
+    from hepnb.book.prose import glue, sample_sentence
+
+    names = ("n_tau_jets", "n_qg_jets", "n_train", "n_test_tau", "n_test_bkg")
+    for name, value in zip(names, samples.sizes.values(), strict=True):
+        glue(name, value, display=False)
+    return sample_sentence(profile, samples.sizes)
+
+
+def training_frame(headline: Any) -> Any:
+    """One row per headline training (every PCGrad setting and task, every seed): parameters, epochs, training
+    and compile time, throughput (numbers, for ``results.json``; :func:`training_table` formats them)."""
+    import pandas as pd
+
+    def row(t: Any) -> dict[str, float]:
+        return {"parameters": t.n_params, "epochs": t.fit.n_epochs_run, "train time (s)": t.fit.train_time_s,
+                "compile time (s)": t.fit.compile_time_s, "jets/s": t.jets_per_s}
+
+    rows = {f"MultiParTau ({s}), seed {i}": row(t) for s, r in headline.multi.items() for i, t in enumerate(r.trained)}
+    rows |= {f"SingleParTau ({k}), seed {i}": row(t) for k, r in headline.single.items() for i, t in enumerate(r.trained)}
+    return pd.DataFrame(rows).T
+
+
+def training_table(frame: Any) -> Any:
+    """:func:`training_frame`, formatted."""
+    return frame.style.format({"parameters": "{:,.0f}", "epochs": "{:.0f}", "train time (s)": "{:.1f}",
+                               "compile time (s)": "{:.1f}", "jets/s": "{:,.0f}"}).set_caption("training")
+
+
+def selection_table(validation: Mapping[str, Mapping[str, float]]) -> Any:
+    """The validation numbers of each PCGrad setting, on which the headline setting is chosen."""
+    import pandas as pd
+
+    return pd.DataFrame(validation).T.style.format("{:.4g}").set_caption(
+        "validation headline numbers of the PCGrad settings (the choice is made on these)")
+
+
+def last_change_markdown(curves: Mapping[str, Mapping[str, Sequence[float]]]) -> str:
+    """How much each validation loss changed over its last epoch, relative to its first epoch's loss."""
+    def change(h: Mapping[str, Sequence[float]]) -> float:
+        loss = h["val_loss"]
+        return (loss[-1] - loss[-2]) / abs(loss[0]) if len(loss) > 1 else float("nan")
+
+    return ("Change of the validation loss over the last epoch, relative to the first epoch's loss: "
+            + ", ".join(f"{k} {change(h):+.3f}" for k, h in curves.items()) + ".")
+
+
+def extra_backgrounds_table(tau_id: Mapping[str, Any], name: str) -> Any:
+    """The fraction of jets of each origin (leptonic taus, Z → ℓℓ) passing model ``name``'s working points."""
+    import pandas as pd
+
+    table = pd.DataFrame({origin: {f"pass @ {wp} %": rate(v[f"pass_{wp}_k"], v["n"], v[f"pass_{wp}_lo"], v[f"pass_{wp}_hi"])
+                                   for wp in tau_id["working_points"]}
+                          for origin, v in tau_id["extra_backgrounds"].items()}).T
+    return table.style.set_caption(f"fraction of jets of each origin passing {name}'s working points (the reference "
+                                   "definition keeps leptonic taus and Z → ℓℓ out of training)")
+
+
+def vs_generated_table(tau_id: Mapping[str, Any]) -> Any | None:
+    """Efficiency against the generated hadronic taus in bins of visible pT (``None`` without generated taus)."""
+    import pandas as pd
+
+    if "vs_generated" not in tau_id:
+        return None
+    gen = pd.DataFrame(tau_id["vs_generated"]).set_index(["lo", "hi"])
+    return gen[["n_gen", "eff_reco", "eff_id_50", "eff_50", "eff_70"]].style.format("{:.3f}").format(
+        {"n_gen": "{:,.0f}"}).set_caption("efficiency against generated hadronic taus in bins of visible pT: "
+                                          "reconstruction × identification (ε_reco from every event, ε_ID on the test jets)")
+
+
+def hps_markdown(base: Mapping[str, Any]) -> str:
+    """The HPS-like thresholds chosen on validation and the conventional estimators' validation accuracies."""
+    params = base["hps_params"]
+    return ("HPS-like thresholds chosen on validation: tracks above "
+            f"{params['track_pt_min']:g} GeV, strips above {params['strip_pt_min']:g} GeV. Accuracy on the validation "
+            "τ jets: " + ", ".join(f"{k} {v:.3f}" for k, v in base["dm_validation_accuracy"].items())
+            + f"; the {base['dm_baseline']} is the baseline the networks are compared with below.")
+
+
+def sizes_text(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The model-size sentence: the tau-ID AUC of the smallest and the largest ParT ("" without rows)."""
+    if not rows:
+        return ""
+    first, last = rows[0], rows[-1]
+    key = "tau ID AUC"
+    trained_on = (f"trained on {format_count(last['n_train'])} jets for {last['epochs']} "
+                  f"epoch{'s' if last['epochs'] != 1 else ''}")
+    last_auc = format_with_uncertainty(last["summary"][key], last["errors"].get(key))
+    if len(rows) == 1:
+        return (f"{last['name']} ({format_count(last['parameters'])} parameters), {trained_on}, reaches a "
+                f"tau-ID AUC of {last_auc}.")
+    return (f"From {first['name']} ({format_count(first['parameters'])} parameters) to {last['name']} "
+            f"({format_count(last['parameters'])}), {trained_on}, the tau-ID AUC goes from "
+            f"{format_with_uncertainty(first['summary'][key], first['errors'].get(key))} to {last_auc}.")
+
+
+def pretraining_text(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The pre-training sentence at the lowest labelled fraction: fine-tuned vs from scratch ("" without rows)."""
+    if not rows:
+        return ""
+    low = min(r["fraction"] for r in rows)
+    pair = {r["init"]: r for r in rows if r["fraction"] == low}
+    key = "tau ID AUC"
+    pre, scratch = pair["pre-trained"], pair["scratch"]
+    return (f"With {format_count(scratch['n_train'])} labelled jets (a fraction {low:g}), the tau-ID AUC is "
+            f"{format_with_uncertainty(pre['summary'][key], pre['errors'].get(key))} fine-tuned and "
+            f"{format_with_uncertainty(scratch['summary'][key], scratch['errors'].get(key))} from scratch; the decay-mode "
+            f"accuracy {pre['summary'].get('DM accuracy', float('nan')):.3f} and "
+            f"{scratch['summary'].get('DM accuracy', float('nan')):.3f}.")
+
+

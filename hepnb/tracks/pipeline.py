@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from hepnb.book.notebook import PageSettings
 from hepnb.tracks import baselines, evaluate, export, report, training
 from hepnb.tracks.constants import LEGS_MM
 from hepnb.tracks.data import TrackSample, generate_tracks, make_dataset
@@ -53,7 +54,7 @@ COST = "cpu_ns_per_track_large"
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(PageSettings):
     """The page's parameters, as its ``parameters`` cell declares them (see the notebook for each one's meaning).
 
     Build it with :meth:`from_parameters` from :meth:`hepnb.book.notebook.Page.parameters`.
@@ -85,18 +86,6 @@ class Settings:
     timing_batch: int
     timing_s: float
     seed: int
-
-    @classmethod
-    def from_parameters(cls, parameters: Mapping[str, Any]) -> Settings:
-        """The settings from the page's declared parameters (lists become tuples; other names are ignored).
-
-        Raises
-        ------
-        KeyError
-            A setting is missing from ``parameters``.
-        """
-        values = {f.name: parameters[f.name] for f in fields(cls)}
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
     @property
     def edges_gev(self) -> list[float]:

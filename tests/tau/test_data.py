@@ -9,7 +9,8 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from hepnb.tau.data import FILE_FIELDS, p_theta_weights, read_jets, simulate, split, to_tensors, write_jets
+from hepnb.compute.chunks import ChunkRun
+from hepnb.tau.data import FILE_FIELDS, EventCounts, p_theta_weights, read_jets, simulate, split, to_tensors, write_jets
 from hepnb.tau.jets import generate_jets
 
 
@@ -124,16 +125,22 @@ def test_split() -> None:
         split(np.ones(5), seed=0)
 
 
+@pytest.mark.parametrize("counts", [(0, 5, 0, 10), (5, 0, 0, 10), (5, 5, -1, 10), (5, 5, 0, 0)])
+def test_event_counts_refuse_empty_processes(counts: tuple[int, int, int, int]) -> None:
+    with pytest.raises(ValueError, match="found n_tau="):
+        EventCounts(*counts)
+
+
 def test_simulate_is_independent_of_workers(tmp_path: Path) -> None:
-    one = simulate(20, 6, n_ll_events=4, seed=3, cache_dir=tmp_path / "a", events_per_chunk=10, workers=1,
-                   progress=False)
-    two = simulate(20, 6, n_ll_events=4, seed=3, cache_dir=tmp_path / "b", events_per_chunk=10, workers=2,
-                   progress=False)
+    one = simulate(EventCounts(20, 6, 4, per_chunk=10), seed=3, cache_dir=tmp_path / "a",
+                   run=ChunkRun(workers=1, progress=False))
+    two = simulate(EventCounts(20, 6, 4, per_chunk=10), seed=3, cache_dir=tmp_path / "b",
+                   run=ChunkRun(workers=2, progress=False))
     assert ak.to_list(one.jets.jet_p4) == ak.to_list(two.jets.jet_p4)
     assert ak.to_list(one.taus.vis_p4) == ak.to_list(two.taus.vis_p4)
     assert set(np.asarray(one.jets.origin).tolist()) == {0, 1, 2, 3}
-    again = simulate(20, 6, n_ll_events=4, seed=3, cache_dir=tmp_path / "a", events_per_chunk=10, workers=1,
-                     progress=False)
+    again = simulate(EventCounts(20, 6, 4, per_chunk=10), seed=3, cache_dir=tmp_path / "a",
+                     run=ChunkRun(progress=False))
     assert ak.to_list(again.jets.cand_features) == ak.to_list(one.jets.cand_features)  # read back from the cache
 
 

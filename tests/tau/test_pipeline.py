@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from hepnb import metrics
+from hepnb.compute.chunks import ChunkRun
 from hepnb.tau import baselines, studies, training
-from hepnb.tau.data import TauData, simulate
+from hepnb.tau.data import EventCounts, TauData, simulate
 from hepnb.tau.models import ParTConfig
 
 TINY = ParTConfig(embed_dims=(16, 32, 16), pair_dims=(8, 8), n_heads=2, n_layers=1, n_cls_layers=1)
@@ -19,7 +20,7 @@ TINY = ParTConfig(embed_dims=(16, 32, 16), pair_dims=(8, 8), n_heads=2, n_layers
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> TauData:
     cache = tmp_path_factory.mktemp("tau-cache")
-    sample = simulate(400, 120, seed=11, cache_dir=Path(cache), events_per_chunk=200, workers=1, progress=False)
+    sample = simulate(EventCounts(400, 120, per_chunk=200), seed=11, cache_dir=Path(cache), run=ChunkRun(progress=False))
     return training.split_sample(sample, seed=0, bkg_per_tau=1.0)
 
 

@@ -1,0 +1,165 @@
+"""What the tau page concludes and records: the numbers its conclusions quote (:func:`headline_numbers`), the
+conclusion paragraph (:func:`conclusions`, with the paired differences), the landing page's entries
+(:func:`headline_entries`) and the ``results.json`` metrics (:func:`results_metrics`), from the results of
+:mod:`hepnb.tau.pipeline`'s sections."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from hepnb.book.numbers import format_count, format_with_uncertainty
+from hepnb.book.prose import describe_difference
+
+__all__ = ["conclusions", "headline_entries", "headline_numbers", "results_metrics"]
+
+
+def _difference(paired: Mapping[str, Any], key: str, quantity: str, a: str, b: str, lower_is_better: bool) -> str:
+    d = paired.get(key)
+    if d is None or not (math.isfinite(d["value"]) and math.isfinite(d["std"])):
+        return ""
+    return describe_difference(quantity, a, b, d["value"], d["std"], lower_is_better=lower_is_better)
+
+
+def conclusions(results: Mapping[str, Any]) -> str:
+    """The conclusion paragraph, from ``headline_numbers`` (:func:`headline_numbers`), ``selection`` (the chosen
+    PCGrad ``surgery``), ``profile``, ``paired`` (:func:`hepnb.tau.pipeline.compare`) and the side studies'
+    sentences ``sizes_text`` and ``pretraining_text`` (:mod:`hepnb.tau.report`)."""
+    h = results["headline_numbers"]
+    best = results["selection"]["surgery"]
+    profile = results["profile"]
+    lines = [f"With these samples ({profile} profile), and the detector described above:"]
+    lines.append(
+        f"- **Tau ID.** MultiParTau ({best}) reaches an AUC of {format_with_uncertainty(h['multi_auc'], h.get('multi_auc_std'))} "
+        f"and a fake rate of {h['multi_fake50']:.3g} at ε_τ = 50 % ({format_count(h['multi_fake50_k'])} of "
+        f"{format_count(h['n_bkg'])} q/g jets pass), SingleParTau {format_with_uncertainty(h['single_auc'], h.get('single_auc_std'))} and "
+        f"{h['single_fake50']:.3g}; XGBoost on jet features {format_with_uncertainty(h['xgb_auc'], h.get('xgb_auc_std'))}.")
+    paired = results.get("paired", {})
+    sentence = _difference(paired, "tau_auc_multi_minus_single", "tau-ID AUC", f"MultiParTau ({best})",
+                           "SingleParTau", lower_is_better=False)
+    if sentence:
+        lines.append(f"  On the same test jets, {sentence}.")
+    sentence = _difference(paired, "tau_auc_multi_minus_xgb", "tau-ID AUC", f"MultiParTau ({best})",
+                           "XGBoost", lower_is_better=False)
+    if sentence:
+        lines.append(f"  Against the boosted trees, {sentence}.")
+    lines.append(
+        f"- **Decay mode.** Macro F1 over the classes present {format_with_uncertainty(h['multi_dm_f1'], h.get('multi_dm_f1_std'))} "
+        f"(accuracy {format_with_uncertainty(h['multi_dm_acc'], h.get('multi_dm_acc_std'))}) for MultiParTau, against "
+        f"{format_with_uncertainty(h['hps_dm_f1'], h.get('hps_dm_f1_std'))} (accuracy {format_with_uncertainty(h['hps_dm_acc'], h.get('hps_dm_acc_std'))}) "
+        f"for the HPS-like reconstruction and {format_with_uncertainty(h['count_dm_f1'], h.get('count_dm_f1_std'))} (accuracy "
+        f"{format_with_uncertainty(h['count_dm_acc'], h.get('count_dm_acc_std'))}) for the plain count; the {h['dm_baseline']} has the "
+        "higher accuracy on the validation τ jets and is the baseline compared with.")
+    sentence = _difference(paired, "dm_acc_multi_minus_baseline", "decay-mode accuracy", "MultiParTau",
+                           f"the {h['dm_baseline']}", lower_is_better=False)
+    if sentence:
+        lines.append(f"  Paired: {sentence}.")
+    lines.append(
+        f"- **Charge.** Mis-ID {h['multi_charge']:.3g} ({format_count(h['multi_charge_k'])} of {format_count(h['n_tau'])} τ jets) for "
+        f"MultiParTau, {h['summed_charge']:.3g} ({h['summed_charge_k']}) for the sign of the summed candidate "
+        f"charges and {h['jet_charge']:.3g} for the jet charge Q_κ.")
+    lines.append(
+        f"- **Visible pT.** Resolution {format_with_uncertainty(h['multi_pt_res'], h.get('multi_pt_res_std'))} for MultiParTau, "
+        f"{format_with_uncertainty(h['single_pt_res'], h.get('single_pt_res_std'))} for SingleParTau, against "
+        f"{format_with_uncertainty(h['reco_pt_res'], h.get('reco_pt_res_std'))} for the reco jet.")
+    sentence = _difference(paired, "pt_res_multi_minus_reco", "visible-pT resolution", "MultiParTau",
+                           "the reco jet", lower_is_better=True)
+    if sentence:
+        lines.append(f"  Paired: {sentence}.")
+    if results.get("sizes_text"):
+        lines.append(f"- **Model size.** {results['sizes_text']}")
+    if results.get("pretraining_text"):
+        lines.append(f"- **Pre-training.** {results['pretraining_text']}")
+    lines.append(
+        "\nThese statements hold for this parametrised detector and these sample sizes; the absolute numbers "
+        "are not the paper's full-simulation ones.")
+    return "\n".join(lines)
+
+
+def headline_numbers(headline: Any) -> dict[str, Any]:
+    """The numbers the conclusions quote (:func:`conclusions`), from :class:`hepnb.tau.pipeline.Headline`."""
+    main, single, base = headline.main.metrics, headline.single, headline.base
+    nan = float("nan")
+
+    def single_value(task: str, *keys: str) -> float:
+        value = single[task].metrics[task] if task in single else None
+        for key in keys:
+            value = value[key] if value is not None else None
+        return nan if value is None else value
+
+    tau, dm, charge, kin = main["tau_id"], main["decay_mode"], main["charge"], main["kinematics"]
+    dm_base, charge_base = base["decay_mode"], base["charge"]
+    return {"multi_auc": tau["auc"], "multi_auc_std": tau["auc_std"],
+            "multi_fake50": tau["working_points"]["50"]["fake_rate"],
+            "multi_fake50_k": tau["working_points"]["50"]["n_bkg_pass"], "n_bkg": tau["n_bkg"], "n_tau": charge["n_tau"],
+            "single_auc": single_value("tau_id", "auc"), "single_auc_std": single_value("tau_id", "auc_std"),
+            "single_fake50": single_value("tau_id", "working_points", "50", "fake_rate"),
+            "xgb_auc": headline.xgb["auc"], "xgb_auc_std": headline.xgb["auc_std"],
+            "multi_dm_f1": dm["macro_f1"], "multi_dm_f1_std": dm["macro_f1_std"],
+            "multi_dm_acc": dm["accuracy"], "multi_dm_acc_std": dm["accuracy_std"],
+            "hps_dm_f1": dm_base["HPS-like"]["macro_f1"], "hps_dm_f1_std": dm_base["HPS-like"]["macro_f1_std"],
+            "hps_dm_acc": dm_base["HPS-like"]["accuracy"], "hps_dm_acc_std": dm_base["HPS-like"]["accuracy_std"],
+            "count_dm_f1": dm_base["plain count"]["macro_f1"], "count_dm_f1_std": dm_base["plain count"]["macro_f1_std"],
+            "count_dm_acc": dm_base["plain count"]["accuracy"], "count_dm_acc_std": dm_base["plain count"]["accuracy_std"],
+            "dm_baseline": base["dm_baseline"],
+            "multi_charge": charge["misid"], "multi_charge_k": charge["n_wrong"],
+            "summed_charge": charge_base["summed charge"]["misid"], "summed_charge_k": charge_base["summed charge"]["n_wrong"],
+            "jet_charge": charge_base["jet charge"]["misid"],
+            "multi_pt_res": kin["pt_resolution"], "multi_pt_res_std": kin["pt_resolution_std"],
+            "single_pt_res": single_value("kinematics", "pt_resolution"),
+            "single_pt_res_std": single_value("kinematics", "pt_resolution_std"),
+            "reco_pt_res": base["kinematics"]["reco jet"]["pt_resolution"],
+            "reco_pt_res_std": base["kinematics"]["reco jet"]["pt_resolution_std"]}
+
+
+def _without_roc(res: Any) -> Any:
+    return {k: v for k, v in res.items() if k != "roc"} if isinstance(res, dict) else res
+
+
+def headline_entries(headline: Any) -> dict[str, dict[str, Any]]:
+    """The landing page's entries (:func:`hepnb.book.site.headline_entry`) of the headline MultiParTau."""
+    from hepnb.book.site import headline_entry
+
+    name, main = headline.main_name, headline.main.metrics
+    wp, charge = main["tau_id"]["working_points"]["50"], main["charge"]
+    return {
+        "tau_id_auc": headline_entry(f"tau-ID AUC, {name}", main["tau_id"]["auc"], uncertainty=main["tau_id"]["auc_std"]),
+        "fake_rate_50": headline_entry(f"fake rate at 50 % τ efficiency, {name}", wp["fake_rate"],
+                                       uncertainty=0.5 * (wp["fake_rate_hi"] - wp["fake_rate_lo"])),
+        "dm_macro_f1": headline_entry(f"decay-mode macro F1, {name}", main["decay_mode"]["macro_f1"],
+                                      uncertainty=main["decay_mode"]["macro_f1_std"]),
+        "charge_misid": headline_entry(f"charge mis-ID, {name}", charge["misid"],
+                                       uncertainty=0.5 * (charge["misid_hi"] - charge["misid_lo"])),
+        "pt_resolution": headline_entry(f"visible-pT resolution, {name}", main["kinematics"]["pt_resolution"],
+                                        uncertainty=main["kinematics"]["pt_resolution_std"]),
+    }
+
+
+def results_metrics(settings: Any, results: Mapping[str, Any]) -> dict[str, Any]:
+    """The page's ``results.json`` metrics, from its :class:`hepnb.tau.pipeline.Settings` and its sections'
+    results: ``headline`` (:class:`hepnb.tau.pipeline.Headline`), ``samples``, ``tau_models``, ``training``
+    (:func:`hepnb.tau.report.training_frame`), ``curves``, ``paired``, ``evolution``, ``size_rows`` and
+    ``label_rows``."""
+    headline = results["headline"]
+    samples = results["samples"]
+    return {
+        "headline": headline_entries(headline),
+        "headline_numbers": headline_numbers(headline),
+        "selection": {"surgery": headline.best, "validation": headline.validation},
+        "multi": {s: {t: _without_roc(m) for t, m in r.metrics.items()} for s, r in headline.multi.items()},
+        "multi_seeds": {s: r.seeds for s, r in headline.multi.items()},
+        "single": {k: {t: _without_roc(m) for t, m in r.metrics.items()} for k, r in headline.single.items()},
+        "single_seeds": {k: r.seeds for k, r in headline.single.items()},
+        "rocs": {name: res["roc"] for name, res in results["tau_models"].items()},
+        "xgboost": _without_roc(headline.xgb), "baselines": headline.base, "paired": results["paired"],
+        "training": results["training"].reset_index(names="model").to_dict(orient="records"),
+        "learning_curves": results["curves"],
+        "evolution": {n: _without_roc(r) for n, r in results["evolution"].models.items()},
+        "scaling": results["evolution"].scaling,
+        "model_sizes": [{k: v for k, v in r.items() if k != "history"} for r in results["size_rows"]],
+        "label_efficiency": results["label_rows"], "physics_checks": samples.checks, "sample_sizes": samples.sizes,
+        "config": {"embed_dims": list(settings.embed_dims), "pair_dims": list(settings.pair_dims),
+                   "n_heads": settings.n_heads, "n_layers": settings.n_layers, "n_cls_layers": settings.n_cls_layers,
+                   "dtype": settings.compute_dtype},
+    }
