@@ -226,11 +226,12 @@ def test_book_refuses_a_scheduler_without_a_run(capsys: pytest.CaptureFixture[st
 def test_tau_jets_on_the_cluster_match_a_serial_run(client: distributed.Client, tmp_path: Path) -> None:
     import awkward as ak
 
-    from hepnb.tau.data import simulate
+    from hepnb.compute.chunks import ChunkRun
+    from hepnb.tau.data import EventCounts, simulate
 
-    kwargs = {"seed": 2, "events_per_chunk": 6, "progress": False}
-    dask = simulate(12, 6, cache_dir=tmp_path / "dask", client=client, **kwargs)
-    serial = simulate(12, 6, cache_dir=tmp_path / "serial", workers=1, **kwargs)
+    events = EventCounts(12, 6, per_chunk=6)
+    dask = simulate(events, seed=2, cache_dir=tmp_path / "dask", run=ChunkRun(client=client, progress=False))
+    serial = simulate(events, seed=2, cache_dir=tmp_path / "serial", run=ChunkRun(workers=1, progress=False))
     chunks = {name: sorted((tmp_path / name).glob("*/chunk-*.parquet")) for name in ("dask", "serial")}
     assert len(chunks["dask"]) == 3
     assert _hashes(chunks["dask"]) == _hashes(chunks["serial"])
