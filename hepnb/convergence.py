@@ -16,12 +16,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["LAST_FRACTION", "MIN_POINTS", "Convergence", "convergence"]
+__all__ = ["LAST_FRACTION", "MIN_POINTS", "RELATIVE_TOLERANCE", "Convergence", "convergence", "relative_convergence"]
 
 #: The part of training whose improvement decides: the last fifth of the validation points.
 LAST_FRACTION = 0.2
 #: Fewer validation points than this cannot show a plateau: such a curve is never called converged.
 MIN_POINTS = 5
+#: The default tolerance of :func:`relative_convergence`: an improvement over the last fifth of training below one
+#: per cent of the metric's best value counts as a plateau.
+RELATIVE_TOLERANCE = 0.01
 
 
 @dataclass(frozen=True)
@@ -120,3 +123,29 @@ def convergence(curve: Sequence[float] | np.ndarray, *, tolerance: float, metric
     reason = (f"the {metric} {verb}{amount} over the last fifth of training (points {window[0]}–{window[1]}), "
               f"{relation} the tolerance {threshold:.3g}")
     return Convergence(ok, metric, improvement, threshold, window, n, reason)
+
+
+def relative_convergence(curve: Sequence[float] | np.ndarray, *, rel_tolerance: float = RELATIVE_TOLERANCE,
+                         metric: str = "val_loss", lower_is_better: bool = True,
+                         seed_spread: float = 0.0) -> Convergence:
+    """:func:`convergence` with the tolerance stated relative to the metric's best value on the curve.
+
+    The tolerance is ``rel_tolerance × |best|`` (``rel_tolerance`` itself when the best value is 0 or the curve
+    holds no finite value): a loss of 0.30 with ``rel_tolerance=0.01`` must improve by less than 0.003 over the
+    last fifth of training. Used by the shared training loop (:func:`hepnb.train.fit`) and the vmapped stacks
+    of the leaderboard, whose metrics have different units.
+
+    Examples
+    --------
+    >>> relative_convergence([1.0, 0.5, 0.31, 0.301, 0.3005, 0.3003]).tolerance
+    0.003003
+    """
+    if not (math.isfinite(rel_tolerance) and rel_tolerance > 0):
+        msg = f"the relative tolerance must be a positive number, found {rel_tolerance}"
+        raise ValueError(msg)
+    values = np.asarray(curve, dtype=np.float64).ravel()
+    finite = values[np.isfinite(values)]
+    best = (finite.min() if lower_is_better else finite.max()) if finite.size else 0.0
+    scale = abs(float(best)) if best != 0 else 1.0
+    return convergence(values, tolerance=rel_tolerance * scale, metric=metric, lower_is_better=lower_is_better,
+                       seed_spread=seed_spread)

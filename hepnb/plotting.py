@@ -243,6 +243,25 @@ class Binning:
     log: bool = False
 
 
+def convergence_label(name: str, record: Mapping[str, Any] | None) -> str:
+    """A learning curve's legend entry: ``name`` with its convergence record's answer ("converged" or "not
+    converged", :class:`hepnb.convergence.Convergence`); ``name`` alone without a record."""
+    if record is None:
+        return name
+    return f"{name} ({'converged' if record['converged'] else 'not converged'})"
+
+
+def mark_convergence_window(ax: Any, x: Sequence[float], y: Sequence[float], record: Mapping[str, Any] | None, *,
+                            color: Any) -> None:
+    """Mark where the convergence rule reads a learning curve: an open circle at the first point of its last
+    fifth (:data:`hepnb.convergence.LAST_FRACTION`), from which the improvement is measured."""
+    if record is None:
+        return
+    start = int(record["window"][0])
+    if 0 <= start < len(x) and record["n_points"] > 1:
+        ax.plot([x[start]], [y[start]], "o", mfc="none", mec=color, ms=9, mew=1.5)
+
+
 def histogram(values: Any, binning: Binning, *, weights: Any = None) -> Any:
     """A filled one-dimensional ``hist.Hist`` (regular or variable bins; weighted storage with ``weights``).
 

@@ -31,6 +31,8 @@ import optax
 from flax import nnx
 from tqdm.auto import tqdm
 
+from hepnb.convergence import RELATIVE_TOLERANCE, Convergence, relative_convergence
+
 __all__ = ["EVAL_CHUNK_ROWS", "FitConfig", "FitResult", "GradFn", "LossFn", "clipped_adamw", "fit", "keep_best", "predict"]
 
 Batch = Mapping[str, jax.Array]
@@ -64,6 +66,10 @@ class FitConfig:
     restore_best
         Keep the weights of the best epoch (by ``monitor``); ``False`` keeps the last epoch's, e.g. to run a
         learning-rate schedule to its end (``best_epoch`` is still recorded).
+    rel_tolerance
+        The convergence record's tolerance, relative to the best value of ``monitor``
+        (:func:`hepnb.convergence.relative_convergence`): a curve that improved by less over the last fifth of
+        its epochs counts as converged.
     """
 
     batch_size: int
@@ -74,6 +80,7 @@ class FitConfig:
     checkpoint_dir: str | Path | None = None
     progress: bool = True
     restore_best: bool = True
+    rel_tolerance: float = RELATIVE_TOLERANCE
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.n_epochs < 1:
@@ -145,6 +152,9 @@ class FitResult:
         ``n_steps / train_time_s``.
     best_step
         For a stack: the optimiser step of the kept weights of each model.
+    convergence
+        The convergence record of each model (one for :func:`fit`), from its monitored validation curve
+        (:func:`hepnb.convergence.relative_convergence`).
     """
 
     model: nnx.Module | list[nnx.Module]
@@ -158,6 +168,12 @@ class FitResult:
     compiled_reused: bool = False
     steps_per_s: float = 0.0
     best_step: list[int] = field(default_factory=list)
+    convergence: list[Convergence] = field(default_factory=list)
+
+    @property
+    def converged(self) -> bool:
+        """Whether every model of the fit converged (``False`` without a record)."""
+        return bool(self.convergence) and all(c.converged for c in self.convergence)
 
 
 def _check_data(name: str, data: Mapping[str, Any], min_rows: int) -> int:
@@ -381,6 +397,7 @@ def fit(
     result.n_steps = result.n_epochs_run * n_batches
     result.train_time_s = train_time
     result.steps_per_s = result.n_steps / train_time if train_time > 0 else float("nan")
+    result.convergence = [relative_convergence(history[monitor], rel_tolerance=config.rel_tolerance, metric=monitor)]
     if checkpoint_dir is not None:
         from hepnb.checkpoint import save_model
 

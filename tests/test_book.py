@@ -243,3 +243,51 @@ def test_landing_table_fits_the_page_and_lists_every_study(built_book: Path, bro
         title = list_studies(REPO / "notebooks")[study].title
         assert any(title in row for row in shown), f"{title} missing from {rows}"
     assert not any("not run at the ci profile" in row for row in rows), rows
+
+
+#: A sentence that ranks two models (the verdict gate's words, hepnb.book.verdict).
+RANKING = ("is better than", "is worse than", " beats ", " outperforms ")
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_ci_pages_rank_nothing(built_book: Path, study: str) -> None:
+    """At ci no network trains to a plateau (hepnb.convergence), so the verdict gate lets no sentence rank two
+    models; every trained network's record says so in results.json."""
+    cells = json.loads((REPO / "book" / "executed" / f"{study}.ipynb").read_text())["cells"]
+    text = "".join(_markdown_outputs(c) for c in cells)
+    assert not [phrase for phrase in RANKING if phrase in text], f"{study}: a ci page ranks two models"
+    records = json.dumps(load_results(REPO / "results" / "ci" / study / "results.json")["metrics"])
+    assert '"converged": true' not in records, f"{study}: a ci network is recorded as converged"
+
+
+_LAYOUT = """() => {
+  const article = document.querySelector('article.bd-article');
+  const right = article.getBoundingClientRect().right - parseFloat(getComputedStyle(article).paddingRight);
+  const shownCode = [...article.querySelectorAll('div.cell_input')].filter(e => e.offsetParent !== null
+    && e.getBoundingClientRect().height > 0);
+  const wide = [...article.querySelectorAll('table, pre')].filter(e => {
+    const box = e.parentElement; const scrolls = box.scrollWidth > box.clientWidth + 1
+      && ['auto', 'scroll'].includes(getComputedStyle(box).overflowX);
+    return e.getBoundingClientRect().right > right + 1 && !scrolls; }).map(e => e.tagName + ': '
+      + e.innerText.slice(0, 60));
+  return {shownCode: shownCode.length, wide: wide, text: article.innerText};
+}"""
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_study_pages_read_like_a_paper_in_chromium(built_book: Path, browser: object, study: str) -> None:
+    """At 1280 × 900: every code cell collapsed, the run's parameters in one collapsed table instead of the raw
+    cells, no table or code block running out of the column (unless it scrolls in its own box), no raw `->`."""
+    from hepnb.book.pages import PARAMETERS_TITLE
+
+    page, errors = _open(browser, HTML / "book" / "executed" / f"{study}.html")
+    try:
+        layout = page.evaluate(_LAYOUT)  # type: ignore[attr-defined]
+    finally:
+        page.close()  # type: ignore[attr-defined]
+    assert errors == []
+    assert layout["shownCode"] == 0, f"{study}: {layout['shownCode']} code cells are open"
+    assert PARAMETERS_TITLE in layout["text"], f"{study}: no table of the run's parameters"
+    assert "results_dir =" not in layout["text"], f"{study}: the raw parameters cell is shown"
+    assert not layout["wide"], f"{study}: wider than the column: {layout['wide']}"
+    assert "->" not in layout["text"], f"{study}: a raw '->' on the page"

@@ -183,3 +183,21 @@ def test_clipped_adamw_is_adamw_after_global_norm_clipping() -> None:
         expected, ref_state = reference.update(grads, ref_state, params)
         np.testing.assert_array_equal(updates["w"], expected["w"])
         params = optax.apply_updates(params, updates)
+
+
+def test_fit_records_convergence_from_the_monitored_curve() -> None:
+    """A network trained to its plateau is recorded as converged, the same network stopped after two epochs is not
+    (too few points), and one trained on too small a learning rate, still falling over its last fifth, is not
+    either; the record is the one :func:`hepnb.convergence.relative_convergence` gives for the curve."""
+    from hepnb.convergence import relative_convergence
+
+    long = fit(Net(rngs=nnx.Rngs(0)), optax.adam(3e-3), xent, _data(4096), _data(2048, 1),
+               config=FitConfig(batch_size=128, n_epochs=30, progress=False, rel_tolerance=0.05))
+    assert long.converged and long.convergence[0].n_points == 30
+    assert long.convergence[0] == relative_convergence(long.history["val_loss"], rel_tolerance=0.05)
+    short = fit(Net(rngs=nnx.Rngs(0)), optax.adam(3e-3), xent, _data(4096), _data(2048, 1),
+                config=FitConfig(batch_size=128, n_epochs=2, progress=False))
+    assert not short.converged and "too few" in short.convergence[0].reason
+    slow = fit(Net(rngs=nnx.Rngs(0)), optax.sgd(1e-3), xent, _data(4096), _data(2048, 1),
+               config=FitConfig(batch_size=128, n_epochs=10, progress=False))
+    assert not slow.converged and slow.convergence[0].improvement > slow.convergence[0].tolerance

@@ -54,6 +54,7 @@ from typing import Any, Literal
 __all__ = [
     "ALLOWED_PHRASES",
     "COMPARATIVE_WORDS",
+    "GENERATED_KEY",
     "Finding",
     "check_markdown",
     "check_notebook",
@@ -371,6 +372,11 @@ def glued_names(notebook: Any) -> set[str]:
     return names
 
 
+#: Metadata key of a markdown cell the book layer wrote from the run (:func:`hepnb.book.pages.present_as_paper`):
+#: its numbers are the run's, so the checker skips it.
+GENERATED_KEY = "hepnb_generated"
+
+
 def check_notebook(notebook: Any, *, executed: bool = True) -> list[Finding]:
     """Check every markdown cell of a notebook; with ``executed``, also that every glue name used is glued.
 
@@ -395,6 +401,8 @@ def check_notebook(notebook: Any, *, executed: bool = True) -> list[Finding]:
         if cell.get("cell_type") != "markdown":
             continue
         source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        if cell.get("metadata", {}).get(GENERATED_KEY):
+            continue  # written from the run by the book layer (the run's parameters table), not by hand
         findings += check_markdown(source, cell=index)
         formatted |= _formatted_glue_names(source)
         for name in sorted(glue_names_used(source)):

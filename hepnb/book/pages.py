@@ -13,6 +13,10 @@ The runner executes a study notebook with papermill; before the executed copy go
 * progress-bar widgets (tqdm in a kernel with ipywidgets) and the widget state nbclient stores with them:
   they cannot render in a static page (and would make it load ipywidgets' JavaScript from a CDN), so they
   are dropped there, while JupyterLab and the terminal keep their bars.
+
+Given the study's name, it also lays the page out like a paper (:func:`present_as_paper`): the code cells are
+collapsed (shown on a click), and the raw parameters cells give way to one collapsed table of the run's
+parameters.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["NOISE", "clean_executed", "clean_stream_text", "shown_results_dir"]
+__all__ = ["KEY_RESULTS_TITLE", "NOISE", "PARAMETERS_TITLE", "clean_executed", "clean_stream_text", "present_as_paper", "shown_results_dir"]
 
 #: Output nobody reading the book needs: name -> pattern (multi-line blocks included).
 NOISE: Mapping[str, re.Pattern[str]] = {
@@ -114,8 +118,79 @@ def _clean_outputs(outputs: list[Any], paths: Mapping[str, str]) -> list[Any]:
     return kept
 
 
+#: The title of the collapsed table of a run's parameters that replaces the raw parameters cells.
+PARAMETERS_TITLE = "Parameters of this run"
+
+#: The title of the box of a study's headline numbers under its page's title.
+KEY_RESULTS_TITLE = "Key results"
+
+#: Tags that already decide how a code cell shows.
+_SHOWN_TAGS = ("remove-cell", "remove-input", "hide-cell", "hide-input")
+
+
+def _parameters_markdown(study: str, values: Mapping[str, Any]) -> str:
+    """The collapsed table of the run's parameters: every declared parameter with the value it ran with."""
+    from hepnb.book.escape import code_span
+    from hepnb.book.registry import get_study
+
+    declared = get_study(study).parameters
+
+    def cell(value: Any) -> str:  # GFM tables: a pipe inside a cell, in a code span or not, is escaped
+        return code_span(value).replace("|", "\\|")
+
+    rows = [f"| {cell(name)} | {cell(repr(values.get(name, p.default)))} |" for name, p in declared.items()]
+    profile = values.get("profile", declared["profile"].default if "profile" in declared else "")
+    return "\n".join([f"```{{admonition}} {PARAMETERS_TITLE} ({profile} profile)", ":class: dropdown", "",
+                      "| parameter | value |", "| --- | --- |", *rows, "```"])
+
+
+def _key_results_markdown(record: Mapping[str, Any]) -> str:
+    """The key-results box: the study's headline numbers (:func:`hepnb.book.site.landing_numbers`) in words."""
+    from hepnb.book.escape import page_text
+    from hepnb.book.headline import headline_text, landing_numbers
+
+    items = [f"- {headline_text(k, v)}" for k, v in landing_numbers(dict(record)).items()]
+    profile = page_text(record.get("profile", ""))
+    return "\n".join([f"```{{admonition}} {KEY_RESULTS_TITLE}", ":class: tip", "", *items, "",
+                      (f"At the {profile} profile of this run; the sections below give how each number was measured, "
+                      "and whether the networks behind it converged."), "```"])
+
+
+def present_as_paper(nb: Any, study: str, results: Mapping[str, Any] | None = None) -> None:
+    """Lay an executed notebook out like a paper, in place: a key-results box under the title (from the run's
+    ``results`` record, when given: :data:`KEY_RESULTS_TITLE`), its code cells collapsed (``hide-input``, unless
+    a tag already decides), its ``parameters`` and ``injected-parameters`` cells removed and replaced by one
+    collapsed table of the values the run had (:data:`PARAMETERS_TITLE`)."""
+    import nbformat
+
+    from hepnb.book.lint import GENERATED_KEY
+
+    values = dict(nb.metadata.get("papermill", {}).get("parameters", {}))
+    place = None
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        tags = list(cell.metadata.get("tags", []))
+        if "parameters" in tags or "injected-parameters" in tags:
+            tags.append("remove-cell")
+            place = i
+        elif not any(t in tags for t in _SHOWN_TAGS):
+            tags.append("hide-input")
+        cell.metadata["tags"] = tags
+    if place is not None:
+        table = nbformat.v4.new_markdown_cell(_parameters_markdown(study, values))
+        table.metadata[GENERATED_KEY] = True  # the run's values: the prose checker leaves it alone
+        nb.cells.insert(place + 1, table)
+    title = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.startswith("# ")), None)
+    if results is not None and title is not None:
+        box = nbformat.v4.new_markdown_cell(_key_results_markdown(results))
+        box.metadata[GENERATED_KEY] = True
+        nb.cells.insert(title + 1, box)
+
+
 def clean_executed(notebook: str | os.PathLike[str], results_dir_shown: str, *,
-                   staging_dir: str | os.PathLike[str] | None = None) -> Path:
+                   staging_dir: str | os.PathLike[str] | None = None, study: str | None = None,
+                   results: Mapping[str, Any] | None = None) -> Path:
     """Rewrite an executed notebook in place for the book (see the module docstring).
 
     Parameters
@@ -127,6 +202,9 @@ def clean_executed(notebook: str | os.PathLike[str], results_dir_shown: str, *,
     staging_dir
         The folder the run wrote its results into; in outputs (a printed path, a returned ``Path``) it is
         shown as ``results_dir_shown``, and the repository's root as ``.``.
+    study, results
+        The study's name and its run's results record: the page is then laid out like a paper
+        (:func:`present_as_paper`).
 
     Returns
     -------
@@ -154,6 +232,8 @@ def clean_executed(notebook: str | os.PathLike[str], results_dir_shown: str, *,
     nb.metadata.pop("widgets", None)
     papermill = nb.metadata.get("papermill", {})
     papermill.get("parameters", {}).update(results_dir=results_dir_shown)
+    if study is not None:
+        present_as_paper(nb, study, results)
     for key in ("input_path", "output_path"):  # the .ipynb a reader downloads carries no machine path either
         if papermill.get(key):
             papermill[key] = Path(papermill[key]).name

@@ -93,7 +93,7 @@ def _describe(key: str, value: Any, depth: int, max_depth: int, lines: list[str]
     unit = _unit(key)
     unit_text = f" [{unit}]" if unit else ""
     if isinstance(value, dict) and isinstance(value.get("label"), str) and "value" in value:
-        # a headline entry (hepnb.book.site.headline_entry): its label says what it is
+        # a headline entry (hepnb.book.headline.headline_entry): its label says what it is
         extra = [k for k in ("uncertainty", "unit") if k in value]
         entry_unit = f" [{page_text(value['unit'])}]" if value.get("unit") else unit_text
         with_text = f", with {' and '.join(extra)}" if extra else ""

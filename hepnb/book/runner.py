@@ -41,6 +41,7 @@ from hepnb.book.registry import (
     repo_root,
     resolve_parameters,
 )
+from hepnb.book.results import load_results
 from hepnb.compute.client import ENV_VAR, check_reachable, scheduler_address
 from hepnb.paths import probe_writable, same_file
 
@@ -339,7 +340,8 @@ def run_study(
                    f"hepnb.book.results.save_results with results_dir=results_dir)")
             raise RunError(msg)
         final_results = res_root / profile / spec.name
-        clean_executed(partial, shown_results_dir(res_root, spec.notebook.parent), staging_dir=staging)  # page
+        clean_executed(partial, shown_results_dir(res_root, spec.notebook.parent), staging_dir=staging,
+                       study=spec.name, results=load_results(spec.name, profile, staging))  # the page
         _publish(produced, final_results)
         partial.replace(target)
         failed.unlink(missing_ok=True)  # a failure of an earlier run is stale now

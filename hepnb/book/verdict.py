@@ -9,7 +9,7 @@ or that the two are consistent. Every study page writes its comparative sentence
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,7 +17,8 @@ import numpy as np
 
 from hepnb.book.numbers import format_with_uncertainty
 
-__all__ = ["SIGNIFICANCE", "Contender", "Verdict", "combined_uncertainty", "seed_spread_of_difference", "verdict"]
+__all__ = ["SIGNIFICANCE", "Contender", "Verdict", "combined_uncertainty", "paired_verdict", "seed_spread_of_difference",
+           "verdict"]
 
 #: A difference is called a difference from this many combined standard uncertainties on.
 SIGNIFICANCE = 2.0
@@ -152,11 +153,12 @@ def verdict(quantity: str, a: Contender, b: Contender, difference: float, uncert
     diff_text = _signed(difference, uncertainty, unit)
     waiting = [c.name for c in (a, b) if not c.ready]
     if waiting:
-        who = " and ".join(waiting)
-        verb = "have" if len(waiting) > 1 else "has"
-        return Verdict("not converged", None, z,
-                       f"{who} {verb} not converged, so {a.name} and {b.name} are not ranked on {quantity} "
-                       f"(difference {a.name} − {b.name}: {diff_text})")
+        if len(waiting) == 2:
+            head = f"neither {a.name} nor {b.name} has converged, so the two are not ranked on {quantity}"
+        else:
+            other = b.name if waiting[0] == a.name else a.name
+            head = f"{waiting[0]} has not converged, so it is not ranked against {other} on {quantity}"
+        return Verdict("not converged", None, z, f"{head} (difference {a.name} − {b.name}: {diff_text})")
     if z < SIGNIFICANCE:
         return Verdict("consistent", None, z,
                        f"{a.name} and {b.name} are consistent on {quantity} (difference {diff_text}, {z:.1f}σ)")
@@ -167,3 +169,11 @@ def verdict(quantity: str, a: Contender, b: Contender, difference: float, uncert
     note = {0: "", 1: f", {trained[0]} converged", 2: ", both converged"}[len(trained)]
     return Verdict("ranked", better.name, z,
                    f"{better.name} is better than {worse.name} on {quantity}, by {size} ({z:.1f}σ{note})")
+
+
+def paired_verdict(quantity: str, a: Contender, b: Contender, paired: Mapping[str, float], *, lower_is_better: bool,
+                   seed_std: float = 0.0, unit: str = "") -> Verdict:
+    """:func:`verdict` on a paired bootstrap difference ``{"value": a − b, "std": its test spread}``, with the
+    seed spread of the difference (:func:`seed_spread_of_difference`) added in quadrature."""
+    return verdict(quantity, a, b, paired["value"], combined_uncertainty(paired["std"], seed_std),
+                   lower_is_better=lower_is_better, unit=unit)

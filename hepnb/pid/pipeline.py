@@ -209,7 +209,8 @@ def training_figure(settings: Settings, comparison: Comparison) -> Any:
     alice = grid.ranges[focus].baselines["alice_bayes"].pred[cell["data"].val["index"]]
     references = {"XGBoost": float(np.mean(cell["prob_val"]["xgboost"].argmax(1) == val_y)),
                   "ALICE Bayes": float(np.mean(alice == val_y))}
-    return plots.training_figure(histories, references)
+    return plots.training_figure(histories, references,
+                                 {n: cell["timing"][n]["convergence"] for n in settings.networks})
 
 
 @dataclass

@@ -197,12 +197,18 @@ def systematics_figure(rows: Sequence[Mapping[str, Any]], models: Sequence[str],
     return fig
 
 
-def training_figure(histories: Mapping[str, Sequence[float]], references: Mapping[str, float]) -> Any:
-    """Validation accuracy (%) per epoch of each network, with horizontal lines for reference models."""
+def training_figure(histories: Mapping[str, Sequence[float]], references: Mapping[str, float],
+                    convergence: Mapping[str, Mapping[str, Any]] | None = None) -> Any:
+    """Validation accuracy (%) per epoch of each network, with horizontal lines for reference models; with
+    ``convergence`` (records by network), the legend says whether each converged and an open circle marks the
+    start of the last fifth of its epochs (the convergence rule's window)."""
     fig, ax = plotting.page_figure()
     for k, (name, errors) in enumerate(histories.items()):
         acc = 100 * (1 - np.asarray(errors, dtype=float))
-        ax.plot(np.arange(1, acc.size + 1), acc, "o-", color=f"C{k}", label=name, ms=3)
+        record = (convergence or {}).get(name)
+        epochs = np.arange(1, acc.size + 1)
+        ax.plot(epochs, acc, "o-", color=f"C{k}", label=plotting.convergence_label(name, record), ms=3)
+        plotting.mark_convergence_window(ax, epochs, acc, record, color=f"C{k}")
     for j, (name, value) in enumerate(references.items()):
         ax.axhline(100 * value, color="0.3", ls=("--", ":", "-.")[j % 3], lw=1.2, label=name)
     values = [100 * (1 - np.asarray(e, dtype=float)) for e in histories.values()]

@@ -1,7 +1,8 @@
 """The PID page's tables and generated sentences, from what :mod:`hepnb.pid.pipeline` returns.
 
 Every value ± uncertainty is written by :func:`hepnb.book.numbers.format_with_uncertainty`; every comparison in
-words by :func:`hepnb.book.prose.describe_difference`, so a conclusion changes when the numbers do.
+words through the verdict gate (:func:`hepnb.book.verdict.verdict`: a network that has not converged is not
+ranked), so a conclusion changes when the numbers do.
 :func:`results_metrics` gathers what ``results.json`` stores.
 """
 
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from hepnb.book import numbers, prose
+from hepnb.book.verdict import Contender, verdict
 from hepnb.pid.baselines import BASELINES
 from hepnb.pid.constants import O2_TOF_P_MIN_GEV, ORIGINAL_MC_FRACTIONS_AFTER_CUTS, SPECIES
 from hepnb.pid.original import ORIGINAL_DEVIATIONS, ORIGINAL_REPORTED
@@ -237,8 +239,10 @@ def emulation_table(deployment: Deployment) -> pd.DataFrame:
 
 
 def timing_table(grid: Grid) -> pd.DataFrame:
-    """Training and inference times of every model of every cell (without the validation curve)."""
-    return pd.DataFrame({f"{m} ({r}/{p})": {k: v for k, v in c["timing"][m].items() if k != "val_err_history"}
+    """Training and inference times of every model of every cell, and whether each network converged (without
+    the validation curve and the numbers of the convergence record)."""
+    return pd.DataFrame({f"{m} ({r}/{p})": {k: v for k, v in c["timing"][m].items()
+                                            if k not in ("val_err_history", "convergence")}
                          for (r, p), c in grid.cells.items() for m in c["timing"]}).T
 
 
@@ -268,13 +272,17 @@ def _range_conclusion(settings: Settings, comparison: Comparison, per_model: Map
         learning += (f"; per true species, the correct identifications of XGBoost minus those of {network} make up "
                      + ", ".join(f"{SPECIES_SYMBOLS[s]} {v:+.2f}".replace("-", "−")
                                  for s, v in zip(SPECIES, by_species, strict=True)) + " points")
-    return (f"- **{RANGE_LABELS[range_name]}**: "
-            + prose.describe_difference("test accuracy", "XGBoost", f"the chosen network ({network})",
-                                        gap["gap_value"], gap["gap_std"], unit="points")
+    chosen = Contender(f"the chosen network ({network})",
+                       bool(comparison.grid.cells[(range_name, protocol)]["timing"][network].get("converged")))
+    against_xgb = verdict("test accuracy", Contender("XGBoost"), chosen, gap["gap_value"], gap["gap_std"],
+                          lower_is_better=False, unit="points")
+    against_base = verdict("test accuracy", Contender(network, chosen.converged),
+                           Contender(f"the best baseline ({best_base['model']})"),
+                           100 * (net_row["value"] - best_base["value"]),
+                           100 * np.hypot(net_row["std"], best_base["std"]), lower_is_better=False, unit="points")
+    return (f"- **{RANGE_LABELS[range_name]}**: {against_xgb.sentence}"
             + (", within" if within else ", not within") + " the half-point aim" + learning + "; "
-            + prose.describe_difference("test accuracy", network, f"the best baseline ({best_base['model']})",
-                                        100 * (net_row["value"] - best_base["value"]),
-                                        100 * np.hypot(net_row["std"], best_base["std"]), unit="points") + ".")
+            + against_base.sentence + " (one training seed: test bootstrap only).")
 
 
 def conclusions(settings: Settings, profile: str, comparison: Comparison, detail: Detail,
@@ -315,7 +323,7 @@ def conclusions(settings: Settings, profile: str, comparison: Comparison, detail
 
 def headline_numbers(settings: Settings, gaps: pd.DataFrame) -> dict[str, Any]:
     """The landing page's numbers: per range, the chosen network's test accuracy and the gap XGBoost − it."""
-    from hepnb.book.site import headline_entry
+    from hepnb.book.headline import headline_entry
 
     out = {}
     for r in settings.ranges:

@@ -146,7 +146,8 @@ def train_network(name: str, data: Prepared, config: TrainingConfig, *, range_na
     Returns
     -------
     model, info
-        The trained network and its training record (times, best epoch, validation error per epoch).
+        The trained network and its training record (times, best epoch, validation error per epoch, the
+        convergence record of that curve and its answer, ``converged``).
     """
     settings = network_settings(name, range_name)
     model = build_network(name, seed=config.seed, range_name=range_name)
@@ -156,7 +157,8 @@ def train_network(name: str, data: Prepared, config: TrainingConfig, *, range_na
                                   seed=config.seed, monitor="val_err", checkpoint_dir=checkpoint_dir, progress=False))
     return model, {"train_time_s": result.train_time_s + result.compile_time_s, "compile_time_s": result.compile_time_s,
                    "best_epoch": result.best_epoch, "epochs_run": result.n_epochs_run,
-                   "steps_per_s": result.steps_per_s, "val_err_history": result.history.get("val_err", [])}
+                   "steps_per_s": result.steps_per_s, "val_err_history": result.history.get("val_err", []),
+                   "converged": result.converged, "convergence": result.convergence[0].as_dict()}
 
 
 def predict_network(model: Any, part: Mapping[str, NDArray]) -> NDArray[np.float64]:

@@ -180,7 +180,7 @@ def extra_background_rates(score: np.ndarray, origin: np.ndarray, thresholds: Ma
                            ) -> dict[str, dict[str, Any]]:
     """Fraction of the jets of each non-reference origin (leptonic τ, Z → ℓℓ) that pass each threshold."""
     out = {}
-    for code, name in ((2, "leptonic tau"), (3, "Z -> ee/mumu"), (0, "q/g")):
+    for code, name in ((2, "leptonic tau"), (3, "Z → ee/μμ"), (0, "q/g")):
         s = score[origin == code]
         row: dict[str, Any] = {"n": len(s)}
         for wp, thr in thresholds.items():

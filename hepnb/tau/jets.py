@@ -32,7 +32,7 @@ CAND_FEATURES: tuple[str, ...] = ("abs_deta", "abs_dphi", "log_pt", "log_e", "lo
 #: The 5 kinematic targets: log(pT_gen/pT_reco), Δη, sin Δφ, cos Δφ, log(m_gen/m_reco).
 KIN_TARGETS: tuple[str, ...] = ("log_pt_ratio", "deta", "sin_dphi", "cos_dphi", "log_m_ratio")
 #: Jet origins.
-ORIGINS: dict[int, str] = {0: "q/g", 1: "hadronic tau", 2: "leptonic tau", 3: "Z -> ee/mumu"}
+ORIGINS: dict[int, str] = {0: "q/g", 1: "hadronic tau", 2: "leptonic tau", 3: "Z → ee/μμ"}
 _P4 = ("px", "py", "pz", "e")
 
 

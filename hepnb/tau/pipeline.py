@@ -257,10 +257,12 @@ def train_headline(settings: Settings, data: TauData, timer: Timer = _no_timer) 
     return Headline(multi, best, validation, single, xgb_score, xgb, base)
 
 
-def learning_curves(headline: Headline) -> dict[str, dict[str, list[float]]]:
-    """The learning curves of every first-seed training, by model name."""
-    curves = {f"Multi ({s})": training.learning_curves(r.trained[0]) for s, r in headline.multi.items()}
-    return curves | {f"Single ({k})": training.learning_curves(r.trained[0]) for k, r in headline.single.items()}
+def learning_curves(headline: Headline) -> dict[str, dict[str, Any]]:
+    """The learning curves of every first-seed training, by model name, each with its ``convergence`` record
+    (:meth:`hepnb.convergence.Convergence.as_dict`)."""
+    runs = {f"Multi ({s})": r for s, r in headline.multi.items()} | {f"Single ({k})": r for k, r in headline.single.items()}
+    return {name: {**training.learning_curves(r.trained[0]), "convergence": r.trained[0].fit.convergence[0].as_dict()}
+            for name, r in runs.items()}
 
 
 def task_models(headline: Headline, task: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -135,9 +135,10 @@ def kinematics_figure(results: Mapping[str, Mapping[str, Any]]) -> Any:
     return fig
 
 
-def learning_curves_figure(curves: Mapping[str, Mapping[str, Sequence[float]]]) -> Any:
+def learning_curves_figure(curves: Mapping[str, Mapping[str, Any]]) -> Any:
     """Validation loss per epoch of each training, relative to its first epoch (one panel), and its training
-    loss (dashed)."""
+    loss (dashed); the legend says whether each converged, an open circle marks the start of the last fifth of
+    training, over which the convergence rule measures the improvement."""
     fig, ax = plotting.page_figure()
     for i, (name, hist) in enumerate(curves.items()):
         val = np.asarray(hist.get("val_loss", []), float)
@@ -145,7 +146,9 @@ def learning_curves_figure(curves: Mapping[str, Mapping[str, Sequence[float]]]) 
         if len(val) == 0:
             continue
         epochs = np.arange(1, len(val) + 1)
-        ax.plot(epochs, val / val[0], "-", color=f"C{i % 10}", label=name)
+        record = hist.get("convergence")
+        ax.plot(epochs, val / val[0], "-", color=f"C{i % 10}", label=plotting.convergence_label(name, record))
+        plotting.mark_convergence_window(ax, epochs, val / val[0], record, color=f"C{i % 10}")
         if len(train):
             ax.plot(epochs, train / val[0], "--", color=f"C{i % 10}")
     ax.set_xlabel("epoch")

@@ -265,12 +265,13 @@ def sample_markdown(profile: str, samples: Any) -> str:
 
 def training_frame(headline: Any) -> Any:
     """One row per headline training (every PCGrad setting and task, every seed): parameters, epochs, training
-    and compile time, throughput (numbers, for ``results.json``; :func:`training_table` formats them)."""
+    and compile time, throughput and whether it converged (for ``results.json``; :func:`training_table` formats
+    them)."""
     import pandas as pd
 
     def row(t: Any) -> dict[str, float]:
         return {"parameters": t.n_params, "epochs": t.fit.n_epochs_run, "train time (s)": t.fit.train_time_s,
-                "compile time (s)": t.fit.compile_time_s, "jets/s": t.jets_per_s}
+                "compile time (s)": t.fit.compile_time_s, "jets/s": t.jets_per_s, "converged": t.fit.converged}
 
     rows = {f"MultiParTau ({s}), seed {i}": row(t) for s, r in headline.multi.items() for i, t in enumerate(r.trained)}
     rows |= {f"SingleParTau ({k}), seed {i}": row(t) for k, r in headline.single.items() for i, t in enumerate(r.trained)}

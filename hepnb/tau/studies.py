@@ -121,6 +121,11 @@ class Run:
         """Training time of all seeds."""
         return float(sum(t.fit.train_time_s for t in self.trained))
 
+    @property
+    def converged(self) -> bool:
+        """Whether every seed's training converged (:attr:`hepnb.train.FitResult.converged`)."""
+        return all(t.fit.converged for t in self.trained)
+
 
 def evaluate_run(trained: Sequence[Trained], data: TauData, *, n_boot: int = 50) -> Run:
     """Test outputs and metrics of the seeds of one model (details and bootstrap for the first seed only)."""

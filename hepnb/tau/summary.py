@@ -10,38 +10,51 @@ from collections.abc import Mapping
 from typing import Any
 
 from hepnb.book.numbers import format_count, format_with_uncertainty
-from hepnb.book.prose import describe_difference
+from hepnb.book.verdict import Contender, paired_verdict, seed_spread_of_difference
 
-__all__ = ["conclusions", "headline_entries", "headline_numbers", "results_metrics"]
+__all__ = ["conclusions", "headline_entries", "headline_numbers", "results_metrics", "seed_spreads"]
 
 
-def _difference(paired: Mapping[str, Any], key: str, quantity: str, a: str, b: str, lower_is_better: bool) -> str:
-    d = paired.get(key)
+def _difference(results: Mapping[str, Any], key: str, quantity: str, a: Contender, b: Contender,
+                lower_is_better: bool) -> str:
+    """The gated sentence (:func:`hepnb.book.verdict.paired_verdict`) of one paired difference, its uncertainty the
+    test bootstrap ⊕ the seed spread of the difference (``results["seed_spreads"][key]``)."""
+    d = results.get("paired", {}).get(key)
     if d is None or not (math.isfinite(d["value"]) and math.isfinite(d["std"])):
         return ""
-    return describe_difference(quantity, a, b, d["value"], d["std"], lower_is_better=lower_is_better)
+    seed_std = results.get("seed_spreads", {}).get(key, 0.0)
+    return paired_verdict(quantity, a, b, d, lower_is_better=lower_is_better, seed_std=seed_std).sentence
 
 
-def conclusions(results: Mapping[str, Any]) -> str:
-    """The conclusion paragraph, from ``headline_numbers`` (:func:`headline_numbers`), ``selection`` (the chosen
-    PCGrad ``surgery``), ``profile``, ``paired`` (:func:`hepnb.tau.pipeline.compare`) and the side studies'
-    sentences ``sizes_text`` and ``pretraining_text`` (:mod:`hepnb.tau.report`)."""
-    h = results["headline_numbers"]
-    best = results["selection"]["surgery"]
-    profile = results["profile"]
+def conclusions(headline: Any, paired: Mapping[str, Any], *, profile: str, sizes_text: str = "",
+                pretraining_text: str = "") -> str:
+    """The conclusion paragraph, from the headline trainings (:class:`hepnb.tau.pipeline.Headline`), their
+    ``paired`` differences (:func:`hepnb.tau.pipeline.compare`) and the side studies' sentences (``sizes_text``,
+    ``pretraining_text``: :mod:`hepnb.tau.report`).
+
+    Each comparison goes through the verdict gate (:func:`hepnb.book.verdict.paired_verdict`): it ranks two models
+    only when the trained ones converged (every seed) and the difference exceeds twice the test bootstrap ⊕ the
+    seed spread (:func:`seed_spreads`); otherwise it says which did not converge, or that the two are consistent.
+    """
+    results = {"paired": paired, "seed_spreads": seed_spreads(headline),
+               "converged": {"multi": headline.main.converged,
+                             "single": "tau_id" in headline.single and headline.single["tau_id"].converged}}
+    h = headline_numbers(headline)
+    best = headline.best
     lines = [f"With these samples ({profile} profile), and the detector described above:"]
     lines.append(
         f"- **Tau ID.** MultiParTau ({best}) reaches an AUC of {format_with_uncertainty(h['multi_auc'], h.get('multi_auc_std'))} "
         f"and a fake rate of {h['multi_fake50']:.3g} at ε_τ = 50 % ({format_count(h['multi_fake50_k'])} of "
         f"{format_count(h['n_bkg'])} q/g jets pass), SingleParTau {format_with_uncertainty(h['single_auc'], h.get('single_auc_std'))} and "
         f"{h['single_fake50']:.3g}; XGBoost on jet features {format_with_uncertainty(h['xgb_auc'], h.get('xgb_auc_std'))}.")
-    paired = results.get("paired", {})
-    sentence = _difference(paired, "tau_auc_multi_minus_single", "tau-ID AUC", f"MultiParTau ({best})",
-                           "SingleParTau", lower_is_better=False)
+    converged = results.get("converged", {})
+    multi = Contender(f"MultiParTau ({best})", converged.get("multi", False))
+    sentence = _difference(results, "tau_auc_multi_minus_single", "tau-ID AUC", multi,
+                           Contender("SingleParTau", converged.get("single", False)), lower_is_better=False)
     if sentence:
         lines.append(f"  On the same test jets, {sentence}.")
-    sentence = _difference(paired, "tau_auc_multi_minus_xgb", "tau-ID AUC", f"MultiParTau ({best})",
-                           "XGBoost", lower_is_better=False)
+    sentence = _difference(results, "tau_auc_multi_minus_xgb", "tau-ID AUC", multi, Contender("XGBoost"),
+                           lower_is_better=False)
     if sentence:
         lines.append(f"  Against the boosted trees, {sentence}.")
     lines.append(
@@ -51,8 +64,8 @@ def conclusions(results: Mapping[str, Any]) -> str:
         f"for the HPS-like reconstruction and {format_with_uncertainty(h['count_dm_f1'], h.get('count_dm_f1_std'))} (accuracy "
         f"{format_with_uncertainty(h['count_dm_acc'], h.get('count_dm_acc_std'))}) for the plain count; the {h['dm_baseline']} has the "
         "higher accuracy on the validation τ jets and is the baseline compared with.")
-    sentence = _difference(paired, "dm_acc_multi_minus_baseline", "decay-mode accuracy", "MultiParTau",
-                           f"the {h['dm_baseline']}", lower_is_better=False)
+    sentence = _difference(results, "dm_acc_multi_minus_baseline", "decay-mode accuracy", multi,
+                           Contender(f"the {h['dm_baseline']}"), lower_is_better=False)
     if sentence:
         lines.append(f"  Paired: {sentence}.")
     lines.append(
@@ -63,18 +76,45 @@ def conclusions(results: Mapping[str, Any]) -> str:
         f"- **Visible pT.** Resolution {format_with_uncertainty(h['multi_pt_res'], h.get('multi_pt_res_std'))} for MultiParTau, "
         f"{format_with_uncertainty(h['single_pt_res'], h.get('single_pt_res_std'))} for SingleParTau, against "
         f"{format_with_uncertainty(h['reco_pt_res'], h.get('reco_pt_res_std'))} for the reco jet.")
-    sentence = _difference(paired, "pt_res_multi_minus_reco", "visible-pT resolution", "MultiParTau",
-                           "the reco jet", lower_is_better=True)
+    sentence = _difference(results, "pt_res_multi_minus_reco", "visible-pT resolution", multi,
+                           Contender("the reco jet"), lower_is_better=True)
     if sentence:
         lines.append(f"  Paired: {sentence}.")
-    if results.get("sizes_text"):
-        lines.append(f"- **Model size.** {results['sizes_text']}")
-    if results.get("pretraining_text"):
-        lines.append(f"- **Pre-training.** {results['pretraining_text']}")
+    n_seeds = len(headline.main.trained)
+    lines.append(f"- **Uncertainties.** Each comparison above quotes the paired bootstrap over the test jets ⊕ the "
+                 f"spread of the trained models over their seeds ({n_seeds} of MultiParTau"
+                 + (f", {len(headline.single['tau_id'].trained)} of SingleParTau's tau ID" if "tau_id" in headline.single
+                    else "") + "); a network that has not converged is not ranked.")
+    if sizes_text:
+        lines.append(f"- **Model size.** {sizes_text}")
+    if pretraining_text:
+        lines.append(f"- **Pre-training.** {pretraining_text}")
     lines.append(
         "\nThese statements hold for this parametrised detector and these sample sizes; the absolute numbers "
         "are not the paper's full-simulation ones.")
     return "\n".join(lines)
+
+
+#: The seed spread of each paired difference: the summary number it compares and whether SingleParTau's seeds
+#: are the other side (the baselines are not trained with seeds).
+_SEED_SIDES = {"tau_auc_multi_minus_single": ("tau ID AUC", True), "tau_auc_multi_minus_xgb": ("tau ID AUC", False),
+               "dm_acc_multi_minus_baseline": ("DM accuracy", False), "pt_res_multi_minus_reco": ("pT resolution", False)}
+
+
+def seed_spreads(headline: Any) -> dict[str, float]:
+    """The seed-to-seed standard uncertainty of each paired difference of :func:`hepnb.tau.pipeline.compare`
+    (:func:`hepnb.book.verdict.seed_spread_of_difference`, unpaired: the two networks' seeds do not share an
+    initial draw), from each seed's summary number; 0 where a side has no finite value."""
+    def finite(values: Any) -> list[float]:
+        return [v for v in values if math.isfinite(v)]
+
+    single = headline.single.get("tau_id")
+    out = {}
+    for key, (name, against_single) in _SEED_SIDES.items():
+        a = finite(headline.main.seeds.get(name, {}).get("values", []))
+        b = finite(single.seeds.get(name, {}).get("values", [])) if against_single and single is not None else [0.0]
+        out[key] = seed_spread_of_difference(a, b) if a and b else 0.0
+    return out
 
 
 def headline_numbers(headline: Any) -> dict[str, Any]:
@@ -118,8 +158,8 @@ def _without_roc(res: Any) -> Any:
 
 
 def headline_entries(headline: Any) -> dict[str, dict[str, Any]]:
-    """The landing page's entries (:func:`hepnb.book.site.headline_entry`) of the headline MultiParTau."""
-    from hepnb.book.site import headline_entry
+    """The landing page's entries (:func:`hepnb.book.headline.headline_entry`) of the headline MultiParTau."""
+    from hepnb.book.headline import headline_entry
 
     name, main = headline.main_name, headline.main.metrics
     wp, charge = main["tau_id"]["working_points"]["50"], main["charge"]
@@ -155,6 +195,10 @@ def results_metrics(settings: Any, results: Mapping[str, Any]) -> dict[str, Any]
         "xgboost": _without_roc(headline.xgb), "baselines": headline.base, "paired": results["paired"],
         "training": results["training"].reset_index(names="model").to_dict(orient="records"),
         "learning_curves": results["curves"],
+        "convergence": {f"{family} ({name})": [t.fit.convergence[0].as_dict() for t in run.trained]
+                        for family, runs in (("MultiParTau", headline.multi), ("SingleParTau", headline.single))
+                        for name, run in runs.items()},
+        "seed_spreads": seed_spreads(headline),
         "evolution": {n: _without_roc(r) for n, r in results["evolution"].models.items()},
         "scaling": results["evolution"].scaling,
         "model_sizes": [{k: v for k, v in r.items() if k != "history"} for r in results["size_rows"]],

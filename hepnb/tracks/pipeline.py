@@ -220,9 +220,12 @@ def leaderboards(settings: Settings, samples: Samples, classical: Baselines, zoo
     return Leaderboards(rows, errors, {leg: report.leaderboard(rows[leg]) for leg in settings.legs})
 
 
-def judge(settings: Settings, boards: Leaderboards) -> dict[str, dict[str, Any]]:
-    """The study's rule on every leg (:func:`hepnb.tracks.report.judge` at the cost :data:`COST`)."""
-    return {leg: report.judge(boards.rows[leg], cost_key=COST, errors=boards.errors[leg]) for leg in settings.legs}
+def judge(settings: Settings, boards: Leaderboards, zoo: Zoo) -> dict[str, dict[str, Any]]:
+    """The study's rule on every leg (:func:`hepnb.tracks.report.judge` at the cost :data:`COST`), with each
+    learned model's convergence record from the zoo."""
+    return {leg: report.judge(boards.rows[leg], cost_key=COST, errors=boards.errors[leg],
+                              converged={name: bool(r.get("converged")) for name, r in zoo.records[leg].items()})
+            for leg in settings.legs}
 
 
 def ablations(settings: Settings, boards: Leaderboards, zoo: Zoo) -> dict[str, dict[str, Any]]:

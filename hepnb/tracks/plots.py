@@ -84,12 +84,15 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]], *, cost_key: str = "cpu_ns_
 
 
 def learning_curves_figure(records: Mapping[str, Mapping[str, Any]], *, leg: str = "ut_t") -> Any:
-    """Validation median position error against optimiser step for each learned model."""
+    """Validation median position error against optimiser step for each learned model; the legend says whether
+    each converged, an open circle marks the start of the last fifth of its steps (the convergence rule's window)."""
     fig, ax = plotting.page_figure(aspect=0.62)
     values = []
     for name, rec in records.items():
-        curve = rec["learning_curve"]
-        ax.plot(curve["step"], curve["val_median_um"], label=name.replace("_", " "))
+        curve, record = rec["learning_curve"], rec.get("convergence")
+        (line,) = ax.plot(curve["step"], curve["val_median_um"],
+                          label=plotting.convergence_label(name.replace("_", " "), record))
+        plotting.mark_convergence_window(ax, curve["step"], curve["val_median_um"], record, color=line.get_color())
         values.extend(curve["val_median_um"])
     ax.set(yscale="log", xlabel="optimiser step", ylabel="validation median error [µm]")
     ax.set_ylim(*_log_limits(values, pad=0.15))

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from hepnb.book.numbers import format_with_uncertainty
-from hepnb.book.prose import describe_difference, glue, sample_sentence
+from hepnb.book.prose import glue, sample_sentence
+from hepnb.book.verdict import SIGNIFICANCE, Contender, paired_verdict
 from hepnb.tracks.evaluate import (
     compare_with_curve,
     compare_with_rk4,
@@ -202,17 +203,21 @@ def _best(rows: Sequence[Mapping[str, Any]], families: Sequence[str]) -> str | N
 
 
 def judge(rows: Sequence[Mapping[str, Any]], *, cost_key: str, errors: Mapping[str, np.ndarray] | None = None,
-          window_um: tuple[float, float] = (1.0, 100.0)) -> dict[str, Any]:
+          converged: Mapping[str, bool] | None = None, window_um: tuple[float, float] = (1.0, 100.0)) -> dict[str, Any]:
     """The study's rule on one leg: every model against the RK4 curve and the polynomial curve at its cost.
+
+    The verdict gate (:mod:`hepnb.book.verdict`): a learned model counts as below a curve only when it converged
+    (``converged``, by model name, from its training record; a model missing there has not) and its median lies
+    below the curve by more than :data:`~hepnb.book.verdict.SIGNIFICANCE` times its test uncertainty.
 
     Returns
     -------
     dict
-        ``models`` (per model: error, cost, the two curves' errors at its cost, ``below_rk4``, ``below_poly``),
-        ``learned``, ``beats_rk4``, ``beats_poly``, ``beats_both``, ``beats_both_in_window`` (learned models
-        below both curves with a median error in ``window_um``), ``pareto_front``, ``best_learned`` and
-        ``best_poly`` (chosen on validation medians), and ``paired`` (best learned − best polynomial, paired
-        bootstrap on the test tracks) when ``errors`` are given.
+        ``models`` (per model: error, cost, the two curves' errors at its cost, ``converged``, ``below_rk4``,
+        ``below_poly``), ``learned``, ``not_converged`` (learned models), ``beats_rk4``, ``beats_poly``,
+        ``beats_both``, ``beats_both_in_window`` (learned models below both curves with a median error in
+        ``window_um``), ``pareto_front``, ``best_learned`` and ``best_poly`` (chosen on validation medians), and
+        ``paired`` (best learned − best polynomial, paired bootstrap on the test tracks) when ``errors`` are given.
     """
     rk4 = {c["model"]: c for c in compare_with_rk4(rows, rows, cost_key)}
     poly_rows = [r for r in rows if r["family"] == "poly"]
@@ -221,15 +226,24 @@ def judge(rows: Sequence[Mapping[str, Any]], *, cost_key: str, errors: Mapping[s
     models = {}
     for r in rows:
         name = r["model"]
-        models[name] = {"family": r["family"], "error_um": float(r["pos_median_um"]),
-                        "error_err_um": float(r.get("pos_median_err_um", float("nan"))), "cost": float(r[cost_key]),
-                        "rk4_curve_um": rk4[name]["curve_error"], "below_rk4": rk4[name]["below"] and r["family"] != "rk4",
-                        "poly_curve_um": poly[name]["curve_error"] if poly else float("nan"),
-                        "below_poly": bool(poly and poly[name]["below"] and r["family"] != "poly")}
+        error, error_err = float(r["pos_median_um"]), float(r.get("pos_median_err_um", float("nan")))
+        ready = bool((converged or {}).get(name, False)) if r["family"] in LEARNED else None
+        poly_curve = poly[name]["curve_error"] if poly else float("nan")
+
+        def below(curve_um: float, error: float = error, error_err: float = error_err, ready: bool | None = ready) -> bool:
+            margin = SIGNIFICANCE * (error_err if np.isfinite(error_err) else 0.0)
+            return ready is not False and bool(curve_um - error > margin)
+
+        models[name] = {"family": r["family"], "error_um": error, "error_err_um": error_err, "cost": float(r[cost_key]),
+                        "converged": ready, "rk4_curve_um": rk4[name]["curve_error"],
+                        "below_rk4": rk4[name]["below"] and r["family"] != "rk4" and below(rk4[name]["curve_error"]),
+                        "poly_curve_um": poly_curve,
+                        "below_poly": bool(poly and poly[name]["below"] and r["family"] != "poly" and below(poly_curve))}
     learned = [r["model"] for r in rows if r["family"] in LEARNED]
     lo, hi = window_um
     out: dict[str, Any] = {
         "cost_key": cost_key, "models": models, "learned": learned,
+        "not_converged": [m for m in learned if not models[m]["converged"]],
         "beats_rk4": [m for m in learned if models[m]["below_rk4"]],
         "beats_poly": [m for m in learned if models[m]["below_poly"]],
         "beats_both": [m for m in learned if models[m]["below_rk4"] and models[m]["below_poly"]],
@@ -246,9 +260,11 @@ def judgement_markdown(j: Mapping[str, Any], leg_label: str) -> str:
     """Sentences for one leg: how many learned models lie below each curve, the best one, the Pareto front."""
     n = len(j["learned"])
     models = j["models"]
-    lines = [(f"**{leg_label}.** With these samples, {len(j['beats_rk4'])} of the {n} learned models lie below the "
-              f"RK4 curve at their cost, {len(j['beats_poly'])} below the polynomial curve, and "
-              f"{len(j['beats_both'])} below both")]
+    n_conv = n - len(j.get("not_converged", []))
+    lines = [(f"**{leg_label}.** With these samples, {n_conv} of the {n} learned models converged (their validation "
+              "median improved by less than 1 % of its best value over the last fifth of training); "
+              f"{len(j['beats_rk4'])} of these lie below the RK4 curve at their cost by more than twice their test "
+              f"uncertainty, {len(j['beats_poly'])} below the polynomial curve, and {len(j['beats_both'])} below both")]
     if j["beats_both_in_window"]:
         lo, hi = j["window_um"]
         lines[-1] += (f"; {len(j['beats_both_in_window'])} of these between {lo:g} and {hi:g} µm "
@@ -261,9 +277,9 @@ def judgement_markdown(j: Mapping[str, Any], leg_label: str) -> str:
                      f"{format_with_uncertainty(m['error_um'], m['error_err_um'], unit='µm')} at {m['cost']:.4g} CPU ns per track; at that cost the "
                      f"RK4 curve gives {m['rk4_curve_um']:.3g} µm and the polynomial curve {m['poly_curve_um']:.3g} µm.")
     if "paired" in j and j["best_poly"]:
-        p = j["paired"]
-        lines.append("On the same test tracks, " + describe_difference(
-            "median position error", best, j["best_poly"], p["value"], p["std"], unit="µm", lower_is_better=True) + ".")
+        said = paired_verdict("median position error", Contender(best, models[best]["converged"]),
+                              Contender(j["best_poly"]), j["paired"], lower_is_better=True, unit="µm")
+        lines.append(f"On the same test tracks (one training seed: test bootstrap only), {said.sentence}.")
     lines.append("Pareto front (cheapest first): " + ", ".join(j["pareto_front"]) + ".")
     return "\n\n".join(lines)
 
@@ -290,10 +306,11 @@ def ablation_table(rows: Sequence[Mapping[str, Any]], records: Mapping[str, Mapp
         text = (f"{family} {size}: the {records[kept]['variant']} variant has the smallest validation median "
                 f"({by_name[kept]['val_median_um']:.3g} µm)")
         if ref is not None and ref != kept and errors is not None:
-            p = paired_median_difference(errors[kept], errors[ref])
-            text += "; on the test tracks, " + describe_difference(
-                "median position error", f"the {records[kept]['variant']} variant", f"the {ref_variant} variant",
-                p["value"], p["std"], unit="µm", lower_is_better=True)
+            said = paired_verdict("median position error",
+                                  Contender(f"the {records[kept]['variant']} variant", bool(records[kept].get("converged"))),
+                                  Contender(f"the {ref_variant} variant", bool(records[ref].get("converged"))),
+                                  paired_median_difference(errors[kept], errors[ref]), lower_is_better=True, unit="µm")
+            text += "; on the test tracks, " + said.sentence
         sentences.append(text + ".")
     return {"rows": table, "summary": "With these samples: " + " ".join(sentences)}
 
@@ -329,10 +346,10 @@ def representatives(rows: Sequence[Mapping[str, Any]], *, cost_key: str) -> list
 
 def headline(judged: Mapping[str, Mapping[str, Any]], legs: Sequence[str],
              labels: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
-    """The front page's numbers (:func:`hepnb.book.site.headline_entry` records): per leg, the median error of
+    """The front page's numbers (:func:`hepnb.book.headline.headline_entry` records): per leg, the median error of
     the best learned model (validation choice) with its bootstrap error, and how many learned models lie below
     both the RK4 and the polynomial curves at their cost."""
-    from hepnb.book.site import headline_entry
+    from hepnb.book.headline import headline_entry
 
     labels = labels or {}
     out: dict[str, dict[str, Any]] = {}
@@ -374,12 +391,16 @@ def conclusions_markdown(judged: Mapping[str, Mapping[str, Any]], ablation: Mapp
         m = j["models"].get(best) if best else None
         if m is None:
             continue
-        verdict = []
-        verdict.append("below the RK4 curve" if m["below_rk4"] else "above the RK4 curve")
-        verdict.append("below the polynomial curve" if m["below_poly"] else "above the polynomial curve")
+        if m["converged"]:
+            place = [("below" if m[f"below_{c}"] else "not significantly below") + f" the {label} curve"
+                     for c, label in (("rk4", "RK4"), ("poly", "polynomial"))]
+            where = f"{' and '.join(place)} at that cost"
+        else:
+            where = "but has not converged, so it is not placed against the curves"
         text = (f"- {labels[leg]}: the best learned model ({best}) reaches {format_with_uncertainty(m['error_um'], m['error_err_um'], unit='µm')} "
-                f"at {m['cost']:.4g} CPU ns per track, {' and '.join(verdict)} at that cost; "
-                f"{len(j['beats_both'])} of {len(j['learned'])} learned models lie below both curves")
+                f"at {m['cost']:.4g} CPU ns per track, {where}; "
+                f"{len(j['beats_both'])} of {len(j['learned'])} learned models lie below both curves (converged, beyond twice "
+                "their test uncertainty)")
         if j["beats_both_in_window"]:
             lo, hi = j["window_um"]
             text += f", {len(j['beats_both_in_window'])} of them between {lo:g} and {hi:g} µm"

@@ -33,6 +33,7 @@ import optax
 from flax import nnx
 from tqdm.auto import tqdm
 
+from hepnb.convergence import relative_convergence
 from hepnb.tracks.arrays import Array
 from hepnb.tracks.baselines import MLP_BASES, learned_bases
 from hepnb.tracks.bases import LineBase, RK4Base, describe
@@ -281,10 +282,10 @@ def fit_heads(heads: Sequence[Head], train: dict[str, Any], val: dict[str, Any],
     for i, head in enumerate(heads):
         nnx.update(head, jax.tree.map(lambda a, i=i: a[i], best_params))
     result.history = {name: np.asarray(v) for name, v in history.items()}
-    result.best_step = best_step
-    result.train_time_s = train_time
-    result.n_steps = done
+    result.best_step, result.train_time_s, result.n_steps = best_step, train_time, done
     result.steps_per_s = done / train_time if train_time > 0 else float("nan")
+    result.convergence = [relative_convergence(result.history["val_median_um"][:, i], metric="val_median_um")
+                          for i in range(k)]
     return result
 
 
@@ -344,7 +345,8 @@ def train_stack_member(member: tuple[str, str], dataset: dict[str, Any], config:
     -------
     dict
         ``variants`` (names), ``states`` (numpy weights per head, :func:`hepnb.compute.sweep.state_to_numpy`),
-        ``history``, ``best_step``, ``train_time_s`` (training plus compilation), ``steps_per_s``.
+        ``history``, ``best_step``, ``train_time_s`` (training plus compilation), ``steps_per_s``,
+        ``convergence`` (each head's record as a dict, :meth:`hepnb.convergence.Convergence.as_dict`).
     """
     from hepnb.compute.sweep import state_to_numpy
 
@@ -362,7 +364,7 @@ def train_stack_member(member: tuple[str, str], dataset: dict[str, Any], config:
                                            else (0.0, pde_weight))
     return {"variants": variants, "states": [state_to_numpy(h) for h in heads], "history": result.history,
             "best_step": result.best_step, "train_time_s": result.train_time_s + result.compile_time_s,
-            "steps_per_s": result.steps_per_s}
+            "steps_per_s": result.steps_per_s, "convergence": [c.as_dict() for c in result.convergence]}
 
 
 def _member_bases(family: str, dataset: dict[str, Any], *, bases: Sequence[str], n_coarse: int) -> dict[str, Any]:
@@ -436,6 +438,7 @@ def run_zoo(dataset: dict[str, Any], members: Sequence[tuple[str, str]], config:
             records[name] = {"family": family, "size": size, "variant": variant, "params": n_params(head),
                              "steps": int(result["history"]["step"][-1]), "best_step": int(result["best_step"][i]),
                              "train_time_s": float(result["train_time_s"]), "steps_per_s": float(result["steps_per_s"]),
+                             "converged": result["convergence"][i]["converged"], "convergence": result["convergence"][i],
                              "learning_curve": {"step": result["history"]["step"].tolist(),
                                                 "train_loss": result["history"]["train_loss"][:, i].tolist(),
                                                 "train_pde": result["history"]["train_pde"][:, i].tolist(),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from hepnb.book import results_text, site
+from hepnb.book import headline, results_text, site
 from hepnb.book.escape import code_span, page_text
 
 HOSTILE = "<script>alert(1)</script> | *x* {glue}`y` $z$ [l](http://e) \\"
@@ -36,7 +36,7 @@ def _record(tmp_path: Path) -> Path:
     folder.mkdir(parents=True)
     record = {"study": "environment", "profile": "ci", "created": "2026-12-05<img src=x>", "git_commit": "<b>c</b>",
               "versions": {}, "device": HOSTILE, "params": {"n`<i>": 1}, "timings_s": {},
-              "metrics": {"headline": {"x": site.headline_entry(HOSTILE, "<b>bold</b>", unit="<u>")}}}
+              "metrics": {"headline": {"x": headline.headline_entry(HOSTILE, "<b>bold</b>", unit="<u>")}}}
     (folder / "results.json").write_text(json.dumps(record))
     return folder / "results.json"
 

@@ -96,3 +96,28 @@ def test_runner_pages_show_no_staging_path(notebooks: Path, tmp_path: Path) -> N
                 if "injected-parameters" in c.metadata.get("tags", [])]
     assert 'results_dir = "../results"' in injected[0].source
     assert "../results/ci/good/results.json" in text  # the path the cell returned, as published
+
+
+def test_runner_pages_read_like_a_paper(notebooks: Path, tmp_path: Path) -> None:
+    """The executed page opens with a key-results box from its results, collapses its code, removes the raw
+    parameters cells and shows the run's parameters in one collapsed table instead, with the values the run had
+    (the profile's ``n: 1``, a user's label escaped)."""
+    from hepnb.book.pages import KEY_RESULTS_TITLE, PARAMETERS_TITLE
+
+    result = run_study("good", "ci", output_dir=tmp_path / "out", results_dir=tmp_path / "results", progress=False,
+                       overrides={"label": "<script>alert(1)</script> | x"})
+    cells = nbformat.read(result.notebook, as_version=4).cells
+    code = [c for c in cells if c.cell_type == "code"]
+    for cell in code:
+        tags = cell.metadata.get("tags", [])
+        if "parameters" in tags or "injected-parameters" in tags:
+            assert "remove-cell" in tags
+        else:
+            assert "hide-input" in tags
+    table = next(c.source for c in cells if c.cell_type == "markdown" and PARAMETERS_TITLE in c.source)
+    assert ":class: dropdown" in table and f"{PARAMETERS_TITLE} (ci profile)" in table
+    assert "| `n` | `1` |" in table and "| `scale` | `0.5` |" in table and "| `flags` | `[1, 2]` |" in table
+    assert cells[0].source.startswith("# good") and KEY_RESULTS_TITLE in cells[1].source
+    assert "answer: **0.5**" in cells[1].source and "ci profile" in cells[1].source  # n = 1 (ci) × scale 0.5
+    label_row = next(line for line in table.splitlines() if line.startswith("| `label`"))
+    assert label_row.count("|") - label_row.count("\\|") == 3  # the user's | does not open a column

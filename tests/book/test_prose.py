@@ -32,19 +32,6 @@ def test_pdg_rounding(value: float, err: float, expected: str) -> None:
     assert numbers.format_with_uncertainty(value, err) == expected
 
 
-def test_describe_difference_states_direction_and_significance() -> None:
-    higher = prose.describe_difference("test accuracy", "XGBoost", "the DNN", 1.2, 0.3, unit="%")
-    assert higher == "the test accuracy of XGBoost is higher than that of the DNN by 1.20 ± 0.30 % (4.0σ)"
-    lower = prose.describe_difference("median error", "the MLP", "RK4-10", -3.0, 0.5, unit="µm",
-                                      lower_is_better=True)
-    assert lower.startswith("the median error of the MLP is lower than that of RK4-10 by 3.0 ± 0.5 µm")
-    assert lower.endswith(": the MLP is better")
-    same = prose.describe_difference("macro AUC", "ParT", "the Transformer", -0.001, 0.002)
-    assert same == "the macro AUC of ParT is consistent with that of the Transformer (difference −0.0010 ± 0.0020)"
-    with pytest.raises(ValueError, match="finite"):
-        prose.describe_difference("x", "a", "b", float("nan"), 0.1)
-
-
 def test_sample_sentence_names_profile_and_sizes() -> None:
     text = prose.sample_sentence("default", {"training jets": 120000, "test jets": 30000})
     assert text.startswith("Profile **default**")

@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from hepnb.book import site
+from hepnb.book import headline, site
 from hepnb.book.results import save_results
 
 
@@ -24,10 +24,10 @@ def _results(root: Path, name: str, profile: str, headline: dict[str, object]) -
 
 def test_table_shows_only_the_book_profile_with_human_labels(notebooks: Path, tmp_path: Path) -> None:
     res, out = tmp_path / "results", tmp_path / "executed"
-    _results(res, "good", "ci", {"rate": site.headline_entry("JAX steps/s, scan vs loop", 1.0, unit="1/s")})
+    _results(res, "good", "ci", {"rate": headline.headline_entry("JAX steps/s, scan vs loop", 1.0, unit="1/s")})
     _results(res, "good", "default", {
-        "rate": site.headline_entry("JAX steps/s, scan vs loop", 123456.7, unit="1/s"),
-        "acc": site.headline_entry("test accuracy, XGBoost", 91.234, uncertainty=0.123, unit="%"),
+        "rate": headline.headline_entry("JAX steps/s, scan vs loop", 123456.7, unit="1/s"),
+        "acc": headline.headline_entry("test accuracy, XGBoost", 91.234, uncertainty=0.123, unit="%"),
         "scan_s": 0.25,
     })
     _executed(out, "good", "default")
@@ -58,15 +58,15 @@ def test_book_profile_is_read_from_the_executed_notebooks(notebooks: Path, tmp_p
 
 
 def test_headline_entry_needs_a_label() -> None:
-    assert site.headline_entry("median error", 3.0, uncertainty=0.1, unit="µm") == {
+    assert headline.headline_entry("median error", 3.0, uncertainty=0.1, unit="µm") == {
         "label": "median error", "value": 3.0, "uncertainty": 0.1, "unit": "µm"}
     with pytest.raises(ValueError, match="label"):
-        site.headline_entry(" ", 1.0)
+        headline.headline_entry(" ", 1.0)
 
 
 def test_landing_numbers_are_the_headline_else_the_first_scalar_metrics() -> None:
-    entry = site.headline_entry("test accuracy", 91.2, uncertainty=0.3, unit="%")
-    assert site.landing_numbers({"metrics": {"headline": {"acc": entry}, "loss": 0.1}}) == {"acc": entry}
+    entry = headline.headline_entry("test accuracy", 91.2, uncertainty=0.3, unit="%")
+    assert headline.landing_numbers({"metrics": {"headline": {"acc": entry}, "loss": 0.1}}) == {"acc": entry}
     record = {"metrics": {"grid": {"a": 1}, **{f"m{i}": float(i) for i in range(8)}}}
-    assert site.landing_numbers(record) == {f"m{i}": float(i) for i in range(6)}
-    assert site.landing_numbers({}) == {}
+    assert headline.landing_numbers(record) == {f"m{i}": float(i) for i in range(6)}
+    assert headline.landing_numbers({}) == {}

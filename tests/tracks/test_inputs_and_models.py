@@ -265,3 +265,24 @@ def test_seed_faithful_setting_reproduces_the_weak_bending() -> None:
     bend_correct = np.median(np.abs(correct["end"][:, 2] - correct["start"][:, 2]))
     assert bend_seed < bend_correct / 100  # the 1000x units bug
     assert seed["setting"].dz_mm == pytest.approx(8000.0)
+
+
+def test_judge_places_only_converged_models_and_beyond_their_uncertainty() -> None:
+    """The verdict gate on the leaderboard's rule: a learned model below the RK4 curve counts only when it
+    converged and lies below by more than twice its test uncertainty; the sentences say how many converged."""
+    from hepnb.tracks import report
+
+    def row(model: str, family: str, cost: float, err: float, err_err: float = 1.0) -> dict:
+        return {"model": model, "family": family, "cost": cost, "pos_median_um": err, "pos_median_err_um": err_err,
+                "val_median_um": err}
+
+    rows = [row("single_kick", "analytic", 5.0, 5000.0), row("rk4_1", "rk4", 10.0, 1000.0),
+            row("rk4_2", "rk4", 20.0, 100.0), row("rk4_4", "rk4", 40.0, 10.0),
+            row("mlp_a", "mlp", 20.0, 50.0), row("mlp_b", "mlp", 20.0, 60.0),
+            row("mlp_c", "mlp", 20.0, 95.0, err_err=4.0)]  # 5 µm below the curve, 2 × 4 µm uncertainty: not beyond
+    judged = report.judge(rows, cost_key="cost", converged={"mlp_a": True, "mlp_b": False, "mlp_c": True})
+    assert judged["beats_rk4"] == ["mlp_a"] and judged["not_converged"] == ["mlp_b"]
+    assert judged["models"]["mlp_b"]["converged"] is False and judged["models"]["rk4_2"]["converged"] is None
+    text = report.judgement_markdown(judged, "UT → T")
+    assert "2 of the 3 learned models converged" in text and "1 of these lie below the RK4 curve" in text
+    assert report.judge(rows, cost_key="cost")["beats_rk4"] == []  # no record: nothing converged, nothing placed

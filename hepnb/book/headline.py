@@ -1,0 +1,104 @@
+"""A study's headline numbers: how it stores them in ``metrics["headline"]`` (:func:`headline_entry`), which
+of them a page shows (:func:`landing_numbers`) and how one is written (:func:`headline_text`) — in the landing
+table (:mod:`hepnb.book.site`) and in each study page's key-results box (:mod:`hepnb.book.pages`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hepnb.book.escape import page_text
+
+__all__ = ["headline_entry", "headline_text", "landing_numbers"]
+
+
+_MAX_HEADLINE = 6
+
+
+def headline_entry(label: str, value: float | str, *, uncertainty: float | None = None,
+                   unit: str = "") -> dict[str, Any]:
+    """One headline number as a study stores it in ``metrics["headline"]``, for the landing table.
+
+    Parameters
+    ----------
+    label
+        What a reader sees, in words: ``"JAX steps/s, scan vs loop"``, ``"test accuracy, XGBoost"``.
+    value
+        The number (or a short word, e.g. the best model's name).
+    uncertainty
+        Its standard uncertainty, if any (rounded with the value by the PDG rule on the page).
+    unit
+        Written after the number: ``"%"``, ``"µm"``, ``"1/s"``.
+
+    Examples
+    --------
+    >>> headline_entry("median position error, best model", 12.3, uncertainty=0.4, unit="µm")
+    {'label': 'median position error, best model', 'value': 12.3, 'uncertainty': 0.4, 'unit': 'µm'}
+    """
+    if not label.strip():
+        msg = "a headline entry needs a label a reader understands, found an empty one"
+        raise ValueError(msg)
+    entry: dict[str, Any] = {"label": label, "value": value}
+    if uncertainty is not None:
+        entry["uncertainty"] = uncertainty
+    if unit:
+        entry["unit"] = unit
+    return entry
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}".replace(",", "\u202f")
+    if isinstance(value, float):
+        if 1e4 <= abs(value) < 1e9:
+            return f"{value:,.0f}".replace(",", "\u202f").replace("-", "−")
+        text = f"{value:.4g}"
+        if "e" in text:
+            mantissa, exponent = text.split("e")
+            return f"{mantissa}·10<sup>{int(exponent)}</sup>".replace("-", "−")
+        return text.replace("-", "−")
+    return str(value)
+
+
+def _human_key(key: str) -> tuple[str, str]:
+    """A label and a unit from a raw key: ``scan_steps_per_s`` -> ``("scan steps", "1/s")``."""
+    from hepnb.book.results_text import UNIT_SUFFIXES
+
+    lower = key.lower()
+    for suffix in sorted(UNIT_SUFFIXES, key=len, reverse=True):
+        if lower.endswith("_" + suffix):
+            return key[: -len(suffix) - 1].replace("_", " "), UNIT_SUFFIXES[suffix]
+    return key.replace("_", " "), ""
+
+
+def headline_text(key: str, item: Any) -> str:
+    """One headline number in words: ``label: **value ± uncertainty unit**`` (escaped, PDG-rounded), from a
+    :func:`headline_entry` record or a bare value under a raw key."""
+    from hepnb.book.numbers import format_with_uncertainty
+
+    if isinstance(item, dict) and "value" in item:
+        label, unit = str(item.get("label") or _human_key(key)[0]), page_text(item.get("unit", ""))
+        value, err = item["value"], item.get("uncertainty")
+    else:
+        (label, unit), value, err = _human_key(key), item, None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and isinstance(err, (int, float)) and err > 0:
+        number = format_with_uncertainty(float(value), float(err), unit=unit)
+    else:
+        shown = _number(value) if isinstance(value, int | float) else page_text(value)
+        number = shown + (f" {unit}" if unit else "")
+    return f"{page_text(label)}: **{number}**"
+
+
+def landing_numbers(record: dict[str, Any]) -> dict[str, Any]:
+    """The few numbers of a study's results record that the landing page shows.
+
+    ``metrics["headline"]`` if the study defines it (values, or :func:`headline_entry` records); otherwise
+    the first scalar metrics.
+    """
+    metrics = record.get("metrics", {})
+    chosen = metrics.get("headline")
+    if isinstance(chosen, dict) and chosen:
+        return dict(list(chosen.items())[:_MAX_HEADLINE])
+    flat = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool))}
+    return dict(list(flat.items())[:_MAX_HEADLINE])
