@@ -59,9 +59,11 @@ class Convergence:
     reason: str
 
     def as_dict(self) -> dict[str, Any]:
-        """The record as plain values, for ``results.json``."""
+        """The record as plain values, for ``results.json`` (an improvement that cannot be computed is ``None``)."""
         out = asdict(self)
         out["window"] = list(self.window)
+        if not math.isfinite(self.improvement):
+            out["improvement"] = None
         return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -256,14 +257,14 @@ def test_ci_pages_rank_nothing(built_book: Path, study: str) -> None:
     cells = json.loads((REPO / "book" / "executed" / f"{study}.ipynb").read_text())["cells"]
     text = "".join(_markdown_outputs(c) for c in cells)
     assert not [phrase for phrase in RANKING if phrase in text], f"{study}: a ci page ranks two models"
-    records = json.dumps(load_results(REPO / "results" / "ci" / study / "results.json")["metrics"])
+    records = json.dumps(load_results(study, "ci", REPO / "results")["metrics"])
     assert '"converged": true' not in records, f"{study}: a ci network is recorded as converged"
 
 
 _LAYOUT = """() => {
   const article = document.querySelector('article.bd-article');
   const right = article.getBoundingClientRect().right - parseFloat(getComputedStyle(article).paddingRight);
-  const shownCode = [...article.querySelectorAll('div.cell_input')].filter(e => e.offsetParent !== null
+  const shownCode = [...article.querySelectorAll('div.cell_input')].filter(e => !e.closest('details:not([open])')
     && e.getBoundingClientRect().height > 0);
   const wide = [...article.querySelectorAll('table, pre')].filter(e => {
     const box = e.parentElement; const scrolls = box.scrollWidth > box.clientWidth + 1
@@ -291,3 +292,46 @@ def test_study_pages_read_like_a_paper_in_chromium(built_book: Path, browser: ob
     assert "results_dir =" not in layout["text"], f"{study}: the raw parameters cell is shown"
     assert not layout["wide"], f"{study}: wider than the column: {layout['wide']}"
     assert "->" not in layout["text"], f"{study}: a raw '->' on the page"
+
+
+#: ``value ± uncertainty`` as the pages write it (thin spaces group digits; − is the minus sign).
+PLUS_MINUS = re.compile(r"(?<![\d.])[−-]?(\d[\d\u202f]*(?:\.(\d+))?) ± (\d[\d\u202f]*(?:\.(\d+))?)(?![\d.])")
+#: A number padded with zeros: an integer written with three or more zero decimals (``408.000``; a fraction's 0 and
+#: 1 in a column of three decimals are not), a significant digit followed by three or more zeros after the point
+#: (``0.500000``, ``5177.8000``), pandas' six decimals of ``0.000000`` and ``1.000000``.
+PADDED = re.compile(r"(?<![\d.])(?:(?:[2-9]|[1-9]\d+)\.0{3,}|\d+\.\d*[1-9]0{3,}|[01]\.0{6,})(?!\d)")
+
+
+def number_findings(text: str) -> list[str]:
+    """Numbers written with more digits than their uncertainty supports (the uncertainty with more than two
+    significant digits, or the value with other decimals than its uncertainty), and padded numbers."""
+    out = []
+    for m in PLUS_MINUS.finditer(text):
+        value_decimals, error = len(m.group(2) or ""), m.group(3).replace("\u202f", "")
+        significant = error.replace(".", "").lstrip("0")
+        if len(significant) > 2 or value_decimals != len(m.group(4) or ""):
+            out.append(m.group(0))
+    out += [m.group(0) for m in PADDED.finditer(text)]
+    return out
+
+
+def test_number_findings_catch_what_the_rule_forbids() -> None:
+    assert number_findings("0.912 ± 0.004 and 12.3 ± 1.2 µm and (1.20 ± 0.35) and 1 234 ± 56") == []
+    assert number_findings("0.91234 ± 0.004") == ["0.91234 ± 0.004"]
+    assert number_findings("0.912 ± 0.0043") == ["0.912 ± 0.0043"]
+    assert number_findings("12.3 ± 1.234") == ["12.3 ± 1.234"]
+    assert number_findings("a count of 408.000 and an edge 5.000000") == ["408.000", "5.000000"]
+    assert number_findings("0.500000, 5177.8000 and 0.000000; but efficiencies 0.000, 1.000 or 0.250") == [
+        "0.500000", "5177.8000", "0.000000"]
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_pages_write_numbers_with_the_digits_their_uncertainty_supports(built_book: Path, browser: object,
+                                                                          name: str) -> None:
+    page, _ = _open(browser, HTML / f"{name}.html")
+    try:
+        text = page.inner_text("article")  # type: ignore[attr-defined]
+    finally:
+        page.close()  # type: ignore[attr-defined]
+    findings = number_findings(text)
+    assert not findings, f"{name}: {len(findings)} numbers with more digits than supported: {findings[:15]}"

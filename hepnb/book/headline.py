@@ -61,27 +61,16 @@ def _number(value: Any) -> str:
     return str(value)
 
 
-def _human_key(key: str) -> tuple[str, str]:
-    """A label and a unit from a raw key: ``scan_steps_per_s`` -> ``("scan steps", "1/s")``."""
-    from hepnb.book.results_text import UNIT_SUFFIXES
-
-    lower = key.lower()
-    for suffix in sorted(UNIT_SUFFIXES, key=len, reverse=True):
-        if lower.endswith("_" + suffix):
-            return key[: -len(suffix) - 1].replace("_", " "), UNIT_SUFFIXES[suffix]
-    return key.replace("_", " "), ""
-
-
 def headline_text(key: str, item: Any) -> str:
     """One headline number in words: ``label: **value ± uncertainty unit**`` (escaped, PDG-rounded), from a
     :func:`headline_entry` record or a bare value under a raw key."""
-    from hepnb.book.numbers import format_with_uncertainty
+    from hepnb.book.numbers import format_with_uncertainty, split_unit
 
     if isinstance(item, dict) and "value" in item:
-        label, unit = str(item.get("label") or _human_key(key)[0]), page_text(item.get("unit", ""))
+        label, unit = str(item.get("label") or split_unit(key)[0]), page_text(item.get("unit", ""))
         value, err = item["value"], item.get("uncertainty")
     else:
-        (label, unit), value, err = _human_key(key), item, None
+        (label, unit), value, err = split_unit(key), item, None
     if isinstance(value, (int, float)) and not isinstance(value, bool) and isinstance(err, (int, float)) and err > 0:
         number = format_with_uncertainty(float(value), float(err), unit=unit)
     else:

@@ -5,7 +5,7 @@ A study page opens with ``page = Page("pid_ranges", profile, results_dir)`` and 
 
     with page.timer("simulate"):
         tracks = data.simulate_tracks(...)
-    page.show(fig, "dedx")                    # saves (and checks) the figure, then shows it
+    page.show(fig, "dedx", caption="TPC dE/dx against p")   # saves and checks it, shows it as Figure 1
     page.save(metrics, globals())             # results.json with the declared parameters and the timings
 
 The parameters written to ``results.json`` are the ones the notebook declares in its ``parameters`` cell (read
@@ -45,7 +45,18 @@ class Page:
     results_dir: str | os.PathLike[str]
     #: Wall-clock seconds per named section, summed when a name is timed twice.
     timings_s: dict[str, float] = field(default_factory=dict)
+    #: Figures shown so far (their captions are numbered from 1).
+    n_figures: int = 0
     _start: float = field(default_factory=time.perf_counter, repr=False)
+
+    def __post_init__(self) -> None:
+        """Tables of the page write their numbers by the book's rule (:func:`hepnb.book.numbers.table_cell`)."""
+        import pandas as pd
+
+        from hepnb.book.numbers import table_cell
+
+        pd.set_option("display.float_format", table_cell)
+        pd.set_option("styler.format.formatter", table_cell)
 
     @property
     def figures(self) -> Path:
@@ -63,15 +74,28 @@ class Page:
         finally:
             self.timings_s[name] = self.timings_s.get(name, 0.0) + time.perf_counter() - start
 
-    def show(self, fig: Any, name: str, **savefig_options: Any) -> Path:
-        """Save ``fig`` as ``name`` (:func:`hepnb.plotting.savefig`, which checks it), show it in the page, close it."""
+    def show(self, fig: Any, name: str, *, caption: str, **savefig_options: Any) -> Path:
+        """Save ``fig`` as ``name`` (:func:`hepnb.plotting.savefig`, which checks it), show it in the page with its
+        numbered caption ("**Figure 3.** ``caption``", escaped), close it.
+
+        Raises
+        ------
+        ValueError
+            ``caption`` is empty: every figure of a page says what it shows.
+        """
         import matplotlib.pyplot as plt
-        from IPython.display import display
+        from IPython.display import Markdown, display
 
         from hepnb import plotting
+        from hepnb.book.escape import page_text
 
+        if not caption.strip():
+            msg = f"figure {name!r} needs a caption that says what it shows, found an empty one"
+            raise ValueError(msg)
         path = plotting.savefig(fig, self.figures, name, **savefig_options)
+        self.n_figures += 1
         display(fig)
+        display(Markdown(f"**Figure {self.n_figures}.** {page_text(caption)}"))
         plt.close(fig)
         return path
 

@@ -152,8 +152,8 @@ def _key_results_markdown(record: Mapping[str, Any]) -> str:
     items = [f"- {headline_text(k, v)}" for k, v in landing_numbers(dict(record)).items()]
     profile = page_text(record.get("profile", ""))
     return "\n".join([f"```{{admonition}} {KEY_RESULTS_TITLE}", ":class: tip", "", *items, "",
-                      (f"At the {profile} profile of this run; the sections below give how each number was measured, "
-                      "and whether the networks behind it converged."), "```"])
+                      (f"At the {profile} profile of this run; the sections below say how each number was measured and "
+                      "under which conditions it holds."), "```"])
 
 
 def present_as_paper(nb: Any, study: str, results: Mapping[str, Any] | None = None) -> None:

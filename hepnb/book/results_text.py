@@ -16,23 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from hepnb.book.escape import code_span, page_text
+from hepnb.book.numbers import split_unit
 
-__all__ = ["UNIT_SUFFIXES", "results_markdown"]
-
-#: Unit suffixes of key names (``pos_median_um``) and their symbols.
-UNIT_SUFFIXES: Mapping[str, str] = {
-    "um": "µm", "mm": "mm", "cm": "cm", "m": "m", "nm": "nm", "s": "s", "ms": "ms", "us": "µs", "ns": "ns",
-    "gev": "GeV", "mev": "MeV", "tev": "TeV", "mrad": "mrad", "rad": "rad", "deg": "°", "pct": "%",
-    "percent": "%", "per_s": "1/s", "ps": "ps", "t": "T", "bytes": "bytes", "mb": "MB", "gb": "GB",
-}
-
+__all__ = ["results_markdown"]
 
 def _unit(key: str) -> str:
-    lower = key.lower()
-    for suffix in sorted(UNIT_SUFFIXES, key=len, reverse=True):
-        if lower.endswith("_" + suffix):
-            return UNIT_SUFFIXES[suffix]
-    return ""
+    return split_unit(key)[1]
 
 
 def _kind(value: Any) -> str:

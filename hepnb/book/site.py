@@ -18,6 +18,9 @@ from hepnb.book.runner import default_output_dir, default_results_dir
 __all__ = ["BookError", "book_profile", "build_book", "summary_markdown", "write_summary"]
 
 SUMMARY_NAME = "summary.md"
+#: Left in ``_build`` by a failed build; the next build then starts from a clean ``_build``, so that Sphinx's
+#: cached environment, which holds the failed pages as read, cannot make it report them as built.
+FAILED_MARKER = ".hepnb-build-failed"
 
 #: What each profile's numbers are, said above the landing table.
 PROFILE_MEANING = {
@@ -149,7 +152,7 @@ def build_book(*, clean: bool = False, results_dir: str | os.PathLike[str] | Non
     Parameters
     ----------
     clean
-        Remove ``_build`` first.
+        Remove ``_build`` first (done anyway after a failed build: :data:`FAILED_MARKER`).
     results_dir
         Root of the results tree (default ``results/``).
     profile
@@ -178,13 +181,16 @@ def build_book(*, clean: bool = False, results_dir: str | os.PathLike[str] | Non
     if missing:
         msg = f"pages listed in _toc.yml do not exist yet: {missing}; run `hepnb book` to execute the studies"
         raise BookError(msg)
-    if clean:
+    marker = root / "_build" / FAILED_MARKER
+    if clean or marker.exists():  # after a failure, nothing of the failed build is reused
         shutil.rmtree(root / "_build", ignore_errors=True)
     exe = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(root), "-W", "--keep-going"]
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         msg = f"jupyter-book build failed (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(msg, encoding="utf-8")
         raise BookError(msg)
     index = root / "_build" / "html" / "index.html"
     if not index.is_file():

@@ -17,8 +17,8 @@ import numpy as np
 
 from hepnb.book.numbers import format_with_uncertainty
 
-__all__ = ["SIGNIFICANCE", "Contender", "Verdict", "combined_uncertainty", "paired_verdict", "seed_spread_of_difference",
-           "verdict"]
+__all__ = ["SIGNIFICANCE", "Contender", "Verdict", "combined_uncertainty", "paired_verdict", "rule_markdown",
+           "seed_spread_of_difference", "verdict"]
 
 #: A difference is called a difference from this many combined standard uncertainties on.
 SIGNIFICANCE = 2.0
@@ -83,8 +83,10 @@ def combined_uncertainty(test_std: float, seed_std: float = 0.0) -> float:
 
 
 def seed_spread_of_difference(values_a: Sequence[float], values_b: Sequence[float], *,
-                              paired: bool = False) -> float:
-    """The seed-to-seed standard uncertainty of ``mean(a) − mean(b)``, from each seed's metric.
+                              paired: bool = False, of_mean: bool = True) -> float:
+    """The seed-to-seed standard uncertainty of ``mean(a) − mean(b)`` (or, with ``of_mean=False``, of the
+    difference of one trained model of each: what a comparison of the first seeds' models quotes), from each
+    seed's metric.
 
     Parameters
     ----------
@@ -94,11 +96,14 @@ def seed_spread_of_difference(values_a: Sequence[float], values_b: Sequence[floa
     paired
         ``True`` when seed *i* of ``a`` and of ``b`` share their data split and initial draw, so that the
         per-seed differences are what varies.
+    of_mean
+        ``True``: the uncertainty of the difference of the seed means; ``False``: of one model of each side.
 
     Returns
     -------
     float
-        ``std(a − b) / √k`` when paired, ``√(var(a)/k_a + var(b)/k_b)`` otherwise (ddof 1).
+        ``std(a − b) / √k`` when paired, ``√(var(a)/k_a + var(b)/k_b)`` otherwise (ddof 1); without the
+        ``√k`` and the ``k`` with ``of_mean=False``.
     """
     a, b = np.asarray(values_a, np.float64), np.asarray(values_b, np.float64)
     if a.size == 0 or b.size == 0 or not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
@@ -108,10 +113,11 @@ def seed_spread_of_difference(values_a: Sequence[float], values_b: Sequence[floa
         if a.size != b.size:
             msg = f"paired seeds need as many values on each side, found {a.size} and {b.size}"
             raise ValueError(msg)
-        return float(np.std(a - b, ddof=1) / math.sqrt(a.size)) if a.size > 1 else 0.0
+        scale = math.sqrt(a.size) if of_mean else 1.0
+        return float(np.std(a - b, ddof=1) / scale) if a.size > 1 else 0.0
 
     def var_of_mean(x: np.ndarray) -> float:
-        return float(np.var(x, ddof=1) / x.size) if x.size > 1 else 0.0
+        return float(np.var(x, ddof=1) / (x.size if of_mean else 1)) if x.size > 1 else 0.0
 
     return math.sqrt(var_of_mean(a) + var_of_mean(b))
 
@@ -177,3 +183,17 @@ def paired_verdict(quantity: str, a: Contender, b: Contender, paired: Mapping[st
     seed spread of the difference (:func:`seed_spread_of_difference`) added in quadrature."""
     return verdict(quantity, a, b, paired["value"], combined_uncertainty(paired["std"], seed_std),
                    lower_is_better=lower_is_better, unit=unit)
+
+
+def rule_markdown(metric: str) -> str:
+    """The book's rule in words, from its constants, for a page to state under its learning curves: when a
+    network counts as converged (:func:`hepnb.convergence.relative_convergence` of its validation ``metric``)
+    and when a comparison may rank two models."""
+    from hepnb.convergence import LAST_FRACTION, MIN_POINTS, RELATIVE_TOLERANCE
+
+    return (f"**Convergence and verdicts.** A network counts as converged when its validation {metric} improved by "
+            f"less than {100 * RELATIVE_TOLERANCE:g} % of its best value over the last {100 * LAST_FRACTION:g} % of its "
+            f"evaluations (and it was evaluated at least {MIN_POINTS} times). A sentence of this page ranks two "
+            f"models only when every network among them converged and their paired difference exceeds "
+            f"{SIGNIFICANCE:g} times its uncertainty, the test bootstrap ⊕ the spread over training seeds; "
+            "otherwise it says which did not converge, or that the two are consistent.")

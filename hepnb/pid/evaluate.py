@@ -22,6 +22,7 @@ from hepnb.pid.training import TREES, Grid, chosen_network
 
 __all__ = [
     "accuracy_rows",
+    "baseline_rows",
     "fix_rows",
     "fraction_bias",
     "gap_rows",
@@ -91,6 +92,26 @@ def gap_rows(grid: Grid, counts: dict[str, NDArray[np.int64]]) -> list[dict[str,
                      **{f"network_{k}": 100 * v for k, v in mean_interval(net, counts[range_name]).items()},
                      **{f"xgboost_{k}": 100 * v for k, v in mean_interval(xgb, counts[range_name]).items()},
                      **{f"gap_{k}": 100 * v for k, v in mean_interval(gap, counts[range_name]).items()}})
+    return rows
+
+
+def baseline_rows(grid: Grid, counts: dict[str, NDArray[np.int64]], protocol: str) -> list[dict[str, Any]]:
+    """Per range: the network ``protocol`` chooses against the most accurate baseline on the test set, the
+    difference network − baseline with its paired 68 % interval (points) on the same test tracks."""
+    rows = []
+    for range_name, data in grid.ranges.items():
+        if (range_name, protocol) not in grid.cells or not data.baselines:
+            continue
+        y = test_labels(grid, range_name)
+        cell = grid.cells[(range_name, protocol)]
+        test = cell["data"].test["index"]
+        correct = {name: _correct(base.pred[test], y) for name, base in data.baselines.items()}
+        best_base = max(correct, key=lambda n: float(correct[n].mean()))
+        network = chosen_network(grid, (range_name, protocol))
+        net = _correct(cell["prob_test"][network].argmax(axis=1), y)
+        rows.append({"range": range_name, "protocol": protocol, "network": network, "baseline": best_base,
+                     **{f"diff_{k}": 100 * v for k, v in mean_interval(net - correct[best_base],
+                                                                        counts[range_name]).items()}})
     return rows
 
 

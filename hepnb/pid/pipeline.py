@@ -78,6 +78,7 @@ class Settings(PageSettings):
     n_trees_rf: int
     n_trees_xgb: int
     n_boot: int
+    n_seeds: int
     n_core: int
     n_emulated: int
     seed: int
@@ -174,6 +175,12 @@ class Comparison:
         Per range: the bootstrap counts of its common test set, shared by every model, baseline and protocol.
     accuracy, gaps, fixes
         :func:`hepnb.pid.evaluate.accuracy_rows`, ``gap_rows`` and ``fix_rows`` as tables.
+    versus_baseline
+        Per range: the main protocol's chosen network − the most accurate baseline, paired
+        (:func:`hepnb.pid.evaluate.baseline_rows`).
+    seeds
+        Per range: the training variance of the main protocol's chosen network
+        (:func:`hepnb.pid.training.seed_runs`, ``n_seeds`` seeds).
     """
 
     grid: Grid
@@ -181,20 +188,28 @@ class Comparison:
     accuracy: pd.DataFrame
     gaps: pd.DataFrame
     fixes: pd.DataFrame
+    versus_baseline: pd.DataFrame
+    seeds: dict[str, dict[str, Any]]
 
 
 def compare(settings: Settings, sample: Sample, client: Any = None) -> Comparison:
-    """Train the grid (one Dask task per range, protocol and model) and compare every model on the test sets."""
+    """Train the grid (one Dask task per range, protocol and model), compare every model on the test sets, and
+    retrain each range's chosen network (main protocol) with ``n_seeds`` seeds for its training variance."""
     from hepnb import metrics
     from hepnb.pid import evaluate
-    from hepnb.pid.training import default_compile_cache, run_grid
+    from hepnb.pid.training import chosen_network, default_compile_cache, run_grid, seed_runs
 
     grid = run_grid(sample.tracks, settings.training, ranges=settings.ranges, protocols=settings.protocols,
                     networks=settings.networks, client=client, compile_cache=default_compile_cache())
     counts = {r: metrics.bootstrap_counts(len(evaluate.test_labels(grid, r)), settings.n_boot, seed=settings.seed)
               for r in settings.ranges}
+    seeds = {}
+    for r in settings.ranges:
+        cell = (r, settings.main_protocol)
+        seeds[r] = seed_runs(grid, cell, chosen_network(grid, cell), settings.training, settings.n_seeds)
     return Comparison(grid, counts, pd.DataFrame(evaluate.accuracy_rows(grid, counts)),
-                      pd.DataFrame(evaluate.gap_rows(grid, counts)), pd.DataFrame(evaluate.fix_rows(grid, counts)))
+                      pd.DataFrame(evaluate.gap_rows(grid, counts)), pd.DataFrame(evaluate.fix_rows(grid, counts)),
+                      pd.DataFrame(evaluate.baseline_rows(grid, counts, settings.main_protocol)), seeds)
 
 
 def training_figure(settings: Settings, comparison: Comparison) -> Any:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from hepnb.book import numbers, prose
-from hepnb.book.verdict import Contender, verdict
+from hepnb.book.verdict import Contender, combined_uncertainty, verdict
 from hepnb.pid.baselines import BASELINES
 from hepnb.pid.constants import O2_TOF_P_MIN_GEV, ORIGINAL_MC_FRACTIONS_AFTER_CUTS, SPECIES
 from hepnb.pid.original import ORIGINAL_DEVIATIONS, ORIGINAL_REPORTED
@@ -168,7 +168,7 @@ def per_class_table(settings: Settings, detail: Detail) -> Any:
     """Precision, recall, F1 and support per species of the chosen network and XGBoost (focus range)."""
     focus = detail.per_model[f"{settings.focus}/{settings.main_protocol}"]
     return (pd.DataFrame({f"{m} {s}": focus[m]["per_class"][s] for m in (detail.best_network, "xgboost")
-                          for s in SPECIES}).T.style.format(precision=3))
+                          for s in SPECIES}).T.style.format(numbers.table_cell))
 
 
 def working_point_table(points: WorkingPoints) -> Any:
@@ -238,12 +238,12 @@ def emulation_table(deployment: Deployment) -> pd.DataFrame:
     return pd.Series(deployment.emulation, name="max |O2 reader − in-memory|").to_frame()
 
 
-def timing_table(grid: Grid) -> pd.DataFrame:
+def timing_table(grid: Grid) -> Any:
     """Training and inference times of every model of every cell, and whether each network converged (without
     the validation curve and the numbers of the convergence record)."""
-    return pd.DataFrame({f"{m} ({r}/{p})": {k: v for k, v in c["timing"][m].items()
-                                            if k not in ("val_err_history", "convergence")}
-                         for (r, p), c in grid.cells.items() for m in c["timing"]}).T
+    return numbers.page_table(pd.DataFrame({f"{m} ({r}/{p})": {k: v for k, v in c["timing"][m].items()
+                                                               if k not in ("val_err_history", "convergence")}
+                                            for (r, p), c in grid.cells.items() for m in c["timing"]}).T)
 
 
 # Conclusions
@@ -252,13 +252,9 @@ def timing_table(grid: Grid) -> pd.DataFrame:
 def _range_conclusion(settings: Settings, comparison: Comparison, per_model: Mapping[str, Any], range_name: str
                       ) -> str:
     protocol = settings.main_protocol
-    gaps, accuracy = comparison.gaps, comparison.accuracy
+    gaps = comparison.gaps
     gap = gaps[(gaps["range"] == range_name) & (gaps["protocol"] == protocol)].iloc[0]
     network = gap["best_network"]
-    best_base = accuracy[(accuracy["range"] == range_name) & (accuracy["kind"] == "baseline")] \
-        .sort_values("value").iloc[-1]
-    net_row = accuracy[(accuracy["range"] == range_name) & (accuracy["protocol"] == protocol)
-                       & (accuracy["model"] == network)].iloc[0]
     within = abs(gap["gap_value"]) <= GAP_AIM_POINTS
     errors = comparison.grid.cells[(range_name, protocol)]["timing"][network]["val_err_history"]
     tail = min(3, len(errors) - 1)
@@ -272,17 +268,30 @@ def _range_conclusion(settings: Settings, comparison: Comparison, per_model: Map
         learning += (f"; per true species, the correct identifications of XGBoost minus those of {network} make up "
                      + ", ".join(f"{SPECIES_SYMBOLS[s]} {v:+.2f}".replace("-", "−")
                                  for s, v in zip(SPECIES, by_species, strict=True)) + " points")
-    chosen = Contender(f"the chosen network ({network})",
-                       bool(comparison.grid.cells[(range_name, protocol)]["timing"][network].get("converged")))
-    against_xgb = verdict("test accuracy", Contender("XGBoost"), chosen, gap["gap_value"], gap["gap_std"],
-                          lower_is_better=False, unit="points")
-    against_base = verdict("test accuracy", Contender(network, chosen.converged),
-                           Contender(f"the best baseline ({best_base['model']})"),
-                           100 * (net_row["value"] - best_base["value"]),
-                           100 * np.hypot(net_row["std"], best_base["std"]), lower_is_better=False, unit="points")
+    seeds = comparison.seeds.get(range_name, {})
+    same = seeds.get("network") == network
+    seed_std = 100 * seeds["std"] if same else 0.0
+    n_seeds = len(seeds.get("accuracy", [])) if same else 1
+    converged = (seeds["all_converged"] if same else
+                 bool(comparison.grid.cells[(range_name, protocol)]["timing"][network].get("converged")))
+    chosen = Contender(f"the chosen network ({network})", converged)
+    against_xgb = verdict("test accuracy", Contender("XGBoost"), chosen, gap["gap_value"],
+                          combined_uncertainty(gap["gap_std"], seed_std), lower_is_better=False, unit="points")
+    versus = comparison.versus_baseline
+    row = versus[(versus["range"] == range_name)] if len(versus) else versus
+    if len(row):
+        row = row.iloc[0]
+        against_base = verdict("test accuracy", Contender(network, converged),
+                               Contender(f"the most accurate baseline ({row['baseline']})"), row["diff_value"],
+                               combined_uncertainty(row["diff_std"], seed_std), lower_is_better=False, unit="points")
+        base_text = "; " + against_base.sentence
+    else:
+        base_text = ""
+    spread = (f"test bootstrap ⊕ the spread of {network} over {n_seeds} training seeds ({seed_std:.2f} points)"
+              if n_seeds > 1 else "test bootstrap only: one training seed")
     return (f"- **{RANGE_LABELS[range_name]}**: {against_xgb.sentence}"
-            + (", within" if within else ", not within") + " the half-point aim" + learning + "; "
-            + against_base.sentence + " (one training seed: test bootstrap only).")
+            + (", within" if within else ", not within") + " the half-point aim" + learning + base_text
+            + f" (uncertainties: {spread}).")
 
 
 def conclusions(settings: Settings, profile: str, comparison: Comparison, detail: Detail,
@@ -365,6 +374,8 @@ def results_metrics(settings: Settings, sample: Sample, page_results: Mapping[st
         "accuracy": comparison.accuracy.to_dict(orient="records"),
         "gaps_points": comparison.gaps.to_dict(orient="records"),
         "fixes_points": comparison.fixes.to_dict(orient="records"),
+        "network_vs_baseline_points": comparison.versus_baseline.to_dict(orient="records"),
+        "seed_spread": comparison.seeds,
         "models": page_results["detail"].per_model,
         "working_points": points.points, "kaon_contamination": points.contamination,
         "threshold_scans": points.scans,

@@ -42,6 +42,7 @@ __all__ = [
     "predict_network",
     "range_data",
     "run_grid",
+    "seed_runs",
     "train_deployable",
     "train_grid_member",
     "train_network",
@@ -399,6 +400,34 @@ def chosen_network(grid: Grid, cell: Cell) -> str:
     probs = grid.cells[cell]["prob_val"]
     return max(grid.networks, key=lambda n: float(np.mean(probs[n].argmax(1) == data.val["y"])))
 
+
+
+def seed_runs(grid: Grid, cell: Cell, name: str, config: TrainingConfig, n_seeds: int) -> dict[str, Any]:
+    """Training variance of network ``name`` in ``cell``: the network retrained on the same prepared tracks with
+    seeds ``config.seed + 1`` … ``config.seed + n_seeds − 1`` (seed ``config.seed`` is the grid's own).
+
+    Returns
+    -------
+    dict
+        ``network``, ``seeds``, per seed its test ``accuracy`` and ``converged`` (:attr:`hepnb.train.FitResult`),
+        ``std`` (ddof 1 over seeds; 0 for one seed) of the test accuracy and ``all_converged``.
+    """
+    from dataclasses import replace
+
+    if n_seeds < 1:
+        msg = f"n_seeds must be >= 1, found {n_seeds}"
+        raise ValueError(msg)
+    data, timing = grid.cells[cell]["data"], grid.cells[cell]["timing"][name]
+    y = data.test["y"]
+    accuracy = [float(np.mean(grid.cells[cell]["prob_test"][name].argmax(1) == y))]
+    converged = [bool(timing.get("converged"))]
+    for k in range(1, n_seeds):
+        model, info = train_network(name, data, replace(config, seed=config.seed + k), range_name=cell[0])
+        accuracy.append(float(np.mean(predict_network(model, data.test).argmax(1) == y)))
+        converged.append(bool(info["converged"]))
+    return {"network": name, "seeds": [config.seed + k for k in range(n_seeds)], "accuracy": accuracy,
+            "converged": converged, "std": float(np.std(accuracy, ddof=1)) if n_seeds > 1 else 0.0,
+            "all_converged": all(converged)}
 
 
 def train_deployable(tracks: Mapping[str, NDArray], name: str, config: TrainingConfig, *, range_name: str = "full"

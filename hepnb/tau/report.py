@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hepnb.book.numbers import format_count, format_with_uncertainty
+from hepnb.book.numbers import format_count, format_with_uncertainty, table_cell
 from hepnb.tau import constants
 
 __all__ = [
@@ -319,9 +319,11 @@ def vs_generated_table(tau_id: Mapping[str, Any]) -> Any | None:
 
     if "vs_generated" not in tau_id:
         return None
-    gen = pd.DataFrame(tau_id["vs_generated"]).set_index(["lo", "hi"])
-    return gen[["n_gen", "eff_reco", "eff_id_50", "eff_50", "eff_70"]].style.format("{:.3f}").format(
-        {"n_gen": "{:,.0f}"}).set_caption("efficiency against generated hadronic taus in bins of visible pT: "
+    gen = pd.DataFrame(tau_id["vs_generated"]).rename(columns={"lo": "pT from [GeV]", "hi": "pT to [GeV]"})
+    gen = gen.set_index(["pT from [GeV]", "pT to [GeV]"])
+    effs = ["eff_reco", "eff_id_50", "eff_50", "eff_70"]
+    return gen[["n_gen", *effs]].style.format({"n_gen": format_count, **dict.fromkeys(effs, "{:.3f}")}).format_index(
+        table_cell).set_caption("efficiency against generated hadronic taus in bins of visible pT: "
                                           "reconstruction × identification (ε_reco from every event, ε_ID on the test jets)")
 
 

@@ -102,9 +102,10 @@ _SEED_SIDES = {"tau_auc_multi_minus_single": ("tau ID AUC", True), "tau_auc_mult
 
 
 def seed_spreads(headline: Any) -> dict[str, float]:
-    """The seed-to-seed standard uncertainty of each paired difference of :func:`hepnb.tau.pipeline.compare`
-    (:func:`hepnb.book.verdict.seed_spread_of_difference`, unpaired: the two networks' seeds do not share an
-    initial draw), from each seed's summary number; 0 where a side has no finite value."""
+    """The seed-to-seed standard uncertainty of each paired difference of :func:`hepnb.tau.pipeline.compare`, whose
+    sides are the first seeds' models (:func:`hepnb.book.verdict.seed_spread_of_difference` of one model each,
+    unpaired: the two networks' seeds do not share an initial draw), from each seed's summary number; 0 where a
+    side has no finite value."""
     def finite(values: Any) -> list[float]:
         return [v for v in values if math.isfinite(v)]
 
@@ -113,7 +114,7 @@ def seed_spreads(headline: Any) -> dict[str, float]:
     for key, (name, against_single) in _SEED_SIDES.items():
         a = finite(headline.main.seeds.get(name, {}).get("values", []))
         b = finite(single.seeds.get(name, {}).get("values", [])) if against_single and single is not None else [0.0]
-        out[key] = seed_spread_of_difference(a, b) if a and b else 0.0
+        out[key] = seed_spread_of_difference(a, b, of_mean=False) if a and b else 0.0
     return out
 
 

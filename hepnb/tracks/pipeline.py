@@ -44,6 +44,7 @@ __all__ = [
     "leaderboards",
     "momentum_bands",
     "original_setting",
+    "seed_spread",
     "simulate",
     "train_zoo",
     "transport_checks",
@@ -85,6 +86,7 @@ class Settings(PageSettings):
     eval_every: int
     timing_batch: int
     timing_s: float
+    n_seeds: int
     seed: int
 
     @property
@@ -220,11 +222,45 @@ def leaderboards(settings: Settings, samples: Samples, classical: Baselines, zoo
     return Leaderboards(rows, errors, {leg: report.leaderboard(rows[leg]) for leg in settings.legs})
 
 
-def judge(settings: Settings, boards: Leaderboards, zoo: Zoo) -> dict[str, dict[str, Any]]:
+def seed_spread(settings: Settings, samples: Samples, boards: Leaderboards, zoo: Zoo) -> dict[str, dict[str, Any]]:
+    """Per leg, the training variance of the best learned model (chosen on the validation split): its (family,
+    size) stack retrained with seeds ``seed + 1`` … ``seed + n_seeds − 1`` on the same tracks.
+
+    Returns
+    -------
+    dict
+        Per leg: ``model``, ``median_um`` (the test median of each seed, the zoo's first), ``std_um`` (ddof 1; 0
+        for one seed), ``converged`` (each seed's record) and ``all_converged``.
+    """
+    from dataclasses import replace
+
+    out = {}
+    for leg in settings.legs:
+        learned = [r for r in boards.rows[leg] if r["family"] in report.LEARNED]
+        if not learned:
+            continue
+        first = min(learned, key=lambda r: r["val_median_um"])
+        best, record, data = first["model"], zoo.records[leg][first["model"]], samples.datasets[leg]
+        config = settings.zoo(settings.steps if record["family"] == "mlp" else settings.rkpinn_steps)
+        medians, converged = [float(first["pos_median_um"])], [bool(record.get("converged"))]
+        for k in range(1, settings.n_seeds):
+            models, records = training.run_zoo(data, [(record["family"], record["size"])],
+                                               replace(config, seed=settings.seed + k))
+            pred = evaluate.predict_batched(models[best], data["test"]["start"])
+            medians.append(float(np.median(evaluate.position_error_um(pred, data["test"]["end"]))))
+            converged.append(bool(records[best]["converged"]))
+        out[leg] = {"model": best, "median_um": medians, "converged": converged, "all_converged": all(converged),
+                    "std_um": float(np.std(medians, ddof=1)) if len(medians) > 1 else 0.0}
+    return out
+
+
+def judge(settings: Settings, boards: Leaderboards, zoo: Zoo, seeds: dict[str, dict[str, Any]] | None = None
+          ) -> dict[str, dict[str, Any]]:
     """The study's rule on every leg (:func:`hepnb.tracks.report.judge` at the cost :data:`COST`), with each
-    learned model's convergence record from the zoo."""
+    learned model's convergence record from the zoo and the best one's training variance (:func:`seed_spread`)."""
     return {leg: report.judge(boards.rows[leg], cost_key=COST, errors=boards.errors[leg],
-                              converged={name: bool(r.get("converged")) for name, r in zoo.records[leg].items()})
+                              converged={name: bool(r.get("converged")) for name, r in zoo.records[leg].items()},
+                              seeds=(seeds or {}).get(leg))
             for leg in settings.legs}
 
 

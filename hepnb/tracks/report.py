@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hepnb.book.numbers import format_with_uncertainty
+from hepnb.book.numbers import format_with_uncertainty, page_table, table_cell
 from hepnb.book.prose import glue, sample_sentence
 from hepnb.book.verdict import SIGNIFICANCE, Contender, paired_verdict
 from hepnb.tracks.evaluate import (
@@ -59,6 +59,11 @@ LEARNED = ("mlp", "rkpinn")
 #: The columns of the shown leaderboards.
 LEADERBOARD_COLUMNS = ("model", "family", "params", "pos_median_um", "pos_median_err_um", "pos_p95_um",
                        "slope_median_mrad", "cpu_ns_per_track_large", "ns_per_track_b1")
+#: The leaderboard's headers as the page shows them, with units.
+LEADERBOARD_HEADERS = {"params": "parameters", "pos_median_um": "median error [µm]",
+                       "pos_median_err_um": "its error [µm]", "pos_p95_um": "95th pct. error [µm]",
+                       "slope_median_mrad": "median slope error [mrad]",
+                       "cpu_ns_per_track_large": "CPU cost [ns/track]", "ns_per_track_b1": "batch-1 time [ns/track]"}
 #: The acceptance of the straight lines of the field check, mrad (:func:`hepnb.tracks.field.dipole_checks`).
 LINE_ACCEPTANCE_MRAD = {"tx_max_mrad": 300.0, "ty_max_mrad": 250.0}
 
@@ -116,7 +121,9 @@ def tracks_table(datasets: Mapping[str, Mapping[str, Any]], labels: Mapping[str,
 
 def convergence_table(convergence: Sequence[Mapping[str, Any]]) -> Any:
     """The RK4 convergence rows (:func:`hepnb.tracks.evaluate.rk4_convergence`) as a styled table."""
-    return pd.DataFrame(convergence).set_index("n_steps").style.format(precision=4)
+    frame = pd.DataFrame(convergence).set_index("n_steps")
+    return frame.rename(columns=lambda c: c.replace("_um_", " [µm], ").replace("_mm", " [mm]").replace("_", " "))\
+        .style.format(table_cell)
 
 
 # Results
@@ -129,8 +136,8 @@ def leaderboard_displays(boards: Mapping[str, Mapping[str, pd.DataFrame]], label
     out: list[Any] = []
     for leg, board in boards.items():
         out.append(Markdown(f"**{labels[leg]}**"))
-        out.append(board["shown"][list(LEADERBOARD_COLUMNS)].style.format(precision=3, thousands=",")
-                   .hide(axis="index"))
+        out.append(board["shown"][list(LEADERBOARD_COLUMNS)].rename(columns=LEADERBOARD_HEADERS)
+                   .style.format(table_cell).hide(axis="index"))
     return out
 
 
@@ -141,7 +148,7 @@ def ablation_displays(ablation: Mapping[str, Mapping[str, Any]], labels: Mapping
     out: list[Any] = []
     for leg, table in ablation.items():
         out.append(Markdown(f"**{labels[leg]}**"))
-        out.append(pd.DataFrame(table["rows"]).style.format(precision=3).hide(axis="index"))
+        out.append(page_table(pd.DataFrame(table["rows"])).hide(axis="index"))
         out.append(Markdown(table["summary"]))
     return out
 
@@ -151,31 +158,31 @@ def displaced_table(displaced: Mapping[str, Mapping[str, Any]]) -> Any:
     kinds = ("prompt", "displaced")
     return pd.DataFrame({name: {f"{kind} median [µm]": v[kind]["median_um"] for kind in kinds}
                          | {f"{kind} tracks": v[kind]["count"] for kind in kinds}
-                         for name, v in displaced.items()}).T.style.format(precision=3)
+                         for name, v in displaced.items()}).T.style.format(table_cell)
 
 
 def precision_table(precision: Mapping[str, Mapping[str, Any]]) -> Any:
     """The reduced-precision rows (:func:`hepnb.tracks.evaluate.precision_study`) as a styled table."""
-    return pd.DataFrame(precision).T[["pos_median_um", "pos_p95_um", "slope_median_mrad",
-                                      "ns_per_track"]].style.format(precision=3)
+    return page_table(pd.DataFrame(precision).T[["pos_median_um", "pos_p95_um", "slope_median_mrad", "ns_per_track"]]
+                      .rename(columns={"ns_per_track": "time_ns"}))
 
 
 def onnx_table(onnx_rows: Sequence[Mapping[str, Any]]) -> Any:
     """The ONNX round-trip rows (:func:`hepnb.tracks.export.round_trip`) as a styled table."""
-    return pd.DataFrame(onnx_rows).set_index("model").style.format(precision=4)
+    return page_table(pd.DataFrame(onnx_rows).set_index("model"))
 
 
 def jacobian_table(jacobian: Mapping[str, Mapping[str, Any]]) -> Any:
     """The largest relative differences of each model's Jacobian from finite differences, as a styled table."""
     return pd.DataFrame({k: {"max rel. diff (x, y, tx, ty block)": v["max_rel_diff_4x4"],
                              "max rel. diff (q/p column)": v["max_rel_diff_qop_column"]}
-                         for k, v in jacobian.items()}).style.format(precision=4)
+                         for k, v in jacobian.items()}).style.format(table_cell)
 
 
 def polarity_table(polarity: Mapping[str, Any]) -> Any:
     """MagDown and MagUp (flip of q/p) accuracy of the polarity check, as a styled table."""
-    return pd.DataFrame({"MagDown": polarity["magdown"], "MagUp (flip q/p)": polarity["magup"]}).T[
-        ["pos_median_um", "pos_median_err_um", "pos_p95_um"]].style.format(precision=3)
+    return page_table(pd.DataFrame({"MagDown": polarity["magdown"], "MagUp (flip q/p)": polarity["magup"]}).T[
+        ["pos_median_um", "pos_median_err_um", "pos_p95_um"]].rename(columns=LEADERBOARD_HEADERS))
 
 
 def glue_original(original: Mapping[str, float]) -> dict[str, Any]:
@@ -203,12 +210,15 @@ def _best(rows: Sequence[Mapping[str, Any]], families: Sequence[str]) -> str | N
 
 
 def judge(rows: Sequence[Mapping[str, Any]], *, cost_key: str, errors: Mapping[str, np.ndarray] | None = None,
-          converged: Mapping[str, bool] | None = None, window_um: tuple[float, float] = (1.0, 100.0)) -> dict[str, Any]:
+          converged: Mapping[str, bool] | None = None, seeds: Mapping[str, Any] | None = None,
+          window_um: tuple[float, float] = (1.0, 100.0)) -> dict[str, Any]:
     """The study's rule on one leg: every model against the RK4 curve and the polynomial curve at its cost.
 
     The verdict gate (:mod:`hepnb.book.verdict`): a learned model counts as below a curve only when it converged
     (``converged``, by model name, from its training record; a model missing there has not) and its median lies
-    below the curve by more than :data:`~hepnb.book.verdict.SIGNIFICANCE` times its test uncertainty.
+    below the curve by more than :data:`~hepnb.book.verdict.SIGNIFICANCE` times its test uncertainty (⊕ its seed
+    spread, for the model ``seeds`` describes: :func:`hepnb.tracks.pipeline.seed_spread`, whose ``all_converged``
+    then decides its convergence).
 
     Returns
     -------
@@ -228,6 +238,8 @@ def judge(rows: Sequence[Mapping[str, Any]], *, cost_key: str, errors: Mapping[s
         name = r["model"]
         error, error_err = float(r["pos_median_um"]), float(r.get("pos_median_err_um", float("nan")))
         ready = bool((converged or {}).get(name, False)) if r["family"] in LEARNED else None
+        if seeds and seeds.get("model") == name:
+            error_err, ready = float(np.hypot(error_err, seeds["std_um"])), bool(seeds["all_converged"])
         poly_curve = poly[name]["curve_error"] if poly else float("nan")
 
         def below(curve_um: float, error: float = error, error_err: float = error_err, ready: bool | None = ready) -> bool:
@@ -251,6 +263,7 @@ def judge(rows: Sequence[Mapping[str, Any]], *, cost_key: str, errors: Mapping[s
         "best_learned": _best(rows, LEARNED), "best_poly": _best(rows, ("poly",)),
     }
     out["beats_both_in_window"] = [m for m in out["beats_both"] if lo <= models[m]["error_um"] <= hi]
+    out["seeds"] = dict(seeds) if seeds else None
     if errors is not None and out["best_learned"] and out["best_poly"]:
         out["paired"] = paired_median_difference(errors[out["best_learned"]], errors[out["best_poly"]])
     return out
@@ -277,9 +290,14 @@ def judgement_markdown(j: Mapping[str, Any], leg_label: str) -> str:
                      f"{format_with_uncertainty(m['error_um'], m['error_err_um'], unit='µm')} at {m['cost']:.4g} CPU ns per track; at that cost the "
                      f"RK4 curve gives {m['rk4_curve_um']:.3g} µm and the polynomial curve {m['poly_curve_um']:.3g} µm.")
     if "paired" in j and j["best_poly"]:
+        seeds = j.get("seeds") if (j.get("seeds") or {}).get("model") == best else None
         said = paired_verdict("median position error", Contender(best, models[best]["converged"]),
-                              Contender(j["best_poly"]), j["paired"], lower_is_better=True, unit="µm")
-        lines.append(f"On the same test tracks (one training seed: test bootstrap only), {said.sentence}.")
+                              Contender(j["best_poly"]), j["paired"], lower_is_better=True, unit="µm",
+                              seed_std=seeds["std_um"] if seeds else 0.0)
+        spread = (f"the test bootstrap ⊕ the spread of {best} over {len(seeds['median_um'])} training seeds "
+                  f"({seeds['std_um']:.2g} µm)" if seeds and len(seeds["median_um"]) > 1
+                  else "the test bootstrap only: one training seed")
+        lines.append(f"On the same test tracks (uncertainty: {spread}), {said.sentence}.")
     lines.append("Pareto front (cheapest first): " + ", ".join(j["pareto_front"]) + ".")
     return "\n\n".join(lines)
 

@@ -38,10 +38,23 @@ def test_parameters_are_the_declared_ones_and_save_writes_them(tmp_path: Path) -
     assert saved["params"] == {n: 1 for n in declared} and "total" in saved["timings_s"]
 
 
-def test_show_saves_the_figure_and_closes_it(tmp_path: Path) -> None:
+def test_show_saves_the_figure_captions_it_and_closes_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each figure is saved, shown with a numbered, escaped caption, and closed; a figure without a caption is
+    refused before anything is saved."""
+    import IPython.display
+
+    shown: list[object] = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: shown.extend(objs))
     page = Page("environment", "ci", tmp_path)
-    fig, ax = plt.subplots(figsize=(4, 3))
-    ax.plot([0, 1], [0, 1])
-    path = page.show(fig, "line")
-    assert path.exists() and path.parent == page.figures
-    assert not plt.fignum_exists(fig.number)
+    for name in ("line", "other"):
+        fig, ax = plt.subplots(figsize=(4, 3))
+        ax.plot([0, 1], [0, 1])
+        path = page.show(fig, name, caption="a <b>line</b>")
+        assert path.exists() and path.parent == page.figures
+        assert not plt.fignum_exists(fig.number)
+    captions = [o.data for o in shown if isinstance(o, IPython.display.Markdown)]
+    assert captions == ["**Figure 1.** a &lt;b&gt;line&lt;/b&gt;", "**Figure 2.** a &lt;b&gt;line&lt;/b&gt;"]
+    fig, _ = plt.subplots()
+    with pytest.raises(ValueError, match="needs a caption"):
+        page.show(fig, "bare", caption=" ")
+    assert not (page.figures / "bare.png").exists()

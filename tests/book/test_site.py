@@ -70,3 +70,42 @@ def test_landing_numbers_are_the_headline_else_the_first_scalar_metrics() -> Non
     record = {"metrics": {"grid": {"a": 1}, **{f"m{i}": float(i) for i in range(8)}}}
     assert headline.landing_numbers(record) == {f"m{i}": float(i) for i in range(6)}
     assert headline.landing_numbers({}) == {}
+
+
+def test_a_failed_build_is_never_reported_built_by_the_next(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failed `jupyter-book build` raises and leaves its marker; the next build starts from a clean `_build`
+    (Sphinx's cache of the failed build would otherwise let it succeed without reading the failed pages)."""
+    import subprocess
+
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
+    (tmp_path / "intro.md").write_text("# intro\n")
+    monkeypatch.setattr(site, "repo_root", lambda: tmp_path)
+    monkeypatch.setattr(site, "book_profile", lambda: None)
+    monkeypatch.setattr(site, "write_summary", lambda *a, **k: tmp_path / "summary.md")
+    outcomes = iter([1, 0])
+
+    def fake_build(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        code = next(outcomes)
+        html = tmp_path / "_build" / "html"
+        html.mkdir(parents=True, exist_ok=True)
+        if code == 0:
+            (html / "index.html").write_text("ok")
+        else:
+            (html / "cached-from-the-failed-build.html").write_text("stale")
+        return subprocess.CompletedProcess(cmd, code, "WARNING: a page failed", "")
+
+    monkeypatch.setattr(site.subprocess, "run", fake_build)
+    with pytest.raises(site.BookError, match="a page failed"):
+        site.build_book()
+    assert (tmp_path / "_build" / site.FAILED_MARKER).is_file()
+    assert site.build_book() == tmp_path / "_build" / "html" / "index.html"
+    assert not (tmp_path / "_build" / "html" / "cached-from-the-failed-build.html").exists()
+    assert not (tmp_path / "_build" / site.FAILED_MARKER).exists()
+
+
+def test_no_partial_or_failed_notebook_enters_the_site() -> None:
+    import yaml
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[2] / "_config.yml").read_text())
+    assert config["only_build_toc_files"] is True
+    assert {"**/.*.partial.ipynb", "**/*.failed.ipynb"} <= set(config["exclude_patterns"])

@@ -66,3 +66,23 @@ def test_paired_verdict_adds_the_seed_spread_to_the_test_bootstrap() -> None:
     consistent = paired_verdict("AUC", a, b, d, lower_is_better=False, seed_std=0.03)
     assert consistent.kind == "consistent" and consistent.significance == pytest.approx(0.05 / math.hypot(0.01, 0.03))
     assert paired_verdict("AUC", Contender("ParT", converged=False), b, d, lower_is_better=False).kind == "not converged"
+
+
+def test_seed_spread_of_one_model_each_is_the_mean_s_times_root_k() -> None:
+    a, b = [0.90, 0.92, 0.94], [0.80, 0.81]
+    of_mean = seed_spread_of_difference(a, b)
+    one_each = seed_spread_of_difference(a, b, of_mean=False)
+    assert one_each == pytest.approx(math.sqrt(np.var(a, ddof=1) + np.var(b, ddof=1)))
+    assert of_mean == pytest.approx(math.sqrt(np.var(a, ddof=1) / 3 + np.var(b, ddof=1) / 2))
+    paired = seed_spread_of_difference(a, [0.80, 0.81, 0.83], paired=True, of_mean=False)
+    assert paired == pytest.approx(np.std(np.subtract(a, [0.80, 0.81, 0.83]), ddof=1))
+
+
+def test_the_rule_in_words_quotes_the_constants_the_code_uses() -> None:
+    from hepnb import convergence
+    from hepnb.book.verdict import SIGNIFICANCE, rule_markdown
+
+    text = rule_markdown("loss")
+    assert (convergence.RELATIVE_TOLERANCE, convergence.LAST_FRACTION, SIGNIFICANCE) == (0.01, 0.2, 2.0)
+    assert "validation loss improved by less than 1 % of its best value over the last 20 %" in text
+    assert f"at least {convergence.MIN_POINTS} times" in text and "exceeds 2 times its uncertainty" in text

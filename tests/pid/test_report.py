@@ -17,7 +17,7 @@ PARAMETERS = {
     "input_file": "", "input_tree": "", "data_like_file": "", "scheduler": "", "n_tracks": 6000, "n_data_like": 3000,
     "selection": "o2", "ranges": ["full"], "protocols": ["original", "corrected"], "networks": ["dnn"],
     "variations": ["tof_mismatch_x2"], "epochs": 2, "patience": 2, "lr_scale": 10.0, "batch_size": 256,
-    "n_trees_rf": 20, "n_trees_xgb": 30, "n_boot": 20, "n_core": 1000, "n_emulated": 20, "seed": 0,
+    "n_trees_rf": 20, "n_trees_xgb": 30, "n_boot": 20, "n_seeds": 3, "n_core": 1000, "n_emulated": 20, "seed": 0,
 }
 
 
@@ -59,7 +59,11 @@ def _comparison() -> pipeline.Comparison:
     fixes = pd.DataFrame([{"range": "full", "fix": "validation", "from": "original", "to": "corrected",
                            "closed_value": 9.0, "closed_std": 1.0, "network_change_value": 20.0,
                            "network_change_std": 1.0, "xgboost_change_value": 11.0, "xgboost_change_std": 1.0}])
-    return pipeline.Comparison(Grid({}, cells, ("dnn",)), {}, _accuracy(), _gaps(), fixes)
+    versus = pd.DataFrame([{"range": "full", "protocol": "corrected", "network": "dnn", "baseline": "alice_bayes",
+                            "diff_value": 5.0, "diff_std": 0.3}])
+    seeds = {"full": {"network": "dnn", "accuracy": [0.80, 0.81, 0.79], "std": 0.01, "converged": [True] * 3,
+                      "all_converged": True}}
+    return pipeline.Comparison(Grid({}, cells, ("dnn",)), {}, _accuracy(), _gaps(), fixes, versus, seeds)
 
 
 def _deployment(n_blanked: int) -> pipeline.Deployment:
@@ -113,6 +117,13 @@ def test_conclusions_follow_the_numbers(settings: pipeline.Settings) -> None:
     worst = pd.Series({"variation": "tof_mismatch_x2", "shift_value": -1.23, "shift_std": 0.2})
     text = report.conclusions(settings, "ci", comparison, detail, worst, _deployment(5))
     assert "not within the half-point aim" in text  # a 3-point gap
+    # the gate, with the seed spread (1 point) added to the test bootstrap (0.2 points): 3.0 ± 1.0, 2.9σ
+    assert "XGBoost is better than the chosen network (dnn) on test accuracy, by 3.0 ± 1.0 points (2.9σ" in text
+    assert "dnn is better than the most accurate baseline (alice_bayes) on test accuracy, by 5.0 ± 1.0 points" in text
+    assert "the spread of dnn over 3 training seeds (1.00 points)" in text
+    comparison.seeds["full"]["all_converged"] = False
+    unconverged = report.conclusions(settings, "ci", comparison, detail, worst, _deployment(5))
+    assert "is better than" not in unconverged and "dnn) has not converged" in unconverged
     assert "still learning" in text  # its validation error fell to the last epoch
     assert "K +3.00" in text  # the gap comes from the kaons: 3 of 100 tracks
     assert "the fixes together close +9.0" in text and "12.0 points" in text

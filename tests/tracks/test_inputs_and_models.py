@@ -286,3 +286,10 @@ def test_judge_places_only_converged_models_and_beyond_their_uncertainty() -> No
     text = report.judgement_markdown(judged, "UT → T")
     assert "2 of the 3 learned models converged" in text and "1 of these lie below the RK4 curve" in text
     assert report.judge(rows, cost_key="cost")["beats_rk4"] == []  # no record: nothing converged, nothing placed
+    # the seed spread of the best model widens its margin: 50 µm below the curve, 2 × (1 ⊕ 30) µm needed
+    seeds = {"model": "mlp_a", "median_um": [50.0, 80.0, 21.0], "std_um": 30.0, "all_converged": True}
+    spread = report.judge(rows, cost_key="cost", converged={"mlp_a": True}, seeds=seeds)
+    assert spread["beats_rk4"] == [] and spread["seeds"] == seeds
+    assert spread["models"]["mlp_a"]["error_err_um"] == pytest.approx(np.hypot(1.0, 30.0))
+    unconverged_seed = {**seeds, "std_um": 0.0, "all_converged": False}
+    assert report.judge(rows, cost_key="cost", converged={"mlp_a": True}, seeds=unconverged_seed)["beats_rk4"] == []
