@@ -12,7 +12,7 @@ import argparse
 import math
 import re
 
-__all__ = ["finite_float", "non_negative_int", "positive_float", "positive_int"]
+__all__ = ["finite_float", "ip_address", "non_negative_int", "port_number", "positive_float", "positive_int"]
 
 _DECIMAL = re.compile(r"[-+]?[0-9]+")
 
@@ -62,3 +62,25 @@ def positive_float(text: str) -> float:
         msg = f"must be a finite number > 0, found {text!r}"
         raise argparse.ArgumentTypeError(msg)
     return value
+
+
+def port_number(text: str) -> int:
+    """A TCP port: a decimal integer from 1 to 65535."""
+    value = _int(text)
+    if not 1 <= value <= 65535:
+        msg = f"must be a TCP port from 1 to 65535, found {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def ip_address(text: str) -> str:
+    """An IPv4 or IPv6 address to listen on, or ``localhost``."""
+    import ipaddress
+
+    if text == "localhost":
+        return text
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        msg = f"must be an IP address (e.g. 127.0.0.1, 0.0.0.0, ::1) or localhost, found {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None

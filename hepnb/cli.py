@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
+from hepnb.arguments import ip_address, port_number
 from hepnb.book.registry import (
     PROFILES,
     RUNNER_PARAMETERS,
@@ -60,6 +61,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _overrides(study_name: str, pairs: Sequence[Sequence[str]]) -> dict[str, object]:
     study = get_study(study_name)
+    seen: dict[str, str] = {}
+    for name, value in pairs:
+        if name in seen:
+            msg = f"parameter {name!r} is given twice with -p ({seen[name]!r} and {value!r}): give it once"
+            raise ParameterError(msg)
+        seen[name] = value
     return {name: coerce_cli_value(study, name, value) for name, value in pairs}
 
 
@@ -109,6 +116,8 @@ def _cmd_lab(args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hepnb", description="The hepnb analysis book: run studies, build the book.")
+    parser.add_argument("--debug", action="store_true",
+                        help=f"show the traceback of an unexpected error (also: {DEBUG_ENV}=1)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p_list = sub.add_parser("list", help="studies, their parameters (from the notebooks) and profiles")
@@ -136,8 +145,8 @@ def _parser() -> argparse.ArgumentParser:
     p_book.set_defaults(func=_cmd_book)
 
     p_lab = sub.add_parser("lab", help="JupyterLab on notebooks/ with the hepnb kernel registered")
-    p_lab.add_argument("--port", type=int, default=8888)
-    p_lab.add_argument("--ip", default="127.0.0.1")
+    p_lab.add_argument("--port", type=port_number, default=8888, help="TCP port (1 to 65535; default 8888)")
+    p_lab.add_argument("--ip", type=ip_address, default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p_lab.add_argument("--token", default=None, help="server token (default: a random one)")
     p_lab.add_argument("--browser", action="store_true", help="open a browser")
     p_lab.set_defaults(func=_cmd_lab)
@@ -154,6 +163,14 @@ def _parser() -> argparse.ArgumentParser:
         for add_command in module.COMMANDS:
             add_command(commands)
     return parser
+
+
+#: Environment variable that, set to anything but 0, shows the traceback of an unexpected error (as ``--debug``).
+DEBUG_ENV = "HEPNB_DEBUG"
+#: Longest message of a refused input (a 580 MB "one-line" message was possible before).
+MESSAGE_LIMIT = 1000
+#: Longest message of a failed run (it quotes the failing cell's error).
+RUN_MESSAGE_LIMIT = 4000
 
 
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
@@ -190,10 +207,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         with _sigterm_as_interrupt():
             return int(args.func(args))
     except (StudyError, ParameterError, SchedulerError, FileNotFoundError, ValueError) as err:
-        print(f"hepnb: error: {err}", file=sys.stderr)
+        print(f"hepnb: error: {_one_line(str(err))}", file=sys.stderr)
         return 2
     except (RuntimeError, OSError) as err:  # RunError, BookError; a full disk, a permission refused
-        print(f"hepnb: error: {err}", file=sys.stderr)
+        print(f"hepnb: error: {_one_line(str(err), RUN_MESSAGE_LIMIT)}", file=sys.stderr)
         return 1
     except MemoryError as err:
         print(f"hepnb: error: out of memory{f' ({err})' if str(err) else ''}; try a smaller sample", file=sys.stderr)
@@ -204,6 +221,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hepnb: interrupted; temporary files were removed", file=sys.stderr)
         return EXIT_SIGINT
+    except Exception as err:  # the boundary: one line, a traceback only when asked for
+        if args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+            raise
+        print(f"hepnb: error: unexpected {type(err).__name__}: {_one_line(str(err))} (run with --debug for the "
+              "traceback)", file=sys.stderr)
+        return 1
+
+
+def _one_line(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """A message in one line of at most ``limit`` characters (whitespace runs joined, the middle cut)."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    keep = (limit - 5) // 2
+    return f"{flat[:keep]} […] {flat[-keep:]}"
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ __all__ = [
     "open_npz",
     "read_json",
     "read_table",
+    "validate_json",
     "write_table",
 ]
 
@@ -134,6 +135,27 @@ def check_finite_rows(
     msg = (f"{rows.size} of {n_rows} rows of the {what} are NaN/inf{cols}: rows {shown} (counted from 0); "
            f"nothing was written" + (f"; {hint}" if hint else ""))
     raise ValueError(msg)
+
+
+def validate_json(record: Any, schema: Any, path: str | os.PathLike[str], *, what: str = "JSON file") -> Any:
+    """``record`` (read from ``path``) validated by a pydantic model ``schema``; returns the model instance.
+
+    Raises
+    ------
+    ValueError
+        The first field that breaks the schema, named with the file, what was expected and what was found.
+    """
+    from pydantic import ValidationError
+
+    try:
+        return schema.model_validate(record)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the top level"
+        message = first["msg"][0].lower() + first["msg"][1:] if first["msg"] else "is not valid"
+        found = type(first.get("input")).__name__
+        msg = f"{what} {path}: {where}: {message.removeprefix('input ')} (found a {found})"
+        raise ValueError(msg) from None
 
 
 def read_json(path: str | os.PathLike[str], *, what: str = "JSON file") -> Any:

@@ -44,12 +44,14 @@ from typing import Any
 import yaml
 
 __all__ = [
+    "MAX_YAML_BYTES",
     "Constraint",
     "ConstraintError",
     "Interval",
     "Loader",
     "load_yaml",
     "parse_comment",
+    "yaml_message",
 ]
 
 _KEYWORDS = ("range", "choices", "length")
@@ -272,13 +274,15 @@ def parse_comment(comment: str, default: Any) -> tuple[Constraint, str]:
 
 
 class Loader(yaml.SafeLoader):
-    """A safe YAML loader with the YAML 1.2 core schema's scalars: decimal integers, ``1e-3`` as a float, and
-    only ``true``/``false`` as booleans (PyYAML's default, YAML 1.1, reads ``010`` as 8 and ``0x10`` as 16)."""
+    """A safe YAML loader with the YAML 1.2 core schema's scalars: decimal integers, ``1e-3`` as a float, only
+    ``true``/``false`` as booleans and dates as strings (PyYAML's default, YAML 1.1, reads ``010`` as 8,
+    ``0x10`` as 16 and ``2024-05-01`` as a date); no alias, no duplicate or complex key (:func:`load_yaml`)."""
 
 
 _BOOL, _INT, _FLOAT = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"  # YAML 1.1 only: in YAML 1.2 a date is a string
 Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL, _INT, _FLOAT)]
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL, _INT, _FLOAT, _TIMESTAMP)]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
@@ -299,12 +303,56 @@ def _decimal_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
 Loader.add_constructor(_INT, _decimal_int)
 
 
+def _compose_node(loader: Loader, parent: Any, index: Any) -> Any:
+    if loader.check_event(yaml.AliasEvent):  # a profile needs no alias: none, so none can expand into gigabytes
+        event = loader.peek_event()
+        msg = f"an alias (*{event.anchor}) is not allowed here: write the value out"
+        raise yaml.composer.ComposerError(None, None, msg, event.start_mark)
+    return yaml.composer.Composer.compose_node(loader, parent, index)
+
+
+def _strict_mapping(loader: Loader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: dict[Any, Any] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if not isinstance(key, str | int | float | bool) and key is not None:
+            msg = f"a key must be a plain name, found {type(key).__name__}"
+            raise yaml.constructor.ConstructorError(None, None, msg, key_node.start_mark)
+        if key in seen:
+            msg = f"duplicate key {key!r} (first at line {seen[key].line + 1}): the last would silently win"
+            raise yaml.constructor.ConstructorError(None, None, msg, key_node.start_mark)
+        seen[key] = key_node.start_mark
+    return yaml.constructor.SafeConstructor.construct_mapping(loader, node, deep=deep)
+
+
+Loader.compose_node = _compose_node  # type: ignore[method-assign]
+Loader.construct_mapping = _strict_mapping  # type: ignore[method-assign,assignment]
+
+#: The largest YAML text :func:`load_yaml` reads (a profile is a few hundred bytes).
+MAX_YAML_BYTES = 64 * 1024
+
+
+def yaml_message(err: yaml.YAMLError) -> str:
+    """A YAML error in one line: what is wrong and where (line and column), without PyYAML's excerpt."""
+    if isinstance(err, yaml.MarkedYAMLError):
+        mark = err.problem_mark or err.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        what = " ".join(str(part) for part in (err.context, err.problem) if part)
+        return " ".join(f"{what}{where}".split())
+    return " ".join(str(err).split())
+
+
 def load_yaml(text: str) -> Any:
-    """Parse ``text`` with :class:`Loader` (YAML 1.2 scalars).
+    """Parse ``text`` with :class:`Loader`: YAML 1.2 scalars, one document, no alias, no duplicate or complex key,
+    at most :data:`MAX_YAML_BYTES`.
 
     Raises
     ------
     yaml.YAMLError
-        Text that does not parse.
+        Text that does not parse or breaks one of these rules (:func:`yaml_message` words it in one line).
     """
+    size = len(text.encode("utf-8"))
+    if size > MAX_YAML_BYTES:
+        msg = f"{size} bytes of YAML, more than the {MAX_YAML_BYTES} a profile may have"
+        raise yaml.YAMLError(msg)
     return yaml.load(text, Loader=Loader)

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from hepnb.book.parameters import Constraint, ConstraintError, load_yaml, parse_comment
+from hepnb.book.parameters import MAX_YAML_BYTES, Constraint, ConstraintError, load_yaml, parse_comment, yaml_message
 
 __all__ = [
     "PROFILES",
@@ -103,12 +103,16 @@ class Study:
             msg = f"study {self.name!r} has no {profile!r} profile: {path} does not exist"
             raise StudyError(msg)
         try:
+            if path.stat().st_size > MAX_YAML_BYTES:
+                msg = (f"profile file {path} has {path.stat().st_size} bytes, more than the {MAX_YAML_BYTES} a "
+                       "profile may have")
+                raise StudyError(msg)
             data = load_yaml(path.read_text(encoding="utf-8"))
         except UnicodeDecodeError as err:
             msg = f"profile file {path} is not UTF-8 text (byte {err.start} is {err.object[err.start:err.start + 1]!r})"
             raise StudyError(msg) from err
         except yaml.YAMLError as err:
-            msg = f"profile file {path} does not parse as YAML: {err}"
+            msg = f"profile file {path} does not parse as YAML: {yaml_message(err)}"
             raise StudyError(msg) from err
         if data is None:
             return {}
@@ -211,6 +215,10 @@ def _load(notebook: Path, mtime_ns: int) -> Study:  # mtime in the key: an edite
 def _scan(folder: Path | None) -> tuple[dict[str, Study], dict[str, str]]:
     """Every ``*.ipynb`` of the folder: the studies that load, and for the others why not."""
     folder = folder or notebooks_dir()
+    if not folder.is_dir():
+        source = " (from $HEPNB_NOTEBOOKS)" if os.environ.get("HEPNB_NOTEBOOKS") else ""
+        msg = f"the notebooks folder {folder}{source} does not exist or is not a folder"
+        raise StudyError(msg)
     found = sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
     studies, broken = {}, {}
     for path in found:

@@ -20,11 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
 from hepnb.paths import file_mode
 
 __all__ = [
     "TRACKED_PACKAGES",
+    "ResultsRecord",
+    "check_record",
     "device_description",
     "git_commit",
     "load_results",
@@ -230,8 +233,40 @@ def load_results(
     except json.JSONDecodeError as err:
         msg = f"{path} is not valid JSON: {err}"
         raise ValueError(msg) from err
-    missing = [key for key in _REQUIRED_KEYS if key not in record]
-    if missing:
-        msg = f"{path} lacks the required keys {missing}; expected all of {list(_REQUIRED_KEYS)}"
-        raise ValueError(msg)
+    if isinstance(record, dict):
+        missing = [key for key in _REQUIRED_KEYS if key not in record]
+        if missing:
+            msg = f"{path} lacks the required keys {missing}; expected all of {list(_REQUIRED_KEYS)}"
+            raise ValueError(msg)
+    check_record(record, path)
     return record
+
+
+class ResultsRecord(BaseModel):
+    """The schema of a ``results.json`` (``DESIGN.md``'s contract): provenance strings, the run's parameters, its
+    timings in seconds and its metrics (any JSON object); keys beyond these are allowed."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    study: str
+    profile: str
+    created: str
+    git_commit: str
+    versions: dict[str, Any]
+    device: str
+    params: dict[str, Any]
+    timings_s: dict[str, float | None]
+    metrics: dict[str, Any]
+
+
+def check_record(record: Any, path: str | os.PathLike[str]) -> None:
+    """Validate a ``results.json`` record against :class:`ResultsRecord`.
+
+    Raises
+    ------
+    ValueError
+        The first field that breaks the schema, named with the file, what was expected and what was found.
+    """
+    from hepnb.io import validate_json
+
+    validate_json(record, ResultsRecord, path, what="results file")

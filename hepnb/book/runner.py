@@ -287,6 +287,11 @@ def run_study(
     address = _scheduler(spec, params, scheduler)
     out_dir = Path(output_dir).resolve() if output_dir is not None else default_output_dir()
     res_root = Path(results_dir).resolve() if results_dir is not None else default_results_dir()
+    published = res_root / profile / spec.name
+    if out_dir == published or published in out_dir.parents:
+        msg = (f"--output {out_dir} is inside {published}, the folder the run's results replace when it ends: the "
+               f"executed notebook would be deleted with the earlier results; choose an output folder outside it")
+        raise ParameterError(msg)
     _ensure_writable(out_dir, "output")
     _ensure_writable(res_root, "results")
     remove_abandoned(res_root)

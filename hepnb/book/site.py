@@ -103,8 +103,11 @@ def summary_markdown(results_dir: str | os.PathLike[str] | None = None,
         cell = f"{{doc}}`{title} <executed/{name}>`" if linked else title
         try:
             rec = load_results(name, profile, root)
-        except (FileNotFoundError, ValueError):
+        except FileNotFoundError:
             lines.append(f"| {cell} | *not run at the {profile} profile* | |")
+            continue
+        except ValueError as err:  # a damaged file is said to be one, not taken for a missing run
+            lines.append(f"| {cell} | *its results.json is damaged: {page_text(err)}* | |")
             continue
         numbers = "<br>".join(headline_text(k, v) for k, v in landing_numbers(rec).items()) or "*no headline*"
         commit = page_text(str(rec.get("git_commit", "unknown"))[:10])

@@ -15,12 +15,13 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
 
-from hepnb.io import read_json
+from hepnb.io import read_json, validate_json
 from hepnb.pid.constants import CHARGE_OF_PDG, PDG, SPECIES
 from hepnb.pid.models import build_network
 from hepnb.pid.protocols import scale_inputs
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DOMAIN_FLAGS",
+    "ModelDomain",
+    "ModelMeta",
     "domain_flags",
     "load_deployable",
     "model_inputs",
@@ -44,6 +47,17 @@ DOMAIN_FLAGS: dict[str, int] = {"pt_not_positive": 1, "pt_below_min": 2, "eta_be
                                 "non_finite_input": 16}
 _ETA_MAX = 0.8  # both selections cut |η| at 0.8
 _PT_MIN_GEV = 0.1  # the O2 global-track pT cut (the extractor's lower pT limit too)
+
+
+def _finite(value: float) -> float:
+    if not np.isfinite(value):
+        msg = f"must be finite, found {value}"
+        raise ValueError(msg)
+    return value
+
+
+#: A number that must be finite (JSON has no NaN, but Python's json module writes and reads it).
+FiniteFloat = Annotated[float, AfterValidator(_finite)]
 
 
 def save_deployable(folder: str | os.PathLike[str], name: str, model: Any, data: Prepared, *,
@@ -92,15 +106,52 @@ def save_deployable(folder: str | os.PathLike[str], name: str, model: Any, data:
     return out
 
 
+class ModelDomain(BaseModel):
+    """The training domain of a deployable model (``model.json``'s ``domain``)."""
+
+    model_config = ConfigDict(strict=True)
+
+    p_min_gev: FiniteFloat
+    p_max_gev: FiniteFloat | None
+    pt_min_gev: FiniteFloat
+    abs_eta_max: FiniteFloat
+
+
+class ModelMeta(BaseModel):
+    """The schema of a PID model folder's ``model.json`` (:func:`save_deployable`)."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    kind: Literal["xgboost", "network"]
+    name: str
+    protocol: str
+    range: str
+    features: list[str]
+    species: list[str]
+    mean: list[FiniteFloat]
+    std: list[FiniteFloat]
+    tof_p_min_gev: FiniteFloat = 0.0
+    domain: ModelDomain
+
+    @model_validator(mode="after")
+    def _scaling_matches(self) -> ModelMeta:
+        if len(self.mean) != len(self.std) or any(s <= 0 for s in self.std):
+            msg = (f"mean and std must have the same length and std > 0, found {len(self.mean)} means and "
+                   f"{len(self.std)} stds")
+            raise ValueError(msg)
+        return self
+
+
 def load_deployable(folder: str | os.PathLike[str]) -> tuple[dict[str, Any], Any]:
     """The metadata and the model of a folder written by :func:`save_deployable`.
 
     Raises
     ------
     FileNotFoundError
-        No ``model.json`` in the folder.
+        No ``model.json`` in the folder, or its weights (``xgboost.json`` or ``checkpoint/``) are missing.
     ValueError
-        A model trained on another feature set, an unknown kind, or an unreadable ``model.json``.
+        A model trained on another feature set, or a ``model.json`` that breaks :class:`ModelMeta` (the field
+        named).
     """
     path = Path(folder)
     meta_file = path / "model.json"
@@ -108,10 +159,15 @@ def load_deployable(folder: str | os.PathLike[str]) -> tuple[dict[str, Any], Any
         msg = f"{path} is not a hepnb PID model folder (no model.json)"
         raise FileNotFoundError(msg)
     meta = read_json(meta_file, what="model metadata")
+    validate_json(meta, ModelMeta, meta_file, what="model metadata")
     if meta.get("features") != list(FEATURES):
         msg = (f"model in {path} was trained on another feature set: {meta.get('features')}; "
                f"this version of hepnb builds {list(FEATURES)}")
         raise ValueError(msg)
+    weights = path / ("xgboost.json" if meta["kind"] == "xgboost" else "checkpoint")
+    if not weights.exists():
+        msg = f"{meta_file} describes a {meta['kind']} model, but its weights {weights} are missing"
+        raise FileNotFoundError(msg)
     if meta["kind"] == "xgboost":
         import xgboost as xgb
 

@@ -34,7 +34,7 @@ __all__ = [
     "fix_table",
     "gap_table",
     "glue_all",
-    "headline_numbers",
+    "headline_entries",
     "headline_table",
     "method_tables",
     "original_reported_sentence",
@@ -330,7 +330,7 @@ def conclusions(settings: Settings, profile: str, comparison: Comparison, detail
 # results.json
 
 
-def headline_numbers(settings: Settings, gaps: pd.DataFrame) -> dict[str, Any]:
+def headline_entries(settings: Settings, gaps: pd.DataFrame) -> dict[str, Any]:
     """The landing page's numbers: per range, the chosen network's test accuracy and the gap XGBoost − it."""
     from hepnb.book.headline import headline_entry
 
@@ -365,7 +365,7 @@ def results_metrics(settings: Settings, sample: Sample, page_results: Mapping[st
     syst: pd.DataFrame = page_results["systematics"]
     bias = page_results["data_like"].bias
     return {
-        "headline": headline_numbers(settings, comparison.gaps),
+        "headline": headline_entries(settings, comparison.gaps),
         "sample": {"n_read": int(sample.n_read), "n_selected": len(sample.tracks["pt"]),
                    "labelled_per_range": {r: int(m.sum()) for r, m in sample.in_range.items()},
                    "test_per_range": {r: len(evaluate.test_labels(grid, r)) for r in settings.ranges}},

@@ -132,6 +132,68 @@ class HepMC3Writer:
         self._tmp.unlink(missing_ok=True)
 
 
+#: The units a HepMC3 ``U`` line may name, and their factors to GeV and mm.
+MOMENTUM_UNITS = {"GEV": 1.0, "MEV": 1e-3}
+LENGTH_UNITS = {"MM": 1.0, "CM": 10.0}
+_END_LISTING = ("HepMC::Asciiv3-END_EVENT_LISTING", "HepMC::IO_GenEvent-END_EVENT_LISTING")
+
+
+def _open_text(path: Path) -> Any:
+    """A text handle on an event file, plain or gzip/bzip2/xz-compressed."""
+    import bz2
+    import gzip
+    import lzma
+
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix.lower())
+    if opener is None:
+        return path.open(encoding="utf-8", errors="replace")
+    return opener(path, "rt", encoding="utf-8", errors="replace")
+
+
+def _is_text_listing(path: Path) -> bool:
+    """Whether ``path`` is a HepMC3/HepMC2 text listing (its first line)."""
+    try:
+        with _open_text(path) as handle:
+            return handle.readline().startswith(("HepMC::", "E "))
+    except (OSError, EOFError, ValueError):
+        return False
+
+
+def scan_hepmc_text(path: str | os.PathLike[str]) -> int | None:
+    """Check a text HepMC3/HepMC2 file before pyhepmc reads it, which skips what it cannot parse: every ``U`` line
+    names units of :data:`MOMENTUM_UNITS` and :data:`LENGTH_UNITS`, and the file ends with its end-of-listing
+    line (a file cut short does not). Returns the number of events (``E`` lines), ``None`` for a file that is
+    not text in these formats.
+
+    Raises
+    ------
+    ValueError
+        A unit line with other units (the event named), or a file that ends inside its events.
+    """
+    if not _is_text_listing(Path(path)):
+        return None
+    n_events, event, last = 0, None, ""
+    with _open_text(Path(path)) as lines:
+        for line in lines:
+            if not line.strip():
+                continue
+            last = line.strip()
+            if line.startswith("E "):
+                n_events += 1
+                event = line.split()[1] if len(line.split()) > 1 else "?"
+            elif line.startswith("U "):
+                units = line.split()[1:3]
+                if len(units) != 2 or units[0] not in MOMENTUM_UNITS or units[1] not in LENGTH_UNITS:
+                    msg = (f"{path}: event {event} has the units {' '.join(units) or 'nothing'}; expected a "
+                           f"momentum unit of {sorted(MOMENTUM_UNITS)} and a length unit of {sorted(LENGTH_UNITS)}")
+                    raise ValueError(msg)
+    if n_events and last not in _END_LISTING:
+        msg = (f"{path} ends inside event {event} (the {n_events}th) without its end-of-listing line: the file is "
+               "cut short")
+        raise ValueError(msg)
+    return n_events
+
+
 def _units(data: Any) -> tuple[float, float]:
     import pyhepmc
 
@@ -154,8 +216,14 @@ def _one_event(evt: Any) -> GenEvents:
     end_vertex = np.full(n_p, -1)
     prod_vertex = np.full(n_p, -1)
     into = (l1 > 0) & (l2 < 0)
-    end_vertex[l1[into] - 1] = -l2[into] - 1
     out = (l1 < 0) & (l2 > 0)
+    for kind, vertex, particle in (("ends at", -l2[into], l1[into]), ("comes from", -l1[out], l2[out])):
+        missing = (vertex > n_v) | (particle > n_p)
+        if missing.any():
+            msg = (f"event {evt.event_number}: particle {int(particle[missing][0])} {kind} vertex "
+                   f"{-int(vertex[missing][0])}, which the event does not have ({n_v} vertices, {n_p} particles)")
+            raise ValueError(msg)
+    end_vertex[l1[into] - 1] = -l2[into] - 1
     prod_vertex[l2[out] - 1] = -l1[out] - 1
     # vertex positions; an unset one takes the position of its first incoming particle's production vertex
     pos = np.column_stack([vtx["x"], vtx["y"], vtx["z"]]).astype(np.float64) * to_mm if n_v else np.zeros((0, 3))
@@ -177,6 +245,12 @@ def _one_event(evt: Any) -> GenEvents:
     xyz[has] = pos[prod_vertex[has]]
     xyz[~np.any(xyz != 0, axis=1)] = event_pos
     p4 = np.column_stack([prt["px"], prt["py"], prt["pz"], prt["e"]]).astype(np.float64) * to_gev
+    bad = ~np.all(np.isfinite(p4), axis=1) | ~np.all(np.isfinite(xyz), axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        msg = (f"event {evt.event_number}: particle {i + 1} (PDG id {int(pid[i])}) has a non-finite momentum or "
+               f"vertex ({p4[i].tolist()}, {xyz[i].tolist()})")
+        raise ValueError(msg)
     status = prt["status"]
     final = (status == 1) & ~np.isin(np.abs(pid), _NEUTRINOS)
     charge = charge_of(pid)
@@ -233,7 +307,9 @@ def iter_hepmc3(paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str]
     Raises
     ------
     ValueError
-        A file that does not exist, or from which pyhepmc reads no event.
+        A file that does not exist, from which pyhepmc reads no event or fewer than it holds (a damaged event,
+        a file cut short), with units other than GeV/MeV and mm/cm, a non-finite momentum or vertex, or a
+        particle linked to a vertex the event does not have (the file and event named).
     """
     import pyhepmc
 
@@ -242,6 +318,7 @@ def iter_hepmc3(paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str]
         if not Path(path).is_file():
             msg = f"HepMC3 input {path} does not exist"
             raise ValueError(msg)
+        expected = scan_hepmc_text(path)
         parts: list[GenEvents] = []
         n_read = 0
         try:
@@ -257,6 +334,10 @@ def iter_hepmc3(paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str]
             raise ValueError(msg) from err
         if n_read == 0:
             msg = f"{path} holds no HepMC event (expected a HepMC3, HepMC2 or HEPEVT file)"
+            raise ValueError(msg)
+        if expected is not None and n_read != expected:
+            msg = (f"{path}: pyhepmc read {n_read} of its {expected} events: event parsing failed after the "
+                   f"{n_read}th (a damaged event)")
             raise ValueError(msg)
         if parts:
             yield concatenate(parts)

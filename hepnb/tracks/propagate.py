@@ -32,6 +32,7 @@ from hepnb.tracks.constants import KAPPA_GEV_T_MM
 from hepnb.tracks.fieldmap import FieldMap, default_field_map
 
 __all__ = [
+    "MAX_RK4_STEPS",
     "check_states",
     "derivatives",
     "flip_polarity",
@@ -212,6 +213,11 @@ def for_polarity(predict: Callable[[Array], Array], polarity: int) -> Callable[[
     return predict_up
 
 
+#: The most RK4 steps one propagation may take (its z nodes are held in memory; a micrometre step over the
+#: 5 m of UT → T is 5·10⁶ steps).
+MAX_RK4_STEPS = 10_000_000
+
+
 def plane_aligned_nodes(z0_mm: float, z1_mm: float, step_mm: float, field_map: Any | None = None) -> np.ndarray:
     """z nodes from ``z0_mm`` to ``z1_mm``, steps ≤ ``step_mm``, with a node on every z plane of the map's grid.
 
@@ -221,6 +227,11 @@ def plane_aligned_nodes(z0_mm: float, z1_mm: float, step_mm: float, field_map: A
     """
     if not step_mm > 0:
         msg = f"step_mm must be > 0, found {step_mm}"
+        raise ValueError(msg)
+    n_estimate = abs(float(z1_mm) - float(z0_mm)) / step_mm
+    if n_estimate > MAX_RK4_STEPS:
+        msg = (f"a step of {step_mm:g} mm over {abs(z1_mm - z0_mm):g} mm makes {n_estimate:.3g} RK4 steps, more than "
+               f"the {MAX_RK4_STEPS:,} allowed: choose a step of at least {abs(z1_mm - z0_mm) / MAX_RK4_STEPS:.3g} mm")
         raise ValueError(msg)
     sign = 1.0 if z1_mm >= z0_mm else -1.0
     lo, hi = sorted((float(z0_mm), float(z1_mm)))

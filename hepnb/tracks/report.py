@@ -38,7 +38,7 @@ __all__ = [
     "glue_field",
     "glue_original",
     "glue_tracks",
-    "headline",
+    "headline_entries",
     "jacobian_table",
     "judge",
     "judgement_markdown",
@@ -362,8 +362,8 @@ def representatives(rows: Sequence[Mapping[str, Any]], *, cost_key: str) -> list
     return picks
 
 
-def headline(judged: Mapping[str, Mapping[str, Any]], legs: Sequence[str],
-             labels: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
+def headline_entries(judged: Mapping[str, Mapping[str, Any]], legs: Sequence[str],
+                     labels: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
     """The front page's numbers (:func:`hepnb.book.headline.headline_entry` records): per leg, the median error of
     the best learned model (validation choice) with its bootstrap error, and how many learned models lie below
     both the RK4 and the polynomial curves at their cost."""
@@ -465,5 +465,5 @@ def results_metrics(legs: Sequence[str], labels: Mapping[str, str], sections: Ma
                          "autodiff": v["autodiff"]} for k, v in transport["jacobian"].items()},
         "polarity": transport["polarity"],
         "original_setting": {"straight_line_median_um": sections["original"]["original_line_um"]},
-        "summary": summary(judged, legs), "headline": headline(judged, legs, labels),
+        "summary": summary(judged, legs), "headline": headline_entries(judged, legs, labels),
     }

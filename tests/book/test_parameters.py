@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from hepnb.book.parameters import Constraint, ConstraintError, Interval, load_yaml, parse_comment
@@ -82,8 +84,41 @@ def test_broken_declarations_are_refused(comment: str, default: object, message:
 @pytest.mark.parametrize(("text", "value"), [
     ("010", 10), ("-7", -7), ("1e-3", 1e-3), ("2.5", 2.5), (".5", 0.5), ("true", True), ("False", False),
     ("0x10", "0x10"), ("0o10", "0o10"), ("yes", "yes"), ("off", "off"), ("1_000", "1_000"),
-    ("[010, 2]", [10, 2]), ("{a: 08}", {"a": 8}),
+    ("[010, 2]", [10, 2]), ("{a: 08}", {"a": 8}), ("2024-05-01", "2024-05-01"),
 ])
 def test_yaml_scalars_follow_yaml_1_2(text: str, value: object) -> None:
     assert load_yaml(text) == value
     assert type(load_yaml(text)) is type(value)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("n_steps: 7\nx: 1\nn_steps: 100000\n", r"duplicate key 'n_steps' \(first at line 1\).* at line 3, column 1"),
+    ("a: &a0 [1, 2]\nb: [*a0, *a0]\n", r"an alias \(\*a0\) is not allowed here.* at line 2, column 5"),
+    ("? [1, 2]\n: 3\n", "a key must be a plain name, found list"),
+    ("a: 1\n---\nb: 2\n", "expected a single document.* at line 2"),
+    ("a:\tb\n", "cannot start any token at line 1, column 3"),
+    ("n: " + "x" * (70 * 1024), "more than the 65536 a profile may have"),
+])
+def test_profiles_are_strict_yaml_refused_in_one_line(text: str, message: str) -> None:
+    """Duplicate keys, aliases (the billion-laughs expansion), complex keys, several documents, tabs and huge
+    files are refused, each in one line that says where."""
+    import yaml
+
+    from hepnb.book.parameters import yaml_message
+
+    with pytest.raises(yaml.YAMLError) as caught:
+        load_yaml(text)
+    line = yaml_message(caught.value)
+    assert "\n" not in line and len(line) < 200
+    assert re.search(message, line), line
+
+
+def test_nested_aliases_are_refused_at_the_first_alias() -> None:
+    """The hardening campaign's 600-byte profile of nested aliases (10⁸ elements once expanded): refused where the
+    first alias is read, before anything is composed."""
+    import yaml
+
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 8)]
+    with pytest.raises(yaml.YAMLError, match=r"alias \(\*a0\) is not allowed here(.|\n)*line 2, column 10"):
+        load_yaml("\n".join(levels) + "\n")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -54,3 +55,17 @@ def test_bad_names(tmp_path: Path, bad: str) -> None:
 
 def test_to_jsonable_nested() -> None:
     assert to_jsonable({"a": (np.float64(1.0), [np.bool_(True)]), 2: Path("/x")}) == {"a": [1.0, [True]], "2": "/x"}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"metrics": [1, 2]}, "results.json: metrics: should be a valid dictionary (found a list)"),
+    ({"timings_s": {"total": "fast"}}, "timings_s.total: should be a valid number (found a str)"),
+    ({"device": 3}, "device: should be a valid string (found a int)"),
+])
+def test_a_results_file_breaking_the_schema_is_refused_with_its_field(tmp_path: Path, change: dict,
+                                                                     message: str) -> None:
+    path = save_results("s", "ci", params={}, metrics={"a": 1.0}, timings_s={"total": 1.0}, results_dir=tmp_path)
+    record = {**json.loads(path.read_text()), **change}
+    path.write_text(json.dumps(record))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_results("s", "ci", tmp_path)

@@ -107,3 +107,17 @@ def test_the_executed_notebook_never_replaces_the_study_notebook(notebooks: Path
     with pytest.raises(ParameterError, match="would put the executed notebook over the study's own notebook"):
         run_study("good", "ci", output_dir=notebooks, results_dir=tmp_path / "r", progress=False)
     assert (notebooks / "good.ipynb").read_bytes() == before
+
+
+def test_an_output_folder_inside_the_published_results_is_refused_before_any_work(notebooks: Path,
+                                                                                  tmp_path: Path) -> None:
+    """Hardening bad case 1: --output res/ci/good with --results-dir res would have the run replace the folder
+    holding its own executed notebook; it is refused before any folder is made, the earlier results intact."""
+    res = tmp_path / "res"
+    run_study("good", "ci", output_dir=tmp_path / "out", results_dir=res, progress=False)
+    before = (res / "ci" / "good" / "results.json").read_text()
+    for output in (res / "ci" / "good", res / "ci" / "good" / "nb"):
+        with pytest.raises(ParameterError, match="inside .* the folder the run's results replace"):
+            run_study("good", "ci", output_dir=output, results_dir=res, progress=False)
+    assert (res / "ci" / "good" / "results.json").read_text() == before
+    assert not (res / "ci" / "good" / "nb").exists()

@@ -44,6 +44,11 @@ def test_table_shows_only_the_book_profile_with_human_labels(notebooks: Path, tm
     ci = site.summary_markdown(res, out, profile="ci")
     assert "Built at the **ci** profile" in ci and "**1 1/s**" in ci and "123" not in ci
     assert "| good title |" in ci, "a page of another profile is not linked"
+    damaged = res / "default" / "silent" / "results.json"
+    damaged.parent.mkdir(parents=True)
+    damaged.write_text('{"study": "silent", "metrics": [1]}')
+    text = site.summary_markdown(res, out)
+    assert "| silent title | *its results.json is damaged:" in text and "lacks the required keys" in text
 
 
 def test_book_profile_is_read_from_the_executed_notebooks(notebooks: Path, tmp_path: Path) -> None:

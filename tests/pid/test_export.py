@@ -59,10 +59,21 @@ def test_saved_models_predict_and_flag_through_the_cli(sample: dict[str, np.ndar
         np.testing.assert_allclose(probs[inside], want, rtol=1e-5, atol=1e-6)
         assert np.all(np.isnan(probs[~inside])) and np.all(got["predicted"][~inside] == -1)
         assert np.all(got["domain_flags"][~inside] > 0) and np.all(got["predicted_pdg"][~inside] == 0)
-    meta = json.loads((tmp_path / "xgb" / "model.json").read_text())
-    meta["features"] = meta["features"][:-1]
-    (tmp_path / "xgb" / "model.json").write_text(json.dumps(meta))
-    with pytest.raises(ValueError, match="trained on another feature set"):
+    good = json.loads((tmp_path / "xgb" / "model.json").read_text())
+    for change, message in (({"features": good["features"][:-1]}, "trained on another feature set"),
+                            ({"kind": None}, "kind: should be 'xgboost' or 'network'"),
+                            ({"domain": {**good["domain"], "p_min_gev": "0.1"}}, "domain.p_min_gev: should be a valid number"),
+                            ({"std": good["std"][:-1]}, "mean and std must have the same length"),
+                            ({"mean": "0"}, "mean: should be a valid list")):
+        (tmp_path / "xgb" / "model.json").write_text(json.dumps({**good, **change}))
+        with pytest.raises(ValueError, match=message):
+            load_deployable(tmp_path / "xgb")
+    (tmp_path / "xgb" / "model.json").write_text(json.dumps([good]))
+    with pytest.raises(ValueError, match="model.json: the top level: should be a valid dictionary"):
+        load_deployable(tmp_path / "xgb")
+    (tmp_path / "xgb" / "model.json").write_text(json.dumps(good))
+    (tmp_path / "xgb" / "xgboost.json").unlink()
+    with pytest.raises(FileNotFoundError, match="describes a xgboost model, but its weights .*xgboost.json are missing"):
         load_deployable(tmp_path / "xgb")
     (tmp_path / "xgb" / "model.json").write_text("{truncated")
     with pytest.raises(ValueError, match="model.json is not valid JSON"):

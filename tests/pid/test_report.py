@@ -137,5 +137,5 @@ def test_deployment_numbers_and_headline(settings: pipeline.Settings) -> None:
     numbers = report.deployment_numbers(_deployment(5))
     assert numbers["blanking_cost"] == "−1.0 ± 0.4" and numbers["emulation_max_diff"] == 3e-7
     assert numbers["n_o2_files"] == 2 and numbers["flagged_fraction"] == 2.5
-    headline = report.headline_numbers(settings, _gaps())
+    headline = report.headline_entries(settings, _gaps())
     assert headline["gap_full"]["value"] == 3.0 and headline["network_full"]["value"] == 80.0

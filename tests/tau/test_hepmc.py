@@ -129,3 +129,43 @@ def test_mother_list_rules() -> None:
     assert mother_list(83, 10, 14) == [10, 11, 12, 13, 14]
     assert mother_list(-51, 7, 0) == [7]
     assert mother_list(-44, 9, 5) == [5, 9]
+
+
+def _damaged(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_a_file_cut_inside_its_second_event_is_refused(tmp_path: Path) -> None:
+    """pyhepmc stops at a damaged event and says so only on stderr; the reader counts the events and refuses."""
+    cut = HAND_WRITTEN[:HAND_WRITTEN.index("P 4 -1 310")]
+    with pytest.raises(ValueError, match="ends inside event 1 .* cut short"):
+        read_hepmc3(_damaged(tmp_path, "cut.hepmc3", cut))
+    mid_line = HAND_WRITTEN[:HAND_WRITTEN.index("P 4 -1 310") + 7]
+    with pytest.raises(ValueError, match="ends inside event 1 .* cut short"):
+        read_hepmc3(_damaged(tmp_path, "mid.hepmc3", mid_line))
+
+
+def test_unknown_units_are_refused_not_taken_for_cm(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"event 1 has the units TEV KM; expected a momentum unit of \['GEV', 'MEV'\]"):
+        read_hepmc3(_damaged(tmp_path, "units.hepmc3", HAND_WRITTEN.replace("U MEV CM", "U TEV KM")))
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_non_finite_momenta_are_refused_with_the_event(tmp_path: Path, value: str) -> None:
+    text = HAND_WRITTEN.replace("P 6 -3 -211 8.0 12.0", f"P 6 -3 -211 {value} 12.0")
+    with pytest.raises(ValueError, match=r"event 0: particle 6 \(PDG id -211\) has a non-finite momentum"):
+        read_hepmc3(_damaged(tmp_path, "nan.hepmc3", text))
+
+
+def test_the_hand_written_file_compressed_reads_the_same(tmp_path: Path) -> None:
+    import gzip
+
+    path = tmp_path / "events.hepmc3.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.write(HAND_WRITTEN)
+    plain = read_hepmc3(_damaged(tmp_path, "plain.hepmc3", HAND_WRITTEN))
+    packed = read_hepmc3(path)
+    assert packed.n_events == 2
+    np.testing.assert_array_equal(packed.particles["pid"], plain.particles["pid"])

@@ -54,6 +54,8 @@ def test_bad_inputs_are_refused_and_nothing_is_written(generated: Path, tmp_path
     assert "must end in .root or .parquet" in _run_error(
         ["tracks", "propagate", "--input", str(generated), "--output", str(tmp_path / "x.csv"), "--leg", "ut_t"], capsys)
     assert "z1_mm = 20000 mm lies outside" in _run_error([*base, "--z0-mm", "2648.2", "--z1-mm", "20000"], capsys)
+    assert "makes 5.18e+10 RK4 steps, more than the 10,000,000 allowed" in _run_error(
+        [*base, "--leg", "ut_t", "--step-mm", "1e-7"], capsys)  # refused before any allocation
     assert "unknown physics 'bogus'" in _run_error(
         ["tracks", "generate", "--n", "5", "--physics", "bogus", "--output", str(out)], capsys)
     nan_input = tmp_path / "nan.parquet"
