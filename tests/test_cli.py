@@ -67,7 +67,7 @@ def test_an_unexpected_error_is_one_line_unless_debugging(notebooks: Path, monke
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     """The error boundary: an exception no command expects becomes one line naming its type, exit 1; --debug (or
     HEPNB_DEBUG=1) shows the traceback instead; a huge message is cut in its middle."""
-    import hepnb.cli as cli
+    from hepnb import cli
 
     def broken(args: object) -> int:
         raise KeyError("kind " + "x" * 5000)
