@@ -281,6 +281,10 @@ def read_table(
 
         try:
             names = pq.read_schema(p).names
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                msg = f"{p}: the columns {repeated} appear more than once; expected one column per name"
+                raise ValueError(msg)
             if columns is not None:
                 check_columns(names, columns, source=str(p))
             data = pq.read_table(p, columns=list(columns) if columns is not None else None)
@@ -300,6 +304,10 @@ def read_table(
             shape = "jagged (a variable number of values per row)" if values.dtype == object else f"{values.dtype}"
             msg = f"{where}: column {name!r} is {shape}, expected a flat numeric column (one number per row)"
             raise ValueError(msg)
+    n_rows = len(next(iter(table.values()))) if table else 0
+    if n_rows == 0:
+        msg = f"{p} holds no rows{f' in its TTree {tree!r}' if kind == 'root' else ''}: expected at least one"
+        raise ValueError(msg)
     if finite:
         check_finite(table, source=str(p))
     return table

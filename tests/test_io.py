@@ -187,3 +187,21 @@ def test_json_and_npz_errors_name_the_file(tmp_path: Path) -> None:
         open_npz(tmp_path / "cut.npz")
     with open_npz(tmp_path / "whole.npz") as data:
         np.testing.assert_array_equal(data["a"], np.arange(3))
+
+
+@pytest.mark.parametrize("suffix", [".root", ".parquet"])
+def test_a_table_without_rows_is_refused(tmp_path: Path, suffix: str) -> None:
+    path = write_table(tmp_path / f"empty{suffix}", {"x": np.zeros(0), "y": np.zeros(0)})
+    with pytest.raises(ValueError, match="holds no rows"):
+        read_table(path)
+
+
+def test_a_parquet_file_with_a_repeated_column_is_refused_in_one_line(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "twice.parquet"
+    pq.write_table(pa.table([pa.array([1.0, 2.0]), pa.array([3.0, 4.0])], names=["x", "x"]), path)
+    with pytest.raises(ValueError, match=r"the columns \['x'\] appear more than once") as caught:
+        read_table(path)
+    assert "\n" not in str(caught.value)

@@ -85,6 +85,23 @@ def default_results_dir() -> Path:
     return repo_root() / "results"
 
 
+def _check_folder(folder: Path, what: str) -> None:
+    """Refuse (exit status 2, nothing made) a folder that is an existing file or whose nearest existing ancestor
+    cannot be written."""
+    if folder.exists() and not folder.is_dir():
+        msg = f"the {what} folder {folder} is an existing file, expected a folder"
+        raise ParameterError(msg)
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        msg = f"the {what} folder {folder} cannot be made: {existing} is a file"
+        raise ParameterError(msg)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        msg = f"the {what} folder {folder} cannot be written: {existing} is not writable"
+        raise ParameterError(msg)
+
+
 def _ensure_writable(folder: Path, what: str) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -292,6 +309,8 @@ def run_study(
         msg = (f"--output {out_dir} is inside {published}, the folder the run's results replace when it ends: the "
                f"executed notebook would be deleted with the earlier results; choose an output folder outside it")
         raise ParameterError(msg)
+    _check_folder(out_dir, "output")  # both checked before either is made
+    _check_folder(res_root, "results")
     _ensure_writable(out_dir, "output")
     _ensure_writable(res_root, "results")
     remove_abandoned(res_root)

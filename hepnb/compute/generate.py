@@ -37,8 +37,8 @@ from hepnb.paths import check_output
 if TYPE_CHECKING:
     import argparse
 
-__all__ = ["SIZE_LIMIT_BYTES", "GeneratorSpec", "add_chunk_arguments", "add_size_argument", "check_size",
-           "generate_file"]
+__all__ = ["SIZE_LIMIT_BYTES", "GeneratorSpec", "add_chunk_arguments", "add_size_argument", "check_folders",
+           "check_size", "generate_file"]
 
 #: The largest table a generator command makes without ``--yes``: 8 GiB, some 15-40 times the ``full`` profiles'
 #: samples (PID 1.2 M tracks ≈ 0.27 GB, tracks 2.3 M ≈ 0.22 GB, tau 270 k events ≈ 0.5 GB).
@@ -106,6 +106,8 @@ def generate_file(args: argparse.Namespace, spec: GeneratorSpec) -> tuple[Path, 
         A bad output path, a table too large without ``--yes``, or rows that are NaN/inf (nothing is written).
     """
     check_output(args.output, inputs=spec.inputs)
+    check_folders(args.output, {"--cache-dir": args.cache_dir, "--hepmc-dir": getattr(args, "hepmc_dir", None)},
+                  inputs=spec.inputs)
     check_size(spec.n_rows, spec.row_bytes, what=spec.what, yes=args.yes, output=args.output,
                cache_dir=args.cache_dir)
     with (cache_root(args.cache_dir, prefix=f"hepnb-{spec.name}-") as cache,
@@ -114,6 +116,34 @@ def generate_file(args: argparse.Namespace, spec: GeneratorSpec) -> tuple[Path, 
     if spec.finite_rows:
         check_finite_rows(table, what=spec.finite_rows)
     return spec.write(args.output, table), table
+
+
+def check_folders(output: str | os.PathLike[str], folders: dict[str, str | os.PathLike[str] | None], *,
+                  inputs: Sequence[str | os.PathLike[str]] = ()) -> None:
+    """Refuse, before any work, a working folder (``--cache-dir``, ``--hepmc-dir``) that is the output file, holds
+    it as a folder would, lies inside an input, or is an existing file.
+
+    Raises
+    ------
+    ValueError
+        Naming the option, the folder and the clash.
+    """
+    out = Path(output).resolve()
+    for option, folder in folders.items():
+        if folder is None:
+            continue
+        place = Path(folder).resolve()
+        if place == out or out in place.parents:
+            msg = f"{option} {folder} is (or lies inside) the output file {output}: choose another folder"
+            raise ValueError(msg)
+        if place.exists() and not place.is_dir():
+            msg = f"{option} {folder} is an existing file, expected a folder"
+            raise ValueError(msg)
+        for source in inputs:
+            src = Path(source).resolve()
+            if place == src or src in place.parents:
+                msg = f"{option} {folder} lies inside the input {source}: choose another folder"
+                raise ValueError(msg)
 
 
 def _size_text(n_bytes: float) -> str:

@@ -78,6 +78,14 @@ def _export(args: argparse.Namespace) -> int:
     from hepnb.pid.export import load_deployable
     from hepnb.pid.o2export import export_o2
 
+    model_dir, out = Path(args.model).resolve(), Path(args.o2).resolve()
+    if out == model_dir or model_dir in out.parents:
+        msg = (f"--o2 {args.o2} overlaps the model folder {args.model} (it is that folder or lies inside it): "
+               "write the O2Physics folder elsewhere")
+        raise ValueError(msg)
+    if out.exists() and not out.is_dir():
+        msg = f"--o2 {args.o2} is an existing file, expected a folder"
+        raise ValueError(msg)
     meta, model = load_deployable(args.model)
     folder = export_o2(model, meta, args.o2)
     print(f"{meta['name']} ({meta['protocol']}, {meta['range']}) exported for O2Physics PIDML to {folder}")

@@ -60,8 +60,11 @@ def test_bad_parameter_refused_before_a_kernel_starts(notebooks: Path, tmp_path:
 def test_output_path_that_is_a_file(notebooks: Path, tmp_path: Path) -> None:
     blocker = tmp_path / "blocker"
     blocker.write_text("not a folder")
-    with pytest.raises(RunError, match="output folder .* cannot be written"):
+    with pytest.raises(ParameterError, match="output folder .* cannot be made: .*blocker is a file"):
         run_study("good", "default", output_dir=blocker / "out", results_dir=tmp_path / "r")
+    with pytest.raises(ParameterError, match="results folder .*blocker is an existing file"):
+        run_study("good", "default", output_dir=tmp_path / "made" / "out", results_dir=blocker)
+    assert not (tmp_path / "made").exists()  # refused before any folder was made
 
 
 def test_run_many_reports_every_failure(notebooks: Path, tmp_path: Path) -> None:

@@ -101,6 +101,9 @@ def test_export_refuses_what_o2_cannot_run(blanked: training.RangeData, tmp_path
     with pytest.raises(ValueError, match="train it with tof_p_min_gev=0.5"):
         export_o2(*reversed(load_deployable(tmp_path / "net")), tmp_path / "o2")
     save_deployable(tmp_path / "net05", "simple_nn", net, data, tof_p_min_gev=O2_TOF_P_MIN_GEV)
+    for inside in (tmp_path / "net05", tmp_path / "net05" / "checkpoint" / "o2"):
+        assert main(["pid", "export", "--model", str(tmp_path / "net05"), "--o2", str(inside)]) == 2
+        assert "overlaps the model folder" in capsys.readouterr().err
     assert main(["pid", "export", "--model", str(tmp_path / "net05"), "--o2", str(tmp_path / "o2")]) == 0
     assert "exported for O2Physics PIDML" in capsys.readouterr().out
     assert (tmp_path / "o2" / "attention_model_02212.onnx").is_file()
