@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from hepnb.book.results import device_description, package_versions
-from hepnb.tracks import baselines, evaluate, training
+from hepnb.tracks import baselines, evaluate, export
 from hepnb.tracks.bases import RK4Base, kick_base
 from hepnb.tracks.data import TrackSample, field_function, make_dataset
 from hepnb.tracks.models import SIZES, LearnedExtrapolator, build_head
@@ -41,7 +41,7 @@ def _learned(results_dir: Path, profile: str, leg: str, dataset: dict) -> tuple[
     st = dataset["setting"]
     field32 = field_function(st)
     root = results_dir / profile / "rkpinn_leaderboard" / "checkpoints" / leg
-    found = {f.name: training.load_extrapolator(f, field32) for f in sorted(root.glob("*"))
+    found = {f.name: export.load_extrapolator(f, field32) for f in sorted(root.glob("*"))
              if (f / "config.json").is_file()} if root.is_dir() else {}
     if found:
         return found, True

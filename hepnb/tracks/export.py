@@ -1,4 +1,6 @@
-"""ONNX export of the extrapolators with ``jax2onnx``, checked and timed with onnxruntime.
+"""The extrapolators out of the notebook: saved folders (:func:`save_extrapolator`, :func:`load_extrapolator`,
+their ``config.json`` validated by :class:`ExtrapolatorConfig`) and ONNX export with ``jax2onnx``, checked and
+timed with onnxruntime.
 
 Every family exports the whole function ``start [batch, 5] → end [batch, 5]`` in float32: normalisation, the
 network, the base and the final sum. For the RK-PINN (and any model on an RK4 base) that includes the field
@@ -11,18 +13,23 @@ products).
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from hepnb.tracks.arrays import Array
+from hepnb.tracks.bases import KickBase, LineBase, RK4Base, describe
+from hepnb.tracks.models import LearnedExtrapolator, build_head
+from hepnb.tracks.polynomial import PolynomialExtrapolator
 
-__all__ = ["export_onnx", "onnx_latency_ns", "onnx_max_abs_diff", "onnx_session", "round_trip"]
-
+__all__ = ["ExtrapolatorConfig", "KickSpec", "LineSpec", "PolySpec", "RK4Spec", "export_onnx", "load_extrapolator",
+           "onnx_latency_ns", "onnx_max_abs_diff", "onnx_session", "round_trip", "save_extrapolator"]
 
 
 def export_onnx(fn: Callable[[Array], Array], path: str | os.PathLike[str], *, name: str = "hepnb_extrapolator") -> Path:
@@ -123,3 +130,128 @@ def round_trip(predictors: dict[str, Callable[[Array], Array]], rows: list[dict[
                "onnx_ns_b1": onnx_latency_ns(path, start, batch=1), "jax_ns_b1": ns_per_track(fn, start, batch=1)}
         out.append(row)
     return out
+
+
+def save_extrapolator(model: LearnedExtrapolator, folder: str | Path) -> Path:
+    """Write a learned extrapolator: its head (orbax) and ``config.json`` (family, size, base description)."""
+    from hepnb.checkpoint import save_model
+
+    path = save_model(model.head, folder)
+    size = next(k for k, v in _sizes().items() if v == model.head.hidden_widths)
+    config = {"name": model.name, "family": model.family, "size": size, "per_qop": model.head.per_qop_scaled,
+              "base": describe(model.base)}
+    Path(path, "config.json").write_text(json.dumps(config))
+    return path
+
+
+def _sizes() -> dict[str, tuple[int, ...]]:
+    from hepnb.tracks.models import SIZES
+
+    return SIZES
+
+
+def load_extrapolator(folder: str | Path, field_fn: Any) -> LearnedExtrapolator:
+    """Read back a :func:`save_extrapolator` folder; ``field_fn`` is the field of an RK4 base (the study's map).
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        No checkpoint or config there, or a ``config.json`` that breaks :class:`ExtrapolatorConfig` (the field
+        named).
+    """
+    from hepnb.checkpoint import load_model
+    from hepnb.io import read_json, validate_json
+
+    config_file = Path(folder, "config.json")
+    if not config_file.is_file():
+        msg = f"no config.json in {folder}: not a saved learned extrapolator"
+        raise FileNotFoundError(msg)
+    config = validate_json(read_json(config_file, what="extrapolator config"), ExtrapolatorConfig, config_file,
+                           what="extrapolator config")
+    b = config.base
+    if isinstance(b, LineSpec):
+        base: Any = LineBase(b.dz_mm)
+    elif isinstance(b, KickSpec):
+        base = KickBase(b.z0_mm, b.z1_mm, b.z_kick_mm, b.by_integral_t_mm, b.kappa)
+    elif isinstance(b, RK4Spec):
+        base = RK4Base(b.n_steps, b.z0_mm, b.z1_mm, field_fn, b.kappa)
+    else:
+        base = PolynomialExtrapolator(b.degree, b.basis, np.asarray(b.centre), np.asarray(b.half_range),
+                                      np.asarray(b.coef), b.dz_mm)
+    dummy = {"in_mean": np.zeros(5), "in_std": np.ones(5), "out_mean": np.zeros(4), "out_std": np.ones(4), "qop_rms": 1.0}
+    head = load_model(lambda: build_head(config.family, config.size, stats=dummy, per_qop=config.per_qop), folder)
+    return LearnedExtrapolator(config.name, head, base)
+
+
+def _finite(value: float) -> float:
+    if not np.isfinite(value):
+        msg = f"must be finite, found {value}"
+        raise ValueError(msg)
+    return value
+
+
+#: A number that must be finite.
+Finite = Annotated[float, AfterValidator(_finite)]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class LineSpec(_Spec):
+    """A straight-line base."""
+
+    kind: Literal["line"]
+    dz_mm: Finite
+
+
+class KickSpec(_Spec):
+    """A single-kick base."""
+
+    kind: Literal["kick"]
+    z0_mm: Finite
+    z1_mm: Finite
+    z_kick_mm: Finite
+    by_integral_t_mm: Finite
+    kappa: Finite
+
+
+class RK4Spec(_Spec):
+    """An RK4-N base through the study's field."""
+
+    kind: Literal["rk4"]
+    n_steps: Annotated[int, Field(ge=1)]
+    z0_mm: Finite
+    z1_mm: Finite
+    kappa: Finite
+
+
+class PolySpec(_Spec):
+    """A fitted polynomial base."""
+
+    kind: Literal["poly"]
+    degree: Annotated[int, Field(ge=1)]
+    basis: str
+    dz_mm: Finite
+    centre: list[Finite]
+    half_range: list[Finite]
+    coef: list[list[Finite]]
+
+
+class ExtrapolatorConfig(BaseModel):
+    """The schema of a saved learned extrapolator's ``config.json`` (:func:`save_extrapolator`)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    name: str
+    family: Literal["mlp", "rkpinn"]
+    size: str
+    per_qop: bool = True
+    base: Annotated[LineSpec | KickSpec | RK4Spec | PolySpec, Field(discriminator="kind")]
+
+    @model_validator(mode="after")
+    def _known_size(self) -> ExtrapolatorConfig:
+        if self.size not in _sizes():
+            msg = f"size must be one of {sorted(_sizes())}, found {self.size!r}"
+            raise ValueError(msg)
+        return self

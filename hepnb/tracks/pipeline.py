@@ -303,7 +303,7 @@ def deploy(settings: Settings, samples: Samples, classical: Baselines, zoo: Zoo,
     onnx_rows = export.round_trip({**classical.predictors[leg], **zoo.models[leg]}, boards.rows[leg],
                                   samples.datasets[leg], Path(folder) / "onnx")
     for name, model in zoo.models[leg].items():
-        training.save_extrapolator(model, Path(folder) / "checkpoints" / leg / name)
+        export.save_extrapolator(model, Path(folder) / "checkpoints" / leg / name)
     return Deployment(precision, onnx_rows)
 
 

@@ -19,11 +19,9 @@ Losses (per head, on the standardised target y = ((end − base)/g − μ)/σ of
 from __future__ import annotations
 
 import functools
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -36,7 +34,7 @@ from tqdm.auto import tqdm
 from hepnb.convergence import relative_convergence
 from hepnb.tracks.arrays import Array
 from hepnb.tracks.baselines import MLP_BASES, learned_bases
-from hepnb.tracks.bases import LineBase, RK4Base, describe
+from hepnb.tracks.bases import RK4Base
 from hepnb.tracks.data import Setting, field_function
 from hepnb.tracks.evaluate import predict_batched
 from hepnb.tracks.models import Head, LearnedExtrapolator, build_head, n_params
@@ -48,9 +46,7 @@ __all__ = [
     "Schedule",
     "ZooConfig",
     "fit_heads",
-    "load_extrapolator",
     "run_zoo",
-    "save_extrapolator",
     "target_stats",
     "train_stack_member",
 ]
@@ -446,55 +442,3 @@ def run_zoo(dataset: dict[str, Any], members: Sequence[tuple[str, str]], config:
     return models, records
 
 
-def save_extrapolator(model: LearnedExtrapolator, folder: str | Path) -> Path:
-    """Write a learned extrapolator: its head (orbax) and ``config.json`` (family, size, base description)."""
-    from hepnb.checkpoint import save_model
-
-    path = save_model(model.head, folder)
-    size = next(k for k, v in _sizes().items() if v == model.head.hidden_widths)
-    config = {"name": model.name, "family": model.family, "size": size, "per_qop": model.head.per_qop_scaled,
-              "base": describe(model.base)}
-    Path(path, "config.json").write_text(json.dumps(config))
-    return path
-
-
-def _sizes() -> dict[str, tuple[int, ...]]:
-    from hepnb.tracks.models import SIZES
-
-    return SIZES
-
-
-def load_extrapolator(folder: str | Path, field_fn: Any) -> LearnedExtrapolator:
-    """Read back a :func:`save_extrapolator` folder; ``field_fn`` is the field of an RK4 base (the study's map).
-
-    Raises
-    ------
-    FileNotFoundError, ValueError
-        No checkpoint or config there, or a config that does not describe a known base.
-    """
-    from hepnb.checkpoint import load_model
-
-    config_file = Path(folder, "config.json")
-    if not config_file.is_file():
-        msg = f"no config.json in {folder}: not a saved learned extrapolator"
-        raise FileNotFoundError(msg)
-    config = json.loads(config_file.read_text())
-    b = config["base"]
-    if b["kind"] == "line":
-        base: Any = LineBase(b["dz_mm"])
-    elif b["kind"] == "kick":
-        from hepnb.tracks.bases import KickBase
-
-        base = KickBase(b["z0_mm"], b["z1_mm"], b["z_kick_mm"], b["by_integral_t_mm"], b["kappa"])
-    elif b["kind"] == "rk4":
-        base = RK4Base(b["n_steps"], b["z0_mm"], b["z1_mm"], field_fn, b["kappa"])
-    elif b["kind"] == "poly":
-        base = PolynomialExtrapolator(b["degree"], b["basis"], np.asarray(b["centre"]), np.asarray(b["half_range"]),
-                                      np.asarray(b["coef"]), b["dz_mm"])
-    else:
-        msg = f"{config_file}: unknown base kind {b['kind']!r}"
-        raise ValueError(msg)
-    dummy = {"in_mean": np.zeros(5), "in_std": np.ones(5), "out_mean": np.zeros(4), "out_std": np.ones(4), "qop_rms": 1.0}
-    head = load_model(lambda: build_head(config["family"], config["size"], stats=dummy,
-                                         per_qop=config.get("per_qop", True)), folder)
-    return LearnedExtrapolator(config["name"], head, base)

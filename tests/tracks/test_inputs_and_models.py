@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from numpy.polynomial import chebyshev
 
-from hepnb.tracks import baselines, evaluate, training
+from hepnb.tracks import baselines, evaluate, export, training
 from hepnb.tracks.data import TrackSample, field_function, generate_tracks, make_dataset, setting
 from hepnb.tracks.export import export_onnx, onnx_max_abs_diff, round_trip
 from hepnb.tracks.models import SIZES, LearnedExtrapolator, build_head, n_params
@@ -232,8 +232,8 @@ def test_checkpoint_and_onnx_round_trips(zoo: tuple[dict, dict], dataset: dict, 
     start = dataset["test"]["start"][:512]
     st = dataset["setting"]
     for name in ("mlp_tiny_kick", "rkpinn_tiny_pde0.1"):
-        folder = training.save_extrapolator(models[name], tmp_path / name)
-        back = training.load_extrapolator(folder, field_function(st))
+        folder = export.save_extrapolator(models[name], tmp_path / name)
+        back = export.load_extrapolator(folder, field_function(st))
         np.testing.assert_allclose(np.asarray(back(jnp.asarray(start))), np.asarray(models[name](jnp.asarray(start))),
                                    rtol=0, atol=1e-4)
     poly = baselines.baseline_predictors(dataset, rk4_steps=(), degrees=(3,))[0]["poly_3"]
@@ -245,7 +245,22 @@ def test_checkpoint_and_onnx_round_trips(zoo: tuple[dict, dict], dataset: dict, 
         assert diff["max_pos_diff_um"] < (100.0 if name == "poly" else 5.0), name
         assert diff["max_slope_diff_mrad"] < 1e-2, name
     with pytest.raises(FileNotFoundError, match="no config.json"):
-        training.load_extrapolator(tmp_path, None)
+        export.load_extrapolator(tmp_path, None)
+    import json
+
+    config_file = tmp_path / "mlp_tiny_kick" / "config.json"
+    good = json.loads(config_file.read_text())
+    for change, message in (({"base": {**good["base"], "kind": "spline"}},
+                             "base: tag 'spline' found using 'kind' does not match"),
+                            ({"size": "huge"}, "size must be one of"),
+                            ({"family": None}, "family: should be 'mlp' or 'rkpinn'"),
+                            ({"base": {**good["base"], "kappa": "0.3"}}, "base.kick.kappa: should be a valid number")):
+        config_file.write_text(json.dumps({**good, **change}))
+        with pytest.raises(ValueError, match=message):
+            export.load_extrapolator(tmp_path / "mlp_tiny_kick", field_function(st))
+    config_file.write_text(json.dumps({k: v for k, v in good.items() if k != "base"}))
+    with pytest.raises(ValueError, match="extrapolator config .*config.json: base: field required"):
+        export.load_extrapolator(tmp_path / "mlp_tiny_kick", field_function(st))
 
 
 def test_onnx_round_trip_fails_without_jax2onnx(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
