@@ -18,8 +18,10 @@ import argparse
 import asyncio
 import math
 import os
+import shutil
 import socket
 import struct
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -226,12 +228,17 @@ def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def _local_cluster(n_workers: int | None, profile: str) -> LocalCluster:
+#: Prefix of the temporary folder of a local cluster's workers (removed when the cluster closes).
+SCRATCH_PREFIX = "hepnb-dask-"
+
+
+def _local_cluster(n_workers: int | None, profile: str, scratch: str) -> LocalCluster:
     from dask.distributed import LocalCluster
 
     cores = available_cores()
-    # no dashboard, and the scheduler's HTTP endpoint on a free port (8787 may belong to another cluster)
-    quiet = {"dashboard_address": None, "scheduler_kwargs": {"dashboard_address": ":0"}}
+    # no dashboard, and the scheduler's HTTP endpoint on a free port (8787 may belong to another cluster); the
+    # workers' spill space in a folder this process owns and removes (not $TMPDIR/dask-scratch-space)
+    quiet = {"dashboard_address": None, "scheduler_kwargs": {"dashboard_address": ":0"}, "local_directory": scratch}
     if profile == "ci":
         return LocalCluster(processes=False, n_workers=1, threads_per_worker=n_workers or cores, **quiet)
     return LocalCluster(n_workers=n_workers or cores, threads_per_worker=1, **quiet)
@@ -308,13 +315,24 @@ def dask_client(
     if workers == 1:
         yield None
         return
-    cluster = _local_cluster(workers, profile)
-    client = Client(cluster)
-    try:
-        yield client
+    import dask
+
+    scratch = tempfile.mkdtemp(prefix=SCRATCH_PREFIX)
+    try:  # a signal while the cluster starts still removes what it made
+        with dask.config.set({"temporary-directory": scratch}):
+            cluster = _local_cluster(workers, profile, scratch)
+        try:
+            client = Client(cluster)
+        except BaseException:
+            cluster.close()
+            raise
+        try:
+            yield client
+        finally:
+            client.close()
+            cluster.close()
     finally:
-        client.close()
-        cluster.close()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def local_workers(requested: int, n_tasks: int) -> int:

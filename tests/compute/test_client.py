@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
@@ -120,3 +121,26 @@ def test_the_deadline_must_be_a_positive_number(monkeypatch: pytest.MonkeyPatch,
         scheduler_timeout()
     monkeypatch.setenv("HEPNB_SCHEDULER_TIMEOUT", "3.5")
     assert scheduler_timeout() == 3.5 and scheduler_timeout(1) == 1.0
+
+
+def test_a_local_cluster_keeps_its_scratch_in_a_folder_it_removes(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workers' spill space is a temporary folder of this process, gone when the cluster closes, also when
+    the cluster fails to start (as after a signal during its start-up); no dask-scratch-space in $TMPDIR."""
+    import tempfile
+
+    from hepnb.compute import client as client_module
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with dask_client(workers=2, profile="ci", from_env=False) as client:
+        scratch = [p for p in tmp_path.iterdir() if p.name.startswith(client_module.SCRATCH_PREFIX)]
+        assert len(scratch) == 1 and client is not None
+    assert not scratch[0].exists() and not (tmp_path / "dask-scratch-space").exists()
+
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(client_module, "_local_cluster", interrupted)
+    with pytest.raises(KeyboardInterrupt), dask_client(workers=2, from_env=False):
+        pass
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(client_module.SCRATCH_PREFIX)]
