@@ -27,7 +27,9 @@ from hepnb.tracks.constants import GRID_SPACING_MM, GRID_X_MM, GRID_Y_MM, GRID_Z
 from hepnb.tracks.field import analytic_field, check_polarity, pole_sheets
 
 __all__ = [
+    "PLAUSIBLE_PEAK_T",
     "FieldMap",
+    "check_magnitude",
     "default_field_map",
     "field",
     "load_field_map",
@@ -193,6 +195,7 @@ class FieldMap:
         if not np.all(np.isfinite(values)):
             msg = f"field map {path}: B_T contains NaN/inf"
             raise ValueError(msg)
+        check_magnitude(values, f"field map {path} (B_T in tesla)")
         return cls(tuple(float(a[0]) for a in axes), tuple(spacing), values)  # type: ignore[arg-type]
 
 
@@ -215,6 +218,7 @@ class FieldMap:
         from hepnb.tracks.cdf import merge_quadrants, read_quadrant
 
         origin, spacing, values = merge_quadrants([read_quadrant(q) for q in (q1, q2, q3, q4)])
+        check_magnitude(values, f"the quadrant files {q1} … (field in gauss)")
         return cls(origin, spacing, values)
 
     def save_cdf(self, q1: str | os.PathLike[str], q2: str | os.PathLike[str], q3: str | os.PathLike[str],
@@ -267,6 +271,30 @@ def default_field_map(polarity: int = -1) -> FieldMap:
     """The study's field: :func:`analytic_field` tabulated every 100 mm, built once per process and polarity."""
     down = _magdown_map()
     return down if check_polarity(polarity) == -1 else down.flipped()
+
+
+#: The largest |B| a tracking detector's field map may reach, tesla: a map that is not zero everywhere must peak
+#: between these (LHCb's dipole peaks near 1.1 T); outside, its units are wrong (a map in tesla read as gauss
+#: peaks 10⁴ times too low).
+PLAUSIBLE_PEAK_T = (0.01, 20.0)
+
+
+def check_magnitude(values_t: np.ndarray, source: str) -> None:
+    """Refuse a map whose largest |B| lies outside :data:`PLAUSIBLE_PEAK_T` (a map of zeros, the field off, passes).
+
+    Raises
+    ------
+    ValueError
+        Naming the source, the peak and the likely unit mistake.
+    """
+    peak = float(np.max(np.linalg.norm(np.asarray(values_t, dtype=np.float64), axis=-1))) if np.size(values_t) else 0.0
+    lo, hi = PLAUSIBLE_PEAK_T
+    if peak == 0.0 or lo <= peak <= hi:
+        return
+    hint = ("tesla written where gauss is expected (×10⁻⁴)?" if peak < lo else
+            "gauss written where tesla is expected (×10⁴)?" if peak < 1e6 else "the values are not a field")
+    msg = f"{source}: the largest |B| is {peak:.3g} T, outside the {lo:g}–{hi:g} T of a detector magnet: {hint}"
+    raise ValueError(msg)
 
 
 def load_field_map(spec: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None) -> FieldMap:

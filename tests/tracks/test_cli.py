@@ -70,6 +70,13 @@ def test_bad_inputs_are_refused_and_nothing_is_written(generated: Path, tmp_path
     np.savez(bad_map, x_mm=np.arange(3.0), y_mm=np.arange(3.0), z_mm=np.arange(4.0), B_T=np.zeros((3, 3, 3, 3)))
     assert "B_T must have shape (3, 3, 4, 3)" in _run_error([*base, "--leg", "ut_t", "--field-map", str(bad_map)],
                                                             capsys)
+    in_tesla_read_as_gauss = FieldMap.from_function(lambda x, y, z: (0 * x, 0 * x + 1.1e-4, 0 * x), spacing_mm=1000.0,
+                                                    x_mm=(-4000, 4000), y_mm=(-3000, 3000), z_mm=(0, 10000))
+    weak = in_tesla_read_as_gauss.save_npz(tmp_path / "weak.npz")
+    assert "largest |B| is 0.00011 T" in _run_error([*base, "--leg", "ut_t", "--field-map", str(weak)], capsys)
+    quadrants = in_tesla_read_as_gauss.save_cdf(*(tmp_path / f"weak.c{k}.cdf" for k in (1, 2, 3, 4)))
+    assert "tesla written where gauss is expected" in _run_error(
+        [*base, "--leg", "ut_t", "--field-map", *map(str, quadrants)], capsys)
     assert not out.exists()
 
 
