@@ -287,7 +287,9 @@ def check_magnitude(values_t: np.ndarray, source: str) -> None:
     ValueError
         Naming the source, the peak and the likely unit mistake.
     """
-    peak = float(np.max(np.linalg.norm(np.asarray(values_t, dtype=np.float64), axis=-1))) if np.size(values_t) else 0.0
+    values = np.asarray(values_t, dtype=np.float64)
+    scale = float(np.max(np.abs(values))) if values.size else 0.0
+    peak = scale * float(np.max(np.linalg.norm(values / scale, axis=-1))) if scale > 0 else 0.0  # no overflow
     lo, hi = PLAUSIBLE_PEAK_T
     if peak == 0.0 or lo <= peak <= hi:
         return
