@@ -4,6 +4,7 @@ table (:mod:`hepnb.book.site`) and in each study page's key-results box (:mod:`h
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from hepnb.book.escape import page_text
@@ -71,6 +72,8 @@ def headline_text(key: str, item: Any) -> str:
         value, err = item["value"], item.get("uncertainty")
     else:
         (label, unit), value, err = split_unit(key), item, None
+    if isinstance(value, float) and not math.isfinite(value):  # said as such, never printed raw nor dropped
+        return f"{page_text(label)}: **not a finite number** (the run gave {page_text(value)})"
     if isinstance(value, (int, float)) and not isinstance(value, bool) and isinstance(err, (int, float)) and err > 0:
         number = format_with_uncertainty(float(value), float(err), unit=unit)
     else:

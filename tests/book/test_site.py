@@ -114,3 +114,10 @@ def test_no_partial_or_failed_notebook_enters_the_site() -> None:
     config = yaml.safe_load((Path(__file__).resolve().parents[2] / "_config.yml").read_text())
     assert config["only_build_toc_files"] is True
     assert {"**/.*.partial.ipynb", "**/*.failed.ipynb"} <= set(config["exclude_patterns"])
+
+
+def test_a_non_finite_headline_is_said_to_be_one() -> None:
+    for value in (float("nan"), float("inf")):
+        text = headline.headline_text("acc", headline.headline_entry("test accuracy", value, uncertainty=0.1))
+        assert text == f"test accuracy: **not a finite number** (the run gave {value})"
+    assert headline.headline_text("big", 1e308) == "big: **1·10<sup>308</sup>**"
