@@ -29,11 +29,16 @@ Array = Any
 
 def focal_loss(logits: Array, y: Array, weights: Array, alpha: float = 0.5, gamma: float = 2.5) -> Array:
     """FL = mean(w · α (1 − p_t)^γ · (−log p_t)) with a weight per track (the original's loss; its class weights
-    are the tracks' ``w``; γ = 0 and α = 1 give weighted cross-entropy)."""
+    are the tracks' ``w``; γ = 0 and α = 1 give weighted cross-entropy). Finite, with a finite gradient, for
+    every α and γ ≥ 0, also where p_t rounds to 1."""
     logp = jax.nn.log_softmax(logits)
     logp_t = jnp.take_along_axis(logp, y[:, None], axis=1)[:, 0]
-    p_t = jnp.exp(logp_t)
-    return jnp.mean(weights * alpha * (1.0 - p_t) ** gamma * (-logp_t))
+    if gamma == 0:  # weighted cross-entropy: (1 − p_t)^0 would have a NaN gradient where p_t rounds to 1
+        return jnp.mean(weights * alpha * (-logp_t))
+    # 1 − p_t kept above zero, so that the gradient of x^γ stays finite where p_t rounds to 1 (elsewhere the
+    # same arithmetic as before: the networks train bitwise as they did)
+    one_minus = jnp.maximum(1.0 - jnp.exp(logp_t), jnp.finfo(logp_t.dtype).tiny)
+    return jnp.mean(weights * alpha * one_minus ** gamma * (-logp_t))
 
 
 @dataclass(frozen=True)
