@@ -314,7 +314,11 @@ def conclusions(settings: Settings, profile: str, comparison: Comparison, detail
                      f"{RANGE_LABELS[settings.focus]} most, "
                      f"by {numbers.format_with_uncertainty(worst['shift_value'], worst['shift_std'])} points. ")
     network, cost = deployment.network, deployment.blanking_cost
-    if deployment.n_blanked_test:
+    if deployment.n_blanked_test and cost["value"] == 0 and cost["std"] == 0:
+        deploy_text = (f"Deploying {network} to O2Physics with TOF blanked below {O2_TOF_P_MIN_GEV} GeV/c changes "
+                       f"whether it identifies right for none of the {numbers.format_count(deployment.n_blanked_test)} "
+                       "test tracks whose TOF measurement it blanks: its accuracy is unchanged, exactly.")
+    elif deployment.n_blanked_test:
         deploy_text = (f"Deploying {network} to O2Physics with TOF blanked below {O2_TOF_P_MIN_GEV} GeV/c changes its "
                        f"accuracy by {numbers.format_with_uncertainty(100 * cost['value'], 100 * cost['std'])} points.")
     else:

@@ -130,6 +130,9 @@ def test_conclusions_follow_the_numbers(settings: pipeline.Settings) -> None:
     assert "tof_mismatch_x2" in text and "−1.23 ± 0.20" in text
     assert "−1.0 ± 0.4 points" in text and "mean nothing" in text
     assert "changes nothing" in report.conclusions(settings, "default", comparison, detail, None, _deployment(0))
+    unchanged = pipeline.Deployment("dnn", "full", {"value": 0.0, "std": 0.0}, 7, {}, {}, 20, 2.5)
+    assert "for none of the 7 test tracks whose TOF measurement it blanks" in report.conclusions(
+        settings, "default", comparison, detail, None, unchanged)
     assert "mean nothing" not in report.conclusions(settings, "default", comparison, detail, None, _deployment(0))
 
 
