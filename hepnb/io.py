@@ -14,19 +14,22 @@ temporary file.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import AfterValidator
 
 from hepnb.paths import file_mode
 
 __all__ = [
+    "FiniteFloat",
     "check_columns",
     "check_finite",
     "check_finite_rows",
@@ -135,6 +138,17 @@ def check_finite_rows(
     msg = (f"{rows.size} of {n_rows} rows of the {what} are NaN/inf{cols}: rows {shown} (counted from 0); "
            f"nothing was written" + (f"; {hint}" if hint else ""))
     raise ValueError(msg)
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        msg = f"must be finite, found {value}"
+        raise ValueError(msg)
+    return value
+
+
+#: A number a schema requires to be finite (Python's json reads and writes NaN and Infinity).
+FiniteFloat = Annotated[float, AfterValidator(_finite)]
 
 
 def validate_json(record: Any, schema: Any, path: str | os.PathLike[str], *, what: str = "JSON file") -> Any:

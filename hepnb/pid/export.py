@@ -15,13 +15,13 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
-from hepnb.io import read_json, validate_json
+from hepnb.io import FiniteFloat, read_json, validate_json
 from hepnb.pid.constants import CHARGE_OF_PDG, PDG, SPECIES
 from hepnb.pid.models import build_network
 from hepnb.pid.protocols import scale_inputs
@@ -47,17 +47,6 @@ DOMAIN_FLAGS: dict[str, int] = {"pt_not_positive": 1, "pt_below_min": 2, "eta_be
                                 "non_finite_input": 16}
 _ETA_MAX = 0.8  # both selections cut |η| at 0.8
 _PT_MIN_GEV = 0.1  # the O2 global-track pT cut (the extractor's lower pT limit too)
-
-
-def _finite(value: float) -> float:
-    if not np.isfinite(value):
-        msg = f"must be finite, found {value}"
-        raise ValueError(msg)
-    return value
-
-
-#: A number that must be finite (JSON has no NaN, but Python's json module writes and reads it).
-FiniteFloat = Annotated[float, AfterValidator(_finite)]
 
 
 def save_deployable(folder: str | os.PathLike[str], name: str, model: Any, data: Prepared, *,

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hepnb.io import FiniteFloat
 from hepnb.tracks.arrays import Array
 from hepnb.tracks.bases import KickBase, LineBase, RK4Base, describe
 from hepnb.tracks.models import LearnedExtrapolator, build_head
@@ -183,17 +184,6 @@ def load_extrapolator(folder: str | Path, field_fn: Any) -> LearnedExtrapolator:
     return LearnedExtrapolator(config.name, head, base)
 
 
-def _finite(value: float) -> float:
-    if not np.isfinite(value):
-        msg = f"must be finite, found {value}"
-        raise ValueError(msg)
-    return value
-
-
-#: A number that must be finite.
-Finite = Annotated[float, AfterValidator(_finite)]
-
-
 class _Spec(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
@@ -202,18 +192,18 @@ class LineSpec(_Spec):
     """A straight-line base."""
 
     kind: Literal["line"]
-    dz_mm: Finite
+    dz_mm: FiniteFloat
 
 
 class KickSpec(_Spec):
     """A single-kick base."""
 
     kind: Literal["kick"]
-    z0_mm: Finite
-    z1_mm: Finite
-    z_kick_mm: Finite
-    by_integral_t_mm: Finite
-    kappa: Finite
+    z0_mm: FiniteFloat
+    z1_mm: FiniteFloat
+    z_kick_mm: FiniteFloat
+    by_integral_t_mm: FiniteFloat
+    kappa: FiniteFloat
 
 
 class RK4Spec(_Spec):
@@ -221,9 +211,9 @@ class RK4Spec(_Spec):
 
     kind: Literal["rk4"]
     n_steps: Annotated[int, Field(ge=1)]
-    z0_mm: Finite
-    z1_mm: Finite
-    kappa: Finite
+    z0_mm: FiniteFloat
+    z1_mm: FiniteFloat
+    kappa: FiniteFloat
 
 
 class PolySpec(_Spec):
@@ -232,10 +222,10 @@ class PolySpec(_Spec):
     kind: Literal["poly"]
     degree: Annotated[int, Field(ge=1)]
     basis: str
-    dz_mm: Finite
-    centre: list[Finite]
-    half_range: list[Finite]
-    coef: list[list[Finite]]
+    dz_mm: FiniteFloat
+    centre: list[FiniteFloat]
+    half_range: list[FiniteFloat]
+    coef: list[list[FiniteFloat]]
 
 
 class ExtrapolatorConfig(BaseModel):
