@@ -274,10 +274,11 @@ def judgement_markdown(j: Mapping[str, Any], leg_label: str) -> str:
     n = len(j["learned"])
     models = j["models"]
     n_conv = n - len(j.get("not_converged", []))
-    lines = [(f"**{leg_label}.** With these samples, {n_conv} of the {n} learned models converged (their validation "
-              "median improved by less than 1 % of its best value over the last fifth of training); "
-              f"{len(j['beats_rk4'])} of these lie below the RK4 curve at their cost by more than twice their test "
-              f"uncertainty, {len(j['beats_poly'])} below the polynomial curve, and {len(j['beats_both'])} below both")]
+    n_rk4 = len(j["beats_rk4"])
+    lines = [(f"**{leg_label}.** With these samples, {n_conv} of the {n} learned models converged (by the rule stated "
+              f"under the learning curves); {n_rk4} of these {'lies' if n_rk4 == 1 else 'lie'} below the RK4 curve at "
+              f"{'its' if n_rk4 == 1 else 'their'} cost by more than twice the test uncertainty, "
+              f"{len(j['beats_poly'])} below the polynomial curve, and {len(j['beats_both'])} below both")]
     if j["beats_both_in_window"]:
         lo, hi = j["window_um"]
         lines[-1] += (f"; {len(j['beats_both_in_window'])} of these between {lo:g} and {hi:g} µm "
