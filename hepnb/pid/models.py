@@ -35,9 +35,9 @@ def focal_loss(logits: Array, y: Array, weights: Array, alpha: float = 0.5, gamm
     logp_t = jnp.take_along_axis(logp, y[:, None], axis=1)[:, 0]
     if gamma == 0:  # weighted cross-entropy: (1 − p_t)^0 would have a NaN gradient where p_t rounds to 1
         return jnp.mean(weights * alpha * (-logp_t))
-    # 1 − p_t kept above zero, so that the gradient of x^γ stays finite where p_t rounds to 1 (elsewhere the
-    # same arithmetic as before: the networks train bitwise as they did)
-    one_minus = jnp.maximum(1.0 - jnp.exp(logp_t), jnp.finfo(logp_t.dtype).tiny)
+    one_minus = 1.0 - jnp.exp(logp_t)
+    if gamma < 1:  # γ x^(γ−1) is infinite at x = 0: keep 1 − p_t above zero (for γ ≥ 1 the gradient is finite there)
+        one_minus = jnp.maximum(one_minus, jnp.finfo(logp_t.dtype).tiny)
     return jnp.mean(weights * alpha * one_minus ** gamma * (-logp_t))
 
 
