@@ -15,15 +15,14 @@ from hepnb.book.verdict import Contender, paired_verdict, seed_spread_of_differe
 __all__ = ["conclusions", "headline_entries", "headline_numbers", "results_metrics", "seed_spreads"]
 
 
-def _difference(results: Mapping[str, Any], key: str, quantity: str, a: Contender, b: Contender,
-                lower_is_better: bool) -> str:
+def _difference(paired: Mapping[str, Any], spreads: Mapping[str, float], key: str, quantity: str, a: Contender,
+                b: Contender, lower_is_better: bool) -> str:
     """The gated sentence (:func:`hepnb.book.verdict.paired_verdict`) of one paired difference, its uncertainty the
-    test bootstrap ⊕ the seed spread of the difference (``results["seed_spreads"][key]``)."""
-    d = results.get("paired", {}).get(key)
+    test bootstrap ⊕ the seed spread of the difference (``spreads[key]``)."""
+    d = paired.get(key)
     if d is None or not (math.isfinite(d["value"]) and math.isfinite(d["std"])):
         return ""
-    seed_std = results.get("seed_spreads", {}).get(key, 0.0)
-    return paired_verdict(quantity, a, b, d, lower_is_better=lower_is_better, seed_std=seed_std).sentence
+    return paired_verdict(quantity, a, b, d, lower_is_better=lower_is_better, seed_std=spreads.get(key, 0.0)).sentence
 
 
 def conclusions(headline: Any, paired: Mapping[str, Any], *, profile: str, sizes_text: str = "",
@@ -36,9 +35,7 @@ def conclusions(headline: Any, paired: Mapping[str, Any], *, profile: str, sizes
     only when the trained ones converged (every seed) and the difference exceeds twice the test bootstrap ⊕ the
     seed spread (:func:`seed_spreads`); otherwise it says which did not converge, or that the two are consistent.
     """
-    results = {"paired": paired, "seed_spreads": seed_spreads(headline),
-               "converged": {"multi": headline.main.converged,
-                             "single": "tau_id" in headline.single and headline.single["tau_id"].converged}}
+    spreads = seed_spreads(headline)
     h = headline_numbers(headline)
     best = headline.best
     lines = [f"With these samples ({profile} profile), and the detector described above:"]
@@ -47,13 +44,13 @@ def conclusions(headline: Any, paired: Mapping[str, Any], *, profile: str, sizes
         f"and a fake rate of {h['multi_fake50']:.3g} at ε_τ = 50 % ({format_count(h['multi_fake50_k'])} of "
         f"{format_count(h['n_bkg'])} q/g jets pass), SingleParTau {format_with_uncertainty(h['single_auc'], h.get('single_auc_std'))} and "
         f"{h['single_fake50']:.3g}; XGBoost on jet features {format_with_uncertainty(h['xgb_auc'], h.get('xgb_auc_std'))}.")
-    converged = results.get("converged", {})
-    multi = Contender(f"MultiParTau ({best})", converged.get("multi", False))
-    sentence = _difference(results, "tau_auc_multi_minus_single", "tau-ID AUC", multi,
-                           Contender("SingleParTau", converged.get("single", False)), lower_is_better=False)
+    multi = Contender(f"MultiParTau ({best})", headline.main.converged)
+    single = Contender("SingleParTau", "tau_id" in headline.single and headline.single["tau_id"].converged)
+    sentence = _difference(paired, spreads, "tau_auc_multi_minus_single", "tau-ID AUC", multi,
+                           single, lower_is_better=False)
     if sentence:
         lines.append(f"  On the same test jets, {sentence}.")
-    sentence = _difference(results, "tau_auc_multi_minus_xgb", "tau-ID AUC", multi, Contender("XGBoost"),
+    sentence = _difference(paired, spreads, "tau_auc_multi_minus_xgb", "tau-ID AUC", multi, Contender("XGBoost"),
                            lower_is_better=False)
     if sentence:
         lines.append(f"  Against the boosted trees, {sentence}.")
@@ -64,7 +61,7 @@ def conclusions(headline: Any, paired: Mapping[str, Any], *, profile: str, sizes
         f"for the HPS-like reconstruction and {format_with_uncertainty(h['count_dm_f1'], h.get('count_dm_f1_std'))} (accuracy "
         f"{format_with_uncertainty(h['count_dm_acc'], h.get('count_dm_acc_std'))}) for the plain count; the {h['dm_baseline']} has the "
         "higher accuracy on the validation τ jets and is the baseline compared with.")
-    sentence = _difference(results, "dm_acc_multi_minus_baseline", "decay-mode accuracy", multi,
+    sentence = _difference(paired, spreads, "dm_acc_multi_minus_baseline", "decay-mode accuracy", multi,
                            Contender(f"the {h['dm_baseline']}"), lower_is_better=False)
     if sentence:
         lines.append(f"  Paired: {sentence}.")
@@ -76,7 +73,7 @@ def conclusions(headline: Any, paired: Mapping[str, Any], *, profile: str, sizes
         f"- **Visible pT.** Resolution {format_with_uncertainty(h['multi_pt_res'], h.get('multi_pt_res_std'))} for MultiParTau, "
         f"{format_with_uncertainty(h['single_pt_res'], h.get('single_pt_res_std'))} for SingleParTau, against "
         f"{format_with_uncertainty(h['reco_pt_res'], h.get('reco_pt_res_std'))} for the reco jet.")
-    sentence = _difference(results, "pt_res_multi_minus_reco", "visible-pT resolution", multi,
+    sentence = _difference(paired, spreads, "pt_res_multi_minus_reco", "visible-pT resolution", multi,
                            Contender("the reco jet"), lower_is_better=True)
     if sentence:
         lines.append(f"  Paired: {sentence}.")
