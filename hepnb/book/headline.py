@@ -46,26 +46,10 @@ def headline_entry(label: str, value: float | str, *, uncertainty: float | None 
     return entry
 
 
-def _number(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return str(value)
-    if isinstance(value, int):
-        return f"{value:,}".replace(",", "\u202f")
-    if isinstance(value, float):
-        if 1e4 <= abs(value) < 1e9:
-            return f"{value:,.0f}".replace(",", "\u202f").replace("-", "−")
-        text = f"{value:.4g}"
-        if "e" in text:
-            mantissa, exponent = text.split("e")
-            return f"{mantissa}·10<sup>{int(exponent)}</sup>".replace("-", "−")
-        return text.replace("-", "−")
-    return str(value)
-
-
 def headline_text(key: str, item: Any) -> str:
     """One headline number in words: ``label: **value ± uncertainty unit**`` (escaped, PDG-rounded), from a
     :func:`headline_entry` record or a bare value under a raw key."""
-    from hepnb.book.numbers import format_with_uncertainty, split_unit
+    from hepnb.book.numbers import format_with_uncertainty, split_unit, table_cell
 
     if isinstance(item, dict) and "value" in item:
         label, unit = str(item.get("label") or split_unit(key)[0]), page_text(item.get("unit", ""))
@@ -77,7 +61,7 @@ def headline_text(key: str, item: Any) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and isinstance(err, (int, float)) and err > 0:
         number = format_with_uncertainty(float(value), float(err), unit=unit)
     else:
-        shown = _number(value) if isinstance(value, int | float) else page_text(value)
+        shown = table_cell(value) if isinstance(value, int | float) else page_text(value)
         number = shown + (f" {unit}" if unit else "")
     return f"{page_text(label)}: **{number}**"
 

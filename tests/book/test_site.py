@@ -120,4 +120,4 @@ def test_a_non_finite_headline_is_said_to_be_one() -> None:
     for value in (float("nan"), float("inf")):
         text = headline.headline_text("acc", headline.headline_entry("test accuracy", value, uncertainty=0.1))
         assert text == f"test accuracy: **not a finite number** (the run gave {value})"
-    assert headline.headline_text("big", 1e308) == "big: **1·10<sup>308</sup>**"
+    assert headline.headline_text("big", 1e308) == "big: **1·10³⁰⁸**"
