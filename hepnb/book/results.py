@@ -55,8 +55,26 @@ TRACKED_PACKAGES: tuple[str, ...] = (
     "papermill",
 )
 
-_REQUIRED_KEYS = ("study", "profile", "created", "git_commit", "versions", "device", "params",
-                  "timings_s", "metrics")
+
+class ResultsRecord(BaseModel):
+    """The schema of a ``results.json`` (``DESIGN.md``'s contract): provenance strings, the run's parameters, its
+    timings in seconds and its metrics (any JSON object); keys beyond these are allowed."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    study: str
+    profile: str
+    created: str
+    git_commit: str
+    versions: dict[str, Any]
+    device: str
+    params: dict[str, Any]
+    timings_s: dict[str, float | None]
+    metrics: dict[str, Any]
+
+
+#: The keys every results.json has: the schema's fields, in its order.
+_REQUIRED_KEYS = tuple(ResultsRecord.model_fields)
 
 
 def results_path(study: str, profile: str, results_dir: str | os.PathLike[str] = "results") -> Path:
@@ -240,23 +258,6 @@ def load_results(
             raise ValueError(msg)
     check_record(record, path)
     return record
-
-
-class ResultsRecord(BaseModel):
-    """The schema of a ``results.json`` (``DESIGN.md``'s contract): provenance strings, the run's parameters, its
-    timings in seconds and its metrics (any JSON object); keys beyond these are allowed."""
-
-    model_config = ConfigDict(extra="allow", strict=True)
-
-    study: str
-    profile: str
-    created: str
-    git_commit: str
-    versions: dict[str, Any]
-    device: str
-    params: dict[str, Any]
-    timings_s: dict[str, float | None]
-    metrics: dict[str, Any]
 
 
 def check_record(record: Any, path: str | os.PathLike[str]) -> None:
