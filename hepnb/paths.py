@@ -21,6 +21,7 @@ from pathlib import Path
 
 __all__ = [
     "check_output",
+    "check_output_folder",
     "file_mode",
     "probe_writable",
     "resolve_inputs",
@@ -72,6 +73,36 @@ def probe_writable(folder: str | os.PathLike[str]) -> None:
     os.unlink(probe)
 
 
+def _nearest_existing(path: Path) -> Path:
+    """``path`` or its nearest ancestor that exists (``os.path.exists``: False also for a name too long)."""
+    while not os.path.exists(path):
+        path = path.parent
+    return path
+
+
+def check_output_folder(folder: str | os.PathLike[str], what: str) -> Path:
+    """Refuse, before any folder is made, an output folder that is an existing file, lies under a file, or would be
+    made in a place this process may not write.
+
+    Raises
+    ------
+    ValueError
+        Naming the ``what`` folder and the place that refuses it.
+    """
+    p = Path(folder)
+    if p.exists() and not p.is_dir():
+        msg = f"the {what} folder {p} is an existing file, expected a folder"
+        raise ValueError(msg)
+    existing = _nearest_existing(p.absolute())
+    if not existing.is_dir():
+        msg = f"the {what} folder {p} cannot be made: {existing} is a file"
+        raise ValueError(msg)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        msg = f"the {what} folder {p} cannot be written: {existing} is not writable"
+        raise ValueError(msg)
+    return p
+
+
 def check_output(
     path: str | os.PathLike[str],
     suffixes: Sequence[str] = (".root", ".parquet"),
@@ -102,9 +133,7 @@ def check_output(
         read-only file system).
     """
     p = Path(path)
-    ancestor = p.absolute().parent
-    while not os.path.exists(ancestor):  # os.path.exists: False also for a name too long
-        ancestor = ancestor.parent
+    ancestor = _nearest_existing(p.absolute().parent)
     name_max = _limit(ancestor, "PC_NAME_MAX", 255)
     path_max = _limit(ancestor, "PC_PATH_MAX", 4096)
     if len(os.fsencode(p.name)) + _TMP_EXTRA > name_max:

@@ -43,7 +43,7 @@ from hepnb.book.registry import (
 )
 from hepnb.book.results import load_results
 from hepnb.compute.client import ENV_VAR, check_reachable, scheduler_address
-from hepnb.paths import probe_writable, same_file
+from hepnb.paths import check_output_folder, probe_writable, same_file
 
 __all__ = [
     "RunError",
@@ -86,20 +86,11 @@ def default_results_dir() -> Path:
 
 
 def _check_folder(folder: Path, what: str) -> None:
-    """Refuse (exit status 2, nothing made) a folder that is an existing file or whose nearest existing ancestor
-    cannot be written."""
-    if folder.exists() and not folder.is_dir():
-        msg = f"the {what} folder {folder} is an existing file, expected a folder"
-        raise ParameterError(msg)
-    existing = folder
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        msg = f"the {what} folder {folder} cannot be made: {existing} is a file"
-        raise ParameterError(msg)
-    if not os.access(existing, os.W_OK | os.X_OK):
-        msg = f"the {what} folder {folder} cannot be written: {existing} is not writable"
-        raise ParameterError(msg)
+    """Refuse (exit status 2, nothing made) a folder :func:`hepnb.paths.check_output_folder` refuses."""
+    try:
+        check_output_folder(folder, what)
+    except ValueError as err:
+        raise ParameterError(str(err)) from None
 
 
 def _ensure_writable(folder: Path, what: str) -> None:
