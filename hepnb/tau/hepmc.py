@@ -144,7 +144,7 @@ def _open_text(path: Path) -> Any:
     import gzip
     import lzma
 
-    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix.lower())
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open, ".lzma": lzma.open}.get(path.suffix.lower())
     if opener is None:
         return path.open(encoding="utf-8", errors="replace")
     return opener(path, "rt", encoding="utf-8", errors="replace")
