@@ -2,7 +2,8 @@
 domain flags.
 
 A folder (:func:`save_deployable`, :func:`load_deployable`; ``hepnb pid predict``) holds ``model.json`` (kind,
-name, protocol, momentum range, the feature list, the scaling, the training domain, the TOF momentum limit) and
+name, protocol, momentum range, the feature list, the input transform and the scaling after it, the training
+domain, the TOF momentum limit) and
 either ``xgboost.json`` (XGBoost's own format) or ``checkpoint/`` (an orbax checkpoint of a Flax NNX network,
 written by :func:`hepnb.checkpoint.save_model`). :func:`predict_table` predicts only tracks inside the domain the
 model was trained on; the others are flagged per track and left unpredicted. The O2Physics export of a network
@@ -26,6 +27,7 @@ from hepnb.pid.constants import CHARGE_OF_PDG, PDG, SPECIES
 from hepnb.pid.models import build_network
 from hepnb.pid.protocols import scale_inputs
 from hepnb.pid.selection import FEATURES, RANGES, blank_tof, features
+from hepnb.pid.transforms import InputTransform
 from hepnb.pid.training import predict_network, tree_probabilities
 
 if TYPE_CHECKING:
@@ -62,7 +64,7 @@ def save_deployable(folder: str | os.PathLike[str], name: str, model: Any, data:
     model
         The trained model.
     data
-        The prepared cell it was trained on (its protocol and scaling are saved).
+        The prepared cell it was trained on (its protocol, input transform and scaling are saved).
     range_name
         The momentum range it was trained on (:data:`hepnb.pid.selection.RANGES`): its domain, and the network's
         per-range settings.
@@ -88,7 +90,7 @@ def save_deployable(folder: str | os.PathLike[str], name: str, model: Any, data:
     lo, hi = RANGES[range_name]
     meta = {"kind": "xgboost" if name == "xgboost" else "network", "name": name, "protocol": data.protocol,
             "range": range_name, "features": list(FEATURES), "species": list(SPECIES), "mean": data.mean.tolist(),
-            "std": data.std.tolist(), "tof_p_min_gev": tof_p_min_gev,
+            "std": data.std.tolist(), "transform": data.transform.as_dict(), "tof_p_min_gev": tof_p_min_gev,
             "domain": {"p_min_gev": lo, "p_max_gev": hi if np.isfinite(hi) else None, "pt_min_gev": _PT_MIN_GEV,
                        "abs_eta_max": _ETA_MAX}}
     (out / "model.json").write_text(json.dumps(meta, indent=1))
@@ -106,6 +108,24 @@ class ModelDomain(BaseModel):
     abs_eta_max: FiniteFloat
 
 
+class ColumnTransformMeta(BaseModel):
+    """One column group's input transform in ``model.json`` (:class:`hepnb.pid.transforms.ColumnTransform`)."""
+
+    model_config = ConfigDict(strict=True)
+
+    kind: Literal["none", "clip", "asinh"]
+    scale: FiniteFloat
+
+
+class TransformMeta(BaseModel):
+    """``model.json``'s ``transform`` (:meth:`hepnb.pid.transforms.InputTransform.as_dict`)."""
+
+    model_config = ConfigDict(strict=True)
+
+    nsigma: ColumnTransformMeta
+    dedx: ColumnTransformMeta
+
+
 class ModelMeta(BaseModel):
     """The schema of a PID model folder's ``model.json`` (:func:`save_deployable`)."""
 
@@ -119,11 +139,15 @@ class ModelMeta(BaseModel):
     species: list[str]
     mean: list[FiniteFloat]
     std: list[FiniteFloat]
+    transform: TransformMeta | None = None
     tof_p_min_gev: FiniteFloat = 0.0
     domain: ModelDomain
 
     @model_validator(mode="after")
     def _scaling_matches(self) -> ModelMeta:
+        if self.transform is not None and min(self.transform.nsigma.scale, self.transform.dedx.scale) <= 0:
+            msg = "an input transform's scale must be > 0"
+            raise ValueError(msg)
         if len(self.mean) != len(self.std) or any(s <= 0 for s in self.std):
             msg = (f"mean and std must have the same length and std > 0, found {len(self.mean)} means and "
                    f"{len(self.std)} stds")
@@ -191,9 +215,11 @@ def domain_flags(table: Mapping[str, NDArray], domain: Mapping[str, Any], raw: N
 
 
 def model_inputs(meta: Mapping[str, Any], table: Mapping[str, NDArray]) -> dict[str, NDArray]:
-    """The scaled network inputs of a folder's model for a track table (its TOF limit applied)."""
+    """The scaled network inputs of a folder's model for a track table (its TOF limit and input transform applied;
+    a folder without a transform predates them: the identity)."""
     blanked = blank_tof(table, float(meta.get("tof_p_min_gev", 0.0)))
-    return scale_inputs(features(blanked), meta["protocol"], np.asarray(meta["mean"]), np.asarray(meta["std"]))
+    return scale_inputs(features(blanked), meta["protocol"], np.asarray(meta["mean"]), np.asarray(meta["std"]),
+                        InputTransform.from_dict(meta.get("transform")))
 
 
 def predict_table(folder: str | os.PathLike[str], table: Mapping[str, NDArray]) -> dict[str, NDArray]:

@@ -12,7 +12,8 @@ O2Physics' ``PidONNXModel`` (``Tools/PIDML/pidOnnxModel.h``) reads, from one fol
 It sets ``fBeta`` and ``fTOFSignal`` to NaN when the track has no TOF or p < 0.5 GeV/c. :func:`export_o2` writes
 such a folder for a network of any family (SimpleNN, DNN, FSE, MoE): the graph, converted from JAX with
 ``jax2onnx``, takes only AO2D columns, computes inside itself what the study derives from them (has_TOF from
-NaN ``fBeta``, the extractor's Bayes probabilities from the nσ, the protocol's tokenisation), runs the network
+NaN ``fBeta``, the extractor's Bayes probabilities from the nσ, the network's input transform (clip or asinh of the
+nσ and dE/dx, :mod:`hepnb.pid.transforms`) and the protocol's tokenisation), runs the network
 and returns the softmax probability of its species. One network serves both charges. The network should have been
 trained with the same TOF blanking (``tof_p_min_gev = 0.5``, :func:`hepnb.pid.selection.blank_tof`);
 :func:`o2_reader_certainty` emulates the C++ reader to check a folder against the in-memory model.
@@ -42,6 +43,7 @@ from hepnb.pid.constants import (
 from hepnb.pid.detector import tof_track_length_cm
 from hepnb.pid.protocols import protocol_spec
 from hepnb.pid.selection import FEATURES, GROUPS
+from hepnb.pid.transforms import IDENTITY, InputTransform
 
 __all__ = [
     "O2_COLUMNS",
@@ -95,15 +97,17 @@ def _raw_features(x: Any, mean: Any, std: Any) -> Any:
     return jnp.stack([cols[f] for f in FEATURES], axis=1)
 
 
-def _scaled(raw: Any, protocol: str, mean: Any, std: Any) -> tuple[Any, Any, Any]:
-    """:func:`hepnb.pid.protocols.scale_inputs` in jax.numpy: ``x``, ``mask``, ``mode``."""
+def _scaled(raw: Any, protocol: str, mean: Any, std: Any, transform: InputTransform = IDENTITY
+            ) -> tuple[Any, Any, Any]:
+    """:func:`hepnb.pid.protocols.scale_inputs` in jax.numpy, the input transform included: ``x``, ``mask``,
+    ``mode``."""
     import jax.numpy as jnp
 
     spec = protocol_spec(protocol)
     has_tpc = raw[:, FEATURES.index("has_tpc")] > 0
     has_tof = raw[:, FEATURES.index("has_tof")] > 0
     bayes = raw[:, FEATURES.index("bayes_available")] > 0
-    scaled = (raw - mean) / std
+    scaled = (transform.apply(raw, jnp) - mean) / std
     tof_cols = jnp.array([k.startswith("tof_") for k in FEATURES])
     bayes_cols = jnp.array([j in GROUPS["bayes"] for j in range(len(FEATURES))])
     if spec.tokenise_missing:
@@ -118,8 +122,9 @@ def _scaled(raw: Any, protocol: str, mean: Any, std: Any) -> tuple[Any, Any, Any
 
 
 def _o2_scaling(meta: Mapping[str, Any]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-    """Mean and std O2 standardises each AO2D input with: the protocol's, from the present values where it
-    tokenises (so a −999 nσ of a TOF-less track is just another number to invert)."""
+    """Mean and std O2 standardises each AO2D input with: the protocol's (of the transformed features), from the
+    present values where it tokenises (so a −999 nσ of a TOF-less track is just another number to invert). The graph
+    undoes this standardisation first, so O2's inputs are the raw AO2D values whatever the network's transform."""
     mean, std = np.asarray(meta["mean"]), np.asarray(meta["std"])
     idx = [FEATURES.index(f) for f in O2_COLUMNS.values()]
     return mean[idx].astype(np.float32), std[idx].astype(np.float32)
@@ -133,7 +138,7 @@ def export_o2(model: Any, meta: Mapping[str, Any], folder: str | os.PathLike[str
     model
         A trained network of :data:`hepnb.pid.models.NETWORKS` (any family).
     meta
-        Its ``model.json`` (:func:`hepnb.pid.export.save_deployable`): protocol and scaling.
+        Its ``model.json`` (:func:`hepnb.pid.export.save_deployable`): protocol, input transform and scaling.
     folder
         The output folder (created; existing files of the same names are replaced).
 
@@ -158,13 +163,14 @@ def export_o2(model: Any, meta: Mapping[str, Any], folder: str | os.PathLike[str
     o2_mean, o2_std = _o2_scaling(meta)
     mean32 = jnp.asarray(np.asarray(meta["mean"]), jnp.float32)
     std32 = jnp.asarray(np.asarray(meta["std"]), jnp.float32)
+    transform = InputTransform.from_dict(meta.get("transform"))
     model.eval()
     logging.getLogger("onnx_ir.serde").setLevel(logging.ERROR)  # jax2onnx's harmless notes on unnamed value types
     for i, species in enumerate(SPECIES):
 
         def certainty(x: Any, i: int = i) -> Any:
             raw = _raw_features(x, jnp.asarray(o2_mean), jnp.asarray(o2_std))
-            scaled, mask, mode = _scaled(raw, meta["protocol"], mean32, std32)
+            scaled, mask, mode = _scaled(raw, meta["protocol"], mean32, std32, transform)
             return jax.nn.softmax(model(scaled, mask, mode))[:, i:i + 1]
 
         proto = to_onnx(certainty, [("B", len(O2_COLUMNS))], model_name=f"hepnb_pid_{species}", opset=17,

@@ -79,6 +79,7 @@ class Settings(PageSettings):
     n_trees_xgb: int
     n_boot: int
     n_seeds: int
+    n_settings: int
     n_core: int
     n_emulated: int
     seed: int
@@ -95,8 +96,8 @@ class Settings(PageSettings):
 
     @property
     def main_protocol(self) -> str:
-        """``corrected`` if run, else the last protocol."""
-        return "corrected" if "corrected" in self.protocols else self.protocols[-1]
+        """``tuned`` if run, else ``corrected`` if run, else the last protocol."""
+        return next((p for p in ("tuned", "corrected") if p in self.protocols), self.protocols[-1])
 
     @property
     def shown_protocols(self) -> list[str]:
@@ -108,7 +109,7 @@ class Settings(PageSettings):
         """How every model trains (:class:`hepnb.pid.training.TrainingConfig`)."""
         return TrainingConfig(epochs=self.epochs, patience=self.patience, batch_size=self.batch_size,
                               n_trees_rf=self.n_trees_rf, n_trees_xgb=self.n_trees_xgb, seed=self.seed,
-                              lr_scale=self.lr_scale)
+                              lr_scale=self.lr_scale, n_settings=self.n_settings)
 
 
 def cluster(settings: Settings, profile: str) -> AbstractContextManager[Any]:
@@ -346,9 +347,9 @@ def data_like(settings: Settings, comparison: Comparison) -> DataLike:
         for r in settings.ranges:
             part = range_data(tracks, r)
             cell = grid.cells[(r, settings.main_protocol)]
-            inputs = scale_like(cell["data"], part.raw)
             counts = metrics.bootstrap_counts(len(part.y), settings.n_boot, seed=settings.seed)
-            answers = {m: predict_model(m, cell["models"][m], inputs).argmax(1) for m in grid.models}
+            answers = {m: predict_model(m, cell["models"][m], scale_like(cell["inputs"][m], part.raw)).argmax(1)
+                       for m in grid.models}
             answers["alice_bayes"] = part.baselines["alice_bayes"].pred
             for m, pred in answers.items():
                 for s, v in evaluate.fraction_bias(pred, part.y, counts).items():
@@ -393,23 +394,27 @@ class Deployment:
 
 def deploy(settings: Settings, sample: Sample, comparison: Comparison, network: str,
            data_like_table: Mapping[str, NDArray], folder: Path) -> Deployment:
-    """Retrain ``network`` with TOF blanked as O2's PIDML reader blanks it, save it and XGBoost under ``folder``
+    """Retrain ``network`` (the main protocol's chosen setting: input transform and learning rate) with TOF blanked
+    as O2's PIDML reader blanks it, save it and XGBoost under ``folder``
     (``models/``), write the O2Physics folder (``o2/``) and check it by emulating O2's reader on test tracks."""
     from hepnb import metrics
     from hepnb.pid import evaluate, export, o2export
-    from hepnb.pid.training import predict_network, train_deployable
+    from hepnb.pid.training import chosen_trial, predict_network, train_deployable
 
     grid, focus = comparison.grid, settings.focus
     cell = grid.cells[(focus, settings.main_protocol)]
     y_test = evaluate.test_labels(grid, focus)
-    deployed, deploy_data, _, _ = train_deployable(sample.tracks, network, settings.training, range_name=focus)
+    deployed, deploy_data, _, _ = train_deployable(
+        sample.tracks, network, settings.training, range_name=focus, protocol=settings.main_protocol,
+        setting=chosen_trial(grid, (focus, settings.main_protocol), network))
     right_blank = (predict_network(deployed, deploy_data.test).argmax(1) == y_test).astype(float)
     right_full = (cell["prob_test"][network].argmax(1) == y_test).astype(float)
     blanking_cost = metrics.mean_interval(right_blank - right_full, comparison.counts[focus])
     model_dirs = {"network": export.save_deployable(folder / "models" / network, network, deployed, deploy_data,
                                                     range_name=focus, tof_p_min_gev=O2_TOF_P_MIN_GEV),
                   "xgboost": export.save_deployable(folder / "models" / "xgboost", "xgboost",
-                                                    cell["models"]["xgboost"], cell["data"], range_name=focus)}
+                                                    cell["models"]["xgboost"], cell["inputs"]["xgboost"],
+                                                    range_name=focus)}
     meta, loaded = export.load_deployable(model_dirs["network"])
     o2_folder = o2export.export_o2(loaded, meta, folder / "o2")
     rows = deploy_data.test["index"][:settings.n_emulated]

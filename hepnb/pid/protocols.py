@@ -17,6 +17,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
 
 from hepnb.pid.selection import FEATURES, GROUPS
+from hepnb.pid.transforms import IDENTITY, InputTransform
 
 __all__ = [
     "PROTOCOLS",
@@ -55,6 +56,9 @@ class Protocol:
         Balanced class weights in the focal loss and the Random Forest (``False``: deliberately dropped,
         since the headline figure is the accuracy on the natural species mix). Flaw 2 made the original's
         weights a no-op; the ``original`` protocol uses them as its README describes.
+    tuned
+        Every model family tries the same number of settings (for the networks: input transforms and learning
+        rates), each chosen on validation (:mod:`hepnb.pid.tuning`); otherwise each runs the original's settings.
     fix
         What this protocol adds to the previous one in :data:`PROTOCOLS` ("" for ``original``).
     """
@@ -64,9 +68,11 @@ class Protocol:
     tokenise_missing: bool
     class_weights: bool
     fix: str = ""
+    tuned: bool = False
 
 
-#: The original's set-up, then one fix at a time (cumulative), ending with ``corrected``.
+#: The original's set-up, then one fix at a time (cumulative): ``corrected`` fixes the original's flaws, ``tuned``
+#: also gives every family the same tuning budget (the networks' input transforms among the settings).
 PROTOCOLS: dict[str, Protocol] = {
     "original": Protocol("original", validation_split=False, tokenise_missing=False, class_weights=True),
     "original_val": Protocol("original_val", validation_split=True, tokenise_missing=False, class_weights=True,
@@ -75,6 +81,8 @@ PROTOCOLS: dict[str, Protocol] = {
                                 fix="missing values tokenised"),
     "corrected": Protocol("corrected", validation_split=True, tokenise_missing=True, class_weights=False,
                           fix="class weights dropped"),
+    "tuned": Protocol("tuned", validation_split=True, tokenise_missing=True, class_weights=False,
+                      fix="inputs transformed, every family tuned with the same budget", tuned=True),
 }
 
 
@@ -98,7 +106,8 @@ class Prepared:
     """Scaled inputs of one (range, protocol) with their splits; ``val`` is the test set under ``original``.
 
     Each part holds ``x``, ``mask``, ``mode``, ``raw`` (the 22 unscaled features), ``y``, ``w`` (the class
-    weight of each track: 1 without class weights) and ``index`` (rows of the range's labelled tracks).
+    weight of each track: 1 without class weights) and ``index`` (rows of the range's labelled tracks). ``mean`` and
+    ``std`` standardise the features after ``transform`` (:class:`hepnb.pid.transforms.InputTransform`).
     """
 
     protocol: str
@@ -108,6 +117,7 @@ class Prepared:
     class_weights: NDArray[np.float32]
     mean: NDArray[np.float64]
     std: NDArray[np.float64]
+    transform: InputTransform = IDENTITY
 
 
 def _masks(raw: NDArray, protocol: str) -> NDArray[np.float32]:
@@ -127,15 +137,15 @@ def _with_missing_as_nan(raw: NDArray[np.float32], spec: Protocol) -> NDArray[np
     return x
 
 
-def scale_inputs(raw: NDArray[np.float32], protocol: str, mean: NDArray[np.float64], std: NDArray[np.float64]
-                 ) -> dict[str, NDArray]:
+def scale_inputs(raw: NDArray[np.float32], protocol: str, mean: NDArray[np.float64], std: NDArray[np.float64],
+                 transform: InputTransform = IDENTITY) -> dict[str, NDArray]:
     """Network inputs of a protocol for raw features with a fitted scaling: ``x``, ``mask``, ``mode``, ``raw``.
 
-    Under ``tokenise_missing`` NaN (absent) values become 0 after scaling; otherwise the original's −0.25
-    Bayes token is applied where a *scaled* Bayes probability is exactly 0 (a no-op in practice, flaw 1).
+    The features are transformed (``transform``) before they are standardised with ``mean`` and ``std``. Under
+    ``tokenise_missing`` NaN (absent) values become 0 after scaling; otherwise the original's −0.25 Bayes token is applied where a *scaled* Bayes probability is exactly 0 (a no-op in practice, flaw 1).
     """
     spec = protocol_spec(protocol)
-    scaled = (_with_missing_as_nan(raw, spec) - mean) / std
+    scaled = (transform.apply(_with_missing_as_nan(raw, spec)) - mean) / std
     if spec.tokenise_missing:
         scaled = np.nan_to_num(scaled, nan=0.0)
     else:
@@ -169,7 +179,8 @@ def _split(y: NDArray[np.int64], spec: Protocol, seed: int) -> tuple[NDArray, ND
     return train, val, test
 
 
-def prepare_cell(raw: NDArray[np.float32], y: NDArray[np.int64], protocol: str, *, seed: int = 231) -> Prepared:
+def prepare_cell(raw: NDArray[np.float32], y: NDArray[np.int64], protocol: str, *, seed: int = 231,
+                 transform: InputTransform = IDENTITY) -> Prepared:
     """Split, scale and tokenise the 22 features the way a protocol (:data:`PROTOCOLS`) does.
 
     ``original``: trains on the 80 % beside the common test set, StandardScaler on the raw values (−999
@@ -178,16 +189,17 @@ def prepare_cell(raw: NDArray[np.float32], y: NDArray[np.int64], protocol: str, 
     validation 10 %, missing TOF values and absent Bayes probabilities set to NaN before fitting the scaler on
     present values only, then 0 after scaling, with has_TOF and bayes_available as explicit indicators; every
     choice on validation; no class weights. ``original_val`` and ``original_val_tokens`` add the fixes one at a time.
-    All four are tested on the same tracks (:func:`common_split`).
+    All are tested on the same tracks (:func:`common_split`). ``transform`` acts on the features before the
+    scaler is fitted (on the training tracks) and applied (:func:`scale_inputs`).
     """
     spec = protocol_spec(protocol)
     train_idx, val_idx, test_idx = _split(y, spec, seed)
-    x = _with_missing_as_nan(raw, spec)
+    x = transform.apply(_with_missing_as_nan(raw, spec))
     mean = np.nanmean(x[train_idx], axis=0)
     std = np.nanstd(x[train_idx], axis=0)
     mean = np.where(np.isfinite(mean), mean, 0.0)
     std = np.where(np.isfinite(std) & (std > 0), std, 1.0)
-    inputs = scale_inputs(raw, protocol, mean, std)
+    inputs = scale_inputs(raw, protocol, mean, std, transform)
     present = np.unique(y[train_idx])
     weights = np.ones(4)
     if spec.class_weights:
@@ -197,7 +209,8 @@ def prepare_cell(raw: NDArray[np.float32], y: NDArray[np.int64], protocol: str, 
         return {**{k: v[i] for k, v in inputs.items()}, "y": y[i].astype(np.int32),
                 "w": weights[y[i]].astype(np.float32), "index": i}
 
-    return Prepared(protocol, part(train_idx), part(val_idx), part(test_idx), weights.astype(np.float32), mean, std)
+    return Prepared(protocol, part(train_idx), part(val_idx), part(test_idx), weights.astype(np.float32), mean, std,
+                    transform)
 
 
 def scale_like(data: Prepared, raw: NDArray[np.float32]) -> dict[str, NDArray]:
@@ -206,7 +219,7 @@ def scale_like(data: Prepared, raw: NDArray[np.float32]) -> dict[str, NDArray]:
     Parameters
     ----------
     data
-        The prepared cell whose protocol, ``mean`` and ``std`` are applied.
+        The prepared cell whose protocol, transform, ``mean`` and ``std`` are applied.
     raw
         The new tracks' 22 raw features (N, 22), as :func:`hepnb.pid.selection.features` gives.
 
@@ -215,4 +228,4 @@ def scale_like(data: Prepared, raw: NDArray[np.float32]) -> dict[str, NDArray]:
     dict
         As :func:`scale_inputs`: ``x``, ``mask``, ``mode``, ``raw``.
     """
-    return scale_inputs(raw, data.protocol, data.mean, data.std)
+    return scale_inputs(raw, data.protocol, data.mean, data.std, data.transform)

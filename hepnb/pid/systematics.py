@@ -74,13 +74,13 @@ def evaluate_variation(grid: Grid, varied: Mapping[str, RangeData], variation: s
         cell = grid.cells[(r, protocol)]
         index = cell["data"].test["index"]
         y = test_labels(grid, r)
-        inputs = scale_like(cell["data"], data.raw[index])
         chosen = chosen_network(grid, (r, protocol))
         answers: dict[str, tuple[str, NDArray, NDArray]] = {}
         for name in grid.models:
             answers[name] = ("tree" if name not in grid.networks else "network",
-                             cell["prob_test"][name].argmax(1), predict_model(name, cell["models"][name],
-                                                                               inputs).argmax(1))
+                             cell["prob_test"][name].argmax(1),
+                             predict_model(name, cell["models"][name],
+                                           scale_like(cell["inputs"][name], data.raw[index])).argmax(1))
         for name, base in grid.ranges[r].baselines.items():
             answers[name] = ("baseline", base.pred[index], data.baselines[name].pred[index])
         for name, (kind, nominal, shifted) in answers.items():

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jax
@@ -22,12 +22,14 @@ import numpy as np
 import optax
 from numpy.typing import NDArray
 
-from hepnb.compute.devices import xgboost_device
 from hepnb.pid.baselines import Baseline, baseline_predictions
 from hepnb.pid.constants import O2_TOF_P_MIN_GEV
 from hepnb.pid.models import NETWORKS, build_network, focal_loss, network_settings
 from hepnb.pid.protocols import Prepared, prepare_cell, protocol_spec
 from hepnb.pid.selection import blank_tof, features, labels, momentum_range
+from hepnb.pid.transforms import InputTransform
+from hepnb.pid.trees import TREES, train_tree, tree_probabilities
+from hepnb.pid.tuning import Trial, choose_trial, trial, trials
 from hepnb.train import FitConfig, fit, predict
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "RangeData",
     "TrainingConfig",
     "chosen_network",
+    "chosen_trial",
     "default_compile_cache",
     "network_loss",
     "predict_model",
@@ -51,9 +54,8 @@ __all__ = [
     "use_compile_cache",
 ]
 
-TREES = ("random_forest", "xgboost")
 Cell = tuple[str, str]
-_XGB_EARLY_STOPPING = 20
+Member = tuple[str, str, str, int]  # range, protocol, model, index of its setting (hepnb.pid.tuning)
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,9 @@ class TrainingConfig:
         Random seed of the networks' weights and batches and of the tree models.
     lr_scale
         Multiplies the original's learning rate of every network (:func:`train_network`).
+    n_settings
+        The tuning budget of the ``tuned`` protocol: settings tried per family (:mod:`hepnb.pid.tuning`); the
+        other protocols run each family's first (the original's) setting.
     """
 
     epochs: int
@@ -81,6 +86,7 @@ class TrainingConfig:
     n_trees_xgb: int = 300
     seed: int = 0
     lr_scale: float = 1.0
+    n_settings: int = 1
 
 
 # Training
@@ -168,61 +174,6 @@ def predict_network(model: Any, part: Mapping[str, NDArray]) -> NDArray[np.float
     return np.asarray(predict(model, {k: part[k] for k in ("x", "mask", "mode")}, _apply), dtype=np.float64)
 
 
-def train_tree(name: str, data: Prepared, *, n_trees: int, seed: int = 0) -> tuple[Any, float]:
-    """One tree model: ``random_forest`` (the original's settings) or ``xgboost`` (hist; on the GPU when JAX sees one).
-
-    XGBoost is fitted unweighted, as the original did; under a protocol with a validation split it stops adding trees
-    when the validation log-loss has not improved for 20 rounds (a choice on validation), under ``original`` it
-    grows all ``n_trees``.
-
-    Returns
-    -------
-    model, seconds
-        The fitted classifier and its training time.
-    """
-    if name not in TREES:
-        msg = f"unknown tree model {name!r}; choose one of {list(TREES)}"
-        raise ValueError(msg)
-    spec = protocol_spec(data.protocol)
-    t0 = time.perf_counter()
-    if name == "random_forest":
-        from sklearn.ensemble import RandomForestClassifier
-
-        model: Any = RandomForestClassifier(n_estimators=n_trees, max_depth=25, min_samples_split=10,
-                                            min_samples_leaf=5, max_features="sqrt",
-                                            class_weight="balanced" if spec.class_weights else None, n_jobs=-1,
-                                            random_state=seed)
-        model.fit(data.train["x"], data.train["y"])
-    else:
-        import xgboost as xgb
-
-        device = xgboost_device()
-        stop = _XGB_EARLY_STOPPING if spec.validation_split else None
-        model = xgb.XGBClassifier(n_estimators=n_trees, max_depth=7, learning_rate=0.1, subsample=0.8,
-                                  colsample_bytree=0.8, tree_method="hist", device=device, objective="multi:softprob",
-                                  num_class=4, random_state=seed, n_jobs=0, early_stopping_rounds=stop)
-        model.fit(data.train["x"], data.train["y"],
-                  eval_set=[(data.val["x"], data.val["y"])] if stop else None, verbose=False)
-    return model, time.perf_counter() - t0
-
-
-def tree_probabilities(model: Any, x: NDArray) -> NDArray[np.float64]:
-    """Class probabilities of a tree model, the same on every call.
-
-    A random forest with ``n_jobs=-1`` adds its trees' probabilities from several threads in whatever
-    order they finish, so its probabilities (and metrics binned on them, such as the ECE) change in the
-    last bits from one call to the next; here its trees are added in order (``n_jobs=1``).
-    """
-    n_jobs = getattr(model, "n_jobs", None)
-    if type(model).__name__ != "RandomForestClassifier" or n_jobs == 1:
-        return np.asarray(model.predict_proba(x), dtype=np.float64)
-    model.set_params(n_jobs=1)
-    try:
-        return np.asarray(model.predict_proba(x), dtype=np.float64)
-    finally:
-        model.set_params(n_jobs=n_jobs)
-
-
 def predict_model(name: str, model: Any, part: Mapping[str, NDArray]) -> NDArray[np.float64]:
     """Probabilities (N, 4) of any model of the grid (network or tree) on scaled inputs."""
     return tree_probabilities(model, part["x"]) if name in TREES else predict_network(model, part)
@@ -276,8 +227,10 @@ class Grid:
     ranges
         :class:`RangeData` per range name.
     cells
-        Per ``(range, protocol)``: ``data`` (:class:`~hepnb.pid.protocols.Prepared`), ``models``, ``prob_val`` and
-        ``prob_test`` (per model), ``timing`` (per model).
+        Per ``(range, protocol)``: ``data`` (:class:`~hepnb.pid.protocols.Prepared`, untransformed: the splits and
+        labels), and per model its chosen setting's ``models``, ``inputs`` (the Prepared it was trained on, with its
+        input transform), ``prob_val`` and ``prob_test``, ``timing``, and ``tuning`` (each setting tried, its
+        validation accuracy, and ``chosen``, the index of the one kept).
     networks
         The network names of the grid.
     """
@@ -292,17 +245,31 @@ class Grid:
         return (*self.networks, *TREES)
 
 
-def _tree_key(cell: Cell, name: str) -> tuple[Any, ...]:
-    """Protocols whose inputs a tree model cannot tell apart share one fit (XGBoost ignores class weights)."""
-    spec = protocol_spec(cell[1])
-    weights = spec.class_weights if name == "random_forest" else False
-    return (cell[0], name, spec.validation_split, spec.tokenise_missing, weights)
+def _share_key(member: Member) -> tuple[Any, ...]:
+    """Members whose fits cannot differ share one: the same range, model and setting under protocols that give the
+    same training inputs and loss (XGBoost ignores class weights)."""
+    range_name, protocol, name, k = member
+    spec = protocol_spec(protocol)
+    weights = spec.class_weights if name != "xgboost" else False
+    return (range_name, name, spec.validation_split, spec.tokenise_missing, weights, k)
 
 
-def train_grid_member(member: tuple[str, str, str], cells: Mapping[Cell, Prepared], config: TrainingConfig, *,
-                      compile_cache: str | None = None) -> dict[str, Any]:
-    """One grid member as a Dask task: train model ``name`` of cell ``(range, protocol)``
-    (compilations kept in ``compile_cache``, :func:`use_compile_cache`).
+def _budget(protocol: str, config: TrainingConfig) -> int:
+    """Settings tried per family: ``config.n_settings`` under a tuned protocol, else the original's one."""
+    return config.n_settings if protocol_spec(protocol).tuned else 1
+
+
+def train_grid_member(member: Member, cells: Mapping[tuple[str, str, InputTransform], Prepared],
+                      config: TrainingConfig, *, compile_cache: str | None = None) -> dict[str, Any]:
+    """One grid member as a Dask task: train model ``name`` of cell ``(range, protocol)`` with its setting ``k``
+    (:func:`hepnb.pid.tuning.trial`; compilations kept in ``compile_cache``, :func:`use_compile_cache`).
+
+    Parameters
+    ----------
+    member
+        ``(range, protocol, name, k)``.
+    cells
+        The prepared inputs per ``(range, protocol, input transform)``.
 
     Returns
     -------
@@ -312,15 +279,17 @@ def train_grid_member(member: tuple[str, str, str], cells: Mapping[Cell, Prepare
     """
     from hepnb.compute.sweep import state_to_numpy
 
-    range_name, protocol, name = member
-    data = cells[(range_name, protocol)]
+    range_name, protocol, name, k = member
+    setting = trial(name, k)
+    data = cells[(range_name, protocol, setting.transform)]
     use_compile_cache(compile_cache)
     cpu0 = time.process_time()
     if name in TREES:
         n_trees = config.n_trees_rf if name == "random_forest" else config.n_trees_xgb
-        model, train_s = train_tree(name, data, n_trees=n_trees, seed=config.seed)
+        model, train_s = train_tree(name, data, n_trees=n_trees, seed=config.seed, params=dict(setting.tree_params))
         return {"model": model, "info": {"train_time_s": train_s, "cpu_s": time.process_time() - cpu0}}
-    model, info = train_network(name, data, config, range_name=range_name)
+    model, info = train_network(name, data, replace(config, lr_scale=config.lr_scale * setting.lr_factor),
+                                range_name=range_name)
     return {"state": state_to_numpy(model), "info": {**info, "cpu_s": time.process_time() - cpu0}}
 
 
@@ -332,10 +301,25 @@ def _network(name: str, state: dict[str, Any], *, seed: int, range_name: str | N
     return model
 
 
+def _fits(member: Member, data: Prepared, result: dict[str, Any], source: Member, seed: int) -> dict[str, Any]:
+    """One trained member's model and its predictions on the validation and the test tracks, with its timing."""
+    range_name, _, name, _ = member
+    model = result["model"] if name in TREES else _network(name, result["state"], seed=seed, range_name=range_name)
+    t0 = time.perf_counter()
+    prob_test = predict_model(name, model, data.test)
+    inference_s = time.perf_counter() - t0
+    return {"model": model, "data": data, "prob_test": prob_test, "prob_val": predict_model(name, model, data.val),
+            "timing": {**result["info"], "inference_s": inference_s,
+                       "shared_with": "/".join(source[:2]) if source != member else ""}}
+
+
 def run_grid(tracks: Mapping[str, NDArray], config: TrainingConfig, *, ranges: Sequence[str],
              protocols: Sequence[str], networks: Sequence[str], client: Any = None,
              compile_cache: str | None = None) -> Grid:
     """Train every model in every (range, protocol) and predict the validation split and the common test set.
+
+    Under a tuned protocol every family tries ``config.n_settings`` settings and keeps the one with the best
+    validation accuracy (:mod:`hepnb.pid.tuning`); the others run the original's one.
 
     Parameters
     ----------
@@ -347,7 +331,7 @@ def run_grid(tracks: Mapping[str, NDArray], config: TrainingConfig, *, ranges: S
     config
         How every model trains (:class:`TrainingConfig`).
     client
-        A :class:`dask.distributed.Client`: one task per (range, protocol, model). ``None`` trains one
+        A :class:`dask.distributed.Client`: one task per (range, protocol, model, setting). ``None`` trains one
         after the other in this process. Same seeds, same numbers either way.
     compile_cache
         A folder for JAX's persistent compilation cache (:func:`use_compile_cache`), here and on the workers.
@@ -359,37 +343,39 @@ def run_grid(tracks: Mapping[str, NDArray], config: TrainingConfig, *, ranges: S
     if unknown:
         msg = f"unknown network(s) {unknown}; choose from {list(NETWORKS)}"
         raise ValueError(msg)
+    budget = {p: _budget(p, config) for p in protocols}
     for p in protocols:
-        protocol_spec(p)
+        trials("xgboost", budget[p])  # a clear error for a budget beyond the grids, before any training
     per_range = {r: range_data(tracks, r) for r in ranges}
-    cells = {(r, p): prepare_cell(per_range[r].raw, per_range[r].y, p, seed=231) for r in ranges for p in protocols}
-    members = [(*cell, name) for cell in cells for name in (*networks, *TREES)]
-    first: dict[tuple[Any, ...], tuple[str, str, str]] = {}
+    members = [(r, p, name, k) for r in ranges for p in protocols for name in (*networks, *TREES)
+               for k in range(budget[p])]
+    keys = dict.fromkeys((r, p, trial(name, k).transform) for r, p, name, k in members)
+    cells = {key: prepare_cell(per_range[key[0]].raw, per_range[key[0]].y, key[1], seed=231, transform=key[2])
+             for key in keys}
+    first: dict[tuple[Any, ...], Member] = {}
     for m in members:
-        if m[2] in TREES:
-            first.setdefault(_tree_key(m[:2], m[2]), m)
-    to_train = [m for m in members if m[2] not in TREES or first[_tree_key(m[:2], m[2])] == m]
+        first.setdefault(_share_key(m), m)
+    to_train = [m for m in members if first[_share_key(m)] == m]
     trained = dict(zip(to_train, map_tasks(train_grid_member, to_train, cells, client=client,
-                                           desc="range x protocol x model", config=config,
+                                           desc="range x protocol x model x setting", config=config,
                                            compile_cache=compile_cache), strict=True))
-    out: dict[Cell, dict[str, Any]] = {
-        cell: {"data": data, "models": {}, "prob_val": {}, "prob_test": {}, "timing": {}}
-        for cell, data in cells.items()}
-    for member in members:
-        range_name, protocol, name = member
-        source = first[_tree_key(member[:2], name)] if name in TREES else member
-        result = trained[source]
-        cell = out[(range_name, protocol)]
-        data = cell["data"]
-        model = result["model"] if name in TREES else _network(name, result["state"], seed=config.seed,
-                                                                range_name=range_name)
-        t0 = time.perf_counter()
-        cell["prob_test"][name] = predict_model(name, model, data.test)
-        inference_s = time.perf_counter() - t0
-        cell["prob_val"][name] = predict_model(name, model, data.val)
-        cell["timing"][name] = {**result["info"], "inference_s": inference_s, "shared_with": "/".join(source[:2])
-                                if source != member else ""}
-        cell["models"][name] = model
+    out: dict[Cell, dict[str, Any]] = {}
+    for r in ranges:
+        for p in protocols:
+            cell = out[(r, p)] = {"data": cells[(r, p, trial("xgboost", 0).transform)], "models": {}, "inputs": {},
+                                  "prob_val": {}, "prob_test": {}, "timing": {}, "tuning": {}}
+            for name in (*networks, *TREES):
+                fits = [_fits(m, cells[(r, p, trial(name, m[3]).transform)], trained[first[_share_key(m)]],
+                              first[_share_key(m)], config.seed) for m in members if m[:3] == (r, p, name)]
+                best = choose_trial([f["prob_val"] for f in fits], cell["data"].val["y"])
+                for part, key in (("models", "model"), ("inputs", "data"), ("prob_val", "prob_val"),
+                                  ("prob_test", "prob_test")):
+                    cell[part][name] = fits[best][key]
+                cell["timing"][name] = {**fits[best]["timing"], "settings_tried": len(fits),
+                                        "tuning_train_s": sum(f["timing"]["train_time_s"] for f in fits)}
+                cell["tuning"][name] = {"settings": [trial(name, k).label for k in range(len(fits))],
+                                        "val_accuracy": [float(np.mean(f["prob_val"].argmax(1) == cell["data"].val["y"]))
+                                                         for f in fits], "chosen": best}
     return Grid(per_range, out, tuple(networks))
 
 
@@ -401,10 +387,15 @@ def chosen_network(grid: Grid, cell: Cell) -> str:
     return max(grid.networks, key=lambda n: float(np.mean(probs[n].argmax(1) == data.val["y"])))
 
 
+def chosen_trial(grid: Grid, cell: Cell, name: str) -> Trial:
+    """The setting model ``name`` of ``cell`` kept on validation (:mod:`hepnb.pid.tuning`)."""
+    return trial(name, int(grid.cells[cell]["tuning"][name]["chosen"]))
+
+
 
 def seed_runs(grid: Grid, cell: Cell, name: str, config: TrainingConfig, n_seeds: int) -> dict[str, Any]:
-    """Training variance of network ``name`` in ``cell``: the network retrained on the same prepared tracks with
-    seeds ``config.seed + 1`` … ``config.seed + n_seeds − 1`` (seed ``config.seed`` is the grid's own).
+    """Training variance of network ``name`` in ``cell``: the network retrained (its chosen setting) on the same
+    prepared tracks with seeds ``config.seed + 1`` … ``config.seed + n_seeds − 1`` (seed ``config.seed`` is the grid's own).
 
     Returns
     -------
@@ -412,12 +403,11 @@ def seed_runs(grid: Grid, cell: Cell, name: str, config: TrainingConfig, n_seeds
         ``network``, ``seeds``, per seed its test ``accuracy`` and ``converged`` (:attr:`hepnb.train.FitResult`),
         ``std`` (ddof 1 over seeds; 0 for one seed) of the test accuracy and ``all_converged``.
     """
-    from dataclasses import replace
-
     if n_seeds < 1:
         msg = f"n_seeds must be >= 1, found {n_seeds}"
         raise ValueError(msg)
-    data, timing = grid.cells[cell]["data"], grid.cells[cell]["timing"][name]
+    data, timing = grid.cells[cell]["inputs"][name], grid.cells[cell]["timing"][name]
+    config = replace(config, lr_scale=config.lr_scale * chosen_trial(grid, cell, name).lr_factor)
     y = data.test["y"]
     accuracy = [float(np.mean(grid.cells[cell]["prob_test"][name].argmax(1) == y))]
     converged = [bool(timing.get("converged"))]
@@ -430,10 +420,12 @@ def seed_runs(grid: Grid, cell: Cell, name: str, config: TrainingConfig, n_seeds
             "all_converged": all(converged)}
 
 
-def train_deployable(tracks: Mapping[str, NDArray], name: str, config: TrainingConfig, *, range_name: str = "full"
+def train_deployable(tracks: Mapping[str, NDArray], name: str, config: TrainingConfig, *, range_name: str = "full",
+                     protocol: str = "corrected", setting: Trial | None = None
                      ) -> tuple[Any, Prepared, RangeData, dict[str, Any]]:
-    """The network to deploy in O2Physics: ``name`` trained under ``corrected`` with TOF blanked below 0.5 GeV/c,
-    as O2's PIDML reader presents tracks (:func:`hepnb.pid.selection.blank_tof`).
+    """The network to deploy in O2Physics: ``name`` trained under ``protocol`` with its ``setting`` (input transform
+    and learning-rate factor; default the original's) and TOF blanked below 0.5 GeV/c, as O2's PIDML reader
+    presents tracks (:func:`hepnb.pid.selection.blank_tof`).
 
     The range's tracks, their splits and the common test set are those of the grid (blanking changes inputs, not
     rows), so its test accuracy compares paired with the grid's network of the same family.
@@ -444,6 +436,8 @@ def train_deployable(tracks: Mapping[str, NDArray], name: str, config: TrainingC
         The trained network, its prepared cell, the blanked range, and the training record.
     """
     blanked = range_data(tracks, range_name, tof_p_min_gev=O2_TOF_P_MIN_GEV)
-    data = prepare_cell(blanked.raw, blanked.y, "corrected", seed=231)
-    model, info = train_network(name, data, config, range_name=range_name)
+    setting = setting or Trial()
+    data = prepare_cell(blanked.raw, blanked.y, protocol, seed=231, transform=setting.transform)
+    model, info = train_network(name, data, replace(config, lr_scale=config.lr_scale * setting.lr_factor),
+                                range_name=range_name)
     return model, data, blanked, info
