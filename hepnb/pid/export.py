@@ -27,8 +27,8 @@ from hepnb.pid.constants import CHARGE_OF_PDG, PDG, SPECIES
 from hepnb.pid.models import build_network
 from hepnb.pid.protocols import scale_inputs
 from hepnb.pid.selection import FEATURES, RANGES, blank_tof, features
-from hepnb.pid.transforms import InputTransform
 from hepnb.pid.training import predict_network, tree_probabilities
+from hepnb.pid.transforms import InputTransform
 
 if TYPE_CHECKING:
     from hepnb.pid.protocols import Prepared

@@ -22,6 +22,7 @@ from hepnb.pid.original import ORIGINAL_DEVIATIONS, ORIGINAL_REPORTED
 from hepnb.pid.pipeline import Comparison, DataLike, Deployment, Detail, Sample, Settings, WorkingPoints
 from hepnb.pid.selection import RANGE_LABELS
 from hepnb.pid.training import TREES, Grid
+from hepnb.pid.tuning import trials
 
 __all__ = [
     "GAP_AIM_POINTS",
@@ -39,12 +40,14 @@ __all__ = [
     "method_tables",
     "original_reported_sentence",
     "per_class_table",
+    "rates_table",
     "results_metrics",
     "sample_sentence",
     "species_mix",
     "species_mix_table",
     "systematics_tables",
     "timing_table",
+    "tuning_table",
     "with_uncertainty",
     "working_point_table",
     "worst_variation",
@@ -113,10 +116,14 @@ def method_tables(settings: Settings) -> list[Any]:
                              for n in settings.networks for r in settings.ranges])
     protocols = pd.DataFrame([{"protocol": p.name, "adds": p.fix or "(the original)",
                                "validation split": p.validation_split, "tokenised missing values": p.tokenise_missing,
-                               "class weights": p.class_weights}
+                               "class weights": p.class_weights,
+                               "settings per family": settings.n_settings if p.tuned else 1}
                               for p in PROTOCOLS.values() if p.name in settings.protocols])
     return [networks.set_index(["network", "range"]).style.set_caption("network settings (the original's, per range)"),
             protocols.set_index("protocol"),
+            pd.DataFrame([{"family": f, "setting": i + 1, "tried": t.label} for f in (*settings.networks, *TREES)
+                          for i, t in enumerate(trials(f, settings.n_settings))]).set_index(["family", "setting"])
+            .style.set_caption("the settings each family tries under a tuned protocol (the first is the original's)"),
             pd.DataFrame(ORIGINAL_DEVIATIONS).set_index("item").style.set_caption(
                 "where the original protocol here deviates from the original study")]
 
@@ -138,6 +145,34 @@ def headline_table(settings: Settings, accuracy: pd.DataFrame) -> pd.DataFrame:
     return table.reindex([*settings.networks, *TREES, *BASELINES])
 
 
+def rates_table(settings: Settings, accuracy: pd.DataFrame) -> pd.DataFrame:
+    """Beside the headline: per range, every model of the main protocol and every baseline with its test accuracy,
+    balanced accuracy, and per species efficiency and purity (%, ± their intervals; the chosen network ✓)."""
+    shown = accuracy[accuracy["protocol"].isin(["", settings.main_protocol])]
+    metrics = {"accuracy": "", "balanced accuracy": "balanced_",
+               **{f"eff. {SPECIES_SYMBOLS[s]}": f"efficiency_{s}_" for s in SPECIES},
+               **{f"pur. {SPECIES_SYMBOLS[s]}": f"purity_{s}_" for s in SPECIES}}
+    rows = {}
+    for _, row in shown.iterrows():
+        cells = {(row["range"], label): numbers.format_with_uncertainty(100 * row[f"{key}value"],
+                                                                         100 * row[f"{key}std"])
+                 for label, key in metrics.items()}
+        rows.setdefault(row["model"] + (" ✓" if row["chosen"] else ""), {}).update(cells)
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    return table.reindex(columns=pd.MultiIndex.from_product([settings.ranges, list(metrics)]))
+
+
+def tuning_table(grid: Grid) -> pd.DataFrame:
+    """Per tuned (range, protocol) and family: the settings tried, each one's validation accuracy (%), and the one
+    kept (the best on validation)."""
+    rows = [{"range": r, "protocol": p, "family": m, "settings tried": len(t["settings"]),
+             "chosen setting": t["settings"][t["chosen"]],
+             "validation accuracy of each (%)": ", ".join(f"{100 * a:.2f}" for a in t["val_accuracy"])}
+            for (r, p), cell in grid.cells.items() for m, t in cell.get("tuning", {}).items()
+            if len(t["settings"]) > 1]
+    return pd.DataFrame(rows).set_index(["range", "protocol", "family"]) if rows else pd.DataFrame()
+
+
 def original_reported_sentence(ranges: Sequence[str]) -> str:
     """What the original study reported for the ``ranges`` it had, said to be its own numbers."""
     return ("The original study reported, on its own MC: " + "; ".join(
@@ -147,11 +182,14 @@ def original_reported_sentence(ranges: Sequence[str]) -> str:
 
 
 def gap_table(gaps: pd.DataFrame) -> pd.DataFrame:
-    """Per range and protocol: the chosen network, its accuracy, XGBoost's and the gap, each ± its interval."""
+    """Per range and protocol: the chosen network, its accuracy, XGBoost's and the gap, and the gap in balanced
+    accuracy, each ± its paired interval."""
     return pd.DataFrame({"range": gaps["range"], "protocol": gaps["protocol"], "chosen network": gaps["best_network"],
                          "network (%)": with_uncertainty(gaps, "network"),
                          "XGBoost (%)": with_uncertainty(gaps, "xgboost"),
-                         "gap (points)": with_uncertainty(gaps, "gap")}).set_index(["range", "protocol"])
+                         "gap (points)": with_uncertainty(gaps, "gap"),
+                         "balanced-accuracy gap (points)": with_uncertainty(gaps, "balanced_gap")}
+                        ).set_index(["range", "protocol"])
 
 
 def fix_table(fixes: pd.DataFrame) -> pd.DataFrame:
@@ -277,6 +315,10 @@ def _range_conclusion(settings: Settings, comparison: Comparison, per_model: Map
     chosen = Contender(f"the chosen network ({network})", converged)
     against_xgb = verdict("test accuracy", Contender("XGBoost"), chosen, gap["gap_value"],
                           combined_uncertainty(gap["gap_std"], seed_std), lower_is_better=False, unit="points")
+    balanced_seed_std = 100 * seeds.get("balanced_std", 0.0) if same else 0.0
+    balanced_xgb = (verdict("test balanced accuracy", Contender("XGBoost"), chosen, gap["balanced_gap_value"],
+                            combined_uncertainty(gap["balanced_gap_std"], balanced_seed_std), lower_is_better=False,
+                            unit="points").sentence if "balanced_gap_value" in gap else "")
     versus = comparison.versus_baseline
     row = versus[(versus["range"] == range_name)] if len(versus) else versus
     if len(row):
@@ -290,7 +332,8 @@ def _range_conclusion(settings: Settings, comparison: Comparison, per_model: Map
     spread = (f"test bootstrap ⊕ the spread of {network} over {n_seeds} training seeds ({seed_std:.2f} points)"
               if n_seeds > 1 else "test bootstrap only: one training seed")
     return (f"- **{RANGE_LABELS[range_name]}**: {against_xgb.sentence}"
-            + (", within" if within else ", not within") + " the half-point aim" + learning + base_text
+            + (", within" if within else ", not within") + " the half-point aim" + learning
+            + (f"; {balanced_xgb}" if balanced_xgb else "") + base_text
             + f" (uncertainties: {spread}).")
 
 
@@ -394,5 +437,7 @@ def results_metrics(settings: Settings, sample: Sample, page_results: Mapping[st
                                                "max_abs_diff": deployment.emulation},
                        "data_like_out_of_domain_pct": deployment.out_of_domain_pct},
         "timing": {f"{r}/{p}": c["timing"] for (r, p), c in grid.cells.items()},
+        "tuning": {f"{r}/{p}": c.get("tuning", {}) for (r, p), c in grid.cells.items()},
+        "n_settings": settings.n_settings,
         "original_reported_pct": ORIGINAL_REPORTED, "original_deviations": list(ORIGINAL_DEVIATIONS),
     }

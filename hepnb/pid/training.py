@@ -400,24 +400,30 @@ def seed_runs(grid: Grid, cell: Cell, name: str, config: TrainingConfig, n_seeds
     Returns
     -------
     dict
-        ``network``, ``seeds``, per seed its test ``accuracy`` and ``converged`` (:attr:`hepnb.train.FitResult`),
-        ``std`` (ddof 1 over seeds; 0 for one seed) of the test accuracy and ``all_converged``.
+        ``network``, ``seeds``, per seed its test ``accuracy``, ``balanced`` accuracy and ``converged``
+        (:attr:`hepnb.train.FitResult`), ``std`` and ``balanced_std`` (ddof 1 over seeds; 0 for one seed) and
+        ``all_converged``.
     """
+    from sklearn.metrics import balanced_accuracy_score
+
     if n_seeds < 1:
         msg = f"n_seeds must be >= 1, found {n_seeds}"
         raise ValueError(msg)
     data, timing = grid.cells[cell]["inputs"][name], grid.cells[cell]["timing"][name]
     config = replace(config, lr_scale=config.lr_scale * chosen_trial(grid, cell, name).lr_factor)
     y = data.test["y"]
-    accuracy = [float(np.mean(grid.cells[cell]["prob_test"][name].argmax(1) == y))]
+    preds = [grid.cells[cell]["prob_test"][name].argmax(1)]
     converged = [bool(timing.get("converged"))]
     for k in range(1, n_seeds):
         model, info = train_network(name, data, replace(config, seed=config.seed + k), range_name=cell[0])
-        accuracy.append(float(np.mean(predict_network(model, data.test).argmax(1) == y)))
+        preds.append(predict_network(model, data.test).argmax(1))
         converged.append(bool(info["converged"]))
+    accuracy = [float(np.mean(p == y)) for p in preds]
+    balanced = [float(balanced_accuracy_score(y, p)) for p in preds]
     return {"network": name, "seeds": [config.seed + k for k in range(n_seeds)], "accuracy": accuracy,
-            "converged": converged, "std": float(np.std(accuracy, ddof=1)) if n_seeds > 1 else 0.0,
-            "all_converged": all(converged)}
+            "balanced": balanced, "converged": converged,
+            "std": float(np.std(accuracy, ddof=1)) if n_seeds > 1 else 0.0,
+            "balanced_std": float(np.std(balanced, ddof=1)) if n_seeds > 1 else 0.0, "all_converged": all(converged)}
 
 
 def train_deployable(tracks: Mapping[str, NDArray], name: str, config: TrainingConfig, *, range_name: str = "full",

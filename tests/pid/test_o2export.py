@@ -15,8 +15,9 @@ from hepnb.pid.data import simulate_tracks
 from hepnb.pid.export import load_deployable, predict_table, save_deployable
 from hepnb.pid.models import NETWORKS, build_network
 from hepnb.pid.o2export import O2_COLUMNS, ao2d_table, export_o2, model_file_name, o2_reader_certainty
-from hepnb.pid.protocols import prepare_cell
+from hepnb.pid.protocols import prepare_cell, scale_inputs
 from hepnb.pid.selection import selected
+from hepnb.pid.transforms import ColumnTransform, InputTransform
 
 PDGS = {"pi": (211, -211), "ka": (321, -321), "pr": (2212, -2212), "el": (-11, 11)}  # (positive, negative) track
 
@@ -107,3 +108,35 @@ def test_export_refuses_what_o2_cannot_run(blanked: training.RangeData, tmp_path
     assert main(["pid", "export", "--model", str(tmp_path / "net05"), "--o2", str(tmp_path / "o2")]) == 0
     assert "exported for O2Physics PIDML" in capsys.readouterr().out
     assert (tmp_path / "o2" / "attention_model_02212.onnx").is_file()
+
+
+@pytest.mark.parametrize("transform", [InputTransform(nsigma=ColumnTransform("clip", 10.0)),
+                                       InputTransform(nsigma=ColumnTransform("asinh", 3.0),
+                                                      dedx=ColumnTransform("asinh", 50.0))],
+                         ids=["clip", "asinh"])
+def test_o2_graph_applies_the_input_transform(transform: InputTransform, sample: dict[str, np.ndarray],
+                                              blanked: training.RangeData, tmp_path: Path) -> None:
+    """A network trained on transformed inputs, exported: O2's reader feeds the raw AO2D values (standardised by
+    scaling_params.json only) and the graph transforms them itself. Its certainties equal the JAX network applied
+    to the transformed inputs, and differ from it applied to untransformed ones (the transform matters)."""
+    data = prepare_cell(blanked.raw, blanked.y, "tuned", transform=transform)
+    model, _ = training.train_network("simple_nn", data, training.TrainingConfig(epochs=1, patience=1, lr_scale=10.0),
+                                     range_name="full")
+    folder = save_deployable(tmp_path / "net", "simple_nn", model, data, tof_p_min_gev=O2_TOF_P_MIN_GEV)
+    meta, loaded = load_deployable(folder)
+    assert InputTransform.from_dict(meta["transform"]) == transform
+    out = export_o2(loaded, meta, tmp_path / "o2")
+    rows = data.test["index"][:60]
+    tracks = {k: v[rows] for k, v in blanked.tracks.items()}
+    raw_tracks = {k: v[rows] for k, v in training.range_data(sample, "full").tracks.items()}
+    assert (np.abs(raw_tracks["tpc_nsigma_el"]) > 10).any()  # the transform bites on these tracks
+    jax_prob = training.predict_network(model, {k: v[:60] for k, v in data.test.items()})
+    untransformed = training.predict_network(model, scale_inputs(data.test["raw"][:60], "tuned", data.mean, data.std))
+    assert np.max(np.abs(untransformed - jax_prob)) > 1e-3
+    table = ao2d_table(raw_tracks)
+    np.testing.assert_array_equal(tracks["has_tof"], raw_tracks["has_tof"] & (raw_tracks["p"] >= O2_TOF_P_MIN_GEV))
+    for i, s in enumerate(SPECIES):
+        for pdg in PDGS[s]:
+            np.testing.assert_allclose(o2_reader_certainty(out, pdg, table), jax_prob[:, i], atol=1e-5, err_msg=s)
+    np.testing.assert_allclose(np.stack([predict_table(folder, raw_tracks)[f"prob_{s}"] for s in SPECIES], 1),
+                               jax_prob, atol=1e-6)
