@@ -73,15 +73,18 @@ def test_two_model_zoo_on_the_cluster_equals_serial(client: Any) -> None:
 
 def test_pid_grid_cell_on_the_cluster_equals_serial(client: Any) -> None:
     tracks = selected(simulate_tracks(3000, seed=3), "o2")
-    config = TrainingConfig(epochs=2, patience=2, batch_size=128, n_trees_rf=5, n_trees_xgb=10, seed=0)
-    kw = {"ranges": ["full"], "protocols": ["corrected"], "networks": ["simple_nn"]}
+    config = TrainingConfig(epochs=2, patience=2, batch_size=128, n_trees_rf=5, n_trees_xgb=10, seed=0, n_settings=2)
+    kw = {"ranges": ["full"], "protocols": ["corrected", "tuned"], "networks": ["simple_nn"]}
     serial = run_grid(tracks, config, **kw)
     grid = run_grid(tracks, config, client=client, **kw)
-    assert list(grid.cells) == list(serial.cells) == [("full", "corrected")]
+    assert list(grid.cells) == list(serial.cells) == [("full", "corrected"), ("full", "tuned")]
+    for cell in serial.cells:  # every setting of the tuned protocol trained on a worker: the same choice
+        assert serial.cells[cell]["tuning"] == grid.cells[cell]["tuning"]
+        for name in serial.cells[cell]["prob_test"]:
+            np.testing.assert_array_equal(serial.cells[cell]["prob_test"][name], grid.cells[cell]["prob_test"][name])
     a, b = serial.cells[("full", "corrected")], grid.cells[("full", "corrected")]
     assert list(a["timing"]) == list(b["timing"]) == ["simple_nn", "random_forest", "xgboost"]
     for name in a["prob_test"]:
-        np.testing.assert_array_equal(a["prob_test"][name], b["prob_test"][name])
         np.testing.assert_array_equal(a["prob_val"][name], b["prob_val"][name])
     for name, base in serial.ranges["full"].baselines.items():
         np.testing.assert_array_equal(base.pred, grid.ranges["full"].baselines[name].pred)

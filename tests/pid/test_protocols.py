@@ -41,7 +41,7 @@ def test_one_common_test_set_and_the_originals_flaw(rd: training.RangeData) -> N
 
 def test_each_protocol_adds_one_fix(rd: training.RangeData) -> None:
     cells = {name: prepare_cell(rd.raw, rd.y, name) for name in PROTOCOLS}
-    assert list(cells) == ["original", "original_val", "original_val_tokens", "corrected"]
+    assert list(cells) == ["original", "original_val", "original_val_tokens", "corrected", "tuned"]
     assert cells["original"].train["mask"][:, 1].all()  # −999 counts as "present": the TOF mask is always on
     no_tof = cells["original_val_tokens"].test["raw"][:, FEATURES.index("has_tof")] == 0
     assert no_tof.any()
@@ -53,6 +53,9 @@ def test_each_protocol_adds_one_fix(rd: training.RangeData) -> None:
     assert weights[y == 3].mean() / weights[y == 0].mean() > 5  # balanced: electrons weigh far more than pions
     np.testing.assert_array_equal(cells["corrected"].train["x"], cells["original_val_tokens"].train["x"])
     np.testing.assert_array_equal(cells["corrected"].train["w"], 1.0)
+    # tuned prepares its untransformed cell as corrected does: it adds the tuning budget, not a new preparation
+    np.testing.assert_array_equal(cells["tuned"].train["x"], cells["corrected"].train["x"])
+    assert PROTOCOLS["tuned"].tuned and not any(PROTOCOLS[p].tuned for p in PROTOCOLS if p != "tuned")
     with pytest.raises(ValueError, match="unknown protocol"):
         prepare_cell(rd.raw, rd.y, "fancy")
 

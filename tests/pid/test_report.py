@@ -41,16 +41,25 @@ def test_settings_come_from_the_page_parameters(settings: pipeline.Settings) -> 
 def _gaps() -> pd.DataFrame:
     return pd.DataFrame([
         {"range": "full", "protocol": p, "best_network": "dnn", "network_value": net, "network_std": 0.4,
-         "xgboost_value": net + gap, "xgboost_std": 0.3, "gap_value": gap, "gap_std": 0.2}
+         "xgboost_value": net + gap, "xgboost_std": 0.3, "gap_value": gap, "gap_std": 0.2,
+         "balanced_gap_value": 4 * gap, "balanced_gap_std": 1.5}
         for p, net, gap in (("original", 60.0, 12.0), ("corrected", 80.0, 3.0))])
+
+
+def _rates(balanced: float) -> dict[str, float]:
+    out = {"balanced_value": balanced, "balanced_std": 0.02}
+    for i, s in enumerate(("pi", "ka", "pr", "el")):
+        out |= {f"efficiency_{s}_value": 0.9 - 0.1 * i, f"efficiency_{s}_std": 0.01,
+                f"purity_{s}_value": 0.95 - 0.1 * i, f"purity_{s}_std": 0.03}
+    return out
 
 
 def _accuracy() -> pd.DataFrame:
     rows = [{"range": "full", "protocol": p, "model": m, "kind": k, "chosen": m == "dnn", "value": v, "std": 0.004,
-             "unidentified": 0.0}
+             "unidentified": 0.0, **_rates(v - 0.2)}
             for p in ("original", "corrected") for m, k, v in (("dnn", "network", 0.8), ("xgboost", "tree", 0.83))]
     rows.append({"range": "full", "protocol": "", "model": "alice_bayes", "kind": "baseline", "chosen": False,
-                 "value": 0.75, "std": 0.004, "unidentified": 0.0})
+                 "value": 0.75, "std": 0.004, "unidentified": 0.0, **_rates(0.7)})
     return pd.DataFrame(rows)
 
 
@@ -83,6 +92,11 @@ def test_tables_write_each_value_with_its_uncertainty(settings: pipeline.Setting
     assert table.loc["xgboost", ("full", "original")] == "83.0 ± 0.4"
     # the baselines need no training: the same under every protocol shown
     assert table.loc["alice_bayes", ("full", "original")] == table.loc["alice_bayes", ("full", "corrected")]
+    assert gaps.loc[("full", "corrected"), "balanced-accuracy gap (points)"] == "12.0 ± 1.5"
+    rates = report.rates_table(settings, _accuracy())  # the main protocol (corrected here) and the baselines
+    assert rates.loc["dnn ✓", ("full", "balanced accuracy")] == "60.0 ± 2.0"
+    assert rates.loc["alice_bayes", ("full", "eff. e")] == "60.0 ± 1.0" and rates.loc["xgboost", ("full", "pur. K")] == "85.0 ± 3.0"
+    assert rates.loc["xgboost", ("full", "accuracy")] == "83.0 ± 0.4"
 
 
 def test_species_mix_and_core_numbers(settings: pipeline.Settings) -> None:
