@@ -162,3 +162,29 @@ def test_transformed_inputs_recover_the_kaons_the_plain_network_misses() -> None
     assert np.sum(y == 1) >= 30
     assert recall["none"] < 0.1, recall
     assert min(recall[CLIP.label], recall[ASINH.label]) > 0.25, recall
+
+
+def test_model_folder_keeps_the_transform_and_refuses_a_bad_one(low_p: training.RangeData, tmp_path: Any) -> None:
+    """model.json records the transform; hepnb pid predict applies it; an unknown kind is refused by name."""
+    import json
+
+    from hepnb.pid.export import load_deployable, predict_table, save_deployable
+    from hepnb.pid.models import build_network
+
+    data = prepare_cell(low_p.raw, low_p.y, "tuned", transform=ASINH)
+    model = build_network("simple_nn", seed=2)
+    model.eval()
+    folder = save_deployable(tmp_path / "net", "simple_nn", model, data, range_name="0-1")
+    meta, _ = load_deployable(folder)
+    assert meta["transform"] == ASINH.as_dict()
+    rows = data.test["index"][:40]
+    table = {k: v[rows] for k, v in low_p.tracks.items()}
+    predicted = predict_table(folder, table)
+    expected = training.predict_network(model, {k: v[:40] for k, v in data.test.items()})
+    inside = predicted["in_domain"] == 1
+    assert inside.sum() > 30
+    np.testing.assert_allclose(predicted["prob_el"][inside], expected[inside, 3], atol=1e-6)
+    meta["transform"]["nsigma"]["kind"] = "log"
+    (folder / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"transform\.nsigma\.kind"):
+        load_deployable(folder)
