@@ -44,8 +44,9 @@ def tail_response_density(nsigma: ArrayLike, tail: float = TOF_TAIL_SLOPE_SIGMA)
         raise ValueError(msg)
     x = np.asarray(nsigma, dtype=np.float64)
     norm = np.sqrt(2.0 * np.pi) * ndtr(tail) + np.exp(-0.5 * tail * tail) / tail
-    core = np.exp(-0.5 * np.minimum(x, tail) ** 2)  # x capped: no overflow where the tail branch is taken
-    return np.where(x < tail, core, np.exp(-(x - 0.5 * tail) * tail)) / norm
+    core = np.exp(-0.5 * np.minimum(x, tail) ** 2)  # each branch capped at the joint: no overflow in the other
+    exponential = np.exp(-(np.maximum(x, tail) - 0.5 * tail) * tail)
+    return np.where(x < tail, core, exponential) / norm
 
 
 def mismatch_density_per_ps(inv_beta: ArrayLike, length_cm: ArrayLike, template_inv_beta: ArrayLike,
