@@ -17,7 +17,13 @@ import pandas as pd
 from hepnb.book import numbers, prose
 from hepnb.book.verdict import Contender, combined_uncertainty, verdict
 from hepnb.pid.baselines import BASELINES
-from hepnb.pid.constants import O2_TOF_P_MIN_GEV, ORIGINAL_MC_FRACTIONS_AFTER_CUTS, SPECIES
+from hepnb.pid.constants import (
+    O2_TOF_P_MIN_GEV,
+    ORIGINAL_MC_FRACTIONS_AFTER_CUTS,
+    SPECIES,
+    TOF_MISMATCH_FRACTION,
+    TOF_TAIL_SLOPE_SIGMA,
+)
 from hepnb.pid.original import ORIGINAL_DEVIATIONS, ORIGINAL_REPORTED
 from hepnb.pid.pipeline import Comparison, DataLike, Deployment, Detail, Sample, Settings, WorkingPoints
 from hepnb.pid.selection import RANGE_LABELS
@@ -26,6 +32,7 @@ from hepnb.pid.training import TREES, Grid
 __all__ = [
     "GAP_AIM_POINTS",
     "SPECIES_SYMBOLS",
+    "bayes_variant_text",
     "conclusions",
     "core_numbers",
     "data_like_tables",
@@ -144,6 +151,34 @@ def original_reported_sentence(ranges: Sequence[str]) -> str:
         f"{RANGE_LABELS[r]}: " + ", ".join(f"{m} {v:.1f} %" for m, v in ORIGINAL_REPORTED[r].items())
         for r in ranges if r in ORIGINAL_REPORTED)
         + ". Those numbers come from other data and a test-set-chosen protocol; they are shown as the original's only.")
+
+
+def bayes_variant_text(rows: Sequence[Mapping[str, Any]]) -> str:
+    """What ALICE's TOF tail and mismatch terms change in the ALICE Bayes, per range, through the verdict gate.
+
+    Parameters
+    ----------
+    rows
+        :func:`hepnb.pid.bayes_compare.bayes_variant_rows`: per range both accuracies, the paired difference
+        with − without the terms (points) and the test tracks the two disagree on.
+    """
+    if not rows:
+        return "The two ALICE Bayes variants were not both evaluated, so they are not compared here."
+    lines = []
+    for row in rows:
+        said = verdict("test accuracy", Contender("the ALICE Bayes with the TOF tail and mismatch terms"),
+                       Contender("the pure-Gaussian one"), row["diff_value"], row["diff_std"],
+                       lower_is_better=False, unit="points")
+        lines.append(f"- **{RANGE_LABELS.get(row['range'], row['range'])}**: {said.sentence}; the two disagree on "
+                     f"{numbers.format_count(row['n_disagree'])} of {numbers.format_count(row['n_test'])} test "
+                     f"tracks, of which the variant with the terms identifies {row['disagree_right_mismatch']} "
+                     f"right and the pure-Gaussian one {row['disagree_right_gaussian']}.")
+    return ("The two ALICE Bayes rows differ only in the TOF likelihood: `alice_bayes_mismatch` continues the "
+            f"Gaussian core by ALICE's exponential tail beyond {TOF_TAIL_SLOPE_SIGMA:g}σ and adds a "
+            f"{100 * TOF_MISMATCH_FRACTION:g} % mismatch probability whose time density is the sample's own "
+            "distribution of 1/β, so a TOF time that no hypothesis explains leaves the decision to the TPC instead "
+            "of picking the least distant hypothesis. On the same test tracks:\n\n"
+            + "\n".join(lines))
 
 
 def gap_table(gaps: pd.DataFrame) -> pd.DataFrame:
@@ -361,6 +396,7 @@ def results_metrics(settings: Settings, sample: Sample, page_results: Mapping[st
         ``working_points``, ``systematics`` (a table), ``data_like`` and ``deployment``.
     """
     from hepnb.pid import evaluate
+    from hepnb.pid.bayes_compare import bayes_variant_rows
 
     comparison: Comparison = page_results["comparison"]
     grid = comparison.grid
@@ -379,6 +415,7 @@ def results_metrics(settings: Settings, sample: Sample, page_results: Mapping[st
         "gaps_points": comparison.gaps.to_dict(orient="records"),
         "fixes_points": comparison.fixes.to_dict(orient="records"),
         "network_vs_baseline_points": comparison.versus_baseline.to_dict(orient="records"),
+        "alice_bayes_mismatch_vs_gaussian_points": bayes_variant_rows(grid, comparison.counts),
         "seed_spread": comparison.seeds,
         "models": page_results["detail"].per_model,
         "working_points": points.points, "kaon_contamination": points.contamination,
