@@ -153,7 +153,7 @@ def original_reported_sentence(ranges: Sequence[str]) -> str:
         + ". Those numbers come from other data and a test-set-chosen protocol; they are shown as the original's only.")
 
 
-def bayes_variant_text(rows: Sequence[Mapping[str, Any]]) -> str:
+def bayes_variant_text(rows: Sequence[Mapping[str, Any]], *, may_rank: bool = True) -> str:
     """What ALICE's TOF tail and mismatch terms change in the ALICE Bayes, per range, through the verdict gate.
 
     Parameters
@@ -161,6 +161,9 @@ def bayes_variant_text(rows: Sequence[Mapping[str, Any]]) -> str:
     rows
         :func:`hepnb.pid.bayes_compare.bayes_variant_rows`: per range both accuracies, the paired difference
         with − without the terms (points) and the test tracks the two disagree on.
+    may_rank
+        ``False`` at the ci profile, whose samples are too small for the page to rank anything: a difference the
+        gate would rank is then given as a number only.
     """
     if not rows:
         return "The two ALICE Bayes variants were not both evaluated, so they are not compared here."
@@ -169,7 +172,11 @@ def bayes_variant_text(rows: Sequence[Mapping[str, Any]]) -> str:
         said = verdict("test accuracy", Contender("the ALICE Bayes with the TOF tail and mismatch terms"),
                        Contender("the pure-Gaussian one"), row["diff_value"], row["diff_std"],
                        lower_is_better=False, unit="points")
-        lines.append(f"- **{RANGE_LABELS.get(row['range'], row['range'])}**: {said.sentence}; the two disagree on "
+        sentence = said.sentence
+        if said.ranked and not may_rank:
+            sentence = (f"with − without the terms: {numbers.format_with_uncertainty(row['diff_value'], row['diff_std'])}"
+                        f" points of test accuracy ({said.significance:.1f}σ; not ranked at the ci profile)")
+        lines.append(f"- **{RANGE_LABELS.get(row['range'], row['range'])}**: {sentence}; the two disagree on "
                      f"{numbers.format_count(row['n_disagree'])} of {numbers.format_count(row['n_test'])} test "
                      f"tracks, of which the variant with the terms identifies {row['disagree_right_mismatch']} "
                      f"right and the pure-Gaussian one {row['disagree_right_gaussian']}.")

@@ -58,3 +58,5 @@ def test_sentence_goes_through_the_gate() -> None:
     close = report.bayes_variant_text([{**row, "diff_value": 0.05, "diff_std": 0.04}])
     assert "is better" not in close and "are consistent on test accuracy" in close
     assert "not compared" in report.bayes_variant_text([])
+    at_ci = report.bayes_variant_text([row], may_rank=False)
+    assert "is better" not in at_ci and "5.0 ± 1.0 points of test accuracy (5.0σ; not ranked at the ci profile)" in at_ci
