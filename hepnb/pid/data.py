@@ -249,7 +249,7 @@ def _species_and_momentum(draws: _Draws, n: int, species: str | None, p_range_ge
 
 def simulate_tracks(n_tracks: int, *, seed: int = 0, data_like: bool = False, response: Response | None = None,
                     tracks_per_event: int = 1000, species: str | None = None,
-                    p_range_gev: tuple[float, float] | None = None) -> dict[str, NDArray]:
+                    p_range_gev: tuple[float, float] | None = None, first_track_id: int = 0) -> dict[str, NDArray]:
     """Simulate ``n_tracks`` tracks (before selections) as the feature-extractor table, with its MC columns.
 
     Parameters
@@ -268,6 +268,9 @@ def simulate_tracks(n_tracks: int, *, seed: int = 0, data_like: bool = False, re
         Force every track to one species (``"pi"``, ``"ka"``, ``"pr"``, ``"el"``), e.g. for response tests.
     p_range_gev
         Draw the total momentum uniformly in ``(lo, hi)`` instead of from the spectra.
+    first_track_id
+        ``track_id`` of the first track (a chunk continuing others): events are blocks of ``tracks_per_event``
+        consecutive track ids, and a mismatch takes the hit of a track of the same event.
 
     Returns
     -------
@@ -306,7 +309,8 @@ def simulate_tracks(n_tracks: int, *, seed: int = 0, data_like: bool = False, re
     t_meas = expected_time_ps(p, mass, length) + sigma_t * draws.tof
     t_meas = np.where(draws.tof_tail_u < resp.tof_tail_fraction,
                       t_meas + TOF_TAIL_SLOPE_SIGMA * sigma_t * draws.tof_tail, t_meas)
-    event_id = np.arange(n_tracks) // tracks_per_event
+    track_id = first_track_id + np.arange(n_tracks, dtype=np.int64)
+    event_id = track_id // tracks_per_event
     partner = mismatch_partners(event_id, pt > TOF_PT_MIN_GEV, draws.mismatch_partner)
     mismatch = (draws.mismatch_u < resp.tof_mismatch_fraction) & (partner >= 0)
     # a wrong hit: the partner's time of flight per unit length (its 1/β, smearing and tail) over this track's path
@@ -326,7 +330,6 @@ def simulate_tracks(n_tracks: int, *, seed: int = 0, data_like: bool = False, re
     bayes = extractor_bayes_probabilities(nsig_tpc, nsig_tof)
     sign = charge * np.array([CHARGE_OF_PDG[s] for s in names])[cls]  # e⁻ is +11: the sign is −charge
     px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
-    track_id = np.arange(n_tracks, dtype=np.int64)
     table: dict[str, NDArray] = {
         "event_id": event_id, "track_id": track_id,
         "px": px, "py": py, "pz": pz, "pt": pt, "p": p, "eta": eta, "phi": phi,
@@ -357,11 +360,8 @@ def make_chunk(seed: int, index: int, *, n_rows: int, data_like: bool = False,
                tracks_per_event: int = 1000) -> dict[str, NDArray]:
     """Chunk ``index`` of a chunked sample: :func:`simulate_tracks` of ``n_rows`` tracks with ``seed``,
     ``track_id`` and ``event_id`` continuing those of the chunks before it."""
-    table = simulate_tracks(n_rows, seed=seed, data_like=data_like, tracks_per_event=tracks_per_event)
-    track_id = index * n_rows + np.arange(n_rows, dtype=np.int64)
-    table["track_id"] = track_id.astype(np.int32)
-    table["event_id"] = (track_id // tracks_per_event).astype(np.int32)
-    return table
+    return simulate_tracks(n_rows, seed=seed, data_like=data_like, tracks_per_event=tracks_per_event,
+                           first_track_id=index * n_rows)
 
 
 @dataclass(frozen=True)

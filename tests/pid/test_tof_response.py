@@ -212,3 +212,18 @@ def test_mismatch_density_comes_from_the_sample(paired_sample: tuple[dict, np.nd
     assert np.trapezoid(per_ps, grid * 400.0 / C_CM_PER_PS) == pytest.approx(1.0, abs=0.01)
     none = mismatch_density({"has_tof": np.zeros(3, bool), "tof_beta": np.full(3, -999.0), "eta": np.zeros(3)})
     assert np.all(none == 0)
+
+
+def test_a_mismatched_time_is_the_arrival_of_a_track_of_the_same_event() -> None:
+    """With every track that reaches the TOF matched, each mismatched track's 1/β is exactly that of another track
+    of its event, the events being blocks of 1000 track ids — here starting mid-event, as a chunk can."""
+    every = {"tof_match_plateau": 1e6}  # ε·survival > 1: every track above 0.28 GeV/c is matched
+    mis = simulate_tracks(1500, seed=6, first_track_id=1500, response=Response(tof_mismatch_fraction=1.0, **every))
+    clean = simulate_tracks(1500, seed=6, first_track_id=1500, response=Response(tof_mismatch_fraction=0.0, **every))
+    np.testing.assert_array_equal(mis["track_id"], 1500 + np.arange(1500))
+    np.testing.assert_array_equal(mis["event_id"], (1500 + np.arange(1500)) // 1000)
+    assert np.all(mis["has_tof"] == (mis["pt"] > 0.28)) and mis["has_tof"].sum() > 500
+    others = np.arange(1500)
+    for i in np.flatnonzero(mis["has_tof"]):
+        arrival = (clean["tof_beta"] == mis["tof_beta"][i]) & clean["has_tof"] & (others != i)
+        assert (arrival & (mis["event_id"] == mis["event_id"][i])).any(), i
