@@ -179,7 +179,10 @@ def bayes_variant_text(rows: Sequence[Mapping[str, Any]], *, may_rank: bool = Tr
         lines.append(f"- **{RANGE_LABELS.get(row['range'], row['range'])}**: {sentence}; the two disagree on "
                      f"{numbers.format_count(row['n_disagree'])} of {numbers.format_count(row['n_test'])} test "
                      f"tracks, of which the variant with the terms identifies {row['disagree_right_mismatch']} "
-                     f"right and the pure-Gaussian one {row['disagree_right_gaussian']}.")
+                     f"right and the pure-Gaussian one {row['disagree_right_gaussian']}"
+                     + (f"; of the {row['n_mismatched_test']} test tracks that carry another track's TOF hit, the "
+                        f"pure-Gaussian one misidentifies {row['mismatched_wrong_gaussian']} and the one with the "
+                        f"terms {row['mismatched_wrong_mismatch']}" if "n_mismatched_test" in row else "") + ".")
     return ("The two ALICE Bayes rows differ only in the TOF likelihood: `alice_bayes_mismatch` continues the "
             f"Gaussian core by ALICE's exponential tail beyond {TOF_TAIL_SLOPE_SIGMA:g}σ and adds a "
             f"{100 * TOF_MISMATCH_FRACTION:g} % mismatch probability whose time density is the sample's own "
@@ -400,10 +403,10 @@ def results_metrics(settings: Settings, sample: Sample, page_results: Mapping[st
         The page's settings and sample.
     page_results
         What the sections returned: ``mix`` (:func:`species_mix`), ``cores``, ``comparison``, ``detail``,
-        ``working_points``, ``systematics`` (a table), ``data_like`` and ``deployment``.
+        ``working_points``, ``systematics`` (a table), ``data_like``, ``deployment`` and ``bayes_variants``
+        (:func:`hepnb.pid.bayes_compare.bayes_variant_rows`).
     """
     from hepnb.pid import evaluate
-    from hepnb.pid.bayes_compare import bayes_variant_rows
 
     comparison: Comparison = page_results["comparison"]
     grid = comparison.grid
@@ -422,7 +425,7 @@ def results_metrics(settings: Settings, sample: Sample, page_results: Mapping[st
         "gaps_points": comparison.gaps.to_dict(orient="records"),
         "fixes_points": comparison.fixes.to_dict(orient="records"),
         "network_vs_baseline_points": comparison.versus_baseline.to_dict(orient="records"),
-        "alice_bayes_mismatch_vs_gaussian_points": bayes_variant_rows(grid, comparison.counts),
+        "alice_bayes_mismatch_vs_gaussian": list(page_results["bayes_variants"]),
         "seed_spread": comparison.seeds,
         "models": page_results["detail"].per_model,
         "working_points": points.points, "kaon_contamination": points.contamination,
