@@ -187,7 +187,8 @@ def alice_bayes_mismatch(nsigma_tpc: F, sigma_tpc: F, nsigma_tof: F, sigma_tof_p
     """
     tof = tof_likelihood_per_ps(np.where(has_tof[:, None], nsigma_tof, 0.0), sigma_tof_ps,
                                 np.where(has_tof, mismatch_per_ps, 0.0))
-    log_like = -0.5 * nsigma_tpc**2 - np.log(sigma_tpc) + np.where(has_tof[:, None], np.log(np.maximum(tof, np.finfo(np.float64).tiny)), 0.0)
+    log_tof = np.log(np.maximum(tof, np.finfo(np.float64).tiny))  # a zero density everywhere stays finite
+    log_like = -0.5 * nsigma_tpc**2 - np.log(sigma_tpc) + np.where(has_tof[:, None], log_tof, 0.0)
     return iterated_prior_posteriors(log_like, pt_gev, n_iter=n_iter)
 
 
