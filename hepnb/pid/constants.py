@@ -71,7 +71,7 @@ TOF_RESOLUTION_PS = 80.0  # Run 3 pp 2022: 72.8–77.9 ps; the O2 Beta class use
 TOF_PT_MIN_GEV = 0.28  # a track needs pT > 0.278 GeV/c to reach r = 370 cm at B = 0.5 T
 TOF_MATCH_PLATEAU = 0.5  # Run 3 MC-like plateau of the matching efficiency
 TOF_MATCH_SCALE_GEV = 0.25
-TOF_MISMATCH_FRACTION = 0.02
+TOF_MISMATCH_FRACTION = 0.02  # matched tracks given another track's hit (reference/pid.md §2: ~1–5 %)
 TOF_TAIL_FRACTION = 0.085  # Exp(0.9σ) tail: a mean shift of 0.077σ, as O2 pidBayes' meanCorrFactor 0.07/0.9
 TOF_TAIL_SLOPE_SIGMA = 0.9  # exponential tail slope in σ; O2 pidBayes' fTOFtail = 0.9
 #: O2Physics PIDML ``defaultModelPLimits``: TOF inputs are NaN below this momentum.

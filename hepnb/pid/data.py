@@ -30,7 +30,6 @@ from hepnb.pid.bayes import extractor_bayes_probabilities
 from hepnb.pid.constants import (
     BB_ALEPH_O2,
     BB_ALEPH_O2PHYSICS,
-    C_CM_PER_PS,
     CHARGE_OF_PDG,
     CTAU_CM,
     MASS_GEV,
@@ -40,6 +39,7 @@ from hepnb.pid.constants import (
     SPECIES,
     TOF_MATCH_PLATEAU,
     TOF_MISMATCH_FRACTION,
+    TOF_PT_MIN_GEV,
     TOF_RESOLUTION_PS,
     TOF_TAIL_FRACTION,
     TOF_TAIL_SLOPE_SIGMA,
@@ -77,6 +77,7 @@ __all__ = [
     "ChunkedRun",
     "Response",
     "make_chunk",
+    "mismatch_partners",
     "simulate_chunked",
     "simulate_tracks",
     "systematic_response",
@@ -84,7 +85,7 @@ __all__ = [
 ]
 
 #: Bumped when the chunks change for the same parameters (it keys the chunk cache).
-CHUNK_VERSION = 2
+CHUNK_VERSION = 3
 
 #: The original extractor's TTree (``PIDFeatureExtractor``): its columns in order, as it writes them.
 EXTRACTOR_COLUMNS: tuple[str, ...] = (
@@ -118,7 +119,8 @@ class Response:
     tof_resolution_ps, tof_resolution_scale
         Intrinsic TOF resolution, and a scale on the total time smearing.
     tof_match_plateau, tof_mismatch_fraction, tof_tail_fraction
-        Matching-efficiency plateau, fraction of matched tracks with a random time, fraction with a late tail.
+        Matching-efficiency plateau, fraction of matched tracks given the hit of another track of their event
+        (:func:`mismatch_partners`), fraction with a late tail.
     """
 
     bethe_bloch: tuple[float, float, float, float, float] = BB_ALEPH_O2
@@ -172,11 +174,49 @@ class _Draws:
         self.tpc, self.tpc_tail_u, self.tpc_tail = rng.normal(size=n), rng.uniform(size=n), rng.exponential(size=n)
         self.match, self.tof = rng.uniform(size=n), rng.normal(size=n)
         self.tof_tail_u, self.tof_tail = rng.uniform(size=n), rng.exponential(size=n)
-        self.mismatch_u, self.mismatch_beta = rng.uniform(size=n), rng.uniform(0.3, 1.0, n)
+        self.mismatch_u, self.mismatch_partner = rng.uniform(size=n), rng.uniform(size=n)
         self.secondary, self.dca_xy, self.dca_z = rng.uniform(size=n), rng.normal(size=n), rng.normal(size=n)
         self.sec_xy, self.sec_z = rng.laplace(size=n), rng.laplace(size=n)
         self.its = rng.choice([2, 3, 4, 5, 6, 7], n, p=[0.03, 0.05, 0.12, 0.2, 0.3, 0.3])
         self.chi2 = rng.gamma(8.0, 0.15, n)
+
+
+def mismatch_partners(event_id: NDArray[np.int64], reaches_tof: NDArray[np.bool_], u: NDArray[np.float64]
+                      ) -> NDArray[np.int64]:
+    """The track whose TOF hit a mismatched track takes: another track of the same event that reaches the TOF.
+
+    A TOF mismatch is a track matched to the hit a neighbour left, so its time is that neighbour's arrival time
+    (ALICE's mismatch template is the measured distribution of hit times, ``AliTOFPIDResponse::
+    GetMismatchRandomValue``). The partner is chosen uniformly among the other tracks of the event with
+    ``reaches_tof``, by ``u``.
+
+    Parameters
+    ----------
+    event_id
+        Event of every track (N,), non-decreasing.
+    reaches_tof
+        Whether each track reaches the TOF and can leave a hit there (N,).
+    u
+        Uniform numbers in [0, 1) (N,) that choose the partner.
+
+    Returns
+    -------
+    numpy.ndarray
+        Index of the partner of every track (N,); −1 where its event has no other track that reaches the TOF.
+    """
+    event_id = np.asarray(event_id, dtype=np.int64)
+    if np.any(np.diff(event_id) < 0):
+        msg = "event_id must be non-decreasing (tracks grouped by event)"
+        raise ValueError(msg)
+    hits = np.flatnonzero(reaches_tof)
+    counts = np.bincount(event_id[hits], minlength=int(event_id.max(initial=0)) + 1)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])[event_id]
+    own = np.asarray(reaches_tof, dtype=bool)
+    others = counts[event_id] - own
+    k = np.minimum(np.floor(u * others), np.maximum(others - 1, 0)).astype(np.int64)
+    rank = np.searchsorted(hits, np.arange(len(event_id))) - first  # the track's own rank among its event's hits
+    k = k + (own & (k >= rank))  # skip the track itself
+    return np.where(others > 0, hits[np.minimum(first + k, max(len(hits) - 1, 0))] if len(hits) else -1, -1)
 
 
 def _species_and_momentum(draws: _Draws, n: int, species: str | None, p_range_gev: tuple[float, float] | None
@@ -209,7 +249,7 @@ def _species_and_momentum(draws: _Draws, n: int, species: str | None, p_range_ge
 
 def simulate_tracks(n_tracks: int, *, seed: int = 0, data_like: bool = False, response: Response | None = None,
                     tracks_per_event: int = 1000, species: str | None = None,
-                    p_range_gev: tuple[float, float] | None = None) -> dict[str, NDArray]:
+                    p_range_gev: tuple[float, float] | None = None, first_track_id: int = 0) -> dict[str, NDArray]:
     """Simulate ``n_tracks`` tracks (before selections) as the feature-extractor table, with its MC columns.
 
     Parameters
@@ -228,6 +268,9 @@ def simulate_tracks(n_tracks: int, *, seed: int = 0, data_like: bool = False, re
         Force every track to one species (``"pi"``, ``"ka"``, ``"pr"``, ``"el"``), e.g. for response tests.
     p_range_gev
         Draw the total momentum uniformly in ``(lo, hi)`` instead of from the spectra.
+    first_track_id
+        ``track_id`` of the first track (a chunk continuing others): events are blocks of ``tracks_per_event``
+        consecutive track ids, and a mismatch takes the hit of a track of the same event.
 
     Returns
     -------
@@ -266,8 +309,12 @@ def simulate_tracks(n_tracks: int, *, seed: int = 0, data_like: bool = False, re
     t_meas = expected_time_ps(p, mass, length) + sigma_t * draws.tof
     t_meas = np.where(draws.tof_tail_u < resp.tof_tail_fraction,
                       t_meas + TOF_TAIL_SLOPE_SIGMA * sigma_t * draws.tof_tail, t_meas)
-    mismatch = draws.mismatch_u < resp.tof_mismatch_fraction
-    t_meas = np.where(mismatch, length / (C_CM_PER_PS * draws.mismatch_beta), t_meas)
+    track_id = first_track_id + np.arange(n_tracks, dtype=np.int64)
+    event_id = track_id // tracks_per_event
+    partner = mismatch_partners(event_id, pt > TOF_PT_MIN_GEV, draws.mismatch_partner)
+    mismatch = (draws.mismatch_u < resp.tof_mismatch_fraction) & (partner >= 0)
+    # a wrong hit: the partner's time of flight per unit length (its 1/β, smearing and tail) over this track's path
+    t_meas = np.where(mismatch, t_meas[np.maximum(partner, 0)] * length / length[np.maximum(partner, 0)], t_meas)
     nsig_tof = np.stack([(t_meas - expected_time_ps(p, MASS_GEV[s], length))
                          / tof_expected_sigma_ps(p, MASS_GEV[s], length, TOF_RESOLUTION_PS, sigma_tev)
                          for s in names], axis=1)
@@ -283,9 +330,8 @@ def simulate_tracks(n_tracks: int, *, seed: int = 0, data_like: bool = False, re
     bayes = extractor_bayes_probabilities(nsig_tpc, nsig_tof)
     sign = charge * np.array([CHARGE_OF_PDG[s] for s in names])[cls]  # e⁻ is +11: the sign is −charge
     px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
-    track_id = np.arange(n_tracks, dtype=np.int64)
     table: dict[str, NDArray] = {
-        "event_id": track_id // tracks_per_event, "track_id": track_id,
+        "event_id": event_id, "track_id": track_id,
         "px": px, "py": py, "pz": pz, "pt": pt, "p": p, "eta": eta, "phi": phi,
         "theta": 2.0 * np.arctan(np.exp(-eta)), "charge": charge, "track_type": np.zeros(n_tracks),
         "tpc_signal": signal, "tpc_nclusters": ncl, "tpc_chi2": draws.chi2,
@@ -314,11 +360,8 @@ def make_chunk(seed: int, index: int, *, n_rows: int, data_like: bool = False,
                tracks_per_event: int = 1000) -> dict[str, NDArray]:
     """Chunk ``index`` of a chunked sample: :func:`simulate_tracks` of ``n_rows`` tracks with ``seed``,
     ``track_id`` and ``event_id`` continuing those of the chunks before it."""
-    table = simulate_tracks(n_rows, seed=seed, data_like=data_like, tracks_per_event=tracks_per_event)
-    track_id = index * n_rows + np.arange(n_rows, dtype=np.int64)
-    table["track_id"] = track_id.astype(np.int32)
-    table["event_id"] = (track_id // tracks_per_event).astype(np.int32)
-    return table
+    return simulate_tracks(n_rows, seed=seed, data_like=data_like, tracks_per_event=tracks_per_event,
+                           first_track_id=index * n_rows)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,13 @@ import pandas as pd
 from hepnb.book import numbers, prose
 from hepnb.book.verdict import Contender, combined_uncertainty, verdict
 from hepnb.pid.baselines import BASELINES
-from hepnb.pid.constants import O2_TOF_P_MIN_GEV, ORIGINAL_MC_FRACTIONS_AFTER_CUTS, SPECIES
+from hepnb.pid.constants import (
+    O2_TOF_P_MIN_GEV,
+    ORIGINAL_MC_FRACTIONS_AFTER_CUTS,
+    SPECIES,
+    TOF_MISMATCH_FRACTION,
+    TOF_TAIL_SLOPE_SIGMA,
+)
 from hepnb.pid.original import ORIGINAL_DEVIATIONS, ORIGINAL_REPORTED
 from hepnb.pid.pipeline import Comparison, DataLike, Deployment, Detail, Sample, Settings, WorkingPoints
 from hepnb.pid.selection import RANGE_LABELS
@@ -27,6 +33,7 @@ from hepnb.pid.tuning import trials
 __all__ = [
     "GAP_AIM_POINTS",
     "SPECIES_SYMBOLS",
+    "bayes_variant_text",
     "conclusions",
     "core_numbers",
     "data_like_tables",
@@ -179,6 +186,44 @@ def original_reported_sentence(ranges: Sequence[str]) -> str:
         f"{RANGE_LABELS[r]}: " + ", ".join(f"{m} {v:.1f} %" for m, v in ORIGINAL_REPORTED[r].items())
         for r in ranges if r in ORIGINAL_REPORTED)
         + ". Those numbers come from other data and a test-set-chosen protocol; they are shown as the original's only.")
+
+
+def bayes_variant_text(rows: Sequence[Mapping[str, Any]], *, may_rank: bool = True) -> str:
+    """What ALICE's TOF tail and mismatch terms change in the ALICE Bayes, per range, through the verdict gate.
+
+    Parameters
+    ----------
+    rows
+        :func:`hepnb.pid.bayes_compare.bayes_variant_rows`: per range both accuracies, the paired difference
+        with − without the terms (points) and the test tracks the two disagree on.
+    may_rank
+        ``False`` at the ci profile, whose samples are too small for the page to rank anything: a difference the
+        gate would rank is then given as a number only.
+    """
+    if not rows:
+        return "The two ALICE Bayes variants were not both evaluated, so they are not compared here."
+    lines = []
+    for row in rows:
+        said = verdict("test accuracy", Contender("the ALICE Bayes with the TOF tail and mismatch terms"),
+                       Contender("the pure-Gaussian one"), row["diff_value"], row["diff_std"],
+                       lower_is_better=False, unit="points")
+        sentence = said.sentence
+        if said.ranked and not may_rank:
+            sentence = (f"with − without the terms: {numbers.format_with_uncertainty(row['diff_value'], row['diff_std'])}"
+                        f" points of test accuracy ({said.significance:.1f}σ; not ranked at the ci profile)")
+        lines.append(f"- **{RANGE_LABELS.get(row['range'], row['range'])}**: {sentence}; the two disagree on "
+                     f"{numbers.format_count(row['n_disagree'])} of {numbers.format_count(row['n_test'])} test "
+                     f"tracks, of which the variant with the terms identifies {row['disagree_right_mismatch']} "
+                     f"right and the pure-Gaussian one {row['disagree_right_gaussian']}"
+                     + (f"; of the {row['n_mismatched_test']} test tracks that carry another track's TOF hit, the "
+                        f"pure-Gaussian one misidentifies {row['mismatched_wrong_gaussian']} and the one with the "
+                        f"terms {row['mismatched_wrong_mismatch']}" if "n_mismatched_test" in row else "") + ".")
+    return ("The two ALICE Bayes rows differ only in the TOF likelihood: `alice_bayes_mismatch` continues the "
+            f"Gaussian core by ALICE's exponential tail beyond {TOF_TAIL_SLOPE_SIGMA:g}σ and adds a "
+            f"{100 * TOF_MISMATCH_FRACTION:g} % mismatch probability whose time density is the sample's own "
+            "distribution of 1/β, so a TOF time that no hypothesis explains leaves the decision to the TPC instead "
+            "of picking the least distant hypothesis. On the same test tracks:\n\n"
+            + "\n".join(lines))
 
 
 def gap_table(gaps: pd.DataFrame) -> pd.DataFrame:
@@ -401,7 +446,8 @@ def results_metrics(settings: Settings, sample: Sample, page_results: Mapping[st
         The page's settings and sample.
     page_results
         What the sections returned: ``mix`` (:func:`species_mix`), ``cores``, ``comparison``, ``detail``,
-        ``working_points``, ``systematics`` (a table), ``data_like`` and ``deployment``.
+        ``working_points``, ``systematics`` (a table), ``data_like``, ``deployment`` and ``bayes_variants``
+        (:func:`hepnb.pid.bayes_compare.bayes_variant_rows`).
     """
     from hepnb.pid import evaluate
 
@@ -422,6 +468,7 @@ def results_metrics(settings: Settings, sample: Sample, page_results: Mapping[st
         "gaps_points": comparison.gaps.to_dict(orient="records"),
         "fixes_points": comparison.fixes.to_dict(orient="records"),
         "network_vs_baseline_points": comparison.versus_baseline.to_dict(orient="records"),
+        "alice_bayes_mismatch_vs_gaussian": list(page_results["bayes_variants"]),
         "seed_spread": comparison.seeds,
         "models": page_results["detail"].per_model,
         "working_points": points.points, "kaon_contamination": points.contamination,

@@ -38,6 +38,8 @@ def test_a_significant_difference_between_converged_models_is_ranked_in_the_righ
     assert higher.better == "RK4-20"
     auc = verdict("AUC", a, b, 0.01, 0.001, lower_is_better=False)
     assert auc.better == "MLP" and auc.significance == pytest.approx(10.0)
+    untrained = verdict("accuracy", Contender("Bayes A"), Contender("Bayes B"), -2.0, 0.5, lower_is_better=False)
+    assert untrained.better == "Bayes B" and untrained.sentence.endswith("(4.0σ)")  # neither side is trained
 
 
 def test_seed_spread_can_turn_a_ranking_into_consistency() -> None:

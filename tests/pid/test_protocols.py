@@ -119,7 +119,8 @@ def test_paired_gaps_and_fixes(grid: training.Grid) -> None:
     assert fixes[0]["closed_value"] == pytest.approx(gaps["original"]["gap_value"] - gaps["original_val_tokens"]["gap_value"])
     rows = evaluate.accuracy_rows(grid, counts)
     assert {r["model"] for r in rows if r["kind"] == "baseline"} == {"all_pions", "nsigma_cuts", "original_bayes",
-                                                                      "o2_bayes", "alice_bayes"}
+                                                                      "o2_bayes", "alice_bayes",
+                                                                      "alice_bayes_mismatch"}
     nsig = next(r for r in rows if r["model"] == "nsigma_cuts")
     assert 0 < nsig["unidentified"] < 0.1
     # a paired interval is narrower than the unpaired one when the two are correlated
