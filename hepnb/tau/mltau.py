@@ -35,7 +35,7 @@ import numpy as np
 from hepnb.tau import constants
 from hepnb.tau.jets import candidate_features, kinematic_targets
 
-__all__ = ["CANDIDATE_COLUMNS", "LABEL_COLUMNS", "P4_CONVENTIONS", "is_mltau", "read_mltau", "reduce_decay_modes"]
+__all__ = ["CANDIDATE_COLUMNS", "LABEL_COLUMNS", "P4_CONVENTIONS", "has_labels", "is_mltau", "read_mltau", "reduce_decay_modes"]
 
 #: The two four-vector record layouts the ntuples are written in, each as (pt, eta, phi, energy) field names.
 P4_CONVENTIONS: dict[str, tuple[str, str, str, str]] = {"pt-eta-phi-energy": ("pt", "eta", "phi", "energy"),
@@ -61,6 +61,14 @@ def is_mltau(path: str | os.PathLike[str]) -> bool:
         return _MARKER in pq.read_schema(path).names
     except (OSError, ValueError):  # not Parquet (pyarrow raises ArrowInvalid, a ValueError)
         return False
+
+
+def has_labels(path: str | os.PathLike[str]) -> bool:
+    """Whether an ML-Tau ntuple has every truth column of :data:`LABEL_COLUMNS` (reads only its schema)."""
+    import pyarrow.parquet as pq
+
+    names = set(pq.read_schema(path).names)
+    return all(c in names for c in LABEL_COLUMNS)
 
 
 def reduce_decay_modes(codes: np.ndarray) -> np.ndarray:
