@@ -9,7 +9,7 @@ for τ⁺), ``decay_mode`` (0–5, −1 for background) and, optionally, ``origi
 :func:`to_tensors` sorts each jet's candidates by pT and pads or truncates them to the networks' inputs,
 [N, 20, 17] features, [N, 20, 4] four-vectors and a mask. HepMC3 files (``.hepmc``, ``.hepmc3``, optionally
 compressed) are read as events and go through the study's detector and jet definition
-(:func:`jets_from_hepmc`).
+(:func:`jets_from_hepmc`). ML-Tau ntuples (HEP-KBFI's Parquet format) are read by :mod:`hepnb.tau.mltau`.
 """
 
 from __future__ import annotations

@@ -148,10 +148,11 @@ def load(settings: Settings, client: Any) -> Samples:
     """The jets of ``settings.input_file``, or generated with Pythia on ``client`` (:func:`cluster`), split into
     training, validation and test jets, with their :func:`physics_checks`."""
     from hepnb.compute.chunks import ChunkRun
+    from hepnb.paths import resolve_inputs
     from hepnb.tau.data import EventCounts, read_sample, simulate
 
-    if settings.input_file:
-        sample = read_sample(settings.input_file, seed=settings.seed)
+    if settings.input_file:  # a file, or a glob pattern (several ML-Tau ntuples or HepMC3 files)
+        sample = read_sample(resolve_inputs(settings.input_file), seed=settings.seed)
     else:
         events = EventCounts(settings.n_tau_events, settings.n_qq_events, settings.n_ll_events,
                              settings.events_per_chunk)
