@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -89,15 +89,17 @@ class _Columns:
 
         self.path, self.array, self.fields = path, array, set(ak.fields(array))
 
-    def fail(self, column: str, problem: str) -> ValueError:
-        return ValueError(f"ML-Tau ntuple {self.path}: column {column!r} {problem}")
+    def reject(self, column: str, problem: str) -> NoReturn:
+        """Refuse the file in one line naming it and the column."""
+        msg = f"ML-Tau ntuple {self.path}: column {column!r} {problem}"
+        raise ValueError(msg)
 
     def name(self, column: str, *, required: bool = True) -> str | None:
         for name in (column, _ALIASES.get(column, column)):
             if name in self.fields:
                 return name
         if required:
-            raise self.fail(column, f"is missing; the file has {sorted(self.fields)}")
+            self.reject(column, f"is missing; the file has {sorted(self.fields)}")
         return None
 
     def numbers(self, column: str, *, jagged: bool) -> Any:
@@ -113,11 +115,11 @@ class _Columns:
         kind = str(ak.type(arr).content)
         numeric = kind.removeprefix("var * ") if jagged else kind
         if (jagged and not kind.startswith("var * ")) or not _is_number(numeric) or ak.fields(arr):
-            raise self.fail(name, f"must hold {expected}, found type {kind!r}")
+            self.reject(name, f"must hold {expected}, found type {kind!r}")
         values = ak.values_astype(arr, np.float64)
         flat = np.asarray(ak.flatten(values, axis=None)) if jagged else np.asarray(values)
         if not np.all(np.isfinite(flat)):
-            raise self.fail(name, f"has {int(np.sum(~np.isfinite(flat)))} NaN/inf values")
+            self.reject(name, f"has {int(np.sum(~np.isfinite(flat)))} NaN/inf values")
         return values
 
     def p4(self, column: str, *, jagged: bool) -> tuple[Any, ...]:
@@ -128,14 +130,14 @@ class _Columns:
         arr = self.array[name]
         kind = str(ak.type(arr).content)
         if jagged and not kind.startswith("var * "):
-            raise self.fail(name, f"must hold a list of four-vector records per jet, found type {kind!r}")
+            self.reject(name, f"must hold a list of four-vector records per jet, found type {kind!r}")
         fields = set(ak.fields(arr))
         for names in P4_CONVENTIONS.values():
             if set(names) <= fields:
                 break
         else:
             layouts = " or ".join("{" + ", ".join(n) + "}" for n in P4_CONVENTIONS.values())
-            raise self.fail(name, f"must hold four-vector records {layouts}, found fields {sorted(fields) or kind!r}")
+            self.reject(name, f"must hold four-vector records {layouts}, found fields {sorted(fields) or kind!r}")
         return tuple(self.checked(arr[field], f"{name}.{field}", jagged=jagged) for field in names)
 
 
@@ -166,7 +168,7 @@ def _candidates(cols: _Columns) -> tuple[np.ndarray, np.ndarray, dict[str, np.nd
         n = np.asarray(ak.num(values, axis=1))
         if not np.array_equal(n, counts):
             first = int(np.flatnonzero(n != counts)[0])
-            raise cols.fail(cols.name(column) or column, f"has {n[first]} entries in jet {first}, but "
+            cols.reject(cols.name(column) or column, f"has {n[first]} entries in jet {first}, but "
                             f"{_MARKER!r} has {counts[first]} candidates there")
         flat[column] = _flat(values)
     return _cartesian(_flat(pt), _flat(eta), _flat(phi), _flat(energy)), counts, flat
@@ -192,7 +194,7 @@ def _labels(cols: _Columns, jet_p4: np.ndarray) -> dict[str, np.ndarray]:
     code = np.asarray(cols.numbers("gen_jet_tau_decaymode", jagged=False))
     known = np.isin(code, np.arange(_NO_TAU, _LEPTONIC + 1))
     if not known.all():
-        raise cols.fail("gen_jet_tau_decaymode", f"must hold HPS codes 0-16 or -1 (q/g), found "
+        cols.reject("gen_jet_tau_decaymode", f"must hold HPS codes 0-16 or -1 (q/g), found "
                         f"{sorted(set(code[~known].tolist()))[:5]}")
     code = code.astype(np.int64)
     origin = np.where(code == _NO_TAU, 0, np.where(code == _LEPTONIC, 2, 1)).astype(np.int32)
@@ -200,12 +202,12 @@ def _labels(cols: _Columns, jet_p4: np.ndarray) -> dict[str, np.ndarray]:
     tau_charge = np.asarray(cols.numbers("gen_jet_tau_charge", jagged=False))
     bad = (code != _NO_TAU) & ~np.isin(tau_charge, (-1.0, 1.0))
     if bad.any():
-        raise cols.fail("gen_jet_tau_charge", f"must be +1 or -1 for τ jets, found {sorted(set(tau_charge[bad].tolist()))[:5]}")
+        cols.reject("gen_jet_tau_charge", f"must be +1 or -1 for τ jets, found {sorted(set(tau_charge[bad].tolist()))[:5]}")
     vis = _cartesian(*(np.asarray(v) for v in cols.p4("gen_jet_tau_p4", jagged=False)))
     vis[~hadronic] = 0.0
     empty = hadronic & ~(np.hypot(vis[:, 0], vis[:, 1]) > 0)
     if empty.any():
-        raise cols.fail("gen_jet_tau_p4", f"has visible pT <= 0 for {int(empty.sum())} hadronic τ jets "
+        cols.reject("gen_jet_tau_p4", f"has visible pT <= 0 for {int(empty.sum())} hadronic τ jets "
                         f"(first: jet {int(np.flatnonzero(empty)[0])})")
     decay_mode = np.full(len(code), -1, np.int32)
     decay_mode[hadronic] = reduce_decay_modes(code[hadronic])
@@ -241,7 +243,7 @@ def _read_one(path: Path, *, labels: bool) -> Any:
     if cols.name("cls_weight", required=False):
         weight = np.asarray(cols.numbers("cls_weight", jagged=False))
         if np.any(weight < 0):
-            raise cols.fail("cls_weight", f"must be >= 0, found {int(np.sum(weight < 0))} negative values")
+            cols.reject("cls_weight", f"must be >= 0, found {int(np.sum(weight < 0))} negative values")
         fields["cls_weight"] = weight.astype(np.float32)
     return ak.zip(fields, depth_limit=1)
 
