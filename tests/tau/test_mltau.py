@@ -125,3 +125,16 @@ def test_bad_ntuples_refused_in_one_line(truth: dict[str, Any], tmp_path: Path, 
     with pytest.raises(ValueError, match=f"ML-Tau ntuple {path}: column '{column}' .*{problem}") as err:
         read_sample(path)
     assert "\n" not in str(err.value)
+
+
+def test_the_page_reads_ntuples_by_a_glob_pattern(tmp_path: Path) -> None:
+    from hepnb.tau import pipeline
+    from tests.tau.test_report import ci_parameters
+
+    write_mltau(tmp_path / "z_test.parquet", random_jets(30, seed=7, tau_fraction=1.0))
+    write_mltau(tmp_path / "qq_test.parquet", random_jets(40, seed=8, tau_fraction=0.0), "vector")
+    settings = pipeline.Settings.from_parameters({**ci_parameters(), "input_file": str(tmp_path / "*_test.parquet")})
+    samples = pipeline.load(settings, None)
+    assert samples.sizes["τ jets"] == 30 and samples.sizes["q/g jets"] == 40
+    assert sum(samples.checks["dm_fractions"].values()) == pytest.approx(1.0)
+    assert sum(len(part["weight"]) for part in (samples.data.train, samples.data.val, samples.data.test)) == 70
