@@ -146,25 +146,32 @@ def test_bad_model_folders_refused(trained: Trained, tmp_path: Path, capsys: pyt
 
 
 def test_onnx_export_matches_the_network(trained: Trained, tmp_path: Path) -> None:
-    import onnxruntime as ort
-
     path = tmp_path / "tau.onnx"
     assert main(["tau", "export", "--model", str(trained.folder), "--onnx", str(path), "--batch", "4"]) == 0
-    tensors = tensors_for_prediction(read_sample(trained.test_file).jets)
-    want = predict_jets(trained.model, tensors)
+    full = tensors_for_prediction(read_sample(trained.test_file).jets)
+    # charged pions only: the pair feature ln m² of two near-collinear photons (E² − |p|² cancels to the rounding of
+    # float32) differs between the runtimes, so the exact comparison leaves photons out; then all inputs
+    charged = {**full, "mask": full["mask"] & (full["features"][..., 7] != 0)}
+    for tensors, atol in ((charged, 2e-5), (full, 2e-2)):
+        want = predict_jets(trained.model, tensors)
+        got = _run_onnx(path, tensors)
+        np.testing.assert_allclose(got["tau_score"], want["tau_score"], atol=atol)
+        np.testing.assert_allclose(got["prob_tau_plus"], want["prob_tau_plus"], atol=atol)
+        np.testing.assert_allclose(got["dm"], np.stack([want[c] for c in DM_COLUMNS], axis=1), atol=atol)
+        np.testing.assert_allclose(np.exp(got["kin"][:, 0]) * want["jet_pt_gev"], want["vis_pt_gev"], rtol=10 * atol)
+        assert np.median(np.abs(got["tau_score"] - want["tau_score"])) < 2e-6
+
+
+def _run_onnx(path: Path, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The ONNX graph (batch 4) on all jets, four at a time, with onnxruntime."""
+    import onnxruntime as ort
+
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got: dict[str, list[np.ndarray]] = {"score": [], "plus": [], "dm": [], "kin": []}
-    for start in range(0, 60, 4):
+    got: dict[str, list[np.ndarray]] = {"tau_score": [], "prob_tau_plus": [], "dm": [], "kin": []}
+    for start in range(0, len(tensors["mask"]), 4):
         rows = slice(start, start + 4)
         outputs = session.run(None, {"features": tensors["features"][rows], "p4": tensors["p4"][rows],
                                      "mask": tensors["mask"][rows].astype(np.float32)})
         for key, value in zip(got, outputs, strict=True):
             got[key].append(value)
-    score, plus, dm, kin = (np.concatenate(v) for v in got.values())
-    # float32 in both runtimes: the pair feature ln m² of near-collinear photons (E² − |p|² cancels to ~1e-8 GeV²)
-    # differs between them for a few jets (measured here: up to 1.7e-3 in the τ score); the rest agree to ~1e-7
-    np.testing.assert_allclose(score, want["tau_score"], atol=5e-3)
-    np.testing.assert_allclose(plus, want["prob_tau_plus"], atol=5e-3)
-    np.testing.assert_allclose(dm, np.stack([want[c] for c in DM_COLUMNS], axis=1), atol=5e-3)
-    np.testing.assert_allclose(np.exp(kin[:, 0]) * want["jet_pt_gev"], want["vis_pt_gev"], rtol=5e-3)
-    assert np.median(np.abs(score - want["tau_score"])) < 1e-5
+    return {k: np.concatenate(v) for k, v in got.items()}
