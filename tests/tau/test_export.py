@@ -143,6 +143,11 @@ def test_bad_model_folders_refused(trained: Trained, tmp_path: Path, capsys: pyt
     assert main(["tau", "predict", "--model", str(bad), *args]) == 2  # an empty checkpoint folder
     assert "no hepnb model checkpoint" in capsys.readouterr().err
     assert not (tmp_path / "s.parquet").exists()
+    before = trained.test_file.read_bytes()
+    assert main(["tau", "predict", "--model", str(trained.folder), "--input", str(trained.test_file),
+                 "--output", str(trained.test_file)]) == 2
+    assert "refusing to overwrite an input" in capsys.readouterr().err
+    assert trained.test_file.read_bytes() == before
 
 
 def test_onnx_export_matches_the_network(trained: Trained, tmp_path: Path) -> None:
