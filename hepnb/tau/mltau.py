@@ -47,6 +47,8 @@ CANDIDATE_COLUMNS: tuple[str, ...] = ("reco_cand_pdgs", "reco_cand_charges", "re
 LABEL_COLUMNS: tuple[str, ...] = ("gen_jet_tau_p4", "gen_jet_tau_decaymode", "gen_jet_tau_charge")
 _MARKER = "reco_cand_p4s"
 _ALIASES = {"reco_cand_dxy_error": "reco_cand_dxy_err", "reco_cand_dz_error": "reco_cand_dz_err"}
+_USED = frozenset({_MARKER, "reco_jet_p4", "gen_jet_p4", "cls_weight", *CANDIDATE_COLUMNS, *LABEL_COLUMNS,
+                   *_ALIASES.values()})
 _LEPTONIC = 16
 _RARE = 15
 _NO_TAU = -1
@@ -84,10 +86,8 @@ def reduce_decay_modes(codes: np.ndarray) -> np.ndarray:
 class _Columns:
     """One file's columns, checked one by one with errors that name the file and the column."""
 
-    def __init__(self, path: Path, array: Any) -> None:
-        import awkward as ak
-
-        self.path, self.array, self.fields = path, array, set(ak.fields(array))
+    def __init__(self, path: Path, array: Any, names: Sequence[str]) -> None:
+        self.path, self.array, self.fields = path, array, set(names)
 
     def reject(self, column: str, problem: str) -> NoReturn:
         """Refuse the file in one line naming it and the column."""
@@ -230,7 +230,11 @@ def _read_one(path: Path, *, labels: bool) -> Any:
     if file_format(path) != "parquet":
         msg = f"ML-Tau ntuple {path} is not a Parquet file"
         raise ValueError(msg)
-    cols = _Columns(path, ak.from_parquet(path))
+    import pyarrow.parquet as pq
+
+    names = pq.read_schema(path).names
+    used = [n for n in names if n in _USED]  # real ntuples also hold large event-level lists, not read
+    cols = _Columns(path, ak.from_parquet(path, columns=used), names)
     jet_p4 = _cartesian(*(np.asarray(v) for v in cols.p4("reco_jet_p4", jagged=False)))
     p4, counts, flat = _candidates(cols)
     jet_of_cand = np.repeat(np.arange(len(counts)), counts)

@@ -95,7 +95,9 @@ def test_decay_codes_to_six_classes_and_leptonic(truth: dict[str, Any], tmp_path
 def test_signal_and_background_files_together(truth: dict[str, Any], tmp_path: Path) -> None:
     sig = random_jets(12, seed=5, tau_fraction=1.0)
     bkg = random_jets(9, seed=6, tau_fraction=0.0)
-    paths = [write_mltau(tmp_path / "z.parquet", sig), write_mltau(tmp_path / "qq.parquet", bkg, "vector")]
+    extra = {"event_reco_cand_pdgs": [["x"]] * 12}  # columns the reader does not use are not read
+    paths = [write_mltau(tmp_path / "z.parquet", sig, replace=extra),
+             write_mltau(tmp_path / "qq.parquet", bkg, "vector")]
     sample = read_sample(paths)
     assert len(sample.jets) == 21 and sample.taus is None
     np.testing.assert_array_equal(np.asarray(sample.jets.is_tau), [1] * 12 + [0] * 9)
