@@ -9,7 +9,7 @@ for τ⁺), ``decay_mode`` (0–5, −1 for background) and, optionally, ``origi
 :func:`to_tensors` sorts each jet's candidates by pT and pads or truncates them to the networks' inputs,
 [N, 20, 17] features, [N, 20, 4] four-vectors and a mask. HepMC3 files (``.hepmc``, ``.hepmc3``, optionally
 compressed) are read as events and go through the study's detector and jet definition
-(:func:`jets_from_hepmc`).
+(:func:`jets_from_hepmc`). ML-Tau ntuples (HEP-KBFI's Parquet format) are read by :mod:`hepnb.tau.mltau`.
 """
 
 from __future__ import annotations
@@ -168,14 +168,20 @@ def read_jets(path: str | os.PathLike[str]) -> Any:
 
 
 def read_sample(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, seed: int = 0) -> JetSample:
-    """A :class:`JetSample` from a jet file (no taus) or from HepMC3 event files (jets and taus)."""
+    """A :class:`JetSample` from a jet file (no taus), from ML-Tau ntuples (:mod:`hepnb.tau.mltau`, no taus) or
+    from HepMC3 event files (jets and taus)."""
     import awkward as ak
+
+    from hepnb.tau.mltau import is_mltau, read_mltau
 
     paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
     if all(is_hepmc(p) for p in paths):
         return jets_from_hepmc(paths, seed=seed)
+    if paths and all(is_mltau(p) for p in paths):
+        return JetSample(read_mltau(paths))
     if len(paths) != 1:
-        msg = f"give one jet file (.parquet or .root) or HepMC3 files (.hepmc, .hepmc3), found {paths}"
+        msg = (f"give one jet file (.parquet or .root), ML-Tau ntuples (.parquet) or HepMC3 files (.hepmc, .hepmc3), "
+               f"found {paths}")
         raise ValueError(msg)
     path = paths[0]
     kind = file_format(path)

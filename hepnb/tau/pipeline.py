@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,7 @@ __all__ = [
     "model_sizes",
     "physics_checks",
     "pretraining",
+    "save_headline_model",
     "task_models",
     "train_headline",
 ]
@@ -146,10 +148,11 @@ def load(settings: Settings, client: Any) -> Samples:
     """The jets of ``settings.input_file``, or generated with Pythia on ``client`` (:func:`cluster`), split into
     training, validation and test jets, with their :func:`physics_checks`."""
     from hepnb.compute.chunks import ChunkRun
+    from hepnb.paths import resolve_inputs
     from hepnb.tau.data import EventCounts, read_sample, simulate
 
-    if settings.input_file:
-        sample = read_sample(settings.input_file, seed=settings.seed)
+    if settings.input_file:  # a file, or a glob pattern (several ML-Tau ntuples or HepMC3 files)
+        sample = read_sample(resolve_inputs(settings.input_file), seed=settings.seed)
     else:
         events = EventCounts(settings.n_tau_events, settings.n_qq_events, settings.n_ll_events,
                              settings.events_per_chunk)
@@ -255,6 +258,16 @@ def train_headline(settings: Settings, data: TauData, timer: Timer = _no_timer) 
         xgb = tau_id_evaluation(xgb_score, data.test, data.gen_taus, n_boot=settings.n_boot, detail=False)
         base = baselines.evaluate_baselines(data, n_boot=settings.n_boot)
     return Headline(multi, best, validation, single, xgb_score, xgb, base)
+
+
+def save_headline_model(settings: Settings, headline: Headline, folder: Path) -> Path:
+    """Save the headline MultiParTau (first seed) to ``folder`` for ``hepnb tau predict`` and ``hepnb tau export``
+    (:func:`hepnb.tau.export.save_tau_model`), with the kinematics output scale it was built with."""
+    from hepnb.tau.export import save_tau_model
+
+    model = headline.main.trained[0].model
+    scale = tuple(float(v) for v in np.asarray(model.heads["kinematics"].out.scale[...]))  # type: ignore[attr-defined]
+    return save_tau_model(folder, model, settings.model, name=headline.main_name, kin_scale=scale)  # type: ignore[arg-type]
 
 
 def learning_curves(headline: Headline) -> dict[str, dict[str, Any]]:
