@@ -25,6 +25,7 @@ from hepnb.book.registry import (
     list_studies,
 )
 from hepnb.compute.client import SchedulerError, add_cluster_arguments
+from hepnb.compute.local import StartError
 
 __all__ = ["main"]
 
@@ -167,6 +168,8 @@ def _parser() -> argparse.ArgumentParser:
 
 #: Environment variable that, set to anything but 0, shows the traceback of an unexpected error (as ``--debug``).
 DEBUG_ENV = "HEPNB_DEBUG"
+#: Dask's configuration of its loggers' level, as an environment variable (read by the workers too).
+DASK_LOG_ENV = "DASK_LOGGING__DISTRIBUTED"
 #: Longest message of a refused input (a 580 MB "one-line" message was possible before).
 MESSAGE_LIMIT = 1000
 #: Longest message of a failed run (it quotes the failing cell's error).
@@ -203,10 +206,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = _parser()
     args = parser.parse_args(argv)
+    debug = args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    if not debug:  # Dask's own log lines (worker restarts, closed connections) would bury the one-line message
+        os.environ.setdefault(DASK_LOG_ENV, "critical")
     try:
         with _sigterm_as_interrupt():
             return int(args.func(args))
-    except (StudyError, ParameterError, SchedulerError, FileNotFoundError, ValueError) as err:
+    except (StudyError, ParameterError, SchedulerError, StartError, FileNotFoundError, ValueError) as err:
         print(f"hepnb: error: {_one_line(str(err))}", file=sys.stderr)
         return 2
     except (RuntimeError, OSError) as err:  # RunError, BookError; a full disk, a permission refused
@@ -222,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("hepnb: interrupted; temporary files were removed", file=sys.stderr)
         return EXIT_SIGINT
     except Exception as err:  # the boundary: one line, a traceback only when asked for
-        if args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+        if debug:
             raise
         print(f"hepnb: error: unexpected {type(err).__name__}: {_one_line(str(err))} (run with --debug for the "
               "traceback)", file=sys.stderr)

@@ -30,9 +30,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from hepnb.arguments import non_negative_int
+from hepnb.compute.local import local_cluster
 
 if TYPE_CHECKING:
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
@@ -232,18 +233,6 @@ def available_cores() -> int:
 SCRATCH_PREFIX = "hepnb-dask-"
 
 
-def _local_cluster(n_workers: int | None, profile: str, scratch: str) -> LocalCluster:
-    from dask.distributed import LocalCluster
-
-    cores = available_cores()
-    # no dashboard, and the scheduler's HTTP endpoint on a free port (8787 may belong to another cluster); the
-    # workers' spill space in a folder this process owns and removes (not $TMPDIR/dask-scratch-space)
-    quiet = {"dashboard_address": None, "scheduler_kwargs": {"dashboard_address": ":0"}, "local_directory": scratch}
-    if profile == "ci":
-        return LocalCluster(processes=False, n_workers=1, threads_per_worker=n_workers or cores, **quiet)
-    return LocalCluster(n_workers=n_workers or cores, threads_per_worker=1, **quiet)
-
-
 @contextmanager
 def dask_client(
     scheduler: str | Client | None = None,
@@ -318,19 +307,13 @@ def dask_client(
     import dask
 
     scratch = tempfile.mkdtemp(prefix=SCRATCH_PREFIX)
+    cores = available_cores()
+    # ci: one in-process worker with threads; otherwise single-threaded worker processes
+    shape = (1, False, workers or cores) if profile == "ci" else (workers or cores, True, 1)
     try:  # a signal while the cluster starts still removes what it made
-        with dask.config.set({"temporary-directory": scratch}):
-            cluster = _local_cluster(workers, profile, scratch)
-        try:
-            client = Client(cluster)
-        except BaseException:
-            cluster.close()
-            raise
-        try:
+        with dask.config.set({"temporary-directory": scratch}), local_cluster(
+                shape[0], processes=shape[1], threads_per_worker=shape[2], scratch=scratch) as client:
             yield client
-        finally:
-            client.close()
-            cluster.close()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
