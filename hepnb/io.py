@@ -13,12 +13,14 @@ temporary file.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
 import tempfile
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,14 +28,17 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import AfterValidator
 
-from hepnb.paths import file_mode
+from hepnb.paths import file_mode, why_missing
 
 __all__ = [
     "FiniteFloat",
     "check_columns",
     "check_finite",
     "check_finite_rows",
+    "check_flat_numeric",
+    "check_unique_columns",
     "file_format",
+    "naming_write_errors",
     "open_npz",
     "read_json",
     "read_table",
@@ -61,7 +66,7 @@ def file_format(path: str | os.PathLike[str]) -> str:
         msg = f"input {p} is a folder, expected a ROOT or Parquet file"
         raise ValueError(msg)
     if not p.is_file():
-        msg = f"input file {p} does not exist"
+        msg = f"input file {p} {why_missing(p)}"
         raise FileNotFoundError(msg)
     with p.open("rb") as handle:
         head = handle.read(4)
@@ -80,6 +85,41 @@ def check_columns(available: Iterable[str], required: Iterable[str], *, source: 
         msg = (f"{source} lacks {len(missing)} required column(s): {missing}; "
                f"it has {sorted(have)}")
         raise ValueError(msg)
+
+
+def check_unique_columns(names: Sequence[str], *, source: str = "input") -> None:
+    """Refuse a table whose column names repeat (Parquet allows it; no reader can tell the columns apart).
+
+    Raises
+    ------
+    ValueError
+        Naming ``source`` and the repeated names.
+    """
+    repeated = sorted({n for n in names if list(names).count(n) > 1})
+    if repeated:
+        msg = f"{source}: the columns {repeated} appear more than once; expected one column per name"
+        raise ValueError(msg)
+
+
+def check_flat_numeric(table: Mapping[str, NDArray[np.generic]], *, source: str = "input") -> None:
+    """Refuse columns that are not one number per row: text (also text that looks like numbers) or jagged.
+
+    Every command reads its tables through this check, so that a column of strings is refused alike everywhere
+    rather than parsed by one reader and refused by another.
+
+    Raises
+    ------
+    ValueError
+        Naming ``source``, the column and what it holds.
+    """
+    for name, values in table.items():
+        values = np.asarray(values)
+        if values.dtype == object or not (np.issubdtype(values.dtype, np.number) or values.dtype == np.bool_):
+            shape = "jagged (a variable number of values per row)" if values.dtype == object else f"{values.dtype}"
+            if values.dtype.kind in "USO" and values.size and isinstance(values.flat[0], str):
+                shape = "text"
+            msg = f"{source}: column {name!r} is {shape}, expected a flat numeric column (one number per row)"
+            raise ValueError(msg)
 
 
 def check_finite(table: Mapping[str, NDArray[np.generic]], *, source: str = "input") -> None:
@@ -184,7 +224,7 @@ def read_json(path: str | os.PathLike[str], *, what: str = "JSON file") -> Any:
     """
     p = Path(path)
     if not p.is_file():
-        msg = f"{what} {p} does not exist"
+        msg = f"{what} {p} {why_missing(p)}"
         raise FileNotFoundError(msg)
     try:
         return json.loads(p.read_text(encoding="utf-8"))
@@ -212,7 +252,7 @@ def open_npz(path: str | os.PathLike[str], *, what: str = "npz file") -> Any:
     """
     p = Path(path)
     if not p.is_file():
-        msg = f"{what} {p} does not exist"
+        msg = f"{what} {p} {why_missing(p)}"
         raise FileNotFoundError(msg)
     with p.open("rb") as handle:
         head = handle.read(4)
@@ -248,6 +288,28 @@ def _root_tree(path: Path, tree: str) -> object:
 
 def _one_line(err: BaseException) -> str:
     return " ".join(str(err).split())[:200]
+
+#: Why a write failed, for the errors whose own message names no file.
+_WRITE_REASONS = {errno.EFBIG: "the file size limit (ulimit -f) was reached",
+                  errno.ENOSPC: "no space is left on the device", errno.EDQUOT: "the disk quota is exceeded",
+                  errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied"}
+
+
+@contextmanager
+def naming_write_errors(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Inside the block, an :class:`OSError` that names no file (pyarrow's ``[Errno 27] Error writing bytes``,
+    uproot's) is raised again naming ``path`` and the reason in words (a size limit, a full disk)."""
+    try:
+        yield
+    except OSError as err:
+        if getattr(err, "filename", None):
+            raise
+        code = err.errno
+        reason = _WRITE_REASONS.get(code) if code is not None else None
+        msg = f"writing {os.fspath(path)} failed: {reason or ' '.join(str(err).split())}"
+        failure = OSError(msg)
+        failure.errno = code
+        raise failure from None
 
 
 def read_table(
@@ -295,10 +357,7 @@ def read_table(
 
         try:
             names = pq.read_schema(p).names
-            repeated = sorted({n for n in names if names.count(n) > 1})
-            if repeated:
-                msg = f"{p}: the columns {repeated} appear more than once; expected one column per name"
-                raise ValueError(msg)
+            check_unique_columns(names, source=str(p))
             if columns is not None:
                 check_columns(names, columns, source=str(p))
             data = pq.read_table(p, columns=list(columns) if columns is not None else None)
@@ -312,12 +371,7 @@ def read_table(
                        f"column (one number per row)")
                 raise ValueError(msg)
             table[name] = data.column(name).to_numpy()
-    for name, values in table.items():
-        if values.dtype == object or not (np.issubdtype(values.dtype, np.number) or values.dtype == np.bool_):
-            where = f"{p}:{tree}" if kind == "root" else str(p)
-            shape = "jagged (a variable number of values per row)" if values.dtype == object else f"{values.dtype}"
-            msg = f"{where}: column {name!r} is {shape}, expected a flat numeric column (one number per row)"
-            raise ValueError(msg)
+    check_flat_numeric(table, source=f"{p}:{tree}" if kind == "root" else str(p))
     n_rows = len(next(iter(table.values()))) if table else 0
     if n_rows == 0:
         msg = f"{p} holds no rows{f' in its TTree {tree!r}' if kind == 'root' else ''}: expected at least one"
@@ -368,20 +422,24 @@ def write_table(
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        columns = {k: np.ascontiguousarray(v) for k, v in table.items()}
-        if kind == "root":
-            import uproot
-
-            with uproot.recreate(tmp) as out:  # a TTree, as O2/ROOT tools expect (not an RNTuple)
-                out.mktree(tree, {k: v.dtype for k, v in columns.items()})
-                out[tree].extend(columns)
-        else:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            pq.write_table(pa.table(columns), tmp)
+        with naming_write_errors(p):
+            _write_columns(tmp, {k: np.ascontiguousarray(v) for k, v in table.items()}, kind, tree)
         os.replace(tmp, p)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return p
+
+
+def _write_columns(path: Path, columns: Mapping[str, NDArray[np.generic]], kind: str, tree: str) -> None:
+    if kind == "root":
+        import uproot
+
+        with uproot.recreate(path) as out:  # a TTree, as O2/ROOT tools expect (not an RNTuple)
+            out.mktree(tree, {k: v.dtype for k, v in columns.items()})
+            out[tree].extend(columns)
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.table(dict(columns)), path)

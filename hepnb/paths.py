@@ -13,6 +13,7 @@ The rows of a result that are NaN/inf are checked by :func:`hepnb.io.check_finit
 
 from __future__ import annotations
 
+import errno
 import glob
 import os
 import tempfile
@@ -26,6 +27,7 @@ __all__ = [
     "probe_writable",
     "resolve_inputs",
     "same_file",
+    "why_missing",
 ]
 
 
@@ -171,6 +173,20 @@ def check_output(
     return p
 
 
+def why_missing(path: str | os.PathLike[str]) -> str:
+    """Why ``path`` cannot be opened, as the end of a sentence: ``"does not exist"``, or, for a symbolic link,
+    ``"is a symbolic link loop"`` / ``"is a symbolic link to X, which does not exist"``."""
+    text = os.fspath(path)
+    if not os.path.islink(text):
+        return "does not exist"
+    try:
+        os.stat(text)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "is a symbolic link loop (it leads back to itself)"
+    return f"is a symbolic link to {os.readlink(text)}, which does not exist"
+
+
 def resolve_inputs(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
     """The files named by ``paths``: a path, a glob pattern, or a list of either.
 
@@ -191,7 +207,7 @@ def resolve_inputs(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[st
     files: list[Path] = []
     for item in items:
         text = os.path.expanduser(os.fspath(item))
-        if os.path.lexists(text):
+        if os.path.exists(text):
             if os.path.isdir(text):
                 msg = f"input {text} is a folder, expected a file (or a pattern such as {os.path.join(text, '*.root')})"
                 raise ValueError(msg)
@@ -204,6 +220,6 @@ def resolve_inputs(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[st
                 raise FileNotFoundError(msg)
             files.extend(Path(m) for m in matches)
             continue
-        msg = f"input file {text} does not exist"
+        msg = f"input file {text} {why_missing(text)}"
         raise FileNotFoundError(msg)
     return files

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from hepnb.io import naming_write_errors
 from hepnb.pid.constants import (
     C_CM_PER_PS,
     CHARGE_OF_PDG,
@@ -186,8 +187,13 @@ def export_o2(model: Any, meta: Mapping[str, Any], folder: str | os.PathLike[str
 
 def _atomic_write(path: Path, payload: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(payload)
-    os.replace(tmp, path)
+    try:
+        with naming_write_errors(path):
+            tmp.write_bytes(payload)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def ao2d_table(tracks: Mapping[str, NDArray]) -> dict[str, NDArray]:

@@ -27,7 +27,7 @@ import numpy as np
 from hepnb import kinematics
 from hepnb.compute.chunks import ChunkRun, cache_folder, generate_chunks, missing_chunks
 from hepnb.compute.client import available_cores, dask_client
-from hepnb.io import file_format
+from hepnb.io import file_format, naming_write_errors
 from hepnb.paths import check_output, file_mode
 from hepnb.tau import constants
 from hepnb.tau.events import MAX_PYTHIA_SEED, PROCESSES
@@ -122,16 +122,17 @@ def write_jets(path: str | os.PathLike[str], jets: Any) -> Path:
     flat = _to_flat(jets)
     tmp = _atomic(p)
     try:
-        if p.suffix.lower() == ".parquet":
-            ak.to_parquet(ak.zip(flat, depth_limit=1), tmp)
-        else:
-            import uproot
+        with naming_write_errors(p):
+            if p.suffix.lower() == ".parquet":
+                ak.to_parquet(ak.zip(flat, depth_limit=1), tmp)
+            else:
+                import uproot
 
-            cand = ak.zip({k[5:]: v for k, v in flat.items() if k.startswith("cand_")})
-            branches = {"cand": cand, **{k: v for k, v in flat.items() if not k.startswith("cand_")}}
-            with uproot.recreate(tmp) as out:
-                out.mktree(_TREE, {k: ak.type(v) if k == "cand" else v.dtype for k, v in branches.items()})
-                out[_TREE].extend(branches)
+                cand = ak.zip({k[5:]: v for k, v in flat.items() if k.startswith("cand_")})
+                branches = {"cand": cand, **{k: v for k, v in flat.items() if not k.startswith("cand_")}}
+                with uproot.recreate(tmp) as out:
+                    out.mktree(_TREE, {k: ak.type(v) if k == "cand" else v.dtype for k, v in branches.items()})
+                    out[_TREE].extend(branches)
         os.replace(tmp, p)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -218,7 +219,8 @@ def write_chunk(path: Path, chunk: tuple[Any, Any]) -> Path:
     try:
         row = ak.zip({"jets": ak.unflatten(jets, [len(jets)]), "taus": ak.unflatten(taus, [len(taus)])},
                      depth_limit=1)
-        ak.to_parquet(row, tmp)
+        with naming_write_errors(path):
+            ak.to_parquet(row, tmp)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

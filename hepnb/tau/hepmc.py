@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from hepnb.paths import why_missing
 from hepnb.tau import constants
 from hepnb.tau.events import GenEvents, Record, charge_of, concatenate, decay_mode_class, is_prompt_parent
 
@@ -316,7 +317,7 @@ def iter_hepmc3(paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str]
     files = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     for path in files:
         if not Path(path).is_file():
-            msg = f"HepMC3 input {path} does not exist"
+            msg = f"HepMC3 input {path} {why_missing(path)}"
             raise ValueError(msg)
         expected = scan_hepmc_text(path)
         parts: list[GenEvents] = []

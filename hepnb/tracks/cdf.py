@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hepnb.paths import why_missing
+
 __all__ = ["GAUSS_PER_TESLA", "MM_PER_CM", "QUADRANT_SIGNS", "Quadrant", "merge_quadrants", "read_quadrant",
            "split_quadrants", "write_quadrant"]
 
@@ -101,7 +103,7 @@ def read_quadrant(path: str | os.PathLike[str]) -> Quadrant:
     """
     p = Path(path)
     if not p.is_file():
-        msg = f"LHCb field-map quadrant file {p} does not exist"
+        msg = f"LHCb field-map quadrant file {p} {why_missing(p)}"
         raise ValueError(msg)
     lines = p.read_text(encoding="ascii", errors="replace").splitlines()
     i_par = _skip_to(lines, 0, "P", p, "PARAMETER <npar>")
