@@ -54,13 +54,13 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     from hepnb.io import write_table
-    from hepnb.pid.export import load_deployable, predict_table
+    from hepnb.pid.export import predict_table, read_model_meta
     from hepnb.pid.reader import read_tracks
 
     inputs = resolve_inputs(args.input)
     check_output(args.output, inputs=inputs)
-    load_deployable(args.model)  # a wrong folder or feature set fails before the input is read
-    table = read_tracks(inputs, require_labels=False, tree=args.tree)
+    read_model_meta(args.model)  # a wrong folder or feature set fails before the input is read,
+    table = read_tracks(inputs, require_labels=False, tree=args.tree)  # a wrong input before the weights load
     result = predict_table(args.model, table)
     inside = result["in_domain"] == 1  # tracks outside the training domain are NaN by design (not predicted)
     check_finite_rows({k: np.asarray(v)[inside] for k, v in result.items()}, what="predictions")

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from hepnb.io import FiniteFloat, read_json, validate_json
+from hepnb.paths import why_missing
 from hepnb.pid.constants import CHARGE_OF_PDG, PDG, SPECIES
 from hepnb.pid.models import build_network
 from hepnb.pid.protocols import scale_inputs
@@ -41,6 +42,7 @@ __all__ = [
     "load_deployable",
     "model_inputs",
     "predict_table",
+    "read_model_meta",
     "save_deployable",
 ]
 
@@ -155,19 +157,25 @@ class ModelMeta(BaseModel):
         return self
 
 
-def load_deployable(folder: str | os.PathLike[str]) -> tuple[dict[str, Any], Any]:
-    """The metadata and the model of a folder written by :func:`save_deployable`.
+def read_model_meta(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """The checked metadata of a model folder, its weights' presence included, without loading the weights.
+
+    Commands call it first, so that a wrong folder is named before an input is read, and a wrong input before
+    the weights are loaded.
 
     Raises
     ------
     FileNotFoundError
-        No ``model.json`` in the folder, or its weights (``xgboost.json`` or ``checkpoint/``) are missing.
+        No folder, no ``model.json`` in it, or its weights (``xgboost.json`` or ``checkpoint/``) missing.
     ValueError
         A model trained on another feature set, or a ``model.json`` that breaks :class:`ModelMeta` (the field
         named).
     """
     path = Path(folder)
     meta_file = path / "model.json"
+    if not path.is_dir():
+        msg = f"model folder {path} {'is a file, expected a folder' if path.is_file() else why_missing(path)}"
+        raise FileNotFoundError(msg)
     if not meta_file.is_file():
         msg = f"{path} is not a hepnb PID model folder (no model.json)"
         raise FileNotFoundError(msg)
@@ -181,6 +189,22 @@ def load_deployable(folder: str | os.PathLike[str]) -> tuple[dict[str, Any], Any
     if not weights.exists():
         msg = f"{meta_file} describes a {meta['kind']} model, but its weights {weights} are missing"
         raise FileNotFoundError(msg)
+    return meta
+
+
+def load_deployable(folder: str | os.PathLike[str]) -> tuple[dict[str, Any], Any]:
+    """The metadata and the model of a folder written by :func:`save_deployable`.
+
+    Raises
+    ------
+    FileNotFoundError
+        No ``model.json`` in the folder, or its weights (``xgboost.json`` or ``checkpoint/``) are missing.
+    ValueError
+        A model trained on another feature set, or a ``model.json`` that breaks :class:`ModelMeta` (the field
+        named).
+    """
+    meta = read_model_meta(folder)
+    path = Path(folder)
     if meta["kind"] == "xgboost":
         import xgboost as xgb
 
@@ -192,7 +216,7 @@ def load_deployable(folder: str | os.PathLike[str]) -> tuple[dict[str, Any], Any
 
         range_name = meta.get("range")
         return meta, load_checkpoint(lambda: build_network(meta["name"], range_name=range_name), path / "checkpoint")
-    msg = f"unknown model kind {meta['kind']!r} in {meta_file}"
+    msg = f"unknown model kind {meta['kind']!r} in {path / 'model.json'}"
     raise ValueError(msg)
 
 

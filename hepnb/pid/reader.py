@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from hepnb.io import file_format
+from hepnb.io import check_flat_numeric, check_unique_columns, file_format
 from hepnb.paths import resolve_inputs
 from hepnb.pid.bayes import extractor_bayes_columns
 from hepnb.pid.constants import MISSING, SPECIES
@@ -155,7 +155,9 @@ def _file_columns(path: Path, tree: str | None) -> tuple[str, list[str], list[st
         return kind, names, trees
     import pyarrow.parquet as pq
 
-    return kind, list(pq.read_schema(path).names), []
+    names = list(pq.read_schema(path).names)
+    check_unique_columns(names, source=str(path))
+    return kind, names, []
 
 
 def _name_map(available: Sequence[str]) -> dict[str, str]:
@@ -215,12 +217,16 @@ def _read_one(path: Path, plan: _Plan, labelled: bool) -> dict[str, NDArray]:
         with uproot.open(path) as handle:
             for obj in plan.trees:
                 arrays = handle[obj].arrays(src, library="np")
-                parts.append({c: np.asarray(arrays[s]) for c, s in zip(cols, src, strict=True)})
+                part = {c: np.asarray(arrays[s]) for c, s in zip(cols, src, strict=True)}
+                check_flat_numeric(part, source=f"{path}:{obj}")
+                parts.append(part)
         return {c: np.concatenate([p[c] for p in parts]) for c in cols}
     import pyarrow.parquet as pq
 
     data = pq.read_table(path, columns=src)
-    return {c: data.column(s).to_numpy() for c, s in zip(cols, src, strict=True)}
+    table = {c: data.column(s).to_numpy() for c, s in zip(cols, src, strict=True)}
+    check_flat_numeric({s: table[c] for c, s in zip(cols, src, strict=True)}, source=str(path))
+    return table
 
 
 def _normalise(table: dict[str, NDArray], source: str) -> dict[str, NDArray]:

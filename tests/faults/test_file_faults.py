@@ -4,6 +4,7 @@ that was truncated or replaced by other data is made again, not used."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -63,8 +64,9 @@ def test_a_text_file_named_npz_is_named(hepnb: Hepnb) -> None:
 def model_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from hepnb.pid.export import save_deployable
     from hepnb.pid.models import build_network
+    from hepnb.pid.transforms import IDENTITY
 
-    scaling = SimpleNamespace(protocol="corrected", mean=np.zeros(22), std=np.ones(22))
+    scaling = SimpleNamespace(protocol="corrected", mean=np.zeros(22), std=np.ones(22), transform=IDENTITY)
     return save_deployable(tmp_path_factory.mktemp("model") / "dnn", "dnn", build_network("dnn"),
                            scaling)  # type: ignore[arg-type]
 
@@ -109,3 +111,74 @@ def test_a_replaced_or_truncated_cache_chunk_is_made_again(hepnb: Hepnb) -> None
     assert "chunk-00000.parquet does not" not in proc.stderr
     assert pq.read_table(out).equals(first)
     assert snapshot(hepnb.root / "cache") == reference
+
+
+def _pid_tracks(folder: Path) -> Path:
+    from hepnb.pid.data import simulate_tracks, write_tracks
+
+    return write_tracks(folder / "tracks.parquet", simulate_tracks(50))
+
+
+@pytest.mark.parametrize("column", ["tpc_signal", "event_id"])
+def test_pid_predict_refuses_a_text_column_as_propagate_does(hepnb: Hepnb, model_folder: Path, column: str) -> None:
+    """A column of numbers written as text was parsed by ``pid predict`` and refused by ``tracks propagate``:
+    every command now refuses it, naming the file and the column."""
+    table = pq.read_table(_pid_tracks(hepnb.root))
+    texts = pa.array([str(v) for v in table[column].to_pylist()])
+    path = hepnb.root / "text.parquet"
+    pq.write_table(table.set_column(table.column_names.index(column), column, texts), path)
+    out = hepnb.root / "pred.parquet"
+    proc = hepnb("pid", "predict", "--model", model_folder, "--input", path, "--output", out)
+    assert proc.returncode == 2, proc.stderr
+    assert last_line(proc) == (f"hepnb: error: {path}: column {column!r} is text, expected a flat numeric column "
+                               "(one number per row)")
+    assert not out.exists()
+
+
+def test_pid_predict_refuses_a_bad_input_before_loading_the_weights(hepnb: Hepnb, model_folder: Path) -> None:
+    """With damaged weights and a bad input, the input is named: it is checked before the weights are loaded."""
+    model = shutil.copytree(model_folder, hepnb.root / "model")
+    for f in (model / "checkpoint").rglob("*"):
+        if f.is_file():
+            f.write_bytes(b"\0")
+    table = pq.read_table(_pid_tracks(hepnb.root))
+    path = hepnb.root / "short.parquet"
+    pq.write_table(table.drop(["tpc_signal"]), path)
+    proc = hepnb("pid", "predict", "--model", model, "--input", path, "--output", hepnb.root / "pred.parquet")
+    assert proc.returncode == 2, proc.stderr
+    assert last_line(proc).startswith(f"hepnb: error: {path} lacks 1 required column(s): ")
+    assert "tpc_signal" in last_line(proc) and "checkpoint" not in last_line(proc)
+
+
+def test_a_symbolic_link_loop_is_called_one(hepnb: Hepnb, model_folder: Path) -> None:
+    loop = hepnb.root / "loop"
+    loop.symlink_to(loop)
+    dangling = hepnb.root / "dangling.parquet"
+    dangling.symlink_to(hepnb.root / "gone.parquet")
+    cases = [
+        (("tracks", "propagate", "--input", loop, "--output", hepnb.root / "e.parquet", "--leg", "ut_t"),
+         f"input file {loop} is a symbolic link loop (it leads back to itself)"),
+        (("pid", "predict", "--model", model_folder, "--input", loop, "--output", hepnb.root / "p.parquet"),
+         f"input file {loop} is a symbolic link loop (it leads back to itself)"),
+        (("pid", "predict", "--model", loop, "--input", _pid_tracks(hepnb.root), "--output", hepnb.root / "p.parquet"),
+         f"model folder {loop} is a symbolic link loop (it leads back to itself)"),
+        (("tracks", "propagate", "--input", dangling, "--output", hepnb.root / "e.parquet", "--leg", "ut_t"),
+         f"input file {dangling} is a symbolic link to {hepnb.root / 'gone.parquet'}, which does not exist"),
+    ]
+    for args, message in cases:
+        proc = hepnb(*args)
+        assert proc.returncode == 2, proc.stderr
+        assert last_line(proc) == f"hepnb: error: {message}", args
+
+
+def test_a_file_size_limit_names_the_output(hepnb: Hepnb) -> None:
+    """``ulimit -f`` gave ``[Errno 27] Error writing bytes to file`` without the file's name."""
+    states = write_states(hepnb.root / "states.parquet", np.random.default_rng(1).normal(0.0, 0.05, (200_000, 5)))
+    out = hepnb.root / "end.parquet"
+    argv = ["sh", "-c", 'ulimit -f 100 && exec "$0" "$@"',
+            *hepnb.argv("tracks", "propagate", "--input", states, "--output", out, "--leg", "ut_t")]
+    proc = subprocess.run(argv, cwd=hepnb.root, env=hepnb.env, capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert last_line(proc) == f"hepnb: error: writing {out} failed: the file size limit (ulimit -f) was reached"
+    assert not out.exists() and hidden_leftovers(hepnb.root) == []

@@ -18,8 +18,9 @@ def pid_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A deployable PID model folder (untrained weights: these tests are about files, not about PID)."""
     from hepnb.pid.export import save_deployable
     from hepnb.pid.models import build_network
+    from hepnb.pid.transforms import IDENTITY
 
-    scaling = SimpleNamespace(protocol="corrected", mean=np.zeros(22), std=np.ones(22))
+    scaling = SimpleNamespace(protocol="corrected", mean=np.zeros(22), std=np.ones(22), transform=IDENTITY)
     return save_deployable(tmp_path_factory.mktemp("model") / "simple_nn", "simple_nn", build_network("simple_nn"),
                            scaling)  # type: ignore[arg-type]
 

@@ -59,6 +59,47 @@ def test_sigterm_during_simulation_removes_the_chunk_cache_and_the_workers(hepnb
     assert _gone(children) == [], "local Dask workers outlived the command"
 
 
+def _cluster_starting(hepnb: Hepnb) -> bool:
+    return any(hepnb.tmp.glob("hepnb-dask-*"))
+
+
+def _workers_starting(hepnb: Hepnb) -> bool:
+    return any(hepnb.tmp.glob("hepnb-dask-*/**/worker-*"))
+
+
+@pytest.mark.parametrize("moment", [_cluster_starting, _workers_starting], ids=["scheduler", "workers"])
+def test_sigterm_while_the_local_cluster_starts_prints_one_line_and_leaves_nothing(hepnb: Hepnb, moment) -> None:
+    """The Hardening v2 case: SIGTERM 3-8 s after ``pid generate`` started, while Dask's workers were still
+    starting, printed an ``AssertionError: Status.init`` traceback after the clean-up line."""
+    out = hepnb.root / "tracks.parquet"
+    proc = hepnb.start("pid", "generate", "--n", "300000", "--workers", "2", "--output", out)
+    try:
+        _wait_for(lambda: moment(hepnb) or proc.poll() is not None, what=moment.__name__)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    lines = [line for line in stderr.splitlines() if line.strip() and "chunks" not in line]  # the progress bar
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    assert lines == ["hepnb: terminated (SIGTERM); temporary files were removed"], stderr
+    assert hepnb.tmp_leftovers() == [] and not out.exists() and hidden_leftovers(hepnb.root) == []
+
+
+def test_a_memory_limit_too_small_for_a_worker_is_refused_before_it_starts(hepnb: Hepnb) -> None:
+    """``ulimit -v`` below what a worker process needs made the workers fail to start their threads and the
+    command hang (or an ImportError in a worker); now one line, exit 2, before any worker starts."""
+    out = hepnb.root / "tracks.parquet"
+    argv = ["sh", "-c", 'ulimit -v 800000 && exec "$0" "$@"',
+            *hepnb.argv("pid", "generate", "--n", "300000", "--workers", "2", "--output", out)]
+    proc = subprocess.run(argv, cwd=hepnb.root, env=hepnb.env, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "hepnb: error: the virtual memory limit (ulimit -v) is 781 MiB, but a worker process needs at least 1465 MiB: "
+        "raise the limit, or run in this process with --workers 1"]
+    assert hepnb.tmp_leftovers() == [] and not out.exists()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_signalled_run_leaves_nothing_and_keeps_earlier_results(hepnb: Hepnb, sig: signal.Signals) -> None:
     book, results = hepnb.root / "book", hepnb.root / "results"
