@@ -24,8 +24,8 @@ keeps it (../shared/reference/tracks.md §7).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import jax
