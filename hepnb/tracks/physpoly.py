@@ -28,7 +28,8 @@ evaluated in float32. Each choice is one of LHCb's parametrised extrapolators' (
 - **Weighting that holds at high momentum.** P is fitted with equal weights for every track (relative
   weighting: each track's residual divided by its q/p), so the many high-momentum tracks, whose absolute
   corrections are small, are not neglected (absolute weighting, ``"absolute"``, weights P's residual by
-  (q/p)²).
+  (q/p)²). Measured on UT → T (equal degree weights, degree 7, 592 coefficients): validation median 14.7 µm
+  relative against 18.7 µm absolute, and 3.3 µm against 4.3 µm above 50 GeV.
 """
 
 from __future__ import annotations
@@ -85,17 +86,18 @@ def _check_choice(component: str, parities: Sequence[str]) -> None:
         raise ValueError(msg)
 
 
-def _graded(factors: list[list[Any]], degree: int, component: str, weights: Sequence[int], parities: Sequence[str],
-            combine: Any, concat: Any) -> Any:
+def _graded(factors: list[list[Any]], degree: int, weights: Sequence[int], parities: Sequence[str], combine: Any,
+            concat: Any) -> dict[str, Any]:
     """The products of one factor per variable whose weighted degree is ≤ ``degree`` and whose parity under each
-    symmetry of ``parities`` is even (``component="x"``) or odd (``"y"``), grouped by weighted degree.
+    symmetry of ``parities`` is even (component ``"x"``) or odd (``"y"``), grouped by weighted degree; both
+    components come from one construction (they share every block but the last variable's).
 
     ``factors[k][e]`` is variable k's factor of degree e (``None`` for e = 0: the product is left as it is).
     Blocks are keyed by (weighted degree, parities) and grown one variable at a time with broadcast products and
     concatenations only (no gathers), which XLA fuses into a few loops; the exponents come from the same
     construction with sums in place of products, so both share one order.
     """
-    want = 0 if component == "x" else 1
+    wanted = {"x": (0,) * len(parities), "y": (1,) * len(parities)}
     odd = [tuple(int(k in _ODD[p]) for p in parities) for k in range(len(factors))]
     first, rest = _ORDER[0], _ORDER[1:]
 
@@ -112,11 +114,12 @@ def _graded(factors: list[list[Any]], degree: int, component: str, weights: Sequ
         for (m, par), arr in merged.items():
             for e in range((degree - m) // weights[k] + 1):
                 key = (m + weights[k] * e, parity(par, k, e))
-                if last and any(p != want for p in key[1]):
+                if last and key[1] not in wanted.values():
                     continue
                 grown.setdefault(key, []).append(arr if e == 0 else combine(arr, factors[k][e]))
         merged = {key: concat(parts) for key, parts in sorted(grown.items())}
-    return concat([arr for (_, par), arr in sorted(merged.items()) if all(p == want for p in par)])
+    return {comp: concat([arr for (_, par), arr in sorted(merged.items()) if par == want])
+            for comp, want in wanted.items()}
 
 
 def parity_exponents(degree: int, component: str, *, weights: Sequence[int] = DEGREE_WEIGHTS,
@@ -138,8 +141,8 @@ def parity_exponents(degree: int, component: str, *, weights: Sequence[int] = DE
     unit = np.eye(5, dtype=np.int32)
     factors = [[(e * unit[k])[None, :] for e in range(degree // w + 1)] for k, w in enumerate(weights)]
     factors[_ORDER[0]][0] = np.zeros((1, 5), np.int32)
-    return _graded(factors, degree, component, weights, parities, lambda a, b: a + b,
-                   lambda parts: np.concatenate(parts, axis=0))
+    return _graded(factors, degree, weights, parities, lambda a, b: a + b,
+                   lambda parts: np.concatenate(parts, axis=0))[component]
 
 
 def _chebyshev(u: Array, degree: int, xp: Any) -> list[Array]:
@@ -150,12 +153,13 @@ def _chebyshev(u: Array, degree: int, xp: Any) -> list[Array]:
     return [o[:, None] for o in out[: degree + 1]]
 
 
-def _basis(u: Array, degree: int, component: str, weights: Sequence[int], parities: Sequence[str], xp: Any) -> Array:
-    """The basis matrix (N, terms) of one component, in the order of :func:`parity_exponents`."""
+def _basis(u: Array, degree: int, weights: Sequence[int], parities: Sequence[str], xp: Any) -> dict[str, Array]:
+    """The basis matrices (N, terms) of the ``"x"`` and ``"y"`` components, in the order of
+    :func:`parity_exponents`."""
     factors: list[list[Any]] = [_chebyshev(u[:, k], degree // w, xp) for k, w in enumerate(weights)]
     for k in _ORDER[1:]:
         factors[k][0] = None
-    return _graded(factors, degree, component, weights, parities, lambda a, b: a * b,
+    return _graded(factors, degree, weights, parities, lambda a, b: a * b,
                    lambda parts: parts[0] if len(parts) == 1 else xp.concatenate(parts, axis=1))
 
 
@@ -206,14 +210,21 @@ class PhysicsPolynomial:
 
     def basis(self, u: Array, component: str, xp: Any = np) -> Array:
         """The basis matrix (N, terms) of a component at normalised variables ``u`` (:meth:`normalise`)."""
-        return _basis(u, self.degree, component, self.weights, self.parities, xp)
+        return _basis(u, self.degree, self.weights, self.parities, xp)[component]
 
     def polynomial(self, start: Array, xp: Any = np) -> Array:
         """P(v) (N, 4) in the order (x, y, tx, ty), in the dtype of ``start`` (the factor q/p not applied)."""
         u = self.normalise(start, xp)
-        px = self.basis(u, "x", xp) @ xp.asarray(self.coef_x, start.dtype)
-        py = self.basis(u, "y", xp) @ xp.asarray(self.coef_y, start.dtype)
-        return xp.stack([px[:, 0], py[:, 0], px[:, 1], py[:, 1]], axis=1)
+        basis = _basis(u, self.degree, self.weights, self.parities, xp)
+        return xp.concatenate([basis["x"], basis["y"]], axis=1) @ xp.asarray(self.coefficients(), start.dtype)
+
+    def coefficients(self) -> np.ndarray:
+        """The coefficients as one (terms_x + terms_y, 4) block matrix from both bases to (x, y, tx, ty)."""
+        n_x = len(self.coef_x)
+        out = np.zeros((self.n_terms, 4))
+        out[:n_x, [0, 2]] = self.coef_x
+        out[n_x:, [1, 3]] = self.coef_y
+        return out
 
     def correction(self, start: Array) -> Array:
         """(q/p) · P (N, 4) in float32, in chunks of :data:`hepnb.tracks.polynomial.EVAL_CHUNK` tracks."""
