@@ -43,7 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hepnb.tracks.arrays import Array
-from hepnb.tracks.polynomial import EVAL_CHUNK, solve_least_squares
+from hepnb.tracks.polynomial import EVAL_CHUNK, LOW_DEGREE, solve_least_squares, split_sum
 
 __all__ = [
     "DEGREE_WEIGHTS",
@@ -216,14 +216,26 @@ class PhysicsPolynomial:
         """P(v) (N, 4) in the order (x, y, tx, ty), in the dtype of ``start`` (the factor q/p not applied)."""
         u = self.normalise(start, xp)
         basis = _basis(u, self.degree, self.weights, self.parities, xp)
-        return xp.concatenate([basis["x"], basis["y"]], axis=1) @ xp.asarray(self.coefficients(), start.dtype)
+        n_x, n_y = self._n_low()
+        columns = [basis["x"][:, :n_x], basis["y"][:, :n_y], basis["x"][:, n_x:], basis["y"][:, n_y:]]
+        return split_sum(xp.concatenate(columns, axis=1), xp.asarray(self.coefficients(), start.dtype), [n_x + n_y])
+
+    def _n_low(self) -> tuple[int, int]:
+        """Terms of weighted degree ≤ LOW_DEGREE in each component (they come first: the basis is graded)."""
+        w = np.asarray(self.weights)
+        return tuple(int(np.sum(self.exponents(c) @ w <= LOW_DEGREE)) for c in ("x", "y"))  # type: ignore[return-value]
 
     def coefficients(self) -> np.ndarray:
-        """The coefficients as one (terms_x + terms_y, 4) block matrix from both bases to (x, y, tx, ty)."""
-        n_x = len(self.coef_x)
+        """The coefficients as one (terms_x + terms_y, 4) block matrix from the bases to (x, y, tx, ty), rows in
+        the order of :meth:`polynomial`'s columns: the low-degree terms of x and y, then the others of x and y."""
+        n_x, n_y = self._n_low()
+        rows = [(self.coef_x[:n_x], [0, 2]), (self.coef_y[:n_y], [1, 3]), (self.coef_x[n_x:], [0, 2]),
+                (self.coef_y[n_y:], [1, 3])]
         out = np.zeros((self.n_terms, 4))
-        out[:n_x, [0, 2]] = self.coef_x
-        out[n_x:, [1, 3]] = self.coef_y
+        i = 0
+        for block, cols in rows:
+            out[i:i + len(block), cols] = block
+            i += len(block)
         return out
 
     def correction(self, start: Array) -> Array:
