@@ -17,7 +17,7 @@ from typing import Any
 from hepnb.tracks.arrays import Array
 from hepnb.tracks.bases import LineBase, RK4Base, kick_base
 from hepnb.tracks.data import Setting, field_function
-from hepnb.tracks.physpoly import fit_physics_polynomial
+from hepnb.tracks.physpoly import field_parities, fit_physics_polynomial
 from hepnb.tracks.polynomial import PolynomialExtrapolator, fit_polynomial
 from hepnb.tracks.propagate import rk4_fixed
 
@@ -86,12 +86,14 @@ def baseline_predictors(dataset: dict[str, Any], *, rk4_steps: Sequence[int] = R
         predictors[f"poly_{degree}"] = poly
         info[f"poly_{degree}"] = {"family": "poly_naive", "params": poly.n_params,
                                   "fit_time_s": time.perf_counter() - t0, "degree": int(degree), "terms": poly.n_terms}
+    parities = field_parities(st.field, st.z0_mm, st.z1_mm) if phys_degrees else ()
     for degree in phys_degrees:
         t0 = time.perf_counter()
-        phys = fit_physics_polynomial(train["start64"][:n_fit], train["end"][:n_fit], st.z0_mm, st.z1_mm, int(degree))
+        phys = fit_physics_polynomial(train["start64"][:n_fit], train["end"][:n_fit], st.z0_mm, st.z1_mm, int(degree),
+                                      parities=parities)
         predictors[f"lhcb_poly_{degree}"] = phys
         info[f"lhcb_poly_{degree}"] = {"family": "poly", "params": phys.n_params, "fit_time_s": time.perf_counter() - t0,
-                                       "degree": int(degree), "terms": phys.n_terms}
+                                       "degree": int(degree), "terms": phys.n_terms, "parities": "".join(parities)}
     return predictors, info
 
 

@@ -24,12 +24,16 @@ evaluated in float32. Each choice is one of LHCb's parametrised extrapolators' (
   −(x, tx, q/p) — x_end and tx_end reversed, y_end and ty_end unchanged. With q/p factored out, P's x and tx
   components are even in (ty, y₀) and even in (q/p, tx, x₀); its y and ty components are odd in both. Only
   those monomials are fitted (:func:`parity_exponents`); the others are zero for this field, and a fit that
-  includes them finds them zero (tests/tracks/test_physpoly.py).
+  includes them finds them zero (tests/tracks/test_physpoly.py). A user's map need not have both symmetries:
+  :func:`field_parities` measures which ones it has, and only those are imposed.
 - **Weighting that holds at high momentum.** P is fitted with equal weights for every track (relative
   weighting: each track's residual divided by its q/p), so the many high-momentum tracks, whose absolute
   corrections are small, are not neglected (absolute weighting, ``"absolute"``, weights P's residual by
   (q/p)²). Measured on UT → T (equal degree weights, degree 7, 592 coefficients): validation median 14.7 µm
   relative against 18.7 µm absolute, and 3.3 µm against 4.3 µm above 50 GeV.
+
+In float32 the basis is summed in two blocks, the many high-degree terms first and the few low-degree ones,
+which carry nearly all of the metre-scale bend, last (:func:`hepnb.tracks.polynomial.split_sum`).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ __all__ = [
     "PARITIES",
     "WEIGHTINGS",
     "PhysicsPolynomial",
+    "field_parities",
     "fit_physics_polynomial",
     "parity_exponents",
     "physics_variables",
@@ -74,6 +79,27 @@ def physics_variables(start: Array, z0_mm: float, xp: Any = np) -> Array:
     z0 = xp.asarray(z0_mm, start.dtype)
     return xp.stack([start[:, 4], start[:, 2], start[:, 3], start[:, 0] - start[:, 2] * z0,
                      start[:, 1] - start[:, 3] * z0], axis=1)
+
+
+def field_parities(field_fn: Any, z0_mm: float, z1_mm: float, *, rel_tol: float = 1e-4) -> tuple[str, ...]:
+    """The symmetries of :data:`PARITIES` that a field has between two planes, within ``rel_tol`` of its largest |B|.
+
+    Checked at 2000 fixed random points with |x| ≤ 2 m, |y| ≤ 1.5 m: ``"y"`` when (Bx, By, Bz)(x, −y, z) =
+    (−Bx, By, −Bz)(x, y, z), ``"x"`` when (Bx, By, Bz)(−x, y, z) = (−Bx, By, Bz)(x, y, z).
+    """
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(-2000.0, 2000.0, 2000), rng.uniform(-1500.0, 1500.0, 2000)
+    z = rng.uniform(min(z0_mm, z1_mm), max(z0_mm, z1_mm), 2000)
+    b = np.stack([np.asarray(c, np.float64) for c in field_fn(x, y, z)])
+    scale = max(float(np.abs(b).max()), 1e-300)
+    mirrors = {"y": (field_fn(x, -y, z), (-1.0, 1.0, -1.0)), "x": (field_fn(-x, y, z), (-1.0, 1.0, 1.0))}
+    out = []
+    for name in PARITIES:
+        mirrored, signs = mirrors[name]
+        m = np.stack([np.asarray(c, np.float64) for c in mirrored]) * np.asarray(signs)[:, None]
+        if np.abs(m - b).max() <= rel_tol * scale:
+            out.append(name)
+    return tuple(out)
 
 
 def _check_choice(component: str, parities: Sequence[str]) -> None:

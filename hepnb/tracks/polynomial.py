@@ -10,13 +10,16 @@ the naive form of that baseline, kept as a row beside the physics polynomial of 
   total degree ``degree`` in (x, y, tx, ty, q/p) itself; the rotation only makes its basis well conditioned.
   Over the raw bounding box, where x and tx are correlated to 0.999 on UT → T and most of the box is empty, the
   coefficients reached 8 × 10⁴ mm and float32 sums of them lost tens of µm (two float32 evaluations, JAX and
-  onnxruntime, differed by 36 µm); on the rotated box they stay near the size of the correction itself;
+  onnxruntime, differed by 36 µm); on the rotated box, at degree 5, the terms of a track sum to at most
+  3.7 × 10³ mm in absolute value, twice the largest correction (at degree 9 still 4 × 10⁴ mm: the naive
+  variables need large high-degree terms);
 - the correction to the straight line, (x, y, tx, ty)_end − line(s₀), is a polynomial of total degree
   ``degree`` on an orthogonal basis (Chebyshev T_k or Legendre P_k products), C(degree + 5, 5) terms;
 - the coefficients are fitted by linear least squares in float64 (:func:`solve_least_squares`: normal
   equations on the column-scaled design matrix, accumulated in chunks, solved by Cholesky with a tiny ridge,
   plus a step of iterative refinement);
-- it is evaluated in float32, the straight line added last, as a deployed extrapolator would be.
+- it is evaluated in float32, the degree blocks summed from the highest to the lowest (:func:`split_sum`), the
+  straight line added last, as a deployed extrapolator would be.
 
 In float32 a raw monomial basis loses its precision at degree 7 (hundreds of µm); the orthogonal basis
 keeps it (../shared/reference/tracks.md §7).

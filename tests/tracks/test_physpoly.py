@@ -15,7 +15,13 @@ from numpy.polynomial import chebyshev
 from hepnb.tracks.data import TrackSample, make_dataset
 from hepnb.tracks.evaluate import position_error_um
 from hepnb.tracks.fieldmap import field
-from hepnb.tracks.physpoly import PhysicsPolynomial, fit_physics_polynomial, parity_exponents, physics_variables
+from hepnb.tracks.physpoly import (
+    PhysicsPolynomial,
+    field_parities,
+    fit_physics_polynomial,
+    parity_exponents,
+    physics_variables,
+)
 from hepnb.tracks.polynomial import fit_polynomial
 from hepnb.tracks.propagate import reference
 
@@ -68,6 +74,13 @@ def test_the_map_has_the_dipole_symmetries() -> None:
     np.testing.assert_allclose((mx, my, mz), (-bx, by, -bz), rtol=0, atol=3e-5)  # y -> -y
     fx, fy, fz = (np.asarray(b) for b in field(-x, y, z))
     np.testing.assert_allclose((fx, fy, fz), (-bx, by, bz), rtol=0, atol=3e-5)  # x -> -x
+    assert field_parities(field, 2648.2, 7826.0) == ("x", "y")
+
+    def tilted(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> tuple:  # a map with a skew Bx breaks both
+        bx, by, bz = field(x, y, z)
+        return np.asarray(bx) + 0.01 * np.asarray(by), by, bz
+
+    assert field_parities(tilted, 2648.2, 7826.0) == ()
 
 
 def test_parity_forbidden_terms_vanish_in_a_fit_of_every_monomial(dataset: dict) -> None:
