@@ -238,6 +238,10 @@ def test_checkpoint_and_onnx_round_trips(zoo: tuple[dict, dict], dataset: dict, 
                                    rtol=0, atol=1e-4)
     polys = baselines.baseline_predictors(dataset, rk4_steps=(), degrees=(5,), phys_degrees=(8,))[0]
     on_poly5 = LearnedExtrapolator("mlp_tiny_poly5", models["mlp_tiny_kick"].head, polys["poly_5"])
+    back = export.load_extrapolator(export.save_extrapolator(on_poly5, tmp_path / "on_poly5"), field_function(st))
+    assert back.base.rotation is not None  # the naive polynomial's whitening travels with it
+    np.testing.assert_allclose(np.asarray(back(jnp.asarray(start))), np.asarray(on_poly5(jnp.asarray(start))),
+                               rtol=0, atol=1e-4)
     for name, fn in (("mlp", models["mlp_tiny_kick"]), ("rkpinn", models["rkpinn_tiny_pde0.1"]),
                      ("poly", polys["lhcb_poly_8"]), ("poly_naive", polys["poly_5"]), ("mlp_on_poly5", on_poly5)):
         path = export_onnx(fn, tmp_path / f"{name}.onnx")
