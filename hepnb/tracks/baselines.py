@@ -1,8 +1,10 @@
 """The classical extrapolators the learned ones are ranked against, refitted on each dataset.
 
 The straight line, a single kick at the leg's field-weighted centre, RK4 with N equal steps (RK4-N) through
-the setting's field, and the LHCb-style polynomial of each degree (:mod:`hepnb.tracks.polynomial`); and the
-cheap physics bases a learned head corrects (:func:`learned_bases`).
+the setting's field, the LHCb-style physics polynomial of each weighted degree (:mod:`hepnb.tracks.physpoly`,
+family ``poly``: the polynomial curve) and the naive polynomial of each total degree in the five inputs
+(:mod:`hepnb.tracks.polynomial`, family ``poly_naive``); and the cheap physics bases a learned head corrects
+(:func:`learned_bases`).
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from typing import Any
 from hepnb.tracks.arrays import Array
 from hepnb.tracks.bases import LineBase, RK4Base, kick_base
 from hepnb.tracks.data import Setting, field_function
+from hepnb.tracks.physpoly import field_parities, fit_physics_polynomial
 from hepnb.tracks.polynomial import PolynomialExtrapolator, fit_polynomial
 from hepnb.tracks.propagate import rk4_fixed
 
 __all__ = [
     "MLP_BASES",
+    "PHYS_POLY_DEGREES",
     "POLY_DEGREES",
     "RK4_STEPS",
     "baseline_predictors",
@@ -31,8 +35,13 @@ __all__ = [
 RK4_STEPS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 40, 50, 60, 80)
 
 
-#: Degrees of the LHCb-style polynomial.
+#: Degrees of the naive polynomial (rows ``poly_<degree>``, family ``poly_naive``).
 POLY_DEGREES: tuple[int, ...] = (3, 4, 5, 6, 7, 8, 9)
+
+
+#: Weighted degrees of the physics polynomial (rows ``lhcb_poly_<degree>``, family ``poly``); with both parities
+#: only even degrees add terms.
+PHYS_POLY_DEGREES: tuple[int, ...] = (4, 6, 8, 10, 12)
 
 
 #: The bases an MLP head can correct (the ablation): the straight line (standardised targets) or a cheap
@@ -45,15 +54,18 @@ def _rk4_n(s: Array, *, n: int, st: Setting, field: Any) -> Array:
 
 
 def baseline_predictors(dataset: dict[str, Any], *, rk4_steps: Sequence[int] = RK4_STEPS,
-                        degrees: Sequence[int] = POLY_DEGREES, basis: str = "chebyshev",
-                        n_fit_max: int = 200_000) -> tuple[dict[str, Callable[[Array], Array]], dict[str, dict[str, Any]]]:
-    """The baselines, refitted on this dataset's training split: straight line, single kick, RK4-N and the
-    polynomial of each degree (fitted in float64 on up to ``n_fit_max`` training tracks, evaluated in float32).
+                        degrees: Sequence[int] = POLY_DEGREES, phys_degrees: Sequence[int] = PHYS_POLY_DEGREES,
+                        basis: str = "chebyshev", n_fit_max: int = 200_000
+                        ) -> tuple[dict[str, Callable[[Array], Array]], dict[str, dict[str, Any]]]:
+    """The baselines, refitted on this dataset's training split: straight line, single kick, RK4-N, the physics
+    polynomial of each weighted degree in ``phys_degrees`` and the naive polynomial of each degree in ``degrees``
+    (both fitted in float64 on up to ``n_fit_max`` training tracks, evaluated in float32).
 
     Returns
     -------
     predictors, info
-        Name → function of float32 start states (N, 5); name → ``family``, ``params`` and ``fit_time_s``.
+        Name → function of float32 start states (N, 5); name → ``family``, ``params`` (fitted coefficients),
+        ``fit_time_s`` and, for the polynomials, ``degree`` and ``terms`` (monomials).
     """
     st: Setting = dataset["setting"]
     field32 = field_function(st)
@@ -72,8 +84,16 @@ def baseline_predictors(dataset: dict[str, Any], *, rk4_steps: Sequence[int] = R
         t0 = time.perf_counter()
         poly = fit_polynomial(train["start64"][:n_fit], train["end"][:n_fit], st.dz_mm, int(degree), basis=basis)
         predictors[f"poly_{degree}"] = poly
-        info[f"poly_{degree}"] = {"family": "poly", "params": poly.n_params, "fit_time_s": time.perf_counter() - t0,
-                                  "degree": int(degree)}
+        info[f"poly_{degree}"] = {"family": "poly_naive", "params": poly.n_params,
+                                  "fit_time_s": time.perf_counter() - t0, "degree": int(degree), "terms": poly.n_terms}
+    parities = field_parities(st.field, st.z0_mm, st.z1_mm) if phys_degrees else ()
+    for degree in phys_degrees:
+        t0 = time.perf_counter()
+        phys = fit_physics_polynomial(train["start64"][:n_fit], train["end"][:n_fit], st.z0_mm, st.z1_mm, int(degree),
+                                      parities=parities)
+        predictors[f"lhcb_poly_{degree}"] = phys
+        info[f"lhcb_poly_{degree}"] = {"family": "poly", "params": phys.n_params, "fit_time_s": time.perf_counter() - t0,
+                                       "degree": int(degree), "terms": phys.n_terms, "parities": "".join(parities)}
     return predictors, info
 
 

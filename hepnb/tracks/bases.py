@@ -99,6 +99,7 @@ def describe(base: Any) -> dict[str, Any]:
                 "kappa": base.kappa}
     if isinstance(base, PolynomialExtrapolator):
         return {"kind": "poly", "degree": base.degree, "basis": base.basis, "dz_mm": base.dz_mm,
-                "centre": base.centre.tolist(), "half_range": base.half_range.tolist(), "coef": base.coef.tolist()}
+                "centre": base.centre.tolist(), "half_range": base.half_range.tolist(), "coef": base.coef.tolist(),
+                "rotation": None if base.rotation is None else base.rotation.tolist()}
     msg = f"cannot describe a base of type {type(base).__name__}"
     raise TypeError(msg)

@@ -96,7 +96,7 @@ def onnx_latency_ns(path: str | os.PathLike[str], states: np.ndarray, *, batch: 
 
 
 def round_trip(predictors: dict[str, Callable[[Array], Array]], rows: list[dict[str, Any]], dataset: dict[str, Any],
-               folder: str | os.PathLike[str], *, families: tuple[str, ...] = ("mlp", "rkpinn", "poly"),
+               folder: str | os.PathLike[str], *, families: tuple[str, ...] = ("mlp", "rkpinn", "poly", "poly_naive"),
                n_check: int = 4096) -> list[dict[str, Any]]:
     """Export the best model of each family (validation median) to ONNX, compare onnxruntime with JAX on test
     tracks, and time both at batch 1.
@@ -178,7 +178,8 @@ def load_extrapolator(folder: str | Path, field_fn: Any) -> LearnedExtrapolator:
         base = RK4Base(b.n_steps, b.z0_mm, b.z1_mm, field_fn, b.kappa)
     else:
         base = PolynomialExtrapolator(b.degree, b.basis, np.asarray(b.centre), np.asarray(b.half_range),
-                                      np.asarray(b.coef), b.dz_mm)
+                                      np.asarray(b.coef), b.dz_mm,
+                                      None if b.rotation is None else np.asarray(b.rotation))
     dummy = {"in_mean": np.zeros(5), "in_std": np.ones(5), "out_mean": np.zeros(4), "out_std": np.ones(4), "qop_rms": 1.0}
     head = load_model(lambda: build_head(config.family, config.size, stats=dummy, per_qop=config.per_qop), folder)
     return LearnedExtrapolator(config.name, head, base)
@@ -226,6 +227,8 @@ class PolySpec(_Spec):
     centre: list[FiniteFloat]
     half_range: list[FiniteFloat]
     coef: list[list[FiniteFloat]]
+    #: The whitening rotation (5 × 5) of the inputs; absent in folders saved before it existed (identity).
+    rotation: list[list[FiniteFloat]] | None = None
 
 
 class ExtrapolatorConfig(BaseModel):

@@ -71,6 +71,7 @@ class Settings(PageSettings):
     p_max_gev: float
     displaced_fraction: float
     poly_degrees: tuple[int, ...]
+    lhcb_poly_degrees: tuple[int, ...]
     poly_fit_tracks: int
     rk4_steps: tuple[int, ...]
     mlp_sizes: tuple[str, ...]
@@ -155,20 +156,21 @@ def simulate(settings: Settings, fmap: FieldMap) -> Samples:
 
 @dataclass
 class Baselines:
-    """The classical predictors of every leg (straight line, kick, RK4-N, polynomials) and their info rows."""
+    """The classical predictors of every leg (straight line, kick, RK4-N, physics and naive polynomials) and their
+    info rows."""
 
     predictors: dict[str, dict[str, Any]]
     info: dict[str, dict[str, dict[str, Any]]]
 
 
 def fit_baselines(settings: Settings, samples: Samples) -> Baselines:
-    """The baselines of every leg (:func:`hepnb.tracks.baselines.baseline_predictors`); the degree-five polynomial
-    becomes the residual base ``poly5`` of the leg's dataset (the same fit as the baseline)."""
+    """The baselines of every leg (:func:`hepnb.tracks.baselines.baseline_predictors`); the naive degree-five
+    polynomial becomes the residual base ``poly5`` of the leg's dataset (the same fit as the baseline)."""
     predictors, info = {}, {}
     for leg in settings.legs:
         predictors[leg], info[leg] = baselines.baseline_predictors(
             samples.datasets[leg], rk4_steps=settings.rk4_steps, degrees=settings.poly_degrees,
-            n_fit_max=settings.poly_fit_tracks)
+            phys_degrees=settings.lhcb_poly_degrees, n_fit_max=settings.poly_fit_tracks)
         if "poly_5" in predictors[leg]:
             samples.datasets[leg]["poly5"] = predictors[leg]["poly_5"]
     return Baselines(predictors, info)

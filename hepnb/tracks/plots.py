@@ -18,7 +18,8 @@ __all__ = ["LEG_LABELS", "error_vs_momentum_figure", "field_figure", "learning_c
 #: How a leg is written on a figure.
 LEG_LABELS = {"ut_t": "UT → T", "velo_t": "VELO → T"}
 _FAMILY_STYLE = {"mlp": ("tab:blue", "o", "MLP"), "rkpinn": ("tab:red", "s", "RK-PINN"), "rk4": ("black", "^", "RK4-N"),
-                 "poly": ("tab:green", "D", "polynomial"), "analytic": ("tab:gray", "v", "line, kick")}
+                 "poly": ("tab:green", "D", "polynomial"), "analytic": ("tab:gray", "v", "line, kick"),
+                 "poly_naive": ("tab:olive", "d", "naive polynomial")}
 
 
 def _log_limits(values: Sequence[float], pad: float = 0.25) -> tuple[float, float]:

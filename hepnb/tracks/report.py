@@ -194,12 +194,12 @@ def glue_original(original: Mapping[str, float]) -> dict[str, Any]:
 
 
 def leaderboard(rows: Sequence[Mapping[str, Any]], top: int = 10) -> dict[str, pd.DataFrame]:
-    """All rows ranked by test median error, and the shown table: the ``top`` best, every polynomial degree,
+    """All rows ranked by test median error, and the shown table: the ``top`` best, every polynomial (physics and naive),
     every RK4-N and the best model of each learned family (validation choice), ranked."""
     board = pd.DataFrame(rows).sort_values("pos_median_um").reset_index(drop=True)
     board.insert(0, "rank", np.arange(1, len(board) + 1))
     best_learned = [_best(rows, (family,)) for family in LEARNED]
-    shown = board[(board["rank"] <= top) | board["family"].isin(["poly", "rk4"]) | board["model"].isin(best_learned)]
+    shown = board[(board["rank"] <= top) | board["family"].isin(["poly", "poly_naive", "rk4"]) | board["model"].isin(best_learned)]
     return {"all": board, "shown": shown}
 
 
