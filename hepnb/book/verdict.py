@@ -172,7 +172,7 @@ def verdict(quantity: str, a: Contender, b: Contender, difference: float, uncert
     better, worse = (a, b) if a_better else (b, a)
     size = format_with_uncertainty(abs(difference), uncertainty, unit=unit)
     trained = [c.name for c in (a, b) if c.converged]
-    note = {0: "", 1: f", {trained[0]} converged", 2: ", both converged"}[len(trained)]
+    note = ("", f", {trained[0]} converged" if trained else "", ", both converged")[len(trained)]
     return Verdict("ranked", better.name, z,
                    f"{better.name} is better than {worse.name} on {quantity}, by {size} ({z:.1f}σ{note})")
 

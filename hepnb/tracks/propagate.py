@@ -41,6 +41,7 @@ __all__ = [
     "reference",
     "rk4",
     "rk4_fixed",
+    "rk4_on_nodes",
     "rk4_step",
     "single_kick",
     "straight_line",
@@ -249,15 +250,21 @@ def plane_aligned_nodes(z0_mm: float, z1_mm: float, step_mm: float, field_map: A
     return out if sign > 0 else out[::-1].copy()
 
 
-@functools.partial(jax.jit, static_argnums=(3, 4))
-def _rk4_nodes(states: Array, nodes: Array, fmap: Any, kappa: float, fn: FieldFn | None) -> Array:
-    field_fn = fmap if fn is None else fn
+def rk4_on_nodes(states: Array, nodes_mm: Array, field_fn: FieldFn, kappa: float = KAPPA_GEV_T_MM) -> Array:
+    """RK4 from ``nodes_mm[0]`` to ``nodes_mm[-1]`` with one step between each pair of nodes (pure, traceable):
+    with :func:`plane_aligned_nodes`, the plane-aligned RK4 of the reference and of the leaderboard's curve."""
+    nodes = jnp.asarray(nodes_mm, states.dtype)
 
     def step(s: Array, zh: tuple[Array, Array]) -> tuple[Array, None]:
         z, h = zh
         return rk4_step(z, s, h, field_fn, kappa), None
 
     return jax.lax.scan(step, states, (nodes[:-1], jnp.diff(nodes)))[0]
+
+
+@functools.partial(jax.jit, static_argnums=(3, 4))
+def _rk4_nodes(states: Array, nodes: Array, fmap: Any, kappa: float, fn: FieldFn | None) -> Array:
+    return rk4_on_nodes(states, nodes, fmap if fn is None else fn, kappa)
 
 
 def reference(states: Array, z0_mm: float, z1_mm: float, *, field: Any | None = None, step_mm: float = 10.0,
