@@ -31,6 +31,11 @@ CURVE_LABELS = {"rk4": "equal-step RK4", "rk4_aligned": "plane-aligned RK4", "ca
                 ENVELOPE: "Runge–Kutta envelope", "poly": "polynomial"}
 
 
+def _curve_name(key: str) -> str:
+    """The curve as a verdict's sentence names it."""
+    return f"the {CURVE_LABELS[key]}" + ("" if key == ENVELOPE else " curve")
+
+
 def best_of(rows: Sequence[Mapping[str, Any]], families: Sequence[str]) -> str | None:
     """The row of these families with the smallest validation median (a choice on the validation split)."""
     sel = [r for r in rows if r["family"] in families]
@@ -51,7 +56,7 @@ def _placed(name: str, family: str, ready: bool | None, distances: Mapping[str, 
         elif not np.isfinite(d["curve_um"]):  # the integrator cannot run this cheaply: nothing to beat there
             entry["below"] = ready is not False
         else:
-            said = paired_verdict("median position error", Contender(name, ready), Contender(CURVE_LABELS[key]),
+            said = paired_verdict("median position error", Contender(name, ready), Contender(_curve_name(key)),
                                   {"value": d["value"], "std": d["std"]}, lower_is_better=True, unit="µm",
                                   seed_std=seed_std)
             entry["below"] = said.ranked and said.better == name

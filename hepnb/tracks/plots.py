@@ -53,14 +53,14 @@ def field_figure(fmap: FieldMap, *, z_planes: Mapping[str, float] | None = None)
         ax_z.text(zp / 1e3, 0.04 + 0.1 * (i % 2), f" {name}", transform=ax_z.get_xaxis_transform(), fontsize=10,
                   color="gray")
     ax_z.set(xlabel="z [m]", ylabel="$B_y(0, 0, z)$ [T]")
-    ax_z.legend(loc="center right")
+    ax_z.legend(loc="center right", title="MagDown")  # in the legend: beside the label, a half panel is too narrow
     z_peak = float(z[np.argmax(np.abs(by_analytic))])
     x = np.linspace(-2500, 2500, 201)
     for y in (0.0, 600.0, 1200.0):
         ax_x.plot(x / 1e3, np.asarray(fmap(x, np.full_like(x, y), np.full_like(x, z_peak))[1]), label=f"y = {y / 1e3:g} m")
     ax_x.set(xlabel="x [m]", ylabel=f"$B_y$ at z = {z_peak / 1e3:.2f} m [T]")
     ax_x.legend(loc="lower center")
-    plotting.study_label(ax_z, *LABEL, rlabel="MagDown")
+    plotting.study_label(ax_z, *LABEL, fontsize=11.0)  # a half panel: at 13 pt mplhep's two parts overlap
     return fig
 
 
