@@ -190,3 +190,21 @@ def test_cash_karp_tableau_and_refusals() -> None:
         CashKarp(z0, z1, -1.0, _uniform)
     with pytest.raises(ValueError, match=r"1 of 1 tracks did not reach z1_mm = 7826 mm within max_steps = 3 steps"):
         cash_karp(np.array([[10.0, 5.0, 0.1, 0.05, 0.1]]), z0, z1, 1e-6, max_steps=3)
+
+
+def test_no_track_stalls_in_float32_at_any_default_tolerance() -> None:
+    """Every VELO → T1 track finishes in tens of steps at each tolerance of the leaderboard's curve (with a safety
+    factor of 1 a step rejected just above its tolerance shrank by almost nothing: some tracks used all 1000
+    steps and came back NaN)."""
+    from hepnb.tracks.adaptive import MAX_STEPS, cash_karp_batch
+    from hepnb.tracks.baselines import ADAPTIVE_TOLERANCES_MM
+    from hepnb.tracks.data import field_function, setting
+
+    st = setting("correct", "velo_t")
+    start = jnp.asarray(generate_tracks(2800, leg="velo_t", seed=1)["start"][2300:], jnp.float32)  # held a staller
+    field32 = field_function(st)
+    for tol in ADAPTIVE_TOLERANCES_MM:
+        end, attempts, done = jax.jit(lambda s, tol=tol: cash_karp_batch(s, st.z0_mm, st.z1_mm, tol, field32,
+                                                                         st.kappa, MAX_STEPS))(start)
+        assert bool(np.all(np.asarray(done))) and np.isfinite(np.asarray(end)).all(), tol
+        assert int(np.asarray(attempts).max()) < 300, (tol, int(np.asarray(attempts).max()))
