@@ -14,15 +14,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-
 from hepnb.tracks.adaptive import CashKarp
 from hepnb.tracks.arrays import Array
 from hepnb.tracks.bases import LineBase, RK4Base, kick_base
 from hepnb.tracks.data import Setting, field_function
 from hepnb.tracks.fieldmap import FieldMap
 from hepnb.tracks.polynomial import PolynomialExtrapolator, fit_polynomial
-from hepnb.tracks.propagate import plane_aligned_nodes, rk4_fixed, rk4_on_nodes
+from hepnb.tracks.propagate import plane_aligned_nodes, rk4_fixed, rk4_on_runs, step_runs
 
 __all__ = [
     "ADAPTIVE_TOLERANCES_MM",
@@ -65,8 +63,8 @@ def _rk4_n(s: Array, *, n: int, st: Setting, field: Any) -> Array:
     return rk4_fixed(s, st.z0_mm, st.z1_mm, n, field, st.kappa)
 
 
-def _rk4_aligned(s: Array, *, nodes_mm: np.ndarray, st: Setting, field: Any) -> Array:
-    return rk4_on_nodes(s, nodes_mm, field, st.kappa)
+def _rk4_aligned(s: Array, *, runs: list[tuple[float, float, int]], st: Setting, field: Any) -> Array:
+    return rk4_on_runs(s, runs, field, st.kappa)
 
 
 def rk_curve_predictors(dataset: dict[str, Any], *, aligned_steps_mm: Sequence[float] = ALIGNED_STEPS_MM,
@@ -82,7 +80,7 @@ def rk_curve_predictors(dataset: dict[str, Any], *, aligned_steps_mm: Sequence[f
     for step in aligned_steps_mm:
         nodes = plane_aligned_nodes(st.z0_mm, st.z1_mm, float(step), st.field if isinstance(st.field, FieldMap) else None)
         name = f"rk4_aligned_{float(step):g}mm"
-        predictors[name] = functools.partial(_rk4_aligned, nodes_mm=nodes.astype(np.float32), st=st, field=field32)
+        predictors[name] = functools.partial(_rk4_aligned, runs=step_runs(nodes), st=st, field=field32)
         info[name] = {"family": "rk4_aligned", "params": 0, "fit_time_s": 0.0, "n_steps": len(nodes) - 1,
                       "step_mm": float(step)}
     for tol in tolerances_mm:

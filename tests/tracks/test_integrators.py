@@ -23,7 +23,15 @@ from hepnb.tracks.constants import LEGS_MM
 from hepnb.tracks.data import TrackSample, generate_tracks, make_dataset
 from hepnb.tracks.field import analytic_field
 from hepnb.tracks.fieldmap import default_field_map
-from hepnb.tracks.propagate import plane_aligned_nodes, reference, rk4, rk4_fixed, rk4_on_nodes
+from hepnb.tracks.propagate import (
+    plane_aligned_nodes,
+    reference,
+    rk4,
+    rk4_fixed,
+    rk4_on_nodes,
+    rk4_on_runs,
+    step_runs,
+)
 
 #: The speed of light in GeV/(T·mm) (c = 299 792 458 m/s: a 1 GeV track in 1 T curls with a radius of 3.3356 m).
 C_GEV_PER_T_MM = 2.99792458e-4
@@ -140,6 +148,20 @@ def test_the_leaderboard_curves_in_float32_follow_their_float64_kernels(on_the_m
     assert np.median(miss["rk4_aligned_25mm"]) < 1.0 and np.median(miss["rk4_aligned_100mm"]) < 1.5
     assert np.median(miss["cash_karp_1e-06mm"]) < np.median(miss["cash_karp_0.001mm"]) < np.median(miss["cash_karp_1mm"])
     assert np.median(miss["cash_karp_1mm"]) < 200.0  # six 1 m steps: tens of µm, not millimetres
+
+
+def test_runs_of_equal_steps_are_the_plane_aligned_steps(on_the_map: dict) -> None:
+    """The leaderboard's plane-aligned RK4 runs the nodes as runs of equal steps (a constant step per loop): the
+    same steps as node by node, to round-off."""
+    (z0, z1), fmap = on_the_map["z"], on_the_map["map"]
+    for step in (100.0, 30.0):
+        nodes = plane_aligned_nodes(z0, z1, step, fmap)
+        runs = step_runs(nodes)
+        assert len(runs) == 3 and sum(n for _, _, n in runs) == len(nodes) - 1  # partial cell, whole cells, partial
+        with jax.enable_x64(True):
+            s64, f64 = jnp.asarray(on_the_map["start"]), fmap.astype(np.float64)
+            np.testing.assert_allclose(np.asarray(rk4_on_runs(s64, runs, f64)), np.asarray(rk4_on_nodes(s64, nodes, f64)),
+                                       rtol=0, atol=1e-9)
 
 
 def _dop853_analytic(start: np.ndarray, z0: float, z1: float) -> np.ndarray:
