@@ -186,7 +186,7 @@ def experiment_label(ax: Any, experiment: str, *, text: str = "", com: str | flo
     com
         Centre-of-mass energy: a number in TeV or a string with units (``"91.188 GeV"``); none by default.
     rlabel
-        Right-hand text instead of the energy (e.g. ``"Pb–Pb"``, ``"UT → T"``).
+        Right-hand text instead of the energy (e.g. ``"Pb–Pb"``, ``"UT → T1"``).
     loc
         mplhep's position code; 0 (default) puts the label above the axes, off the data.
     fontsize
