@@ -59,6 +59,7 @@ __all__ = [
     "histogram_by",
     "page_figure",
     "savefig",
+    "study_label",
     "use_style",
 ]
 
@@ -185,7 +186,7 @@ def experiment_label(ax: Any, experiment: str, *, text: str = "", com: str | flo
     com
         Centre-of-mass energy: a number in TeV or a string with units (``"91.188 GeV"``); none by default.
     rlabel
-        Right-hand text instead of the energy (e.g. ``"Pb–Pb"``, ``"UT → T"``).
+        Right-hand text instead of the energy (e.g. ``"Pb–Pb"``, ``"UT → T1"``).
     loc
         mplhep's position code; 0 (default) puts the label above the axes, off the data.
     fontsize
@@ -208,6 +209,46 @@ def experiment_label(ax: Any, experiment: str, *, text: str = "", com: str | flo
 
     artists = exp_label(exp=experiment, text=text, data=False, com=com, rlabel=rlabel, loc=loc,
                         fontsize=fontsize, ax=ax)
+    for artist in artists:
+        if artist is not None and artist.get_fontsize() < MIN_FONT_PT:
+            artist.set_fontsize(MIN_FONT_PT)
+    return tuple(a for a in artists if a is not None)
+
+
+def study_label(ax: Any, name: str, text: str, *, rlabel: str | None = None, loc: int = 0,
+                fontsize: float = 13.0) -> tuple[Any, ...]:
+    """A label in mplhep's layout for a figure whose detector or magnet is the study's own, not an experiment's
+    (so it must not say "<experiment> Simulation"): ``name`` in bold, ``text`` after it, ``rlabel`` on the right.
+
+    Parameters
+    ----------
+    ax
+        The axes to label.
+    name
+        What was simulated, e.g. ``"LHCb-like dipole"``.
+    text
+        Who simulated it, e.g. ``"hepnb simulation"``.
+    rlabel
+        Right-hand text (e.g. ``"UT → T1"``).
+    loc, fontsize
+        As :func:`experiment_label`.
+
+    Returns
+    -------
+    tuple
+        mplhep's text artists.
+
+    Raises
+    ------
+    ValueError
+        For a name that is one of the experiments of :data:`EXPERIMENTS` (that is :func:`experiment_label`'s job).
+    """
+    if name.strip() in EXPERIMENTS:
+        msg = f"name must not be an experiment's ({name!r}): use experiment_label for an experiment's simulation"
+        raise ValueError(msg)
+    from mplhep.label import exp_label
+
+    artists = exp_label(exp=name, llabel=text, data=False, com=None, rlabel=rlabel, loc=loc, fontsize=fontsize, ax=ax)
     for artist in artists:
         if artist is not None and artist.get_fontsize() < MIN_FONT_PT:
             artist.set_fontsize(MIN_FONT_PT)

@@ -3,8 +3,10 @@
 The straight line, a single kick at the leg's field-weighted centre, RK4 with N equal steps (RK4-N) through
 the setting's field, the LHCb-style physics polynomial of each weighted degree (:mod:`hepnb.tracks.physpoly`,
 family ``poly``: the polynomial curve) and the naive polynomial of each total degree in the five inputs
-(:mod:`hepnb.tracks.polynomial`, family ``poly_naive``); and the cheap physics bases a learned head corrects
-(:func:`learned_bases`).
+(:mod:`hepnb.tracks.polynomial`, family ``poly_naive``); the two other Runge–Kutta curves
+(:func:`rk_curve_predictors`): RK4 with steps that end on every z plane of the map, and the adaptive Cash–Karp
+RK4(5) of LHCb's extrapolator (:mod:`hepnb.tracks.adaptive`) at several tolerances; and the cheap physics bases
+a learned head corrects (:func:`learned_bases`).
 """
 
 from __future__ import annotations
@@ -14,25 +16,42 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from hepnb.tracks.adaptive import CashKarp
 from hepnb.tracks.arrays import Array
 from hepnb.tracks.bases import LineBase, RK4Base, kick_base
 from hepnb.tracks.data import Setting, field_function
+from hepnb.tracks.fieldmap import FieldMap
 from hepnb.tracks.physpoly import field_parities, fit_physics_polynomial
 from hepnb.tracks.polynomial import PolynomialExtrapolator, fit_polynomial
-from hepnb.tracks.propagate import rk4_fixed
+from hepnb.tracks.propagate import plane_aligned_nodes, rk4_fixed, rk4_on_runs, step_runs
 
 __all__ = [
+    "ADAPTIVE_TOLERANCES_MM",
+    "ALIGNED_STEPS_MM",
     "MLP_BASES",
     "PHYS_POLY_DEGREES",
     "POLY_DEGREES",
     "RK4_STEPS",
+    "RK_FAMILIES",
     "baseline_predictors",
     "learned_bases",
+    "rk_curve_predictors",
 ]
 
 
 #: The RK4-N baselines (float32, equal steps, through the same map).
 RK4_STEPS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 40, 50, 60, 80)
+
+
+#: Largest steps of the plane-aligned RK4 curve, mm (every z plane of the map is a node: on a 100 mm grid the
+#: largest useful step is 100 mm).
+ALIGNED_STEPS_MM: tuple[float, ...] = (100.0, 50.0, 25.0)
+
+#: Tolerances of the adaptive Cash–Karp curve (x and y per step), mm; LHCb's default is 0.001 mm.
+ADAPTIVE_TOLERANCES_MM: tuple[float, ...] = (1.0, 0.1, 0.01, 1e-3, 1e-4, 1e-5)
+
+#: The families of the three Runge–Kutta curves: equal steps (RK4-N), plane-aligned steps, adaptive Cash–Karp.
+RK_FAMILIES: tuple[str, ...] = ("rk4", "rk4_aligned", "cash_karp")
 
 
 #: Degrees of the naive polynomial (rows ``poly_<degree>``, family ``poly_naive``).
@@ -51,6 +70,33 @@ MLP_BASES: tuple[str, ...] = ("line", "kick", "poly5", "rk4_2")
 
 def _rk4_n(s: Array, *, n: int, st: Setting, field: Any) -> Array:
     return rk4_fixed(s, st.z0_mm, st.z1_mm, n, field, st.kappa)
+
+
+def _rk4_aligned(s: Array, *, runs: list[tuple[float, float, int]], st: Setting, field: Any) -> Array:
+    return rk4_on_runs(s, runs, field, st.kappa)
+
+
+def rk_curve_predictors(dataset: dict[str, Any], *, aligned_steps_mm: Sequence[float] = ALIGNED_STEPS_MM,
+                        tolerances_mm: Sequence[float] = ADAPTIVE_TOLERANCES_MM
+                        ) -> tuple[dict[str, Callable[[Array], Array]], dict[str, dict[str, Any]]]:
+    """The plane-aligned RK4 (``rk4_aligned_<step>mm``: steps of at most ``step`` that end on every z plane of the
+    map) and the adaptive Cash–Karp (``cash_karp_<tol>mm``) of each step and tolerance, float32 through the
+    setting's field, as :func:`baseline_predictors` returns them (families ``rk4_aligned`` and ``cash_karp``)."""
+    st: Setting = dataset["setting"]
+    field32 = field_function(st)
+    predictors: dict[str, Callable[[Array], Array]] = {}
+    info: dict[str, dict[str, Any]] = {}
+    for step in aligned_steps_mm:
+        nodes = plane_aligned_nodes(st.z0_mm, st.z1_mm, float(step), st.field if isinstance(st.field, FieldMap) else None)
+        name = f"rk4_aligned_{float(step):g}mm"
+        predictors[name] = functools.partial(_rk4_aligned, runs=step_runs(nodes), st=st, field=field32)
+        info[name] = {"family": "rk4_aligned", "params": 0, "fit_time_s": 0.0, "n_steps": len(nodes) - 1,
+                      "step_mm": float(step)}
+    for tol in tolerances_mm:
+        name = f"cash_karp_{float(tol):g}mm"
+        predictors[name] = CashKarp(st.z0_mm, st.z1_mm, float(tol), field32, st.kappa)
+        info[name] = {"family": "cash_karp", "params": 0, "fit_time_s": 0.0, "tol_mm": float(tol)}
+    return predictors, info
 
 
 def baseline_predictors(dataset: dict[str, Any], *, rk4_steps: Sequence[int] = RK4_STEPS,

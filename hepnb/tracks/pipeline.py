@@ -74,6 +74,8 @@ class Settings(PageSettings):
     lhcb_poly_degrees: tuple[int, ...]
     poly_fit_tracks: int
     rk4_steps: tuple[int, ...]
+    aligned_steps_mm: tuple[float, ...]
+    adaptive_tolerances_mm: tuple[float, ...]
     mlp_sizes: tuple[str, ...]
     mlp_bases: tuple[str, ...]
     rkpinn_sizes: tuple[str, ...]
@@ -94,6 +96,11 @@ class Settings(PageSettings):
     def edges_gev(self) -> list[float]:
         """The edges of the momentum bands (nine, log-spaced over the momentum range), GeV."""
         return list(np.geomspace(self.p_min_gev, self.p_max_gev, 9))
+
+    def sample(self, leg: str, fmap: FieldMap) -> TrackSample:
+        """The simulated sample of ``leg`` through ``fmap`` (:class:`hepnb.tracks.data.TrackSample`)."""
+        return TrackSample(leg=leg, p_range_gev=(self.p_min_gev, self.p_max_gev),
+                           displaced_fraction=self.displaced_fraction, field_map=fmap)
 
     @property
     def first_leg(self) -> str:
@@ -141,9 +148,7 @@ def simulate(settings: Settings, fmap: FieldMap) -> Samples:
     """The tracks of every leg (seed ``seed`` + the leg's index) and the RK4 convergence on the first leg."""
     datasets = {}
     for leg in settings.legs:
-        sample = TrackSample(leg=leg, p_range_gev=(settings.p_min_gev, settings.p_max_gev),
-                             displaced_fraction=settings.displaced_fraction, field_map=fmap)
-        datasets[leg] = make_dataset(settings.n_train, settings.n_val, settings.n_test, sample=sample,
+        datasets[leg] = make_dataset(settings.n_train, settings.n_val, settings.n_test, sample=settings.sample(leg, fmap),
                                      seed=settings.seed + list(LEGS_MM).index(leg))
     convergence = evaluate.rk4_convergence(datasets[settings.first_leg],
                                            steps=sorted({*settings.rk4_steps, 160, 320}),
@@ -156,21 +161,26 @@ def simulate(settings: Settings, fmap: FieldMap) -> Samples:
 
 @dataclass
 class Baselines:
-    """The classical predictors of every leg (straight line, kick, RK4-N, physics and naive polynomials) and their
-    info rows."""
+    """The classical predictors of every leg (straight line, kick, the three Runge–Kutta curves, physics and naive
+    polynomials) and their info rows."""
 
     predictors: dict[str, dict[str, Any]]
     info: dict[str, dict[str, dict[str, Any]]]
 
 
 def fit_baselines(settings: Settings, samples: Samples) -> Baselines:
-    """The baselines of every leg (:func:`hepnb.tracks.baselines.baseline_predictors`); the naive degree-five
+    """The baselines of every leg (:func:`hepnb.tracks.baselines.baseline_predictors` and the plane-aligned and
+    adaptive Runge–Kutta curves, :func:`hepnb.tracks.baselines.rk_curve_predictors`); the naive degree-five
     polynomial becomes the residual base ``poly5`` of the leg's dataset (the same fit as the baseline)."""
     predictors, info = {}, {}
     for leg in settings.legs:
         predictors[leg], info[leg] = baselines.baseline_predictors(
             samples.datasets[leg], rk4_steps=settings.rk4_steps, degrees=settings.poly_degrees,
             phys_degrees=settings.lhcb_poly_degrees, n_fit_max=settings.poly_fit_tracks)
+        more, more_info = baselines.rk_curve_predictors(samples.datasets[leg], aligned_steps_mm=settings.aligned_steps_mm,
+                                                        tolerances_mm=settings.adaptive_tolerances_mm)
+        predictors[leg].update(more)
+        info[leg].update(more_info)
         if "poly_5" in predictors[leg]:
             samples.datasets[leg]["poly5"] = predictors[leg]["poly_5"]
     return Baselines(predictors, info)
@@ -313,8 +323,8 @@ def transport_checks(settings: Settings, samples: Samples, classical: Baselines,
                      judged: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """On the first leg: the transport Jacobian of the best learned model and of the RK4-N with the most steps
     against finite differences of the float64 reference, for a track near the median momentum
-    (:func:`hepnb.tracks.evaluate.jacobian_comparison`), and the polarity check of the best learned model
-    (:func:`hepnb.tracks.evaluate.polarity_check`).
+    (:func:`hepnb.tracks.evaluate.jacobian_comparison`), and the polarity check of the best learned model and of
+    the best polynomial on tracks simulated in MagUp (:func:`hepnb.tracks.evaluate.polarity_check`).
 
     Returns
     -------
@@ -334,7 +344,11 @@ def transport_checks(settings: Settings, samples: Samples, classical: Baselines,
     rk4_name = f"rk4_{max(settings.rk4_steps)}"
     jacobian = {best: evaluate.jacobian_comparison(zoo.models[leg][best], reference_fn, track),
                 rk4_name: evaluate.jacobian_comparison(classical.predictors[leg][rk4_name], reference_fn, track)}
-    polarity = evaluate.polarity_check(zoo.models[leg][best], data, n_tracks=min(2000, settings.n_test))
+    checked = {best: zoo.models[leg][best]}
+    if judged[leg]["best_poly"]:
+        checked[judged[leg]["best_poly"]] = classical.predictors[leg][judged[leg]["best_poly"]]
+    polarity = evaluate.polarity_check(checked, data, settings.sample(leg, st.field), n_tracks=min(2000, settings.n_test),
+                                       seed=settings.seed + 1_000_003)
     return {"jacobian": jacobian, "polarity": polarity}
 
 

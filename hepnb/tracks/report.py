@@ -15,14 +15,10 @@ import pandas as pd
 
 from hepnb.book.numbers import format_with_uncertainty, page_table, table_cell
 from hepnb.book.prose import glue, sample_sentence
-from hepnb.book.verdict import SIGNIFICANCE, Contender, paired_verdict
-from hepnb.tracks.evaluate import (
-    compare_with_curve,
-    compare_with_rk4,
-    cost_error_curve,
-    paired_median_difference,
-    pareto_front,
-)
+from hepnb.book.verdict import Contender, paired_verdict
+from hepnb.tracks.baselines import RK_FAMILIES
+from hepnb.tracks.evaluate import paired_median_difference
+from hepnb.tracks.judgement import LEARNED, best_of, judge, judgement_markdown
 
 __all__ = [
     "LEADERBOARD_COLUMNS",
@@ -54,8 +50,6 @@ __all__ = [
     "tracks_table",
 ]
 
-#: Families of learned models.
-LEARNED = ("mlp", "rkpinn")
 #: The columns of the shown leaderboards.
 LEADERBOARD_COLUMNS = ("model", "family", "params", "pos_median_um", "pos_median_err_um", "pos_p95_um",
                        "slope_median_mrad", "cpu_ns_per_track_large", "ns_per_track_b1")
@@ -180,9 +174,14 @@ def jacobian_table(jacobian: Mapping[str, Mapping[str, Any]]) -> Any:
 
 
 def polarity_table(polarity: Mapping[str, Any]) -> Any:
-    """MagDown and MagUp (flip of q/p) accuracy of the polarity check, as a styled table."""
-    return page_table(pd.DataFrame({"MagDown": polarity["magdown"], "MagUp (flip q/p)": polarity["magup"]}).T[
-        ["pos_median_um", "pos_median_err_um", "pos_p95_um"]].rename(columns=LEADERBOARD_HEADERS))
+    """Per model checked (:func:`hepnb.tracks.evaluate.polarity_check`): its median and 95th-percentile error on the
+    MagDown test tracks and on tracks simulated in MagUp (through the flip of q/p), as a styled table."""
+    frame = pd.DataFrame({name: {f"{pol} {what}": v[key][col] for pol, key in (("MagDown", "magdown"),
+                                                                              ("MagUp", "magup"))
+                                 for what, col in (("median [µm]", "pos_median_um"), ("its error [µm]", "pos_median_err_um"),
+                                                   ("95th pct. [µm]", "pos_p95_um"))}
+                          for name, v in polarity["models"].items()}).T
+    return page_table(frame)
 
 
 def glue_original(original: Mapping[str, float]) -> dict[str, Any]:
@@ -194,113 +193,16 @@ def glue_original(original: Mapping[str, float]) -> dict[str, Any]:
 
 
 def leaderboard(rows: Sequence[Mapping[str, Any]], top: int = 10) -> dict[str, pd.DataFrame]:
-    """All rows ranked by test median error, and the shown table: the ``top`` best, every polynomial (physics and naive),
-    every RK4-N and the best model of each learned family (validation choice), ranked."""
+    """All rows ranked by test median error, and the shown table: the ``top`` best, every polynomial degree
+    (physics and naive),
+    every point of the three Runge–Kutta curves and the best model of each learned family (validation choice),
+    ranked."""
     board = pd.DataFrame(rows).sort_values("pos_median_um").reset_index(drop=True)
     board.insert(0, "rank", np.arange(1, len(board) + 1))
-    best_learned = [_best(rows, (family,)) for family in LEARNED]
-    shown = board[(board["rank"] <= top) | board["family"].isin(["poly", "poly_naive", "rk4"]) | board["model"].isin(best_learned)]
+    best_learned = [best_of(rows, (family,)) for family in LEARNED]
+    shown = board[(board["rank"] <= top) | board["family"].isin(["poly", "poly_naive", *RK_FAMILIES])
+                  | board["model"].isin(best_learned)]
     return {"all": board, "shown": shown}
-
-
-def _best(rows: Sequence[Mapping[str, Any]], families: Sequence[str]) -> str | None:
-    """The row of these families with the smallest validation median (a choice on the validation split)."""
-    sel = [r for r in rows if r["family"] in families]
-    return min(sel, key=lambda r: r["val_median_um"])["model"] if sel else None
-
-
-def judge(rows: Sequence[Mapping[str, Any]], *, cost_key: str, errors: Mapping[str, np.ndarray] | None = None,
-          converged: Mapping[str, bool] | None = None, seeds: Mapping[str, Any] | None = None,
-          window_um: tuple[float, float] = (1.0, 100.0)) -> dict[str, Any]:
-    """The study's rule on one leg: every model against the RK4 curve and the polynomial curve at its cost.
-
-    The verdict gate (:mod:`hepnb.book.verdict`): a learned model counts as below a curve only when it converged
-    (``converged``, by model name, from its training record; a model missing there has not) and its median lies
-    below the curve by more than :data:`~hepnb.book.verdict.SIGNIFICANCE` times its test uncertainty (⊕ its seed
-    spread, for the model ``seeds`` describes: :func:`hepnb.tracks.pipeline.seed_spread`, whose ``all_converged``
-    then decides its convergence).
-
-    Returns
-    -------
-    dict
-        ``models`` (per model: error, cost, the two curves' errors at its cost, ``converged``, ``below_rk4``,
-        ``below_poly``), ``learned``, ``not_converged`` (learned models), ``beats_rk4``, ``beats_poly``,
-        ``beats_both``, ``beats_both_in_window`` (learned models below both curves with a median error in
-        ``window_um``), ``pareto_front``, ``best_learned`` and ``best_poly`` (chosen on validation medians), and
-        ``paired`` (best learned − best polynomial, paired bootstrap on the test tracks) when ``errors`` are given.
-    """
-    rk4 = {c["model"]: c for c in compare_with_rk4(rows, rows, cost_key)}
-    poly_rows = [r for r in rows if r["family"] == "poly"]
-    poly = ({c["model"]: c for c in compare_with_curve(rows, cost_error_curve(poly_rows, cost_key), cost_key)}
-            if poly_rows else {})
-    models = {}
-    for r in rows:
-        name = r["model"]
-        error, error_err = float(r["pos_median_um"]), float(r.get("pos_median_err_um", float("nan")))
-        ready = bool((converged or {}).get(name, False)) if r["family"] in LEARNED else None
-        if seeds and seeds.get("model") == name:
-            error_err, ready = float(np.hypot(error_err, seeds["std_um"])), bool(seeds["all_converged"])
-        poly_curve = poly[name]["curve_error"] if poly else float("nan")
-
-        def below(curve_um: float, error: float = error, error_err: float = error_err, ready: bool | None = ready) -> bool:
-            margin = SIGNIFICANCE * (error_err if np.isfinite(error_err) else 0.0)
-            return ready is not False and bool(curve_um - error > margin)
-
-        models[name] = {"family": r["family"], "error_um": error, "error_err_um": error_err, "cost": float(r[cost_key]),
-                        "converged": ready, "rk4_curve_um": rk4[name]["curve_error"],
-                        "below_rk4": rk4[name]["below"] and r["family"] != "rk4" and below(rk4[name]["curve_error"]),
-                        "poly_curve_um": poly_curve,
-                        "below_poly": bool(poly and poly[name]["below"] and r["family"] != "poly" and below(poly_curve))}
-    learned = [r["model"] for r in rows if r["family"] in LEARNED]
-    lo, hi = window_um
-    out: dict[str, Any] = {
-        "cost_key": cost_key, "models": models, "learned": learned,
-        "not_converged": [m for m in learned if not models[m]["converged"]],
-        "beats_rk4": [m for m in learned if models[m]["below_rk4"]],
-        "beats_poly": [m for m in learned if models[m]["below_poly"]],
-        "beats_both": [m for m in learned if models[m]["below_rk4"] and models[m]["below_poly"]],
-        "window_um": [lo, hi], "pareto_front": pareto_front(rows, cost_key),
-        "best_learned": _best(rows, LEARNED), "best_poly": _best(rows, ("poly",)),
-    }
-    out["beats_both_in_window"] = [m for m in out["beats_both"] if lo <= models[m]["error_um"] <= hi]
-    out["seeds"] = dict(seeds) if seeds else None
-    if errors is not None and out["best_learned"] and out["best_poly"]:
-        out["paired"] = paired_median_difference(errors[out["best_learned"]], errors[out["best_poly"]])
-    return out
-
-
-def judgement_markdown(j: Mapping[str, Any], leg_label: str) -> str:
-    """Sentences for one leg: how many learned models lie below each curve, the best one, the Pareto front."""
-    n = len(j["learned"])
-    models = j["models"]
-    n_conv = n - len(j.get("not_converged", []))
-    n_rk4 = len(j["beats_rk4"])
-    lines = [(f"**{leg_label}.** With these samples, {n_conv} of the {n} learned models converged (by the rule stated "
-              f"under the learning curves); {n_rk4} of these {'lies' if n_rk4 == 1 else 'lie'} below the RK4 curve at "
-              f"{'its' if n_rk4 == 1 else 'their'} cost by more than twice the test uncertainty, "
-              f"{len(j['beats_poly'])} below the polynomial curve, and {len(j['beats_both'])} below both")]
-    if j["beats_both_in_window"]:
-        lo, hi = j["window_um"]
-        lines[-1] += (f"; {len(j['beats_both_in_window'])} of these between {lo:g} and {hi:g} µm "
-                      f"({', '.join(j['beats_both_in_window'])})")
-    lines[-1] += "."
-    best = j["best_learned"]
-    if best:
-        m = models[best]
-        lines.append(f"The learned model chosen on the validation split, {best}, has a test median of "
-                     f"{format_with_uncertainty(m['error_um'], m['error_err_um'], unit='µm')} at {m['cost']:.4g} CPU ns per track; at that cost the "
-                     f"RK4 curve gives {m['rk4_curve_um']:.3g} µm and the polynomial curve {m['poly_curve_um']:.3g} µm.")
-    if "paired" in j and j["best_poly"]:
-        seeds = j.get("seeds") if (j.get("seeds") or {}).get("model") == best else None
-        said = paired_verdict("median position error", Contender(best, models[best]["converged"]),
-                              Contender(j["best_poly"]), j["paired"], lower_is_better=True, unit="µm",
-                              seed_std=seeds["std_um"] if seeds else 0.0)
-        spread = (f"the test bootstrap ⊕ the spread of {best} over {len(seeds['median_um'])} training seeds "
-                  f"({seeds['std_um']:.2g} µm)" if seeds and len(seeds["median_um"]) > 1
-                  else "the test bootstrap only: one training seed")
-        lines.append(f"On the same test tracks (uncertainty: {spread}), {said.sentence}.")
-    lines.append("Pareto front (cheapest first): " + ", ".join(j["pareto_front"]) + ".")
-    return "\n\n".join(lines)
 
 
 def ablation_table(rows: Sequence[Mapping[str, Any]], records: Mapping[str, Mapping[str, Any]],
@@ -354,8 +256,8 @@ def convergence_markdown(records_by_leg: Mapping[str, Mapping[str, Mapping[str, 
 
 def representatives(rows: Sequence[Mapping[str, Any]], *, cost_key: str) -> list[str]:
     """The best learned model and the best polynomial (validation), and the RK4-N closest in cost to the former."""
-    best = _best(rows, LEARNED)
-    picks = [p for p in (best, _best(rows, ("poly",))) if p]
+    best = best_of(rows, LEARNED)
+    picks = [p for p in (best, best_of(rows, ("poly",))) if p]
     rk4 = [r for r in rows if r["family"] == "rk4"]
     if best and rk4:
         cost = next(r[cost_key] for r in rows if r["model"] == best)
@@ -367,7 +269,7 @@ def headline_entries(judged: Mapping[str, Mapping[str, Any]], legs: Sequence[str
                      labels: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
     """The front page's numbers (:func:`hepnb.book.headline.headline_entry` records): per leg, the median error of
     the best learned model (validation choice) with its bootstrap error, and how many learned models lie below
-    both the RK4 and the polynomial curves at their cost."""
+    both the Runge–Kutta envelope (all three RK curves) and the polynomial curve at their cost."""
     from hepnb.book.headline import headline_entry
 
     labels = labels or {}
@@ -382,7 +284,7 @@ def headline_entries(judged: Mapping[str, Mapping[str, Any]], legs: Sequence[str
                 f"median position error, best learned model ({best.replace('_', ' ')}), {name}", m["error_um"],
                 uncertainty=m["error_err_um"] if np.isfinite(m["error_err_um"]) else None, unit="µm")
         out[f"beating_both_{leg}"] = headline_entry(
-            f"learned models below the RK4 and polynomial curves, {name}",
+            f"learned models below the Runge–Kutta envelope and the polynomial curve, {name}",
             f"{len(j['beats_both'])} of {len(j['learned'])}")
     return out
 
@@ -396,7 +298,8 @@ def summary(judged: Mapping[str, Mapping[str, Any]], legs: Sequence[str]) -> dic
         m = j["models"].get(best, {}) if best else {}
         out[leg] = {"best_learned": best, "best_learned_median_um": m.get("error_um"),
                     "best_learned_cost_ns": m.get("cost"), "best_poly": j["best_poly"],
-                    "n_learned": len(j["learned"]), "n_beating_rk4": len(j["beats_rk4"]),
+                    "n_learned": len(j["learned"]), "n_beating_rk": len(j["beats_rk"]),
+                    "n_beating_rk4": len(j["beats_rk4"]),
                     "n_beating_poly": len(j["beats_poly"]), "n_beating_both": len(j["beats_both"])}
     return out
 
@@ -411,15 +314,16 @@ def conclusions_markdown(judged: Mapping[str, Mapping[str, Any]], ablation: Mapp
         if m is None:
             continue
         if m["converged"]:
-            place = [("below" if m[f"below_{c}"] else "not significantly below") + f" the {label} curve"
-                     for c, label in (("rk4", "RK4"), ("poly", "polynomial"))]
+            place = [("below" if m[f"below_{c}"] else "not significantly below") + f" {label}"
+                     for c, label in (("rk", "every Runge–Kutta curve (equal-step, plane-aligned and adaptive)"),
+                                      ("poly", "the polynomial curve"))]
             where = f"{' and '.join(place)} at that cost"
         else:
             where = "but has not converged, so it is not placed against the curves"
         text = (f"- {labels[leg]}: the best learned model ({best}) reaches {format_with_uncertainty(m['error_um'], m['error_err_um'], unit='µm')} "
                 f"at {m['cost']:.4g} CPU ns per track, {where}; "
-                f"{len(j['beats_both'])} of {len(j['learned'])} learned models lie below both curves (converged, beyond twice "
-                "their test uncertainty)")
+                f"{len(j['beats_both'])} of {len(j['learned'])} learned models lie below both the Runge–Kutta envelope and "
+                "the polynomial curve (converged, beyond twice their paired uncertainty)")
         if j["beats_both_in_window"]:
             lo, hi = j["window_um"]
             text += f", {len(j['beats_both_in_window'])} of them between {lo:g} and {hi:g} µm"

@@ -42,6 +42,13 @@ def test_a_significant_difference_between_converged_models_is_ranked_in_the_righ
     assert untrained.better == "Bayes B" and untrained.sentence.endswith("(4.0σ)")  # neither side is trained
 
 
+def test_two_methods_that_are_not_trained_are_ranked_without_a_convergence_note() -> None:
+    """A polynomial against a Runge–Kutta curve: neither side has a convergence record (``None``)."""
+    v = verdict("median position error", Contender("polynomial"), Contender("RK4-20"), -5.0, 1.0,
+                lower_is_better=True, unit="µm")
+    assert v.ranked and v.better == "polynomial" and v.sentence.endswith("(5.0σ)")
+
+
 def test_seed_spread_can_turn_a_ranking_into_consistency() -> None:
     a, b = Contender("XGBoost"), Contender("ParT", converged=True)
     test_only = verdict("AUC", a, b, 0.004, combined_uncertainty(0.0015), lower_is_better=False)

@@ -305,8 +305,9 @@ def test_judge_places_only_converged_models_and_beyond_their_uncertainty() -> No
     judged = report.judge(rows, cost_key="cost", converged={"mlp_a": True, "mlp_b": False, "mlp_c": True})
     assert judged["beats_rk4"] == ["mlp_a"] and judged["not_converged"] == ["mlp_b"]
     assert judged["models"]["mlp_b"]["converged"] is False and judged["models"]["rk4_2"]["converged"] is None
-    text = report.judgement_markdown(judged, "UT → T")
-    assert "2 of the 3 learned models converged" in text and "1 of these lies below the RK4 curve at its cost" in text
+    text = report.judgement_markdown(judged, "UT → T1")
+    assert "2 of the 3 learned models converged" in text
+    assert "1 of these lies below every Runge–Kutta curve (equal-step RK4) at its cost" in text
     assert report.judge(rows, cost_key="cost")["beats_rk4"] == []  # no record: nothing converged, nothing placed
     # the seed spread of the best model widens its margin: 50 µm below the curve, 2 × (1 ⊕ 30) µm needed
     seeds = {"model": "mlp_a", "median_um": [50.0, 80.0, 21.0], "std_um": 30.0, "all_converged": True}

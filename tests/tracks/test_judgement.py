@@ -1,0 +1,70 @@
+"""The study's rule: a model is below Runge–Kutta only below all three RK curves (their lower envelope at its cost),
+by a paired verdict (hepnb.tracks.envelope, hepnb.tracks.judgement)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hepnb.tracks.envelope import ENVELOPE, build_curves, envelope_at, paired_distances
+from hepnb.tracks.judgement import judge, judgement_markdown
+
+
+def _row(model: str, family: str, cost: float, err: float, err_err: float = 1.0) -> dict:
+    return {"model": model, "family": family, "cost": cost, "pos_median_um": err, "pos_median_err_um": err_err,
+            "val_median_um": err}
+
+
+ROWS = [_row("single_kick", "analytic", 5.0, 5000.0), _row("rk4_1", "rk4", 10.0, 1000.0),
+        _row("rk4_2", "rk4", 20.0, 100.0), _row("rk4_4", "rk4", 40.0, 10.0),
+        _row("rk4_aligned_100mm", "rk4_aligned", 30.0, 1.0), _row("rk4_aligned_50mm", "rk4_aligned", 60.0, 0.1),
+        _row("cash_karp_1mm", "cash_karp", 12.0, 50.0), _row("cash_karp_0.01mm", "cash_karp", 24.0, 5.0),
+        _row("mlp_cheap", "mlp", 8.0, 300.0),  # below equal-step RK4 (1741 µm there); cheaper than the others
+        _row("mlp_mid", "mlp", 20.0, 50.0),  # below equal-step RK4 (100 µm) but above Cash–Karp (7.9 µm there)
+        _row("mlp_fast", "mlp", 20.0, 2.0)]  # below all three
+
+
+def test_the_envelope_is_the_smallest_curve_and_a_curve_says_nothing_below_its_cheapest_point() -> None:
+    curves = build_curves(ROWS, "cost", ("rk4", "rk4_aligned", "cash_karp"))
+    errors = {r["model"]: r["pos_median_um"] for r in ROWS}
+    assert curves["rk4"].names[0] == "single_kick" and curves["rk4"].led
+    assert curves["rk4_aligned"].error_at(20.0, errors) == np.inf  # cannot run at 20 ns
+    assert curves["rk4"].error_at(2.0, errors) == 5000.0  # the kick leads: flat below it
+    ck_at_20 = float(np.exp(np.interp(np.log(20.0), np.log([12.0, 24.0]), np.log([50.0, 5.0]))))
+    assert envelope_at(20.0, curves, errors) == pytest.approx(ck_at_20)
+    assert envelope_at(45.0, curves, errors) == pytest.approx(np.exp(np.interp(np.log(45.0), np.log([30.0, 60.0]),
+                                                                               np.log([1.0, 0.1]))))
+    assert envelope_at(100.0, curves, errors) == pytest.approx(0.1)  # beyond every curve: its best point
+
+
+def test_below_rk_means_below_all_three_curves() -> None:
+    judged = judge(ROWS, cost_key="cost", converged={"mlp_cheap": True, "mlp_mid": True, "mlp_fast": True})
+    assert judged["beats_rk4"] == ["mlp_cheap", "mlp_mid", "mlp_fast"]  # the equal-step curve alone
+    assert judged["beats_rk"] == ["mlp_cheap", "mlp_fast"]  # the envelope: mlp_mid lies above Cash–Karp
+    mid = judged["models"]["mlp_mid"]["curves"]
+    assert mid["cash_karp"]["below"] is False and mid["rk4"]["below"] is True
+    assert mid[ENVELOPE]["curve_um"] == pytest.approx(mid["cash_karp"]["curve_um"])
+    assert judged["models"]["rk4_aligned_100mm"]["below_rk"] is False  # an RK row is never below the envelope
+    text = judgement_markdown(judged, "UT → T1")
+    assert "2 of these lie below every Runge–Kutta curve (equal-step RK4, plane-aligned RK4, adaptive Cash–Karp)" in text
+
+
+def test_the_distance_to_a_curve_is_paired_on_the_test_tracks() -> None:
+    """With per-track errors, median − curve and its spread come from common resamplings: a model whose errors
+    follow the curve's track by track has a far smaller spread than its own bootstrap error."""
+    rng = np.random.default_rng(0)
+    hard = rng.exponential(1.0, 4000)  # how hard each track is, common to every extrapolator
+    rows = [_row("single_kick", "analytic", 5.0, 0.0), _row("rk4_1", "rk4", 10.0, 0.0), _row("rk4_2", "rk4", 20.0, 0.0),
+            _row("mlp_a", "mlp", 20.0, 0.0)]
+    scale = {"single_kick": 5000.0, "rk4_1": 1000.0, "rk4_2": 100.0, "mlp_a": 95.0}
+    errors = {name: s * hard for name, s in scale.items()}
+    for r in rows:
+        r["pos_median_um"] = float(np.median(errors[r["model"]]))
+        r["pos_median_err_um"] = 100.0 * 0.02  # about the bootstrap error of a median of 4000 exponentials
+    curves = build_curves(rows, "cost", ("rk4",))
+    d = paired_distances(rows, errors, cost_key="cost", curves=curves, envelope_of=("rk4",))["mlp_a"]
+    assert d["rk4"]["value"] == pytest.approx(-5.0 * np.median(hard))
+    assert d["rk4"]["std"] < 0.2 * rows[-1]["pos_median_err_um"]  # the common difficulty cancels
+    judged = judge(rows, cost_key="cost", errors=errors, converged={"mlp_a": True})
+    assert judged["beats_rk"] == ["mlp_a"]  # 5 % below, unresolvable unpaired, many σ paired
+    assert judge(rows, cost_key="cost", converged={"mlp_a": True})["beats_rk"] == []  # unpaired: 3.5 µm < 2 × 2 µm
