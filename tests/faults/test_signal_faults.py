@@ -94,9 +94,9 @@ def test_a_memory_limit_too_small_for_a_worker_is_refused_before_it_starts(hepnb
     proc = subprocess.run(argv, cwd=hepnb.root, env=hepnb.env, capture_output=True, text=True, timeout=120,
                           check=False)
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.strip().splitlines() == [
-        "hepnb: error: the virtual memory limit (ulimit -v) is 781 MiB, but a worker process needs at least 1465 MiB: "
-        "raise the limit, or run in this process with --workers 1"]
+    expected = ("hepnb: error: the virtual memory limit (ulimit -v) is 781 MiB, but a worker process needs at least "
+                "1465 MiB: raise the limit, or run in this process with --workers 1")
+    assert proc.stderr.strip().splitlines() == [expected]
     assert hepnb.tmp_leftovers() == [] and not out.exists()
 
 
