@@ -181,12 +181,23 @@ def test_savefig_records_the_verdict_beside_the_png(tmp_path: Path) -> None:
     ax.plot([0, 1], [0, 1])
     plotting.savefig(fig, tmp_path, "wide")
     assert path == tmp_path / "good.png" and path.is_file()
-    record = json.loads((tmp_path / figure_check.FIGURES_SIDECAR).read_text())
+    record = figure_check.read_figures(tmp_path)
     assert record["good"]["issues"] == [] and record["good"]["displayed_fraction"] >= 0.7
     assert record["good"]["experiment_labels"] == ["ALICE", "Simulation"] and record["wide"]["experiment_labels"] == []
     assert [i["kind"] for i in record["wide"]["issues"]] == ["size"]
     with pytest.raises(ValueError, match="plain file stem"):
         plotting.savefig(fig, tmp_path, "../x")
+
+
+@pytest.mark.parametrize(("text", "field"), [("[]", "the top level"), ('{"a": {"dpi": 1}}', "a.experiment_labels"),
+                                             ("{", "is not valid JSON")])
+def test_a_damaged_figures_json_is_named_not_overwritten(tmp_path: Path, text: str, field: str) -> None:
+    """``record_check`` silently started a new ``figures.json`` over a damaged one; now the schema names it."""
+    sidecar = tmp_path / figure_check.FIGURES_SIDECAR
+    sidecar.write_text(text)
+    with pytest.raises(ValueError, match=field) as caught:
+        plotting.savefig(_good_figure(), tmp_path, "good")
+    assert str(sidecar) in str(caught.value) and sidecar.read_text() == text
 
 
 def test_hist_is_declared_and_notebooks_leave_it_to_the_helpers() -> None:

@@ -29,9 +29,12 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+from hepnb.io import FiniteFloat, read_json, validate_json
 
 __all__ = [
     "DISPLAY_DPI",
@@ -41,10 +44,12 @@ __all__ = [
     "PAGE_WIDTH_IN",
     "PAGE_WIDTH_PX",
     "FigureIssue",
+    "FigureRecord",
     "check_figure",
     "displayed_fraction",
     "experiment_labels",
     "natural_width_px",
+    "read_figures",
     "record_check",
 ]
 
@@ -320,10 +325,7 @@ def record_check(fig: Any, folder: str | os.PathLike[str], name: str) -> list[Fi
     """
     issues, width = _check(fig)
     sidecar = Path(folder) / FIGURES_SIDECAR
-    try:
-        record = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
-    except (OSError, ValueError):
-        record = {}
+    record = read_figures(folder) if sidecar.is_file() else {}
     record[name] = {
         "experiment_labels": experiment_labels(fig),
         "natural_width_px": round(width, 1),
@@ -336,3 +338,41 @@ def record_check(fig: Any, folder: str | os.PathLike[str], name: str) -> list[Fi
     tmp.write_text(json.dumps(record, indent=1, ensure_ascii=False), encoding="utf-8")
     os.replace(tmp, sidecar)
     return issues
+
+
+class _IssueRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    kind: IssueKind
+    message: str
+
+
+class FigureRecord(BaseModel):
+    """One figure's entry in ``figures.json`` (:func:`record_check` writes it, the book's tests read it)."""
+
+    model_config = ConfigDict(extra="forbid")
+    experiment_labels: list[str]
+    natural_width_px: FiniteFloat
+    displayed_fraction: Annotated[float, Field(ge=0.0, le=1.0)]
+    size_in: Annotated[list[FiniteFloat], Field(min_length=2, max_length=2)]
+    dpi: FiniteFloat
+    issues: list[_IssueRecord]
+
+
+class FigureRecords(RootModel[dict[str, FigureRecord]]):
+    """The whole ``figures.json``: figure name → :class:`FigureRecord`."""
+
+
+def read_figures(folder: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+    """The checker's records of a page's figures (``folder/figures.json``), validated against :class:`FigureRecord`.
+
+    Raises
+    ------
+    FileNotFoundError
+        No ``figures.json`` in ``folder``.
+    ValueError
+        Not JSON, not an object of figure names, or an entry that breaks the schema (the file and field named).
+    """
+    path = Path(folder) / FIGURES_SIDECAR
+    record = read_json(path, what="figure records")
+    validate_json(record, FigureRecords, path, what="figure records")
+    return record
