@@ -26,12 +26,13 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field
 
-from hepnb.io import naming_write_errors
+from hepnb.io import FiniteFloat, naming_write_errors, read_json, validate_json
 from hepnb.pid.constants import (
     C_CM_PER_PS,
     CHARGE_OF_PDG,
@@ -48,10 +49,13 @@ from hepnb.pid.transforms import IDENTITY, InputTransform
 
 __all__ = [
     "O2_COLUMNS",
+    "O2Columns",
+    "O2Scaling",
     "ao2d_table",
     "export_o2",
     "model_file_name",
     "o2_reader_certainty",
+    "read_o2_files",
     "signed_pdgs",
 ]
 
@@ -178,11 +182,50 @@ def export_o2(model: Any, meta: Mapping[str, Any], folder: str | os.PathLike[str
                         input_names=["input"], output_names=["certainty"])
         for pdg in signed_pdgs(species):
             _atomic_write(out / model_file_name(pdg), proto.SerializeToString())
-    _atomic_write(out / "columns_for_training.json",
-                  json.dumps({"columns_for_training": list(O2_COLUMNS)}, indent=1).encode())
-    rows = [[label, float(m), float(s)] for label, m, s in zip(O2_COLUMNS, o2_mean, o2_std, strict=True)]
-    _atomic_write(out / "scaling_params.json", json.dumps({"data": rows}, indent=1).encode())
+    columns = O2Columns(columns_for_training=list(O2_COLUMNS))
+    _atomic_write(out / "columns_for_training.json", json.dumps(columns.model_dump(), indent=1).encode())
+    rows = [(label, float(m), float(s)) for label, m, s in zip(O2_COLUMNS, o2_mean, o2_std, strict=True)]
+    _atomic_write(out / "scaling_params.json", json.dumps(O2Scaling(data=rows).model_dump(), indent=1).encode())
     return out
+
+
+class O2Columns(BaseModel):
+    """``columns_for_training.json`` as ``pidOnnxModel.h`` reads it: the input's AO2D labels, in order."""
+
+    model_config = ConfigDict(extra="forbid")
+    columns_for_training: Annotated[list[str], Field(min_length=1)]
+
+
+class O2Scaling(BaseModel):
+    """``scaling_params.json`` as ``pidOnnxModel.h`` reads it: rows ``[label, mean, std]`` (std > 0)."""
+
+    model_config = ConfigDict(extra="forbid")
+    data: list[tuple[str, FiniteFloat, Annotated[float, Field(gt=0.0, allow_inf_nan=False)]]]
+
+
+def read_o2_files(folder: str | os.PathLike[str]) -> tuple[list[str], dict[str, tuple[np.float32, np.float32]]]:
+    """The input labels and the scaling (label → mean, std in float32) of an O2 PIDML folder, each file checked
+    against its schema (:class:`O2Columns`, :class:`O2Scaling`).
+
+    Raises
+    ------
+    FileNotFoundError
+        A missing file.
+    ValueError
+        A file that is not JSON or breaks its schema (the file and field named), or scaling rows for labels
+        that are not inputs.
+    """
+    path = Path(folder)
+    columns_file, scaling_file = path / "columns_for_training.json", path / "scaling_params.json"
+    columns = validate_json(read_json(columns_file, what="O2 columns file"), O2Columns, columns_file,
+                            what="O2 columns file").columns_for_training
+    rows = validate_json(read_json(scaling_file, what="O2 scaling file"), O2Scaling, scaling_file,
+                         what="O2 scaling file").data
+    unknown = sorted({label for label, _, _ in rows} - set(columns))
+    if unknown:
+        msg = f"O2 scaling file {scaling_file}: rows for {unknown}, which are not in {columns_file.name}"
+        raise ValueError(msg)
+    return columns, {label: (np.float32(mean), np.float32(std)) for label, mean, std in rows}
 
 
 def _atomic_write(path: Path, payload: bytes) -> None:
@@ -233,9 +276,7 @@ def o2_reader_certainty(folder: str | os.PathLike[str], pdg: int, table: Mapping
     import onnxruntime as ort
 
     path = Path(folder)
-    columns = json.loads((path / "columns_for_training.json").read_text())["columns_for_training"]
-    scaling = {row[0]: (np.float32(row[1]), np.float32(row[2]))
-               for row in json.loads((path / "scaling_params.json").read_text())["data"]}
+    columns, scaling = read_o2_files(path)
     session = ort.InferenceSession(str(path / model_file_name(pdg)), providers=["CPUExecutionProvider"])
     input_name = session.get_inputs()[0].name
     has_tof = (np.asarray(table["fTOFSignal"]) > 0) & (np.asarray(table["fTOFExpMom"]) > 0)

@@ -4,6 +4,7 @@ against the network in memory, for every network family."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -140,3 +141,25 @@ def test_o2_graph_applies_the_input_transform(transform: InputTransform, sample:
             np.testing.assert_allclose(o2_reader_certainty(out, pdg, table), jax_prob[:, i], atol=1e-5, err_msg=s)
     np.testing.assert_allclose(np.stack([predict_table(folder, raw_tracks)[f"prob_{s}"] for s in SPECIES], 1),
                                jax_prob, atol=1e-6)
+
+
+@pytest.mark.parametrize(("name", "text", "field"), [
+    ("columns_for_training.json", '{"columns": ["fPt"]}', "columns_for_training: field required"),
+    ("columns_for_training.json", '{"columns_for_training": []}', "columns_for_training: list should have at least 1"),
+    ("scaling_params.json", '{"data": [["fPt", 1.0]]}', "data.0"),
+    ("scaling_params.json", '{"data": [["fPt", 1.0, 0.0]]}', "data.0.2: should be greater than 0"),
+    ("scaling_params.json", '{"data": [["fPt", NaN, 1.0]]}', "data.0.1: value error, must be finite"),
+    ("scaling_params.json", '{"data": [["fBogus", 0.0, 1.0]]}', "rows for ['fBogus'], which are not in"),
+    ("scaling_params.json", '{"data": ', "is not valid JSON"),
+])
+def test_o2_files_are_read_through_their_schemas(tmp_path: Path, name: str, text: str, field: str) -> None:
+    from hepnb.pid.o2export import read_o2_files
+
+    (tmp_path / "columns_for_training.json").write_text('{"columns_for_training": ["fPt", "fEta"]}')
+    (tmp_path / "scaling_params.json").write_text('{"data": [["fPt", 1.5, 2.0]]}')
+    columns, scaling = read_o2_files(tmp_path)
+    assert columns == ["fPt", "fEta"] and scaling == {"fPt": (np.float32(1.5), np.float32(2.0))}
+    (tmp_path / name).write_text(text)
+    with pytest.raises(ValueError, match=re.escape(field)) as caught:
+        read_o2_files(tmp_path)
+    assert str(tmp_path / name) in str(caught.value) and "\n" not in str(caught.value)
