@@ -143,7 +143,7 @@ def data_look_tables(settings: Settings, result: DataLike) -> list[Any]:
     :func:`agreement_table`, :func:`cut_table`, :func:`disagreement_table`), captioned."""
     look = result.look.get(settings.focus)
     if not look:
-        return [_markdown("The data-like input has no labels: the look at data needs the labelled sample here.")]
+        return [_markdown(f"The data-like input has no tracks in {RANGE_LABELS[settings.focus]}.")]
     where = RANGE_LABELS[settings.focus]
     tables = [(fractions_table(look), f"predicted species fractions on the data-like sample, {where}"),
               (confidence_table(look), f"confidence (largest probability) per bin, {where}"),
@@ -183,8 +183,8 @@ def data_look_text(settings: Settings, comparison: Comparison, result: DataLike,
                      f"{model}; the purity of its calls is {rate_text(cut['cut']['all']['purity'], counts=False)} "
                      f"with the cut and {rate_text(cut['no_cut']['all']['purity'], counts=False)} without it.")
     for pair, d in look.get("disagreement", {}).items():
-        ml, bayes = pair.split("/")
-        contender, seed_std = _ml_contender(settings, comparison, focus, ml)
+        contender, seed_std = _ml_contender(settings, comparison, focus, pair.split("/")[0])
+        ml, bayes = contender.name, pair.split("/")[1]
         diff = d["difference"]
         said = verdict("accuracy on the data-like sample", contender, Contender(bayes), 100 * diff["value"],
                        combined_uncertainty(100 * diff["std"], 100 * seed_std), lower_is_better=False, unit="points")

@@ -334,36 +334,53 @@ class DataLike:
     look: dict[str, dict[str, Any]]
 
 
+def _data_like_range(tracks: Mapping[str, NDArray], range_name: str
+                     ) -> tuple[dict[str, NDArray], NDArray[np.float32], dict[str, Any], NDArray[np.int64] | None]:
+    """A range's data-like tracks, raw features, baselines and labels: the labelled π, K, p, e
+    (:func:`hepnb.pid.training.range_data`), or every track of the range when the input has no labels (``None``)."""
+    from hepnb.pid.baselines import baseline_predictions
+    from hepnb.pid.selection import features, momentum_range
+    from hepnb.pid.training import range_data
+
+    if "mc_pdg" in tracks:
+        part = range_data(tracks, range_name)
+        return part.tracks, part.raw, part.baselines, part.y
+    inside = momentum_range(tracks, range_name)
+    chosen = {k: np.asarray(v)[inside] for k, v in tracks.items()}
+    return chosen, features(chosen), baseline_predictions(chosen), None
+
+
 def data_like(settings: Settings, comparison: Comparison) -> DataLike:
     """The predicted species fractions on the data-like sample against its hidden labels, for the main protocol's
     models and both ALICE Bayes variants (:func:`hepnb.pid.evaluate.fraction_bias`), and the original's look at
-    data (:func:`hepnb.pid.data_look.look_at_data`) of the chosen network and XGBoost against the ALICE Bayes."""
+    data (:func:`hepnb.pid.data_look.look_at_data`) of the chosen network and XGBoost against the ALICE Bayes;
+    without labels (a real-data ``data_like_file``), the look at data without what needs them."""
     from hepnb import metrics
     from hepnb.pid import data, data_look, evaluate, reader
     from hepnb.pid.protocols import scale_like
     from hepnb.pid.selection import selected
-    from hepnb.pid.training import chosen_network, predict_model, range_data
+    from hepnb.pid.training import chosen_network, predict_model
 
     table = (reader.read_tracks(settings.data_like_file, require_labels=False, tree=settings.input_tree or None)
              if settings.data_like_file else data.simulate_tracks(settings.n_data_like, seed=settings.seed + 1,
                                                                   data_like=True))
     tracks = selected(table, settings.selection)
-    rows, look = [], {}
-    if "mc_pdg" in tracks:
-        grid = comparison.grid
-        for r in settings.ranges:
-            part = range_data(tracks, r)
-            cell = grid.cells[(r, settings.main_protocol)]
-            counts = metrics.bootstrap_counts(len(part.y), settings.n_boot, seed=settings.seed)
-            probs = {m: predict_model(m, cell["models"][m], scale_like(cell["inputs"][m], part.raw))
-                     for m in grid.models}
-            probs |= {b: part.baselines[b].prob for b in DATA_LIKE_BAYES}
+    rows, look, grid = [], {}, comparison.grid
+    for r in settings.ranges:
+        part, raw, baselines, y = _data_like_range(tracks, r)
+        if not len(raw):
+            continue
+        cell = grid.cells[(r, settings.main_protocol)]
+        probs = {m: predict_model(m, cell["models"][m], scale_like(cell["inputs"][m], raw)) for m in grid.models}
+        probs |= {b: baselines[b].prob for b in DATA_LIKE_BAYES}
+        counts = None if y is None else metrics.bootstrap_counts(len(y), settings.n_boot, seed=settings.seed)
+        if y is not None:
             for m, prob in probs.items():
-                for s, v in evaluate.fraction_bias(prob.argmax(1), part.y, counts).items():
+                for s, v in evaluate.fraction_bias(prob.argmax(1), y, counts).items():
                     rows.append({"range": r, "model": m, "species": s, **v})
-            ml = [chosen_network(grid, (r, settings.main_protocol)), "xgboost"]
-            look[r] = data_look.look_at_data({m: probs[m] for m in (*ml, *DATA_LIKE_BAYES)}, part.tracks["has_tof"],
-                                             ml=ml, bayes=DATA_LIKE_BAYES, y=part.y, counts=counts)
+        ml = [chosen_network(grid, (r, settings.main_protocol)), "xgboost"]
+        look[r] = data_look.look_at_data({m: probs[m] for m in (*ml, *DATA_LIKE_BAYES)}, part["has_tof"], ml=ml,
+                                         bayes=DATA_LIKE_BAYES, y=y, counts=counts)
     return DataLike(table, pd.DataFrame(rows), look)
 
 

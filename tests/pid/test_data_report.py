@@ -61,7 +61,7 @@ def test_tables_carry_the_counts_and_intervals() -> None:
     assert data_report.rate_text({"k": 1, "n": 4, "pct": 25.0, "lo_pct": 7.0, "hi_pct": 52.0}) == (
         "25.0 % (7.0–52.0), 1/4")
     empty = pipeline.DataLike({}, pd.DataFrame(), {})
-    assert "no labels" in data_report.data_look_tables(settings, empty)[0].data
+    assert "no tracks in" in data_report.data_look_tables(settings, empty)[0].data
 
 
 def test_the_sentence_ranks_only_through_the_gate() -> None:
