@@ -31,12 +31,25 @@ __all__ = [
     "data_look_text",
     "disagreement_table",
     "fractions_table",
+    "page_constants",
     "rate_text",
 ]
 
 #: The original's ML–Bayes agreement on kaons on real Run 3 tracks (%), its README.
 ORIGINAL_KAON_AGREEMENT_PCT = 38.0
 _SYMBOLS = {"pi": "π", "ka": "K", "pr": "p", "el": "e"}
+
+
+def page_constants() -> dict[str, Any]:
+    """The constants the data-like and working-point prose names, for the page to glue: the confidence bins and
+    cut, the original's kaon agreement, the intervals' confidence level (%) and the fewest tracks a contamination
+    bin needs to be drawn."""
+    from hepnb.metrics import CONFIDENCE_LEVEL
+    from hepnb.pid.working_points import MIN_SELECTED
+
+    return {"confidence_bins": ", ".join(label for label, _, _ in CONFIDENCE_BINS), "confidence_cut": CONFIDENCE_CUT,
+            "original_kaon_agreement": ORIGINAL_KAON_AGREEMENT_PCT, "interval_pct": 100 * CONFIDENCE_LEVEL,
+            "min_selected": MIN_SELECTED}
 
 
 def rate_text(rate: Mapping[str, float], *, counts: bool = True) -> str:
