@@ -12,6 +12,7 @@ from sklearn import metrics as _skm
 __all__ = [
     "CONFIDENCE_LEVEL",
     "auc",
+    "binomial_interval",
     "bootstrap",
     "bootstrap_ci",
     "bootstrap_counts",
@@ -152,6 +153,29 @@ def bootstrap_counts(n: int, n_boot: int, seed: int = 0) -> NDArray[np.int64]:
         msg = f"an interval needs n >= 1 rows and n_boot >= 2 resamplings, found {n} and {n_boot}"
         raise ValueError(msg)
     return np.stack([np.bincount(idx, minlength=n) for idx in resample_indices(n, n_boot, seed)])
+
+
+def binomial_interval(k: int, n: int, cl: float | None = None) -> tuple[float, float]:
+    """Clopper–Pearson interval of a binomial fraction ``k/n`` at confidence ``cl`` (default
+    :data:`CONFIDENCE_LEVEL`): the Beta quantiles ``B(α/2; k, n − k + 1)`` and ``B(1 − α/2; k + 1, n − k)``, with
+    0 and 1 at the ends; NaN for ``n == 0``.
+
+    Raises
+    ------
+    ValueError
+        If ``k`` is not within 0..``n``.
+    """
+    from scipy import stats
+
+    if n <= 0:
+        return float("nan"), float("nan")
+    if not 0 <= k <= n:
+        msg = f"a binomial count needs 0 <= k <= n, found k={k}, n={n}"
+        raise ValueError(msg)
+    alpha = 1 - (CONFIDENCE_LEVEL if cl is None else cl)
+    lo = 0.0 if k == 0 else float(stats.beta.ppf(alpha / 2, k, n - k + 1))
+    hi = 1.0 if k == n else float(stats.beta.ppf(1 - alpha / 2, k + 1, n - k))
+    return lo, hi
 
 
 def spread(values: ArrayLike) -> float:

@@ -27,6 +27,7 @@ from hepnb.pid.training import TREES, Grid, TrainingConfig
 
 __all__ = [
     "CONTAMINATION_P_EDGES_GEV",
+    "DATA_LIKE_BAYES",
     "WORKING_POINT_MODELS",
     "Comparison",
     "DataLike",
@@ -48,7 +49,10 @@ __all__ = [
 ]
 
 #: The baselines with probabilities that the working points show beside the models.
-WORKING_POINT_MODELS = ("alice_bayes", "o2_bayes", "original_bayes")
+WORKING_POINT_MODELS = ("alice_bayes", "alice_bayes_mismatch", "o2_bayes", "original_bayes")
+#: The Bayesian PID the data-like section sets beside the models (the ALICE method, without and with its TOF
+#: mismatch and tail terms).
+DATA_LIKE_BAYES = ("alice_bayes", "alice_bayes_mismatch")
 #: Momentum bins (GeV/c) of the kaon contamination at the working point.
 CONTAMINATION_P_EDGES_GEV = (0.2, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0)
 
@@ -321,40 +325,63 @@ def systematics(settings: Settings, comparison: Comparison) -> pd.DataFrame:
 
 @dataclass
 class DataLike:
-    """The data-like sample as read or simulated (before the selection), and the bias of the predicted species
-    fractions per range, model and species (empty without labels)."""
+    """The data-like sample as read or simulated (before the selection), the bias of the predicted species
+    fractions per range, model and species (empty without labels), and per range the original's look at data
+    (:func:`hepnb.pid.data_look.look_at_data`: the chosen network and XGBoost against both ALICE Bayes variants)."""
 
     table: dict[str, NDArray]
     bias: pd.DataFrame
+    look: dict[str, dict[str, Any]]
+
+
+def _data_like_range(tracks: Mapping[str, NDArray], range_name: str
+                     ) -> tuple[dict[str, NDArray], NDArray[np.float32], dict[str, Any], NDArray[np.int64] | None]:
+    """A range's data-like tracks, raw features, baselines and labels: the labelled π, K, p, e
+    (:func:`hepnb.pid.training.range_data`), or every track of the range when the input has no labels (``None``)."""
+    from hepnb.pid.baselines import baseline_predictions
+    from hepnb.pid.selection import features, momentum_range
+    from hepnb.pid.training import range_data
+
+    if "mc_pdg" in tracks:
+        part = range_data(tracks, range_name)
+        return part.tracks, part.raw, part.baselines, part.y
+    inside = momentum_range(tracks, range_name)
+    chosen = {k: np.asarray(v)[inside] for k, v in tracks.items()}
+    return chosen, features(chosen), baseline_predictions(chosen), None
 
 
 def data_like(settings: Settings, comparison: Comparison) -> DataLike:
     """The predicted species fractions on the data-like sample against its hidden labels, for the main protocol's
-    models and ALICE Bayes (:func:`hepnb.pid.evaluate.fraction_bias`)."""
+    models and both ALICE Bayes variants (:func:`hepnb.pid.evaluate.fraction_bias`), and the original's look at
+    data (:func:`hepnb.pid.data_look.look_at_data`) of the chosen network and XGBoost against the ALICE Bayes;
+    without labels (a real-data ``data_like_file``), the look at data without what needs them."""
     from hepnb import metrics
-    from hepnb.pid import data, evaluate, reader
+    from hepnb.pid import data, data_look, evaluate, reader
     from hepnb.pid.protocols import scale_like
     from hepnb.pid.selection import selected
-    from hepnb.pid.training import predict_model, range_data
+    from hepnb.pid.training import chosen_network, predict_model
 
     table = (reader.read_tracks(settings.data_like_file, require_labels=False, tree=settings.input_tree or None)
              if settings.data_like_file else data.simulate_tracks(settings.n_data_like, seed=settings.seed + 1,
                                                                   data_like=True))
     tracks = selected(table, settings.selection)
-    rows = []
-    if "mc_pdg" in tracks:
-        grid = comparison.grid
-        for r in settings.ranges:
-            part = range_data(tracks, r)
-            cell = grid.cells[(r, settings.main_protocol)]
-            counts = metrics.bootstrap_counts(len(part.y), settings.n_boot, seed=settings.seed)
-            answers = {m: predict_model(m, cell["models"][m], scale_like(cell["inputs"][m], part.raw)).argmax(1)
-                       for m in grid.models}
-            answers["alice_bayes"] = part.baselines["alice_bayes"].pred
-            for m, pred in answers.items():
-                for s, v in evaluate.fraction_bias(pred, part.y, counts).items():
+    rows, look, grid = [], {}, comparison.grid
+    for r in settings.ranges:
+        part, raw, baselines, y = _data_like_range(tracks, r)
+        if not len(raw):
+            continue
+        cell = grid.cells[(r, settings.main_protocol)]
+        probs = {m: predict_model(m, cell["models"][m], scale_like(cell["inputs"][m], raw)) for m in grid.models}
+        probs |= {b: baselines[b].prob for b in DATA_LIKE_BAYES}
+        counts = None if y is None else metrics.bootstrap_counts(len(y), settings.n_boot, seed=settings.seed)
+        if y is not None:
+            for m, prob in probs.items():
+                for s, v in evaluate.fraction_bias(prob.argmax(1), y, counts).items():
                     rows.append({"range": r, "model": m, "species": s, **v})
-    return DataLike(table, pd.DataFrame(rows))
+        ml = [chosen_network(grid, (r, settings.main_protocol)), "xgboost"]
+        look[r] = data_look.look_at_data({m: probs[m] for m in (*ml, *DATA_LIKE_BAYES)}, part["has_tof"], ml=ml,
+                                         bayes=DATA_LIKE_BAYES, y=y, counts=counts)
+    return DataLike(table, pd.DataFrame(rows), look)
 
 
 # Deployment
@@ -380,6 +407,9 @@ class Deployment:
         Tracks run through the emulated reader.
     out_of_domain_pct
         Data-like tracks (before the selection) flagged outside the training domain (%).
+    blanking_seed_std
+        The training spread of the blanking cost (fraction): the blanked and the unblanked network are two
+        trainings, each taken to vary over seeds as the chosen network does (its ``n_seeds`` runs; 0 with one).
     """
 
     network: str
@@ -390,6 +420,7 @@ class Deployment:
     emulation: dict[str, float]
     n_emulated: int
     out_of_domain_pct: float
+    blanking_seed_std: float = 0.0
 
 
 def deploy(settings: Settings, sample: Sample, comparison: Comparison, network: str,
@@ -432,4 +463,13 @@ def deploy(settings: Settings, sample: Sample, comparison: Comparison, network: 
     n_blanked = int(np.sum((focus_tracks["p"][test_index] < O2_TOF_P_MIN_GEV)
                            & (focus_tracks["has_tof"][test_index] > 0)))
     return Deployment(network, focus, blanking_cost, n_blanked, model_dirs, emulation, len(ao2d["fPt"]),
-                      100 * float(np.mean(flags["in_domain"] == 0)))
+                      100 * float(np.mean(flags["in_domain"] == 0)), _blanking_seed_std(comparison, focus, network))
+
+
+def _blanking_seed_std(comparison: Comparison, range_name: str, network: str) -> float:
+    """The seed spread of the difference of two trainings of ``network`` (each varying as its seed runs do)."""
+    from hepnb.book.verdict import seed_spread_of_difference
+
+    seeds = comparison.seeds.get(range_name, {})
+    accuracy = seeds.get("accuracy", []) if seeds.get("network") == network else []
+    return seed_spread_of_difference(accuracy, accuracy, of_mean=False) if len(accuracy) > 1 else 0.0

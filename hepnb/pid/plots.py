@@ -155,7 +155,12 @@ def confusion_figure(confusions: Mapping[str, Sequence[Sequence[int]]]) -> Any:
 def working_point_figure(curves: Mapping[str, Mapping[str, Any]], contamination: Mapping[str, Mapping[str, Any]],
                          species: str = "ka") -> Any:
     """Left: purity against efficiency of P(species) ≥ t for each model. Right: the fraction of each other species
-    in the selection against p, at each model's 90 %-purity working point (first model solid, second dashed)."""
+    in the selection against p, at each model's 90 %-purity working point (first two models: circles and squares),
+    as points with their Clopper–Pearson intervals, on a log p axis; a model's bin that selects too few tracks to
+    draw (``shown`` false, :data:`hepnb.pid.working_points.MIN_SELECTED`) has no points, and a bin too thin for
+    both models is shaded."""
+    from hepnb.pid.working_points import MIN_SELECTED
+
     fig, (ax1, ax2) = plotting.page_figure(1, 2, aspect=0.5)
     for k, (name, curve) in enumerate(curves.items()):
         ax1.plot(curve["efficiency"], curve["purity"], color=f"C{k}", label=name)
@@ -163,13 +168,25 @@ def working_point_figure(curves: Mapping[str, Mapping[str, Any]], contamination:
     ax1.set(xlabel=f"{LABELS[species]} efficiency", ylabel=f"{LABELS[species]} purity", xlim=(0, 1), ylim=(0, 1.02))
     ax1.legend(fontsize=10, loc="lower left")
     others = [s for s in SPECIES if s != species]
-    for k, (name, c) in enumerate(list(contamination.items())[:2]):
-        edges = np.asarray(c["edges_gev"])
-        centres = 0.5 * (edges[:-1] + edges[1:])
-        ok = np.asarray(c["n_selected"]) > 0
+    shown = list(contamination.items())[:2]
+    drawn = [np.asarray(c.get("shown", np.asarray(c["n_selected"]) >= MIN_SELECTED), dtype=bool) for _, c in shown]
+    edges = np.asarray(shown[0][1]["edges_gev"], dtype=float) if shown else np.array([])
+    empty = ~np.any(drawn, axis=0) if shown else np.array([], dtype=bool)
+    for i, (lo, hi) in enumerate(zip(edges[:-1][empty], edges[1:][empty], strict=True)):
+        ax2.axvspan(lo, hi, color="0.92", lw=0, label=f"< {MIN_SELECTED} selected" if i == 0 else None)
+    log_edges = np.log(edges) if shown else edges
+    centres, half = 0.5 * (log_edges[:-1] + log_edges[1:]), 0.5 * np.diff(log_edges)
+    for k, ((name, c), ok) in enumerate(zip(shown, drawn, strict=True)):
         for j, s in enumerate(others):
-            ax2.plot(centres[ok], np.asarray(c[f"fraction_{s}"], dtype=float)[ok], "o-" if k == 0 else "s--",
-                     color=f"C{j + 3}", ms=3, label=f"{LABELS[s]}, {name}")
+            x = np.exp(centres[ok] + 0.5 * (3 * k + j - 2.5) / 3 * half[ok])  # six series spread over the bin
+            y = np.asarray(c[f"fraction_{s}"], dtype=float)[ok]
+            err = [y - np.asarray(c[f"fraction_{s}_lo"], dtype=float)[ok],
+                   np.asarray(c[f"fraction_{s}_hi"], dtype=float)[ok] - y]
+            ax2.errorbar(x, y, yerr=err, fmt="os"[k], mfc="white" if k else f"C{j + 3}", color=f"C{j + 3}", ms=4,
+                         ls="", label=f"{LABELS[s]}, {name}")
+    if shown:
+        ax2.set_xlim(edges[0], edges[-1])
+        _log_momentum_axis(ax2, [t for t in (0.2, 0.5, 1, 2, 5) if edges[0] <= t <= edges[-1]])
     ax2.set(xlabel="p (GeV/c)", ylabel=f"fraction of the {LABELS[species]} selection", ylim=(0, 1.02))
     ax2.legend(fontsize=10, loc="upper left", ncol=1)
     _label(ax1)

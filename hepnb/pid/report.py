@@ -25,7 +25,7 @@ from hepnb.pid.constants import (
     TOF_TAIL_SLOPE_SIGMA,
 )
 from hepnb.pid.original import ORIGINAL_DEVIATIONS, ORIGINAL_REPORTED
-from hepnb.pid.pipeline import Comparison, DataLike, Deployment, Detail, Sample, Settings, WorkingPoints
+from hepnb.pid.pipeline import Comparison, Deployment, Detail, Sample, Settings, WorkingPoints
 from hepnb.pid.selection import RANGE_LABELS
 from hepnb.pid.training import TREES, Grid
 from hepnb.pid.tuning import trials
@@ -36,7 +36,6 @@ __all__ = [
     "bayes_variant_text",
     "conclusions",
     "core_numbers",
-    "data_like_tables",
     "deployment_numbers",
     "emulation_table",
     "fix_table",
@@ -56,7 +55,6 @@ __all__ = [
     "timing_table",
     "tuning_table",
     "with_uncertainty",
-    "working_point_table",
     "worst_variation",
 ]
 
@@ -254,15 +252,6 @@ def per_class_table(settings: Settings, detail: Detail) -> Any:
                           for s in SPECIES}).T.style.format(numbers.table_cell))
 
 
-def working_point_table(points: WorkingPoints) -> Any:
-    """Test efficiency at the validation-chosen threshold per range, model, species and target purity."""
-    rows = [{"range": r, "model": m, "species": s, "target": t, **v} for r, per_model in points.points.items()
-            for m, per_species in per_model.items() for s in SPECIES for t, v in per_species[s].items()]
-    table = pd.DataFrame(rows).pivot_table(index=["range", "model"], columns=["species", "target"],
-                                           values="efficiency")
-    return table.style.format("{:.3f}", na_rep="–").set_caption("test efficiency at the validation-chosen threshold")
-
-
 def systematics_tables(settings: Settings, syst: pd.DataFrame, shown: Sequence[str]) -> list[Any]:
     """The accuracy shift (points) of every model per variation in the focus range, and the per-species
     efficiency shifts of the ``shown`` models; a sentence instead for a user's input (nothing to vary)."""
@@ -288,18 +277,6 @@ def worst_variation(syst: pd.DataFrame, network: str, range_name: str) -> pd.Ser
     return rows.loc[rows["shift_value"].abs().idxmax()]
 
 
-def data_like_tables(result: DataLike) -> list[Any]:
-    """The bias of the predicted fractions (points ± interval) per range, model and species, and the true
-    fractions; a sentence instead when the data-like input has no labels."""
-    bias = result.bias
-    if not len(bias):
-        return [_markdown("The data-like input has no labels: the bias of the fractions cannot be measured.")]
-    text = bias.assign(text=with_uncertainty(bias, "bias"))
-    truth = bias[bias["model"] == "xgboost"].pivot(index="range", columns="species", values="true_pct")[list(SPECIES)]
-    return [text.pivot(index=["range", "model"], columns="species", values="text")[list(SPECIES)],
-            truth.style.format("{:.2f}").set_caption("true fractions of the data-like sample (%)")]
-
-
 def _markdown(text: str) -> Any:
     from IPython.display import Markdown
 
@@ -310,10 +287,23 @@ def deployment_numbers(deployment: Deployment) -> dict[str, Any]:
     """The glued numbers of the deployment paragraph."""
     cost = deployment.blanking_cost
     return {"deployed_network": deployment.network,
-            "blanking_cost": numbers.format_with_uncertainty(100 * cost["value"], 100 * cost["std"]),
+            "blanking_cost": numbers.format_with_uncertainty(100 * cost["value"], 100 * _blanking_std(deployment)),
+            "blanking_uncertainty": _blanking_uncertainty_words(deployment),
             "tof_p_min": O2_TOF_P_MIN_GEV, "emulation_max_diff": max(deployment.emulation.values()),
             "emulation_tracks": deployment.n_emulated, "n_o2_files": len(deployment.emulation),
             "flagged_fraction": deployment.out_of_domain_pct}
+
+
+def _blanking_std(deployment: Deployment) -> float:
+    """The blanking cost's uncertainty (fraction): the paired test bootstrap ⊕ the training spread."""
+    return combined_uncertainty(deployment.blanking_cost["std"], deployment.blanking_seed_std)
+
+
+def _blanking_uncertainty_words(deployment: Deployment) -> str:
+    if deployment.blanking_seed_std > 0:
+        return (f"paired test bootstrap ⊕ the training spread of two trainings, "
+                f"{100 * deployment.blanking_seed_std:.2f} points")
+    return "paired test bootstrap only: one training seed"
 
 
 def emulation_table(deployment: Deployment) -> pd.DataFrame:
@@ -402,13 +392,17 @@ def conclusions(settings: Settings, profile: str, comparison: Comparison, detail
                      f"{RANGE_LABELS[settings.focus]} most, "
                      f"by {numbers.format_with_uncertainty(worst['shift_value'], worst['shift_std'])} points. ")
     network, cost = deployment.network, deployment.blanking_cost
+    spread_text = (f"; another training would move it by {100 * deployment.blanking_seed_std:.2f} points (the "
+                   "chosen network's seed spread, for two trainings)" if deployment.blanking_seed_std > 0 else "")
     if deployment.n_blanked_test and cost["value"] == 0 and cost["std"] == 0:
         deploy_text = (f"Deploying {network} to O2Physics with TOF blanked below {O2_TOF_P_MIN_GEV} GeV/c changes "
                        f"whether it identifies right for none of the {numbers.format_count(deployment.n_blanked_test)} "
-                       "test tracks whose TOF measurement it blanks: its accuracy is unchanged, exactly.")
+                       f"test tracks whose TOF measurement it blanks: this training's accuracy is unchanged, exactly"
+                       f"{spread_text}.")
     elif deployment.n_blanked_test:
         deploy_text = (f"Deploying {network} to O2Physics with TOF blanked below {O2_TOF_P_MIN_GEV} GeV/c changes its "
-                       f"accuracy by {numbers.format_with_uncertainty(100 * cost['value'], 100 * cost['std'])} points.")
+                       f"accuracy by {numbers.format_with_uncertainty(100 * cost['value'], 100 * _blanking_std(deployment))}"
+                       f" points ({_blanking_uncertainty_words(deployment)}).")
     else:
         deploy_text = (f"No test track of {RANGE_LABELS[settings.focus]} has a TOF measurement below "
                        f"{O2_TOF_P_MIN_GEV} GeV/c, so the blanking O2 applies changes nothing for the deployed "
@@ -475,9 +469,12 @@ def results_metrics(settings: Settings, sample: Sample, page_results: Mapping[st
         "threshold_scans": points.scans,
         "systematics": syst.to_dict(orient="records") if len(syst) else [],
         "data_like_fraction_bias": bias.to_dict(orient="records") if len(bias) else [],
+        "data_like_look": page_results["data_like"].look,
         "deployment": {"network": deployment.network, "range": deployment.range_name,
                        "tof_p_min_gev": O2_TOF_P_MIN_GEV,
-                       "blanking_cost_points": {k: 100 * v for k, v in deployment.blanking_cost.items()},
+                       "blanking_cost_points": {**{k: 100 * v for k, v in deployment.blanking_cost.items()},
+                                                "seed_std": 100 * deployment.blanking_seed_std,
+                                                "total_std": 100 * _blanking_std(deployment)},
                        "o2_folder": "o2",
                        "model_folders": {k: f"models/{v.name}" for k, v in deployment.model_dirs.items()},
                        "o2_reader_emulation": {"n_tracks": deployment.n_emulated,

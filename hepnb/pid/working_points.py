@@ -15,13 +15,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hepnb.metrics import efficiency_at_purity, purity_efficiency_curve
+from hepnb.metrics import binomial_interval, efficiency_at_purity, purity_efficiency_curve
 from hepnb.pid.constants import SPECIES
 
-__all__ = ["PURITIES", "contamination_vs_p", "roc_points", "threshold_scan", "working_points"]
+__all__ = ["MIN_SELECTED", "PURITIES", "contamination_vs_p", "roc_points", "threshold_scan", "working_points"]
 
 #: Target purities of the working points.
 PURITIES: tuple[float, ...] = (0.90, 0.95)
+#: The fewest selected tracks in a momentum bin for a figure to draw its fractions (fewer: the bin is shaded).
+MIN_SELECTED = 10
 
 
 def threshold_scan(prob: NDArray[np.float64], y: NDArray[np.int64], species: int, n_points: int = 50
@@ -75,17 +77,40 @@ def working_points(prob_val: NDArray[np.float64], y_val: NDArray[np.int64], prob
 def contamination_vs_p(prob: NDArray[np.float64], y: NDArray[np.int64], p_gev: NDArray[np.float64], species: int,
                        threshold: float, edges: Sequence[float]) -> dict[str, Any]:
     """In momentum bins: the efficiency of ``P(species) >= threshold`` and the fraction of its selection made of
-    each species (the selected species' own fraction is the purity; the others are its contamination)."""
+    each species (the selected species' own fraction is the purity; the others are its contamination), with the
+    counts they rest on and their 68 % Clopper–Pearson intervals (:func:`hepnb.metrics.binomial_interval`).
+
+    Returns
+    -------
+    dict
+        ``edges_gev``; per bin ``n_true`` (tracks of ``species``), ``n_selected``, ``efficiency`` with
+        ``efficiency_lo``/``_hi``, and per species ``n_<s>`` (selected tracks of that species) and
+        ``fraction_<s>`` with ``fraction_<s>_lo``/``_hi`` (NaN where the bin selects nothing); ``shown``: whether
+        the bin selects at least :data:`MIN_SELECTED` tracks, the fewest a figure draws.
+    """
     selected = prob[:, species] >= threshold if np.isfinite(threshold) else np.zeros(len(y), dtype=bool)
-    out: dict[str, Any] = {"edges_gev": list(edges), "efficiency": [], "n_selected": [],
-                           **{f"fraction_{s}": [] for s in SPECIES}}
+    out: dict[str, Any] = {"edges_gev": list(edges), "n_true": [], "n_selected": [], "shown": [],
+                           **{f"{key}{suffix}": [] for key in ("efficiency", *(f"fraction_{s}" for s in SPECIES))
+                              for suffix in ("", "_lo", "_hi")}, **{f"n_{s}": [] for s in SPECIES}}
+
+    def add(key: str, k: int, n: int) -> None:
+        lo, hi = binomial_interval(k, n)
+        out[key].append(k / n if n else float("nan"))
+        out[f"{key}_lo"].append(lo)
+        out[f"{key}_hi"].append(hi)
+
     for lo, hi in itertools.pairwise(edges):
         b = (p_gev >= lo) & (p_gev < hi)
         truth, sel = b & (y == species), b & selected
-        out["efficiency"].append(float(np.mean(selected[truth])) if truth.any() else float("nan"))
-        out["n_selected"].append(int(sel.sum()))
+        n_true, n_sel = int(truth.sum()), int(sel.sum())
+        out["n_true"].append(n_true)
+        out["n_selected"].append(n_sel)
+        out["shown"].append(n_sel >= MIN_SELECTED)
+        add("efficiency", int(np.sum(selected[truth])), n_true)
         for j, s in enumerate(SPECIES):
-            out[f"fraction_{s}"].append(float(np.mean(y[sel] == j)) if sel.any() else float("nan"))
+            k = int(np.sum(y[sel] == j))
+            out[f"n_{s}"].append(k)
+            add(f"fraction_{s}", k, n_sel)
     return out
 
 

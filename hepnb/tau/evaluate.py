@@ -26,7 +26,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy import stats
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
 from hepnb import kinematics, metrics
@@ -62,13 +61,9 @@ _F = {name: i for i, name in enumerate(CAND_FEATURES)}
 
 
 def binomial_interval(k: int, n: int, cl: float = metrics.CONFIDENCE_LEVEL) -> tuple[float, float]:
-    """Clopper–Pearson interval of a binomial fraction k/n at confidence ``cl`` (default 68.27 %)."""
-    if n <= 0:
-        return float("nan"), float("nan")
-    alpha = 1 - cl
-    lo = 0.0 if k == 0 else float(stats.beta.ppf(alpha / 2, k, n - k + 1))
-    hi = 1.0 if k == n else float(stats.beta.ppf(1 - alpha / 2, k + 1, n - k))
-    return lo, hi
+    """Clopper–Pearson interval of a binomial fraction k/n at confidence ``cl`` (default 68.27 %;
+    :func:`hepnb.metrics.binomial_interval`)."""
+    return metrics.binomial_interval(k, n, cl)
 
 
 def _thresholds(score: np.ndarray, y: np.ndarray, efficiencies: Sequence[float]) -> np.ndarray:

@@ -9,7 +9,7 @@ import pytest
 
 from hepnb import plotting
 from hepnb.book import figure_check
-from hepnb.pid import plots
+from hepnb.pid import plots, working_points
 from hepnb.pid.calibration import CORE_BINS_GEV
 from hepnb.pid.constants import SPECIES
 from hepnb.pid.data import simulate_tracks
@@ -53,9 +53,14 @@ def _figures() -> dict[str, Any]:
             for r in RANGES for p, g in zip(("original", "original_val", "corrected"), (30.0, 10.0, 1.0), strict=True)]
     cores = [{"species": s, "p_lo_gev": lo, "p_hi_gev": hi, "detector": d, "median": 0.05, "width": 1.02}
              for s in SPECIES for lo, hi in CORE_BINS_GEV for d in ("TPC", "TOF")]
-    contamination = {m: {"edges_gev": [0.2, 0.5, 1.0, 2.0], "n_selected": [10, 0, 5],
-                         **{f"fraction_{s}": [0.9 if s == "ka" else 0.033, np.nan, 0.8 if s == "ka" else 0.066]
-                            for s in SPECIES}} for m in MODELS}
+    n_track = 400
+    y = rng.integers(0, 4, n_track)
+    prob = rng.dirichlet([1, 1, 1, 1], n_track)
+    prob[y == 1, 1] += 1.0
+    prob /= prob.sum(axis=1, keepdims=True)
+    p = rng.uniform(0.2, 2.5, n_track)
+    contamination = {m: working_points.contamination_vs_p(prob, y, p, 1, t, [0.2, 0.5, 1.0, 2.0, 2.4, 2.5])
+                     for m, t in zip(MODELS, (0.5, 0.6, 0.7), strict=True)}
     curves = {m: {"efficiency": np.linspace(0, 1, 20).tolist(), "purity": np.linspace(1, 0.3, 20).tolist()}
               for m in MODELS}
     syst = [{"range": "full", "variation": v, "model": m, "shift_value": x, "shift_lo": x - 0.2, "shift_hi": x + 0.2}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -165,3 +167,37 @@ def test_systematics_are_paired_with_the_nominal_sample(grid: training.Grid) -> 
     assert set(rows) >= {"simple_nn", "xgboost", "all_pions"} and rows["all_pions"]["shift_value"] == 0
     with pytest.raises(AssertionError, match="changed the tracks"):
         varied_ranges(4000, seed=3, selection="o2", ranges=["full"], variation="nominal", reference=grid.ranges)
+
+
+def test_data_like_look_with_and_without_labels(grid: training.Grid, tmp_path: Path) -> None:
+    """The look at data of the labelled data-like sample, and of the same tracks written without labels (a real-data
+    input): the same predicted fractions, confidence and agreement, and no cut or disagreement without labels."""
+    from hepnb.pid import pipeline
+    from hepnb.pid.data import LABEL_COLUMNS, write_tracks
+
+    parameters = {"input_file": "", "input_tree": "", "data_like_file": "", "scheduler": "", "n_tracks": 5000,
+                  "n_data_like": 3000, "selection": "o2", "ranges": ["full"], "protocols": ["corrected"],
+                  "networks": ["simple_nn", "moe"], "variations": [], "epochs": 3, "patience": 3, "lr_scale": 10.0,
+                  "batch_size": 128, "n_trees_rf": 10, "n_trees_xgb": 20, "n_boot": 20, "n_seeds": 1,
+                  "n_settings": 1, "n_core": 500, "n_emulated": 10, "seed": 0, "profile": "ci"}
+    comparison = pipeline.Comparison(grid, {}, *([None] * 4), {})  # type: ignore[arg-type]
+    labelled = pipeline.data_like(pipeline.Settings.from_parameters(parameters), comparison)
+    look = labelled.look["full"]
+    assert set(look["agreement"]) == {f"{m}/{b}" for m in (training.chosen_network(grid, ("full", "corrected")),
+                                                           "xgboost") for b in pipeline.DATA_LIKE_BAYES}
+    assert {"cut", "disagreement"} <= set(look)
+    assert set(labelled.bias["model"]) >= {"alice_bayes", "alice_bayes_mismatch", "xgboost"}
+    # the look's fractions are the fraction-bias table's predicted fractions, on the same tracks
+    xgb = labelled.bias[labelled.bias["model"] == "xgboost"].set_index("species")["predicted_pct"]
+    assert {s: look["fractions"]["xgboost"][s]["pct"] for s in xgb.index} == pytest.approx(xgb.to_dict())
+    table = simulate_tracks(3000, seed=1, data_like=True)  # what data_like simulates (seed + 1)
+    keep = np.isin(np.abs(table["mc_pdg"]), [211, 321, 2212, 11])  # the labelled path keeps π, K, p, e only
+    write_tracks(tmp_path / "data.parquet", {k: v[keep] for k, v in table.items() if k not in LABEL_COLUMNS})
+    unlabelled = pipeline.data_like(pipeline.Settings.from_parameters(
+        {**parameters, "data_like_file": str(tmp_path / "data.parquet")}), comparison)
+    blind = unlabelled.look["full"]
+    assert not len(unlabelled.bias)
+    assert set(blind) == {"fractions", "confidence", "agreement"}
+    for pair, agree in look["agreement"].items():
+        assert blind["agreement"][pair]["all"]["k"] == agree["all"]["k"]
+    assert blind["confidence"]["xgboost"][0]["all"]["k"] == look["confidence"]["xgboost"][0]["all"]["k"]
