@@ -26,7 +26,7 @@ from hepnb.tau import constants
 from hepnb.tau.jets import CAND_FEATURES
 from hepnb.tau.models import TASKS, MultiParTau, ParTConfig
 
-__all__ = ["DM_COLUMNS", "TauModelMeta", "export_onnx", "load_tau_meta", "load_tau_model", "predict_jets",
+__all__ = ["DM_COLUMNS", "MAX_ONNX_BATCH", "TauModelMeta", "export_onnx", "load_tau_meta", "load_tau_model", "predict_jets",
            "read_jets_for_prediction", "save_tau_model", "tensors_for_prediction"]
 
 #: Column names of the decay-mode probabilities, in the order of :data:`hepnb.tau.constants.DM_NAMES`.
@@ -224,6 +224,10 @@ def predict_jets(model: MultiParTau, tensors: Mapping[str, NDArray[Any]], *, lab
     return rows
 
 
+#: Largest fixed batch of an exported graph: 65 536 jets × 20² pairs × 4 features × 4 bytes ≈ 0.4 GB per call.
+MAX_ONNX_BATCH = 65_536
+
+
 def export_onnx(model: MultiParTau, path: str | os.PathLike[str], *, batch: int = 1) -> Path:
     """Write the network as an ONNX graph (jax2onnx, opset 17), checked with :func:`onnx.checker.check_model`.
 
@@ -245,8 +249,9 @@ def export_onnx(model: MultiParTau, path: str | os.PathLike[str], *, batch: int 
     import onnx
     from jax2onnx import to_onnx
 
-    if batch < 1:
-        msg = f"batch must be >= 1, found {batch}"
+    if not 1 <= batch <= MAX_ONNX_BATCH:
+        msg = (f"batch must be 1 to {MAX_ONNX_BATCH} jets (the graph's fixed size; a runtime call with it holds "
+               f"batch × {constants.MAX_CANDIDATES}² pair features), found {batch}")
         raise ValueError(msg)
     model.eval()
     n = constants.MAX_CANDIDATES
