@@ -77,10 +77,14 @@ class FitConfig:
         :data:`hepnb.convergence.MIN_POINTS` evaluations: several per epoch let a short training reach them.
         ``patience`` counts evaluations.
     stop_when_converged
-        Stop as soon as the convergence record (read after every epoch over all evaluations so far) says converged;
-        ``n_epochs`` is then a cap.
+        Stop once the convergence record, read at the end of every epoch over all evaluations so far, has said
+        converged at this many consecutive epoch ends (``n_epochs`` is then a cap; 0 never stops on it). More than
+        one guards against a noisy curve whose last fifth happens to start at a high point.
     convergence_metric
         The recorded curve the convergence record reads (lower is better); ``None`` reads ``monitor``.
+    loss_to_optimizer
+        Pass each step's training loss to the optimiser as ``value`` (for a transformation that reads it, such as
+        ``optax.contrib.reduce_on_plateau``).
     """
 
     batch_size: int
@@ -93,12 +97,16 @@ class FitConfig:
     restore_best: bool = True
     rel_tolerance: float = RELATIVE_TOLERANCE
     evals_per_epoch: int = 1
-    stop_when_converged: bool = False
+    stop_when_converged: int = 0
     convergence_metric: str | None = None
+    loss_to_optimizer: bool = False
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.n_epochs < 1:
             msg = f"batch_size and n_epochs must be >= 1, found {self.batch_size} and {self.n_epochs}"
+            raise ValueError(msg)
+        if self.stop_when_converged < 0:
+            msg = f"stop_when_converged must be >= 0, found {self.stop_when_converged}"
             raise ValueError(msg)
         if self.evals_per_epoch < 1:
             msg = f"evals_per_epoch must be >= 1, found {self.evals_per_epoch}"
@@ -241,8 +249,8 @@ def _val_loss(model: nnx.Module, loss_fn: LossFn, head: Batch | None, tail: Batc
     return loss, aux
 
 
-def _train_and_validate(graphdef: Any, loss_fn: LossFn, grad_fn: GradFn | None, monitor: str, state: Any,
-                        best: Any, batches: Batch, val_head: Batch | None, val_tail: Batch | None
+def _train_and_validate(graphdef: Any, loss_fn: LossFn, grad_fn: GradFn | None, monitor: str, feed_loss: bool,
+                        state: Any, best: Any, batches: Batch, val_head: Batch | None, val_tail: Batch | None
                         ) -> tuple[Any, Any, dict[str, jax.Array]]:
     """Scan the optimiser steps over ``batches``, validate, and keep the best model state (traced)."""
 
@@ -252,7 +260,10 @@ def _train_and_validate(graphdef: Any, loss_fn: LossFn, grad_fn: GradFn | None, 
             (loss, aux), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model, batch)
         else:
             loss, grads, aux = grad_fn(model, batch)
-        optimizer.update(model, grads)
+        if feed_loss:
+            optimizer.update(model, grads, value=loss)
+        else:
+            optimizer.update(model, grads)
         return nnx.state((model, optimizer)), (loss, aux)
 
     state, (losses, auxes) = jax.lax.scan(step, state, batches)
@@ -274,7 +285,7 @@ def _train_and_validate(graphdef: Any, loss_fn: LossFn, grad_fn: GradFn | None, 
 
 
 def _epoch(graphdef: Any, loss_fn: LossFn, grad_fn: GradFn | None, n_batches: int, batch_size: int,
-           monitor: str, n_evals: int, state: Any, best: Any, data: Batch, val_head: Batch | None,
+           monitor: str, n_evals: int, feed_loss: bool, state: Any, best: Any, data: Batch, val_head: Batch | None,
            val_tail: Batch | None, key: jax.Array) -> tuple[Any, Any, dict[str, jax.Array]]:
     """One epoch on the device: shuffle, then scan the steps, validate and keep the best model state, once or
     for each of ``n_evals`` equal parts of the epoch.
@@ -285,12 +296,13 @@ def _epoch(graphdef: Any, loss_fn: LossFn, grad_fn: GradFn | None, n_batches: in
     """
     batches = _shuffled_batches(data, key, n_batches, batch_size)
     if n_evals == 1:
-        return _train_and_validate(graphdef, loss_fn, grad_fn, monitor, state, best, batches, val_head, val_tail)
+        return _train_and_validate(graphdef, loss_fn, grad_fn, monitor, feed_loss, state, best, batches, val_head,
+                                   val_tail)
     per_part = n_batches // n_evals
     parts = jax.tree.map(lambda a: a[: n_evals * per_part].reshape(n_evals, per_part, *a.shape[1:]), batches)
 
     def part(carry: Any, part_batches: Batch) -> tuple[Any, dict[str, jax.Array]]:
-        state, best, record = _train_and_validate(graphdef, loss_fn, grad_fn, monitor, *carry, part_batches,
+        state, best, record = _train_and_validate(graphdef, loss_fn, grad_fn, monitor, feed_loss, *carry, part_batches,
                                                   val_head, val_tail)
         return (state, best), record
 
@@ -298,7 +310,7 @@ def _epoch(graphdef: Any, loss_fn: LossFn, grad_fn: GradFn | None, n_batches: in
     return state, best, records
 
 
-_epoch_jit = jax.jit(_epoch, static_argnums=(0, 1, 2, 3, 4, 5, 6), donate_argnums=(7, 8))
+_epoch_jit = jax.jit(_epoch, static_argnums=(0, 1, 2, 3, 4, 5, 6, 7), donate_argnums=(8, 9))
 #: Compiled epochs by the text of their lowered program and the layout of their arguments: a later fit of the same
 #: model on data of the same shapes reuses the executable, even with a new (equal) optax chain or loss object,
 #: which would defeat a cache keyed on the static arguments. Tracing is repeated (seconds), compiling is not.
@@ -421,12 +433,12 @@ def fit(
     state = jax.tree.map(jnp.copy, state)
     best = (jnp.asarray(jnp.inf, jnp.float32), jax.tree.map(jnp.copy, state[0]))
     key = jax.random.key(seed)
-    static = (graphdef, loss_fn, grad_fn, n_batches, batch_size, monitor, n_evals)
+    static = (graphdef, loss_fn, grad_fn, n_batches, batch_size, monitor, n_evals, config.loss_to_optimizer)
     epoch_fn, compile_time, reused = _compiled_epoch(static, state, best, train_data, val_head, val_tail, key)
 
     result = FitResult(model=model, compile_time_s=compile_time, compiled_reused=reused)
     history: dict[str, list[float]] = {}
-    best_value, since_best = math.inf, 0
+    best_value, since_best, converged_ends = math.inf, 0, 0
     bar = tqdm(range(n_epochs), desc="epochs", disable=not progress, leave=False)
     t_start, cpu_start = time.perf_counter(), time.process_time()
     for epoch in bar:
@@ -449,8 +461,10 @@ def fit(
             bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k.endswith("loss")})
         if patience is not None and since_best >= patience:
             break
-        if config.stop_when_converged and _converged(history, curve, config.rel_tolerance).converged:
-            break
+        if config.stop_when_converged:
+            converged_ends = converged_ends + 1 if _converged(history, curve, config.rel_tolerance).converged else 0
+            if converged_ends >= config.stop_when_converged:
+                break
     train_time, result.train_cpu_time_s = time.perf_counter() - t_start, time.process_time() - cpu_start
     bar.close()
 

@@ -256,14 +256,15 @@ def test_evaluations_per_epoch_let_a_short_training_reach_a_verdict() -> None:
 
 def test_training_stops_once_converged() -> None:
     """With ``stop_when_converged`` a learnable toy stops well before its cap of 100 epochs, converged by the record
-    of its whole curve, with the best weights kept; without the rule it runs all its epochs."""
+    of its whole curve, with the best weights kept; without the rule it runs all its epochs; asked for two
+    consecutive converged epoch ends, it stops one epoch later or more, converged at both."""
     from hepnb.convergence import relative_convergence
 
     train, val = _noisy(4096), _noisy(2048, 1)
     model = Net(rngs=nnx.Rngs(0))
     res = fit(model, optax.adam(3e-3), xent, train, val,
               config=FitConfig(batch_size=128, n_epochs=100, progress=False, evals_per_epoch=4,
-                               stop_when_converged=True))
+                               stop_when_converged=1))
     assert res.converged and res.n_epochs_run < 100 and res.n_steps == res.n_epochs_run * 32
     assert len(res.history["val_loss"]) == 4 * res.n_epochs_run
     assert res.convergence[0] == relative_convergence(res.history["val_loss"])
@@ -274,6 +275,11 @@ def test_training_stops_once_converged() -> None:
     capped = fit(Net(rngs=nnx.Rngs(0)), optax.adam(3e-3), xent, train, val,
                  config=FitConfig(batch_size=128, n_epochs=res.n_epochs_run + 2, progress=False, evals_per_epoch=4))
     assert capped.n_epochs_run == res.n_epochs_run + 2
+    twice = fit(Net(rngs=nnx.Rngs(0)), optax.adam(3e-3), xent, train, val,
+                config=FitConfig(batch_size=128, n_epochs=100, progress=False, evals_per_epoch=4,
+                                 stop_when_converged=2))
+    assert twice.n_epochs_run > res.n_epochs_run and twice.converged
+    assert relative_convergence(twice.history["val_loss"][:-4]).converged
 
 
 def test_convergence_read_from_another_curve_and_bad_cadence() -> None:
