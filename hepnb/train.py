@@ -2,7 +2,8 @@
 
 One epoch is one compiled call: the training set is shuffled on the device, the optimiser steps run in a
 :func:`jax.lax.scan`, the whole validation set is evaluated in evaluation mode (batch-norm running averages, no
-dropout), and the best model state is kept on the device; the host reads back a few scalars per epoch. A small
+dropout) once at the end of the epoch or after each of several equal parts of it (``evals_per_epoch``), and the
+best model state is kept on the device; the host reads back a few scalars per evaluation. A small
 network at batch 256 is therefore not bound by Python dispatch or host round trips (a Python-level loop pays
 tens of µs on every step), and ``fit`` runs within a few per cent of a bare ``lax.scan`` of the same step
 (``benchmarks/pid_train.py``). Early stopping restores the best weights at the end.
@@ -14,7 +15,6 @@ Python graph traversal of ``nnx.jit`` on every call.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 import time
@@ -32,6 +32,7 @@ from flax import nnx
 from tqdm.auto import tqdm
 
 from hepnb.convergence import RELATIVE_TOLERANCE, Convergence, relative_convergence
+from hepnb.predict import predict
 
 __all__ = ["EVAL_CHUNK_ROWS", "FitConfig", "FitResult", "GradFn", "LossFn", "clipped_adamw", "fit", "keep_best", "predict"]
 
@@ -67,9 +68,23 @@ class FitConfig:
         Keep the weights of the best epoch (by ``monitor``); ``False`` keeps the last epoch's, e.g. to run a
         learning-rate schedule to its end (``best_epoch`` is still recorded).
     rel_tolerance
-        The convergence record's tolerance, relative to the best value of ``monitor``
+        The convergence record's tolerance, relative to the best value of the curve it reads
         (:func:`hepnb.convergence.relative_convergence`): a curve that improved by less over the last fifth of
-        its epochs counts as converged.
+        its evaluations counts as converged.
+    evals_per_epoch
+        Validation evaluations per epoch, each after an equal part of its steps (the ``n_batches %
+        evals_per_epoch`` batches left over are dropped from every epoch). The convergence rule needs
+        :data:`hepnb.convergence.MIN_POINTS` evaluations: several per epoch let a short training reach them.
+        ``patience`` counts evaluations.
+    stop_when_converged
+        Stop once the convergence record, read at the end of every epoch over all evaluations so far, has said
+        converged at this many consecutive epoch ends (``n_epochs`` is then a cap; 0 never stops on it). More than
+        one guards against a noisy curve whose last fifth happens to start at a high point.
+    convergence_metric
+        The recorded curve the convergence record reads (lower is better); ``None`` reads ``monitor``.
+    loss_to_optimizer
+        Pass each step's training loss to the optimiser as ``value`` (for a transformation that reads it, such as
+        ``optax.contrib.reduce_on_plateau``).
     """
 
     batch_size: int
@@ -81,10 +96,20 @@ class FitConfig:
     progress: bool = True
     restore_best: bool = True
     rel_tolerance: float = RELATIVE_TOLERANCE
+    evals_per_epoch: int = 1
+    stop_when_converged: int = 0
+    convergence_metric: str | None = None
+    loss_to_optimizer: bool = False
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.n_epochs < 1:
             msg = f"batch_size and n_epochs must be >= 1, found {self.batch_size} and {self.n_epochs}"
+            raise ValueError(msg)
+        if self.stop_when_converged < 0:
+            msg = f"stop_when_converged must be >= 0, found {self.stop_when_converged}"
+            raise ValueError(msg)
+        if self.evals_per_epoch < 1:
+            msg = f"evals_per_epoch must be >= 1, found {self.evals_per_epoch}"
             raise ValueError(msg)
 
 
@@ -130,10 +155,13 @@ class FitResult:
         The trained model, holding the weights of the best epoch (the same object that was passed in); for a
         vmapped stack, the list of its models.
     history
-        Per-epoch means: ``train_loss``, ``val_loss`` and ``train_<aux>``/``val_<aux>`` for each aux key (a
-        stack: one array per curve, a column per model, at every evaluation).
+        Means at every evaluation (each epoch's end, or each part of it with ``evals_per_epoch`` > 1):
+        ``train_loss`` (over the steps since the previous evaluation), ``val_loss`` and ``train_<aux>``/``val_<aux>``
+        for each aux key (a stack: one array per curve, a column per model, at every evaluation).
     best_epoch
         Index (0-based) of the epoch whose weights were kept.
+    best_eval
+        Index (0-based) of the evaluation whose weights were kept (``best_epoch`` with one evaluation per epoch).
     n_epochs_run
         Epochs actually run (fewer than requested after early stopping).
     n_steps
@@ -160,6 +188,7 @@ class FitResult:
     model: nnx.Module | list[nnx.Module]
     history: dict[str, Any] = field(default_factory=dict)
     best_epoch: int = 0
+    best_eval: int = 0
     n_epochs_run: int = 0
     n_steps: int = 0
     train_time_s: float = 0.0
@@ -220,15 +249,10 @@ def _val_loss(model: nnx.Module, loss_fn: LossFn, head: Batch | None, tail: Batc
     return loss, aux
 
 
-def _epoch(graphdef: Any, loss_fn: LossFn, grad_fn: GradFn | None, n_batches: int, batch_size: int,
-           monitor: str, state: Any, best: Any, data: Batch, val_head: Batch | None, val_tail: Batch | None,
-           key: jax.Array) -> tuple[Any, Any, dict[str, jax.Array]]:
-    """One epoch on the device: shuffle, scan the steps, validate, and keep the best model state.
-
-    ``best`` is ``(value, model_state)``; it is replaced where ``monitor`` improved. Returns the new
-    training state, the new ``best`` and the epoch's record (``train_loss``, ``train_<aux>``, ``val_...``).
-    """
-    batches = _shuffled_batches(data, key, n_batches, batch_size)
+def _train_and_validate(graphdef: Any, loss_fn: LossFn, grad_fn: GradFn | None, monitor: str, feed_loss: bool,
+                        state: Any, best: Any, batches: Batch, val_head: Batch | None, val_tail: Batch | None
+                        ) -> tuple[Any, Any, dict[str, jax.Array]]:
+    """Scan the optimiser steps over ``batches``, validate, and keep the best model state (traced)."""
 
     def step(carry: Any, batch: Batch) -> tuple[Any, Any]:
         model, optimizer = nnx.merge(graphdef, carry)
@@ -236,7 +260,10 @@ def _epoch(graphdef: Any, loss_fn: LossFn, grad_fn: GradFn | None, n_batches: in
             (loss, aux), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model, batch)
         else:
             loss, grads, aux = grad_fn(model, batch)
-        optimizer.update(model, grads)
+        if feed_loss:
+            optimizer.update(model, grads, value=loss)
+        else:
+            optimizer.update(model, grads)
         return nnx.state((model, optimizer)), (loss, aux)
 
     state, (losses, auxes) = jax.lax.scan(step, state, batches)
@@ -257,7 +284,33 @@ def _epoch(graphdef: Any, loss_fn: LossFn, grad_fn: GradFn | None, n_batches: in
     return state, best, record
 
 
-_epoch_jit = jax.jit(_epoch, static_argnums=(0, 1, 2, 3, 4, 5), donate_argnums=(6, 7))
+def _epoch(graphdef: Any, loss_fn: LossFn, grad_fn: GradFn | None, n_batches: int, batch_size: int,
+           monitor: str, n_evals: int, feed_loss: bool, state: Any, best: Any, data: Batch, val_head: Batch | None,
+           val_tail: Batch | None, key: jax.Array) -> tuple[Any, Any, dict[str, jax.Array]]:
+    """One epoch on the device: shuffle, then scan the steps, validate and keep the best model state, once or
+    for each of ``n_evals`` equal parts of the epoch.
+
+    ``best`` is ``(value, model_state)``; it is replaced where ``monitor`` improved. Returns the new
+    training state, the new ``best`` and the epoch's record (``train_loss``, ``train_<aux>``, ``val_...``):
+    scalars for one evaluation, arrays ``[n_evals]`` for several.
+    """
+    batches = _shuffled_batches(data, key, n_batches, batch_size)
+    if n_evals == 1:
+        return _train_and_validate(graphdef, loss_fn, grad_fn, monitor, feed_loss, state, best, batches, val_head,
+                                   val_tail)
+    per_part = n_batches // n_evals
+    parts = jax.tree.map(lambda a: a[: n_evals * per_part].reshape(n_evals, per_part, *a.shape[1:]), batches)
+
+    def part(carry: Any, part_batches: Batch) -> tuple[Any, dict[str, jax.Array]]:
+        state, best, record = _train_and_validate(graphdef, loss_fn, grad_fn, monitor, feed_loss, *carry, part_batches,
+                                                  val_head, val_tail)
+        return (state, best), record
+
+    (state, best), records = jax.lax.scan(part, (state, best), parts)
+    return state, best, records
+
+
+_epoch_jit = jax.jit(_epoch, static_argnums=(0, 1, 2, 3, 4, 5, 6, 7), donate_argnums=(8, 9))
 #: Compiled epochs by the text of their lowered program and the layout of their arguments: a later fit of the same
 #: model on data of the same shapes reuses the executable, even with a new (equal) optax chain or loss object,
 #: which would defeat a cache keyed on the static arguments. Tracing is repeated (seconds), compiling is not.
@@ -293,6 +346,22 @@ def _val_chunks(val: Batch, n_rows: int) -> tuple[Batch | None, Batch | None]:
     head = jax.tree.map(lambda a: a[: n_full * chunk].reshape(n_full, chunk, *a.shape[1:]), val)
     tail = jax.tree.map(lambda a: a[n_full * chunk:], val) if n_rows > n_full * chunk else None
     return head, tail
+
+
+def _evaluations(record_dev: dict[str, jax.Array], n_evals: int) -> list[dict[str, float]]:
+    """An epoch's record as one dict of floats per evaluation."""
+    record = jax.device_get(record_dev)
+    if n_evals == 1:
+        return [{k: float(v) for k, v in record.items()}]
+    return [{k: float(v[i]) for k, v in record.items()} for i in range(n_evals)]
+
+
+def _converged(history: Mapping[str, list[float]], curve: str, rel_tolerance: float) -> Convergence:
+    """The convergence record of the recorded curve ``curve``; a clear error if it was not recorded."""
+    if curve not in history:
+        msg = f"the convergence metric {curve!r} is not among the recorded quantities {sorted(history)}"
+        raise ValueError(msg)
+    return relative_convergence(history[curve], rel_tolerance=rel_tolerance, metric=curve)
 
 
 def fit(
@@ -348,7 +417,12 @@ def fit(
     n_val = _check_data("val", val, 1) if val is not None else 0
     if val is None and monitor.startswith("val_"):
         monitor = "train" + monitor[3:]
-    n_batches = n_train // batch_size
+    n_batches, n_evals = n_train // batch_size, config.evals_per_epoch
+    if n_batches < n_evals:
+        msg = f"evals_per_epoch ({n_evals}) exceeds the {n_batches} batches of an epoch"
+        raise ValueError(msg)
+    steps_per_epoch = n_evals * (n_batches // n_evals)
+    curve = config.convergence_metric or monitor
     train_data = jax.tree.map(jnp.asarray, dict(train))
     val_head, val_tail = _val_chunks(jax.tree.map(jnp.asarray, dict(val)), n_val) if val is not None else (None, None)
 
@@ -359,33 +433,38 @@ def fit(
     state = jax.tree.map(jnp.copy, state)
     best = (jnp.asarray(jnp.inf, jnp.float32), jax.tree.map(jnp.copy, state[0]))
     key = jax.random.key(seed)
-    static = (graphdef, loss_fn, grad_fn, n_batches, batch_size, monitor)
+    static = (graphdef, loss_fn, grad_fn, n_batches, batch_size, monitor, n_evals, config.loss_to_optimizer)
     epoch_fn, compile_time, reused = _compiled_epoch(static, state, best, train_data, val_head, val_tail, key)
 
     result = FitResult(model=model, compile_time_s=compile_time, compiled_reused=reused)
     history: dict[str, list[float]] = {}
-    best_value, since_best = math.inf, 0
+    best_value, since_best, converged_ends = math.inf, 0, 0
     bar = tqdm(range(n_epochs), desc="epochs", disable=not progress, leave=False)
     t_start, cpu_start = time.perf_counter(), time.process_time()
     for epoch in bar:
         key, sub = jax.random.split(key)
         state, best, record_dev = epoch_fn(state, best, train_data, val_head, val_tail, sub)
-        record = {k: float(v) for k, v in jax.device_get(record_dev).items()}
-        for name, value in record.items():
-            history.setdefault(name, []).append(value)
-        current = record[monitor]
         result.n_epochs_run = epoch + 1
-        if not math.isfinite(current):
-            nnx.update((model, optimizer), state)
-            msg = f"{monitor} became {current} at epoch {epoch}: training diverged"
-            raise FloatingPointError(msg)
-        if current < best_value:
-            best_value, since_best, result.best_epoch = current, 0, epoch
-        else:
-            since_best += 1
-        bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k.endswith("loss")})
+        for record in _evaluations(record_dev, n_evals):
+            for name, value in record.items():
+                history.setdefault(name, []).append(value)
+            current = record[monitor]
+            if not math.isfinite(current):
+                nnx.update((model, optimizer), state)
+                msg = f"{monitor} became {current} at epoch {epoch}: training diverged"
+                raise FloatingPointError(msg)
+            if current < best_value:
+                best_value, since_best = current, 0
+                result.best_eval, result.best_epoch = len(history[monitor]) - 1, epoch
+            else:
+                since_best += 1
+            bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k.endswith("loss")})
         if patience is not None and since_best >= patience:
             break
+        if config.stop_when_converged:
+            converged_ends = converged_ends + 1 if _converged(history, curve, config.rel_tolerance).converged else 0
+            if converged_ends >= config.stop_when_converged:
+                break
     train_time, result.train_cpu_time_s = time.perf_counter() - t_start, time.process_time() - cpu_start
     bar.close()
 
@@ -394,71 +473,12 @@ def fit(
         nnx.update(model, best[1])
     model.eval()
     result.history = history
-    result.n_steps = result.n_epochs_run * n_batches
+    result.n_steps = result.n_epochs_run * steps_per_epoch
     result.train_time_s = train_time
     result.steps_per_s = result.n_steps / train_time if train_time > 0 else float("nan")
-    result.convergence = [relative_convergence(history[monitor], rel_tolerance=config.rel_tolerance, metric=monitor)]
+    result.convergence = [_converged(history, curve, config.rel_tolerance)]
     if checkpoint_dir is not None:
         from hepnb.checkpoint import save_model
 
         save_model(model, checkpoint_dir)
     return result
-
-
-def _default_apply(model: nnx.Module, inputs: Any) -> jax.Array:
-    return model(inputs)  # type: ignore[operator]
-
-
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _predict_chunks(graphdef: Any, fn: Callable[..., Any], state: Any, chunks: Any) -> Any:
-    model = nnx.merge(graphdef, state)
-    return jax.lax.map(lambda x: fn(model, x), chunks)
-
-
-def predict(
-    model: nnx.Module,
-    inputs: Any,
-    fn: Callable[[nnx.Module, Any], Any] | None = None,
-    *,
-    batch_size: int = 4096,
-) -> Any:
-    """Apply ``model`` in evaluation mode to ``inputs`` in jitted fixed-size chunks.
-
-    Parameters
-    ----------
-    model
-        Flax NNX module; it is switched to evaluation mode.
-    inputs
-        An array or a dict of arrays with a common leading dimension.
-    fn
-        ``fn(model, chunk) -> outputs``; default ``model(chunk)``. Use a function defined once so the
-        compiled code is reused.
-    batch_size
-        Chunk size; the last chunk is zero-padded and the padding is cut from the output.
-
-    Returns
-    -------
-    Array or pytree of arrays with the leading dimension of ``inputs``.
-    """
-    fn = fn or _default_apply
-    model.eval()
-    leaves = jax.tree.leaves(inputs)
-    if not leaves:
-        msg = "predict needs at least one input array"
-        raise ValueError(msg)
-    n_rows = int(np.shape(leaves[0])[0])
-    if n_rows == 0:
-        msg = "predict got zero rows"
-        raise ValueError(msg)
-    size = min(batch_size, n_rows)
-    n_chunks = -(-n_rows // size)
-    pad = n_chunks * size - n_rows
-
-    def to_chunks(a: Any) -> jax.Array:
-        a = jnp.asarray(a)
-        a = jnp.pad(a, [(0, pad)] + [(0, 0)] * (a.ndim - 1))
-        return a.reshape(n_chunks, size, *a.shape[1:])
-
-    graphdef, state = nnx.split(model)
-    out = _predict_chunks(graphdef, fn, state, jax.tree.map(to_chunks, inputs))
-    return jax.tree.map(lambda a: a.reshape(n_chunks * size, *a.shape[2:])[:n_rows], out)

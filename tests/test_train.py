@@ -201,3 +201,102 @@ def test_fit_records_convergence_from_the_monitored_curve() -> None:
     slow = fit(Net(rngs=nnx.Rngs(0)), optax.sgd(1e-3), xent, _data(4096), _data(2048, 1),
                config=FitConfig(batch_size=128, n_epochs=10, progress=False))
     assert not slow.converged and slow.convergence[0].improvement > slow.convergence[0].tolerance
+
+
+def test_several_evaluations_per_epoch_take_the_same_steps() -> None:
+    """Evaluating after each half of an epoch changes no step: the same weights as one evaluation per epoch (the
+    epoch's 32 batches split 16 + 16), twice the validation points, and the end-of-epoch points are the same."""
+    once, twice = Net(rngs=nnx.Rngs(5)), Net(rngs=nnx.Rngs(5))
+    runs = [fit(m, optax.adam(3e-3), xent, _data(4096), _data(1024, 1),
+                config=FitConfig(batch_size=128, n_epochs=3, seed=2, progress=False, restore_best=False,
+                                 evals_per_epoch=k)) for m, k in ((once, 1), (twice, 2))]
+    np.testing.assert_allclose(np.asarray(twice.hidden.kernel[...]), np.asarray(once.hidden.kernel[...]),
+                               rtol=1e-5, atol=1e-6)
+    assert runs[0].n_steps == runs[1].n_steps == 3 * 32
+    assert len(runs[0].history["val_loss"]) == 3 and len(runs[1].history["val_loss"]) == 6
+    np.testing.assert_allclose(runs[1].history["val_loss"][1::2], runs[0].history["val_loss"], rtol=1e-5)
+    three = fit(Net(rngs=nnx.Rngs(5)), optax.adam(3e-3), xent, _data(4096), _data(1024, 1),
+                config=FitConfig(batch_size=128, n_epochs=2, progress=False, evals_per_epoch=3))
+    assert three.n_steps == 2 * 3 * 10  # 32 batches: three parts of 10, two batches left out of each epoch
+    assert len(three.history["val_acc"]) == 6
+    assert three.best_eval == int(np.argmin(three.history["val_loss"])) and three.best_epoch == three.best_eval // 3
+
+
+def _noisy(n: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """:func:`_data` with 20 % of the labels flipped: the loss has a floor (accuracy at most 80 %), reached in a few
+    epochs, instead of falling on as the classes are pulled apart."""
+    data = _data(n, seed)
+    flip = np.random.default_rng(seed + 100).random(n) < 0.2
+    return {"x": data["x"], "y": np.where(flip, 1 - data["y"], data["y"]).astype(np.int32)}
+
+
+def test_evaluations_per_epoch_let_a_short_training_reach_a_verdict() -> None:
+    """Four epochs give four points at one evaluation per epoch (never a verdict: at least MIN_POINTS = 10 are
+    needed), but 32 at eight per epoch: an easy problem trained to its plateau then converges; stopped after its
+    first evaluation it does not; on a learning rate too small it is still improving over the last fifth."""
+    from hepnb.convergence import MIN_POINTS
+
+    train, val = _noisy(4096), _noisy(2048, 1)
+    assert MIN_POINTS == 10
+    once = fit(Net(rngs=nnx.Rngs(0)), optax.adam(3e-3), xent, train, val,
+               config=FitConfig(batch_size=128, n_epochs=4, progress=False))
+    assert not once.converged and once.convergence[0].n_points == 4
+    often = fit(Net(rngs=nnx.Rngs(0)), optax.adam(3e-3), xent, train, val,
+                config=FitConfig(batch_size=128, n_epochs=4, progress=False, evals_per_epoch=8))
+    assert often.convergence[0].n_points == 32 and often.history["val_acc"][-1] > 0.75
+    assert often.converged, often.convergence[0].reason
+    early = fit(Net(rngs=nnx.Rngs(0)), optax.adam(3e-3), xent, train, val,
+                config=FitConfig(batch_size=128, n_epochs=1, progress=False, evals_per_epoch=8))
+    assert not early.converged and early.convergence[0].n_points == 8
+    slow = fit(Net(rngs=nnx.Rngs(0)), optax.sgd(1e-3), xent, train, val,
+               config=FitConfig(batch_size=128, n_epochs=4, progress=False, evals_per_epoch=8))
+    assert slow.convergence[0].n_points == 32 and not slow.converged
+    assert slow.convergence[0].improvement > slow.convergence[0].tolerance
+
+
+def test_training_stops_once_converged() -> None:
+    """With ``stop_when_converged`` a learnable toy stops well before its cap of 100 epochs, converged by the record
+    of its whole curve, with the best weights kept; without the rule it runs all its epochs; asked for two
+    consecutive converged epoch ends, it stops one epoch later or more, converged at both."""
+    from hepnb.convergence import relative_convergence
+
+    train, val = _noisy(4096), _noisy(2048, 1)
+    model = Net(rngs=nnx.Rngs(0))
+    res = fit(model, optax.adam(3e-3), xent, train, val,
+              config=FitConfig(batch_size=128, n_epochs=100, progress=False, evals_per_epoch=4,
+                               stop_when_converged=1))
+    assert res.converged and res.n_epochs_run < 100 and res.n_steps == res.n_epochs_run * 32
+    assert len(res.history["val_loss"]) == 4 * res.n_epochs_run
+    assert res.convergence[0] == relative_convergence(res.history["val_loss"])
+    # the rule did not already hold one epoch earlier: it stopped at the first epoch end where it held
+    assert not relative_convergence(res.history["val_loss"][:-4]).converged
+    acc = np.mean(np.asarray(predict(model, val["x"])).argmax(-1) == val["y"])
+    assert acc == pytest.approx(res.history["val_acc"][res.best_eval], abs=1e-6) and acc > 0.75
+    capped = fit(Net(rngs=nnx.Rngs(0)), optax.adam(3e-3), xent, train, val,
+                 config=FitConfig(batch_size=128, n_epochs=res.n_epochs_run + 2, progress=False, evals_per_epoch=4))
+    assert capped.n_epochs_run == res.n_epochs_run + 2
+    twice = fit(Net(rngs=nnx.Rngs(0)), optax.adam(3e-3), xent, train, val,
+                config=FitConfig(batch_size=128, n_epochs=100, progress=False, evals_per_epoch=4,
+                                 stop_when_converged=2))
+    assert twice.n_epochs_run > res.n_epochs_run and twice.converged
+    assert relative_convergence(twice.history["val_loss"][:-4]).converged
+
+
+def test_convergence_read_from_another_curve_and_bad_cadence() -> None:
+    """Early stopping on one curve while the record reads another; a clear error for a curve that is not recorded
+    and for more evaluations than batches."""
+    from hepnb.convergence import relative_convergence
+
+    res = fit(Net(rngs=nnx.Rngs(0)), optax.adam(3e-3), xent, _data(4096), _data(2048, 1),
+              config=FitConfig(batch_size=128, n_epochs=3, progress=False, evals_per_epoch=4, monitor="train_loss",
+                               convergence_metric="val_loss"))
+    assert res.convergence[0] == relative_convergence(res.history["val_loss"])
+    assert res.best_eval == int(np.argmin(res.history["train_loss"]))
+    with pytest.raises(ValueError, match="convergence metric 'val_auc' is not among"):
+        fit(Net(rngs=nnx.Rngs(0)), optax.adam(3e-3), xent, _data(512), _data(256, 1),
+            config=FitConfig(batch_size=128, n_epochs=1, progress=False, convergence_metric="val_auc"))
+    with pytest.raises(ValueError, match=r"evals_per_epoch \(8\) exceeds the 4 batches"):
+        fit(Net(rngs=nnx.Rngs(0)), optax.adam(3e-3), xent, _data(512), _data(256, 1),
+            config=FitConfig(batch_size=128, n_epochs=1, progress=False, evals_per_epoch=8))
+    with pytest.raises(ValueError, match="evals_per_epoch must be >= 1, found 0"):
+        FitConfig(batch_size=8, n_epochs=1, evals_per_epoch=0)

@@ -84,6 +84,7 @@ class Settings(PageSettings):
     n_boot: int
     n_seeds: int
     n_settings: int
+    evals_per_epoch: int
     n_core: int
     n_emulated: int
     seed: int
@@ -113,7 +114,8 @@ class Settings(PageSettings):
         """How every model trains (:class:`hepnb.pid.training.TrainingConfig`)."""
         return TrainingConfig(epochs=self.epochs, patience=self.patience, batch_size=self.batch_size,
                               n_trees_rf=self.n_trees_rf, n_trees_xgb=self.n_trees_xgb, seed=self.seed,
-                              lr_scale=self.lr_scale, n_settings=self.n_settings)
+                              lr_scale=self.lr_scale, n_settings=self.n_settings,
+                              evals_per_epoch=self.evals_per_epoch)
 
 
 def cluster(settings: Settings, profile: str) -> AbstractContextManager[Any]:

@@ -333,7 +333,7 @@ def _range_conclusion(settings: Settings, comparison: Comparison, per_model: Map
     tail = min(3, len(errors) - 1)
     rising = 100 * (errors[-1 - tail] - min(errors[-tail:])) if tail > 0 else 0.0
     learning = (f" ({network} was still learning: its validation accuracy rose by {rising:.2f} points over "
-                f"its last {tail} epoch{'s' if tail > 1 else ''} of {len(errors)})"
+                f"its last {tail} evaluation{'s' if tail > 1 else ''} of {len(errors)})"
                 if not within and rising > 0.05 else "")
     if not within:  # where the gap comes from: correct identifications per true species, on the same test tracks
         conf = {m: np.asarray(per_model[f"{range_name}/{protocol}"][m]["confusion"]) for m in ("xgboost", network)}
