@@ -220,7 +220,7 @@ def compare(settings: Settings, sample: Sample, client: Any = None) -> Compariso
 
 
 def training_figure(settings: Settings, comparison: Comparison) -> Any:
-    """Validation accuracy per epoch of every network (main protocol, focus range), against XGBoost and ALICE
+    """Validation accuracy at every evaluation of every network (main protocol, focus range), against XGBoost and ALICE
     Bayes on the same validation tracks (:func:`hepnb.pid.plots.training_figure`)."""
     from hepnb.pid import plots
 
@@ -232,7 +232,8 @@ def training_figure(settings: Settings, comparison: Comparison) -> Any:
     references = {"XGBoost": float(np.mean(cell["prob_val"]["xgboost"].argmax(1) == val_y)),
                   "ALICE Bayes": float(np.mean(alice == val_y))}
     return plots.training_figure(histories, references,
-                                 {n: cell["timing"][n]["convergence"] for n in settings.networks})
+                                 {n: cell["timing"][n]["convergence"] for n in settings.networks},
+                                 evals_per_epoch=settings.evals_per_epoch)
 
 
 @dataclass

@@ -215,15 +215,16 @@ def systematics_figure(rows: Sequence[Mapping[str, Any]], models: Sequence[str],
 
 
 def training_figure(histories: Mapping[str, Sequence[float]], references: Mapping[str, float],
-                    convergence: Mapping[str, Mapping[str, Any]] | None = None) -> Any:
-    """Validation accuracy (%) per epoch of each network, with horizontal lines for reference models; with
-    ``convergence`` (records by network), the legend says whether each converged and an open circle marks the
-    start of the last fifth of its epochs (the convergence rule's window)."""
+                    convergence: Mapping[str, Mapping[str, Any]] | None = None, *, evals_per_epoch: int = 1) -> Any:
+    """Validation accuracy (%) at each evaluation of each network (``evals_per_epoch`` per epoch, drawn at their
+    fractional epoch), with horizontal lines for reference models; with ``convergence`` (records by network), the
+    legend says whether each converged and an open circle marks the start of the last fifth of its evaluations
+    (the convergence rule's window)."""
     fig, ax = plotting.page_figure()
     for k, (name, errors) in enumerate(histories.items()):
         acc = 100 * (1 - np.asarray(errors, dtype=float))
         record = (convergence or {}).get(name)
-        epochs = np.arange(1, acc.size + 1)
+        epochs = np.arange(1, acc.size + 1) / evals_per_epoch
         ax.plot(epochs, acc, "o-", color=f"C{k}", label=plotting.convergence_label(name, record), ms=3)
         plotting.mark_convergence_window(ax, epochs, acc, record, color=f"C{k}")
     for j, (name, value) in enumerate(references.items()):
