@@ -209,6 +209,11 @@ def experiment_label(ax: Any, experiment: str, *, text: str = "", com: str | flo
 
     artists = exp_label(exp=experiment, text=text, data=False, com=com, rlabel=rlabel, loc=loc,
                         fontsize=fontsize, ax=ax)
+    return _readable(artists)
+
+
+def _readable(artists: Any) -> tuple[Any, ...]:
+    """mplhep's label artists, none under :data:`MIN_FONT_PT`."""
     for artist in artists:
         if artist is not None and artist.get_fontsize() < MIN_FONT_PT:
             artist.set_fontsize(MIN_FONT_PT)
@@ -249,10 +254,7 @@ def study_label(ax: Any, name: str, text: str, *, rlabel: str | None = None, loc
     from mplhep.label import exp_label
 
     artists = exp_label(exp=name, llabel=text, data=False, com=None, rlabel=rlabel, loc=loc, fontsize=fontsize, ax=ax)
-    for artist in artists:
-        if artist is not None and artist.get_fontsize() < MIN_FONT_PT:
-            artist.set_fontsize(MIN_FONT_PT)
-    return tuple(a for a in artists if a is not None)
+    return _readable(artists)
 
 
 # ------------------------------------------------------------------------------------------------ histograms

@@ -27,6 +27,7 @@ __all__ = [
     "PDG",
     "SECONDARY_FRACTION",
     "SPECIES",
+    "SPECIES_SYMBOLS",
     "TOF_MATCH_PLATEAU",
     "TOF_MATCH_SCALE_GEV",
     "TOF_MISMATCH_FRACTION",
@@ -44,6 +45,8 @@ __all__ = [
 
 #: Species in class order and their PDG codes (the particle with positive code).
 SPECIES: tuple[str, ...] = ("pi", "ka", "pr", "el")
+#: How the pages write each species.
+SPECIES_SYMBOLS: dict[str, str] = {"pi": "π", "ka": "K", "pr": "p", "el": "e"}
 PDG: dict[str, int] = {"pi": 211, "ka": 321, "pr": 2212, "el": 11}
 _PARTICLES = {s: Particle.from_pdgid(code) for s, code in PDG.items()}
 #: Masses in GeV/c², from the PDG table of ``particle``.

@@ -16,7 +16,7 @@ import pandas as pd
 
 from hepnb.book import numbers
 from hepnb.book.verdict import Contender, combined_uncertainty, verdict
-from hepnb.pid.constants import SPECIES
+from hepnb.pid.constants import SPECIES, SPECIES_SYMBOLS
 from hepnb.pid.data_look import CONFIDENCE_BINS, CONFIDENCE_CUT, DETECTOR_GROUPS
 from hepnb.pid.pipeline import Comparison, DataLike, Settings
 from hepnb.pid.selection import RANGE_LABELS
@@ -37,7 +37,6 @@ __all__ = [
 
 #: The original's ML–Bayes agreement on kaons on real Run 3 tracks (%), its README.
 ORIGINAL_KAON_AGREEMENT_PCT = 38.0
-_SYMBOLS = {"pi": "π", "ka": "K", "pr": "p", "el": "e"}
 
 
 def page_constants() -> dict[str, Any]:
@@ -86,9 +85,9 @@ def data_like_tables(result: DataLike) -> list[Any]:
 
 def fractions_table(look: Mapping[str, Any]) -> pd.DataFrame:
     """Predicted species fractions of each model and the true ones (%, Clopper–Pearson interval, counts)."""
-    rows = {m: {_SYMBOLS[s]: rate_text(r) for s, r in f.items()} for m, f in look["fractions"].items()}
+    rows = {m: {SPECIES_SYMBOLS[s]: rate_text(r) for s, r in f.items()} for m, f in look["fractions"].items()}
     if "true_fractions" in look:
-        rows["true"] = {_SYMBOLS[s]: rate_text(r) for s, r in look["true_fractions"].items()}
+        rows["true"] = {SPECIES_SYMBOLS[s]: rate_text(r) for s, r in look["true_fractions"].items()}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
@@ -117,7 +116,7 @@ def agreement_table(look: Mapping[str, Any]) -> pd.DataFrame:
     """ML–Bayes agreement per pair: on all tracks, and per species of the tracks ML calls that species."""
     return pd.DataFrame.from_dict(
         {pair.replace("/", " vs "): {"all tracks": rate_text(a["all"]),
-                                     **{f"ML calls {_SYMBOLS[s]}": rate_text(a["of_ml"][s]) for s in SPECIES}}
+                                     **{f"ML calls {SPECIES_SYMBOLS[s]}": rate_text(a["of_ml"][s]) for s in SPECIES}}
          for pair, a in look["agreement"].items()}, orient="index")
 
 
@@ -128,7 +127,7 @@ def cut_table(look: Mapping[str, Any]) -> pd.DataFrame:
     for model, cut in look["cut"].items():
         for what in ("efficiency", "purity"):
             for tag, label in (("no_cut", "no cut"), ("cut", f"confidence > {cut['threshold']:.2f}")):
-                rows[(model, what, label)] = {("all" if s == "all" else _SYMBOLS[s]): rate_text(v[what], counts=False)
+                rows[(model, what, label)] = {("all" if s == "all" else SPECIES_SYMBOLS[s]): rate_text(v[what], counts=False)
                                               for s, v in cut[tag].items()}
         rows[(model, "kept by the cut", "")] = {"all": rate_text(cut["kept"])}
     table = pd.DataFrame.from_dict(rows, orient="index").fillna("")
@@ -143,7 +142,7 @@ def disagreement_table(look: Mapping[str, Any]) -> pd.DataFrame:
     for pair, d in look["disagreement"].items():
         for group in ("all", *SPECIES):
             g = d[group]
-            rows[(pair.replace("/", " vs "), "all" if group == "all" else f"true {_SYMBOLS[group]}")] = {
+            rows[(pair.replace("/", " vs "), "all" if group == "all" else f"true {SPECIES_SYMBOLS[group]}")] = {
                 "disagree": numbers.format_count(g["n_disagree"]), "ML right": rate_text(g["ml_right"]),
                 "Bayes right": rate_text(g["bayes_right"]), "neither right": rate_text(g["neither_right"])}
     table = pd.DataFrame.from_dict(rows, orient="index")

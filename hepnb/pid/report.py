@@ -21,6 +21,7 @@ from hepnb.pid.constants import (
     O2_TOF_P_MIN_GEV,
     ORIGINAL_MC_FRACTIONS_AFTER_CUTS,
     SPECIES,
+    SPECIES_SYMBOLS,
     TOF_MISMATCH_FRACTION,
     TOF_TAIL_SLOPE_SIGMA,
 )
@@ -32,7 +33,6 @@ from hepnb.pid.tuning import trials
 
 __all__ = [
     "GAP_AIM_POINTS",
-    "SPECIES_SYMBOLS",
     "bayes_variant_text",
     "conclusions",
     "core_numbers",
@@ -60,8 +60,6 @@ __all__ = [
 
 #: The aim for the XGBoost − chosen network gap (points): the conclusions say whether each range meets it.
 GAP_AIM_POINTS = 0.5
-#: How the conclusions write each species.
-SPECIES_SYMBOLS = {"pi": "π", "ka": "K", "pr": "p", "el": "e"}
 
 
 def glue_all(values: Mapping[str, Any]) -> None:

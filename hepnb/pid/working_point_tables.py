@@ -9,9 +9,8 @@ from typing import Any
 import pandas as pd
 
 from hepnb.book import numbers
-from hepnb.pid.constants import SPECIES
+from hepnb.pid.constants import SPECIES, SPECIES_SYMBOLS
 from hepnb.pid.pipeline import WorkingPoints
-from hepnb.pid.report import SPECIES_SYMBOLS
 
 __all__ = ["contamination_table", "working_point_table"]
 
