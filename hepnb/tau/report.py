@@ -24,17 +24,13 @@ __all__ = [
     "fake_rate",
     "hps_markdown",
     "kinematics_table",
-    "label_efficiency_table",
     "last_change_markdown",
     "paired_markdown",
     "physics_markdown",
-    "pretraining_text",
     "rate",
     "sample_markdown",
     "scaling_table",
     "selection_table",
-    "size_table",
-    "sizes_text",
     "tau_id_table",
     "training_frame",
     "training_table",
@@ -145,31 +141,6 @@ def comparison_table(runs: Mapping[str, Mapping[str, Any]]) -> Any:
                 "train time (s)": f"{run['train_time_s']:.0f}"}
         rows[name] = row
     return pd.DataFrame(rows).T
-
-
-def size_table(rows: Sequence[Mapping[str, Any]]) -> Any:
-    """Model-size scaling: parameters, training jets and epochs, and the summary numbers of each size."""
-    import pandas as pd
-
-    out = {}
-    for r in rows:
-        out[r["name"]] = {"parameters": format_count(r["parameters"]),
-                          "training jets": r["n_train"], "epochs": r["epochs"],
-                          **{k: format_with_uncertainty(v, r.get("errors", {}).get(k)) for k, v in r["summary"].items()}}
-    return pd.DataFrame(out).T
-
-
-def label_efficiency_table(rows: Sequence[Mapping[str, Any]]) -> Any:
-    """The label-efficiency curve: per label fraction, the summary numbers from scratch and fine-tuned."""
-    import pandas as pd
-
-    out = {}
-    for r in rows:
-        out[(r["fraction"], r["init"])] = {"labelled jets": r["n_train"],
-                                           **{k: format_with_uncertainty(v, r.get("errors", {}).get(k)) for k, v in r["summary"].items()}}
-    table = pd.DataFrame(out).T
-    table.index.names = ["label fraction", "start"]
-    return table
 
 
 def detector_markdown() -> str:
@@ -334,37 +305,3 @@ def hps_markdown(base: Mapping[str, Any]) -> str:
             f"{params['track_pt_min']:g} GeV, strips above {params['strip_pt_min']:g} GeV. Accuracy on the validation "
             "τ jets: " + ", ".join(f"{k} {v:.3f}" for k, v in base["dm_validation_accuracy"].items())
             + f"; the {base['dm_baseline']} is the baseline the networks are compared with below.")
-
-
-def sizes_text(rows: Sequence[Mapping[str, Any]]) -> str:
-    """The model-size sentence: the tau-ID AUC of the smallest and the largest ParT ("" without rows)."""
-    if not rows:
-        return ""
-    first, last = rows[0], rows[-1]
-    key = "tau ID AUC"
-    trained_on = (f"trained on {format_count(last['n_train'])} jets for {last['epochs']} "
-                  f"epoch{'s' if last['epochs'] != 1 else ''}")
-    last_auc = format_with_uncertainty(last["summary"][key], last["errors"].get(key))
-    if len(rows) == 1:
-        return (f"{last['name']} ({format_count(last['parameters'])} parameters), {trained_on}, reaches a "
-                f"tau-ID AUC of {last_auc}.")
-    return (f"From {first['name']} ({format_count(first['parameters'])} parameters) to {last['name']} "
-            f"({format_count(last['parameters'])}), {trained_on}, the tau-ID AUC goes from "
-            f"{format_with_uncertainty(first['summary'][key], first['errors'].get(key))} to {last_auc}.")
-
-
-def pretraining_text(rows: Sequence[Mapping[str, Any]]) -> str:
-    """The pre-training sentence at the lowest labelled fraction: fine-tuned vs from scratch ("" without rows)."""
-    if not rows:
-        return ""
-    low = min(r["fraction"] for r in rows)
-    pair = {r["init"]: r for r in rows if r["fraction"] == low}
-    key = "tau ID AUC"
-    pre, scratch = pair["pre-trained"], pair["scratch"]
-    return (f"With {format_count(scratch['n_train'])} labelled jets (a fraction {low:g}), the tau-ID AUC is "
-            f"{format_with_uncertainty(pre['summary'][key], pre['errors'].get(key))} fine-tuned and "
-            f"{format_with_uncertainty(scratch['summary'][key], scratch['errors'].get(key))} from scratch; the decay-mode "
-            f"accuracy {pre['summary'].get('DM accuracy', float('nan')):.3f} and "
-            f"{scratch['summary'].get('DM accuracy', float('nan')):.3f}.")
-
-
