@@ -94,6 +94,7 @@ class Settings(PageSettings):
     size_seeds: int
     label_fractions: tuple[float, ...]
     label_draws: int
+    label_train_jets: int
     label_lrs: tuple[float, ...]
     pretrain_epochs: int
     label_epochs: int
@@ -359,12 +360,13 @@ def model_sizes(settings: Settings, data: TauData) -> tuple[TauData, side_studie
 
 def pretraining(settings: Settings, study_data: TauData) -> side_studies.SideStudy:
     """The label-efficiency study, pre-trained and from scratch, ``label_draws`` draws of the labelled jets per
-    fraction below one and the fine-tuning learning rate chosen on validation from ``label_lrs``
+    fraction below one of a pool of ``label_train_jets`` labelled jets (pre-training uses every training jet) and
+    the fine-tuning learning rate chosen on validation from ``label_lrs``
     (:func:`hepnb.tau.side_studies.label_efficiency_study`); empty without ``settings.label_fractions``."""
     if not settings.label_fractions:
         return side_studies.SideStudy()
     _, study = side_studies.label_efficiency_study(
         study_data, settings.model, settings.label_fractions, settings.training(settings.label_epochs),
         lrs=settings.label_lrs, n_draws=settings.label_draws, pretrain_epochs=settings.pretrain_epochs,
-        n_boot=settings.n_boot)
+        n_pool=settings.label_train_jets, n_boot=settings.n_boot)
     return study

@@ -183,17 +183,26 @@ def _tuned(data: TauData, cfg: ParTConfig, train_cfg: TrainingConfig, lrs: Seque
     return runs[best], best, losses
 
 
+def _pool(data: TauData, n_jets: int | None, seed: int) -> TauData:
+    """``data`` with a training split of a random ``n_jets`` of its training jets (all when ``None`` or more)."""
+    jets = reference_jets(data.train)
+    if n_jets is None or n_jets >= len(jets["weight"]):
+        return data
+    return TauData(train=subsample(jets, n_jets / len(jets["weight"]), seed), val=data.val, test=data.test)
+
+
 def label_efficiency_study(data: TauData, cfg: ParTConfig, fractions: Sequence[float], train_cfg: TrainingConfig,
-                           *, lrs: Sequence[float], n_draws: int, pretrain_epochs: int, n_boot: int = 50
-                           ) -> tuple[Trained, SideStudy]:
+                           *, lrs: Sequence[float], n_draws: int, pretrain_epochs: int, n_pool: int | None = None,
+                           n_boot: int = 50) -> tuple[Trained, SideStudy]:
     """Masked-particle pre-training on all training jets (labels unused), then MultiParTau (plain weighted sum) on
-    each labelled fraction, from scratch and fine-tuned from the pre-trained backbone, every run taking as many
-    optimiser steps as the full-label training.
+    each labelled fraction of a pool of ``n_pool`` training jets (all of them when ``None``), from scratch and
+    fine-tuned from the pre-trained backbone, every run taking as many optimiser steps as the training on the
+    whole pool.
 
     Parameters
     ----------
     fractions
-        Labelled fractions of the training jets (1 takes all of them, one draw).
+        Labelled fractions of the pool (1 takes all of it, one draw).
     train_cfg
         Epochs, batch size and the first seed (its learning rate is that of the pre-training).
     lrs
@@ -214,6 +223,7 @@ def label_efficiency_study(data: TauData, cfg: ParTConfig, fractions: Sequence[f
         raise ValueError(msg)
     epochs, batch_size, seed = train_cfg.epochs, train_cfg.batch_size, train_cfg.seed
     pre = pretrain(data, cfg, epochs=pretrain_epochs, batch_size=batch_size, lr=train_cfg.lr, seed=seed)
+    data = _pool(data, n_pool, seed)
     out = SideStudy()
     for fraction in fractions:
         draws = n_draws if fraction < 1.0 else 1
