@@ -7,7 +7,7 @@ assignments, the reco jet for the kinematics, and the high-level jet features of
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -22,9 +22,9 @@ from hepnb.tau.models import RECO_JET_TARGETS
 __all__ = [
     "counting_decay_mode",
     "dm_baseline_prediction",
-    "hps_diagnostics",
     "evaluate_baselines",
     "hps_decay_mode",
+    "hps_diagnostics",
     "hps_prediction",
     "jet_charge",
     "jet_summary_features",

@@ -185,8 +185,10 @@ def _tuned(data: TauData, cfg: ParTConfig, train_cfg: TrainingConfig, lrs: Seque
 
 def _pool(data: TauData, n_jets: int | None, seed: int) -> TauData:
     """``data`` with a training split of a random ``n_jets`` of its training jets (all when ``None`` or more)."""
+    if n_jets is None:
+        return data
     jets = reference_jets(data.train)
-    if n_jets is None or n_jets >= len(jets["weight"]):
+    if n_jets >= len(jets["weight"]):
         return data
     return TauData(train=subsample(jets, n_jets / len(jets["weight"]), seed), val=data.val, test=data.test)
 

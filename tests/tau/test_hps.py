@@ -42,7 +42,7 @@ def test_strip_window_is_cms_formula_and_bounds() -> None:
 
 def _strips(rows: list[tuple[float, ...]]) -> np.ndarray:
     feats, p4, mask = _jet(rows)
-    strips, owner = hps.build_strips(p4, mask & (feats[..., 10] > 0))
+    _, owner = hps.build_strips(p4, mask & (feats[..., 10] > 0))
     return owner[0, : len(rows)]
 
 

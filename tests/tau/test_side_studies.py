@@ -36,18 +36,18 @@ def _fake_fit(val_loss: float, n: int = 12) -> FitResult:
                      convergence=[relative_convergence(curve)])
 
 
-def _fake_multi(data, cfg, train_cfg, *, surgery, fraction=1.0, pretrained=None):  # noqa: ANN001, ANN202
+def _fake_multi(data, cfg, train_cfg, *, surgery, fraction=1.0, pretrained=None):
     model = SimpleNamespace(lr=train_cfg.lr, seed=train_cfg.seed, pre=pretrained is not None)
     n = round(fraction * 1000)
     return training.Trained(model=model, fit=_fake_fit(_VAL_LOSS[train_cfg.lr]), n_params=10, jets_per_s=1.0,
                             n_train=n + train_cfg.seed)
 
 
-def _fake_outputs(model, data):  # noqa: ANN001, ANN202
+def _fake_outputs(model, data):
     return {"auc": _TEST_AUC[model.lr] - 0.01 * model.seed + (0.005 if model.pre else 0.0)}
 
 
-def _fake_evaluate(outputs, data, *, n_boot, detail, gen_taus=None):  # noqa: ANN001, ANN202
+def _fake_evaluate(outputs, data, *, n_boot, detail, gen_taus=None):
     return {"tau_id": {"auc": outputs["auc"], "auc_std": 0.001, "working_points": {}}}
 
 
@@ -125,3 +125,14 @@ def test_combined_error_adds_test_and_seed_in_quadrature() -> None:
     row = {"errors": {"tau ID AUC": 0.003}, "seed_std": {"tau ID AUC": 0.004}}
     assert side_report.combined_error(row, "tau ID AUC") == pytest.approx(0.005)
     assert side_report.combined_error({"errors": {"k": 0.003}, "seed_std": {"k": float("nan")}}, "k") == 0.003
+
+
+def test_labelled_pool_is_a_subset_of_the_training_jets() -> None:
+    """The label-efficiency pool: ``n_pool`` distinct training jets (q/g and hadronic τ), validation and test kept."""
+    n = 400
+    train = {"origin": np.r_[np.ones(n, int), np.full(10, 2)], "weight": np.ones(n + 10), "id": np.arange(n + 10)}
+    data = TauData(train=train, val={"id": np.arange(3)}, test={"id": np.arange(5)})
+    pool = side_studies._pool(data, 100, seed=0)
+    assert len(pool.train["id"]) == 100 and len(set(pool.train["id"])) == 100 and pool.train["id"].max() < n
+    assert pool.val is data.val and pool.test is data.test
+    assert side_studies._pool(data, 10_000, seed=0) is data and side_studies._pool(data, None, seed=0) is data
