@@ -28,7 +28,7 @@ import numpy as np
 from hepnb import kinematics
 from hepnb.tau.jets import CAND_FEATURES
 
-__all__ = ["HYPOTHESES", "MASS_WINDOWS_GEV", "PI0_MASS_GEV", "HpsResult", "build_strips", "hps_decay_mode",
+__all__ = ["HYPOTHESES", "MASS_WINDOWS_GEV", "PI0_MASS_GEV", "SIGNAL_CONE", "HpsResult", "build_strips", "hps_decay_mode",
            "hps_reconstruct", "mass_window_gev", "signal_cone", "strip_window", "tune_hps"]
 
 _F = {name: i for i, name in enumerate(CAND_FEATURES)}
@@ -52,8 +52,8 @@ MASS_WINDOWS_GEV: dict[tuple[int, int], tuple[float, float, bool, float]] = {
     (1, 1): (0.3, 1.3, True, 4.2), (1, 2): (0.4, 1.2, True, 4.0), (2, 0): (0.8, 1.5, False, 1.5),
     (2, 1): (0.9, 1.6, False, 1.6), (3, 0): (0.8, 1.5, False, 1.5), (3, 1): (0.9, 1.6, False, 1.6)}
 
-#: Signal cone 3.0/pT (GeV) bounded to [0.05, 0.10].
-_CONE = (3.0, 0.05, 0.10)
+#: Signal cone: (k, lower, upper bound) of R_sig = k/pT (GeV), CMS's 3.0 within [0.05, 0.10].
+SIGNAL_CONE = (3.0, 0.05, 0.10)
 
 
 def strip_window(pt_candidate_gev: np.ndarray, pt_strip_gev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -65,9 +65,9 @@ def strip_window(pt_candidate_gev: np.ndarray, pt_strip_gev: np.ndarray) -> tupl
     return size(*_ETA), size(*_PHI)
 
 
-def signal_cone(pt_gev: np.ndarray, cone_max: float = _CONE[2]) -> np.ndarray:
+def signal_cone(pt_gev: np.ndarray, cone_max: float = SIGNAL_CONE[2]) -> np.ndarray:
     """The signal-cone radius 3.0/pT, bounded to 0.05–``cone_max`` (HPS: 0.10)."""
-    k, lo, _ = _CONE
+    k, lo, _ = SIGNAL_CONE
     return np.clip(k / np.maximum(pt_gev, 1e-9), lo, cone_max)
 
 
@@ -147,7 +147,7 @@ class HpsResult(dict):  # type: ignore[type-arg]
 
 
 def hps_reconstruct(features: np.ndarray, p4: np.ndarray, mask: np.ndarray, *, track_pt_min: float = 0.5,
-                    strip_pt_min: float = 2.5, cone_max: float = _CONE[2]) -> HpsResult:
+                    strip_pt_min: float = 2.5, cone_max: float = SIGNAL_CONE[2]) -> HpsResult:
     """The HPS τ candidate of each jet (see the module): charged hadrons with pT ≥ ``track_pt_min`` (GeV) as
     prongs, strips with pT ≥ ``strip_pt_min`` as π⁰; ``cone_max`` bounds the signal cone (HPS's 0.10; a larger
     value measures what the cone costs)."""

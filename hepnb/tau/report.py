@@ -301,8 +301,16 @@ def vs_generated_table(tau_id: Mapping[str, Any]) -> Any | None:
 def hps_markdown(base: Mapping[str, Any]) -> str:
     """The HPS thresholds chosen on validation, the conventional estimators' validation accuracies and, from the
     test τ jets (:func:`hepnb.tau.baselines.hps_diagnostics`), why HPS scores what it does."""
+    from hepnb.tau.hps import MASS_WINDOWS_GEV, SIGNAL_CONE
+
     params = base["hps_params"]
-    text = ("HPS thresholds chosen on validation: charged hadrons above "
+    names = {(1, 1): "h±π⁰", (1, 2): "h±π⁰π⁰", (3, 0): "h±h∓h±", (3, 1): "h±h∓h±π⁰"}
+    windows = "; ".join(f"{names[k]} {lo:g}–{hi:g} GeV" + (f" (upper edge × √(pT/100 GeV) above 100 GeV, at most "
+                                                            f"{top:g} GeV)" if scales else "")
+                        for k, (lo, hi, scales, top) in MASS_WINDOWS_GEV.items() if k in names)
+    k, lo_cone, hi_cone = SIGNAL_CONE
+    text = (f"HPS signal cone {k:g}/pT within {lo_cone:g}–{hi_cone:g}; mass windows {windows} (the two-prong modes "
+            "take the three-prong windows). HPS thresholds chosen on validation: charged hadrons above "
             f"{params['track_pt_min']:g} GeV, strips above {params['strip_pt_min']:g} GeV. Accuracy on the validation "
             "τ jets: " + ", ".join(f"{k} {v:.3f}" for k, v in base["dm_validation_accuracy"].items())
             + f"; the {base['dm_baseline']} is the baseline the networks are compared with below.")
@@ -314,11 +322,10 @@ def hps_markdown(base: Mapping[str, Any]) -> str:
         f"constituents in the signal cone and its mass in the window) in a fraction {d['found']:.3f} of them; where "
         f"it finds one its accuracy is {d['accuracy_when_found']:.3f} against {d['count_accuracy_when_found']:.3f} "
         f"for the plain count on the same jets ({d['accuracy']:.3f} and {d['count_accuracy']:.3f} on all), and "
-        f"{d['not_found_share_of_errors']:.2f} of its errors are jets where no hypothesis passed. Two things cost "
-        "it accuracy here: the signal cone, 3/pT bounded to 0.05–0.10, made for the LHC's τ above 20 GeV, is "
-        "narrower than the opening of many of these lower-pT decays (with the cone opened to the jet, "
-        f"ΔR < 0.4, the accuracy is {d['accuracy_open_cone']:.3f}); and the two photon pairs of h±π⁰π⁰ mostly "
-        f"merge into one strip, so that a fraction {d['true_pi0pi0_as_pi0']:.2f} of true 1p≥2π⁰ jets are "
-        f"reconstructed as h±π⁰, as CMS's own decay modes count them (with that merging forgiven, "
-        f"{d['accuracy_pi0pi0_as_pi0']:.3f}). In these clean τ jets almost every candidate belongs to the τ, "
-        "which is what the plain count assumes.")
+        f"{d['not_found_share_of_errors']:.2f} of its errors are jets where no hypothesis passed. Where it departs "
+        "from the plain count: the signal cone, bounded for the LHC's τ above 20 GeV, against the wider opening of "
+        f"lower-pT decays (with the cone opened to the jet, ΔR < 0.4, the accuracy is {d['accuracy_open_cone']:.3f}); "
+        f"and the strips, which merge the photon pairs of h±π⁰π⁰: a fraction {d['true_pi0pi0_as_pi0']:.2f} of the "
+        "true 1p≥2π⁰ jets are reconstructed as h±π⁰, as CMS's own decay modes count them (with that merging "
+        f"forgiven, {d['accuracy_pi0pi0_as_pi0']:.3f}). In these clean τ jets almost every candidate belongs to "
+        "the τ, which is what the plain count assumes.")
