@@ -7,7 +7,7 @@ assignments, the reco jet for the kinematics, and the high-level jet features of
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -15,15 +15,16 @@ import numpy as np
 from hepnb import kinematics
 from hepnb.tau import evaluate
 from hepnb.tau.data import TauData
+from hepnb.tau.hps import hps_decay_mode, hps_reconstruct, tune_hps
 from hepnb.tau.jets import CAND_FEATURES
 from hepnb.tau.models import RECO_JET_TARGETS
 
 __all__ = [
-    "HPS_MASS_WINDOWS_GEV",
     "counting_decay_mode",
     "dm_baseline_prediction",
     "evaluate_baselines",
     "hps_decay_mode",
+    "hps_diagnostics",
     "hps_prediction",
     "jet_charge",
     "jet_summary_features",
@@ -53,6 +54,7 @@ def evaluate_baselines(data: TauData, *, n_boot: int = 50) -> dict[str, Any]:
     return {"decay_mode": {name: evaluate.decay_mode_metrics(dm_baseline_prediction(test, name, hps_params), true,
                                                              n_boot=n_boot) for name in _DM_BASELINES},
             "hps_params": hps_params, "dm_validation_accuracy": val_acc,
+            "hps_diagnostics": hps_diagnostics(test, hps_params),
             "dm_baseline": max(val_acc, key=val_acc.__getitem__),
             "charge": {"summed charge": evaluate.charge_metrics(summed_charge(f, m), test["charge"][tau]),
                        "jet charge": evaluate.charge_metrics(jet_charge(f, m, jet_pt) > 0,
@@ -60,6 +62,32 @@ def evaluate_baselines(data: TauData, *, n_boot: int = 50) -> dict[str, Any]:
             "zero_charge_sum": float(np.mean(np.sum(f[..., 7] * m, axis=1) == 0)),
             "kinematics": {"reco jet": evaluate.kinematics_metrics(reco, test["gen_vis_p4"][tau].astype(np.float64),
                                                                    n_boot=n_boot)}}
+
+
+def hps_diagnostics(data: Mapping[str, np.ndarray], params: Mapping[str, float]) -> dict[str, float]:
+    """Why the HPS reconstruction scores what it does on the τ jets of a split: the fraction with a τ candidate
+    (``found``), its accuracy overall and where found, the plain count's on the same jets, and the share of HPS's
+    errors that are jets where no hypothesis passed (charge, signal cone, mass window); and the accuracy with the
+    signal cone opened to the jet (ΔR < 0.4) and with h±π⁰π⁰ counted as h±π⁰ (as CMS's own decay modes do), the
+    two places where this reconstruction loses against the plain count."""
+    tau = data["is_tau"] == 1
+    res = hps_reconstruct(data["features"][tau], data["p4"][tau], data["mask"][tau], **params)
+    true = data["decay_mode"][tau]
+    count = counting_decay_mode(data["features"][tau], data["mask"][tau])
+    found, right = res["found"], res["decay_mode"] == true
+    f, p, m = data["features"][tau], data["p4"][tau], data["mask"][tau]
+    open_cone = hps_reconstruct(f, p, m, **params, cone_max=0.4)["decay_mode"]
+    merged = (res["decay_mode"] == true) | ((res["decay_mode"] == 1) & (true == 2))
+    wrong = ~right
+
+    def mean(x: np.ndarray) -> float:
+        return float(np.mean(x)) if x.size else float("nan")
+
+    return {"n_tau": int(tau.sum()), "found": mean(found), "accuracy": mean(right),
+            "accuracy_when_found": mean(right[found]), "count_accuracy": mean(count == true),
+            "count_accuracy_when_found": mean((count == true)[found]),
+            "not_found_share_of_errors": mean(~found[wrong]), "accuracy_open_cone": mean(open_cone == true),
+            "accuracy_pi0pi0_as_pi0": mean(merged), "true_pi0pi0_as_pi0": mean(res["decay_mode"][true == 2] == 1)}
 
 
 def hps_prediction(data: Mapping[str, np.ndarray], params: Mapping[str, float]) -> np.ndarray:
@@ -85,11 +113,6 @@ def dm_baseline_prediction(data: Mapping[str, np.ndarray], name: str, hps_params
     return counting_decay_mode(data["features"][tau], data["mask"][tau])
 
 
-#: Visible-mass windows (GeV) of the HPS-like decay-mode hypotheses (class index → window), after CMS's HPS.
-HPS_MASS_WINDOWS_GEV: dict[int, tuple[float, float]] = {1: (0.3, 1.3), 2: (0.4, 1.5), 3: (0.8, 1.5),
-                                                       4: (0.9, 1.6)}
-
-
 def _kinds(features: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
     m = mask.astype(bool)
     return {"charged": (features[..., _F["charge"]] != 0) & m,
@@ -110,72 +133,6 @@ def counting_decay_mode(features: np.ndarray, mask: np.ndarray) -> np.ndarray:
     0, 1, 2; 2–3 prongs with 0 or ≥ 1 π⁰ → 3, 4; anything else → "rare" (5)."""
     kinds = _kinds(features, mask)
     return _classes(kinds["charged"].sum(axis=1), (kinds["photon"].sum(axis=1) + 1) // 2)
-
-
-def _strips(p4: np.ndarray, members: np.ndarray, strip_pt_min: float, deta: float = 0.05, dphi: float = 0.10
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """Strips of each jet: the highest-pT unclustered photon or electron seeds a strip that takes every
-    unclustered one within |Δη| < ``deta`` and |Δφ| < ``dphi`` of it (conversion electrons bend in φ).
-    Returns the number of strips above ``strip_pt_min`` per jet and their summed four-momentum."""
-    n_jets, n_slots = members.shape
-    pt = np.where(members, np.hypot(p4[..., 0], p4[..., 1]), -1.0)
-    eta = np.where(members, kinematics.eta(np.where(members[..., None], p4, [1.0, 0.0, 0.0, 1.0])), 0.0)
-    phi = np.arctan2(p4[..., 1], p4[..., 0])
-    free = members.copy()
-    n_strips = np.zeros(n_jets, np.int64)
-    total = np.zeros((n_jets, 4))
-    rows = np.arange(n_jets)
-    for _ in range(n_slots):
-        if not free.any():
-            break
-        leading = np.argmax(np.where(free, pt, -1.0), axis=1)
-        has = free[rows, leading]
-        near = (free & (np.abs(eta - eta[rows, leading][:, None]) < deta)
-                & (np.abs(kinematics.delta_phi_rad(phi, phi[rows, leading][:, None])) < dphi) & has[:, None])
-        strip = np.einsum("js,jsc->jc", near.astype(np.float64), p4)
-        good = has & (np.hypot(strip[:, 0], strip[:, 1]) >= strip_pt_min)
-        n_strips += good
-        total += strip * good[:, None]
-        free &= ~near
-    return n_strips, total
-
-
-def hps_decay_mode(features: np.ndarray, p4: np.ndarray, mask: np.ndarray, *, track_pt_min: float = 0.5,
-                   strip_pt_min: float = 1.0) -> np.ndarray:
-    """HPS-like decay mode.
-
-    Prongs are charged hadrons with pT ≥ ``track_pt_min``; π⁰ candidates are strips (photons and
-    electrons, :func:`_strips`) with pT ≥ ``strip_pt_min``. The hypothesis (1 or 3 prongs — 2 prongs count
-    as 3, as the labels do — with 0, 1 or ≥ 2 π⁰) must have a visible mass (prongs + strips) inside its window
-    (:data:`HPS_MASS_WINDOWS_GEV`); a hypothesis outside its window falls back to the same prongs with one
-    π⁰ fewer, and to "rare" when none fits.
-    """
-    kinds = _kinds(features, mask)
-    pt = np.hypot(p4[..., 0], p4[..., 1])
-    prong = kinds["hadron"] & (pt >= track_pt_min)
-    n_prongs = prong.sum(axis=1)
-    charged_p4 = np.einsum("js,jsc->jc", prong.astype(np.float64), p4.astype(np.float64))
-    n_pi0, strips_p4 = _strips(p4.astype(np.float64), kinds["photon"] | kinds["electron"], strip_pt_min)
-    mass = kinematics.mass_gev(charged_p4 + strips_p4)
-    mass_no_strips = kinematics.mass_gev(charged_p4)
-    cls = _classes(n_prongs, n_pi0)
-    out = cls.copy()
-    for c, (lo, hi) in HPS_MASS_WINDOWS_GEV.items():
-        m = mass_no_strips if c == 3 else mass
-        fails = (cls == c) & ((m < lo) | (m > hi))
-        fallback = {1: 0, 2: 1, 3: 5, 4: 3}[c]
-        out[fails] = fallback
-    return out
-
-
-def tune_hps(features: np.ndarray, p4: np.ndarray, mask: np.ndarray, true: np.ndarray,
-             track_pt_min: Sequence[float] = (0.3, 0.5, 1.0), strip_pt_min: Sequence[float] = (0.5, 1.0, 2.0, 3.0)
-             ) -> dict[str, float]:
-    """The HPS-like thresholds with the highest accuracy on a (validation) set of τ jets."""
-    best = max(((t, s) for t in track_pt_min for s in strip_pt_min),
-               key=lambda ts: np.mean(hps_decay_mode(features, p4, mask, track_pt_min=ts[0], strip_pt_min=ts[1])
-                                      == true))
-    return {"track_pt_min": float(best[0]), "strip_pt_min": float(best[1])}
 
 
 def summed_charge(features: np.ndarray, mask: np.ndarray) -> np.ndarray:

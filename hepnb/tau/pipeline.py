@@ -21,7 +21,7 @@ import numpy as np
 
 from hepnb import kinematics
 from hepnb.book.notebook import PageSettings
-from hepnb.tau import baselines, constants, studies, training
+from hepnb.tau import baselines, constants, side_studies, studies, training
 from hepnb.tau.data import JetSample, TauData
 from hepnb.tau.evaluate import tau_id_evaluation
 from hepnb.tau.models import ParTConfig
@@ -91,7 +91,11 @@ class Settings(PageSettings):
     sizes: tuple[str, ...]
     size_epochs: int
     size_train_jets: int
+    size_seeds: int
     label_fractions: tuple[float, ...]
+    label_draws: int
+    label_train_jets: int
+    label_lrs: tuple[float, ...]
     pretrain_epochs: int
     label_epochs: int
     n_test_bkg_studies: int
@@ -344,22 +348,25 @@ def evolution(settings: Settings, data: TauData, headline: Headline) -> Evolutio
     return Evolution(models, scaling)
 
 
-def model_sizes(settings: Settings, data: TauData) -> tuple[TauData, list[dict[str, Any]]]:
-    """The test subset of the side studies (``n_test_bkg_studies`` q/g jets) and one row per ParT size of
-    ``settings.sizes`` (:func:`hepnb.tau.studies.size_study`)."""
+def model_sizes(settings: Settings, data: TauData) -> tuple[TauData, side_studies.SideStudy]:
+    """The test subset of the side studies (``n_test_bkg_studies`` q/g jets) and the model-size study over the ParT
+    sizes of ``settings.sizes``, ``size_seeds`` seeds each (:func:`hepnb.tau.side_studies.size_study`)."""
     study_data = training.with_test_subset(data, settings.n_test_bkg_studies, settings.seed)
-    rows = studies.size_study(study_data, {name: training.PART_SIZES[name] for name in settings.sizes},
-                              settings.training(settings.size_epochs), n_train=settings.size_train_jets,
-                              dtype=settings.compute_dtype, n_boot=settings.n_boot)
-    return study_data, rows
+    study = side_studies.size_study(study_data, {name: training.PART_SIZES[name] for name in settings.sizes},
+                                    settings.training(settings.size_epochs), n_train=settings.size_train_jets,
+                                    n_seeds=settings.size_seeds, dtype=settings.compute_dtype, n_boot=settings.n_boot)
+    return study_data, study
 
 
-def pretraining(settings: Settings, study_data: TauData) -> list[dict[str, Any]]:
-    """The label-efficiency rows, pre-trained and from scratch (:func:`hepnb.tau.studies.label_efficiency_study`);
-    none without ``settings.label_fractions``."""
+def pretraining(settings: Settings, study_data: TauData) -> side_studies.SideStudy:
+    """The label-efficiency study, pre-trained and from scratch, ``label_draws`` draws of the labelled jets per
+    fraction below one of a pool of ``label_train_jets`` labelled jets (pre-training uses every training jet) and
+    the fine-tuning learning rate chosen on validation from ``label_lrs``
+    (:func:`hepnb.tau.side_studies.label_efficiency_study`); empty without ``settings.label_fractions``."""
     if not settings.label_fractions:
-        return []
-    _, rows = studies.label_efficiency_study(study_data, settings.model, settings.label_fractions,
-                                             settings.training(settings.label_epochs),
-                                             pretrain_epochs=settings.pretrain_epochs, n_boot=settings.n_boot)
-    return rows
+        return side_studies.SideStudy()
+    _, study = side_studies.label_efficiency_study(
+        study_data, settings.model, settings.label_fractions, settings.training(settings.label_epochs),
+        lrs=settings.label_lrs, n_draws=settings.label_draws, pretrain_epochs=settings.pretrain_epochs,
+        n_pool=settings.label_train_jets, n_boot=settings.n_boot)
+    return study

@@ -160,14 +160,16 @@ def learning_curves_figure(curves: Mapping[str, Mapping[str, Any]]) -> Any:
 
 def label_efficiency_figure(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str] = ("tau ID AUC",
                                                                                        "DM accuracy")) -> Any:
-    """Headline numbers vs label fraction, from scratch and fine-tuned after pre-training."""
+    """Headline numbers vs label fraction, from scratch and fine-tuned after pre-training (error bars: test
+    bootstrap ⊕ spread over the draws)."""
     fig, axes = plotting.page_figure(1, len(metrics))
     for ax, key in zip(np.atleast_1d(axes), metrics, strict=True):
         for init, marker in (("scratch", "o--"), ("pre-trained", "s-")):
-            pts = sorted((r["fraction"], r["summary"].get(key, np.nan)) for r in rows if r["init"] == init)
+            pts = sorted((r["fraction"], r["summary"].get(key, np.nan), _error(r, key)) for r in rows
+                         if r["init"] == init)
             if pts:
-                x, y = zip(*pts, strict=True)
-                ax.plot(x, y, marker, label=init)
+                x, y, err = zip(*pts, strict=True)
+                ax.errorbar(x, y, yerr=err, fmt=marker, capsize=3, label=init)
         ax.set_xscale("log")
         ax.set_xlabel("label fraction")
         ax.set_ylabel(key)
@@ -176,12 +178,20 @@ def label_efficiency_figure(rows: Sequence[Mapping[str, Any]], metrics: Sequence
     return fig
 
 
+def _error(row: Mapping[str, Any], key: str) -> float:
+    """A side-study row's error bar: the test bootstrap ⊕ the seed spread (those given and finite; 0 without)."""
+    parts = [row.get("errors", {}).get(key, np.nan), row.get("seed_std", {}).get(key, np.nan)]
+    finite = [p for p in parts if p is not None and np.isfinite(p)]
+    return float(np.hypot.reduce(finite)) if finite else 0.0
+
+
 def size_figure(rows: Sequence[Mapping[str, Any]], key: str = "tau ID AUC") -> Any:
-    """A summary number vs the number of parameters of each model size."""
+    """A summary number vs the number of parameters of each model size (error bars: test bootstrap ⊕ seed
+    spread)."""
     fig, ax = plotting.page_figure(width=0.8)
     x = [r["parameters"] for r in rows]
     y = [r["summary"].get(key, np.nan) for r in rows]
-    ax.plot(x, y, "o-")
+    ax.errorbar(x, y, yerr=[_error(r, key) for r in rows], fmt="o-", capsize=3)
     for r, xi, yi in zip(rows, x, y, strict=True):
         ax.annotate(r["name"], (xi, yi), textcoords="offset points", xytext=(4, -12), fontsize=10)
     ax.set_xscale("log")

@@ -1,8 +1,8 @@
 """The tau study's comparisons: each trains several networks and returns what the page tabulates.
 
 The PCGrad settings of MultiParTau (chosen on validation), SingleParTau per task, the paired differences on the
-same test jets, model size, label efficiency with and without masked-particle pre-training, the evolution of
-tau-ID architectures and their data scaling; and the per-model summary numbers with their seed spread.
+same test jets, the evolution of tau-ID architectures and their data scaling; and the per-model summary numbers
+with their seed spread. Model size and label efficiency are in :mod:`hepnb.tau.side_studies`.
 """
 
 from __future__ import annotations
@@ -21,11 +21,8 @@ from hepnb.tau.models import ParTConfig
 from hepnb.tau.training import (
     Trained,
     TrainingConfig,
-    learning_curves,
     model_outputs,
-    pretrain,
     reference_jets,
-    subsample,
     test_outputs,
     train_multi,
     train_single,
@@ -39,13 +36,11 @@ __all__ = [
     "data_scaling_study",
     "evaluate_run",
     "evolution_study",
-    "label_efficiency_study",
     "metrics_resolution",
     "paired_comparisons",
     "seed_summary",
     "select_surgery",
     "single_study",
-    "size_study",
     "summary_numbers",
     "surgery_study",
 ]
@@ -230,61 +225,6 @@ def metrics_resolution(ratio: np.ndarray) -> float:
     """(q75 − q25)/median of a ratio."""
     q25, q50, q75 = np.quantile(ratio, [0.25, 0.5, 0.75])
     return float((q75 - q25) / q50)
-
-
-def size_study(data: TauData, sizes: Mapping[str, ParTConfig], train_cfg: TrainingConfig, *, n_train: int,
-               dtype: str = "float32", n_boot: int = 50) -> list[dict[str, Any]]:
-    """MultiParTau (plain weighted sum) of each size on the same ``n_train`` training jets: parameters and the
-    test summary numbers (with their bootstrap spreads)."""
-    epochs, batch_size, lr, seed = train_cfg.epochs, train_cfg.batch_size, train_cfg.lr, train_cfg.seed
-    fraction = min(1.0, n_train / max(len(reference_jets(data.train)["weight"]), 1))
-    few = TauData(train=subsample(reference_jets(data.train), fraction, seed), val=data.val, test=data.test)
-    rows = []
-    for name, size in sizes.items():
-        t = train_multi(few, size.with_(dtype=dtype), TrainingConfig(epochs, batch_size, lr, seed), surgery="none")
-
-        ev = evaluate_outputs(model_outputs(t.model, data.test), data.test, n_boot=n_boot, detail=False)
-        rows.append({"name": name, "parameters": t.n_params, "n_train": t.n_train, "epochs": t.fit.n_epochs_run,
-                     "train_time_s": t.fit.train_time_s, "jets_per_s": t.jets_per_s, "summary": summary_numbers(ev),
-                     "errors": _errors(ev), "history": learning_curves(t)})
-    return rows
-
-
-def _errors(ev: Mapping[str, Any]) -> dict[str, float]:
-    """Bootstrap spreads of the summary numbers that have one."""
-    out = {}
-    if "tau_id" in ev:
-        out["tau ID AUC"] = ev["tau_id"].get("auc_std", float("nan"))
-    if "decay_mode" in ev:
-        out["DM macro F1"] = ev["decay_mode"].get("macro_f1_std", float("nan"))
-        out["DM accuracy"] = ev["decay_mode"].get("accuracy_std", float("nan"))
-    if "kinematics" in ev:
-        out["pT resolution"] = ev["kinematics"].get("pt_resolution_std", float("nan"))
-    return out
-
-
-def label_efficiency_study(data: TauData, cfg: ParTConfig, fractions: Sequence[float], train_cfg: TrainingConfig,
-                           *, pretrain_epochs: int, n_boot: int = 50) -> tuple[Trained, list[dict[str, Any]]]:
-    """Masked-particle pre-training on all training jets (labels unused), then MultiParTau (plain weighted sum)
-    on each fraction of the labels, fine-tuned from the pre-trained backbone and from scratch, each run for at
-    least as many optimiser steps as the full-label training.
-
-    Returns
-    -------
-    pretrained, rows
-        The pre-training, and per (fraction, start) the labelled jets and the test summary numbers.
-    """
-    epochs, batch_size, lr, seed = train_cfg.epochs, train_cfg.batch_size, train_cfg.lr, train_cfg.seed
-    pre = pretrain(data, cfg, epochs=pretrain_epochs, batch_size=batch_size, lr=lr, seed=seed)
-    rows = []
-    for fraction in fractions:
-        for init, source in (("scratch", None), ("pre-trained", pre.model)):
-            t = train_multi(data, cfg, TrainingConfig(epochs, batch_size, lr, seed), surgery="none",
-                            fraction=fraction, pretrained=source)
-            ev = evaluate_outputs(model_outputs(t.model, data.test), data.test, n_boot=n_boot, detail=False)
-            rows.append({"fraction": float(fraction), "init": init, "n_train": t.n_train,
-                         "steps": t.fit.n_steps, "summary": summary_numbers(ev), "errors": _errors(ev)})
-    return pre, rows
 
 
 _TAGGER_NAMES = {"deepsets": "Deep Sets", "transformer": "Transformer (no pair bias)", "part": "ParT",

@@ -11,6 +11,7 @@ from typing import Any
 
 from hepnb.book.numbers import format_count, format_with_uncertainty
 from hepnb.book.verdict import Contender, paired_verdict, seed_spread_of_difference
+from hepnb.tau.side_report import study_json
 
 __all__ = ["conclusions", "headline_entries", "headline_numbers", "results_metrics", "seed_spreads"]
 
@@ -177,8 +178,8 @@ def headline_entries(headline: Any) -> dict[str, dict[str, Any]]:
 def results_metrics(settings: Any, results: Mapping[str, Any]) -> dict[str, Any]:
     """The page's ``results.json`` metrics, from its :class:`hepnb.tau.pipeline.Settings` and its sections'
     results: ``headline`` (:class:`hepnb.tau.pipeline.Headline`), ``samples``, ``tau_models``, ``training``
-    (:func:`hepnb.tau.report.training_frame`), ``curves``, ``paired``, ``evolution``, ``size_rows`` and
-    ``label_rows``."""
+    (:func:`hepnb.tau.report.training_frame`), ``curves``, ``paired``, ``evolution``, ``sizes`` and
+    ``label`` (:class:`hepnb.tau.side_studies.SideStudy`)."""
     headline = results["headline"]
     samples = results["samples"]
     return {
@@ -199,8 +200,8 @@ def results_metrics(settings: Any, results: Mapping[str, Any]) -> dict[str, Any]
         "seed_spreads": seed_spreads(headline),
         "evolution": {n: _without_roc(r) for n, r in results["evolution"].models.items()},
         "scaling": results["evolution"].scaling,
-        "model_sizes": [{k: v for k, v in r.items() if k != "history"} for r in results["size_rows"]],
-        "label_efficiency": results["label_rows"], "physics_checks": samples.checks, "sample_sizes": samples.sizes,
+        "model_sizes": study_json(results["sizes"]), "label_efficiency": study_json(results["label"]),
+        "physics_checks": samples.checks, "sample_sizes": samples.sizes,
         "config": {"embed_dims": list(settings.embed_dims), "pair_dims": list(settings.pair_dims),
                    "n_heads": settings.n_heads, "n_layers": settings.n_layers, "n_cls_layers": settings.n_cls_layers,
                    "dtype": settings.compute_dtype},

@@ -56,7 +56,9 @@ TAGGERS = ("deepsets", "transformer", "part")
 
 
 #: The talk's ParT sizes (seed 002) and the fcc-tau model card; 2 particle + 2 class blocks each, as the card.
+#: ParT-mini is the page's default network (affordable on a laptop's CPU at the default profile).
 PART_SIZES: dict[str, ParTConfig] = {
+    "ParT-mini": ParTConfig(embed_dims=(32, 64, 32), pair_dims=(16, 16, 16), n_heads=4),
     "ParT-lite": ParTConfig(embed_dims=(64, 256, 64), pair_dims=(32, 32, 32), n_heads=8),
     "ParT-B": ParTConfig(embed_dims=(128, 512, 128), pair_dims=(64, 64, 64), n_heads=8),
     "model-card": ParTConfig(embed_dims=(256, 512, 256), pair_dims=(64, 64, 64), n_heads=8),

@@ -94,52 +94,6 @@ def _jet(rows: list[tuple[float, float, float, float, int]], n_slots: int = 20) 
     return feats, p4, mask
 
 
-def _pi0(e: float, direction: tuple[float, float, float], opening: float = 0.02) -> list[tuple[float, ...]]:
-    """The two photons of a π⁰-like pair (small opening in φ), as candidate rows."""
-    d = np.asarray(direction) / np.linalg.norm(direction)
-    perp = np.array([-d[1], d[0], 0.0]) / max(np.hypot(d[0], d[1]), 1e-9)
-    a = (d + 0.5 * opening * perp) * e / 2
-    b = (d - 0.5 * opening * perp) * e / 2
-    return [(*a, 0.0, 22), (*b, 0.0, 22)]
-
-
-def test_hps_decay_modes_by_hand() -> None:
-    pion = [(10.0, 2.0, 1.0, -1.0, 211)]
-    # ρ-like: one pion and one π⁰ strip, visible mass about 0.8 GeV → 1p1π⁰
-    rho = pion + _pi0(8.0, (1.0, 0.27, 0.1), opening=0.03)
-    assert baselines.hps_decay_mode(*_jet(rho))[0] == 1
-    # a lone pion → 1p0π⁰; a soft photon below the strip threshold is ignored
-    assert baselines.hps_decay_mode(*_jet(pion))[0] == 0
-    assert baselines.hps_decay_mode(*_jet([*pion, (0.3, 0.05, 0.0, 0.0, 22)]), strip_pt_min=1.0)[0] == 0
-    # two strips 0.12 apart in φ (wider than a strip) → 1p≥2π⁰, visible mass ≈ 0.9 GeV inside its window
-    lone = [(10.0, 0.0, 0.0, -1.0, 211)]
-    two = lone + _pi0(5.0, (1.0, np.tan(0.06), 0.0)) + _pi0(5.0, (1.0, -np.tan(0.06), 0.0))
-    assert baselines.hps_decay_mode(*_jet(two))[0] == 2
-    # three pions → 3p0π⁰ when the mass lies in its window, and rare when it does not
-    def prongs(angle: float) -> list[tuple[float, ...]]:
-        return [(8.0, 0.0, 0.0, -1.0, 211), (6.0 * np.cos(angle), 6.0 * np.sin(angle), 0.0, 1.0, 211),
-                (5.0 * np.cos(angle), -5.0 * np.sin(angle), 0.0, -1.0, 211)]
-
-    assert baselines.hps_decay_mode(*_jet(prongs(0.08)))[0] == 3  # visible mass ≈ 1.2 GeV
-    assert baselines.hps_decay_mode(*_jet(prongs(0.02)))[0] == 5  # ≈ 0.5 GeV: outside the 3-prong window
-    # a ρ candidate whose strip is too hard for the window falls back to 1p0π⁰
-    heavy = [*pion, (-3.0, 6.0, 0.0, 0.0, 22)]
-    assert baselines.hps_decay_mode(*_jet(heavy))[0] == 0
-    assert baselines.counting_decay_mode(*_jet(two)[::2])[0] == 2
-
-
-def test_tune_hps_picks_the_threshold_that_fits() -> None:
-    """A soft second photon pair (1.5 GeV) makes 1p≥2π⁰ with a low strip threshold; if the truth is 1p1π⁰ the
-    tuning raises the threshold above it."""
-    pion = [(10.0, 0.0, 0.0, -1.0, 211)]
-    jet = pion + _pi0(8.0, (1.0, np.tan(0.06), 0.0)) + _pi0(1.5, (1.0, -np.tan(0.15), 0.0))
-    feats, p4, mask = _jet(jet)
-    assert baselines.hps_decay_mode(feats, p4, mask, strip_pt_min=0.5)[0] == 2
-    feats, p4, mask = _jet(jet)
-    best = baselines.tune_hps(feats, p4, mask, np.array([1]), track_pt_min=(0.5,), strip_pt_min=(0.5, 2.0))
-    assert best["strip_pt_min"] == 2.0
-
-
 def test_summed_charge() -> None:
     cases = [([(5.0, 0, 0, -1.0, 211)], 0), ([(5.0, 0, 0, 1.0, 211), (3.0, 0, 0, 1.0, 211), (2.0, 0, 0, -1.0, 211)], 1),
              ([(2.0, 0, 0, -1.0, 211), (6.0, 0, 0, 1.0, 211)], 1),  # sum zero: the leading (positive) track decides

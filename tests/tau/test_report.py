@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from hepnb.book.registry import get_study, resolve_parameters
-from hepnb.tau import pipeline, report
+from hepnb.tau import pipeline, report, side_report
+from hepnb.tau.side_studies import SideStudy
 from hepnb.tau.training import PART_SIZES
 
 
@@ -40,22 +41,31 @@ def test_task_models_refuse_an_unknown_task() -> None:
 
 
 def _row(name: str, auc: float, error: float, parameters: int) -> dict:
-    return {"name": name, "parameters": parameters, "n_train": 3000, "epochs": 3,
-            "summary": {"tau ID AUC": auc}, "errors": {"tau ID AUC": error}}
+    return {"name": name, "parameters": parameters, "n_train": 3000, "epochs": 12, "steps": 132, "n_seeds": 3,
+            "summary": {"tau ID AUC": auc}, "errors": {"tau ID AUC": error}, "seed_std": {"tau ID AUC": 0.0},
+            "convergence": [{"converged": True}] * 3}
 
 
 def test_side_study_sentences_quote_their_rows() -> None:
     rows = [_row("ParT-lite", 0.9412, 0.0031, 12_345), _row("ParT-B", 0.9634, 0.0027, 2_100_000)]
-    text = report.sizes_text(rows)
+    comparison = {"a": "ParT-B", "b": "ParT-lite", "a_converged": True, "b_converged": True, "quantity": "tau-ID AUC",
+                  "value": 0.0222, "std": 0.002, "seed_std": 0.001, "n_seeds": 3}
+    text = side_report.sizes_text(SideStudy(rows, [comparison]))
     assert "From ParT-lite (12 345 parameters) to ParT-B (2 100 000)" in text.replace("\u202f", " ").replace(",", " ")
-    assert "0.9412 ± 0.0031" in text and "0.9634 ± 0.0027" in text and "3 epochs" in text
-    assert "reaches a tau-ID AUC of 0.9412 ± 0.0031" in report.sizes_text(rows[:1])
-    assert report.sizes_text([]) == "" and report.pretraining_text([]) == ""
-    label = [{"fraction": f, "init": init, "n_train": n, "summary": {"tau ID AUC": a, "DM accuracy": 0.5},
-              "errors": {"tau ID AUC": 0.01}}
+    assert "0.9412 ± 0.0031" in text and "0.9634 ± 0.0027" in text and "12 epochs" in text and "3 seeds" in text
+    assert "ParT-B is better than ParT-lite on tau-ID AUC" in text
+    assert "reaches a tau-ID AUC of 0.9412 ± 0.0031" in side_report.sizes_text(SideStudy(rows[:1]))
+    assert side_report.sizes_text(SideStudy()) == "" and side_report.pretraining_text(SideStudy()) == ""
+    label = [{"fraction": f, "init": init, "n_train": [n, n], "lr": 1e-3, "summary": {"tau ID AUC": a},
+              "errors": {"tau ID AUC": 0.01}, "seed_std": {"tau ID AUC": float("nan")}}
              for f, n in ((0.1, 300), (1.0, 3000)) for init, a in (("scratch", 0.81), ("pre-trained", 0.88))]
-    text = report.pretraining_text(label)
-    assert "a fraction 0.1" in text and "0.880 ± 0.010 fine-tuned and 0.810 ± 0.010 from scratch" in text
+    pre_vs_scratch = {"a": "pre-trained", "b": "scratch", "a_converged": False, "b_converged": True,
+                      "quantity": "tau-ID AUC", "value": 0.07, "std": 0.01, "seed_std": 0.0, "n_seeds": 2,
+                      "fraction": 0.1}
+    text = side_report.pretraining_text(SideStudy(label, [pre_vs_scratch]))
+    assert "a fraction 0.1 of the labels (300 labelled jets, 2 draws)" in text
+    assert "0.880 ± 0.010 fine-tuned" in text and "0.810 ± 0.010 from scratch" in text
+    assert "pre-trained has not converged" in text
 
 
 def test_last_change_is_relative_to_the_first_epoch() -> None:
