@@ -90,7 +90,8 @@ def test_kin_weight_chosen_on_validation(synthetic: TauData) -> None:
     validation numbers are those of the validation τ jets."""
     choice = regression.choose_kin_weight(synthetic, TINY, TrainingConfig(1, 512, 3e-3, 0), [0.5, 4.0])
     assert [r["kin_weight"] for r in choice.rows] == [0.5, 4.0]
-    assert choice.weight == min(choice.rows, key=lambda r: r["pt_resolution"])["kin_weight"]
+    assert choice.weight == regression.pick_kin_weight(choice.rows)
+    assert all(r["pt_resolution_std"] > 0 for r in choice.rows)
     assert choice.reco_jet["pt_resolution"] == pytest.approx(
         regression.reco_jet_kinematics(synthetic.val)["pt_resolution"], rel=1e-12)
     assert all(r["n_tau"] == 300 for r in choice.rows)
@@ -107,6 +108,12 @@ def test_pick_kin_weight() -> None:
     rows = [{"kin_weight": 1.0, "pt_resolution": 0.02}, {"kin_weight": 2.0, "pt_resolution": float("nan")},
             {"kin_weight": 5.0, "pt_resolution": 0.015}, {"kin_weight": 10.0, "pt_resolution": 0.015}]
     assert regression.pick_kin_weight(rows) == 5.0  # the first of a tie, NaN never
+    # within the bootstrap spreads of the tau code's weight (2): keep it
+    spread = [{"kin_weight": 2.0, "pt_resolution": 0.0177, "pt_resolution_std": 0.002},
+              {"kin_weight": 5.0, "pt_resolution": 0.0170, "pt_resolution_std": 0.002}]
+    assert regression.pick_kin_weight(spread) == 2.0
+    spread[1]["pt_resolution"] = 0.0140  # 0.0037 > √2 · 0.002
+    assert regression.pick_kin_weight(spread) == 5.0
     with pytest.raises(ValueError, match="no kinematics weight has a finite"):
         regression.pick_kin_weight([{"kin_weight": 1.0, "pt_resolution": float("nan")}])
     with pytest.raises(ValueError, match="kin_weight must be > 0"):
