@@ -14,9 +14,8 @@ import numpy as np
 
 from hepnb import kinematics
 from hepnb.tau import evaluate
-from hepnb.tau.data import TauData
+from hepnb.tau.data import NETWORK_FEATURES, TauData
 from hepnb.tau.hps import hps_decay_mode, hps_reconstruct, tune_hps
-from hepnb.tau.jets import CAND_FEATURES
 from hepnb.tau.models import RECO_JET_TARGETS
 
 __all__ = [
@@ -32,7 +31,7 @@ __all__ = [
     "tune_hps",
 ]
 
-_F = {name: i for i, name in enumerate(CAND_FEATURES)}
+_F = {name: i for i, name in enumerate(NETWORK_FEATURES)}  # the prepared tensors of to_tensors
 
 
 def evaluate_baselines(data: TauData, *, n_boot: int = 50) -> dict[str, Any]:
@@ -166,10 +165,10 @@ def jet_summary_features(features: np.ndarray, mask: np.ndarray, jet_p4: np.ndar
     kinds = _kinds(features, mask)
     n_nh = ((features[..., _F["is_neutral_hadron"]] > 0.5) & m).sum(axis=1)
     charged = kinds["charged"]
-    dxy = np.where(charged, np.abs(features[..., _F["dxy"]]), 0.0)
-    dz = np.where(charged, np.abs(features[..., _F["dz"]]), 0.0)
-    sig_xy = np.where(charged, dxy / np.maximum(features[..., _F["dxy_err"]], 1e-6), 0.0)
-    sig_z = np.where(charged, dz / np.maximum(features[..., _F["dz_err"]], 1e-6), 0.0)
+    dxy = np.where(charged, np.abs(features[..., _F["tanh_dxy"]]), 0.0)
+    dz = np.where(charged, np.abs(features[..., _F["tanh_dz"]]), 0.0)
+    sig_xy = np.where(charged, np.abs(features[..., _F["dxy_significance"]]), 0.0)
+    sig_z = np.where(charged, np.abs(features[..., _F["dz_significance"]]), 0.0)
     width = np.sum(pt_c * features[..., _F["dr"]], axis=1) / np.maximum(pt_c.sum(axis=1), 1e-9)
     return np.column_stack([
         jet_pt, kinematics.p_gev(jet_p4), kinematics.mass_gev(jet_p4), m.sum(axis=1), charged.sum(axis=1),

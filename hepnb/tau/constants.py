@@ -7,6 +7,7 @@ checks that the simulated detector realises each stated value.
 
 from __future__ import annotations
 
+from particle import Particle
 from particle.pdgid import literals as pdgid
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
            "TRACK_EFF_LOW",
            "TRACK_EFF_PLATEAU",
            "TRACK_EFF_SCALE_GEV",
+           "TRACK_MASS_HYPOTHESIS_GEV",
            "TRACK_MS_TERM",
            "TRACK_PT_MIN_GEV",
            "TRACK_R_MAX_MM",
@@ -152,6 +154,13 @@ FRAGMENT_RATE = 0.05
 FRAGMENT_FRACTION = 0.15
 FRAGMENT_P_MIN_GEV = 2.0
 IP_MISSING = -1000.0  # neutrals have no impact parameter, as in the ntuples
+#: A track's energy is √(p² + m²) with the mass of its identified species: electrons and muons as identified,
+#: every other track the charged pion (as particle flow does; a kaon's or proton's true mass would leak its
+#: species through E − p). PDG masses in GeV (the particle package).
+TRACK_MASS_HYPOTHESIS_GEV: dict[int, float] = {
+    ELECTRON: float(Particle.from_pdgid(pdgid.e_minus).mass) / 1000.0,
+    MUON: float(Particle.from_pdgid(pdgid.mu_minus).mass) / 1000.0,
+    CHARGED_HADRON: float(Particle.from_pdgid(pdgid.pi_plus).mass) / 1000.0}
 
 # jets and matching
 JET_R = 0.4

@@ -33,8 +33,8 @@ from hepnb.tau import constants
 from hepnb.tau.events import MAX_PYTHIA_SEED, PROCESSES
 from hepnb.tau.jets import CAND_FEATURES, KIN_TARGETS, generate_jets, make_jets
 
-__all__ = ["FILE_FIELDS", "REQUIRED_FIELDS", "EventCounts", "JetSample", "TauData", "is_hepmc", "jet_chunk", "jets_from_hepmc",
-           "p_theta_weights", "read_chunk", "read_jets", "read_sample", "simulate", "split", "to_tensors",
+__all__ = ["FEATURE_VERSION", "FILE_FIELDS", "NETWORK_FEATURES", "REQUIRED_FIELDS", "EventCounts", "JetSample",
+           "TauData", "ip_significance", "is_hepmc", "jet_chunk", "jets_from_hepmc", "p_theta_weights", "read_chunk", "read_jets", "read_sample", "simulate", "split", "to_tensors",
            "write_chunk", "write_jets"]
 
 _P4 = ("px", "py", "pz", "e")
@@ -46,7 +46,15 @@ FILE_FIELDS: tuple[str, ...] = (*(f"cand_{f}" for f in CAND_FEATURES), *(f"cand_
 _TREE = "jets"
 #: The fields :func:`to_tensors` needs.
 REQUIRED_FIELDS = ("cand_features", "cand_p4", "jet_p4", "is_tau", "charge", "decay_mode", "kin_targets")
-_IP = (13, 14, 15, 16)  # feature columns dz, dz_err, dxy, dxy_err
+_IP = (13, 14, 15, 16)  # feature columns dz, dz_err, dxy, dxy_err (on disk); see NETWORK_FEATURES
+#: The 17 network inputs of :func:`to_tensors`, in order: :data:`hepnb.tau.jets.CAND_FEATURES` with the impact
+#: parameters prepared (tanh of dz and dxy in mm, and their significances, :func:`ip_significance`).
+NETWORK_FEATURES: tuple[str, ...] = (*CAND_FEATURES[:13], "tanh_dz", "dz_significance", "tanh_dxy",
+                                     "dxy_significance")
+#: Version of the network inputs :func:`to_tensors` builds; a saved model records it (``hepnb tau predict``
+#: refuses a model trained on other inputs). 1: tanh(dz), σ_dz, tanh(dxy), σ_dxy and true-mass track
+#: energies; 2: significances instead of the errors, pion-hypothesis track energies.
+FEATURE_VERSION = 2
 _HEPMC = (".hepmc", ".hepmc3")
 _COMPRESSED = (".gz", ".bz2", ".xz", ".lzma")
 
@@ -311,7 +319,7 @@ def simulate(events: EventCounts, *, seed: int, cache_dir: str | os.PathLike[str
         params: dict[str, Any] = {"process": process, "n_events": per_chunk}
         if hepmc_dir is not None:
             params["hepmc_dir"] = str(Path(hepmc_dir).resolve())
-        folder = cache_folder(cache_dir, f"tau-{process}", {**params, "seed": seed, "version": 2})
+        folder = cache_folder(cache_dir, f"tau-{process}", {**params, "seed": seed, "version": 3})
         jobs.append((seed * len(PROCESSES) + offset, params, folder, -(-n_events // per_chunk)))
     n_missing = sum(len(missing_chunks(folder, n)) for _, _, folder, n in jobs)
     jets, taus = [], []
@@ -394,13 +402,32 @@ def split(is_tau: np.ndarray, seed: int, *, origin: np.ndarray | None = None, bk
     return {name: np.sort(np.concatenate(p)) for name, p in parts.items()}
 
 
+def ip_significance(value_mm: np.ndarray, error_mm: np.ndarray) -> np.ndarray:
+    """The network's impact-parameter significance input: ``sign(S)·ln(1 + |S|)`` of
+    ``S = d / max(0.01·|d|, σ_d)`` (the significance of arXiv:2307.07747, whose floor on σ bounds |S| at 100, so
+    the input stays within ±ln 101 ≈ ±4.6 while S of a few separates prompt tracks from τ-decay tracks).
+
+    Parameters
+    ----------
+    value_mm, error_mm
+        Signed impact parameter and its error (same units), e.g. dxy and σ_dxy.
+    """
+    value, error = np.asarray(value_mm, np.float64), np.asarray(error_mm, np.float64)
+    significance = value / np.maximum(np.maximum(0.01 * np.abs(value), error), 1e-12)
+    return np.sign(significance) * np.log1p(np.abs(significance))
+
+
 def _prepare_impact_parameters(feats: np.ndarray) -> np.ndarray:
     out = feats.copy()
     missing = out[..., 13] <= constants.IP_MISSING + 1.0
+    dz_sig = ip_significance(feats[..., 13], feats[..., 14])
+    dxy_sig = ip_significance(feats[..., 15], feats[..., 16])
+    out[..., 13] = np.tanh(feats[..., 13])
+    out[..., 14] = dz_sig
+    out[..., 15] = np.tanh(feats[..., 15])
+    out[..., 16] = dxy_sig
     for i in _IP:
         out[..., i] = np.where(missing, 0.0, out[..., i])
-    out[..., 13] = np.tanh(out[..., 13])
-    out[..., 15] = np.tanh(out[..., 15])
     return out
 
 
@@ -413,9 +440,10 @@ def to_tensors(jets: Any, max_candidates: int = constants.MAX_CANDIDATES, *, war
     itself, as :func:`hepnb.tau.pipeline.physics_checks` does). Raises ``ValueError`` for missing fields, a feature
     count other than 17, or NaN/inf.
 
-    The impact parameters are prepared as JetClass does: the −1000 of neutral candidates becomes 0 (for the
-    values and their errors) and dz, dxy (mm) become tanh(dz), tanh(dxy), so that a few secondary vertices
-    at centimetres do not dominate the input batch normalisation.
+    The impact parameters are prepared as the ML-Tau ParT (arXiv:2307.07747) does, in the columns of
+    :data:`NETWORK_FEATURES`: dz, dxy (mm) become tanh(dz), tanh(dxy) (so that a few secondary vertices at
+    centimetres do not dominate the input batch normalisation) and their errors become the significances
+    (:func:`ip_significance`); the −1000 of candidates without a track becomes 0 in all four.
     """
     import awkward as ak
 

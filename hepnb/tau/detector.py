@@ -7,7 +7,8 @@ Vectorised over all particles of a batch of events (:class:`hepnb.tau.events.Gen
    1 − exp(−7/9 · X/X0 / sin θ), radius uniform in the material); a conversion inside ``CONVERSION_R_MAX_MM``
    becomes an e⁺e⁻ pair (flat energy sharing) produced at the conversion point, a later one stays a photon.
 3. **Tracks** for charged particles with pT ≥ 0.1 GeV made inside ``TRACK_R_MAX_MM``, kept with the efficiency
-   ε(pT); σ(pT)/pT = √((4·10⁻⁵ pT)² + (2.5·10⁻³)²). Impact parameters of the *helix* in the 2 T field:
+   ε(pT); σ(pT)/pT = √((4·10⁻⁵ pT)² + (2.5·10⁻³)²); energy √(p² + m²) with the pion mass, or the electron's
+   or muon's for identified leptons (:func:`track_energy_gev`). Impact parameters of the *helix* in the 2 T field:
    d0 relative to the beam-spot centre (the transverse beam spot is the primary-vertex constraint: its size
    enters σ(d0)), z0 relative to a primary-vertex z fitted per event from the tracks (robust weighted mean,
    the beam-spot centre when there is no track); σ(d0) = a ⊕ b/(p sin^{3/2}θ), σ(z0) = 1.2 σ(d0). Duplicated
@@ -42,6 +43,7 @@ __all__ = [
     "helix_impact_parameters",
     "pairs_within_events",
     "reconstruct",
+    "track_energy_gev",
     "tracking_efficiency",
 ]
 
@@ -231,7 +233,7 @@ def _tracks(parts: dict[str, np.ndarray], sel: np.ndarray, n_events: int, rng: n
         phi = kinematics.phi_rad(p4) + rng.normal(0, 0.05, n_fake)
         pt = constants.TRACK_PT_MIN_GEV + rng.exponential(0.5, n_fake)
         pz = pt / np.tan(theta)
-        mass = 0.13957
+        mass = constants.TRACK_MASS_HYPOTHESIS_GEV[constants.CHARGED_HADRON]
         fake = {"event": parts["event"][idx[host]], "px": pt * np.cos(phi), "py": pt * np.sin(phi), "pz": pz,
                 "e": np.sqrt(pt**2 + pz**2 + mass**2), "pid": np.full(n_fake, constants.CHARGED_HADRON),
                 "charge": rng.choice([-1.0, 1.0], n_fake), "x": rng.normal(0, 0.3, n_fake),
@@ -251,16 +253,29 @@ def _tracks(parts: dict[str, np.ndarray], sel: np.ndarray, n_events: int, rng: n
     z_pv, z_pv_err = _primary_vertex_z(tr["event"], z0, sig_z0, pt, n_events)
     phi = np.asarray(mom.phi)
     beam = np.hypot(constants.BEAM_SPOT_SIGMA_MM[0] * np.sin(phi), constants.BEAM_SPOT_SIGMA_MM[1] * np.cos(phi))
-    mass = kinematics.mass_gev(p4)
     scale = _smear_scale(rng, np.hypot(constants.TRACK_SAGITTA_PER_GEV * pt, constants.TRACK_MS_TERM))
     mom3 = p4[:, :3] * scale[:, None]
     apid = np.abs(tr["pid"])
     category = np.select([apid == constants.ELECTRON, apid == constants.MUON], [constants.ELECTRON, constants.MUON],
                          constants.CHARGED_HADRON)
     return {"event": tr["event"], "px": mom3[:, 0], "py": mom3[:, 1], "pz": mom3[:, 2],
-            "e": np.sqrt(np.sum(mom3**2, axis=1) + mass**2), "category": category, "charge": np.sign(tr["charge"]),
+            "e": track_energy_gev(mom3, category), "category": category, "charge": np.sign(tr["charge"]),
             "d0": d0, "z0": z0 - z_pv[tr["event"]], "d0_err": np.hypot(sig_d0, beam),
             "z0_err": np.hypot(sig_z0, z_pv_err[tr["event"]])}
+
+
+def track_energy_gev(p3_gev: np.ndarray, category: np.ndarray) -> np.ndarray:
+    """A track's energy from its measured momentum ``[n, 3]`` and the mass hypothesis of its identified species
+    (:data:`hepnb.tau.constants.TRACK_MASS_HYPOTHESIS_GEV`: e and μ as identified, the pion for every other
+    track), never the particle's true mass."""
+    masses = constants.TRACK_MASS_HYPOTHESIS_GEV
+    cat = np.asarray(category)
+    unknown = ~np.isin(cat, list(masses))
+    if unknown.any():
+        msg = f"track categories must be one of {sorted(masses)}, found {sorted(set(cat[unknown].tolist()))}"
+        raise ValueError(msg)
+    mass = np.select([cat == k for k in masses], list(masses.values()))
+    return np.sqrt(np.sum(np.asarray(p3_gev, np.float64) ** 2, axis=1) + mass**2)
 
 
 def _neutral(parts: dict[str, np.ndarray], sel: np.ndarray, category: int, rng: np.random.Generator

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from hepnb import kinematics
 from hepnb.io import FiniteFloat, read_json, validate_json
 from hepnb.tau import constants
-from hepnb.tau.jets import CAND_FEATURES
+from hepnb.tau.data import FEATURE_VERSION, NETWORK_FEATURES
 from hepnb.tau.models import TASKS, MultiParTau, ParTConfig
 
 __all__ = ["DM_COLUMNS", "MAX_ONNX_BATCH", "TauModelMeta", "export_onnx", "load_tau_meta", "load_tau_model", "predict_jets",
@@ -32,6 +32,8 @@ __all__ = ["DM_COLUMNS", "MAX_ONNX_BATCH", "TauModelMeta", "export_onnx", "load_
 #: Column names of the decay-mode probabilities, in the order of :data:`hepnb.tau.constants.DM_NAMES`.
 DM_COLUMNS: tuple[str, ...] = tuple(f"prob_dm_{n.replace('>=', 'ge')}" for n in constants.DM_NAMES)
 _KIND = "MultiParTau"
+_FEATURE_VERSIONS = {1: "tanh(dz), σ_dz, tanh(dxy), σ_dxy; true-mass track energies",
+                     2: "tanh(dz), dz significance, tanh(dxy), dxy significance; pion-hypothesis track energies"}
 
 
 class TauModelMeta(BaseModel):
@@ -41,6 +43,9 @@ class TauModelMeta(BaseModel):
 
     kind: Literal["MultiParTau"]
     name: str
+    #: Version of the network inputs (:data:`hepnb.tau.data.FEATURE_VERSION`); a file without it predates the
+    #: field and was trained on version 1.
+    feature_version: int = Field(default=1, gt=0)
     tasks: list[str]
     features: list[str]
     decay_modes: list[str]
@@ -92,7 +97,8 @@ def save_tau_model(folder: str | os.PathLike[str], model: MultiParTau, cfg: ParT
     out.mkdir(parents=True, exist_ok=True)
     (out / "model.json").unlink(missing_ok=True)
     save_model(model, out / "checkpoint")
-    meta = TauModelMeta(kind=_KIND, name=name, tasks=list(TASKS), features=list(CAND_FEATURES),
+    meta = TauModelMeta(kind=_KIND, name=name, feature_version=FEATURE_VERSION, tasks=list(TASKS),
+                        features=list(NETWORK_FEATURES),
                         decay_modes=list(constants.DM_NAMES), max_candidates=constants.MAX_CANDIDATES,
                         embed_dims=list(cfg.embed_dims), pair_dims=list(cfg.pair_dims), n_heads=cfg.n_heads,
                         n_layers=cfg.n_layers, n_cls_layers=cfg.n_cls_layers, ffn_ratio=cfg.ffn_ratio,
@@ -112,7 +118,8 @@ def load_tau_meta(folder: str | os.PathLike[str]) -> TauModelMeta:
         No ``model.json``, or no ``checkpoint/`` beside it.
     ValueError
         A ``model.json`` that breaks :class:`TauModelMeta` (the field named), or one of a model trained on other
-        candidate features or decay-mode classes than this version of hepnb builds.
+        network inputs (:data:`hepnb.tau.data.FEATURE_VERSION`), candidate features or decay-mode classes than
+        this version of hepnb builds.
     """
     path = Path(folder)
     meta_file = path / "model.json"
@@ -120,7 +127,11 @@ def load_tau_meta(folder: str | os.PathLike[str]) -> TauModelMeta:
         msg = f"{path} is not a hepnb tau model folder (no model.json)"
         raise FileNotFoundError(msg)
     meta = validate_json(read_json(meta_file, what="model metadata"), TauModelMeta, meta_file, what="model metadata")
-    for what, saved, ours in (("candidate features", meta.features, list(CAND_FEATURES)),
+    if meta.feature_version != FEATURE_VERSION:
+        msg = (f"model in {path} was trained on network inputs of version {meta.feature_version}; this version of "
+               f"hepnb builds version {FEATURE_VERSION} ({_FEATURE_VERSIONS.get(FEATURE_VERSION)}): retrain the model")
+        raise ValueError(msg)
+    for what, saved, ours in (("candidate features", meta.features, list(NETWORK_FEATURES)),
                               ("decay-mode classes", meta.decay_modes, list(constants.DM_NAMES))):
         if saved != ours:
             msg = f"model in {path} was trained on other {what}: {saved}; this version of hepnb builds {ours}"

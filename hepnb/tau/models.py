@@ -27,9 +27,9 @@ from jax import Array
 from hepnb.tau import constants
 from hepnb.tau.pairs import N_PAIR_FEATURES, pair_features
 
-__all__ = ["MODEL_CARD", "RECO_JET_TARGETS", "TASKS", "DeepSets", "KinematicsOutput", "MultiParTau", "ParTConfig",
-           "ParticleTransformer", "SingleParTau", "attention_explicit", "attention_fused", "count_params",
-           "kinematic_scale"]
+__all__ = ["LOSS_COVERAGE", "MODEL_CARD", "OUTPUT_COVERAGE", "RECO_JET_TARGETS", "TASKS", "DeepSets",
+           "KinematicsOutput", "MultiParTau", "ParTConfig", "ParticleTransformer", "SingleParTau", "attention_explicit",
+           "attention_fused", "count_params", "kinematic_scale"]
 
 #: The four tasks in the tau code's order (its PCGrad loop and task-weight vector): tag, decay mode, charge,
 #: kinematics; this tuple is the order of the outputs, of the task weights and of the ``"tau"`` PCGrad variant.
@@ -293,10 +293,12 @@ class KinematicsOutput(nnx.Module):
 
     The targets are corrections to the reco jet (log pT and mass ratios, Δη, sin Δφ, cos Δφ), a few per cent
     at the CLD. Starting at the reco jet (every target, cos Δφ = 1 included), the network learns the
-    correction only. The scale (the spread of each target on the training τ jets,
-    :func:`kinematic_scale`) keeps Adam's steps, which are about the learning rate whatever the size of the
-    gradient, to the size of the corrections: unscaled, a step of 10⁻³ in a log-pT output is already a tenth
-    of the reco jet's resolution, and a short training ends worse than the reco jet it started from.
+    correction only. The scale (the spread of each target on the training τ jets, tails included:
+    :func:`kinematic_scale` with :data:`OUTPUT_COVERAGE`) keeps Adam's steps, which are about the learning rate
+    whatever the size of the gradient, to the size of the corrections: unscaled, a step of 10⁻³ in a log-pT
+    output is already a tenth of the reco jet's resolution, and a short training ends worse than the reco jet it
+    started from; scaled to the core alone (σ ≈ the reco jet's own resolution), the corrections that beat the
+    reco jet — jets with a fake or lost neutral, several σ off — take hundreds of steps to reach.
 
     Parameters
     ----------
@@ -322,9 +324,18 @@ class KinematicsOutput(nnx.Module):
         return self.reco[...] + self.scale[...] * self.linear(x.astype(jnp.float32))
 
 
-def kinematic_scale(kin_targets: Array, is_tau: Array, *, floor: float = 1e-3) -> tuple[float, ...]:
-    """The spread of each kinematic target about the reco jet's value on the τ jets of a (training) set: half
-    the interquartile range of ``target − RECO_JET_TARGETS`` over 0.6745 (σ for a Gaussian), at least ``floor``.
+#: Central fraction of the targets whose width sets the kinematics *output* scale: 90 %, so that the few-σ
+#: corrections of jets with a fake or lost neutral (where the reco jet is worst) are within a few Adam steps.
+OUTPUT_COVERAGE = 0.9
+#: Central fraction whose width sets the *loss* units: the core (50 %), where the resolution is measured.
+LOSS_COVERAGE = 0.5
+
+
+def kinematic_scale(kin_targets: Array, is_tau: Array, *, coverage: float = LOSS_COVERAGE, floor: float = 1e-3
+                    ) -> tuple[float, ...]:
+    """The spread of each kinematic target about the reco jet's value on the τ jets of a (training) set: the width
+    of the central ``coverage`` fraction of ``target − RECO_JET_TARGETS`` over that of a unit Gaussian (σ for a
+    Gaussian; with the default 50 %, half the interquartile range over 0.6745), at least ``floor``.
 
     Parameters
     ----------
@@ -332,16 +343,25 @@ def kinematic_scale(kin_targets: Array, is_tau: Array, *, floor: float = 1e-3) -
         [N, 5] targets (:data:`hepnb.tau.data.KIN_TARGETS` order).
     is_tau
         [N] 1 for τ jets; the other jets' targets are not used.
+    coverage
+        Central fraction of the targets measured, in (0, 1): :data:`LOSS_COVERAGE` (the core) for the loss units,
+        :data:`OUTPUT_COVERAGE` (the tails included) for the output scale.
     floor
         Smallest scale (cos Δφ − 1 is of order 10⁻⁵).
     """
+    from scipy.stats import norm
+
+    if not 0.0 < coverage < 1.0:
+        msg = f"coverage must be in (0, 1), found {coverage}"
+        raise ValueError(msg)
     tau = jnp.asarray(is_tau) == 1
     if not bool(jnp.any(tau)):
         msg = "kinematic_scale needs at least one τ jet (is_tau == 1); found none"
         raise ValueError(msg)
     dev = jnp.asarray(kin_targets)[tau] - jnp.asarray(RECO_JET_TARGETS)
-    q25, q75 = jnp.percentile(dev, 25.0, axis=0), jnp.percentile(dev, 75.0, axis=0)
-    return tuple(max(float(v), floor) for v in (q75 - q25) / (2 * 0.6745))
+    lo, hi = 50.0 * (1.0 - coverage), 50.0 * (1.0 + coverage)
+    width = jnp.percentile(dev, hi, axis=0) - jnp.percentile(dev, lo, axis=0)
+    return tuple(max(float(v), floor) for v in width / (2.0 * float(norm.ppf(0.5 + coverage / 2.0))))
 
 
 class SingleParTau(ParticleTransformer):

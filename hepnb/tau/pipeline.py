@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import numpy as np
 
 from hepnb import kinematics
 from hepnb.book.notebook import PageSettings
-from hepnb.tau import baselines, constants, side_studies, studies, training
+from hepnb.tau import baselines, constants, regression, side_studies, studies, training
 from hepnb.tau.data import JetSample, TauData
 from hepnb.tau.evaluate import tau_id_evaluation
 from hepnb.tau.models import ParTConfig
@@ -82,6 +82,7 @@ class Settings(PageSettings):
     epochs: int
     batch_size: int
     learning_rate: float
+    kin_weights: tuple[float, ...]
     surgeries: tuple[str, ...]
     single_tasks: tuple[str, ...]
     n_seeds: int
@@ -224,6 +225,9 @@ class Headline:
         The XGBoost tagger's test scores and their tau-ID evaluation.
     base
         The conventional estimators (:func:`hepnb.tau.baselines.evaluate_baselines`).
+    kin_weight
+        The kinematics loss weight of every MultiParTau, chosen on validation
+        (:func:`hepnb.tau.regression.choose_kin_weight`), with the grid it was chosen from.
     """
 
     multi: dict[str, studies.Run]
@@ -233,6 +237,7 @@ class Headline:
     xgb_score: np.ndarray
     xgb: dict[str, Any]
     base: dict[str, Any]
+    kin_weight: regression.KinWeightChoice
 
     @property
     def main(self) -> studies.Run:
@@ -246,10 +251,14 @@ class Headline:
 
 
 def train_headline(settings: Settings, data: TauData, timer: Timer = _no_timer) -> Headline:
-    """MultiParTau with every PCGrad setting (the chosen one with ``n_seeds`` seeds), SingleParTau per task,
-    XGBoost on jet features and the conventional estimators; ``timer`` times the three parts ("multi",
-    "single", "baselines")."""
+    """The kinematics loss weight chosen on validation among ``settings.kin_weights`` (one MultiParTau each, plain
+    weighted sum), then MultiParTau with it and every PCGrad setting (the chosen one with ``n_seeds`` seeds),
+    SingleParTau per task, XGBoost on jet features and the conventional estimators; ``timer`` times the four
+    parts ("kinematics weight", "multi", "single", "baselines")."""
     cfg, train_cfg = settings.model, settings.training()
+    with timer("kinematics weight"):
+        kin_weight = regression.choose_kin_weight(data, cfg, train_cfg, settings.kin_weights)
+    train_cfg = replace(train_cfg, kin_weight=kin_weight.weight)
     with timer("multi"):
         multi, best, validation = studies.surgery_study(data, cfg, settings.surgeries, train_cfg,
                                                         n_seeds=settings.n_seeds, n_boot=settings.n_boot)
@@ -261,7 +270,7 @@ def train_headline(settings: Settings, data: TauData, timer: Timer = _no_timer) 
         xgb_score = training.xgboost_scores(xgb_model, data.test)
         xgb = tau_id_evaluation(xgb_score, data.test, data.gen_taus, n_boot=settings.n_boot, detail=False)
         base = baselines.evaluate_baselines(data, n_boot=settings.n_boot)
-    return Headline(multi, best, validation, single, xgb_score, xgb, base)
+    return Headline(multi, best, validation, single, xgb_score, xgb, base, kin_weight)
 
 
 def save_headline_model(settings: Settings, headline: Headline, folder: Path) -> Path:

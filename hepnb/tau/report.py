@@ -23,6 +23,8 @@ __all__ = [
     "extra_backgrounds_table",
     "fake_rate",
     "hps_markdown",
+    "kin_weight_table",
+    "kinematics_bins_table",
     "kinematics_table",
     "last_change_markdown",
     "paired_markdown",
@@ -125,6 +127,44 @@ def kinematics_table(models: Mapping[str, Mapping[str, Any]], seeds: Mapping[str
         if seeds and name in seeds:
             row["pT resolution over seeds"] = _seeded(seeds[name], "pT resolution")
         rows[name] = row
+    return pd.DataFrame(rows).T
+
+
+def kinematics_bins_table(models: Mapping[str, Mapping[str, Any]]) -> Any:
+    """Visible-pT response (median of pT_pred/pT_vis) and resolution ((q75 − q25)/median) in bins of generated
+    visible pT, one pair of columns per estimator (the reco jet beside the networks), with each bin's τ jets."""
+    import pandas as pd
+
+    first = next(iter(models.values()))
+    rows = {}
+    for i, b in enumerate(first["pt_bins"]):
+        row: dict[str, Any] = {"τ jets": format_count(b["n"])}
+        for name, r in models.items():
+            this = r["pt_bins"][i]
+            row[f"{name}: response"] = format_with_uncertainty(this["response"])
+            row[f"{name}: resolution"] = format_with_uncertainty(this["resolution"])
+        rows[f"{b['lo']:g}–{b['hi']:g} GeV"] = row
+    return pd.DataFrame(rows).T
+
+
+def kin_weight_table(choice: Any) -> Any:
+    """The kinematics loss weights tried (:class:`hepnb.tau.regression.KinWeightChoice`): each MultiParTau's
+    validation visible-pT resolution and response and tau-ID AUC, the reco jet's on the same τ jets; ``None``
+    when a single weight was given."""
+    import pandas as pd
+
+    if not choice.rows:
+        return None
+    rows = {}
+    for r in choice.rows:
+        mark = " (chosen)" if r["kin_weight"] == choice.weight else ""
+        rows[f"weight {r['kin_weight']:g}{mark}"] = {
+            "pT resolution": format_with_uncertainty(r["pt_resolution"]),
+            "pT response": format_with_uncertainty(r["pt_response"]), "tau-ID AUC": format_with_uncertainty(r["auc"], digits=4),
+            "validation τ jets": format_count(r["n_tau"])}
+    rows["reco jet"] = {"pT resolution": format_with_uncertainty(choice.reco_jet["pt_resolution"]),
+                        "pT response": format_with_uncertainty(choice.reco_jet["pt_response"]), "tau-ID AUC": "",
+                        "validation τ jets": format_count(choice.rows[0]["n_tau"])}
     return pd.DataFrame(rows).T
 
 

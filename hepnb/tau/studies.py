@@ -8,7 +8,7 @@ with their seed spread. Model size and label efficiency are in :mod:`hepnb.tau.s
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -142,15 +142,14 @@ def surgery_study(data: TauData, cfg: ParTConfig, surgeries: Sequence[str], trai
     runs, best, validation
         A :class:`Run` per setting, the chosen setting, and the validation summary numbers it was chosen on.
     """
-    epochs, batch_size, lr, seed = train_cfg.epochs, train_cfg.batch_size, train_cfg.lr, train_cfg.seed
-    first = {s: train_multi(data, cfg, TrainingConfig(epochs, batch_size, lr, seed), surgery=s)
-             for s in surgeries}
+    seed = train_cfg.seed
+    first = {s: train_multi(data, cfg, train_cfg, surgery=s) for s in surgeries}  # its kinematics weight too
     val = {s: evaluate_outputs(model_outputs(t.model, data.val), data.val, n_boot=0, detail=False)
            for s, t in first.items()}
     best = select_surgery(val)
     runs = {}
     for s, t in first.items():
-        extra = [train_multi(data, cfg, TrainingConfig(epochs, batch_size, lr, seed + k), surgery=s)
+        extra = [train_multi(data, cfg, replace(train_cfg, seed=seed + k), surgery=s)
                  for k in range(1, n_seeds)] if s == best else []
         runs[s] = evaluate_run([t, *extra], data, n_boot=n_boot)
     return runs, best, {s: summary_numbers(v) for s, v in val.items()}

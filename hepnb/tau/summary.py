@@ -185,7 +185,9 @@ def results_metrics(settings: Any, results: Mapping[str, Any]) -> dict[str, Any]
     return {
         "headline": headline_entries(headline),
         "headline_numbers": headline_numbers(headline),
-        "selection": {"surgery": headline.best, "validation": headline.validation},
+        "selection": {"surgery": headline.best, "validation": headline.validation,
+                      "kin_weight": headline.kin_weight.weight, "kin_weight_grid": headline.kin_weight.rows,
+                      "kin_weight_reco_jet": headline.kin_weight.reco_jet},
         "multi": {s: {t: _without_roc(m) for t, m in r.metrics.items()} for s, r in headline.multi.items()},
         "multi_seeds": {s: r.seeds for s, r in headline.multi.items()},
         "single": {k: {t: _without_roc(m) for t, m in r.metrics.items()} for k, r in headline.single.items()},

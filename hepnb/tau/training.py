@@ -22,7 +22,17 @@ from hepnb.compute.devices import xgboost_device
 from hepnb.tau import baselines
 from hepnb.tau.data import JetSample, TauData, p_theta_weights, split, to_tensors
 from hepnb.tau.losses import TASK_WEIGHTS, MultiTaskLoss, SingleTaskLoss
-from hepnb.tau.models import TASKS, DeepSets, MultiParTau, ParTConfig, SingleParTau, count_params, kinematic_scale
+from hepnb.tau.models import (
+    LOSS_COVERAGE,
+    OUTPUT_COVERAGE,
+    TASKS,
+    DeepSets,
+    MultiParTau,
+    ParTConfig,
+    SingleParTau,
+    count_params,
+    kinematic_scale,
+)
 from hepnb.tau.pcgrad import PCGrad
 from hepnb.tau.pretrain import MaskedParticleLoss, MaskedParticleModel, transfer_backbone
 from hepnb.train import FitConfig, FitResult, fit, predict
@@ -146,12 +156,26 @@ class TrainingConfig:
         Peak learning rate of the schedule.
     seed
         Seed of the initial weights, the dropout and the batches.
+    kin_weight
+        Task weight of the kinematics loss of MultiParTau (the tau code's 2; the page chooses it on the
+        validation split, :func:`hepnb.tau.regression.choose_kin_weight`).
     """
 
     epochs: int
     batch_size: int
     lr: float = 1e-3
     seed: int = 0
+    kin_weight: float = TASK_WEIGHTS["kinematics"]
+
+    def __post_init__(self) -> None:
+        if not self.kin_weight > 0:
+            msg = f"kin_weight must be > 0, found {self.kin_weight}"
+            raise ValueError(msg)
+
+    def task_weights(self) -> tuple[float, ...]:
+        """The task weights of MultiParTau in :data:`hepnb.tau.models.TASKS` order (the tau code's, with
+        :attr:`kin_weight` for the kinematics)."""
+        return tuple(self.kin_weight if t == "kinematics" else TASK_WEIGHTS[t] for t in TASKS)
 
 
 @dataclass
@@ -186,14 +210,16 @@ def _train(model: nnx.Module, loss_fn: Any, data: TauData, *, epochs: int, batch
                    n_train=n_train if n_labelled is None else n_labelled)
 
 
-def training_kin_scale(data: TauData, train: Mapping[str, np.ndarray] | None, *, scaled: bool = True
-                       ) -> tuple[float, ...] | None:
-    """The kinematics output scale (:func:`hepnb.tau.models.kinematic_scale`) from the τ jets a network is trained
-    on (``train``, e.g. a labelled fraction, or the training split); ``None`` when ``scaled`` is false."""
+def training_kin_scale(data: TauData, train: Mapping[str, np.ndarray] | None, *, scaled: bool = True,
+                       coverage: float = OUTPUT_COVERAGE) -> tuple[float, ...] | None:
+    """The kinematics scale (:func:`hepnb.tau.models.kinematic_scale`) from the τ jets a network is trained on
+    (``train``, e.g. a labelled fraction, or the training split): with the default ``coverage`` the output scale
+    (tails included), with :data:`hepnb.tau.models.LOSS_COVERAGE` the loss units (the core); ``None`` when
+    ``scaled`` is false."""
     if not scaled:
         return None
     jets = reference_jets(train if train is not None else data.train, ("kin_targets", "is_tau"))
-    return kinematic_scale(jets["kin_targets"], jets["is_tau"])
+    return kinematic_scale(jets["kin_targets"], jets["is_tau"], coverage=coverage)
 
 
 def _label_fraction(data: TauData, fraction: float, seed: int) -> tuple[dict[str, np.ndarray] | None, int | None]:
@@ -212,7 +238,8 @@ def _label_fraction(data: TauData, fraction: float, seed: int) -> tuple[dict[str
 def train_multi(data: TauData, cfg: ParTConfig, train_cfg: TrainingConfig, *, surgery: str = "original",
                 fraction: float = 1.0, pretrained: MaskedParticleModel | None = None,
                 scaled_kinematics: bool = True) -> Trained:
-    """MultiParTau on the four tasks (task weights 1, 1, 1, 2; per-jet weighting of the tau code).
+    """MultiParTau on the four tasks (task weights 1, 1, 1 and ``train_cfg.kin_weight``; per-jet weighting of
+    the tau code).
 
     Parameters
     ----------
@@ -228,18 +255,20 @@ def train_multi(data: TauData, cfg: ParTConfig, train_cfg: TrainingConfig, *, su
     pretrained
         A masked-particle model whose backbone initialises the network (:mod:`hepnb.tau.pretrain`).
     scaled_kinematics
-        Measure the kinematics outputs and their loss's residuals in units of the spread of each target on the
-        training τ jets (:func:`training_kin_scale`, :class:`~hepnb.tau.models.KinematicsOutput`,
-        :func:`~hepnb.tau.losses.task_loss`); ``False``: the tau code's unscaled outputs and loss.
+        Scale the kinematics outputs by the spread of each target on the training τ jets, tails included, and
+        measure their loss's residuals in units of the core's spread (:func:`training_kin_scale`,
+        :class:`~hepnb.tau.models.KinematicsOutput`, :func:`~hepnb.tau.losses.task_loss`); ``False``: the tau
+        code's unscaled outputs and loss.
     """
     if surgery not in SURGERIES:
         msg = f"unknown surgery {surgery!r}; expected one of {list(SURGERIES)}"
         raise ValueError(msg)
     epochs, batch_size, lr, seed = train_cfg.epochs, train_cfg.batch_size, train_cfg.lr, train_cfg.seed
     train, n_labelled = _label_fraction(data, fraction, seed)
-    kin_scale = training_kin_scale(data, train, scaled=scaled_kinematics)
-    loss = MultiTaskLoss(TASKS, tuple(TASK_WEIGHTS[t] for t in TASKS), kin_scale=kin_scale)
-    model = MultiParTau(cfg, kin_scale=kin_scale, rngs=nnx.Rngs(params=seed, dropout=seed + 1))
+    out_scale = training_kin_scale(data, train, scaled=scaled_kinematics)
+    loss_scale = training_kin_scale(data, train, scaled=scaled_kinematics, coverage=LOSS_COVERAGE)
+    loss = MultiTaskLoss(TASKS, train_cfg.task_weights(), kin_scale=loss_scale)
+    model = MultiParTau(cfg, kin_scale=out_scale, rngs=nnx.Rngs(params=seed, dropout=seed + 1))
     if pretrained is not None:
         transfer_backbone(pretrained, model)
     grad_fn = None if surgery == "none" else PCGrad(loss, surgery)
@@ -251,9 +280,11 @@ def train_single(data: TauData, task: str, cfg: ParTConfig, *, epochs: int, batc
                  seed: int = 0, scaled_kinematics: bool = True) -> Trained:
     """SingleParTau for one task (the tau code's loss of that task, the same per-jet weighting); the kinematics
     network's outputs scaled as :func:`train_multi`'s."""
-    kin_scale = training_kin_scale(data, None, scaled=scaled_kinematics) if task == "kinematics" else None
-    model = SingleParTau(task, cfg, kin_scale=kin_scale, rngs=nnx.Rngs(params=seed, dropout=seed + 1))
-    return _train(model, SingleTaskLoss(task, kin_scale=kin_scale), data, epochs=epochs, batch_size=batch_size,
+    kinematic = task == "kinematics" and scaled_kinematics
+    out_scale = training_kin_scale(data, None) if kinematic else None
+    loss_scale = training_kin_scale(data, None, coverage=LOSS_COVERAGE) if kinematic else None
+    model = SingleParTau(task, cfg, kin_scale=out_scale, rngs=nnx.Rngs(params=seed, dropout=seed + 1))
+    return _train(model, SingleTaskLoss(task, kin_scale=loss_scale), data, epochs=epochs, batch_size=batch_size,
                   lr=lr, seed=seed)
 
 

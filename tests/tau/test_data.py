@@ -164,3 +164,24 @@ def test_cli_generate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["tau", "generate", "--tau-events", "8", "--qq-events", "4", "--output", str(tmp_path / "j.csv")]) != 0
     assert "must end in .root or .parquet" in capsys.readouterr().err
     assert not (tmp_path / "j.csv").exists()
+
+
+def test_impact_parameter_inputs_are_significances(jets: ak.Array) -> None:
+    """The network's IP inputs against a direct computation on the study's own jets: tanh(dz), tanh(dxy) (mm)
+    and the significances sign(S)·ln(1 + |S|), S = d / max(0.01 |d|, σ) (arXiv:2307.07747), 0 without a track."""
+    t = to_tensors(jets, max_candidates=200, warn=False)
+    raw = ak.to_numpy(ak.flatten(jets.cand_features[ak.argsort(np.hypot(jets.cand_p4[:, :, 0], jets.cand_p4[:, :, 1]),
+                                                                  axis=1, ascending=False, stable=True)]))
+    got = t["features"][t["mask"]]
+    track = raw[:, 7] != 0
+    assert track.sum() > 100 and (~track).sum() > 100
+    np.testing.assert_array_equal(got[~track, 13:17], 0.0)
+    for value_col, err_col in ((13, 14), (15, 16)):
+        d, sigma = raw[track, value_col].astype(np.float64), raw[track, err_col].astype(np.float64)
+        significance = d / np.maximum(0.01 * np.abs(d), sigma)
+        np.testing.assert_allclose(got[track, value_col], np.tanh(d), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(got[track, err_col], np.sign(significance) * np.log1p(np.abs(significance)),
+                                   rtol=1e-5, atol=1e-6)
+    # τ-decay tracks are displaced: some jets have |S_dxy| > 3, and the floor bounds every input at ln 101
+    assert np.any(np.abs(got[track, 16]) > np.log1p(3.0))
+    assert np.all(np.abs(got[track][:, [14, 16]]) <= np.log(101.0) + 1e-5)

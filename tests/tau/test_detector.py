@@ -16,6 +16,7 @@ from hepnb.tau.detector import (
     helix_impact_parameters,
     pairs_within_events,
     reconstruct,
+    track_energy_gev,
     tracking_efficiency,
 )
 from hepnb.tau.events import GenEvents
@@ -233,3 +234,28 @@ def test_decays_in_flight_inside_the_tracker() -> None:
     assert np.all((r < constants.LIMIT_CYLINDER_XY_MM + 1) & (np.abs(p["z"]) < constants.LIMIT_CYLINDER_Z_MM + 5))
     displaced = set(np.abs(p["pid"][r > 10.0]).tolist())
     assert {211, 2212} <= displaced  # among them the daughters of K⁰_S → π⁺π⁻ and Λ → pπ⁻
+
+
+@pytest.mark.parametrize(("pid", "hypothesis_gev"), [(321, 0.13957039), (2212, 0.13957039), (211, 0.13957039),
+                                                      (11, 0.00051099895), (13, 0.1056583755)])
+def test_track_energy_from_momentum_and_species_hypothesis(pid: int, hypothesis_gev: float) -> None:
+    """A kaon's or proton's track gets the pion mass (PDG 2024: m_π± = 139.57039 MeV), an identified electron or
+    muon its own; the true mass (m_K = 493.677 MeV, m_p = 938.272 MeV) never enters the energy."""
+    n = 200
+    gen = _many(pid, 1.0, (1.2, 0.3, 0.4), n)
+    gen.particles["e"] = np.full(n, np.sqrt(1.2**2 + 0.3**2 + 0.4**2 + {321: 0.493677, 2212: 0.93827209}.get(pid, 0.0) ** 2
+                                         + {211: PION_MASS, 11: 0.000511, 13: 0.10566}.get(pid, 0.0) ** 2))
+    cands = reconstruct(gen, np.random.default_rng(2))
+    real = (cands["charge"] != 0) & (np.hypot(cands["px"], cands["py"]) > 0.8)  # not the soft fake tracks
+    assert real.sum() > 0.9 * n
+    p2 = cands["px"][real] ** 2 + cands["py"][real] ** 2 + cands["pz"][real] ** 2
+    np.testing.assert_allclose(cands["e"][real], np.sqrt(p2 + hypothesis_gev**2), rtol=1e-12)
+    expected_category = {11: 11, 13: 13}.get(pid, 211)
+    np.testing.assert_array_equal(cands["category"][real], expected_category)
+
+
+def test_track_energy_refuses_unknown_categories() -> None:
+    np.testing.assert_allclose(track_energy_gev(np.array([[3.0, 0.0, 4.0]]), np.array([211])),
+                               [np.sqrt(25.0 + 0.13957039**2)], rtol=1e-12)
+    with pytest.raises(ValueError, match=r"track categories must be one of \[11, 13, 211\], found \[22\]"):
+        track_energy_gev(np.zeros((1, 3)), np.array([22]))

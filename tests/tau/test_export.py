@@ -139,6 +139,14 @@ def test_bad_model_folders_refused(trained: Trained, tmp_path: Path, capsys: pyt
         (bad / "model.json").write_text(json.dumps({**good, **change}))
         assert main(["tau", "predict", "--model", str(bad), *args]) == 2
         assert message in capsys.readouterr().err.lower()
+    from hepnb.tau.jets import CAND_FEATURES
+
+    # a model saved before the inputs had a version: tanh(dxy) and its error, true-mass track energies
+    old = {k: v for k, v in good.items() if k != "feature_version"} | {"features": list(CAND_FEATURES)}
+    (bad / "model.json").write_text(json.dumps(old))
+    assert main(["tau", "predict", "--model", str(bad), *args]) == 2
+    assert "trained on network inputs of version 1; this version of hepnb builds version 2" in capsys.readouterr().err
+    assert good["feature_version"] == 2
     (bad / "model.json").write_text(json.dumps(good))
     assert main(["tau", "predict", "--model", str(bad), *args]) == 2  # an empty checkpoint folder
     assert "no hepnb model checkpoint" in capsys.readouterr().err

@@ -76,6 +76,12 @@ def test_values_in_both_conventions(truth: dict[str, Any], tmp_path: Path, conve
     np.testing.assert_array_equal(ip[is_neutral], 0.0)  # the study's inputs: 0 for no track
     assert (n <= 20).all()  # every candidate reaches the network (sorted by pT there)
     np.testing.assert_allclose(np.sort(ip[~is_neutral, 0]), np.sort(np.tanh(feats[~neutral, 13])), rtol=1e-6)
+    # the significance inputs from the ntuple's own columns, computed here directly (arXiv:2307.07747's
+    # S = d / max(0.01 |d|, σ), then sign(S) ln(1 + |S|))
+    for col, value, error in ((1, _flat(c["dz"]), _flat(c["dz_err"])), (3, _flat(c["dxy"]), _flat(c["dxy_err"]))):
+        s = value[~neutral] / np.maximum(0.01 * np.abs(value[~neutral]), error[~neutral])
+        np.testing.assert_allclose(np.sort(ip[~is_neutral, col]), np.sort(np.sign(s) * np.log(1.0 + np.abs(s))),
+                                   rtol=1e-5, atol=1e-6)
 
 
 def test_decay_codes_to_six_classes_and_leptonic(truth: dict[str, Any], tmp_path: Path) -> None:

@@ -386,6 +386,17 @@ def test_kinematic_scale_and_scaled_output() -> None:
     targets[is_tau == 0] += 10.0  # background jets' targets are not used
     scale = kinematic_scale(targets, is_tau)
     np.testing.assert_allclose(scale, np.maximum(sigma, 1e-3), rtol=0.05)
+    np.testing.assert_allclose(kinematic_scale(targets, is_tau, coverage=0.9), np.maximum(sigma, 1e-3), rtol=0.05)
+    # heavy tails: the 90 % width, (q95 − q5)/(2·1.6449), exceeds the core's, (q75 − q25)/(2·0.6745), as numpy says
+    tails = targets.copy()
+    tails[:, 0] = rng.standard_t(2, 20_000) * 0.01
+    dev = tails[is_tau == 1, 0]
+    core, wide = kinematic_scale(tails, is_tau)[0], kinematic_scale(tails, is_tau, coverage=0.9)[0]
+    assert core == pytest.approx(float(np.diff(np.percentile(dev, [25, 75]))[0]) / (2 * 0.6744898), rel=1e-4)
+    assert wide == pytest.approx(float(np.diff(np.percentile(dev, [5, 95]))[0]) / (2 * 1.6448536), rel=1e-4)
+    assert wide > 1.3 * core  # t(2): (2.920/1.645)/(0.816/0.6745) ≈ 1.47
+    with pytest.raises(ValueError, match=r"coverage must be in \(0, 1\)"):
+        kinematic_scale(targets, is_tau, coverage=1.0)
     with pytest.raises(ValueError, match="at least one τ jet"):
         kinematic_scale(targets, np.zeros(20_000))
     with pytest.raises(ValueError, match="5 positive values"):
