@@ -231,3 +231,27 @@ def test_export_onnx_agrees_with_jax_or_is_not_kept(saved: dict, user_table: tup
     assert "lies inside the model folder" in _refused(["tracks", "export", "--model", str(saved["polynomial"][1]),
                                                        "--onnx", str(saved["polynomial"][1] / "m.onnx")], capsys)
     assert read_saved_meta(saved["polynomial"][1]).kind == "polynomial"
+
+
+def test_the_page_saves_the_validation_choice_of_each_kind(saved: dict, dataset: dict, tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from hepnb.tracks import pipeline, report
+
+    learned, poly = saved["learned"][0], saved["polynomial"][0]
+    rows = [{"model": "rkpinn_worse", "family": "rkpinn", "val_median_um": 90.0},
+            {"model": learned.name, "family": "rkpinn", "val_median_um": 80.0},
+            {"model": "lhcb_poly_6", "family": "poly", "val_median_um": 20.0},
+            {"model": "poly_9", "family": "poly_naive", "val_median_um": 1.0},  # not a physics polynomial
+            {"model": "rk4_50", "family": "rk4", "val_median_um": 0.5}]
+    models = {learned.name: learned, "rkpinn_worse": None}
+    settings = SimpleNamespace(legs=("ut_t",), field_map="")
+    out = pipeline.save_models(settings, SimpleNamespace(datasets={"ut_t": dataset}),  # type: ignore[arg-type]
+                               SimpleNamespace(predictors={"ut_t": {"lhcb_poly_6": poly, "poly_9": None}}),  # type: ignore[arg-type]
+                               SimpleNamespace(models={"ut_t": models}),  # type: ignore[arg-type]
+                               SimpleNamespace(rows={"ut_t": rows}), tmp_path)  # type: ignore[arg-type]
+    assert out == {"ut_t": {"learned": tmp_path / "models" / "ut_t" / learned.name,
+                            "polynomial": tmp_path / "models" / "ut_t" / "lhcb_poly_6"}}
+    assert read_saved_meta(out["ut_t"]["learned"]).name == learned.name
+    text = report.saved_models_markdown(out, tmp_path)
+    assert f"`models/ut_t/{learned.name}`" in text and "`models/ut_t/lhcb_poly_6`" in text and "\n" not in text
