@@ -21,8 +21,6 @@ __all__ = ["ONNX_TOLERANCE_UM", "add_export", "propagate_model"]
 
 #: The largest |ONNX − JAX| of an end position, µm, on the sample states, for an ONNX file to be kept.
 ONNX_TOLERANCE_UM = 1.0
-#: Sample states (inside the training domain) on which the ONNX file is checked.
-N_CHECK = 1024
 
 
 def _check_options(args: argparse.Namespace, meta: Any) -> None:
@@ -89,7 +87,7 @@ def propagate_model(args: argparse.Namespace, field_spec: str, field_files: list
 
     states = read_states(args.input)  # then the input; the weights load last
     model = load_saved_model(args.model, meta, fmap)
-    result = predict_states(model, states, meta.domain)
+    result = predict_states(model, states, meta.domain, meta.z0_mm)
     inside = result["in_domain"] == 1
     check_finite_rows({"end": result["end"][inside]}, what="predicted end states")
     table = {**states_table(states, result["end"], z0_mm=meta.z0_mm, z1_mm=meta.z1_mm),
@@ -115,26 +113,34 @@ def _export(args: argparse.Namespace) -> int:
         msg = f"--onnx {target} lies inside the model folder {folder}: write the ONNX file elsewhere"
         raise ValueError(msg)
     fmap = _model_field(meta, folder, _one_spec(args.field_map))
+    from hepnb.tracks.data import read_states
     from hepnb.tracks.export import export_onnx, onnx_max_abs_diff
-    from hepnb.tracks.saved import domain_sample, load_saved_model
+    from hepnb.tracks.saved import SAMPLE_STATES, domain_flags, load_saved_model
 
+    if not (folder / SAMPLE_STATES).is_file():
+        msg = f"{folder} has no {SAMPLE_STATES}: the states the ONNX file is checked on are missing"
+        raise FileNotFoundError(msg)
+    states = read_states(folder / SAMPLE_STATES)
+    states = states[domain_flags(states, meta.domain, meta.z0_mm) == 0].astype(np.float32)
+    if not len(states):
+        msg = f"{folder / SAMPLE_STATES} holds no state inside the model's training domain to check the ONNX file on"
+        raise ValueError(msg)
     model = load_saved_model(folder, meta, fmap)
-    states = domain_sample(meta.domain, N_CHECK, seed=0)
     unchecked = target.with_name(f".{target.name}.unchecked")
     try:
         export_onnx(model, unchecked, name=meta.name)
         diff = onnx_max_abs_diff(model, unchecked, states)
         if not diff["max_pos_diff_um"] <= ONNX_TOLERANCE_UM:
             msg = (f"the ONNX export of {meta.name} differs from JAX by {diff['max_pos_diff_um']:.3g} µm in position "
-                   f"on {N_CHECK} states of its training domain, more than the {ONNX_TOLERANCE_UM:g} µm allowed; "
+                   f"on {len(states)} validation states, more than the {ONNX_TOLERANCE_UM:g} µm allowed; "
                    f"{target} was not written")
             raise RuntimeError(msg)
         unchecked.replace(target)
     finally:
         unchecked.unlink(missing_ok=True)
     print(f"{meta.name} ({meta.kind}, leg {meta.leg}) exported to {target}: within {diff['max_pos_diff_um']:.3g} µm "
-          f"(positions) and {diff['max_slope_diff_mrad']:.3g} mrad (slopes) of JAX on {N_CHECK} states of its "
-          "training domain")
+          f"(positions) and {diff['max_slope_diff_mrad']:.3g} mrad (slopes) of JAX on {len(states)} validation "
+          "states")
     return 0
 
 

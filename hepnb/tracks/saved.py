@@ -3,7 +3,8 @@ start states with per-state training-domain flags (``hepnb tracks propagate --mo
 
 A folder (:func:`save_model_folder`) holds ``model.json`` (:class:`SavedModelMeta`: kind ``learned`` or
 ``polynomial``, name, leg and its planes, the field it was trained through, the training domain and a format
-version) and the weights: ``extrapolator/`` (:func:`hepnb.tracks.export.save_extrapolator`: an orbax checkpoint
+version), ``sample_states.parquet`` (validation start states: an example input, and the states the ONNX export is
+checked on) and the weights: ``extrapolator/`` (:func:`hepnb.tracks.export.save_extrapolator`: an orbax checkpoint
 and its ``config.json``) or ``polynomial.json`` (:meth:`hepnb.tracks.physpoly.PhysicsPolynomial.to_dict`).
 ``model.json`` is written last, so a folder that has it is complete.
 
@@ -28,14 +29,17 @@ from hepnb.paths import why_missing
 from hepnb.tracks.constants import LEGS_MM
 
 __all__ = ["DOMAIN_FLAGS", "FORMAT_VERSION", "FieldDescription", "PolynomialFile", "SavedModelMeta", "TrainingDomain",
-           "domain_flags", "domain_sample", "load_saved_model", "predict_states", "read_saved_meta", "save_model_folder",
+           "domain_flags", "load_saved_model", "predict_states", "read_saved_meta", "save_model_folder",
            "training_domain"]
 
 #: The version of the folder layout and of ``model.json``.
 FORMAT_VERSION = 1
 #: Bits of the per-state ``domain_flags``: why a state lies outside the model's training domain (0: inside).
 DOMAIN_FLAGS: dict[str, int] = {"p_outside_range": 1, "tx_outside_range": 2, "ty_outside_range": 4,
-                                "x_outside_range": 8, "y_outside_range": 16}
+                                "x_outside_range": 8, "y_outside_range": 16, "origin_outside_range": 32}
+#: Validation start states saved with a model (the ONNX export is checked on them; an example input too).
+SAMPLE_STATES = "sample_states.parquet"
+N_SAMPLE_STATES = 1024
 #: The weights of each kind, inside the folder.
 WEIGHTS = {"learned": "extrapolator", "polynomial": "polynomial.json"}
 
@@ -45,7 +49,9 @@ class _Strict(BaseModel):
 
 
 class TrainingDomain(_Strict):
-    """The ranges of the training split's start states (``model.json``'s ``domain``); p = 1/|q/p|."""
+    """The ranges of the training split's start states (``model.json``'s ``domain``); p = 1/|q/p|, and x0, y0 where
+    the straight line of a state crosses z = 0 (the vertex region: x and tx of a real track are correlated, so a
+    state at the corner of the x and tx ranges is still far from every training track)."""
 
     p_min_gev: FiniteFloat
     p_max_gev: FiniteFloat
@@ -57,11 +63,15 @@ class TrainingDomain(_Strict):
     x_max_mm: FiniteFloat
     y_min_mm: FiniteFloat
     y_max_mm: FiniteFloat
+    x0_min_mm: FiniteFloat
+    x0_max_mm: FiniteFloat
+    y0_min_mm: FiniteFloat
+    y0_max_mm: FiniteFloat
 
     @model_validator(mode="after")
     def _ordered(self) -> TrainingDomain:
-        for name in ("p", "tx", "ty", "x", "y"):
-            unit = "_gev" if name == "p" else "_mm" if name in "xy" else ""
+        for name in ("p", "tx", "ty", "x", "y", "x0", "y0"):
+            unit = "_gev" if name == "p" else "_mm" if name[0] in "xy" and name not in ("tx", "ty") else ""
             lo, hi = getattr(self, f"{name}_min{unit}"), getattr(self, f"{name}_max{unit}")
             if not lo <= hi:
                 msg = f"{name}_min{unit} must be <= {name}_max{unit}, found {lo} > {hi}"
@@ -119,11 +129,14 @@ class PolynomialFile(_Strict):
     parities: list[str]
 
 
-def training_domain(start: np.ndarray) -> dict[str, float]:
-    """The ranges (:class:`TrainingDomain`) of training start states (N, 5) as (x, y, tx, ty, q/p)."""
+def training_domain(start: np.ndarray, z0_mm: float) -> dict[str, float]:
+    """The ranges (:class:`TrainingDomain`) of training start states (N, 5) as (x, y, tx, ty, q/p) on the plane
+    ``z0_mm``."""
     s = np.asarray(start, np.float64)
     p = 1.0 / np.abs(s[:, 4])
-    return {"p_min_gev": float(p.min()), "p_max_gev": float(p.max()), "tx_min": float(s[:, 2].min()),
+    x0, y0 = s[:, 0] - s[:, 2] * z0_mm, s[:, 1] - s[:, 3] * z0_mm
+    return {"x0_min_mm": float(x0.min()), "x0_max_mm": float(x0.max()), "y0_min_mm": float(y0.min()),
+            "y0_max_mm": float(y0.max()), "p_min_gev": float(p.min()), "p_max_gev": float(p.max()), "tx_min": float(s[:, 2].min()),
             "tx_max": float(s[:, 2].max()), "ty_min": float(s[:, 3].min()), "ty_max": float(s[:, 3].max()),
             "x_min_mm": float(s[:, 0].min()), "x_max_mm": float(s[:, 0].max()), "y_min_mm": float(s[:, 1].min()),
             "y_max_mm": float(s[:, 1].max())}
@@ -172,8 +185,12 @@ def save_model_folder(folder: str | os.PathLike[str], model: Any, dataset: Mappi
     st = dataset["setting"]
     meta = {"format_version": FORMAT_VERSION, "kind": kind, "name": name, "leg": st.leg, "z0_mm": float(st.z0_mm),
             "z1_mm": float(st.z1_mm), "field": {"spec": field_spec, "digest": st.field.digest()},
-            "domain": training_domain(dataset["train"]["start64"]), "n_train": len(dataset["train"]["start64"])}
+            "domain": training_domain(dataset["train"]["start64"], st.z0_mm),
+            "n_train": len(dataset["train"]["start64"])}
     SavedModelMeta.model_validate(meta)
+    from hepnb.tracks.data import write_states
+
+    write_states(out / SAMPLE_STATES, dataset["val"]["start64"][:N_SAMPLE_STATES])
     _write_json(out / "model.json", meta)
     return out
 
@@ -234,10 +251,12 @@ def load_saved_model(folder: str | os.PathLike[str], meta: SavedModelMeta, fmap:
     return load_extrapolator(path / WEIGHTS["learned"], field_function(setting("correct", meta.leg, fmap)))
 
 
-def domain_flags(states: np.ndarray, domain: TrainingDomain) -> np.ndarray:
-    """Per state (x, y, tx, ty, q/p), the :data:`DOMAIN_FLAGS` bits of why it lies outside ``domain`` (0: inside;
-    the ranges are closed; q/p = 0 is an infinite momentum, outside)."""
+def domain_flags(states: np.ndarray, domain: TrainingDomain, z0_mm: float) -> np.ndarray:
+    """Per state (x, y, tx, ty, q/p) on the plane ``z0_mm``, the :data:`DOMAIN_FLAGS` bits of why it lies outside
+    ``domain`` (0: inside; the ranges are closed; q/p = 0 is an infinite momentum, outside)."""
     s = np.asarray(states, np.float64)
+    x0, y0 = s[:, 0] - s[:, 2] * z0_mm, s[:, 1] - s[:, 3] * z0_mm
+    origin = ~((x0 >= domain.x0_min_mm) & (x0 <= domain.x0_max_mm) & (y0 >= domain.y0_min_mm) & (y0 <= domain.y0_max_mm))
     with np.errstate(divide="ignore"):
         p = 1.0 / np.abs(s[:, 4])
     checks = (("p_outside_range", p, domain.p_min_gev, domain.p_max_gev),
@@ -248,20 +267,10 @@ def domain_flags(states: np.ndarray, domain: TrainingDomain) -> np.ndarray:
     flags = np.zeros(len(s), dtype=np.int32)
     for bit, value, lo, hi in checks:
         flags |= np.where(~((value >= lo) & (value <= hi)), DOMAIN_FLAGS[bit], 0).astype(np.int32)
-    return flags
+    return flags | np.where(origin, DOMAIN_FLAGS["origin_outside_range"], 0).astype(np.int32)
 
 
-def domain_sample(domain: TrainingDomain, n: int, *, seed: int = 0) -> np.ndarray:
-    """``n`` float32 start states spread over ``domain``: x, y, tx, ty uniform in their ranges, p log-uniform,
-    either charge."""
-    rng = np.random.default_rng(seed)
-    p = np.exp(rng.uniform(np.log(domain.p_min_gev), np.log(domain.p_max_gev), n))
-    return np.stack([rng.uniform(domain.x_min_mm, domain.x_max_mm, n), rng.uniform(domain.y_min_mm, domain.y_max_mm, n),
-                     rng.uniform(domain.tx_min, domain.tx_max, n), rng.uniform(domain.ty_min, domain.ty_max, n),
-                     rng.choice([-1.0, 1.0], n) / p], axis=1).astype(np.float32)
-
-
-def predict_states(model: Any, states: np.ndarray, domain: TrainingDomain) -> dict[str, np.ndarray]:
+def predict_states(model: Any, states: np.ndarray, domain: TrainingDomain, z0_mm: float) -> dict[str, np.ndarray]:
     """End states of the states inside the training domain, NaN for the others, and the flags.
 
     Returns
@@ -272,7 +281,7 @@ def predict_states(model: Any, states: np.ndarray, domain: TrainingDomain) -> di
     """
     from hepnb.tracks.evaluate import predict_batched
 
-    flags = domain_flags(states, domain)
+    flags = domain_flags(states, domain, z0_mm)
     inside = flags == 0
     end = np.full((len(states), 5), np.nan)
     if inside.any():

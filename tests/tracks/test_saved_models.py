@@ -26,7 +26,7 @@ from hepnb.tracks.physpoly import fit_physics_polynomial
 from hepnb.tracks.saved import read_saved_meta, save_model_folder
 
 # The bits as documented in hepnb.tracks.saved (written out here, not imported: a renumbering must fail).
-FLAGS = {"p": 1, "tx": 2, "ty": 4, "x": 8, "y": 16}
+FLAGS = {"p": 1, "tx": 2, "ty": 4, "x": 8, "y": 16, "origin": 32}
 UT_T_MM = (2648.2, 7826.0)  # the ut_t leg's planes (LHCb's last UT plane and T1)
 
 
@@ -88,7 +88,12 @@ def test_saved_domain_is_the_training_split(saved: dict, dataset: dict) -> None:
         assert meta["domain"]["p_min_gev"] == pytest.approx(np.min(1 / np.abs(s[:, 4])), rel=1e-12)
         assert meta["domain"]["p_max_gev"] == pytest.approx(np.max(1 / np.abs(s[:, 4])), rel=1e-12)
         assert meta["domain"]["ty_max"] == pytest.approx(s[:, 3].max()) and meta["domain"]["x_min_mm"] == s[:, 0].min()
+        assert meta["domain"]["x0_max_mm"] == pytest.approx(np.max(s[:, 0] - s[:, 2] * UT_T_MM[0]))
         assert meta["field"]["digest"] == dataset["setting"].field.digest() and meta["n_train"] == 3000
+        # prompt tracks point back to the beam spot: the lines at z = 0 spread over centimetres (displaced
+        # vertices), not over the metre of x at the first plane
+        assert meta["domain"]["x0_max_mm"] - meta["domain"]["x0_min_mm"] < 0.2 * (meta["domain"]["x_max_mm"]
+                                                                                  - meta["domain"]["x_min_mm"])
         # the momentum range of a 2..500 GeV sample (log-uniform: 3000 tracks come close to both ends)
         assert 2.0 <= meta["domain"]["p_min_gev"] < 2.1 and 450 < meta["domain"]["p_max_gev"] <= 500.0
 
@@ -128,21 +133,25 @@ def test_propagate_model_matches_the_model_and_the_reference(kind: str, saved: d
 def test_states_outside_the_domain_are_flagged_and_not_predicted(saved: dict, tmp_path: Path) -> None:
     _, folder = saved["polynomial"]
     d = json.loads((folder / "model.json").read_text())["domain"]
-    centre = np.array([(d["x_min_mm"] + d["x_max_mm"]) / 2, (d["y_min_mm"] + d["y_max_mm"]) / 2,
-                       (d["tx_min"] + d["tx_max"]) / 2, (d["ty_min"] + d["ty_max"]) / 2, 1 / 20.0])
-    rows, want = [centre], [0]
-    for column, value, bit in ((4, 1 / (2 * d["p_max_gev"]), "p"), (4, -2 / d["p_min_gev"], "p"), (4, 0.0, "p"),
-                               (2, d["tx_max"] + 0.01, "tx"), (3, d["ty_min"] - 0.01, "ty"),
-                               (0, d["x_max_mm"] + 10, "x"), (1, d["y_min_mm"] - 10, "y")):
-        row = centre.copy()
-        row[column] = value
-        rows.append(row)
-        want.append(FLAGS[bit])
-    both = centre.copy()
-    both[2], both[1] = d["tx_min"] - 0.01, d["y_max_mm"] + 10
-    rows.append(both)
-    want.append(FLAGS["tx"] | FLAGS["y"])
-    path = _write_states(tmp_path / "edge.parquet", np.array(rows))
+    z0 = UT_T_MM[0]
+
+    def on_line(x0: float, y0: float, tx: float, ty: float, qop: float = 1 / 20.0) -> list[float]:
+        """A state on the first plane whose straight line crosses z = 0 at (x0, y0)."""
+        return [x0 + tx * z0, y0 + ty * z0, tx, ty, qop]
+
+    steep = on_line(0.0, 0.0, d["tx_max"] + 0.001, 0.0)  # just steeper than any training track, from the origin
+    low = on_line(0.0, 0.0, 0.0, d["ty_min"] - 0.02)  # pointing 5 cm lower at the first plane than any
+    states = [on_line(0.0, 0.0, 0.05, -0.03),  # a prompt 20 GeV track: inside
+              on_line(0.0, 0.0, 0.05, -0.03, 1 / (2 * d["p_max_gev"])), on_line(0.0, 0.0, 0.05, -0.03, -2 / d["p_min_gev"]),
+              on_line(0.0, 0.0, 0.05, -0.03, 0.0), steep, low,
+              on_line(d["x0_max_mm"] + 50.0, 0.0, 0.0, 0.0),  # from 5 cm beyond every training line at z = 0
+              [d["x_max_mm"] + 10.0, 0.0, 0.0, 0.0, 0.05],  # beyond x, and its line misses the vertex region
+              # the corner of the x and tx ranges: each coordinate inside, yet no training track comes from there
+              [d["x_max_mm"] - 1.0, 0.0, d["tx_min"] + 0.001, 0.0, 0.05]]
+    want = [0, FLAGS["p"], FLAGS["p"], FLAGS["p"], FLAGS["tx"] | (FLAGS["x"] if steep[0] > d["x_max_mm"] else 0),
+            FLAGS["ty"] | (FLAGS["y"] if low[1] < d["y_min_mm"] else 0), FLAGS["origin"], FLAGS["x"] | FLAGS["origin"],
+            FLAGS["origin"]]
+    path = _write_states(tmp_path / "edge.parquet", np.array(states))
     out = tmp_path / "edge_end.root"
     assert main(["tracks", "propagate", "--model", str(folder), "--input", str(path), "--output", str(out),
                  "--leg", "ut_t"]) == 0
@@ -230,7 +239,12 @@ def test_export_onnx_agrees_with_jax_or_is_not_kept(saved: dict, user_table: tup
     assert sorted(p.name for p in tmp_path.iterdir()) == ["learned.onnx", "polynomial.onnx"]
     assert "lies inside the model folder" in _refused(["tracks", "export", "--model", str(saved["polynomial"][1]),
                                                        "--onnx", str(saved["polynomial"][1] / "m.onnx")], capsys)
-    assert read_saved_meta(saved["polynomial"][1]).kind == "polynomial"
+    no_sample = tmp_path / "no_sample"
+    shutil.copytree(saved["polynomial"][1], no_sample)
+    (no_sample / "sample_states.parquet").unlink()
+    assert "has no sample_states.parquet" in _refused(["tracks", "export", "--model", str(no_sample), "--onnx",
+                                                       str(tmp_path / "x.onnx")], capsys)
+    assert not (tmp_path / "x.onnx").exists() and read_saved_meta(no_sample).kind == "polynomial"
 
 
 def test_the_page_saves_the_validation_choice_of_each_kind(saved: dict, dataset: dict, tmp_path: Path) -> None:
