@@ -165,6 +165,7 @@ def save_model_folder(folder: str | os.PathLike[str], model: Any, dataset: Mappi
     pathlib.Path
         The folder.
     """
+    from hepnb.tracks.data import write_states
     from hepnb.tracks.export import save_extrapolator
     from hepnb.tracks.models import LearnedExtrapolator
     from hepnb.tracks.physpoly import PhysicsPolynomial
@@ -188,8 +189,6 @@ def save_model_folder(folder: str | os.PathLike[str], model: Any, dataset: Mappi
             "domain": training_domain(dataset["train"]["start64"], st.z0_mm),
             "n_train": len(dataset["train"]["start64"])}
     SavedModelMeta.model_validate(meta)
-    from hepnb.tracks.data import write_states
-
     write_states(out / SAMPLE_STATES, dataset["val"]["start64"][:N_SAMPLE_STATES])
     _write_json(out / "model.json", meta)
     return out
