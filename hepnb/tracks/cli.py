@@ -4,7 +4,8 @@
 (``--scheduler``/``$HEPNB_SCHEDULER``, else a local cluster of ``--workers`` processes), and writes a track table
 (:func:`hepnb.compute.generate.generate_file`);
 ``propagate`` applies the float64 RK4 reference (steps that end on the map's z planes, at most ``--step-mm``)
-to a user's track table. Both take ``--field-map``: LHCb's four quadrant files (``c1 … c4``, or one pattern
+to a user's track table, or, with ``--model DIR``, a saved extrapolator (:mod:`hepnb.tracks.modelcli`, which also
+holds ``export``). Both take ``--field-map``: LHCb's four quadrant files (``c1 … c4``, or one pattern
 with ``{q}``), an npz map (:meth:`hepnb.tracks.fieldmap.FieldMap.load_npz`), or nothing for the study's dipole.
 Column names: :mod:`hepnb.tracks.data`.
 """
@@ -20,11 +21,15 @@ from hepnb.arguments import finite_float, non_negative_int, positive_float, posi
 from hepnb.compute.generate import GeneratorSpec, add_chunk_arguments, generate_file
 from hepnb.io import check_finite_rows, file_format
 from hepnb.paths import check_output
+from hepnb.tracks.modelcli import add_export, propagate_model
+
+#: The reference's largest step, mm (:data:`hepnb.tracks.data.REFERENCE_STEP_MM`, not imported: it loads JAX).
+_REFERENCE_STEP_MM = 10.0
 
 __all__ = ["COMMANDS", "HELP"]
 
 #: The family\'s line in ``hepnb --help``.
-HELP = "track-extrapolation tools (generate, propagate)"
+HELP = "track-extrapolation tools (generate, propagate, export)"
 
 #: Bytes per generated track in memory (the 16 float64 columns of the table), for the size check.
 TRACK_BYTES = 128
@@ -85,6 +90,8 @@ def _field_spec(paths: list[str] | None) -> str:
 def _propagate(args: argparse.Namespace) -> int:
     from hepnb.tracks.constants import LEGS_MM
 
+    if args.model is not None:
+        return propagate_model(args, _field_spec(args.field_map), _field_files(args.field_map))
     file_format(args.input)  # a missing input, a folder or a file that is not ROOT/Parquet fails at once
     check_output(args.output, inputs=[args.input, *_field_files(args.field_map)])
     if args.leg is not None:
@@ -97,8 +104,9 @@ def _propagate(args: argparse.Namespace) -> int:
     else:
         msg = "give either --leg or both --z0-mm and --z1-mm"
         raise ValueError(msg)
-    if not args.step_mm > 0:
-        msg = f"--step-mm must be > 0, found {args.step_mm}"
+    step_mm = _REFERENCE_STEP_MM if args.step_mm is None else args.step_mm
+    if not step_mm > 0:
+        msg = f"--step-mm must be > 0, found {step_mm}"
         raise ValueError(msg)
     from hepnb.tracks.data import read_states, write_states  # JAX is imported only once the arguments are good
     from hepnb.tracks.fieldmap import load_field_map
@@ -107,8 +115,8 @@ def _propagate(args: argparse.Namespace) -> int:
     fmap = load_field_map(_field_spec(args.field_map))
     states = read_states(args.input)
     check_states(states, field_map=fmap, z0_mm=z0, z1_mm=z1)  # all checks before the integration
-    n_steps = len(plane_aligned_nodes(z0, z1, args.step_mm, fmap)) - 1
-    end = reference(states, z0, z1, field=fmap, step_mm=args.step_mm)
+    n_steps = len(plane_aligned_nodes(z0, z1, step_mm, fmap)) - 1
+    end = reference(states, z0, z1, field=fmap, step_mm=step_mm)
     check_finite_rows(end, what="propagated end states",
                       hint="RK4 gave no finite answer for them: check q/p (|q/p| in 1/GeV) and the field map's values")
     path = write_states(args.output, states, end, z0_mm=z0, z1_mm=z1)
@@ -141,8 +149,11 @@ def _add_propagate(sub: Any) -> None:
     prop.add_argument("--leg", default=None, help="ut_t or velo_t (or give --z0-mm and --z1-mm)")
     prop.add_argument("--z0-mm", type=finite_float, default=None)
     prop.add_argument("--z1-mm", type=finite_float, default=None)
-    prop.add_argument("--step-mm", type=positive_float, default=10.0,
+    prop.add_argument("--step-mm", type=positive_float, default=None,
                       help="largest RK4 step; steps end on the map's z planes (default 10 mm: the reference)")
+    prop.add_argument("--model", type=Path, default=None, metavar="DIR",
+                      help="a saved extrapolator (a folder with model.json, under the study's results/…/models) "
+                           "instead of RK4; --leg, --z0-mm, --z1-mm and --field-map, when given, must be the model's")
     prop.add_argument("--field-map", nargs="+", default=None, metavar="FILE",
                       help="LHCb quadrant files c1..c4 (or one pattern with {q}), or an npz map (x_mm, y_mm, z_mm, B_T); "
                            "default: the study's dipole map")
@@ -150,4 +161,4 @@ def _add_propagate(sub: Any) -> None:
 
 
 #: The ``hepnb tracks …`` commands: each adds its parser to the family's subparsers (see :mod:`hepnb.cli`).
-COMMANDS: tuple[Callable[[Any], None], ...] = (_add_generate, _add_propagate)
+COMMANDS: tuple[Callable[[Any], None], ...] = (_add_generate, _add_propagate, add_export)

@@ -44,6 +44,7 @@ __all__ = [
     "leaderboards",
     "momentum_bands",
     "original_setting",
+    "save_models",
     "seed_spread",
     "simulate",
     "train_zoo",
@@ -317,6 +318,33 @@ def deploy(settings: Settings, samples: Samples, classical: Baselines, zoo: Zoo,
     for name, model in zoo.models[leg].items():
         export.save_extrapolator(model, Path(folder) / "checkpoints" / leg / name)
     return Deployment(precision, onnx_rows)
+
+
+def save_models(settings: Settings, samples: Samples, classical: Baselines, zoo: Zoo, boards: Leaderboards,
+                folder: str | Path) -> dict[str, dict[str, Path]]:
+    """Per leg, the best learned extrapolator and the best physics polynomial (each chosen on the validation
+    split) saved as model folders ``folder/models/<leg>/<name>`` (:func:`hepnb.tracks.saved.save_model_folder`),
+    what ``hepnb tracks propagate --model`` and ``hepnb tracks export`` read.
+
+    Returns
+    -------
+    dict
+        Leg → ``learned`` and ``polynomial`` → the folder (a kind without a row on the leg is left out).
+    """
+    from hepnb.tracks.saved import save_model_folder
+
+    out: dict[str, dict[str, Path]] = {}
+    for leg in settings.legs:
+        rows = boards.rows[leg]
+        choices = {"learned": ([r for r in rows if r["family"] in report.LEARNED], zoo.models[leg]),
+                   "polynomial": ([r for r in rows if r["model"].startswith("lhcb_poly_")], classical.predictors[leg])}
+        out[leg] = {}
+        for kind, (candidates, models) in choices.items():
+            if candidates:
+                name = min(candidates, key=lambda r: r["val_median_um"])["model"]
+                out[leg][kind] = save_model_folder(Path(folder) / "models" / leg / name, models[name],
+                                                   samples.datasets[leg], name=name, field_spec=settings.field_map)
+    return out
 
 
 def transport_checks(settings: Settings, samples: Samples, classical: Baselines, zoo: Zoo,

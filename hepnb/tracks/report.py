@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,7 @@ __all__ = [
     "representatives",
     "results_metrics",
     "sample_markdown",
+    "saved_models_markdown",
     "summary",
     "tracks_table",
 ]
@@ -164,6 +166,16 @@ def precision_table(precision: Mapping[str, Mapping[str, Any]]) -> Any:
 def onnx_table(onnx_rows: Sequence[Mapping[str, Any]]) -> Any:
     """The ONNX round-trip rows (:func:`hepnb.tracks.export.round_trip`) as a styled table."""
     return page_table(pd.DataFrame(onnx_rows).set_index("model"))
+
+
+def saved_models_markdown(saved: Mapping[str, Mapping[str, Path]], folder: Path) -> str:
+    """One sentence: where the saved models are (relative to the page's results folder) and how to apply them."""
+    names = "; ".join(f"{leg}: " + ", ".join(f"`{p.relative_to(folder).as_posix()}`" for p in kinds.values())
+                      for leg, kinds in saved.items() if kinds)
+    return (f"The best learned extrapolator and the best physics polynomial of each leg (chosen on the validation "
+            f"split) are saved next to this page's `results.json`, each folder with a `model.json` ({names}); "
+            "`hepnb tracks propagate --model DIR` applies one to a table of states, flagging those outside its "
+            "training domain, and `hepnb tracks export --model DIR --onnx FILE` writes it as ONNX.")
 
 
 def jacobian_table(jacobian: Mapping[str, Mapping[str, Any]]) -> Any:
