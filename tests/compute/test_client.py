@@ -137,10 +137,10 @@ def test_a_local_cluster_keeps_its_scratch_in_a_folder_it_removes(tmp_path: Path
         assert len(scratch) == 1 and client is not None
     assert not scratch[0].exists() and not (tmp_path / "dask-scratch-space").exists()
 
-    def interrupted(*args: object) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(client_module, "_local_cluster", interrupted)
+    monkeypatch.setattr(client_module, "local_cluster", interrupted)
     with pytest.raises(KeyboardInterrupt), dask_client(workers=2, from_env=False):
         pass
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(client_module.SCRATCH_PREFIX)]
