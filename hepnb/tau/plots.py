@@ -73,6 +73,8 @@ def roc_figure(rocs: Mapping[str, Mapping[str, Any]]) -> Any:
 def binned_figure(binned: Mapping[str, Sequence[Mapping[str, Any]]], wp: str = "50") -> Any:
     """Fake rate (with its Clopper–Pearson band) and τ efficiency at one working point vs jet pT and θ."""
     fig, axes = plotting.page_figure(1, 2)
+    axes[1].sharey(axes[0])  # one fake-rate scale: the panels compare, and equal tick labels keep equal widths
+    limits: list[float] = []
     for ax, (name, label) in zip(axes, (("pt", r"jet $p_T$ [GeV]"), ("theta", r"jet $\theta$ [°]")), strict=True):
         rows = binned[name]
         centre = np.array([0.5 * (r["lo"] + r["hi"]) for r in rows])
@@ -86,9 +88,12 @@ def binned_figure(binned: Mapping[str, Sequence[Mapping[str, Any]]], wp: str = "
                     fmt="o", label="fake rate")
         ax.set_yscale("log")
         if ok.any():
-            ax.set_ylim(max(np.min(lo[ok][lo[ok] > 0], initial=np.min(hi[ok])) / 3, 1e-7), np.max(hi[ok]) * 3)
+            limits += [max(np.min(lo[ok][lo[ok] > 0], initial=np.min(hi[ok])) / 3, 1e-7), np.max(hi[ok]) * 3]
         ax.set_xlabel(label)
-        ax.set_ylabel(f"fake rate at ε_τ = {wp} %")
+    axes[0].set_ylabel(f"fake rate at ε_τ = {wp} %")
+    if limits:
+        axes[0].set_ylim(min(limits[::2]), max(limits[1::2]))
+    for ax in axes:
         _label(ax, com=False)
     return fig
 
