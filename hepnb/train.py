@@ -3,14 +3,15 @@
 One epoch is one compiled call: the training set is shuffled on the device, the optimiser steps run in a
 :func:`jax.lax.scan`, the whole validation set is evaluated in evaluation mode (batch-norm running averages, no
 dropout) once at the end of the epoch or after each of several equal parts of it (``evals_per_epoch``), and the
-best model state is kept on the device; the host reads back a few scalars per evaluation. A small
-network at batch 256 is therefore not bound by Python dispatch or host round trips (a Python-level loop pays
-tens of µs on every step), and ``fit`` runs within a few per cent of a bare ``lax.scan`` of the same step
-(``benchmarks/pid_train.py``). Early stopping restores the best weights at the end.
+best model state is kept on the device; the host reads back a few scalars per evaluation. A small network at batch
+256 is therefore not bound by Python dispatch or host round trips (a Python-level loop pays tens of µs on every
+step), and ``fit`` runs within a few per cent of a bare ``lax.scan`` of the same step (``benchmarks/pid_train.py``).
+Early stopping restores the best weights at the end; a :class:`hepnb.plateau.Plateau` cuts the learning rate
+where the validation curve stalls.
 
-The model is a Flax NNX module; the optimiser any optax transformation. The step is written in the
-functional NNX style (``nnx.split`` outside, ``nnx.merge`` inside the traced function), which avoids the
-Python graph traversal of ``nnx.jit`` on every call.
+The model is a Flax NNX module; the optimiser any optax transformation. The step is written in the functional NNX
+style (``nnx.split`` outside, ``nnx.merge`` inside the traced function), which avoids the Python graph traversal of
+``nnx.jit`` on every call.
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ from flax import nnx
 from tqdm.auto import tqdm
 
 from hepnb.convergence import RELATIVE_TOLERANCE, Convergence, relative_convergence
+from hepnb.plateau import Plateau, plateau_step, scale_by_lr_factor
 from hepnb.predict import predict
 
-__all__ = ["EVAL_CHUNK_ROWS", "FitConfig", "FitResult", "GradFn", "LossFn", "clipped_adamw", "fit", "keep_best", "predict"]
+__all__ = ["EVAL_CHUNK_ROWS", "FitConfig", "FitResult", "GradFn", "LossFn", "Plateau", "clipped_adamw", "fit",
+           "keep_best", "predict"]
 
 Batch = Mapping[str, jax.Array]
 #: ``loss_fn(model, batch) -> (loss, aux)`` with a scalar loss and a dict of scalar diagnostics.
@@ -55,7 +58,8 @@ class FitConfig:
     batch_size, n_epochs
         Mini-batch size (the remainder of each shuffled epoch is dropped) and maximum number of epochs.
     patience
-        Stop after this many epochs without improvement of ``monitor``; ``None`` runs all epochs.
+        Stop after this many evaluations without improvement of ``monitor``; ``None`` runs all epochs. With a
+        ``plateau``, only once its learning rate has reached its floor (nothing is left to try).
     seed
         Seed of the shuffling.
     monitor
@@ -79,12 +83,16 @@ class FitConfig:
     stop_when_converged
         Stop once the convergence record, read at the end of every epoch over all evaluations so far, has said
         converged at this many consecutive epoch ends (``n_epochs`` is then a cap; 0 never stops on it). More than
-        one guards against a noisy curve whose last fifth happens to start at a high point.
+        one guards against a noisy curve whose last fifth happens to start at a high point; with a ``plateau``, a
+        stop also needs its rate to have been cut at least once (the curve has stalled by its measure too).
     convergence_metric
         The recorded curve the convergence record reads (lower is better); ``None`` reads ``monitor``.
     loss_to_optimizer
         Pass each step's training loss to the optimiser as ``value`` (for a transformation that reads it, such as
         ``optax.contrib.reduce_on_plateau``).
+    plateau
+        Cut the learning rate on a plateau of the convergence curve, per evaluation (:class:`Plateau`); the rate's
+        factor in effect before each evaluation is recorded as ``lr_factor``. ``None``: the optimiser's own rate.
     """
 
     batch_size: int
@@ -100,6 +108,7 @@ class FitConfig:
     stop_when_converged: int = 0
     convergence_metric: str | None = None
     loss_to_optimizer: bool = False
+    plateau: Plateau | None = None
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.n_epochs < 1:
@@ -162,10 +171,8 @@ class FitResult:
         Index (0-based) of the epoch whose weights were kept.
     best_eval
         Index (0-based) of the evaluation whose weights were kept (``best_epoch`` with one evaluation per epoch).
-    n_epochs_run
-        Epochs actually run (fewer than requested after early stopping).
-    n_steps
-        Optimiser steps taken.
+    n_epochs_run, n_steps
+        Epochs actually run (fewer than requested after early stopping) and optimiser steps taken.
     train_time_s
         Wall-clock time of the epochs (validation included), compilation excluded.
     train_cpu_time_s
@@ -174,10 +181,8 @@ class FitResult:
     compile_time_s
         Time to trace the epoch (training and validation) and compile it, or only to trace it when an earlier
         compilation of the same program is reused.
-    compiled_reused
-        Whether the compiled epoch of an earlier fit (same program, same array shapes) was reused.
-    steps_per_s
-        ``n_steps / train_time_s``.
+    compiled_reused, steps_per_s
+        Whether the compiled epoch of an earlier fit (same program, same shapes) was reused; ``n_steps / train_time_s``.
     best_step
         For a stack: the optimiser step of the kept weights of each model.
     convergence
@@ -250,9 +255,11 @@ def _val_loss(model: nnx.Module, loss_fn: LossFn, head: Batch | None, tail: Batc
 
 
 def _train_and_validate(graphdef: Any, loss_fn: LossFn, grad_fn: GradFn | None, monitor: str, feed_loss: bool,
-                        state: Any, best: Any, batches: Batch, val_head: Batch | None, val_tail: Batch | None
-                        ) -> tuple[Any, Any, dict[str, jax.Array]]:
-    """Scan the optimiser steps over ``batches``, validate, and keep the best model state (traced)."""
+                        plateau: tuple[Plateau, str] | None, state: Any, best: Any, sched: Any, batches: Batch,
+                        val_head: Batch | None, val_tail: Batch | None) -> tuple[Any, Any, Any, dict[str, jax.Array]]:
+    """Scan the optimiser steps over ``batches``, validate, keep the best model state and, with a ``plateau``
+    (and the curve it reads), update its rate factor ``sched`` (traced)."""
+    extra = {"lr_factor": sched[0]} if plateau is not None else {}
 
     def step(carry: Any, batch: Batch) -> tuple[Any, Any]:
         model, optimizer = nnx.merge(graphdef, carry)
@@ -261,9 +268,9 @@ def _train_and_validate(graphdef: Any, loss_fn: LossFn, grad_fn: GradFn | None, 
         else:
             loss, grads, aux = grad_fn(model, batch)
         if feed_loss:
-            optimizer.update(model, grads, value=loss)
+            optimizer.update(model, grads, value=loss, **extra)
         else:
-            optimizer.update(model, grads)
+            optimizer.update(model, grads, **extra)
         return nnx.state((model, optimizer)), (loss, aux)
 
     state, (losses, auxes) = jax.lax.scan(step, state, batches)
@@ -276,41 +283,49 @@ def _train_and_validate(graphdef: Any, loss_fn: LossFn, grad_fn: GradFn | None, 
     if monitor not in record:
         msg = f"monitor {monitor!r} is not among the recorded quantities {sorted(record)}"
         raise ValueError(msg)
+    if plateau is not None:
+        if plateau[1] not in record:
+            msg = f"the plateau's curve {plateau[1]!r} is not among the recorded quantities {sorted(record)}"
+            raise ValueError(msg)
+        record["lr_factor"] = sched[0]
+        sched = plateau_step(plateau[0], sched, jnp.asarray(record[plateau[1]], jnp.float32))
     record = {k: jnp.asarray(v, jnp.float32) for k, v in record.items()}
     best_value, best_state = best
     improved = record[monitor] < best_value
     best = (jnp.where(improved, record[monitor], best_value),
             keep_best(improved, state[0], best_state))
-    return state, best, record
+    return state, best, sched, record
 
 
 def _epoch(graphdef: Any, loss_fn: LossFn, grad_fn: GradFn | None, n_batches: int, batch_size: int,
-           monitor: str, n_evals: int, feed_loss: bool, state: Any, best: Any, data: Batch, val_head: Batch | None,
-           val_tail: Batch | None, key: jax.Array) -> tuple[Any, Any, dict[str, jax.Array]]:
+           monitor: str, n_evals: int, feed_loss: bool, plateau: tuple[Plateau, str] | None, state: Any, best: Any,
+           sched: Any, data: Batch, val_head: Batch | None, val_tail: Batch | None, key: jax.Array
+           ) -> tuple[Any, Any, Any, dict[str, jax.Array]]:
     """One epoch on the device: shuffle, then scan the steps, validate and keep the best model state, once or
     for each of ``n_evals`` equal parts of the epoch.
 
-    ``best`` is ``(value, model_state)``; it is replaced where ``monitor`` improved. Returns the new
-    training state, the new ``best`` and the epoch's record (``train_loss``, ``train_<aux>``, ``val_...``):
-    scalars for one evaluation, arrays ``[n_evals]`` for several.
+    ``best`` is ``(value, model_state)``; it is replaced where ``monitor`` improved. ``sched`` is the plateau's
+    ``(rate factor, best value, evaluations since an improvement)`` (:func:`hepnb.plateau.plateau_step`). Returns
+    the new training state, ``best``, ``sched`` and the epoch's record (``train_loss``, ``train_<aux>``,
+    ``val_...``): scalars for one evaluation, arrays ``[n_evals]`` for several.
     """
     batches = _shuffled_batches(data, key, n_batches, batch_size)
     if n_evals == 1:
-        return _train_and_validate(graphdef, loss_fn, grad_fn, monitor, feed_loss, state, best, batches, val_head,
-                                   val_tail)
+        return _train_and_validate(graphdef, loss_fn, grad_fn, monitor, feed_loss, plateau, state, best, sched,
+                                   batches, val_head, val_tail)
     per_part = n_batches // n_evals
     parts = jax.tree.map(lambda a: a[: n_evals * per_part].reshape(n_evals, per_part, *a.shape[1:]), batches)
 
     def part(carry: Any, part_batches: Batch) -> tuple[Any, dict[str, jax.Array]]:
-        state, best, record = _train_and_validate(graphdef, loss_fn, grad_fn, monitor, feed_loss, *carry, part_batches,
-                                                  val_head, val_tail)
-        return (state, best), record
+        state, best, sched, record = _train_and_validate(graphdef, loss_fn, grad_fn, monitor, feed_loss, plateau,
+                                                         *carry, part_batches, val_head, val_tail)
+        return (state, best, sched), record
 
-    (state, best), records = jax.lax.scan(part, (state, best), parts)
-    return state, best, records
+    (state, best, sched), records = jax.lax.scan(part, (state, best, sched), parts)
+    return state, best, sched, records
 
 
-_epoch_jit = jax.jit(_epoch, static_argnums=(0, 1, 2, 3, 4, 5, 6, 7), donate_argnums=(8, 9))
+_epoch_jit = jax.jit(_epoch, static_argnums=(0, 1, 2, 3, 4, 5, 6, 7, 8), donate_argnums=(9, 10))
 #: Compiled epochs by the text of their lowered program and the layout of their arguments: a later fit of the same
 #: model on data of the same shapes reuses the executable, even with a new (equal) optax chain or loss object,
 #: which would defeat a cache keyed on the static arguments. Tracing is repeated (seconds), compiling is not.
@@ -383,18 +398,16 @@ def fit(
     tx
         Optax transformation (learning-rate schedules count optimiser steps).
     loss_fn
-        ``loss_fn(model, batch) -> (loss, aux)``; ``batch`` holds one row slice of every array in
-        ``train``. Must be a hashable function defined once (not a fresh lambda per call) so that
-        compiled epochs are reused across fits.
+        ``loss_fn(model, batch) -> (loss, aux)``; ``batch`` holds one row slice of every array in ``train``. Must be
+        a hashable function defined once (not a fresh lambda per call) so that compiled epochs are reused.
     train, val
-        Dicts of arrays with a common leading dimension. ``val`` drives early stopping and the choice
-        of the kept epoch; without it the training loss is monitored.
+        Dicts of arrays with a common leading dimension. ``val`` drives early stopping and the choice of the kept
+        epoch; without it the training loss is monitored.
     config
-        Batch size, epochs, patience, seed, the monitored quantity, checkpoint folder, progress bar and whether
-        the best epoch's weights are kept (:class:`FitConfig`).
+        How to train (:class:`FitConfig`): batch size, epochs, stopping, the monitored quantity, the plateau.
     grad_fn
-        Optional replacement of the gradient computation, ``grad_fn(model, batch) -> (loss, grads,
-        aux)``, e.g. PCGrad over several task losses.
+        Optional replacement of the gradient computation, ``grad_fn(model, batch) -> (loss, grads, aux)``, e.g.
+        PCGrad over several task losses.
 
     Returns
     -------
@@ -403,12 +416,10 @@ def fit(
 
     Notes
     -----
-    Each epoch is one call of one compiled function that shuffles the training set on the device (one
-    gather into ``[n_batches, batch_size, ...]``), scans the optimiser steps, evaluates the whole validation
-    set in chunks of up to 8192 rows, and keeps the best model state on the device; the host reads back only
-    the epoch's scalar record. The training state is donated to that call (updated in place), and the compiled
-    epoch is reused by later fits of the same model on data of the same shapes. ``train_time_s`` counts the
-    whole epoch loop, validation included, so ``steps_per_s`` is what a user of ``fit`` gets.
+    Each epoch is one call of one compiled function (see the module's description); the training state is donated
+    to it (updated in place), and the compiled epoch is reused by later fits of the same model on data of the same
+    shapes. ``train_time_s`` counts the whole epoch loop, validation included, so ``steps_per_s`` is what a user of
+    ``fit`` gets.
     """
     batch_size, n_epochs, patience, seed = config.batch_size, config.n_epochs, config.patience, config.seed
     monitor, checkpoint_dir, progress, restore_best = (config.monitor, config.checkpoint_dir, config.progress,
@@ -426,15 +437,19 @@ def fit(
     train_data = jax.tree.map(jnp.asarray, dict(train))
     val_head, val_tail = _val_chunks(jax.tree.map(jnp.asarray, dict(val)), n_val) if val is not None else (None, None)
 
+    plateau = (config.plateau, curve) if config.plateau is not None else None
+    if plateau is not None:
+        tx = optax.chain(tx, scale_by_lr_factor())
     optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
     model.train()
     graphdef, state = nnx.split((model, optimizer))
     # the epoch call donates (overwrites) its state: start from a copy, so that the model's own arrays stay valid
     state = jax.tree.map(jnp.copy, state)
     best = (jnp.asarray(jnp.inf, jnp.float32), jax.tree.map(jnp.copy, state[0]))
+    sched = (jnp.asarray(1.0, jnp.float32), jnp.asarray(jnp.inf, jnp.float32), jnp.asarray(0, jnp.int32))
     key = jax.random.key(seed)
-    static = (graphdef, loss_fn, grad_fn, n_batches, batch_size, monitor, n_evals, config.loss_to_optimizer)
-    epoch_fn, compile_time, reused = _compiled_epoch(static, state, best, train_data, val_head, val_tail, key)
+    static = (graphdef, loss_fn, grad_fn, n_batches, batch_size, monitor, n_evals, config.loss_to_optimizer, plateau)
+    epoch_fn, compile_time, reused = _compiled_epoch(static, state, best, sched, train_data, val_head, val_tail, key)
 
     result = FitResult(model=model, compile_time_s=compile_time, compiled_reused=reused)
     history: dict[str, list[float]] = {}
@@ -443,7 +458,7 @@ def fit(
     t_start, cpu_start = time.perf_counter(), time.process_time()
     for epoch in bar:
         key, sub = jax.random.split(key)
-        state, best, record_dev = epoch_fn(state, best, train_data, val_head, val_tail, sub)
+        state, best, sched, record_dev = epoch_fn(state, best, sched, train_data, val_head, val_tail, sub)
         result.n_epochs_run = epoch + 1
         for record in _evaluations(record_dev, n_evals):
             for name, value in record.items():
@@ -459,11 +474,12 @@ def fit(
             else:
                 since_best += 1
             bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k.endswith("loss")})
-        if patience is not None and since_best >= patience:
+        rate = float(sched[0]) if plateau is not None else 1.0
+        if patience is not None and since_best >= patience and (plateau is None or rate <= plateau[0].min_scale):
             break
         if config.stop_when_converged:
             converged_ends = converged_ends + 1 if _converged(history, curve, config.rel_tolerance).converged else 0
-            if converged_ends >= config.stop_when_converged:
+            if converged_ends >= config.stop_when_converged and (plateau is None or rate < 1.0):
                 break
     train_time, result.train_cpu_time_s = time.perf_counter() - t_start, time.process_time() - cpu_start
     bar.close()

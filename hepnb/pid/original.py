@@ -29,7 +29,8 @@ ORIGINAL_DEVIATIONS: tuple[dict[str, str], ...] = (
      "here": "the profile's epochs, patience and tree counts",
      "why": "the default profile fits the book's time budget on two cores; the full profile uses original-scale data"},
     {"item": "learning rates", "original": "Adam 1e-4 (DNN and phase one in 0–1 GeV/c: 5e-5)",
-     "here": "the original's, times the profile's lr_scale, for every protocol alike",
+     "here": "the original's, times the profile's lr_scale, for every protocol alike; halved on a plateau of the "
+             "validation loss (down to 1/64)",
      "why": "a profile that trains far fewer steps than the original's hundred epochs would leave every network "
             "unconverged; the comparison between protocols stays paired"},
     {"item": "XGBoost rounds", "original": "500 trees, no early stopping",

@@ -22,6 +22,7 @@ import numpy as np
 import optax
 from numpy.typing import NDArray
 
+from hepnb.convergence import RELATIVE_TOLERANCE
 from hepnb.pid.baselines import Baseline, baseline_predictions
 from hepnb.pid.constants import O2_TOF_P_MIN_GEV
 from hepnb.pid.models import NETWORKS, build_network, focal_loss, network_settings
@@ -30,7 +31,7 @@ from hepnb.pid.selection import blank_tof, features, labels, momentum_range
 from hepnb.pid.transforms import InputTransform
 from hepnb.pid.trees import TREES, train_tree, tree_probabilities
 from hepnb.pid.tuning import Trial, choose_trial, trial, trials
-from hepnb.train import FitConfig, fit, predict
+from hepnb.train import FitConfig, Plateau, fit, predict
 
 __all__ = [
     "TREES",
@@ -41,6 +42,7 @@ __all__ = [
     "chosen_trial",
     "default_compile_cache",
     "network_loss",
+    "network_plateau",
     "predict_model",
     "predict_network",
     "range_data",
@@ -65,8 +67,9 @@ class TrainingConfig:
     Attributes
     ----------
     epochs, patience
-        The networks' cap on epochs and early-stopping patience in epochs (without a better validation error rate);
-        a network stops earlier once converged (:func:`train_network`).
+        The networks' cap on epochs and early-stopping patience in epochs (without a better validation error rate,
+        counted once the learning rate is at its floor); a network stops earlier once converged
+        (:func:`train_network`).
     batch_size
         Tracks per network training step.
     n_trees_rf, n_trees_xgb
@@ -140,6 +143,14 @@ def network_loss(alpha: float = 0.5, gamma: float = 2.5) -> Any:
     return _LOSSES[key]
 
 
+def network_plateau(evals_per_epoch: int) -> Plateau:
+    """The networks' learning-rate plateau (:class:`hepnb.plateau.Plateau`): Adam's rate halved after one epoch
+    (``evals_per_epoch`` evaluations) in which the validation loss did not beat its best by 1 % (the Book's
+    tolerance), down to 1/64 of the starting rate."""
+    return Plateau(factor=0.5, patience=evals_per_epoch, threshold=RELATIVE_TOLERANCE,
+                   min_scale=1.0 / 64)
+
+
 def _apply(model: Any, batch: Mapping[str, jax.Array]) -> jax.Array:
     return jax.nn.softmax(model(batch["x"], batch["mask"], batch["mode"]))
 
@@ -153,14 +164,15 @@ def train_network(name: str, data: Prepared, config: TrainingConfig, *, range_na
     until it converges, at most ``config.epochs`` epochs.
 
     The validation split (the test set under the ``original`` protocol: its flaw) is evaluated
-    ``config.evals_per_epoch`` times per epoch. Adam's step is halved whenever the training loss, averaged over the
-    steps between two evaluations, has not improved for one epoch (down to 1/16 of the original's rate,
-    ``optax.contrib.reduce_on_plateau``): at a constant rate the validation loss of these networks jitters by
-    ~5 % between evaluations, so a 1 % plateau rule would hold only where a window happens to start high.
-    Training stops at the end of the second consecutive epoch at which the validation loss has converged by the
-    Book's rule (:func:`hepnb.convergence.relative_convergence`: over the last fifth of the evaluations it improved
-    by less than 1 % of its best value, with at least ten evaluations), or after ``config.patience`` epochs
-    without a better validation error rate, or at the cap. The weights kept are those of the lowest validation
+    ``config.evals_per_epoch`` times per epoch. Adam's rate is halved whenever the validation loss has not beaten
+    its best by 1 % for one epoch, down to 1/64 of the starting rate (:func:`network_plateau`): at a constant rate
+    the validation loss of these networks jitters by ~5 % between evaluations, so a 1 % plateau rule would hold
+    only where a window happens to start high, and a rate cut on the training loss (which falls on) left the
+    validation curve still falling at the cap. Training stops at the end of the second consecutive epoch at which
+    the validation loss has converged by the Book's rule (:func:`hepnb.convergence.relative_convergence`: over the
+    last fifth of the evaluations it improved by less than 1 % of its best value, with at least ten evaluations)
+    once the rate has been cut at least once, or after ``config.patience`` epochs without a better validation
+    error rate once the rate is at its floor, or at the cap. The weights kept are those of the lowest validation
     error rate. The rule reads the loss, not the error rate, which moves in steps of one validation track.
     ``config.lr_scale`` multiplies the original's learning rate (the same for every protocol).
 
@@ -168,25 +180,24 @@ def train_network(name: str, data: Prepared, config: TrainingConfig, *, range_na
     -------
     model, info
         The trained network and its training record (times, steps, the best evaluation, the validation error at
-        each evaluation, the convergence record of the validation loss and its answer, ``converged``).
+        each evaluation, the rate factor of the last evaluation, the convergence record of the validation loss and
+        its answer, ``converged``).
     """
     settings = network_settings(name, range_name)
     model = build_network(name, seed=config.seed, range_name=range_name)
     per_epoch = config.evals_per_epoch
-    steps_per_eval = max(len(data.train["y"]) // config.batch_size // per_epoch, 1)
-    tx = optax.chain(optax.adam(settings.learning_rate * config.lr_scale),
-                     optax.contrib.reduce_on_plateau(factor=0.5, patience=per_epoch, cooldown=per_epoch,
-                                                     accumulation_size=steps_per_eval, min_scale=1 / 16))
-    result = fit(model, tx, network_loss(settings.focal_alpha, 2.5),
+    result = fit(model, optax.adam(settings.learning_rate * config.lr_scale), network_loss(settings.focal_alpha, 2.5),
                  {k: data.train[k] for k in _FIT_COLUMNS}, {k: data.val[k] for k in _FIT_COLUMNS},
                  config=FitConfig(batch_size=config.batch_size, n_epochs=config.epochs,
                                   patience=config.patience * per_epoch, seed=config.seed, monitor="val_err",
                                   checkpoint_dir=checkpoint_dir, progress=False, evals_per_epoch=per_epoch,
-                                  stop_when_converged=2, convergence_metric="val_loss", loss_to_optimizer=True))
+                                  stop_when_converged=2, convergence_metric="val_loss",
+                                  plateau=network_plateau(per_epoch)))
     return model, {"train_time_s": result.train_time_s + result.compile_time_s, "compile_time_s": result.compile_time_s,
                    "best_epoch": result.best_epoch, "epochs_run": result.n_epochs_run, "steps": result.n_steps,
                    "evals_per_epoch": per_epoch, "best_evaluation": result.best_eval,
                    "steps_per_s": result.steps_per_s, "val_err_history": result.history.get("val_err", []),
+                   "final_lr_factor": result.history["lr_factor"][-1],
                    "converged": result.converged, "convergence": result.convergence[0].as_dict()}
 
 
