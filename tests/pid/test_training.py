@@ -20,14 +20,16 @@ def low_p() -> training.RangeData:
 
 def test_network_stops_once_converged_and_records_every_evaluation(low_p: training.RangeData) -> None:
     """SimpleNN in 0–1 GeV/c (~10 000 training tracks), four validation evaluations per epoch and a cap of 60
-    epochs: it stops before the cap (measured: epoch 15), converged (two consecutive epoch ends), with a point per
-    evaluation, and beats the all-pion guess on the test tracks. With one evaluation per epoch and four epochs,
+    epochs: it stops before the cap (measured: epoch 17), converged (two consecutive epoch ends), its rate cut on the
+    plateau of its validation loss (measured: to the floor, 1/64), with a point per evaluation, and beats the all-pion
+    guess on the test tracks. With one evaluation per epoch and four epochs,
     the same network cannot be called converged."""
     data = prepare_cell(low_p.raw, low_p.y, "corrected")
     n_batches = len(data.train["y"]) // 256
     config = training.TrainingConfig(epochs=60, patience=60, lr_scale=10.0, evals_per_epoch=4)
     model, info = training.train_network("simple_nn", data, config, range_name="0-1")
     assert info["converged"] and info["epochs_run"] < 60, info["convergence"]
+    assert 1 / 64 <= info["final_lr_factor"] < 1  # the validation plateau cut the rate before the stop
     assert info["steps"] == info["epochs_run"] * 4 * (n_batches // 4)
     assert len(info["val_err_history"]) == info["convergence"]["n_points"] == 4 * info["epochs_run"] >= MIN_POINTS
     assert info["convergence"]["metric"] == "val_loss"
