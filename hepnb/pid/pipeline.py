@@ -85,6 +85,7 @@ class Settings(PageSettings):
     n_seeds: int
     n_settings: int
     evals_per_epoch: int
+    min_steps: int
     n_core: int
     n_emulated: int
     seed: int
@@ -115,7 +116,7 @@ class Settings(PageSettings):
         return TrainingConfig(epochs=self.epochs, patience=self.patience, batch_size=self.batch_size,
                               n_trees_rf=self.n_trees_rf, n_trees_xgb=self.n_trees_xgb, seed=self.seed,
                               lr_scale=self.lr_scale, n_settings=self.n_settings,
-                              evals_per_epoch=self.evals_per_epoch)
+                              evals_per_epoch=self.evals_per_epoch, min_steps=self.min_steps)
 
 
 def cluster(settings: Settings, profile: str) -> AbstractContextManager[Any]:

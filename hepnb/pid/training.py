@@ -41,6 +41,7 @@ __all__ = [
     "chosen_network",
     "chosen_trial",
     "default_compile_cache",
+    "epoch_cap",
     "network_loss",
     "network_plateau",
     "predict_model",
@@ -84,6 +85,10 @@ class TrainingConfig:
     evals_per_epoch
         Validation evaluations per epoch of a network (:class:`hepnb.train.FitConfig`): the convergence rule
         needs :data:`hepnb.convergence.MIN_POINTS` of them.
+    min_steps
+        Where an epoch is short, the cap is raised to at least this many optimiser steps (:func:`epoch_cap`): the
+        1-3 GeV/c range has ~20 steps per epoch at default, so 24 epochs are 480 steps, while the networks of the
+        other ranges need 1 200-3 000 steps to converge.
     """
 
     epochs: int
@@ -95,6 +100,28 @@ class TrainingConfig:
     lr_scale: float = 1.0
     n_settings: int = 1
     evals_per_epoch: int = 1
+    min_steps: int = 0
+
+
+def epoch_cap(config: TrainingConfig, n_train: int) -> int:
+    """The cap on a network's epochs: ``config.epochs``, or more where ``config.min_steps`` needs them.
+
+    An epoch is ``evals_per_epoch × ⌊⌊n_train / batch_size⌋ / evals_per_epoch⌋`` steps (:func:`hepnb.train.fit`).
+
+    Examples
+    --------
+    >>> epoch_cap(TrainingConfig(epochs=24, patience=8, batch_size=256, evals_per_epoch=4, min_steps=2000), 5200)
+    100
+    >>> epoch_cap(TrainingConfig(epochs=24, patience=8, batch_size=256, evals_per_epoch=4, min_steps=2000), 30000)
+    24
+    """
+    per = config.evals_per_epoch
+    steps_per_epoch = per * ((n_train // config.batch_size) // per)
+    if steps_per_epoch < 1:
+        msg = (f"{n_train} training tracks make no step of {config.batch_size} tracks with {per} evaluations per "
+               f"epoch: need at least {config.batch_size * per} tracks")
+        raise ValueError(msg)
+    return max(config.epochs, -(-config.min_steps // steps_per_epoch))
 
 
 # Training
@@ -161,7 +188,7 @@ _FIT_COLUMNS = ("x", "mask", "mode", "y", "w")
 def train_network(name: str, data: Prepared, config: TrainingConfig, *, range_name: str | None = None,
                   checkpoint_dir: str | None = None) -> tuple[Any, dict[str, Any]]:
     """Train one network with the original's settings for its range (:func:`hepnb.pid.models.network_settings`)
-    until it converges, at most ``config.epochs`` epochs.
+    until it converges, at most ``config.epochs`` epochs (or ``config.min_steps`` steps, :func:`epoch_cap`).
 
     The validation split (the test set under the ``original`` protocol: its flaw) is evaluated
     ``config.evals_per_epoch`` times per epoch. Adam's rate is halved whenever the validation loss has not beaten
@@ -188,13 +215,14 @@ def train_network(name: str, data: Prepared, config: TrainingConfig, *, range_na
     per_epoch = config.evals_per_epoch
     result = fit(model, optax.adam(settings.learning_rate * config.lr_scale), network_loss(settings.focal_alpha, 2.5),
                  {k: data.train[k] for k in _FIT_COLUMNS}, {k: data.val[k] for k in _FIT_COLUMNS},
-                 config=FitConfig(batch_size=config.batch_size, n_epochs=config.epochs,
+                 config=FitConfig(batch_size=config.batch_size, n_epochs=epoch_cap(config, len(data.train["y"])),
                                   patience=config.patience * per_epoch, seed=config.seed, monitor="val_err",
                                   checkpoint_dir=checkpoint_dir, progress=False, evals_per_epoch=per_epoch,
                                   stop_when_converged=2, convergence_metric="val_loss",
                                   plateau=network_plateau(per_epoch)))
     return model, {"train_time_s": result.train_time_s + result.compile_time_s, "compile_time_s": result.compile_time_s,
                    "best_epoch": result.best_epoch, "epochs_run": result.n_epochs_run, "steps": result.n_steps,
+                   "epoch_cap": epoch_cap(config, len(data.train["y"])),
                    "evals_per_epoch": per_epoch, "best_evaluation": result.best_eval,
                    "steps_per_s": result.steps_per_s, "val_err_history": result.history.get("val_err", []),
                    "final_lr_factor": result.history["lr_factor"][-1],

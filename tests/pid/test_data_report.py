@@ -16,7 +16,7 @@ PARAMETERS = {
     "input_file": "", "input_tree": "", "data_like_file": "", "scheduler": "", "n_tracks": 6000, "n_data_like": 3000,
     "selection": "o2", "ranges": ["full"], "protocols": ["corrected"], "networks": ["dnn"], "variations": [],
     "epochs": 2, "patience": 2, "lr_scale": 10.0, "batch_size": 256, "n_trees_rf": 20, "n_trees_xgb": 30,
-    "n_boot": 50, "n_seeds": 2, "n_settings": 1, "evals_per_epoch": 1, "n_core": 1000, "n_emulated": 20, "seed": 0,
+    "n_boot": 50, "n_seeds": 2, "n_settings": 1, "evals_per_epoch": 1, "min_steps": 0, "n_core": 1000, "n_emulated": 20, "seed": 0,
 }
 
 

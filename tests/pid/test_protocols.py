@@ -179,7 +179,7 @@ def test_data_like_look_with_and_without_labels(grid: training.Grid, tmp_path: P
                   "n_data_like": 3000, "selection": "o2", "ranges": ["full"], "protocols": ["corrected"],
                   "networks": ["simple_nn", "moe"], "variations": [], "epochs": 3, "patience": 3, "lr_scale": 10.0,
                   "batch_size": 128, "n_trees_rf": 10, "n_trees_xgb": 20, "n_boot": 20, "n_seeds": 1,
-                  "n_settings": 1, "evals_per_epoch": 1, "n_core": 500, "n_emulated": 10, "seed": 0, "profile": "ci"}
+                  "n_settings": 1, "evals_per_epoch": 1, "min_steps": 0, "n_core": 500, "n_emulated": 10, "seed": 0, "profile": "ci"}
     comparison = pipeline.Comparison(grid, {}, *([None] * 4), {})  # type: ignore[arg-type]
     labelled = pipeline.data_like(pipeline.Settings.from_parameters(parameters), comparison)
     look = labelled.look["full"]

@@ -18,7 +18,7 @@ PARAMETERS = {
     "selection": "o2", "ranges": ["full"], "protocols": ["original", "corrected"], "networks": ["dnn"],
     "variations": ["tof_mismatch_x2"], "epochs": 2, "patience": 2, "lr_scale": 10.0, "batch_size": 256,
     "n_trees_rf": 20, "n_trees_xgb": 30, "n_boot": 20, "n_seeds": 3, "n_settings": 2, "n_core": 1000, "n_emulated": 20, "seed": 0,
-    "evals_per_epoch": 4,
+    "evals_per_epoch": 4, "min_steps": 0,
 }
 
 

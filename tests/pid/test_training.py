@@ -42,3 +42,20 @@ def test_network_stops_once_converged_and_records_every_evaluation(low_p: traini
                                       range_name="0-1")
     assert not short["converged"] and short["convergence"]["n_points"] == 4
     assert not relative_convergence(short["val_err_history"]).converged
+
+
+@pytest.mark.parametrize(("n_train", "min_steps", "cap"), [
+    (5200, 2000, 100),   # 20 batches → 20 steps per epoch: 2000 steps need 100 epochs
+    (5300, 2001, 101),   # 20 steps per epoch, one step more needs one more epoch (rounded up)
+    (30000, 2000, 24),   # 116 steps per epoch: 24 epochs already give 2784 steps
+    (5200, 0, 24),       # no minimum: the epochs
+])
+def test_the_epoch_cap_gives_short_epochs_their_steps(n_train: int, min_steps: int, cap: int) -> None:
+    config = training.TrainingConfig(epochs=24, patience=8, batch_size=256, evals_per_epoch=4, min_steps=min_steps)
+    assert training.epoch_cap(config, n_train) == cap
+
+
+def test_the_epoch_cap_refuses_a_training_set_without_a_step() -> None:
+    config = training.TrainingConfig(epochs=24, patience=8, batch_size=256, evals_per_epoch=4, min_steps=100)
+    with pytest.raises(ValueError, match="need at least 1024 tracks"):
+        training.epoch_cap(config, 1000)
