@@ -68,7 +68,7 @@ def test_trained_head_beats_the_reco_jet_where_the_correction_is_learnable(synth
     assert reco == pytest.approx(SLOPE, rel=0.15)  # IQR of exp(−0.08 u), u uniform: ≈ 0.08
     if kind == "single":
         untrained = SingleParTau("kinematics", TINY, kin_scale=(0.04, 1e-3, 1e-3, 1e-3, 1e-3), rngs=_rngs())
-        trained = train_single(synthetic, "kinematics", TINY, epochs=10, batch_size=128, lr=3e-3, seed=0).model
+        trained = train_single(synthetic, "kinematics", TINY, TrainingConfig(10, 128, 3e-3, 0)).model
     else:
         untrained = MultiParTau(TINY, kin_scale=(0.04, 1e-3, 1e-3, 1e-3, 1e-3), rngs=_rngs())
         trained = train_multi(synthetic, TINY, TrainingConfig(10, 128, 3e-3, 0, kin_weight=5.0), surgery="none").model
