@@ -288,10 +288,15 @@ def save_headline_model(settings: Settings, headline: Headline, folder: Path) ->
 
 def learning_curves(headline: Headline) -> dict[str, dict[str, Any]]:
     """The learning curves of every first-seed training, by model name, each with its ``convergence`` record
-    (:meth:`hepnb.convergence.Convergence.as_dict`)."""
+    (:meth:`hepnb.convergence.Convergence.as_dict`) and its validation evaluations per epoch (``evals_per_epoch``)."""
     runs = {f"Multi ({s})": r for s, r in headline.multi.items()} | {f"Single ({k})": r for k, r in headline.single.items()}
-    return {name: {**training.learning_curves(r.trained[0]), "convergence": r.trained[0].fit.convergence[0].as_dict()}
-            for name, r in runs.items()}
+
+    def curves(t: training.Trained) -> dict[str, Any]:
+        per_epoch = len(t.fit.history.get("val_loss", [])) // max(t.fit.n_epochs_run, 1)
+        return {**training.learning_curves(t), "convergence": t.fit.convergence[0].as_dict(),
+                "evals_per_epoch": max(per_epoch, 1)}
+
+    return {name: curves(r.trained[0]) for name, r in runs.items()}
 
 
 def task_models(headline: Headline, task: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -53,7 +53,9 @@ class SideStudy:
     rows
         Per setting: ``summary`` (mean over seeds/draws of each summary number), ``seed_std`` (their standard
         deviation, NaN for one), ``values`` (each seed's), ``errors`` (test bootstrap spread of the first
-        seed), ``converged`` (every seed), ``convergence`` (each seed's record) and what the setting is.
+        seed), ``converged`` (every seed), ``convergence`` (each seed's record), ``epochs_run`` (each seed's
+        epochs: a training stops once converged), ``epochs`` and ``steps`` (the longest seed's) and what the
+        setting is.
     comparisons
         Per comparison: ``a``, ``b`` (setting names), ``a_converged``, ``b_converged``, ``quantity``, ``value``
         (mean of a − mean of b), ``std`` (paired test bootstrap of the first seeds' difference), ``seed_std``
@@ -110,7 +112,8 @@ def _evaluate(trained: Sequence[Trained], test: Mapping[str, np.ndarray], *, n_b
            "values": {k: v["values"] for k, v in seeds.items()}, "n_seeds": len(trained), "errors": _errors(first),
            "converged": all(t.fit.converged for t in trained),
            "convergence": [t.fit.convergence[0].as_dict() for t in trained if t.fit.convergence],
-           "steps": trained[0].fit.n_steps, "epochs": trained[0].fit.n_epochs_run}
+           "steps": max(t.fit.n_steps for t in trained), "epochs": max(t.fit.n_epochs_run for t in trained),
+           "epochs_run": [t.fit.n_epochs_run for t in trained]}
     return row, outputs
 
 

@@ -192,7 +192,7 @@ class TrainingConfig:
     lr: float = 1e-3
     seed: int = 0
     kin_weight: float = TASK_WEIGHTS["kinematics"]
-    eval_steps: int = 1
+    eval_steps: int = 20
 
     def __post_init__(self) -> None:
         if not self.kin_weight > 0:

@@ -5,6 +5,7 @@ the study functions return what the page uses."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -113,3 +114,24 @@ def test_decay_mode_baseline_chosen_on_validation(data: TauData) -> None:
         assert np.mean(pred == data.test["decay_mode"][tau]) == pytest.approx(base["decay_mode"][name]["accuracy"])
     with pytest.raises(ValueError, match="decay-mode baseline"):
         baselines.dm_baseline_prediction(data.test, "tau code", base["hps_params"])
+
+
+def test_surgery_study_reuses_a_given_first_seed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kinematics-weight choice already trained the plain weighted sum's first seed: the surgery study uses
+    it as it is and trains only the other settings and the extra seeds."""
+    calls = []
+
+    def fake_multi(data, cfg, train_cfg, *, surgery):
+        calls.append((surgery, train_cfg.seed))
+        return SimpleNamespace(model=f"{surgery}/{train_cfg.seed}")
+
+    monkeypatch.setattr(studies, "train_multi", fake_multi)
+    monkeypatch.setattr(studies, "model_outputs", lambda model, data: model)
+    monkeypatch.setattr(studies, "evaluate_outputs", lambda out, data, n_boot, detail: {
+        "tau_id": {"auc": 0.99 if out.startswith("none") else 0.9, "working_points": {}}})
+    monkeypatch.setattr(studies, "evaluate_run", lambda trained, data, n_boot: list(trained))
+    given = SimpleNamespace(model="none/given")
+    runs, best, _ = studies.surgery_study(SimpleNamespace(val=None), TINY, ("none", "tau"), training.TrainingConfig(3, 64, seed=5),
+                                          n_seeds=3, trained={"none": given})
+    assert best == "none" and runs["none"][0] is given
+    assert calls == [("tau", 5), ("none", 6), ("none", 7)]
