@@ -80,6 +80,7 @@ class Settings(PageSettings):
     n_cls_layers: int
     dtype: str
     epochs: int
+    eval_steps: int
     batch_size: int
     learning_rate: float
     kin_weights: tuple[float, ...]
@@ -120,9 +121,9 @@ class Settings(PageSettings):
                           n_layers=self.n_layers, n_cls_layers=self.n_cls_layers, dtype=self.compute_dtype)
 
     def training(self, epochs: int | None = None) -> training.TrainingConfig:
-        """The training settings (``epochs`` instead of the headline trainings' for the side studies)."""
+        """The training settings (the cap ``epochs`` instead of the headline trainings' for the side studies)."""
         return training.TrainingConfig(self.epochs if epochs is None else epochs, self.batch_size,
-                                       self.learning_rate, self.seed)
+                                       self.learning_rate, self.seed, eval_steps=self.eval_steps)
 
 
 # Data
@@ -259,9 +260,11 @@ def train_headline(settings: Settings, data: TauData, timer: Timer = _no_timer) 
     with timer("kinematics weight"):
         kin_weight = regression.choose_kin_weight(data, cfg, train_cfg, settings.kin_weights)
     train_cfg = replace(train_cfg, kin_weight=kin_weight.weight)
+    chosen = kin_weight.trained.get(kin_weight.weight)  # the plain weighted sum's first seed, already trained
     with timer("multi"):
         multi, best, validation = studies.surgery_study(data, cfg, settings.surgeries, train_cfg,
-                                                        n_seeds=settings.n_seeds, n_boot=settings.n_boot)
+                                                        n_seeds=settings.n_seeds, n_boot=settings.n_boot,
+                                                        trained={"none": chosen} if chosen is not None else None)
     with timer("single"):
         single = studies.single_study(data, cfg, settings.single_tasks, train_cfg, n_seeds=settings.n_seeds,
                                       n_boot=settings.n_boot)
@@ -285,10 +288,15 @@ def save_headline_model(settings: Settings, headline: Headline, folder: Path) ->
 
 def learning_curves(headline: Headline) -> dict[str, dict[str, Any]]:
     """The learning curves of every first-seed training, by model name, each with its ``convergence`` record
-    (:meth:`hepnb.convergence.Convergence.as_dict`)."""
+    (:meth:`hepnb.convergence.Convergence.as_dict`) and its validation evaluations per epoch (``evals_per_epoch``)."""
     runs = {f"Multi ({s})": r for s, r in headline.multi.items()} | {f"Single ({k})": r for k, r in headline.single.items()}
-    return {name: {**training.learning_curves(r.trained[0]), "convergence": r.trained[0].fit.convergence[0].as_dict()}
-            for name, r in runs.items()}
+
+    def curves(t: training.Trained) -> dict[str, Any]:
+        per_epoch = len(t.fit.history.get("val_loss", [])) // max(t.fit.n_epochs_run, 1)
+        return {**training.learning_curves(t), "convergence": t.fit.convergence[0].as_dict(),
+                "evals_per_epoch": max(per_epoch, 1)}
+
+    return {name: curves(r.trained[0]) for name, r in runs.items()}
 
 
 def task_models(headline: Headline, task: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -141,16 +141,17 @@ def kinematics_figure(results: Mapping[str, Mapping[str, Any]]) -> Any:
 
 
 def learning_curves_figure(curves: Mapping[str, Mapping[str, Any]]) -> Any:
-    """Validation loss per epoch of each training, relative to its first epoch (one panel), and its training
-    loss (dashed); the legend says whether each converged, an open circle marks the start of the last fifth of
-    training, over which the convergence rule measures the improvement."""
+    """Validation loss at each evaluation of each training (``evals_per_epoch`` per epoch, drawn at their
+    fraction of an epoch), relative to its first evaluation (one panel), and its training loss (dashed); the
+    legend says whether each converged, an open circle marks the start of the last fifth of training, over which
+    the convergence rule measures the improvement."""
     fig, ax = plotting.page_figure()
     for i, (name, hist) in enumerate(curves.items()):
         val = np.asarray(hist.get("val_loss", []), float)
         train = np.asarray(hist.get("train_loss", []), float)
         if len(val) == 0:
             continue
-        epochs = np.arange(1, len(val) + 1)
+        epochs = np.arange(1, len(val) + 1) / int(hist.get("evals_per_epoch", 1))
         record = hist.get("convergence")
         ax.plot(epochs, val / val[0], "-", color=f"C{i % 10}", label=plotting.convergence_label(name, record))
         plotting.mark_convergence_window(ax, epochs, val / val[0], record, color=f"C{i % 10}")

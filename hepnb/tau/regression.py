@@ -14,7 +14,7 @@ by more than the two bootstrap spreads combined. The resolution is the tau code'
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,7 @@ from hepnb.tau.data import TauData
 from hepnb.tau.evaluate import decode_kinematics, evaluate_outputs, kinematics_metrics
 from hepnb.tau.losses import TASK_WEIGHTS
 from hepnb.tau.models import RECO_JET_TARGETS, ParTConfig
-from hepnb.tau.training import TrainingConfig, model_outputs, train_multi
+from hepnb.tau.training import Trained, TrainingConfig, model_outputs, train_multi
 
 __all__ = ["KinWeightChoice", "choose_kin_weight", "pick_kin_weight", "reco_jet_kinematics"]
 
@@ -42,11 +42,15 @@ class KinWeightChoice:
         of its MultiParTau, its validation tau-ID ``auc`` (what the weight costs the tagger) and ``n_tau``.
     reco_jet
         The reco jet's validation ``pt_resolution`` and ``pt_response`` on the same τ jets.
+    trained
+        The MultiParTau of each weight of the grid (empty for a weight taken as given): the headline training of
+        the chosen weight's first seed, which :func:`hepnb.tau.studies.surgery_study` reuses.
     """
 
     weight: float
     rows: list[dict[str, float]]
     reco_jet: dict[str, float]
+    trained: dict[float, Trained] = field(default_factory=dict, repr=False, compare=False)
 
 
 def reco_jet_kinematics(data: Mapping[str, np.ndarray], *, n_boot: int = 0) -> dict[str, Any]:
@@ -99,13 +103,14 @@ def choose_kin_weight(data: TauData, cfg: ParTConfig, train_cfg: TrainingConfig,
     reco_row = {"pt_resolution": float(reco["pt_resolution"]), "pt_response": float(reco["pt_response"])}
     if len(weights) == 1:
         return KinWeightChoice(float(weights[0]), [], reco_row)
-    rows = []
+    rows, models = [], {}
     for weight in weights:
         trained = train_multi(data, cfg, replace(train_cfg, kin_weight=float(weight)), surgery=surgery)
+        models[float(weight)] = trained
         val = evaluate_outputs(model_outputs(trained.model, data.val), data.val, n_boot=n_boot, detail=False)
         kin = val["kinematics"]
         rows.append({"kin_weight": float(weight), "pt_resolution": float(kin["pt_resolution"]),
                      "pt_resolution_std": float(kin["pt_resolution_std"]),
                      "pt_response": float(kin["pt_response"]), "auc": float(val["tau_id"]["auc"]),
                      "n_tau": int(kin["n"])})
-    return KinWeightChoice(pick_kin_weight(rows), rows, reco_row)
+    return KinWeightChoice(pick_kin_weight(rows), rows, reco_row, models)

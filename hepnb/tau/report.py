@@ -303,13 +303,14 @@ def selection_table(validation: Mapping[str, Mapping[str, float]]) -> Any:
         "validation headline numbers of the PCGrad settings (the choice is made on these)")
 
 
-def last_change_markdown(curves: Mapping[str, Mapping[str, Sequence[float]]]) -> str:
-    """How much each validation loss changed over its last epoch, relative to its first epoch's loss."""
-    def change(h: Mapping[str, Sequence[float]]) -> float:
-        loss = h["val_loss"]
-        return (loss[-1] - loss[-2]) / abs(loss[0]) if len(loss) > 1 else float("nan")
+def last_change_markdown(curves: Mapping[str, Mapping[str, Any]]) -> str:
+    """How much each validation loss changed over its last epoch (its last ``evals_per_epoch`` evaluations, one
+    when absent), relative to its first evaluation's loss."""
+    def change(h: Mapping[str, Any]) -> float:
+        loss, k = h["val_loss"], int(h.get("evals_per_epoch", 1))
+        return (loss[-1] - loss[-1 - k]) / abs(loss[0]) if len(loss) > k else float("nan")
 
-    return ("Change of the validation loss over the last epoch, relative to the first epoch's loss: "
+    return ("Change of the validation loss over the last epoch, relative to the first evaluation's loss: "
             + ", ".join(f"{k} {change(h):+.3f}" for k, h in curves.items()) + ".")
 
 

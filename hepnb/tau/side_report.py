@@ -48,14 +48,14 @@ def comparison_sentence(comparison: Mapping[str, Any]) -> str:
 
 
 def size_table(study: SideStudy) -> Any:
-    """Model size: parameters, training jets, epochs and optimiser steps, seeds, how many converged, and the mean
-    summary numbers (test ⊕ seed)."""
+    """Model size: parameters, training jets, the epochs the seeds ran (each stops once converged) and the most
+    optimiser steps, how many seeds converged, and the mean summary numbers (test ⊕ seed)."""
     import pandas as pd
 
     out = {}
     for r in study.rows:
         out[r["name"]] = {"parameters": format_count(r["parameters"]), "training jets": r["n_train"],
-                          "epochs": r["epochs"], "steps": r["steps"], "seeds converged": _converged(r),
+                          "epochs": _epochs_run(r), "steps (most)": r["steps"], "seeds converged": _converged(r),
                           **{k: _value(r, k) for k in r["summary"]}}
     return pd.DataFrame(out).T
 
@@ -79,8 +79,14 @@ def _upper_first(text: str) -> str:
 
 
 def _steps(row: Mapping[str, Any]) -> str:
-    return (f"{format_count(row['n_train'])} jets, {row['epochs']} epoch{'s' if row['epochs'] != 1 else ''} "
-            f"({format_count(row['steps'])} optimiser steps)")
+    return (f"{format_count(row['n_train'])} jets for at most {row['epochs']} epoch{'s' if row['epochs'] != 1 else ''} "
+            f"({format_count(row['steps'])} optimiser steps), stopping once converged")
+
+
+def _epochs_run(row: Mapping[str, Any]) -> str:
+    """The epochs each seed ran (a training stops once converged), as ``a–b`` when they differ."""
+    runs = row.get("epochs_run") or [row["epochs"]]
+    return f"{min(runs)}" if min(runs) == max(runs) else f"{min(runs)}–{max(runs)}"
 
 
 def sizes_text(study: SideStudy) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -53,7 +53,9 @@ class SideStudy:
     rows
         Per setting: ``summary`` (mean over seeds/draws of each summary number), ``seed_std`` (their standard
         deviation, NaN for one), ``values`` (each seed's), ``errors`` (test bootstrap spread of the first
-        seed), ``converged`` (every seed), ``convergence`` (each seed's record) and what the setting is.
+        seed), ``converged`` (every seed), ``convergence`` (each seed's record), ``epochs_run`` (each seed's
+        epochs: a training stops once converged), ``epochs`` and ``steps`` (the longest seed's) and what the
+        setting is.
     comparisons
         Per comparison: ``a``, ``b`` (setting names), ``a_converged``, ``b_converged``, ``quantity``, ``value``
         (mean of a − mean of b), ``std`` (paired test bootstrap of the first seeds' difference), ``seed_std``
@@ -110,7 +112,8 @@ def _evaluate(trained: Sequence[Trained], test: Mapping[str, np.ndarray], *, n_b
            "values": {k: v["values"] for k, v in seeds.items()}, "n_seeds": len(trained), "errors": _errors(first),
            "converged": all(t.fit.converged for t in trained),
            "convergence": [t.fit.convergence[0].as_dict() for t in trained if t.fit.convergence],
-           "steps": trained[0].fit.n_steps, "epochs": trained[0].fit.n_epochs_run}
+           "steps": max(t.fit.n_steps for t in trained), "epochs": max(t.fit.n_epochs_run for t in trained),
+           "epochs_run": [t.fit.n_epochs_run for t in trained]}
     return row, outputs
 
 
@@ -152,12 +155,12 @@ def size_study(data: TauData, sizes: Mapping[str, ParTConfig], train_cfg: Traini
     if n_seeds < 1:
         msg = f"n_seeds must be >= 1, found {n_seeds}"
         raise ValueError(msg)
-    epochs, batch_size, lr, seed = train_cfg.epochs, train_cfg.batch_size, train_cfg.lr, train_cfg.seed
+    seed = train_cfg.seed
     fraction = min(1.0, n_train / max(len(reference_jets(data.train)["weight"]), 1))
     few = TauData(train=subsample(reference_jets(data.train), fraction, seed), val=data.val, test=data.test)
     out, first_outputs = SideStudy(), {}
     for name, size in sizes.items():
-        trained = [train_multi(few, size.with_(dtype=dtype), TrainingConfig(epochs, batch_size, lr, seed + k),
+        trained = [train_multi(few, size.with_(dtype=dtype), replace(train_cfg, seed=seed + k),
                                surgery="none") for k in range(n_seeds)]
         row, outputs = _evaluate(trained, data.test, n_boot=n_boot)
         first_outputs[name] = outputs[0]
@@ -175,8 +178,7 @@ def size_study(data: TauData, sizes: Mapping[str, ParTConfig], train_cfg: Traini
 def _tuned(data: TauData, cfg: ParTConfig, train_cfg: TrainingConfig, lrs: Sequence[float], *, fraction: float,
            source: Any) -> tuple[Trained, float, dict[float, float]]:
     """One training per learning rate of ``lrs`` on the first draw; the one with the lowest validation loss."""
-    epochs, batch_size, seed = train_cfg.epochs, train_cfg.batch_size, train_cfg.seed
-    runs = {lr: train_multi(data, cfg, TrainingConfig(epochs, batch_size, lr, seed), surgery="none",
+    runs = {lr: train_multi(data, cfg, replace(train_cfg, lr=lr), surgery="none",
                             fraction=fraction, pretrained=source) for lr in lrs}
     losses = {lr: validation_loss(t) for lr, t in runs.items()}
     best = choose_learning_rate(losses)
@@ -223,8 +225,8 @@ def label_efficiency_study(data: TauData, cfg: ParTConfig, fractions: Sequence[f
     if n_draws < 1 or not lrs:
         msg = f"need n_draws >= 1 and at least one learning rate, found {n_draws} and {list(lrs)}"
         raise ValueError(msg)
-    epochs, batch_size, seed = train_cfg.epochs, train_cfg.batch_size, train_cfg.seed
-    pre = pretrain(data, cfg, epochs=pretrain_epochs, batch_size=batch_size, lr=train_cfg.lr, seed=seed)
+    seed = train_cfg.seed
+    pre = pretrain(data, cfg, replace(train_cfg, epochs=pretrain_epochs))
     data = _pool(data, n_pool, seed)
     out = SideStudy()
     for fraction in fractions:
@@ -232,7 +234,7 @@ def label_efficiency_study(data: TauData, cfg: ParTConfig, fractions: Sequence[f
         pair: dict[str, tuple[dict[str, Any], dict[str, np.ndarray]]] = {}
         for init, source in (("scratch", None), ("pre-trained", pre.model)):
             first, lr, losses = _tuned(data, cfg, train_cfg, lrs, fraction=fraction, source=source)
-            trained = [first] + [train_multi(data, cfg, TrainingConfig(epochs, batch_size, lr, seed + k),
+            trained = [first] + [train_multi(data, cfg, replace(train_cfg, lr=lr, seed=seed + k),
                                              surgery="none", fraction=fraction, pretrained=source)
                                  for k in range(1, draws)]
             row, outputs = _evaluate(trained, data.test, n_boot=n_boot)

@@ -132,18 +132,22 @@ def evaluate_run(trained: Sequence[Trained], data: TauData, *, n_boot: int = 50)
 
 
 def surgery_study(data: TauData, cfg: ParTConfig, surgeries: Sequence[str], train_cfg: TrainingConfig, *,
-                  n_seeds: int, n_boot: int = 50) -> tuple[dict[str, Run], str,
-                                                                                         dict[str, Any]]:
+                  n_seeds: int, n_boot: int = 50, trained: Mapping[str, Trained] | None = None
+                  ) -> tuple[dict[str, Run], str, dict[str, Any]]:
     """MultiParTau with each PCGrad setting (one seed each), the best setting chosen on the validation split
     (:func:`select_surgery`), then ``n_seeds`` seeds of the best one.
+
+    ``trained`` holds first-seed trainings already made with ``train_cfg`` by setting (the kinematics-weight
+    choice's training of the chosen weight, :func:`hepnb.tau.regression.choose_kin_weight`): they are used as
+    they are instead of training the same network again.
 
     Returns
     -------
     runs, best, validation
         A :class:`Run` per setting, the chosen setting, and the validation summary numbers it was chosen on.
     """
-    seed = train_cfg.seed
-    first = {s: train_multi(data, cfg, train_cfg, surgery=s) for s in surgeries}  # its kinematics weight too
+    seed, given = train_cfg.seed, dict(trained or {})
+    first = {s: given[s] if s in given else train_multi(data, cfg, train_cfg, surgery=s) for s in surgeries}
     val = {s: evaluate_outputs(model_outputs(t.model, data.val), data.val, n_boot=0, detail=False)
            for s, t in first.items()}
     best = select_surgery(val)
@@ -158,12 +162,10 @@ def surgery_study(data: TauData, cfg: ParTConfig, surgeries: Sequence[str], trai
 def single_study(data: TauData, cfg: ParTConfig, tasks: Sequence[str], train_cfg: TrainingConfig, *,
                  n_seeds: int, n_boot: int = 50) -> dict[str, Run]:
     """SingleParTau per task; ``n_seeds`` seeds for tau ID (the main single-task model), one for the others."""
-    epochs, batch_size, lr, seed = train_cfg.epochs, train_cfg.batch_size, train_cfg.lr, train_cfg.seed
     runs = {}
     for task in tasks:
         k = n_seeds if task == "tau_id" else 1
-        trained = [train_single(data, task, cfg, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed + i)
-                   for i in range(k)]
+        trained = [train_single(data, task, cfg, replace(train_cfg, seed=train_cfg.seed + i)) for i in range(k)]
         runs[task] = evaluate_run(trained, data, n_boot=n_boot)
     return runs
 
@@ -238,10 +240,9 @@ def _tagger_score(trained: Trained, data: Mapping[str, np.ndarray]) -> np.ndarra
 def evolution_study(data: TauData, cfg: ParTConfig, taggers: Sequence[str], train_cfg: TrainingConfig, *,
                     n_boot: int = 50) -> dict[str, dict[str, Any]]:
     """Tau-ID metrics (and parameters) of each tagger of ``taggers`` trained on the full training split."""
-    epochs, batch_size, lr, seed = train_cfg.epochs, train_cfg.batch_size, train_cfg.lr, train_cfg.seed
     out = {}
     for kind in taggers:
-        t = train_tagger(data, kind, cfg, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+        t = train_tagger(data, kind, cfg, train_cfg)
         res = tau_id_evaluation(_tagger_score(t, data.test), data.test, None, n_boot=n_boot, detail=False)
         out[_TAGGER_NAMES[kind]] = {**res, "parameters": t.n_params, "train_time_s": t.fit.train_time_s}
     return out
@@ -252,7 +253,7 @@ def data_scaling_study(data: TauData, cfg: ParTConfig, models: Sequence[str], fr
                        n_boot: int = 50) -> list[dict[str, Any]]:
     """Tau-ID AUC and fake rate of each model on fractions of the training jets; ``full`` holds the results on
     the whole training split by display name (:func:`evolution_study`), added as fraction 1."""
-    epochs, batch_size, lr, seed = train_cfg.epochs, train_cfg.batch_size, train_cfg.lr, train_cfg.seed
+    seed = train_cfg.seed
     rows = []
     for kind in models:
         name = _TAGGER_NAMES[kind]
@@ -262,8 +263,7 @@ def data_scaling_study(data: TauData, cfg: ParTConfig, models: Sequence[str], fr
                 score = xgboost_scores(model, data.test)
                 n_train = round(frac * len(reference_jets(data.train)["weight"]))
             else:
-                t = train_tagger(data, kind, cfg, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                                 fraction=frac)
+                t = train_tagger(data, kind, cfg, train_cfg, fraction=frac)
                 score, n_train = _tagger_score(t, data.test), t.n_train
             res = tau_id_evaluation(score, data.test, None, n_boot=n_boot, detail=False)
             rows.append({"model": name, "fraction": float(frac), "n_train": n_train,

@@ -1,9 +1,11 @@
 """Training of the tau study's networks and of its XGBoost tagger.
 
 MultiParTau (plain weighted sum or PCGrad), SingleParTau per task, the tau-ID taggers (Deep Sets, a plain
-Transformer, ParT), masked-particle pre-training, and XGBoost on jet features. Every network runs its one-cycle
-schedule to the end and keeps its last epoch (no early stopping on the noisy weighted validation loss). Also the
-splits' network inputs (:class:`TauData`, :func:`split_sample`) and the networks' outputs on a split.
+Transformer, ParT), masked-particle pre-training, and XGBoost on jet features. Every network trains until its
+validation loss has converged by the Book's rule (:func:`hepnb.convergence.relative_convergence`), at most a
+number of epochs, with AdamW at a constant peak learning rate after a one-epoch warm-up that is halved whenever
+the training loss stops falling (:func:`_optimizer`); the weights at the stop are kept. Also the splits' network
+inputs (:class:`TauData`, :func:`split_sample`) and the networks' outputs on a split.
 """
 
 from __future__ import annotations
@@ -135,11 +137,29 @@ def _train_arrays(data: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: data[k] for k in _TRAIN_KEYS}
 
 
-def _optimizer(lr: float, n_steps: int, weight_decay: float = 1e-2) -> optax.GradientTransformation:
-    """AdamW with a one-cycle cosine schedule peaking at ``lr`` over ``n_steps``, after gradient-norm clipping
-    at 1 (the tau code's optimiser)."""
-    schedule = optax.cosine_onecycle_schedule(max(n_steps, 1), lr)
-    return optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(schedule, weight_decay=weight_decay))
+#: Consecutive epoch ends at which the convergence rule must hold before a network stops (one could be a window
+#: that happens to start at a high point of a noisy curve; the PID study stops on the same two).
+CONVERGED_EPOCH_ENDS = 2
+#: The smallest fraction of the peak learning rate the plateau halvings reach (four halvings).
+MIN_LR_SCALE = 1 / 16
+
+
+def _optimizer(lr: float, *, steps_per_epoch: int, evals_per_epoch: int,
+               weight_decay: float = 1e-2) -> optax.GradientTransformation:
+    """AdamW after gradient-norm clipping at 1, its learning rate rising linearly from a tenth of ``lr`` to ``lr``
+    over the first epoch, then halved whenever the training loss, averaged over the steps between two validation
+    evaluations, has not improved for one epoch (``optax.contrib.reduce_on_plateau``, one epoch of cooldown,
+    down to :data:`MIN_LR_SCALE` of ``lr``).
+
+    A one-cycle schedule anneals the rate to zero at its last step, so its last fifth is flat whether or not the
+    network has learnt what it can, and the convergence rule could not tell; at a constant rate the validation
+    loss jitters, which the halvings calm once the training loss stops falling.
+    """
+    warmup = optax.linear_schedule(lr / 10, lr, max(steps_per_epoch, 1))
+    plateau = optax.contrib.reduce_on_plateau(factor=0.5, patience=evals_per_epoch, cooldown=evals_per_epoch,
+                                              accumulation_size=max(steps_per_epoch // evals_per_epoch, 1),
+                                              min_scale=MIN_LR_SCALE)
+    return optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(warmup, weight_decay=weight_decay), plateau)
 
 
 @dataclass(frozen=True)
@@ -149,16 +169,22 @@ class TrainingConfig:
     Attributes
     ----------
     epochs
-        Epochs of the one-cycle schedule (run to its end; the last epoch is kept).
+        The cap on epochs: a network stops earlier once its validation loss has converged
+        (:data:`CONVERGED_EPOCH_ENDS` consecutive epoch ends), and keeps the weights at the stop.
     batch_size
         Jets per optimiser step (at most the training jets).
     lr
-        Peak learning rate of the schedule.
+        Peak learning rate (after the warm-up, before any plateau halving; :func:`_optimizer`).
     seed
         Seed of the initial weights, the dropout and the batches.
     kin_weight
         Task weight of the kinematics loss of MultiParTau (the tau code's 2; the page chooses it on the
         validation split, :func:`hepnb.tau.regression.choose_kin_weight`).
+    eval_steps
+        Optimiser steps between two validation evaluations (at least: an epoch is cut into
+        ``max(1, steps per epoch // eval_steps)`` equal parts, each ending in an evaluation). The convergence
+        rule needs :data:`hepnb.convergence.MIN_POINTS` evaluations, so a network takes at least that many
+        times ``eval_steps`` steps (or that many epochs) before it can stop.
     """
 
     epochs: int
@@ -166,11 +192,21 @@ class TrainingConfig:
     lr: float = 1e-3
     seed: int = 0
     kin_weight: float = TASK_WEIGHTS["kinematics"]
+    eval_steps: int = 20
 
     def __post_init__(self) -> None:
         if not self.kin_weight > 0:
             msg = f"kin_weight must be > 0, found {self.kin_weight}"
             raise ValueError(msg)
+        if self.epochs < 1 or self.batch_size < 1 or self.eval_steps < 1:
+            msg = (f"epochs, batch_size and eval_steps must be >= 1, found {self.epochs}, {self.batch_size} and "
+                   f"{self.eval_steps}")
+            raise ValueError(msg)
+
+    def evals_per_epoch(self, steps_per_epoch: int) -> int:
+        """Validation evaluations per epoch of ``steps_per_epoch`` optimiser steps: one per ``eval_steps`` steps,
+        at least one."""
+        return max(1, steps_per_epoch // self.eval_steps)
 
     def task_weights(self) -> tuple[float, ...]:
         """The task weights of MultiParTau in :data:`hepnb.tau.models.TASKS` order (the tau code's, with
@@ -189,21 +225,24 @@ class Trained:
     n_train: int
 
 
-def _train(model: nnx.Module, loss_fn: Any, data: TauData, *, epochs: int, batch_size: int, lr: float,
-           seed: int, grad_fn: Any = None, train: Mapping[str, np.ndarray] | None = None,
-           n_labelled: int | None = None) -> Trained:
-    """Fit on the training split (or ``train``) with the schedule run to its end; the last epoch is kept.
+def _train(model: nnx.Module, loss_fn: Any, data: TauData, train_cfg: TrainingConfig, *, grad_fn: Any = None,
+           train: Mapping[str, np.ndarray] | None = None, n_labelled: int | None = None) -> Trained:
+    """Fit on the training split (or ``train``) until the validation loss converges (at most ``train_cfg.epochs``
+    epochs, :func:`_optimizer`); the weights at the stop are kept.
 
     ``n_labelled`` is the number of distinct jets in ``train`` when it repeats a labelled fraction
     (:func:`_label_fraction`).
     """
     train_arrays = _train_arrays(reference_jets(train if train is not None else data.train))
     n_train = len(train_arrays["weight"])
-    batch_size = max(1, min(batch_size, n_train))
+    batch_size = max(1, min(train_cfg.batch_size, n_train))
     per_epoch = max(n_train // batch_size, 1)
-    n_steps = epochs * per_epoch
-    result = fit(model, _optimizer(lr, n_steps), loss_fn, train_arrays, _train_arrays(reference_jets(data.val)),
-                 config=FitConfig(batch_size=batch_size, n_epochs=epochs, seed=seed, progress=False, restore_best=False),
+    n_evals = train_cfg.evals_per_epoch(per_epoch)
+    tx = _optimizer(train_cfg.lr, steps_per_epoch=per_epoch, evals_per_epoch=n_evals)
+    config = FitConfig(batch_size=batch_size, n_epochs=train_cfg.epochs, seed=train_cfg.seed, progress=False,
+                       restore_best=False, evals_per_epoch=n_evals, stop_when_converged=CONVERGED_EPOCH_ENDS,
+                       convergence_metric="val_loss", loss_to_optimizer=True)
+    result = fit(model, tx, loss_fn, train_arrays, _train_arrays(reference_jets(data.val)), config=config,
                  grad_fn=grad_fn)
     jets_per_s = result.n_steps * batch_size / result.train_time_s if result.train_time_s > 0 else float("nan")
     return Trained(model=model, fit=result, n_params=count_params(model), jets_per_s=jets_per_s,
@@ -244,7 +283,7 @@ def train_multi(data: TauData, cfg: ParTConfig, train_cfg: TrainingConfig, *, su
     Parameters
     ----------
     train_cfg
-        Epochs, batch size, peak learning rate and seed (:class:`TrainingConfig`).
+        The cap on epochs, batch size, peak learning rate, seed and validation cadence (:class:`TrainingConfig`).
     surgery
         ``"none"`` (plain weighted sum), ``"original"`` (PCGrad as in the paper) or ``"tau"`` (the tau
         code's per-tensor, kinematics-protected variant, task order tag, DM, charge, kinematics).
@@ -263,7 +302,7 @@ def train_multi(data: TauData, cfg: ParTConfig, train_cfg: TrainingConfig, *, su
     if surgery not in SURGERIES:
         msg = f"unknown surgery {surgery!r}; expected one of {list(SURGERIES)}"
         raise ValueError(msg)
-    epochs, batch_size, lr, seed = train_cfg.epochs, train_cfg.batch_size, train_cfg.lr, train_cfg.seed
+    seed = train_cfg.seed
     train, n_labelled = _label_fraction(data, fraction, seed)
     out_scale = training_kin_scale(data, train, scaled=scaled_kinematics)
     loss_scale = training_kin_scale(data, train, scaled=scaled_kinematics, coverage=LOSS_COVERAGE)
@@ -272,26 +311,28 @@ def train_multi(data: TauData, cfg: ParTConfig, train_cfg: TrainingConfig, *, su
     if pretrained is not None:
         transfer_backbone(pretrained, model)
     grad_fn = None if surgery == "none" else PCGrad(loss, surgery)
-    return _train(model, loss, data, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, grad_fn=grad_fn,
-                  train=train, n_labelled=n_labelled)
+    return _train(model, loss, data, train_cfg, grad_fn=grad_fn, train=train, n_labelled=n_labelled)
 
 
-def train_single(data: TauData, task: str, cfg: ParTConfig, *, epochs: int, batch_size: int, lr: float = 1e-3,
-                 seed: int = 0, scaled_kinematics: bool = True) -> Trained:
-    """SingleParTau for one task (the tau code's loss of that task, the same per-jet weighting); the kinematics
-    network's outputs scaled as :func:`train_multi`'s."""
+def train_single(data: TauData, task: str, cfg: ParTConfig, train_cfg: TrainingConfig, *,
+                 scaled_kinematics: bool = True) -> Trained:
+    """SingleParTau for one task (the tau code's loss of that task, the same per-jet weighting), trained as
+    ``train_cfg`` says (its ``kin_weight`` unused); the kinematics network's outputs scaled as
+    :func:`train_multi`'s."""
+    seed = train_cfg.seed
     kinematic = task == "kinematics" and scaled_kinematics
     out_scale = training_kin_scale(data, None) if kinematic else None
     loss_scale = training_kin_scale(data, None, coverage=LOSS_COVERAGE) if kinematic else None
     model = SingleParTau(task, cfg, kin_scale=out_scale, rngs=nnx.Rngs(params=seed, dropout=seed + 1))
-    return _train(model, SingleTaskLoss(task, kin_scale=loss_scale), data, epochs=epochs, batch_size=batch_size,
-                  lr=lr, seed=seed)
+    return _train(model, SingleTaskLoss(task, kin_scale=loss_scale), data, train_cfg)
 
 
-def train_tagger(data: TauData, kind: str, cfg: ParTConfig, *, epochs: int, batch_size: int, lr: float = 1e-3,
-                 seed: int = 0, fraction: float = 1.0) -> Trained:
+def train_tagger(data: TauData, kind: str, cfg: ParTConfig, train_cfg: TrainingConfig, *,
+                 fraction: float = 1.0) -> Trained:
     """A tau-ID network: ``"deepsets"``, ``"transformer"`` (ParT without pair bias) or ``"part"``, on a
-    ``fraction`` of the training jets (repeated to the size of the split, as :func:`train_multi`)."""
+    ``fraction`` of the training jets (repeated to the size of the split, as :func:`train_multi`), trained as
+    ``train_cfg`` says."""
+    seed = train_cfg.seed
     rngs = nnx.Rngs(params=seed, dropout=seed + 1)
     if kind == "deepsets":
         model: nnx.Module = DeepSets(2, rngs=rngs)
@@ -301,15 +342,15 @@ def train_tagger(data: TauData, kind: str, cfg: ParTConfig, *, epochs: int, batc
         msg = f"unknown tagger {kind!r}; expected one of {list(TAGGERS)}"
         raise ValueError(msg)
     train, n_labelled = _label_fraction(data, fraction, seed)
-    return _train(model, SingleTaskLoss("tau_id"), data, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                  train=train, n_labelled=n_labelled)
+    return _train(model, SingleTaskLoss("tau_id"), data, train_cfg, train=train, n_labelled=n_labelled)
 
 
-def pretrain(data: TauData, cfg: ParTConfig, *, epochs: int, batch_size: int, lr: float = 1e-3, seed: int = 0
-             ) -> Trained:
-    """Masked-particle pre-training on the training jets, labels unused (τ and q/g together)."""
+def pretrain(data: TauData, cfg: ParTConfig, train_cfg: TrainingConfig) -> Trained:
+    """Masked-particle pre-training on the training jets, labels unused (τ and q/g together), trained as
+    ``train_cfg`` says (its ``kin_weight`` unused)."""
+    seed = train_cfg.seed
     model = MaskedParticleModel(cfg, rngs=nnx.Rngs(params=seed + 100, dropout=seed + 101))
-    return _train(model, MaskedParticleLoss(), data, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+    return _train(model, MaskedParticleLoss(), data, train_cfg)
 
 
 def train_xgboost(data: TauData, *, n_trees: int, seed: int = 0, fraction: float = 1.0) -> tuple[Any, float]:

@@ -68,7 +68,7 @@ def test_trained_head_beats_the_reco_jet_where_the_correction_is_learnable(synth
     assert reco == pytest.approx(SLOPE, rel=0.15)  # IQR of exp(−0.08 u), u uniform: ≈ 0.08
     if kind == "single":
         untrained = SingleParTau("kinematics", TINY, kin_scale=(0.04, 1e-3, 1e-3, 1e-3, 1e-3), rngs=_rngs())
-        trained = train_single(synthetic, "kinematics", TINY, epochs=10, batch_size=128, lr=3e-3, seed=0).model
+        trained = train_single(synthetic, "kinematics", TINY, TrainingConfig(10, 128, 3e-3, 0)).model
     else:
         untrained = MultiParTau(TINY, kin_scale=(0.04, 1e-3, 1e-3, 1e-3, 1e-3), rngs=_rngs())
         trained = train_multi(synthetic, TINY, TrainingConfig(10, 128, 3e-3, 0, kin_weight=5.0), surgery="none").model
@@ -95,6 +95,11 @@ def test_kin_weight_chosen_on_validation(synthetic: TauData) -> None:
     assert choice.reco_jet["pt_resolution"] == pytest.approx(
         regression.reco_jet_kinematics(synthetic.val)["pt_resolution"], rel=1e-12)
     assert all(r["n_tau"] == 300 for r in choice.rows)
+    assert sorted(choice.trained) == [0.5, 4.0]  # each weight's network, for the headline to reuse
+    for row in choice.rows:  # the network kept for each weight is the one its row was measured on
+        out = model_outputs(choice.trained[row["kin_weight"]].model, synthetic.val)
+        val = evaluate.evaluate_outputs(out, synthetic.val, n_boot=0, detail=False)["kinematics"]
+        assert val["pt_resolution"] == pytest.approx(row["pt_resolution"], rel=1e-9)
     table = report.kin_weight_table(choice)
     assert list(table.index) == [f"weight 0.5{' (chosen)' if choice.weight == 0.5 else ''}",
                                  f"weight 4{' (chosen)' if choice.weight == 4.0 else ''}", "reco jet"]
