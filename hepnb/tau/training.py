@@ -4,7 +4,7 @@ MultiParTau (plain weighted sum or PCGrad), SingleParTau per task, the tau-ID ta
 Transformer, ParT), masked-particle pre-training, and XGBoost on jet features. Every network trains until its
 validation loss has converged by the Book's rule (:func:`hepnb.convergence.relative_convergence`), at most a
 number of epochs, with AdamW at a constant peak learning rate after a one-epoch warm-up that is halved whenever
-the training loss stops falling (:func:`_optimizer`); the weights at the stop are kept. Also the splits' network
+the validation loss stops improving (:func:`network_plateau`); the weights at the stop are kept. Also the splits' network
 inputs (:class:`TauData`, :func:`split_sample`) and the networks' outputs on a split.
 """
 
@@ -21,6 +21,8 @@ import optax
 from flax import nnx
 
 from hepnb.compute.devices import xgboost_device
+from hepnb.convergence import RELATIVE_TOLERANCE
+from hepnb.plateau import Plateau
 from hepnb.tau import baselines
 from hepnb.tau.data import JetSample, TauData, p_theta_weights, split, to_tensors
 from hepnb.tau.losses import TASK_WEIGHTS, MultiTaskLoss, SingleTaskLoss
@@ -47,6 +49,7 @@ __all__ = [
     "TrainingConfig",
     "learning_curves",
     "model_outputs",
+    "network_plateau",
     "pretrain",
     "split_sample",
     "subsample",
@@ -144,22 +147,24 @@ CONVERGED_EPOCH_ENDS = 2
 MIN_LR_SCALE = 1 / 16
 
 
-def _optimizer(lr: float, *, steps_per_epoch: int, evals_per_epoch: int,
-               weight_decay: float = 1e-2) -> optax.GradientTransformation:
+def _optimizer(lr: float, *, steps_per_epoch: int, weight_decay: float = 1e-2) -> optax.GradientTransformation:
     """AdamW after gradient-norm clipping at 1, its learning rate rising linearly from a tenth of ``lr`` to ``lr``
-    over the first epoch, then halved whenever the training loss, averaged over the steps between two validation
-    evaluations, has not improved for one epoch (``optax.contrib.reduce_on_plateau``, one epoch of cooldown,
-    down to :data:`MIN_LR_SCALE` of ``lr``).
+    over the first epoch, then constant; :func:`network_plateau` cuts it on a plateau of the validation loss.
 
     A one-cycle schedule anneals the rate to zero at its last step, so its last fifth is flat whether or not the
     network has learnt what it can, and the convergence rule could not tell; at a constant rate the validation
-    loss jitters, which the halvings calm once the training loss stops falling.
+    loss jitters, which the halvings calm once it stops improving.
     """
     warmup = optax.linear_schedule(lr / 10, lr, max(steps_per_epoch, 1))
-    plateau = optax.contrib.reduce_on_plateau(factor=0.5, patience=evals_per_epoch, cooldown=evals_per_epoch,
-                                              accumulation_size=max(steps_per_epoch // evals_per_epoch, 1),
-                                              min_scale=MIN_LR_SCALE)
-    return optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(warmup, weight_decay=weight_decay), plateau)
+    return optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(warmup, weight_decay=weight_decay))
+
+
+def network_plateau(evals_per_epoch: int) -> Plateau:
+    """The networks' learning-rate plateau (:class:`hepnb.plateau.Plateau`, the PID study's rule): the rate halved
+    after one epoch (``evals_per_epoch`` evaluations) in which the validation loss did not beat its best by 1 % (the
+    Book's tolerance), down to :data:`MIN_LR_SCALE` of the peak. A cut read on the training loss, which falls on
+    while the validation loss is flat, left the PID networks' validation curves still falling at their cap."""
+    return Plateau(factor=0.5, patience=evals_per_epoch, threshold=RELATIVE_TOLERANCE, min_scale=MIN_LR_SCALE)
 
 
 @dataclass(frozen=True)
@@ -174,7 +179,7 @@ class TrainingConfig:
     batch_size
         Jets per optimiser step (at most the training jets).
     lr
-        Peak learning rate (after the warm-up, before any plateau halving; :func:`_optimizer`).
+        Peak learning rate (after the warm-up, before any plateau halving; :func:`_optimizer`, :func:`network_plateau`).
     seed
         Seed of the initial weights, the dropout and the batches.
     kin_weight
@@ -238,10 +243,10 @@ def _train(model: nnx.Module, loss_fn: Any, data: TauData, train_cfg: TrainingCo
     batch_size = max(1, min(train_cfg.batch_size, n_train))
     per_epoch = max(n_train // batch_size, 1)
     n_evals = train_cfg.evals_per_epoch(per_epoch)
-    tx = _optimizer(train_cfg.lr, steps_per_epoch=per_epoch, evals_per_epoch=n_evals)
+    tx = _optimizer(train_cfg.lr, steps_per_epoch=per_epoch)
     config = FitConfig(batch_size=batch_size, n_epochs=train_cfg.epochs, seed=train_cfg.seed, progress=False,
                        restore_best=False, evals_per_epoch=n_evals, stop_when_converged=CONVERGED_EPOCH_ENDS,
-                       convergence_metric="val_loss", loss_to_optimizer=True)
+                       convergence_metric="val_loss", plateau=network_plateau(n_evals))
     result = fit(model, tx, loss_fn, train_arrays, _train_arrays(reference_jets(data.val)), config=config,
                  grad_fn=grad_fn)
     jets_per_s = result.n_steps * batch_size / result.train_time_s if result.train_time_s > 0 else float("nan")

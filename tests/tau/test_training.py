@@ -1,5 +1,6 @@
-"""How the tau networks train (hepnb.tau.training): the optimiser warms up over one epoch, then halves its rate
-on a plateau of the training loss down to a sixteenth; the validation cadence follows ``eval_steps``."""
+"""How the tau networks train (hepnb.tau.training): the optimiser warms up over one epoch to a constant rate; the
+rate is halved on a plateau of the validation loss down to a sixteenth (hepnb.plateau, the PID study's rule); the
+validation cadence follows ``eval_steps``."""
 
 from __future__ import annotations
 
@@ -8,36 +9,40 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from hepnb.plateau import plateau_step
 from hepnb.tau import training
 
 
-def _update_sizes(values: list[float], *, lr: float, steps_per_epoch: int, evals_per_epoch: int) -> np.ndarray:
-    """|update| of one parameter with a constant gradient, the training loss fed at each step as ``values``."""
-    tx = training._optimizer(lr, steps_per_epoch=steps_per_epoch, evals_per_epoch=evals_per_epoch, weight_decay=0.0)
+def test_warm_up_over_one_epoch_then_a_constant_rate() -> None:
+    """Adam's step with a constant gradient is the learning rate itself: it rises linearly from lr/10 over the
+    first epoch (4 steps), then stays at lr (the optimiser itself never lowers it: the plateau does)."""
+    lr = 1e-2
+    tx = training._optimizer(lr, steps_per_epoch=4, weight_decay=0.0)
     params = {"w": jnp.zeros(())}
     state = tx.init(params)
-    update = jax.jit(lambda s, v: tx.update({"w": jnp.ones(())}, s, params, value=v))
+    update = jax.jit(lambda s: tx.update({"w": jnp.ones(())}, s, params))
     sizes = []
-    for value in values:
-        updates, state = update(state, jnp.asarray(value, jnp.float32))
+    for _ in range(40):
+        updates, state = update(state)
         sizes.append(abs(float(updates["w"])))
-    return np.asarray(sizes)
+    np.testing.assert_allclose(sizes[:4], lr * np.array([0.1, 0.325, 0.55, 0.775]), rtol=1e-3)  # linear, lr/10 → lr
+    np.testing.assert_allclose(sizes[4:], lr, rtol=1e-3)
 
 
-def test_warm_up_then_halvings_on_a_plateau_down_to_a_sixteenth() -> None:
-    """Adam's step with a constant gradient is the learning rate itself: it rises linearly from lr/10 over the
-    first epoch (4 steps), then, with a training loss that never improves, is halved (after one epoch of
-    patience and one of cooldown) until it reaches lr/16, where it stays."""
-    lr = 1e-2
-    flat = _update_sizes([1.0] * 100, lr=lr, steps_per_epoch=4, evals_per_epoch=2)
-    np.testing.assert_allclose(flat[:4], lr * np.array([0.1, 0.325, 0.55, 0.775]), rtol=1e-3)  # linear, lr/10 → lr
-    assert flat[4] == pytest.approx(lr, rel=1e-3)
-    levels = sorted({round(x / lr, 4) for x in flat[4:]}, reverse=True)
-    assert levels == [1.0, 0.5, 0.25, 0.125, 0.0625]  # each halving, and no lower than 1/16
-    assert flat[-1] == pytest.approx(lr / 16, rel=1e-3)
-    # a training loss that keeps falling is never a plateau: the rate stays at its peak
-    falling = _update_sizes([1.0 / (1 + i) for i in range(60)], lr=lr, steps_per_epoch=4, evals_per_epoch=2)
-    np.testing.assert_allclose(falling[4:], lr, rtol=1e-3)
+def test_the_plateau_halves_on_a_flat_validation_loss_down_to_a_sixteenth() -> None:
+    """Two evaluations per epoch: a validation loss that never beats its first value by 1 % halves the rate every
+    two evaluations, 1 → ½ → ¼ → ⅛ → 1/16, and no lower; one falling by 5 % per evaluation is never cut."""
+    plateau = training.network_plateau(2)
+    sched = (jnp.float32(1.0), jnp.float32(jnp.inf), jnp.int32(0))
+    factors = []
+    for value in [1.0] + [0.995] * 11:
+        sched = plateau_step(plateau, sched, jnp.float32(value))
+        factors.append(float(sched[0]))
+    assert factors == [1.0, 1.0, 0.5, 0.5, 0.25, 0.25, 0.125, 0.125, 0.0625, 0.0625, 0.0625, 0.0625]
+    sched = (jnp.float32(1.0), jnp.float32(jnp.inf), jnp.int32(0))
+    for i in range(12):
+        sched = plateau_step(plateau, sched, jnp.float32(0.95**i))
+    assert float(sched[0]) == 1.0
 
 
 def test_evaluations_per_epoch_follow_eval_steps() -> None:
