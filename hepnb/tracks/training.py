@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jax
@@ -92,7 +92,7 @@ class Schedule:
     eval_every: int = 500
     pde_anneal_frac: float = 0.25
     n_colloc: int = 2
-    plateau: PlateauSettings = PlateauSettings()
+    plateau: PlateauSettings = field(default_factory=PlateauSettings)
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.eval_every < 1 or not self.lr > 0:
@@ -352,7 +352,7 @@ class ZooConfig:
     bases: tuple[str, ...] = MLP_BASES
     n_colloc: int = 2
     eval_every: int = 500
-    plateau: PlateauSettings = PlateauSettings()
+    plateau: PlateauSettings = field(default_factory=PlateauSettings)
 
 
 def train_stack_member(member: tuple[str, str], dataset: dict[str, Any], config: ZooConfig = ZooConfig()
