@@ -236,8 +236,9 @@ def leaderboards(settings: Settings, samples: Samples, classical: Baselines, zoo
 
 
 def seed_spread(settings: Settings, samples: Samples, boards: Leaderboards, zoo: Zoo) -> dict[str, dict[str, Any]]:
-    """Per leg, the training variance of the best learned model (chosen on the validation split): its (family,
-    size) stack retrained with seeds ``seed + 1`` … ``seed + n_seeds − 1`` on the same tracks.
+    """Per leg, the training variance of the best learned model (chosen on the validation split): its head (its
+    base, or its residual weight) retrained alone with seeds ``seed + 1`` … ``seed + n_seeds − 1`` on the same
+    tracks, each to its own convergence (or the step cap).
 
     Returns
     -------
@@ -255,6 +256,9 @@ def seed_spread(settings: Settings, samples: Samples, boards: Leaderboards, zoo:
         first = min(learned, key=lambda r: r["val_median_um"])
         best, record, data = first["model"], zoo.records[leg][first["model"]], samples.datasets[leg]
         config = settings.zoo(settings.steps if record["family"] == "mlp" else settings.rkpinn_steps)
+        # only the kept head is retrained (alone, to its own convergence): a quarter of the stack's cost
+        config = (replace(config, bases=(record["variant"],)) if record["family"] == "mlp"
+                  else replace(config, pde_weights=(float(record["variant"].removeprefix("pde")),)))
         medians, converged = [float(first["pos_median_um"])], [bool(record.get("converged"))]
         for k in range(1, settings.n_seeds):
             models, records = training.run_zoo(data, [(record["family"], record["size"])],

@@ -81,7 +81,7 @@ def sample_markdown(profile: str, sizes: Mapping[str, int], legs: Sequence[str],
 
     return Markdown(sample_sentence(profile, {f"{what} tracks per leg": n for what, n in sizes.items()},
                                     note=f"Legs: {', '.join(labels[leg] for leg in legs)}; learned models trained "
-                                         f"for {steps:,} steps (RK-PINN {rkpinn_steps:,}), batch {batch_size}."))
+                                         f"to convergence, for at most {steps:,} steps (RK-PINN {rkpinn_steps:,}), batch {batch_size}."))
 
 
 def glue_field(checks: Mapping[str, Any], grid_mm: float) -> dict[str, Any]:
@@ -260,9 +260,12 @@ def convergence_markdown(records_by_leg: Mapping[str, Mapping[str, Mapping[str, 
                 changes[name] = float(curve[-1] / curve[-1 - k] - 1.0)
         if changes:
             worst = max(changes, key=lambda n: abs(changes[n]))
-            steps = max(rec["steps"] for rec in records.values())
-            parts.append(f"on {leg}, over the last fifth of the {steps:,} steps, the validation median of every "
-                         f"model changed by at most {100 * abs(changes[worst]):.1f} % ({worst})")
+            steps = sorted({rec["steps"] for rec in records.values()})
+            span = f"{steps[0]:,}" if len(steps) == 1 else f"{steps[0]:,}–{steps[-1]:,}"
+            n_conv = sum(bool(rec.get("converged")) for rec in records.values())
+            parts.append(f"on {leg}, training stopped after {span} steps; over the last fifth of its evaluations "
+                         f"the validation median of every model changed by at most "
+                         f"{100 * abs(changes[worst]):.1f} % ({worst}), and {n_conv} of {len(records)} converged")
     return ("With these samples and steps, " + "; ".join(parts) + ".") if parts else ""
 
 

@@ -3,9 +3,12 @@
 Heads of the same shape that differ only in their base, their target statistics or a loss weight (the
 ablations of this study) are stacked along a new leading axis and trained together: one ``jax.vmap`` over
 the stack inside one jitted ``lax.scan`` over optimiser steps. Each head keeps its own optimiser state
-(AdamW with warm-up and cosine decay, gradient clipping per head), sees the same mini-batches, and is
-judged every ``eval_every`` steps on the validation split by its median position error; the weights of
-its best evaluation are kept (a choice made on the validation split, never on the test split).
+(AdamW after a linear warm-up, gradient clipping per head) and its own learning rate, sees the same
+mini-batches, and is judged every ``eval_every`` steps on the validation split by its median position error;
+the weights of its best evaluation are kept (a choice made on the validation split, never on the test split).
+Training runs to convergence (:mod:`hepnb.tracks.plateau`): a head whose validation median stops improving has
+its learning rate halved, a head whose convergence record has said converged at two consecutive evaluations
+is frozen, and the stack stops when every head is, or at its step cap.
 
 Losses (per head, on the standardised target y = ((end − base)/g − μ)/σ of :mod:`hepnb.tracks.models`):
 
@@ -21,7 +24,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jax
@@ -38,9 +41,10 @@ from hepnb.tracks.bases import RK4Base
 from hepnb.tracks.data import Setting, field_function
 from hepnb.tracks.evaluate import predict_batched
 from hepnb.tracks.models import Head, LearnedExtrapolator, build_head, n_params
+from hepnb.tracks.plateau import PlateauController, PlateauSettings, plateau_optimizer, set_learning_rates
 from hepnb.tracks.polynomial import PolynomialExtrapolator
 from hepnb.tracks.propagate import derivatives
-from hepnb.train import FitResult, clipped_adamw, keep_best
+from hepnb.train import FitResult, keep_best
 
 __all__ = [
     "Schedule",
@@ -59,31 +63,36 @@ class Schedule:
     Attributes
     ----------
     steps
-        Optimiser steps.
+        The cap on optimiser steps (the stack stops earlier once every head has converged).
     batch_size
         Tracks per step (drawn with replacement).
     lr
-        Peak learning rate (reached after ``warmup_frac`` of the steps, then cosine decay to
-        ``lr × end_lr_ratio``).
+        Peak learning rate, reached after a linear warm-up over ``warmup_frac`` of ``steps``; each head's is
+        then lowered on its own plateaus (``plateau``).
     eval_every
-        Steps between validation evaluations (the learning curves' resolution).
+        Steps between validation evaluations (the learning curves' resolution, and how often the plateau
+        controller and the convergence rule read them).
     pde_anneal_frac
-        The RK-PINN's residual weight falls linearly from its value to zero over this fraction of the steps
-        (1 keeps it on to the end), so that the residual shapes the early training and the data decide the end.
+        The RK-PINN's residual weight falls linearly from its value to zero over this fraction of ``steps``
+        (1 keeps it on to the end), so that the residual shapes the early training and the data decide the end;
+        no learning rate is lowered and the stack is not stopped before the anneal has ended (the loss still
+        changes).
     n_colloc
         Collocation points per track of the RK-PINN's residual.
+    plateau
+        When a head's learning rate is lowered and when it is done (:class:`hepnb.tracks.plateau.PlateauSettings`).
     """
 
     steps: int
     batch_size: int
     lr: float = 3e-3
     warmup_frac: float = 0.03
-    end_lr_ratio: float = 1e-3
     weight_decay: float = 1e-6
     clip_norm: float = 1.0
     eval_every: int = 500
-    pde_anneal_frac: float = 0.5
+    pde_anneal_frac: float = 0.25
     n_colloc: int = 2
+    plateau: PlateauSettings = field(default_factory=PlateauSettings)
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.eval_every < 1 or not self.lr > 0:
@@ -91,12 +100,16 @@ class Schedule:
                    f"{self.eval_every}, {self.lr}")
             raise ValueError(msg)
 
+    @property
+    def warmup_steps(self) -> int:
+        """Steps of the linear warm-up."""
+        return max(1, int(self.warmup_frac * self.steps))
+
     def optimizer(self) -> optax.GradientTransformation:
-        """AdamW with warm-up and cosine decay, and gradient clipping."""
-        warmup = max(1, int(self.warmup_frac * self.steps))
-        lr = optax.warmup_cosine_decay_schedule(0.0, self.lr, warmup, max(self.steps, warmup + 1),
-                                                self.lr * self.end_lr_ratio)
-        return clipped_adamw(lr, weight_decay=self.weight_decay, clip_norm=self.clip_norm)
+        """AdamW with a per-head learning rate in its state, after warm-up and gradient clipping
+        (:func:`hepnb.tracks.plateau.plateau_optimizer`)."""
+        return plateau_optimizer(self.lr, warmup_steps=self.warmup_steps, weight_decay=self.weight_decay,
+                                 clip_norm=self.clip_norm)
 
 
 def target_stats(start: np.ndarray, end: np.ndarray, base_end: np.ndarray, *, per_qop: bool = True) -> dict[str, Any]:
@@ -203,7 +216,9 @@ def fit_heads(heads: Sequence[Head], train: dict[str, Any], val: dict[str, Any],
     Returns
     -------
     FitResult
-        Learning curves, kept steps and timings.
+        Learning curves (``history``: ``step``, ``train_loss``, ``train_pde``, ``val_median_um`` and the ``lr``
+        each head trained at before the evaluation, a column per head), kept steps and timings; ``n_steps`` is
+        below the cap when every head converged first.
     """
     k = len(heads)
     base_end_train, base_end_val, n_colloc = train["base_end"], val["base_end"], schedule.n_colloc
@@ -240,16 +255,19 @@ def fit_heads(heads: Sequence[Head], train: dict[str, Any], val: dict[str, Any],
 
     n_chunks = -(-schedule.steps // schedule.eval_every)
     key = jax.random.key(seed)
-    history: dict[str, list[Any]] = {"step": [], "train_loss": [], "val_median_um": [], "train_pde": []}
+    history: dict[str, list[Any]] = {"step": [], "train_loss": [], "val_median_um": [], "train_pde": [], "lr": []}
     best = np.full(k, np.inf)
     best_params = params
     best_step = [0] * k
     result = FitResult(model=list(heads))
     t0 = time.perf_counter()
     anneal_steps = jnp.asarray(max(1.0, schedule.pde_anneal_frac * schedule.steps), jnp.float32)
+    settle = max(schedule.warmup_steps, int(anneal_steps) if rkpinn_base is not None and weights.any() else 0)
     chunk = _train_chunk.lower(graphdef, tx, schedule.eval_every, schedule.batch_size, n_colloc, rkpinn_base, params,
                                rest, opt_state, data, targets, pde_w, key, jnp.float32(0), anneal_steps).compile()
     result.compile_time_s = time.perf_counter() - t0
+    controller = PlateauController.start(k, schedule.lr, schedule.plateau)
+    lrs = controller.lr.copy()
     done, train_time = 0, 0.0
     bar = tqdm(range(n_chunks), desc="steps", disable=not progress, leave=False)
     for _ in bar:
@@ -273,15 +291,20 @@ def fit_heads(heads: Sequence[Head], train: dict[str, Any], val: dict[str, Any],
         history["train_loss"].append(loss)
         history["train_pde"].append(np.asarray(pde))
         history["val_median_um"].append(med)
+        history["lr"].append(lrs)
+        lrs = controller.update(med, may_stop=done >= settle, may_lower=done >= settle)
+        opt_state = set_learning_rates(opt_state, lrs)
         bar.set_postfix(val_um=f"{med.min():.3g}")
+        if controller.all_done:
+            break
     bar.close()
     for i, head in enumerate(heads):
         nnx.update(head, jax.tree.map(lambda a, i=i: a[i], best_params))
     result.history = {name: np.asarray(v) for name, v in history.items()}
     result.best_step, result.train_time_s, result.n_steps = best_step, train_time, done
     result.steps_per_s = done / train_time if train_time > 0 else float("nan")
-    result.convergence = [relative_convergence(result.history["val_median_um"][:, i], metric="val_median_um")
-                          for i in range(k)]
+    result.convergence = [relative_convergence(result.history["val_median_um"][:, i], metric="val_median_um",
+                                               rel_tolerance=schedule.plateau.rel_tolerance) for i in range(k)]
     return result
 
 
@@ -314,6 +337,8 @@ class ZooConfig:
         Collocation points per track of the physics loss.
     eval_every
         Steps between validation evaluations.
+    plateau
+        The per-head reduce-on-plateau and the stop at convergence (:class:`hepnb.tracks.plateau.PlateauSettings`).
     """
 
     steps: int | None = None
@@ -327,6 +352,7 @@ class ZooConfig:
     bases: tuple[str, ...] = MLP_BASES
     n_colloc: int = 2
     eval_every: int = 500
+    plateau: PlateauSettings = field(default_factory=PlateauSettings)
 
 
 def train_stack_member(member: tuple[str, str], dataset: dict[str, Any], config: ZooConfig = ZooConfig()
@@ -335,14 +361,15 @@ def train_stack_member(member: tuple[str, str], dataset: dict[str, Any], config:
 
     An MLP member trains one head per base of ``config.bases``; an RK-PINN member one head per weight of
     ``config.pde_weights`` (default ``(0, pde_weight)``: the ablation) on RK4 with ``n_coarse`` steps.
-    ``steps`` (or ``epochs`` of the training split) sets the optimiser steps (:class:`ZooConfig`).
+    ``steps`` (or ``epochs`` of the training split) caps the optimiser steps (:class:`ZooConfig`); the stack
+    stops earlier once every head has converged.
 
     Returns
     -------
     dict
         ``variants`` (names), ``states`` (numpy weights per head, :func:`hepnb.compute.sweep.state_to_numpy`),
         ``history``, ``best_step``, ``train_time_s`` (training plus compilation), ``steps_per_s``,
-        ``convergence`` (each head's record as a dict, :meth:`hepnb.convergence.Convergence.as_dict`).
+        ``convergence`` (each head's record as a dict, :meth:`hepnb.convergence.Convergence.as_dict`), ``step_cap``.
     """
     from hepnb.compute.sweep import state_to_numpy
 
@@ -354,13 +381,14 @@ def train_stack_member(member: tuple[str, str], dataset: dict[str, Any], config:
     if steps is None:
         steps = max(1, (epochs or 1) * n_train // batch_size)
     schedule = Schedule(steps=int(steps), batch_size=batch_size, lr=lr, eval_every=min(eval_every, int(steps)),
-                        n_colloc=n_colloc)
+                        n_colloc=n_colloc, plateau=config.plateau)
     heads, variants, result = _train_stack(family, size, dataset, schedule=schedule, seed=seed, n_coarse=n_coarse,
                                            bases=bases, pde_weights=pde_weights if pde_weights is not None
                                            else (0.0, pde_weight))
     return {"variants": variants, "states": [state_to_numpy(h) for h in heads], "history": result.history,
             "best_step": result.best_step, "train_time_s": result.train_time_s + result.compile_time_s,
-            "steps_per_s": result.steps_per_s, "convergence": [c.as_dict() for c in result.convergence]}
+            "steps_per_s": result.steps_per_s, "convergence": [c.as_dict() for c in result.convergence],
+            "step_cap": schedule.steps}
 
 
 def _member_bases(family: str, dataset: dict[str, Any], *, bases: Sequence[str], n_coarse: int) -> dict[str, Any]:
@@ -433,12 +461,14 @@ def run_zoo(dataset: dict[str, Any], members: Sequence[tuple[str, str]], config:
             models[name] = LearnedExtrapolator(name, head, base)
             records[name] = {"family": family, "size": size, "variant": variant, "params": n_params(head),
                              "steps": int(result["history"]["step"][-1]), "best_step": int(result["best_step"][i]),
+                             "step_cap": int(result["step_cap"]),
                              "train_time_s": float(result["train_time_s"]), "steps_per_s": float(result["steps_per_s"]),
                              "converged": result["convergence"][i]["converged"], "convergence": result["convergence"][i],
                              "learning_curve": {"step": result["history"]["step"].tolist(),
                                                 "train_loss": result["history"]["train_loss"][:, i].tolist(),
                                                 "train_pde": result["history"]["train_pde"][:, i].tolist(),
-                                                "val_median_um": result["history"]["val_median_um"][:, i].tolist()}}
+                                                "val_median_um": result["history"]["val_median_um"][:, i].tolist(),
+                                                "lr": result["history"]["lr"][:, i].tolist()}}
     return models, records
 
 
