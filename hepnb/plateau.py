@@ -9,6 +9,7 @@ AdamW is the same as multiplying its learning rate.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ import optax
 
 from hepnb.convergence import RELATIVE_TOLERANCE
 
-__all__ = ["Plateau", "plateau_step", "scale_by_lr_factor"]
+__all__ = ["Plateau", "evaluations_at_floor", "plateau_step", "scale_by_lr_factor"]
 
 
 @dataclass(frozen=True)
@@ -82,3 +83,19 @@ def plateau_step(plateau: Plateau, sched: tuple[jax.Array, jax.Array, jax.Array]
     cut = since >= plateau.patience
     factor = jnp.where(cut, jnp.maximum(factor * plateau.factor, plateau.min_scale), factor)
     return factor, best, jnp.where(cut, 0, since)
+
+
+def evaluations_at_floor(factors: Sequence[float], floor: float) -> int:
+    """How many of the last evaluations trained at the floor rate, from the rate factor of each evaluation's steps.
+
+    Examples
+    --------
+    >>> evaluations_at_floor([1.0, 0.5, 0.25, 0.25], 0.25), evaluations_at_floor([1.0, 0.5], 0.25)
+    (2, 0)
+    """
+    n = 0
+    for factor in reversed(factors):
+        if factor > floor:
+            break
+        n += 1
+    return n

@@ -33,7 +33,7 @@ from flax import nnx
 from tqdm.auto import tqdm
 
 from hepnb.convergence import RELATIVE_TOLERANCE, Convergence, relative_convergence
-from hepnb.plateau import Plateau, plateau_step, scale_by_lr_factor
+from hepnb.plateau import Plateau, evaluations_at_floor, plateau_step, scale_by_lr_factor
 from hepnb.predict import predict
 
 __all__ = ["EVAL_CHUNK_ROWS", "FitConfig", "FitResult", "GradFn", "LossFn", "Plateau", "clipped_adamw", "fit",
@@ -59,7 +59,8 @@ class FitConfig:
         Mini-batch size (the remainder of each shuffled epoch is dropped) and maximum number of epochs.
     patience
         Stop after this many evaluations without improvement of ``monitor``; ``None`` runs all epochs. With a
-        ``plateau``, only once its learning rate has reached its floor (nothing is left to try).
+        ``plateau``, only once that many evaluations have also trained at its floor rate (nothing is left to try,
+        and the floor had its chance).
     seed
         Seed of the shuffling.
     monitor
@@ -475,7 +476,8 @@ def fit(
                 since_best += 1
             bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k.endswith("loss")})
         rate = float(sched[0]) if plateau is not None else 1.0
-        if patience is not None and since_best >= patience and (plateau is None or rate <= plateau[0].min_scale):
+        if patience is not None and since_best >= patience and (
+                plateau is None or evaluations_at_floor(history["lr_factor"], plateau[0].min_scale) >= patience):
             break
         if config.stop_when_converged:
             converged_ends = converged_ends + 1 if _converged(history, curve, config.rel_tolerance).converged else 0

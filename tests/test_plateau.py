@@ -126,7 +126,8 @@ def test_a_still_improving_curve_is_neither_cut_nor_converged() -> None:
 
 def test_with_a_plateau_patience_waits_for_the_floor_and_a_stop_for_a_cut() -> None:
     """A network that does not learn (rate 0: a flat validation loss). Patience 2 stops it after 3 epochs alone, but
-    with a plateau (patience 2, floor 1/4) only once the rate is at its floor, after 5. Asked to stop once
+    with a plateau (patience 2, floor 1/4) only once two evaluations have trained at the floor rate, after 7 (the
+    cut to the floor comes at the 5th, long after the best, which must not count as time spent at the floor). Asked to stop once
     converged, it stops after its first epoch alone (ten equal points), but with a plateau of patience 20 only
     after the first cut, at the 21st evaluation (third epoch)."""
     train, val = _noisy(4096), _noisy(2048, 1)
@@ -137,7 +138,7 @@ def test_with_a_plateau_patience_waits_for_the_floor_and_a_stop_for_a_cut() -> N
 
     assert run(patience=2).n_epochs_run == 3
     floor = run(patience=2, plateau=Plateau(0.5, 2, 0.0, 0.25))
-    assert floor.n_epochs_run == 5 and floor.history["lr_factor"] == [1.0, 1.0, 1.0, 0.5, 0.5]
+    assert floor.n_epochs_run == 7 and floor.history["lr_factor"] == [1.0, 1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
     assert run(evals_per_epoch=10, stop_when_converged=1).n_epochs_run == 1
     cut = run(evals_per_epoch=10, stop_when_converged=1, plateau=Plateau(0.5, 20, 0.0, 0.25))
     assert cut.n_epochs_run == 3 and cut.converged
