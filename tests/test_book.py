@@ -313,7 +313,8 @@ def number_findings(text: str) -> list[str]:
     out = []
     for m in PLUS_MINUS.finditer(text):
         value_decimals, error = len(m.group(2) or ""), m.group(3).replace("\u202f", "")
-        significant = error.replace(".", "").lstrip("0")
+        # an integer's trailing zeros are place holders (160 is two significant digits), a decimal's are not
+        significant = (error.replace(".", "") if "." in error else error.rstrip("0")).lstrip("0")
         if len(significant) > 2 or value_decimals != len(m.group(4) or ""):
             out.append(m.group(0))
     out += [m.group(0) for m in PADDED.finditer(text)]
@@ -325,6 +326,8 @@ def test_number_findings_catch_what_the_rule_forbids() -> None:
     assert number_findings("0.91234 ± 0.004") == ["0.91234 ± 0.004"]
     assert number_findings("0.912 ± 0.0043") == ["0.912 ± 0.0043"]
     assert number_findings("12.3 ± 1.234") == ["12.3 ± 1.234"]
+    assert number_findings("−1400 ± 160 and 52\u202f000 ± 3\u202f000") == []  # an integer's trailing zeros hold places
+    assert number_findings("−1400 ± 163 and 1234 ± 567") == ["−1400 ± 163", "1234 ± 567"]
     assert number_findings("a count of 408.000 and an edge 5.000000") == ["408.000", "5.000000"]
     assert number_findings("0.500000, 5177.8000, 92.000 and 0.000000; but efficiencies 0.000, 1.000 or 0.250 and "
                            "∫By dz = 4.000 T·m") == ["0.500000", "5177.8000", "92.000", "0.000000"]
