@@ -94,23 +94,13 @@ def glue_field(checks: Mapping[str, Any], grid_mm: float) -> dict[str, Any]:
                       "z_peak_m": checks["z_peak_mm"] / 1e3, "by_velo_t": abs(checks["by_on_axis_t"]["velo_end"])})
 
 
-def glue_baselines(poly_degrees: Sequence[int], plateau: PlateauSettings | None = None) -> dict[str, Any]:
-    """Glue the method's numbers: the lowest and highest polynomial degree, and the training's plateau rule
-    (``plateau``, by default that of :class:`hepnb.tracks.training.TrainSchedule`): its factor, relative threshold
-    in per cent, patience in evaluations and floor relative to the peak rate."""
-    plateau = PlateauSettings() if plateau is None else plateau
+def glue_baselines(poly_degrees: Sequence[int], plateau: PlateauSettings) -> dict[str, Any]:
+    """Glue the method's numbers: the lowest and highest polynomial degree, and the plateau rule the learned models
+    train with (``plateau``, :attr:`hepnb.tracks.training.ZooConfig.plateau`): its factor, relative threshold in
+    per cent, patience in evaluations and floor relative to the peak rate."""
     return _glue_all({"poly_min": min(poly_degrees), "poly_max": max(poly_degrees),
                       "plateau_factor": plateau.factor, "plateau_threshold_pct": 100 * plateau.threshold,
-                      "plateau_patience": plateau.patience, "plateau_floor": _power_of_ten(plateau.min_lr_ratio)})
-
-
-def _power_of_ten(value: float) -> str:
-    """``value`` as a power of ten in superscripts (``1e-4`` → ``10⁻⁴``), or with two significant digits if it is
-    not one."""
-    exponent = round(float(np.log10(value)))
-    if not np.isclose(value, 10.0 ** exponent):
-        return f"{value:.2g}"
-    return "10" + str(exponent).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+                      "plateau_patience": plateau.patience, "plateau_floor": table_cell(plateau.min_lr_ratio)})
 
 
 def glue_tracks(convergence: Sequence[Mapping[str, Any]], *, displaced_fraction: float,
