@@ -168,15 +168,17 @@ def data_look_tables(settings: Settings, result: DataLike) -> list[Any]:
 
 def _ml_contender(settings: Settings, comparison: Comparison, range_name: str, model: str
                   ) -> tuple[Contender, float]:
-    """The ML side of a comparison and its seed spread (fraction): XGBoost as a closed form (no spread known);
-    a network with its convergence and, where it is the seed-run network, its spread over seeds."""
+    """The ML side of a comparison and its seed spread (fraction): the model (XGBoost or a network) with its
+    convergence over its seeds and its spread over them (:func:`hepnb.pid.training.seed_runs`); without seed
+    runs, the grid's training's convergence and no spread."""
+    seeds = comparison.seeds.get(range_name, {}).get(model)
+    name = "XGBoost" if model == "xgboost" else model
+    if seeds:
+        return Contender(name, bool(seeds["all_converged"])), float(seeds["std"])
     if model == "xgboost":
-        return Contender("XGBoost"), 0.0
-    seeds = comparison.seeds.get(range_name, {})
-    if seeds.get("network") == model:
-        return Contender(model, bool(seeds["all_converged"])), float(seeds["std"])
+        return Contender(name), 0.0
     timing = comparison.grid.cells[(range_name, settings.main_protocol)]["timing"][model]
-    return Contender(model, bool(timing.get("converged"))), 0.0
+    return Contender(name, bool(timing.get("converged"))), 0.0
 
 
 def data_look_text(settings: Settings, comparison: Comparison, result: DataLike, *, may_rank: bool = True) -> str:

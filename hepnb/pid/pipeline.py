@@ -187,8 +187,8 @@ class Comparison:
         Per range: the main protocol's chosen network − the most accurate baseline, paired
         (:func:`hepnb.pid.evaluate.baseline_rows`).
     seeds
-        Per range: the training variance of the main protocol's chosen network
-        (:func:`hepnb.pid.training.seed_runs`, ``n_seeds`` seeds).
+        Per range, per model of the main protocol (every network and both tree models, each with its chosen
+        setting): its test numbers over ``n_seeds`` training seeds (:func:`hepnb.pid.training.seed_runs`).
     """
 
     grid: Grid
@@ -202,19 +202,17 @@ class Comparison:
 
 def compare(settings: Settings, sample: Sample, client: Any = None) -> Comparison:
     """Train the grid (one Dask task per range, protocol and model), compare every model on the test sets, and
-    retrain each range's chosen network (main protocol) with ``n_seeds`` seeds for its training variance."""
+    retrain every model of the main protocol (its chosen setting) with ``n_seeds`` seeds for its training variance."""
     from hepnb import metrics
     from hepnb.pid import evaluate
-    from hepnb.pid.training import chosen_network, default_compile_cache, run_grid, seed_runs
+    from hepnb.pid.training import default_compile_cache, run_grid, seed_runs
 
     grid = run_grid(sample.tracks, settings.training, ranges=settings.ranges, protocols=settings.protocols,
                     networks=settings.networks, client=client, compile_cache=default_compile_cache())
     counts = {r: metrics.bootstrap_counts(len(evaluate.test_labels(grid, r)), settings.n_boot, seed=settings.seed)
               for r in settings.ranges}
-    seeds = {}
-    for r in settings.ranges:
-        cell = (r, settings.main_protocol)
-        seeds[r] = seed_runs(grid, cell, chosen_network(grid, cell), settings.training, settings.n_seeds)
+    seeds = seed_runs(grid, settings.main_protocol, settings.training, settings.n_seeds, client=client,
+                      compile_cache=default_compile_cache())
     return Comparison(grid, counts, pd.DataFrame(evaluate.accuracy_rows(grid, counts)),
                       pd.DataFrame(evaluate.gap_rows(grid, counts)), pd.DataFrame(evaluate.fix_rows(grid, counts)),
                       pd.DataFrame(evaluate.baseline_rows(grid, counts, settings.main_protocol)), seeds)
@@ -474,6 +472,5 @@ def _blanking_seed_std(comparison: Comparison, range_name: str, network: str) ->
     """The seed spread of the difference of two trainings of ``network`` (each varying as its seed runs do)."""
     from hepnb.book.verdict import seed_spread_of_difference
 
-    seeds = comparison.seeds.get(range_name, {})
-    accuracy = seeds.get("accuracy", []) if seeds.get("network") == network else []
+    accuracy = comparison.seeds.get(range_name, {}).get(network, {}).get("accuracy", [])
     return seed_spread_of_difference(accuracy, accuracy, of_mean=False) if len(accuracy) > 1 else 0.0

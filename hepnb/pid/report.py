@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from hepnb.book import numbers, prose
-from hepnb.book.verdict import Contender, combined_uncertainty, verdict
+from hepnb.book.verdict import Contender, combined_uncertainty, seed_spread_of_difference, verdict
 from hepnb.pid.baselines import BASELINES
 from hepnb.pid.constants import (
     O2_TOF_P_MIN_GEV,
@@ -49,6 +49,7 @@ __all__ = [
     "rates_table",
     "results_metrics",
     "sample_sentence",
+    "seed_table",
     "species_mix",
     "species_mix_table",
     "systematics_tables",
@@ -163,6 +164,43 @@ def rates_table(settings: Settings, accuracy: pd.DataFrame) -> pd.DataFrame:
         rows.setdefault(row["model"] + (" ✓" if row["chosen"] else ""), {}).update(cells)
     table = pd.DataFrame.from_dict(rows, orient="index")
     return table.reindex(columns=pd.MultiIndex.from_product([settings.ranges, list(metrics)]))
+
+
+#: The seed table's columns: (label, the accuracy table's column prefix, the seed summary's key, species).
+_SEED_COLUMNS = (("accuracy", "", "accuracy", None), ("balanced accuracy", "balanced_", "balanced", None),
+                 ("eff. e", "efficiency_el_", "efficiency", "el"), ("eff. K", "efficiency_ka_", "efficiency", "ka"))
+
+
+def seed_table(settings: Settings, comparison: Comparison) -> pd.DataFrame:
+    """Per range, every family of the main protocol (its chosen setting) over its training seeds, and every
+    baseline: test accuracy, balanced accuracy and electron and kaon efficiency (%), each the mean over seeds
+    ± the seed spread (standard deviation) ⊕ the first seed's test bootstrap, as one trained model's uncertainty;
+    ``converged`` counts the seeds that met the Book's rule. A baseline is fitted in closed form: one value, its
+    test bootstrap only."""
+    acc = comparison.accuracy
+    rows: dict[str, dict[tuple[str, str], str]] = {}
+    for range_name in settings.ranges:
+        shown = acc[(acc["range"] == range_name) & acc["protocol"].isin(["", settings.main_protocol])]
+        for _, row in shown.iterrows():
+            runs = comparison.seeds.get(range_name, {}).get(row["model"])
+            cells = {}
+            for label, prefix, key, species in _SEED_COLUMNS:
+                test_std = float(row[f"{prefix}std"])
+                if runs:
+                    values = np.asarray(runs[key][species] if species else runs[key], np.float64)
+                    seed_std = float(np.std(values, ddof=1)) if values.size > 1 else 0.0
+                    cells[(range_name, label)] = numbers.format_with_uncertainty(
+                        100 * float(np.mean(values)), 100 * float(np.hypot(seed_std, test_std)))
+                else:
+                    cells[(range_name, label)] = numbers.format_with_uncertainty(100 * float(row[f"{prefix}value"]),
+                                                                                  100 * test_std)
+            cells[(range_name, "converged")] = (f"{sum(runs['converged'])}/{len(runs['converged'])}" if runs
+                                                else "closed form")
+            rows.setdefault(row["model"], {}).update(cells)
+    labels = [label for label, *_ in _SEED_COLUMNS] + ["converged"]
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table = table.reindex(columns=pd.MultiIndex.from_product([settings.ranges, labels]))
+    return table.reindex([m for m in (*settings.networks, *TREES, *BASELINES) if m in table.index])
 
 
 def tuning_table(grid: Grid) -> pd.DataFrame:
@@ -320,6 +358,12 @@ def timing_table(grid: Grid) -> Any:
 # Conclusions
 
 
+def _seed_spread(a: Sequence[float] | None, b: Sequence[float] | None) -> float:
+    """The seed spread (fraction) of one trained model of ``a`` − one of ``b`` (unpaired: their seeds share no
+    initial draw), each side from its seeds' values; a side with one value or none adds nothing."""
+    return seed_spread_of_difference(list(a or [0.0]), list(b or [0.0]), of_mean=False)
+
+
 def _range_conclusion(settings: Settings, comparison: Comparison, per_model: Mapping[str, Any], range_name: str
                       ) -> str:
     protocol = settings.main_protocol
@@ -340,30 +384,33 @@ def _range_conclusion(settings: Settings, comparison: Comparison, per_model: Map
                      + ", ".join(f"{SPECIES_SYMBOLS[s]} {v:+.2f}".replace("-", "−")
                                  for s, v in zip(SPECIES, by_species, strict=True)) + " points")
     seeds = comparison.seeds.get(range_name, {})
-    same = seeds.get("network") == network
-    seed_std = 100 * seeds["std"] if same else 0.0
-    n_seeds = len(seeds.get("accuracy", [])) if same else 1
-    converged = (seeds["all_converged"] if same else
+    net_seeds, xgb_seeds = seeds.get(network, {}), seeds.get("xgboost", {})
+    n_seeds = len(net_seeds.get("accuracy", [])) or 1
+    converged = (net_seeds["all_converged"] if net_seeds else
                  bool(comparison.grid.cells[(range_name, protocol)]["timing"][network].get("converged")))
     chosen = Contender(f"the chosen network ({network})", converged)
+    # one trained model of each side is compared: each side's seed spread (0 where one seed) enters in quadrature
+    gap_seed_std = 100 * _seed_spread(xgb_seeds.get("accuracy"), net_seeds.get("accuracy"))
     against_xgb = verdict("test accuracy", Contender("XGBoost"), chosen, gap["gap_value"],
-                          combined_uncertainty(gap["gap_std"], seed_std), lower_is_better=False, unit="points")
-    balanced_seed_std = 100 * seeds.get("balanced_std", 0.0) if same else 0.0
+                          combined_uncertainty(gap["gap_std"], gap_seed_std), lower_is_better=False, unit="points")
+    balanced_seed_std = 100 * _seed_spread(xgb_seeds.get("balanced"), net_seeds.get("balanced"))
     balanced_xgb = (verdict("test balanced accuracy", Contender("XGBoost"), chosen, gap["balanced_gap_value"],
                             combined_uncertainty(gap["balanced_gap_std"], balanced_seed_std), lower_is_better=False,
                             unit="points").sentence if "balanced_gap_value" in gap else "")
+    net_seed_std = 100 * _seed_spread(net_seeds.get("accuracy"), None)
     versus = comparison.versus_baseline
     row = versus[(versus["range"] == range_name)] if len(versus) else versus
     if len(row):
         row = row.iloc[0]
         against_base = verdict("test accuracy", Contender(network, converged),
                                Contender(f"the most accurate baseline ({row['baseline']})"), row["diff_value"],
-                               combined_uncertainty(row["diff_std"], seed_std), lower_is_better=False, unit="points")
+                               combined_uncertainty(row["diff_std"], net_seed_std), lower_is_better=False, unit="points")
         base_text = "; " + against_base.sentence
     else:
         base_text = ""
-    spread = (f"test bootstrap ⊕ the spread of {network} over {n_seeds} training seeds ({seed_std:.2f} points)"
-              if n_seeds > 1 else "test bootstrap only: one training seed")
+    xgb_std = 100 * _seed_spread(xgb_seeds.get("accuracy"), None)
+    spread = (f"test bootstrap ⊕ the spread over {n_seeds} training seeds of {network} ({net_seed_std:.2f} points) "
+              f"and of XGBoost ({xgb_std:.2f} points)" if n_seeds > 1 else "test bootstrap only: one training seed")
     return (f"- **{RANGE_LABELS[range_name]}**: {against_xgb.sentence}"
             + (", within" if within else ", not within") + " the half-point aim" + learning
             + (f"; {balanced_xgb}" if balanced_xgb else "") + base_text

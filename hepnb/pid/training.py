@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from hepnb.convergence import RELATIVE_TOLERANCE
 from hepnb.pid.baselines import Baseline, baseline_predictions
-from hepnb.pid.constants import O2_TOF_P_MIN_GEV
+from hepnb.pid.constants import O2_TOF_P_MIN_GEV, SPECIES
 from hepnb.pid.models import NETWORKS, build_network, focal_loss, network_settings
 from hepnb.pid.protocols import Prepared, prepare_cell, protocol_spec
 from hepnb.pid.selection import blank_tof, features, labels, momentum_range
@@ -49,9 +49,11 @@ __all__ = [
     "range_data",
     "run_grid",
     "seed_runs",
+    "seed_summary",
     "train_deployable",
     "train_grid_member",
     "train_network",
+    "train_seed_member",
     "train_tree",
     "tree_probabilities",
     "use_compile_cache",
@@ -454,37 +456,88 @@ def chosen_trial(grid: Grid, cell: Cell, name: str) -> Trial:
 
 
 
-def seed_runs(grid: Grid, cell: Cell, name: str, config: TrainingConfig, n_seeds: int) -> dict[str, Any]:
-    """Training variance of network ``name`` in ``cell``: the network retrained (its chosen setting) on the same
-    prepared tracks with seeds ``config.seed + 1`` … ``config.seed + n_seeds − 1`` (seed ``config.seed`` is the grid's own).
+def train_seed_member(item: tuple[str, str, int, int], inputs: Mapping[tuple[str, str], Prepared],
+                      config: TrainingConfig, *, compile_cache: str | None = None) -> dict[str, Any]:
+    """One seed run as a Dask task: model ``name`` of range ``range_name`` retrained with its chosen setting ``k``
+    (:func:`hepnb.pid.tuning.trial`) and training seed ``seed`` on the grid's prepared tracks ``inputs[(range,
+    name)]``.
 
     Returns
     -------
     dict
-        ``network``, ``seeds``, per seed its test ``accuracy``, ``balanced`` accuracy and ``converged``
-        (:attr:`hepnb.train.FitResult`), ``std`` and ``balanced_std`` (ddof 1 over seeds; 0 for one seed) and
-        ``all_converged``.
+        ``pred``: the predicted class of every test track; ``converged``: the network's answer to the Book's rule
+        (a tree model, fitted in closed form or stopped on validation, counts as converged).
+    """
+    range_name, name, k, seed = item
+    data, setting = inputs[(range_name, name)], trial(name, k)
+    use_compile_cache(compile_cache)
+    if name in TREES:
+        n_trees = config.n_trees_rf if name == "random_forest" else config.n_trees_xgb
+        model, _ = train_tree(name, data, n_trees=n_trees, seed=seed, params=dict(setting.tree_params))
+        return {"pred": tree_probabilities(model, data.test["x"]).argmax(1), "converged": True}
+    model, info = train_network(name, data, replace(config, seed=seed, lr_scale=config.lr_scale * setting.lr_factor),
+                                range_name=range_name)
+    return {"pred": predict_network(model, data.test).argmax(1), "converged": bool(info["converged"])}
+
+
+def seed_summary(name: str, preds: Sequence[NDArray[np.int64]], y: NDArray[np.int64], converged: Sequence[bool],
+                 seeds: Sequence[int]) -> dict[str, Any]:
+    """The test numbers of every training seed of one model.
+
+    Returns
+    -------
+    dict
+        ``model``, ``seeds``, per seed its test ``accuracy``, ``balanced`` accuracy, ``efficiency`` per species
+        (the fraction of each true species identified as itself) and ``converged``; ``std`` and ``balanced_std``
+        (ddof 1 over seeds; 0 for one seed) and ``all_converged``.
     """
     from sklearn.metrics import balanced_accuracy_score
+
+    accuracy = [float(np.mean(p == y)) for p in preds]
+    balanced = [float(balanced_accuracy_score(y, p)) for p in preds]
+    efficiency = {s: [float(np.mean(p[y == i] == i)) if np.any(y == i) else float("nan") for p in preds]
+                  for i, s in enumerate(SPECIES)}
+    n = len(preds)
+    return {"model": name, "seeds": list(seeds), "accuracy": accuracy, "balanced": balanced, "efficiency": efficiency,
+            "converged": list(converged), "std": float(np.std(accuracy, ddof=1)) if n > 1 else 0.0,
+            "balanced_std": float(np.std(balanced, ddof=1)) if n > 1 else 0.0, "all_converged": all(converged)}
+
+
+def seed_runs(grid: Grid, protocol: str, config: TrainingConfig, n_seeds: int, *, client: Any = None,
+              compile_cache: str | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+    """Training variance of every family: each model of ``protocol`` (networks and trees) retrained with its chosen
+    setting on the same prepared tracks with seeds ``config.seed + 1`` … ``config.seed + n_seeds − 1`` (seed
+    ``config.seed`` is the grid's own), one Dask task per range, model and seed (``client``; ``None`` runs them
+    here, the same numbers either way).
+
+    Returns
+    -------
+    dict
+        Per range, per model: :func:`seed_summary`.
+    """
+    from hepnb.compute.sweep import map_tasks
 
     if n_seeds < 1:
         msg = f"n_seeds must be >= 1, found {n_seeds}"
         raise ValueError(msg)
-    data, timing = grid.cells[cell]["inputs"][name], grid.cells[cell]["timing"][name]
-    config = replace(config, lr_scale=config.lr_scale * chosen_trial(grid, cell, name).lr_factor)
-    y = data.test["y"]
-    preds = [grid.cells[cell]["prob_test"][name].argmax(1)]
-    converged = [bool(timing.get("converged"))]
-    for k in range(1, n_seeds):
-        model, info = train_network(name, data, replace(config, seed=config.seed + k), range_name=cell[0])
-        preds.append(predict_network(model, data.test).argmax(1))
-        converged.append(bool(info["converged"]))
-    accuracy = [float(np.mean(p == y)) for p in preds]
-    balanced = [float(balanced_accuracy_score(y, p)) for p in preds]
-    return {"network": name, "seeds": [config.seed + k for k in range(n_seeds)], "accuracy": accuracy,
-            "balanced": balanced, "converged": converged,
-            "std": float(np.std(accuracy, ddof=1)) if n_seeds > 1 else 0.0,
-            "balanced_std": float(np.std(balanced, ddof=1)) if n_seeds > 1 else 0.0, "all_converged": all(converged)}
+    ranges = [r for r in grid.ranges if (r, protocol) in grid.cells]
+    chosen = {(r, name): int(grid.cells[(r, protocol)]["tuning"][name]["chosen"]) for r in ranges for name in grid.models}
+    inputs = {(r, name): grid.cells[(r, protocol)]["inputs"][name] for r in ranges for name in grid.models}
+    items = [(r, name, chosen[(r, name)], config.seed + k) for r in ranges for name in grid.models
+             for k in range(1, n_seeds)]
+    runs = dict(zip(items, map_tasks(train_seed_member, items, inputs, client=client, desc="range x model x seed",
+                                     config=config, compile_cache=compile_cache), strict=True))
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in ranges:
+        cell = grid.cells[(r, protocol)]
+        out[r] = {}
+        for name in grid.models:
+            extra = [runs[(r, name, chosen[(r, name)], config.seed + k)] for k in range(1, n_seeds)]
+            first_converged = True if name in TREES else bool(cell["timing"][name].get("converged"))
+            out[r][name] = seed_summary(name, [cell["prob_test"][name].argmax(1), *(e["pred"] for e in extra)],
+                                        cell["data"].test["y"], [first_converged, *(e["converged"] for e in extra)],
+                                        [config.seed + k for k in range(n_seeds)])
+    return out
 
 
 def train_deployable(tracks: Mapping[str, NDArray], name: str, config: TrainingConfig, *, range_name: str = "full",

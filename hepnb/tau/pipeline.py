@@ -223,7 +223,10 @@ class Headline:
     single
         SingleParTau per task (:func:`hepnb.tau.studies.single_study`).
     xgb_score, xgb
-        The XGBoost tagger's test scores and their tau-ID evaluation.
+        The XGBoost tagger's test scores and their tau-ID evaluation (first seed).
+    xgb_seeds
+        The tau-ID summary numbers of every XGBoost seed (:func:`hepnb.tau.studies.seed_summary`): its
+        ``subsample`` draws rows at random, so the trees, like the networks, vary with the seed.
     base
         The conventional estimators (:func:`hepnb.tau.baselines.evaluate_baselines`).
     kin_weight
@@ -239,6 +242,7 @@ class Headline:
     xgb: dict[str, Any]
     base: dict[str, Any]
     kin_weight: regression.KinWeightChoice
+    xgb_seeds: dict[str, dict[str, Any]]
 
     @property
     def main(self) -> studies.Run:
@@ -254,7 +258,8 @@ class Headline:
 def train_headline(settings: Settings, data: TauData, timer: Timer = _no_timer) -> Headline:
     """The kinematics loss weight chosen on validation among ``settings.kin_weights`` (one MultiParTau each, plain
     weighted sum), then MultiParTau with it and every PCGrad setting (the chosen one with ``n_seeds`` seeds),
-    SingleParTau per task, XGBoost on jet features and the conventional estimators; ``timer`` times the four
+    SingleParTau per task, XGBoost on jet features (``n_seeds`` seeds) and the conventional estimators; ``timer``
+    times the four
     parts ("kinematics weight", "multi", "single", "baselines")."""
     cfg, train_cfg = settings.model, settings.training()
     with timer("kinematics weight"):
@@ -269,11 +274,14 @@ def train_headline(settings: Settings, data: TauData, timer: Timer = _no_timer) 
         single = studies.single_study(data, cfg, settings.single_tasks, train_cfg, n_seeds=settings.n_seeds,
                                       n_boot=settings.n_boot)
     with timer("baselines"):
-        xgb_model, _ = training.train_xgboost(data, n_trees=settings.n_trees_xgb, seed=settings.seed)
-        xgb_score = training.xgboost_scores(xgb_model, data.test)
-        xgb = tau_id_evaluation(xgb_score, data.test, data.gen_taus, n_boot=settings.n_boot, detail=False)
+        xgb_scores = [training.xgboost_scores(training.train_xgboost(data, n_trees=settings.n_trees_xgb,
+                                                                     seed=settings.seed + k)[0], data.test)
+                      for k in range(settings.n_seeds)]
+        xgb = tau_id_evaluation(xgb_scores[0], data.test, data.gen_taus, n_boot=settings.n_boot, detail=False)
+        others = [tau_id_evaluation(s, data.test, None, n_boot=0, detail=False) for s in xgb_scores[1:]]
+        xgb_seeds = studies.seed_summary([studies.summary_numbers({"tau_id": r}) for r in (xgb, *others)])
         base = baselines.evaluate_baselines(data, n_boot=settings.n_boot)
-    return Headline(multi, best, validation, single, xgb_score, xgb, base, kin_weight)
+    return Headline(multi, best, validation, single, xgb_scores[0], xgb, base, kin_weight, xgb_seeds)
 
 
 def save_headline_model(settings: Settings, headline: Headline, folder: Path) -> Path:
@@ -320,6 +328,7 @@ def task_models(headline: Headline, task: str) -> tuple[dict[str, Any], dict[str
             seeds["SingleParTau"] = headline.single[task].seeds
     if task == "tau_id":
         models["XGBoost (jet features)"] = headline.xgb
+        seeds["XGBoost (jet features)"] = headline.xgb_seeds
     else:
         models |= headline.base[task]
     return models, seeds

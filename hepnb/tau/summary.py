@@ -9,6 +9,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from hepnb.book.numbers import format_count, format_with_uncertainty
 from hepnb.book.verdict import Contender, paired_verdict, seed_spread_of_difference
 from hepnb.tau.side_report import study_json
@@ -26,6 +28,13 @@ def _difference(paired: Mapping[str, Any], spreads: Mapping[str, float], key: st
     return paired_verdict(quantity, a, b, d, lower_is_better=lower_is_better, seed_std=spreads.get(key, 0.0)).sentence
 
 
+def _seeded(h: Mapping[str, Any], key: str) -> str:
+    """``h[key_seeds] ± h[key_seeds_std]`` of :func:`headline_numbers`, or "not trained" where absent."""
+    if f"{key}_seeds" not in h:
+        return "not trained"
+    return format_with_uncertainty(h[f"{key}_seeds"], h[f"{key}_seeds_std"])
+
+
 def conclusions(headline: Any, paired: Mapping[str, Any], *, profile: str, sizes_text: str = "",
                 pretraining_text: str = "") -> str:
     """The conclusion paragraph, from the headline trainings (:class:`hepnb.tau.pipeline.Headline`), their
@@ -41,10 +50,11 @@ def conclusions(headline: Any, paired: Mapping[str, Any], *, profile: str, sizes
     best = headline.best
     lines = [f"With these samples ({profile} profile), and the detector described above:"]
     lines.append(
-        f"- **Tau ID.** MultiParTau ({best}) reaches an AUC of {format_with_uncertainty(h['multi_auc'], h.get('multi_auc_std'))} "
-        f"and a fake rate of {h['multi_fake50']:.3g} at ε_τ = 50 % ({format_count(h['multi_fake50_k'])} of "
-        f"{format_count(h['n_bkg'])} q/g jets pass), SingleParTau {format_with_uncertainty(h['single_auc'], h.get('single_auc_std'))} and "
-        f"{h['single_fake50']:.3g}; XGBoost on jet features {format_with_uncertainty(h['xgb_auc'], h.get('xgb_auc_std'))}.")
+        f"- **Tau ID.** Over {h['multi_n_seeds']} training seeds each (mean ± seed spread ⊕ test uncertainty), "
+        f"MultiParTau ({best}) reaches an AUC of {_seeded(h, 'multi_auc')} and a fake rate of "
+        f"{_seeded(h, 'multi_fake50')} at ε_τ = 50 % (first seed: {format_count(h['multi_fake50_k'])} of "
+        f"{format_count(h['n_bkg'])} q/g jets pass), SingleParTau {_seeded(h, 'single_auc')} and "
+        f"{_seeded(h, 'single_fake50')}, XGBoost on jet features {_seeded(h, 'xgb_auc')} and {_seeded(h, 'xgb_fake50')}.")
     multi = Contender(f"MultiParTau ({best})", headline.main.converged)
     single = Contender("SingleParTau", "tau_id" in headline.single and headline.single["tau_id"].converged)
     sentence = _difference(paired, spreads, "tau_auc_multi_minus_single", "tau-ID AUC", multi,
@@ -82,7 +92,8 @@ def conclusions(headline: Any, paired: Mapping[str, Any], *, profile: str, sizes
     lines.append(f"- **Uncertainties.** Each comparison above quotes the paired bootstrap over the test jets ⊕ the "
                  f"spread of the trained models over their seeds ({n_seeds} of MultiParTau"
                  + (f", {len(headline.single['tau_id'].trained)} of SingleParTau's tau ID" if "tau_id" in headline.single
-                    else "") + "); a network that has not converged is not ranked.")
+                    else "") + f", {h['xgb_n_seeds']} of XGBoost, whose row subsampling varies with the seed); "
+                 "a network that has not converged is not ranked.")
     if sizes_text:
         lines.append(f"- **Model size.** {sizes_text}")
     if pretraining_text:
@@ -93,27 +104,45 @@ def conclusions(headline: Any, paired: Mapping[str, Any], *, profile: str, sizes
     return "\n".join(lines)
 
 
-#: The seed spread of each paired difference: the summary number it compares and whether SingleParTau's seeds
-#: are the other side (the baselines are not trained with seeds).
-_SEED_SIDES = {"tau_auc_multi_minus_single": ("tau ID AUC", True), "tau_auc_multi_minus_xgb": ("tau ID AUC", False),
-               "dm_acc_multi_minus_baseline": ("DM accuracy", False), "pt_res_multi_minus_reco": ("pT resolution", False)}
+#: The seed spread of each paired difference: the summary number it compares and the other side's seeds
+#: (SingleParTau's tau ID, XGBoost's, or none: the conventional estimators are not trained).
+_SEED_SIDES = {"tau_auc_multi_minus_single": ("tau ID AUC", "single"), "tau_auc_multi_minus_xgb": ("tau ID AUC", "xgb"),
+               "dm_acc_multi_minus_baseline": ("DM accuracy", None), "pt_res_multi_minus_reco": ("pT resolution", None)}
+
+
+def _finite(values: Any) -> list[float]:
+    return [v for v in values if math.isfinite(v)]
 
 
 def seed_spreads(headline: Any) -> dict[str, float]:
     """The seed-to-seed standard uncertainty of each paired difference of :func:`hepnb.tau.pipeline.compare`, whose
     sides are the first seeds' models (:func:`hepnb.book.verdict.seed_spread_of_difference` of one model each,
-    unpaired: the two networks' seeds do not share an initial draw), from each seed's summary number; 0 where a
+    unpaired: the two sides' seeds do not share an initial draw), from each seed's summary number; 0 where a
     side has no finite value."""
-    def finite(values: Any) -> list[float]:
-        return [v for v in values if math.isfinite(v)]
-
     single = headline.single.get("tau_id")
+    other = {"single": single.seeds if single is not None else None, "xgb": headline.xgb_seeds, None: None}
     out = {}
-    for key, (name, against_single) in _SEED_SIDES.items():
-        a = finite(headline.main.seeds.get(name, {}).get("values", []))
-        b = finite(single.seeds.get(name, {}).get("values", [])) if against_single and single is not None else [0.0]
+    for key, (name, side) in _SEED_SIDES.items():
+        a = _finite(headline.main.seeds.get(name, {}).get("values", []))
+        if side is None:
+            b = [0.0]  # a conventional estimator: no training variance
+        elif other[side] is None:
+            b = []
+        else:
+            b = _finite(other[side].get(name, {}).get("values", []))
         out[key] = seed_spread_of_difference(a, b, of_mean=False) if a and b else 0.0
     return out
+
+
+def _over_seeds(seeds: Mapping[str, Any], name: str, test_std: float) -> tuple[float, float]:
+    """The mean over seeds of one summary number and its uncertainty as one trained model's: the seed spread
+    (standard deviation, 0 for one seed) ⊕ the test uncertainty ``test_std`` of the first seed."""
+    values = _finite(seeds.get(name, {}).get("values", []))
+    if not values:
+        return float("nan"), float("nan")
+    seed_std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    test = test_std if math.isfinite(test_std) else 0.0
+    return float(np.mean(values)), math.hypot(seed_std, test)
 
 
 def headline_numbers(headline: Any) -> dict[str, Any]:
@@ -149,7 +178,27 @@ def headline_numbers(headline: Any) -> dict[str, Any]:
             "single_pt_res": single_value("kinematics", "pt_resolution"),
             "single_pt_res_std": single_value("kinematics", "pt_resolution_std"),
             "reco_pt_res": base["kinematics"]["reco jet"]["pt_resolution"],
-            "reco_pt_res_std": base["kinematics"]["reco jet"]["pt_resolution_std"]}
+            "reco_pt_res_std": base["kinematics"]["reco jet"]["pt_resolution_std"]} | _tau_id_over_seeds(headline)
+
+
+def _tau_id_over_seeds(headline: Any) -> dict[str, Any]:
+    """The tau-ID AUC and fake rate at ε_τ = 50 % of MultiParTau, SingleParTau and XGBoost as means over their
+    seeds, each ± the seed spread ⊕ the first seed's test uncertainty (bootstrap for the AUC, half the
+    Clopper–Pearson interval for the fake rate): keys ``{multi,single,xgb}_{auc,fake50}_seeds`` with ``_std``,
+    and ``{multi,single,xgb}_n_seeds``."""
+    single = headline.single.get("tau_id")
+    sides = {"multi": (headline.main.seeds, headline.main.metrics["tau_id"]),
+             "xgb": (headline.xgb_seeds, headline.xgb)}
+    if single is not None:
+        sides["single"] = (single.seeds, single.metrics["tau_id"])
+    out: dict[str, Any] = {}
+    for side, (seeds, first) in sides.items():
+        wp = first["working_points"]["50"]
+        out[f"{side}_auc_seeds"], out[f"{side}_auc_seeds_std"] = _over_seeds(seeds, "tau ID AUC", first["auc_std"])
+        out[f"{side}_fake50_seeds"], out[f"{side}_fake50_seeds_std"] = _over_seeds(
+            seeds, "fake rate @ 50 %", 0.5 * (wp["fake_rate_hi"] - wp["fake_rate_lo"]))
+        out[f"{side}_n_seeds"] = len(_finite(seeds.get("tau ID AUC", {}).get("values", [])))
+    return out
 
 
 def _without_roc(res: Any) -> Any:
@@ -193,7 +242,7 @@ def results_metrics(settings: Any, results: Mapping[str, Any]) -> dict[str, Any]
         "single": {k: {t: _without_roc(m) for t, m in r.metrics.items()} for k, r in headline.single.items()},
         "single_seeds": {k: r.seeds for k, r in headline.single.items()},
         "rocs": {name: res["roc"] for name, res in results["tau_models"].items()},
-        "xgboost": _without_roc(headline.xgb), "baselines": headline.base, "paired": results["paired"],
+        "xgboost": _without_roc(headline.xgb), "xgboost_seeds": headline.xgb_seeds, "baselines": headline.base, "paired": results["paired"],
         "training": results["training"].reset_index(names="model").to_dict(orient="records"),
         "learning_curves": results["curves"],
         "convergence": {f"{family} ({name})": [t.fit.convergence[0].as_dict() for t in run.trained]

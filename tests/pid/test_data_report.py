@@ -37,7 +37,7 @@ def _case(converged: bool) -> tuple[pipeline.Settings, pipeline.Comparison, pipe
     look = data_look.look_at_data(probs, rng.random(n) < 0.3, ml=["dnn"], bayes=["alice_bayes"], y=y,
                                   counts=bootstrap_counts(n, 50, seed=0))
     settings = pipeline.Settings.from_parameters({**PARAMETERS, "profile": "ci"})
-    seeds = {"full": {"network": "dnn", "accuracy": [0.90, 0.92], "std": 0.005, "all_converged": converged}}
+    seeds = {"full": {"dnn": {"model": "dnn", "accuracy": [0.90, 0.92], "std": 0.005, "all_converged": converged}}}
     comparison = pipeline.Comparison(None, {}, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), pd.DataFrame(),
                                      seeds)  # type: ignore[arg-type]
     return settings, comparison, pipeline.DataLike({}, pd.DataFrame(), {"full": look})

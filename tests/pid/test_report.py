@@ -71,8 +71,12 @@ def _comparison() -> pipeline.Comparison:
                            "network_change_std": 1.0, "xgboost_change_value": 11.0, "xgboost_change_std": 1.0}])
     versus = pd.DataFrame([{"range": "full", "protocol": "corrected", "network": "dnn", "baseline": "alice_bayes",
                             "diff_value": 5.0, "diff_std": 0.3}])
-    seeds = {"full": {"network": "dnn", "accuracy": [0.80, 0.81, 0.79], "std": 0.01, "converged": [True] * 3,
-                      "all_converged": True}}
+    seeds = {"full": {"dnn": {"model": "dnn", "accuracy": [0.80, 0.81, 0.79], "balanced": [0.60, 0.60, 0.60],
+                              "std": 0.01, "converged": [True] * 3, "all_converged": True},
+                      "xgboost": {"model": "xgboost", "accuracy": [0.825, 0.83, 0.835], "balanced": [0.72, 0.72, 0.72],
+                                  "efficiency": {"el": [0.50, 0.52, 0.54], "ka": [0.80, 0.80, 0.80]},
+                                  "std": 0.005, "converged": [True] * 3, "all_converged": True}}}
+    seeds["full"]["dnn"]["efficiency"] = {"el": [0.40, 0.40, 0.40], "ka": [0.70, 0.71, 0.72]}
     return pipeline.Comparison(Grid({}, cells, ("dnn",)), {}, _accuracy(), _gaps(), fixes, versus, seeds)
 
 
@@ -132,11 +136,13 @@ def test_conclusions_follow_the_numbers(settings: pipeline.Settings) -> None:
     worst = pd.Series({"variation": "tof_mismatch_x2", "shift_value": -1.23, "shift_std": 0.2})
     text = report.conclusions(settings, "ci", comparison, detail, worst, _deployment(5))
     assert "not within the half-point aim" in text  # a 3-point gap
-    # the gate, with the seed spread (1 point) added to the test bootstrap (0.2 points): 3.0 ± 1.0, 2.9σ
-    assert "XGBoost is better than the chosen network (dnn) on test accuracy, by 3.0 ± 1.0 points (2.9σ" in text
+    # the gate, with both sides' seed spreads (dnn 1 point, XGBoost 0.5) added to the test bootstrap (0.2 points):
+    # √(1 + 0.25 + 0.04) = 1.14, 3.0/1.14 = 2.6σ
+    assert "XGBoost is better than the chosen network (dnn) on test accuracy, by 3.0 ± 1.1 points (2.6σ" in text
+    # against a closed-form baseline only the network's spread: √(1 + 0.09) = 1.04
     assert "dnn is better than the most accurate baseline (alice_bayes) on test accuracy, by 5.0 ± 1.0 points" in text
-    assert "the spread of dnn over 3 training seeds (1.00 points)" in text
-    comparison.seeds["full"]["all_converged"] = False
+    assert "the spread over 3 training seeds of dnn (1.00 points) and of XGBoost (0.50 points)" in text
+    comparison.seeds["full"]["dnn"]["all_converged"] = False
     unconverged = report.conclusions(settings, "ci", comparison, detail, worst, _deployment(5))
     assert "is better than" not in unconverged and "dnn) has not converged" in unconverged
     assert "still learning" in text  # its validation error fell to the last epoch
@@ -157,3 +163,32 @@ def test_deployment_numbers_and_headline(settings: pipeline.Settings) -> None:
     assert numbers["n_o2_files"] == 2 and numbers["flagged_fraction"] == 2.5
     headline = report.headline_entries(settings, _gaps())
     assert headline["gap_full"]["value"] == 3.0 and headline["network_full"]["value"] == 80.0
+
+
+def test_seed_table_quotes_seed_means_with_seed_spread_and_test_bootstrap(settings: pipeline.Settings) -> None:
+    table = report.seed_table(settings, _comparison())
+    # XGBoost's accuracy: mean 83.0 %, seed std 0.5 ⊕ bootstrap 0.4 points = 0.64
+    assert table.loc["xgboost", ("full", "accuracy")] == "83.0 ± 0.6"
+    # its electron efficiency: mean 52 %, seed std 2 ⊕ bootstrap 1 = 2.2 points
+    assert table.loc["xgboost", ("full", "eff. e")] == "52.0 ± 2.2"
+    # dnn's kaons: 71 %, seed std 1 ⊕ 1 = 1.4 points; its balanced accuracy has no seed spread: the bootstrap's 2
+    assert table.loc["dnn", ("full", "eff. K")] == "71.0 ± 1.4"
+    assert table.loc["dnn", ("full", "balanced accuracy")] == "60.0 ± 2.0"
+    assert table.loc["dnn", ("full", "converged")] == "3/3"
+    # a baseline: its one value and its bootstrap
+    assert table.loc["alice_bayes", ("full", "accuracy")] == "75.0 ± 0.4"
+    assert table.loc["alice_bayes", ("full", "converged")] == "closed form"
+
+
+def test_seed_summary_counts_each_species_against_its_own_tracks() -> None:
+    from hepnb.pid.training import seed_summary
+
+    y = np.array([0, 0, 0, 0, 1, 1, 2, 3])
+    right = y.copy()
+    wrong_e = np.array([0, 0, 0, 1, 1, 1, 2, 0])  # one pion called a kaon, the electron called a pion
+    out = seed_summary("xgboost", [right, wrong_e], y, [True, False], [0, 1])
+    assert out["accuracy"] == [1.0, 0.75]
+    assert out["efficiency"]["el"] == [1.0, 0.0] and out["efficiency"]["pi"] == [1.0, 0.75]
+    assert out["balanced"][1] == pytest.approx((0.75 + 1 + 1 + 0) / 4)
+    assert out["std"] == pytest.approx(float(np.std([1.0, 0.75], ddof=1)))
+    assert out["all_converged"] is False

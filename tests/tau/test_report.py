@@ -3,6 +3,9 @@ hand-made results."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import numpy as np
 import pytest
 
 from hepnb.book.registry import get_study, resolve_parameters
@@ -71,3 +74,49 @@ def test_side_study_sentences_quote_their_rows() -> None:
 def test_last_change_is_relative_to_the_first_epoch() -> None:
     text = report.last_change_markdown({"Multi (none)": {"val_loss": [2.0, 1.5, 1.4]}, "Single (x)": {"val_loss": [1.0]}})
     assert "Multi (none) -0.050" in text and "Single (x) +nan" in text
+
+
+def _wp50(fake: float, lo: float, hi: float) -> dict:
+    return {"working_points": {"50": {"fake_rate": fake, "fake_rate_lo": lo, "fake_rate_hi": hi}}}
+
+
+def _seeds(aucs: list[float], fakes: list[float]) -> dict:
+    from hepnb.tau.studies import seed_summary
+
+    return seed_summary([{"tau ID AUC": a, "fake rate @ 50 %": f} for a, f in zip(aucs, fakes, strict=True)])
+
+
+def _headline(xgb_aucs: list[float]) -> SimpleNamespace:
+    """A headline with hand-made seeds: MultiParTau AUCs 0.990/0.992/0.994, SingleParTau none, XGBoost ``xgb_aucs``."""
+    main = SimpleNamespace(seeds=_seeds([0.990, 0.992, 0.994], [0.0012, 0.0019, 0.0020]),
+                           metrics={"tau_id": {"auc": 0.990, "auc_std": 0.0005, **_wp50(0.0012, 0.0008, 0.0018)}})
+    xgb = {"auc": xgb_aucs[0], "auc_std": 0.0002, **_wp50(0.0005, 0.0003, 0.0009)}
+    return SimpleNamespace(main=main, single={}, xgb=xgb,
+                           xgb_seeds=_seeds(xgb_aucs, [0.0005] * len(xgb_aucs)))
+
+
+def test_the_xgboost_difference_carries_the_seed_spread_of_both_sides() -> None:
+    from hepnb.tau import summary
+
+    # var(Multi) = 4e-6 (values 0.990, 0.992, 0.994); var(XGBoost) = 1e-6 (0.997, 0.998, 0.999): √5e-6.
+    spreads = summary.seed_spreads(_headline([0.997, 0.998, 0.999]))
+    assert spreads["tau_auc_multi_minus_xgb"] == pytest.approx(5e-6 ** 0.5, rel=1e-9)
+    # one XGBoost seed: no training variance known on that side, Multi's alone
+    one = summary.seed_spreads(_headline([0.998]))
+    assert one["tau_auc_multi_minus_xgb"] == pytest.approx(2e-3, rel=1e-9)
+    assert one["dm_acc_multi_minus_baseline"] == 0.0  # no DM seeds in this headline
+
+
+def test_tau_id_numbers_are_seed_means_with_seed_spread_and_test_uncertainty() -> None:
+    from hepnb.tau import summary
+
+    h = summary._tau_id_over_seeds(_headline([0.997, 0.998, 0.999]))
+    assert h["multi_auc_seeds"] == pytest.approx(0.992)
+    assert h["multi_auc_seeds_std"] == pytest.approx((0.002 ** 2 + 0.0005 ** 2) ** 0.5)  # seed std ⊕ bootstrap
+    # fake rate: mean of 0.0012/0.0019/0.0020; std ⊕ half the Clopper–Pearson interval (0.0005)
+    assert h["multi_fake50_seeds"] == pytest.approx(0.0017)
+    spread = float(np.std([0.0012, 0.0019, 0.0020], ddof=1))
+    assert h["multi_fake50_seeds_std"] == pytest.approx((spread ** 2 + 0.0005 ** 2) ** 0.5)
+    assert h["xgb_auc_seeds"] == pytest.approx(0.998)
+    assert h["xgb_n_seeds"] == 3 and h["multi_n_seeds"] == 3
+    assert "single_auc_seeds" not in h
