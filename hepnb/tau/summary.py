@@ -29,9 +29,9 @@ def _difference(paired: Mapping[str, Any], spreads: Mapping[str, float], key: st
 
 
 def _seeded(h: Mapping[str, Any], key: str) -> str:
-    """``h[key_seeds] ± h[key_seeds_std]`` of :func:`headline_numbers`, or "not trained" where absent."""
-    if f"{key}_seeds" not in h:
-        return "not trained"
+    """``h[key_seeds] ± h[key_seeds_std]`` of :func:`headline_numbers`, or "not available" where it has no value."""
+    if not math.isfinite(h.get(f"{key}_seeds", math.nan)):
+        return "not available"
     return format_with_uncertainty(h[f"{key}_seeds"], h[f"{key}_seeds_std"])
 
 
@@ -66,8 +66,8 @@ def conclusions(headline: Any, paired: Mapping[str, Any], *, profile: str, sizes
     if sentence:
         lines.append(f"  Against the boosted trees, {sentence}.")
     lines.append(
-        f"- **Decay mode.** Macro F1 over the classes present {format_with_uncertainty(h['multi_dm_f1'], h.get('multi_dm_f1_std'))} "
-        f"(accuracy {format_with_uncertainty(h['multi_dm_acc'], h.get('multi_dm_acc_std'))}) for MultiParTau, against "
+        f"- **Decay mode.** Macro F1 over the classes present {_seeded(h, 'multi_dm_f1')} "
+        f"(accuracy {_seeded(h, 'multi_dm_acc')}) for MultiParTau over its seeds, against "
         f"{format_with_uncertainty(h['hps_dm_f1'], h.get('hps_dm_f1_std'))} (accuracy {format_with_uncertainty(h['hps_dm_acc'], h.get('hps_dm_acc_std'))}) "
         f"for the HPS-like reconstruction and {format_with_uncertainty(h['count_dm_f1'], h.get('count_dm_f1_std'))} (accuracy "
         f"{format_with_uncertainty(h['count_dm_acc'], h.get('count_dm_acc_std'))}) for the plain count; the {h['dm_baseline']} has the "
@@ -77,19 +77,21 @@ def conclusions(headline: Any, paired: Mapping[str, Any], *, profile: str, sizes
     if sentence:
         lines.append(f"  Paired: {sentence}.")
     lines.append(
-        f"- **Charge.** Mis-ID {h['multi_charge']:.3g} ({format_count(h['multi_charge_k'])} of {format_count(h['n_tau'])} τ jets) for "
-        f"MultiParTau, {h['summed_charge']:.3g} ({h['summed_charge_k']}) for the sign of the summed candidate "
+        f"- **Charge.** Mis-ID {_seeded(h, 'multi_charge')} for MultiParTau over its seeds (first seed: "
+        f"{format_count(h['multi_charge_k'])} of {format_count(h['n_tau'])} τ jets), {h['summed_charge']:.3g} ({h['summed_charge_k']}) for the sign of the summed candidate "
         f"charges and {h['jet_charge']:.3g} for the jet charge Q_κ.")
     lines.append(
-        f"- **Visible pT.** Resolution {format_with_uncertainty(h['multi_pt_res'], h.get('multi_pt_res_std'))} for MultiParTau, "
-        f"{format_with_uncertainty(h['single_pt_res'], h.get('single_pt_res_std'))} for SingleParTau, against "
+        f"- **Visible pT.** Resolution {_seeded(h, 'multi_pt_res')} for MultiParTau over its seeds, "
+        f"{_seeded(h, 'single_pt_res')} for SingleParTau, against "
         f"{format_with_uncertainty(h['reco_pt_res'], h.get('reco_pt_res_std'))} for the reco jet.")
     sentence = _difference(paired, spreads, "pt_res_multi_minus_reco", "visible-pT resolution", multi,
                            Contender("the reco jet"), lower_is_better=True)
     if sentence:
         lines.append(f"  Paired: {sentence}.")
     n_seeds = len(headline.main.trained)
-    lines.append(f"- **Uncertainties.** Each comparison above quotes the paired bootstrap over the test jets ⊕ the "
+    lines.append(f"- **Uncertainties.** A trained model's number above is its mean over its seeds ± their spread ⊕ "
+                 "the test uncertainty (one seed: the test uncertainty alone); each comparison quotes the paired "
+                 "bootstrap over the test jets ⊕ the "
                  f"spread of the trained models over their seeds ({n_seeds} of MultiParTau"
                  + (f", {len(headline.single['tau_id'].trained)} of SingleParTau's tau ID" if "tau_id" in headline.single
                     else "") + f", {h['xgb_n_seeds']} of XGBoost, whose row subsampling varies with the seed); "
@@ -181,23 +183,42 @@ def headline_numbers(headline: Any) -> dict[str, Any]:
             "reco_pt_res_std": base["kinematics"]["reco jet"]["pt_resolution_std"]} | _tau_id_over_seeds(headline)
 
 
+def _half_interval(res: Mapping[str, Any], key: str) -> float:
+    """Half the central (Clopper–Pearson) interval ``key_lo`` … ``key_hi`` of a rate."""
+    return 0.5 * (res[f"{key}_hi"] - res[f"{key}_lo"])
+
+
 def _tau_id_over_seeds(headline: Any) -> dict[str, Any]:
-    """The tau-ID AUC and fake rate at ε_τ = 50 % of MultiParTau, SingleParTau and XGBoost as means over their
-    seeds, each ± the seed spread ⊕ the first seed's test uncertainty (bootstrap for the AUC, half the
-    Clopper–Pearson interval for the fake rate): keys ``{multi,single,xgb}_{auc,fake50}_seeds`` with ``_std``,
-    and ``{multi,single,xgb}_n_seeds``."""
-    single = headline.single.get("tau_id")
-    sides = {"multi": (headline.main.seeds, headline.main.metrics["tau_id"]),
-             "xgb": (headline.xgb_seeds, headline.xgb)}
-    if single is not None:
-        sides["single"] = (single.seeds, single.metrics["tau_id"])
+    """The headline numbers as means over seeds, each ± the seed spread ⊕ the first seed's test uncertainty
+    (bootstrap, or half the Clopper–Pearson interval of a rate): tau-ID AUC and fake rate at ε_τ = 50 % of
+    MultiParTau, SingleParTau and XGBoost, and MultiParTau's decay-mode macro F1 and accuracy, charge mis-ID and
+    visible-pT resolution (SingleParTau's too): keys ``{multi,single,xgb}_{auc,fake50,dm_f1,dm_acc,charge,pt_res}_seeds``
+    with ``_std``, and ``{multi,single,xgb}_n_seeds`` (the tau-ID seeds)."""
+    main = headline.main.metrics
+    tau, dm, charge, kin = main["tau_id"], main["decay_mode"], main["charge"], main["kinematics"]
+
+    def tau_id(first: Mapping[str, Any]) -> list[tuple[str, str, float]]:
+        return [("auc", "tau ID AUC", first["auc_std"]),
+                ("fake50", "fake rate @ 50 %", _half_interval(first["working_points"]["50"], "fake_rate"))]
+
+    sides: list[tuple[str, Mapping[str, Any], list[tuple[str, str, float]]]] = [
+        ("multi", headline.main.seeds,
+         [*tau_id(tau), ("dm_f1", "DM macro F1", dm["macro_f1_std"]), ("dm_acc", "DM accuracy", dm["accuracy_std"]),
+          ("charge", "charge mis-ID", _half_interval(charge, "misid")),
+          ("pt_res", "pT resolution", kin["pt_resolution_std"])]),
+        ("xgb", headline.xgb_seeds, tau_id(headline.xgb))]
+    single = headline.single
+    if "tau_id" in single:
+        sides.append(("single", single["tau_id"].seeds, tau_id(single["tau_id"].metrics["tau_id"])))
+    if "kinematics" in single:
+        sides.append(("single", single["kinematics"].seeds,
+                      [("pt_res", "pT resolution", single["kinematics"].metrics["kinematics"]["pt_resolution_std"])]))
     out: dict[str, Any] = {}
-    for side, (seeds, first) in sides.items():
-        wp = first["working_points"]["50"]
-        out[f"{side}_auc_seeds"], out[f"{side}_auc_seeds_std"] = _over_seeds(seeds, "tau ID AUC", first["auc_std"])
-        out[f"{side}_fake50_seeds"], out[f"{side}_fake50_seeds_std"] = _over_seeds(
-            seeds, "fake rate @ 50 %", 0.5 * (wp["fake_rate_hi"] - wp["fake_rate_lo"]))
-        out[f"{side}_n_seeds"] = len(_finite(seeds.get("tau ID AUC", {}).get("values", [])))
+    for side, seeds, numbers in sides:
+        for key, name, test_std in numbers:
+            out[f"{side}_{key}_seeds"], out[f"{side}_{key}_seeds_std"] = _over_seeds(seeds, name, test_std)
+        if "tau ID AUC" in seeds:
+            out[f"{side}_n_seeds"] = len(_finite(seeds["tau ID AUC"].get("values", [])))
     return out
 
 

@@ -3,6 +3,7 @@ hand-made results."""
 
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -88,8 +89,14 @@ def _seeds(aucs: list[float], fakes: list[float]) -> dict:
 
 def _headline(xgb_aucs: list[float]) -> SimpleNamespace:
     """A headline with hand-made seeds: MultiParTau AUCs 0.990/0.992/0.994, SingleParTau none, XGBoost ``xgb_aucs``."""
-    main = SimpleNamespace(seeds=_seeds([0.990, 0.992, 0.994], [0.0012, 0.0019, 0.0020]),
-                           metrics={"tau_id": {"auc": 0.990, "auc_std": 0.0005, **_wp50(0.0012, 0.0008, 0.0018)}})
+    seeds = _seeds([0.990, 0.992, 0.994], [0.0012, 0.0019, 0.0020])
+    seeds["pT resolution"] = {"values": [0.0170, 0.0172, 0.0174]}
+    seeds["charge mis-ID"] = {"values": [0.010, 0.012, 0.014]}
+    main = SimpleNamespace(seeds=seeds,
+                           metrics={"tau_id": {"auc": 0.990, "auc_std": 0.0005, **_wp50(0.0012, 0.0008, 0.0018)},
+                                    "decay_mode": {"macro_f1_std": 0.01, "accuracy_std": 0.01},
+                                    "charge": {"misid_lo": 0.008, "misid_hi": 0.011},
+                                    "kinematics": {"pt_resolution_std": 0.0003}})
     xgb = {"auc": xgb_aucs[0], "auc_std": 0.0002, **_wp50(0.0005, 0.0003, 0.0009)}
     return SimpleNamespace(main=main, single={}, xgb=xgb,
                            xgb_seeds=_seeds(xgb_aucs, [0.0005] * len(xgb_aucs)))
@@ -120,3 +127,10 @@ def test_tau_id_numbers_are_seed_means_with_seed_spread_and_test_uncertainty() -
     assert h["xgb_auc_seeds"] == pytest.approx(0.998)
     assert h["xgb_n_seeds"] == 3 and h["multi_n_seeds"] == 3
     assert "single_auc_seeds" not in h
+    # the other headline numbers: pT resolution 0.0172, seed std 0.0002 ⊕ bootstrap 0.0003
+    assert h["multi_pt_res_seeds"] == pytest.approx(0.0172)
+    assert h["multi_pt_res_seeds_std"] == pytest.approx((0.0002 ** 2 + 0.0003 ** 2) ** 0.5)
+    # charge mis-ID 0.012, seed std 0.002 ⊕ half its Clopper–Pearson interval 0.0015
+    assert h["multi_charge_seeds_std"] == pytest.approx(0.0025)
+    # no DM seeds in this headline: no number, and the sentence would say so
+    assert math.isnan(h["multi_dm_acc_seeds"])
