@@ -96,6 +96,25 @@ def _quadrant_text(tmp: Path) -> str:
     return write_quadrant(tmp / "valid.cdf", quadrant, index=1).read_text()
 
 
+@pytest.mark.parametrize("bad", ["nan", "inf", "-inf"])
+@pytest.mark.parametrize("column", [0, 3, 6])
+def test_quadrant_reader_names_the_file_for_a_non_finite_geometry(tmp_path: Path, bad: str, column: int) -> None:
+    """A non-finite spacing, grid count or z offset on the geometry line (the case Hypothesis found: ``nx = inf``
+    raised a bare OverflowError from ``int()``) is refused with the file and line named."""
+    from hepnb.tracks.cdf import read_quadrant
+
+    lines = _quadrant_text(tmp_path).splitlines()
+    i = next(k for k in range(1, len(lines)) if lines[k - 1].startswith("#") and len(lines[k].split()) == 7)
+    words = lines[i].split()
+    words[column] = bad
+    lines[i] = " ".join(words)
+    path = tmp_path / "damaged.cdf"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match="must hold finite numbers") as err:
+        read_quadrant(path)
+    assert f"{path}:{i + 1}:" in str(err.value)
+
+
 #: How a line of a quadrant file is damaged: a number replaced by text, NaN, inf or a huge value, or the line cut.
 _DAMAGE = st.sampled_from(["x", "nan", "inf", "-inf", "1e308", "", "0", "-1", "3.5 4.5"])
 

@@ -22,6 +22,7 @@ wraps it as ``FieldMap.load_cdf`` / ``FieldMap.save_cdf``.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -128,6 +129,9 @@ def read_quadrant(path: str | os.PathLike[str]) -> Quadrant:
     if len(geometry) != 7:
         msg = (f"{p}:{i_hash + 2}: the geometry line must hold 7 numbers (dx dy dz [cm] nx ny nz zOffset [cm]), "
                f"found {len(geometry)}")
+        raise ValueError(msg)
+    if not all(math.isfinite(g) for g in geometry):
+        msg = f"{p}:{i_hash + 2}: the geometry line (dx dy dz nx ny nz zOffset) must hold finite numbers, found {geometry}"
         raise ValueError(msg)
     spacing = tuple(MM_PER_CM * g for g in geometry[:3])
     counts = geometry[3:6]
