@@ -17,8 +17,8 @@ import numpy as np
 
 from hepnb.book.numbers import format_with_uncertainty
 
-__all__ = ["SIGNIFICANCE", "Contender", "Verdict", "combined_uncertainty", "paired_verdict", "rule_markdown",
-           "seed_spread_of_difference", "verdict"]
+__all__ = ["SIGNIFICANCE", "Contender", "Verdict", "combined_uncertainty", "mean_over_seeds", "paired_verdict",
+           "rule_markdown", "seed_spread_of_difference", "verdict"]
 
 #: A difference is called a difference from this many combined standard uncertainties on.
 SIGNIFICANCE = 2.0
@@ -80,6 +80,18 @@ def combined_uncertainty(test_std: float, seed_std: float = 0.0) -> float:
             msg = f"{name} must be a finite number >= 0, found {value}"
             raise ValueError(msg)
     return math.hypot(test_std, seed_std)
+
+
+def mean_over_seeds(values: Sequence[float], test_std: float) -> tuple[float, float]:
+    """A metric's mean over its training seeds and the uncertainty of one trained model on it: the seed spread
+    (standard deviation, ddof 1; 0 for one seed) ⊕ ``test_std``, the test uncertainty of one seed (a non-finite
+    ``test_std``, where no test uncertainty was computed, adds nothing). Non-finite values are left out; with none
+    left, both are NaN."""
+    finite = [float(v) for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return math.nan, math.nan
+    seed_std = float(np.std(finite, ddof=1)) if len(finite) > 1 else 0.0
+    return float(np.mean(finite)), math.hypot(seed_std, test_std if math.isfinite(test_std) else 0.0)
 
 
 def seed_spread_of_difference(values_a: Sequence[float], values_b: Sequence[float], *,

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from hepnb.book import numbers, prose
-from hepnb.book.verdict import Contender, combined_uncertainty, seed_spread_of_difference, verdict
+from hepnb.book.verdict import Contender, combined_uncertainty, mean_over_seeds, seed_spread_of_difference, verdict
 from hepnb.pid.baselines import BASELINES
 from hepnb.pid.constants import (
     O2_TOF_P_MIN_GEV,
@@ -186,14 +186,9 @@ def seed_table(settings: Settings, comparison: Comparison) -> pd.DataFrame:
             cells = {}
             for label, prefix, key, species in _SEED_COLUMNS:
                 test_std = float(row[f"{prefix}std"])
-                if runs:
-                    values = np.asarray(runs[key][species] if species else runs[key], np.float64)
-                    seed_std = float(np.std(values, ddof=1)) if values.size > 1 else 0.0
-                    cells[(range_name, label)] = numbers.format_with_uncertainty(
-                        100 * float(np.mean(values)), 100 * float(np.hypot(seed_std, test_std)))
-                else:
-                    cells[(range_name, label)] = numbers.format_with_uncertainty(100 * float(row[f"{prefix}value"]),
-                                                                                  100 * test_std)
+                value, std = (mean_over_seeds(runs[key][species] if species else runs[key], test_std) if runs
+                              else (float(row[f"{prefix}value"]), test_std))
+                cells[(range_name, label)] = numbers.format_with_uncertainty(100 * value, 100 * std)
             cells[(range_name, "converged")] = (f"{sum(runs['converged'])}/{len(runs['converged'])}" if runs
                                                 else "closed form")
             rows.setdefault(row["model"], {}).update(cells)

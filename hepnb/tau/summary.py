@@ -9,10 +9,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from hepnb.book.numbers import format_count, format_with_uncertainty
-from hepnb.book.verdict import Contender, paired_verdict, seed_spread_of_difference
+from hepnb.book.verdict import Contender, mean_over_seeds, paired_verdict, seed_spread_of_difference
 from hepnb.tau.side_report import study_json
 
 __all__ = ["conclusions", "headline_entries", "headline_numbers", "results_metrics", "seed_spreads"]
@@ -122,7 +120,7 @@ def seed_spreads(headline: Any) -> dict[str, float]:
     unpaired: the two sides' seeds do not share an initial draw), from each seed's summary number; 0 where a
     side has no finite value."""
     single = headline.single.get("tau_id")
-    other = {"single": single.seeds if single is not None else None, "xgb": headline.xgb_seeds, None: None}
+    other = {"single": single.seeds if single is not None else None, "xgb": headline.xgb_seeds}
     out = {}
     for key, (name, side) in _SEED_SIDES.items():
         a = _finite(headline.main.seeds.get(name, {}).get("values", []))
@@ -134,17 +132,6 @@ def seed_spreads(headline: Any) -> dict[str, float]:
             b = _finite(other[side].get(name, {}).get("values", []))
         out[key] = seed_spread_of_difference(a, b, of_mean=False) if a and b else 0.0
     return out
-
-
-def _over_seeds(seeds: Mapping[str, Any], name: str, test_std: float) -> tuple[float, float]:
-    """The mean over seeds of one summary number and its uncertainty as one trained model's: the seed spread
-    (standard deviation, 0 for one seed) ⊕ the test uncertainty ``test_std`` of the first seed."""
-    values = _finite(seeds.get(name, {}).get("values", []))
-    if not values:
-        return float("nan"), float("nan")
-    seed_std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-    test = test_std if math.isfinite(test_std) else 0.0
-    return float(np.mean(values)), math.hypot(seed_std, test)
 
 
 def headline_numbers(headline: Any) -> dict[str, Any]:
@@ -180,7 +167,7 @@ def headline_numbers(headline: Any) -> dict[str, Any]:
             "single_pt_res": single_value("kinematics", "pt_resolution"),
             "single_pt_res_std": single_value("kinematics", "pt_resolution_std"),
             "reco_pt_res": base["kinematics"]["reco jet"]["pt_resolution"],
-            "reco_pt_res_std": base["kinematics"]["reco jet"]["pt_resolution_std"]} | _tau_id_over_seeds(headline)
+            "reco_pt_res_std": base["kinematics"]["reco jet"]["pt_resolution_std"]} | _seed_means(headline)
 
 
 def _half_interval(res: Mapping[str, Any], key: str) -> float:
@@ -188,7 +175,7 @@ def _half_interval(res: Mapping[str, Any], key: str) -> float:
     return 0.5 * (res[f"{key}_hi"] - res[f"{key}_lo"])
 
 
-def _tau_id_over_seeds(headline: Any) -> dict[str, Any]:
+def _seed_means(headline: Any) -> dict[str, Any]:
     """The headline numbers as means over seeds, each ± the seed spread ⊕ the first seed's test uncertainty
     (bootstrap, or half the Clopper–Pearson interval of a rate): tau-ID AUC and fake rate at ε_τ = 50 % of
     MultiParTau, SingleParTau and XGBoost, and MultiParTau's decay-mode macro F1 and accuracy, charge mis-ID and
@@ -216,7 +203,8 @@ def _tau_id_over_seeds(headline: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for side, seeds, numbers in sides:
         for key, name, test_std in numbers:
-            out[f"{side}_{key}_seeds"], out[f"{side}_{key}_seeds_std"] = _over_seeds(seeds, name, test_std)
+            out[f"{side}_{key}_seeds"], out[f"{side}_{key}_seeds_std"] = mean_over_seeds(
+                seeds.get(name, {}).get("values", []), test_std)
         if "tau ID AUC" in seeds:
             out[f"{side}_n_seeds"] = len(_finite(seeds["tau ID AUC"].get("values", [])))
     return out

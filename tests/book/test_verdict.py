@@ -95,3 +95,15 @@ def test_the_rule_in_words_quotes_the_constants_the_code_uses() -> None:
     assert (convergence.RELATIVE_TOLERANCE, convergence.LAST_FRACTION, SIGNIFICANCE) == (0.01, 0.2, 2.0)
     assert "validation loss improved by less than 1 % of its best value over the last 20 %" in text
     assert f"at least {convergence.MIN_POINTS} times" in text and "exceeds 2 times its uncertainty" in text
+
+
+def test_mean_over_seeds_adds_the_seed_spread_to_the_test_uncertainty() -> None:
+    from hepnb.book.verdict import mean_over_seeds
+
+    # values 0.80, 0.81, 0.79: mean 0.80, std (ddof 1) 0.01; ⊕ a test uncertainty 0.004 → √(1e-4 + 1.6e-5)
+    mean, std = mean_over_seeds([0.80, 0.81, 0.79], 0.004)
+    assert mean == pytest.approx(0.80) and std == pytest.approx((1e-4 + 1.6e-5) ** 0.5)
+    assert mean_over_seeds([0.8], 0.004) == pytest.approx((0.8, 0.004))  # one seed: the test uncertainty alone
+    # a non-finite seed is left out; a test uncertainty never computed adds nothing
+    assert mean_over_seeds([0.80, float("nan"), 0.82], float("nan")) == pytest.approx((0.81, 0.02 / 2 ** 0.5))
+    assert all(math.isnan(v) for v in mean_over_seeds([float("nan")], 0.1))

@@ -117,7 +117,7 @@ def test_the_xgboost_difference_carries_the_seed_spread_of_both_sides() -> None:
 def test_tau_id_numbers_are_seed_means_with_seed_spread_and_test_uncertainty() -> None:
     from hepnb.tau import summary
 
-    h = summary._tau_id_over_seeds(_headline([0.997, 0.998, 0.999]))
+    h = summary._seed_means(_headline([0.997, 0.998, 0.999]))
     assert h["multi_auc_seeds"] == pytest.approx(0.992)
     assert h["multi_auc_seeds_std"] == pytest.approx((0.002 ** 2 + 0.0005 ** 2) ** 0.5)  # seed std ⊕ bootstrap
     # fake rate: mean of 0.0012/0.0019/0.0020; std ⊕ half the Clopper–Pearson interval (0.0005)
