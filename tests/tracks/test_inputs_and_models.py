@@ -247,9 +247,10 @@ def test_checkpoint_and_onnx_round_trips(zoo: tuple[dict, dict], dataset: dict, 
         path = export_onnx(fn, tmp_path / f"{name}.onnx")
         diff = onnx_max_abs_diff(fn, path, dataset["test"]["start"])
         # within 1 µm of JAX (four float32 ulps of a 3 m position): the polynomials' inputs are physics or whitened
-        # variables and their low degrees are summed last (split_sum); over the raw bounding box, in one matmul, the
-        # naive degree 5 differed by 36 µm
-        assert diff["max_pos_diff_um"] < 1.0, (name, diff)
+        # variables; the physics polynomial sums its low degrees last (split_sum), the naive one rounds every step
+        # as ONNX Runtime does (pairwise_sum: the same float32 numbers). Over the raw bounding box, in one matmul,
+        # the naive degree 5 differed by 36 µm
+        assert diff["max_pos_diff_um"] < (0.05 if name == "poly_naive" else 1.0), (name, diff)
         assert diff["max_slope_diff_mrad"] < 1e-3, (name, diff)
     with pytest.raises(FileNotFoundError, match="no config.json"):
         export.load_extrapolator(tmp_path, None)
