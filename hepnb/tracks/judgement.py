@@ -71,8 +71,9 @@ def judge(rows: Sequence[Mapping[str, Any]], *, cost_key: str, errors: Mapping[s
     """The study's rule (module docstring) on every row of one leg.
 
     ``converged`` names the learned models that converged (a learned model missing there has not); ``seeds``
-    (:func:`hepnb.tracks.pipeline.seed_spread`) gives the spread over training seeds of one model, which enters its
-    uncertainty, and whose ``all_converged`` then decides its convergence; ``errors`` (per-track test errors by
+    (:func:`hepnb.tracks.pipeline.seed_spread`, per learned model) gives each model's spread over training seeds,
+    which enters its uncertainty, and whose ``all_converged`` then decides its convergence (a learned model without
+    an entry has one seed: its verdicts rest on the test bootstrap alone, and the sentences say so); ``errors`` (per-track test errors by
     model) make the differences paired (without them the curve is taken as exact and the uncertainty is the row's
     own bootstrap error).
 
@@ -103,11 +104,12 @@ def judge(rows: Sequence[Mapping[str, Any]], *, cost_key: str, errors: Mapping[s
         error_err = float(r.get("pos_median_err_um", float("nan")))
         ready = bool((converged or {}).get(name, False)) if r["family"] in LEARNED else None
         seed_std = 0.0
-        if seeds and seeds.get("model") == name:
-            seed_std, ready = float(seeds["std_um"]), bool(seeds["all_converged"])
+        if seeds and name in seeds:
+            seed_std, ready = float(seeds[name]["std_um"]), bool(seeds[name]["all_converged"])
         placed = _placed(name, r["family"], ready, distances[name], seed_std)
         m = {"family": r["family"], "error_um": float(r["pos_median_um"]), "cost": float(r[cost_key]),
-             "error_err_um": float(np.hypot(error_err, seed_std)), "converged": ready, "curves": placed}
+             "error_err_um": float(np.hypot(error_err, seed_std)), "converged": ready, "curves": placed,
+             "n_seeds": len(seeds[name]["median_um"]) if seeds and name in seeds else 1}
         for short, key in (("rk", ENVELOPE), ("rk4", "rk4"), ("poly", "poly")):
             m[f"{short}_curve_um" if short != "rk" else "rk_envelope_um"] = placed.get(key, {}).get("curve_um", float("nan"))
             m[f"below_{short}"] = bool(placed.get(key, {}).get("below", False))
@@ -125,7 +127,7 @@ def judge(rows: Sequence[Mapping[str, Any]], *, cost_key: str, errors: Mapping[s
         "best_learned": best_of(rows, LEARNED), "best_poly": best_of(rows, ("poly",)),
     }
     out["beats_both_in_window"] = [m for m in out["beats_both"] if lo <= models[m]["error_um"] <= hi]
-    out["seeds"] = dict(seeds) if seeds else None
+    out["seeds"] = {name: dict(v) for name, v in seeds.items()} if seeds else None
     if errors is not None and out["best_learned"] and out["best_poly"]:
         out["paired"] = paired_median_difference(errors[out["best_learned"]], errors[out["best_poly"]])
     return out
@@ -137,6 +139,15 @@ def _curve_clause(key: str, entry: Mapping[str, Any]) -> str:
         return f"{CURVE_LABELS[key]}: does not run that cheaply"
     diff = format_with_uncertainty(entry["difference_um"], entry["uncertainty_um"], unit="µm")
     return f"{CURVE_LABELS[key]} {entry['curve_um']:.3g} µm (median − curve {diff})"
+
+
+def _spread_words(j: Mapping[str, Any]) -> str:
+    """What the paired uncertainties of a leg's learned models hold: the seed spread where every one was retrained."""
+    counts = sorted({j["models"][m].get("n_seeds", 1) for m in j["learned"]})
+    if counts and counts[0] > 1:
+        many = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
+        return f"test bootstrap ⊕ the spread of each model over {many} training seeds"
+    return "test bootstrap ⊕ seed spread where a model was retrained over seeds; the test bootstrap alone where not"
 
 
 def judgement_markdown(j: Mapping[str, Any], leg_label: str) -> str:
@@ -152,7 +163,7 @@ def judgement_markdown(j: Mapping[str, Any], leg_label: str) -> str:
               f"under the learning curves); {n_rk} of these {'lies' if n_rk == 1 else 'lie'} below every Runge–Kutta "
               f"curve ({rk_names}) at {'its' if n_rk == 1 else 'their'} cost, {len(j['beats_poly'])} below the "
               f"polynomial curve, and {len(j['beats_both'])} below both — each by more than twice the paired "
-              "uncertainty (test bootstrap ⊕ seed spread)")]
+              f"uncertainty ({_spread_words(j)})")]
     if j["beats_both_in_window"]:
         lo, hi = j["window_um"]
         lines[-1] += (f"; {len(j['beats_both_in_window'])} of these between {lo:g} and {hi:g} µm "
@@ -170,7 +181,7 @@ def judgement_markdown(j: Mapping[str, Any], leg_label: str) -> str:
             lines.append(f"Against the Runge–Kutta envelope ({env['curve_um']:.3g} µm at that cost), paired on the "
                          f"same test tracks: {env['verdict']}.")
     if "paired" in j and j["best_poly"]:
-        seeds = j.get("seeds") if (j.get("seeds") or {}).get("model") == best else None
+        seeds = (j.get("seeds") or {}).get(best)
         said = paired_verdict("median position error", Contender(best, models[best]["converged"]),
                               Contender(j["best_poly"]), j["paired"], lower_is_better=True, unit="µm",
                               seed_std=seeds["std_um"] if seeds else 0.0)

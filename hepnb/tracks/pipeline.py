@@ -235,46 +235,50 @@ def leaderboards(settings: Settings, samples: Samples, classical: Baselines, zoo
     return Leaderboards(rows, errors, {leg: report.leaderboard(rows[leg]) for leg in settings.legs})
 
 
-def seed_spread(settings: Settings, samples: Samples, boards: Leaderboards, zoo: Zoo) -> dict[str, dict[str, Any]]:
-    """Per leg, the training variance of the best learned model (chosen on the validation split): its head (its
-    base, or its residual weight) retrained alone with seeds ``seed + 1`` … ``seed + n_seeds − 1`` on the same
-    tracks, each to its own convergence (or the step cap).
+def seed_spread(settings: Settings, samples: Samples, boards: Leaderboards, zoo: Zoo, client: Any = None
+                ) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per leg and learned model, the training variance: every stack of the zoo (each MLP size with all its bases,
+    each RK-PINN size with its residual weights) retrained with seeds ``seed + 1`` … ``seed + n_seeds − 1`` on the
+    same tracks, each stack to the convergence of all its heads (or its step cap), all stacks of a leg at once on
+    ``client`` (:func:`hepnb.tracks.training.run_zoo_tasks`).
 
     Returns
     -------
     dict
-        Per leg: ``model``, ``median_um`` (the test median of each seed, the zoo's first), ``std_um`` (ddof 1; 0
-        for one seed), ``converged`` (each seed's record) and ``all_converged``.
+        Per leg, per learned model: ``median_um`` (the test median of each seed, the zoo's first), ``std_um`` (ddof
+        1; 0 for one seed), ``converged`` (each seed's record) and ``all_converged``.
     """
     from dataclasses import replace
 
-    out = {}
+    out: dict[str, dict[str, dict[str, Any]]] = {}
     for leg in settings.legs:
-        learned = [r for r in boards.rows[leg] if r["family"] in report.LEARNED]
-        if not learned:
-            continue
-        first = min(learned, key=lambda r: r["val_median_um"])
-        best, record, data = first["model"], zoo.records[leg][first["model"]], samples.datasets[leg]
-        config = settings.zoo(settings.steps if record["family"] == "mlp" else settings.rkpinn_steps)
-        # only the kept head is retrained (alone, to its own convergence): a quarter of the stack's cost
-        config = (replace(config, bases=(record["variant"],)) if record["family"] == "mlp"
-                  else replace(config, pde_weights=(float(record["variant"].removeprefix("pde")),)))
-        medians, converged = [float(first["pos_median_um"])], [bool(record.get("converged"))]
-        for k in range(1, settings.n_seeds):
-            models, records = training.run_zoo(data, [(record["family"], record["size"])],
-                                               replace(config, seed=settings.seed + k))
-            pred = evaluate.predict_batched(models[best], data["test"]["start"])
-            medians.append(float(np.median(evaluate.position_error_um(pred, data["test"]["end"]))))
-            converged.append(bool(records[best]["converged"]))
-        out[leg] = {"model": best, "median_um": medians, "converged": converged, "all_converged": all(converged),
-                    "std_um": float(np.std(medians, ddof=1)) if len(medians) > 1 else 0.0}
+        data = samples.datasets[leg]
+        first = {r["model"]: float(r["pos_median_um"]) for r in boards.rows[leg] if r["family"] in report.LEARNED}
+        medians = {name: [value] for name, value in first.items()}
+        converged = {name: [bool(zoo.records[leg][name].get("converged"))] for name in first}
+        tasks = [((family, size), replace(settings.zoo(steps), seed=settings.seed + k))
+                 for k in range(1, settings.n_seeds)
+                 for family, sizes, steps in (("mlp", settings.mlp_sizes, settings.steps),
+                                              ("rkpinn", settings.rkpinn_sizes, settings.rkpinn_steps))
+                 for size in sizes]
+        for models, records in training.run_zoo_tasks(data, tasks, client=client, desc=f"seeds, {leg}"):
+            for name, model in models.items():
+                if name not in medians:
+                    continue
+                pred = evaluate.predict_batched(model, data["test"]["start"])
+                medians[name].append(float(np.median(evaluate.position_error_um(pred, data["test"]["end"]))))
+                converged[name].append(bool(records[name]["converged"]))
+        out[leg] = {name: {"median_um": medians[name], "converged": converged[name],
+                           "all_converged": all(converged[name]),
+                           "std_um": float(np.std(medians[name], ddof=1)) if len(medians[name]) > 1 else 0.0}
+                    for name in first}
     return out
 
 
 def judge(settings: Settings, boards: Leaderboards, zoo: Zoo, seeds: dict[str, dict[str, Any]] | None = None
           ) -> dict[str, dict[str, Any]]:
     """The study's rule on every leg (:func:`hepnb.tracks.report.judge` at the cost :data:`COST`), with each
-    learned model's convergence record from the zoo and the best one's training variance (:func:`seed_spread`)."""
+    learned model's convergence record from the zoo and its training variance (:func:`seed_spread`)."""
     return {leg: report.judge(boards.rows[leg], cost_key=COST, errors=boards.errors[leg],
                               converged={name: bool(r.get("converged")) for name, r in zoo.records[leg].items()},
                               seeds=(seeds or {}).get(leg))

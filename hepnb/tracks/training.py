@@ -51,7 +51,9 @@ __all__ = [
     "ZooConfig",
     "fit_heads",
     "run_zoo",
+    "run_zoo_tasks",
     "target_stats",
+    "train_configured_member",
     "train_stack_member",
 ]
 
@@ -430,31 +432,38 @@ def _train_stack(family: str, size: str, dataset: dict[str, Any], *, schedule: S
     return heads, variants, result
 
 
-def run_zoo(dataset: dict[str, Any], members: Sequence[tuple[str, str]], config: ZooConfig = ZooConfig(), *,
-            client: Any = None) -> tuple[dict[str, LearnedExtrapolator], dict[str, dict[str, Any]]]:
-    """Train every (family, size) stack; return the learned extrapolators by name and their training records.
+def train_configured_member(task: tuple[tuple[str, str], ZooConfig], dataset: dict[str, Any]) -> dict[str, Any]:
+    """:func:`train_stack_member` of a ``(member, config)`` task: each task carries its own configuration (its
+    seed, its step cap), so that stacks of different families and seeds run as one batch of tasks."""
+    member, config = task
+    return train_stack_member(member, dataset, config)
 
-    Names are ``<family>_<size>_<variant>`` (variant: the base of an MLP head, ``pde<weight>`` of an RK-PINN
-    head). Each (family, size) of ``members`` is one :func:`train_stack_member` task on ``client`` (a Dask
-    client) or, without one, in this process; the weights come back as numpy and the heads are rebuilt here on
-    the same bases.
+
+def run_zoo_tasks(dataset: dict[str, Any], tasks: Sequence[tuple[tuple[str, str], ZooConfig]], *,
+                  client: Any = None, desc: str = "model zoo"
+                  ) -> list[tuple[dict[str, LearnedExtrapolator], dict[str, dict[str, Any]]]]:
+    """Train one stack per ``(member, config)`` task (:func:`run_zoo`'s work, with a configuration per task) and
+    return, per task, its learned extrapolators by name and their training records.
+
+    All tasks go to ``client`` (a Dask client) at once, so that the stacks of every family and seed share its
+    workers; without one they run in this process, in order.
     """
     from hepnb.compute.sweep import load_state, map_tasks
 
-    members = list(members)
-    seed, n_coarse, bases = config.seed, config.n_coarse, config.bases
+    tasks = list(tasks)
     slim = {k: dataset[k] for k in ("train", "val", "stats", "setting") if k in dataset}
     slim["poly5"] = dataset.get("poly5")
-    trained = map_tasks(train_stack_member, members, slim, client=client, desc="model zoo", config=config)
-    models: dict[str, LearnedExtrapolator] = {}
-    records: dict[str, dict[str, Any]] = {}
-    for (family, size), result in zip(members, trained, strict=True):
-        member_bases = _member_bases(family, slim, bases=bases, n_coarse=n_coarse)
-        train = dataset["train"]
+    trained = map_tasks(train_configured_member, tasks, slim, client=client, desc=desc)
+    train = dataset["train"]
+    out = []
+    for ((family, size), config), result in zip(tasks, trained, strict=True):
+        member_bases = _member_bases(family, slim, bases=config.bases, n_coarse=config.n_coarse)
+        models: dict[str, LearnedExtrapolator] = {}
+        records: dict[str, dict[str, Any]] = {}
         for i, (variant, state) in enumerate(zip(result["variants"], result["states"], strict=True)):
             base = next(iter(member_bases.values())) if family == "rkpinn" else member_bases[variant]
             base_train = predict_batched(base, train["start"])
-            head = build_head(family, size, seed=seed, per_qop=_per_qop(base),
+            head = build_head(family, size, seed=config.seed, per_qop=_per_qop(base),
                               stats=target_stats(train["start64"], train["end"], base_train, per_qop=_per_qop(base)))
             load_state(head, state)
             name = f"{family}_{size}_{variant}"
@@ -469,6 +478,24 @@ def run_zoo(dataset: dict[str, Any], members: Sequence[tuple[str, str]], config:
                                                 "train_pde": result["history"]["train_pde"][:, i].tolist(),
                                                 "val_median_um": result["history"]["val_median_um"][:, i].tolist(),
                                                 "lr": result["history"]["lr"][:, i].tolist()}}
+        out.append((models, records))
+    return out
+
+
+def run_zoo(dataset: dict[str, Any], members: Sequence[tuple[str, str]], config: ZooConfig = ZooConfig(), *,
+            client: Any = None) -> tuple[dict[str, LearnedExtrapolator], dict[str, dict[str, Any]]]:
+    """Train every (family, size) stack; return the learned extrapolators by name and their training records.
+
+    Names are ``<family>_<size>_<variant>`` (variant: the base of an MLP head, ``pde<weight>`` of an RK-PINN
+    head). Each (family, size) of ``members`` is one :func:`train_stack_member` task on ``client`` (a Dask
+    client) or, without one, in this process (:func:`run_zoo_tasks`); the weights come back as numpy and the
+    heads are rebuilt here on the same bases.
+    """
+    models: dict[str, LearnedExtrapolator] = {}
+    records: dict[str, dict[str, Any]] = {}
+    for m, r in run_zoo_tasks(dataset, [(member, config) for member in members], client=client):
+        models.update(m)
+        records.update(r)
     return models, records
 
 
