@@ -12,6 +12,9 @@ The distance of a model to a curve (or to the envelope) at the model's cost is a
 the model and of the curve's points are recomputed on the same bootstrap resamplings of the test tracks, the curve
 (or the envelope) re-interpolated from them, and the spread of the difference is its test uncertainty
 (:func:`paired_distances`), which the verdict gate of :mod:`hepnb.book.verdict` then weighs with the seed spread.
+"At the model's cost" is itself a measurement: the curve's change over the cost's run-to-run uncertainty
+(:data:`COST_REL_UNCERTAINTY`) is added to that test uncertainty, so that a margin that a timing fluctuation could
+make or unmake is not a verdict.
 """
 
 from __future__ import annotations
@@ -24,10 +27,14 @@ import numpy as np
 
 from hepnb.metrics import resample_indices, spread
 
-__all__ = ["ENVELOPE", "Curve", "build_curves", "envelope_at", "paired_distances"]
+__all__ = ["COST_REL_UNCERTAINTY", "ENVELOPE", "Curve", "build_curves", "envelope_at", "paired_distances"]
 
 #: The key of the lower envelope of the Runge–Kutta curves in :func:`paired_distances`.
 ENVELOPE = "rk_envelope"
+#: Run-to-run relative uncertainty of a row's CPU cost (as a spread of log cost). Two default runs of the same code
+#: (rkpinn_leaderboard at b189457 and c58a95d, 48 rows per leg) gave a spread of log(cost₂/cost₁) of 0.14 (UT → T1)
+#: and 0.13 (VELO → T1), i.e. 0.10 and 0.09 per run: most rows within 2 %, a tail of a few at +30 %.
+COST_REL_UNCERTAINTY = 0.10
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,8 @@ def envelope_at(cost: float, curves: Mapping[str, Curve], errors: Mapping[str, f
 
 def paired_distances(rows: Sequence[Mapping[str, Any]], errors: Mapping[str, np.ndarray] | None, *,
                      cost_key: str, curves: Mapping[str, Curve], envelope_of: Sequence[str],
-                     n_boot: int = 200, seed: int = 0) -> dict[str, dict[str, dict[str, float]]]:
+                     n_boot: int = 200, seed: int = 0, cost_rel_uncertainty: float = COST_REL_UNCERTAINTY
+                     ) -> dict[str, dict[str, dict[str, float]]]:
     """Each row's median minus each curve (and their envelope) at the row's cost, with its paired test spread.
 
     Parameters
@@ -90,13 +98,20 @@ def paired_distances(rows: Sequence[Mapping[str, Any]], errors: Mapping[str, np.
         Family → :class:`Curve` (:func:`build_curves`).
     envelope_of
         The families whose lower envelope is :data:`ENVELOPE`.
+    cost_rel_uncertainty
+        Relative uncertainty of the model's cost (a spread of log cost): half the curve's change between
+        cost × e^(∓δ) is added in quadrature to the test spread (0: the cost taken as exact).
 
     Returns
     -------
     dict
         Model → curve (family or :data:`ENVELOPE`) → ``curve_um`` (the curve at the model's cost; inf where the
-        curve does not reach so low a cost), ``value`` (median − curve) and ``std`` (its paired bootstrap spread).
+        curve does not reach so low a cost), ``value`` (median − curve), ``test_std`` (its paired bootstrap
+        spread), ``cost_std`` (the curve's change over the cost's uncertainty) and ``std`` (the two in quadrature).
     """
+    if not (np.isfinite(cost_rel_uncertainty) and cost_rel_uncertainty >= 0):
+        msg = f"the cost's relative uncertainty must be a number >= 0, found {cost_rel_uncertainty}"
+        raise ValueError(msg)
     medians = {r["model"]: float(r["pos_median_um"]) for r in rows}
     names = list(medians)
     boot: list[dict[str, float]] = []
@@ -116,16 +131,21 @@ def paired_distances(rows: Sequence[Mapping[str, Any]], errors: Mapping[str, np.
     for r in rows:
         name, cost = r["model"], float(r[cost_key])
         full = at(cost, medians)
+        shifted = [at(cost * np.exp(sign * cost_rel_uncertainty), medians) for sign in (-1.0, 1.0)]
         own = float(r.get("pos_median_err_um", float("nan")))
         per_boot = [(b[name], at(cost, b)) for b in boot]
         result = {}
         for key, curve_um in full.items():
             if not np.isfinite(curve_um):
-                result[key] = {"curve_um": curve_um, "value": float("-inf"), "std": 0.0}
+                result[key] = {"curve_um": curve_um, "value": float("-inf"), "std": 0.0, "test_std": 0.0,
+                               "cost_std": 0.0}
                 continue
             std = (spread([m - v[key] for m, v in per_boot]) if per_boot
                    else (own if np.isfinite(own) else 0.0))
-            result[key] = {"curve_um": curve_um, "value": medians[name] - curve_um,
-                           "std": std if np.isfinite(std) else 0.0}
+            std = std if np.isfinite(std) else 0.0
+            near = [v for v in (curve_um, *(sh[key] for sh in shifted)) if np.isfinite(v)]
+            cost_std = 0.5 * (max(near) - min(near))
+            result[key] = {"curve_um": curve_um, "value": medians[name] - curve_um, "std": float(np.hypot(std, cost_std)),
+                           "test_std": std, "cost_std": float(cost_std)}
         out[name] = result
     return out

@@ -19,7 +19,7 @@ import numpy as np
 from hepnb.book.numbers import format_with_uncertainty
 from hepnb.book.verdict import Contender, paired_verdict
 from hepnb.tracks.baselines import RK_FAMILIES
-from hepnb.tracks.envelope import ENVELOPE, build_curves, paired_distances
+from hepnb.tracks.envelope import COST_REL_UNCERTAINTY, ENVELOPE, build_curves, paired_distances
 from hepnb.tracks.evaluate import paired_median_difference, pareto_front
 
 __all__ = ["CURVE_LABELS", "LEARNED", "best_of", "judge", "judgement_markdown"]
@@ -67,7 +67,8 @@ def _placed(name: str, family: str, ready: bool | None, distances: Mapping[str, 
 
 def judge(rows: Sequence[Mapping[str, Any]], *, cost_key: str, errors: Mapping[str, np.ndarray] | None = None,
           converged: Mapping[str, bool] | None = None, seeds: Mapping[str, Any] | None = None,
-          window_um: tuple[float, float] = (1.0, 100.0)) -> dict[str, Any]:
+          window_um: tuple[float, float] = (1.0, 100.0), cost_rel_uncertainty: float = COST_REL_UNCERTAINTY
+          ) -> dict[str, Any]:
     """The study's rule (module docstring) on every row of one leg.
 
     ``converged`` names the learned models that converged (a learned model missing there has not); ``seeds``
@@ -75,7 +76,8 @@ def judge(rows: Sequence[Mapping[str, Any]], *, cost_key: str, errors: Mapping[s
     which enters its uncertainty, and whose ``all_converged`` then decides its convergence (a learned model without
     an entry has one seed: its verdicts rest on the test bootstrap alone, and the sentences say so); ``errors`` (per-track test errors by
     model) make the differences paired (without them the curve is taken as exact and the uncertainty is the row's
-    own bootstrap error).
+    own bootstrap error); ``cost_rel_uncertainty`` adds the curve's change over the cost's run-to-run uncertainty
+    (:func:`hepnb.tracks.envelope.paired_distances`).
 
     Returns
     -------
@@ -97,7 +99,8 @@ def judge(rows: Sequence[Mapping[str, Any]], *, cost_key: str, errors: Mapping[s
     if "rk4" not in curves:
         msg = "no RK4-N rows (family 'rk4') among the baselines"
         raise ValueError(msg)
-    distances = paired_distances(rows, errors, cost_key=cost_key, curves=curves, envelope_of=RK_FAMILIES)
+    distances = paired_distances(rows, errors, cost_key=cost_key, curves=curves, envelope_of=RK_FAMILIES,
+                                 cost_rel_uncertainty=cost_rel_uncertainty)
     models = {}
     for r in rows:
         name = r["model"]
@@ -163,7 +166,7 @@ def judgement_markdown(j: Mapping[str, Any], leg_label: str) -> str:
               f"under the learning curves); {n_rk} of these {'lies' if n_rk == 1 else 'lie'} below every Runge–Kutta "
               f"curve ({rk_names}) at {'its' if n_rk == 1 else 'their'} cost, {len(j['beats_poly'])} below the "
               f"polynomial curve, and {len(j['beats_both'])} below both — each by more than twice the paired "
-              f"uncertainty ({_spread_words(j)})")]
+              f"uncertainty ({_spread_words(j)}, ⊕ the curve's change over the cost's run-to-run uncertainty)")]
     if j["beats_both_in_window"]:
         lo, hi = j["window_um"]
         lines[-1] += (f"; {len(j['beats_both_in_window'])} of these between {lo:g} and {hi:g} µm "

@@ -303,7 +303,8 @@ def test_judge_places_only_converged_models_and_beyond_their_uncertainty() -> No
             row("rk4_2", "rk4", 20.0, 100.0), row("rk4_4", "rk4", 40.0, 10.0),
             row("mlp_a", "mlp", 20.0, 50.0), row("mlp_b", "mlp", 20.0, 60.0),
             row("mlp_c", "mlp", 20.0, 95.0, err_err=4.0)]  # 5 µm below the curve, 2 × 4 µm uncertainty: not beyond
-    judged = report.judge(rows, cost_key="cost", converged={"mlp_a": True, "mlp_b": False, "mlp_c": True})
+    judged = report.judge(rows, cost_key="cost", converged={"mlp_a": True, "mlp_b": False, "mlp_c": True},
+                          cost_rel_uncertainty=0.0)  # a curve tenfold per doubling of cost: costs taken as exact
     assert judged["beats_rk4"] == ["mlp_a"] and judged["not_converged"] == ["mlp_b"]
     assert judged["models"]["mlp_b"]["converged"] is False and judged["models"]["rk4_2"]["converged"] is None
     text = report.judgement_markdown(judged, "UT → T1")
@@ -317,7 +318,7 @@ def test_judge_places_only_converged_models_and_beyond_their_uncertainty() -> No
              "mlp_b": {"median_um": [60.0, 61.0, 59.0], "std_um": 1.0, "all_converged": True},
              "mlp_c": {"median_um": [95.0, 95.5, 94.5], "std_um": 0.5, "all_converged": True}}
     spread = report.judge(rows, cost_key="cost", converged={"mlp_a": True, "mlp_b": False, "mlp_c": True},
-                          seeds=seeds)
+                          seeds=seeds, cost_rel_uncertainty=0.0)
     assert spread["beats_rk4"] == ["mlp_b"] and spread["seeds"] == seeds  # 40 µm below, 2 × (1 ⊕ 1) µm needed
     assert spread["models"]["mlp_a"]["error_err_um"] == pytest.approx(np.hypot(1.0, 30.0))
     assert spread["models"]["mlp_a"]["n_seeds"] == 3 and spread["models"]["mlp_c"]["error_err_um"] == pytest.approx(
@@ -326,5 +327,6 @@ def test_judge_places_only_converged_models_and_beyond_their_uncertainty() -> No
     assert spread["not_converged"] == []
     assert "the spread of each model over 3 training seeds" in report.judgement_markdown(spread, "UT → T1")
     unconverged_seed = {**seeds, "mlp_a": {**seeds["mlp_a"], "std_um": 0.0, "all_converged": False}}
-    assert report.judge(rows, cost_key="cost", converged={"mlp_a": True}, seeds=unconverged_seed)["beats_rk4"] == [
+    assert report.judge(rows, cost_key="cost", converged={"mlp_a": True}, seeds=unconverged_seed,
+                        cost_rel_uncertainty=0.0)["beats_rk4"] == [
         "mlp_b"]  # mlp_a, 50 µm below with no spread, is not placed: one of its seeds did not converge

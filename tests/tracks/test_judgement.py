@@ -38,7 +38,8 @@ def test_the_envelope_is_the_smallest_curve_and_a_curve_says_nothing_below_its_c
 
 
 def test_below_rk_means_below_all_three_curves() -> None:
-    judged = judge(ROWS, cost_key="cost", converged={"mlp_cheap": True, "mlp_mid": True, "mlp_fast": True})
+    judged = judge(ROWS, cost_key="cost", converged={"mlp_cheap": True, "mlp_mid": True, "mlp_fast": True},
+                   cost_rel_uncertainty=0.0)  # these curves fall tenfold per doubling: the costs taken as exact
     assert judged["beats_rk4"] == ["mlp_cheap", "mlp_mid", "mlp_fast"]  # the equal-step curve alone
     assert judged["beats_rk"] == ["mlp_cheap", "mlp_fast"]  # the envelope: mlp_mid lies above Cash–Karp
     mid = judged["models"]["mlp_mid"]["curves"]
@@ -62,9 +63,41 @@ def test_the_distance_to_a_curve_is_paired_on_the_test_tracks() -> None:
         r["pos_median_um"] = float(np.median(errors[r["model"]]))
         r["pos_median_err_um"] = 100.0 * 0.02  # about the bootstrap error of a median of 4000 exponentials
     curves = build_curves(rows, "cost", ("rk4",))
-    d = paired_distances(rows, errors, cost_key="cost", curves=curves, envelope_of=("rk4",))["mlp_a"]
+    d = paired_distances(rows, errors, cost_key="cost", curves=curves, envelope_of=("rk4",),
+                         cost_rel_uncertainty=0.0)["mlp_a"]
     assert d["rk4"]["value"] == pytest.approx(-5.0 * np.median(hard))
     assert d["rk4"]["std"] < 0.2 * rows[-1]["pos_median_err_um"]  # the common difficulty cancels
-    judged = judge(rows, cost_key="cost", errors=errors, converged={"mlp_a": True})
+    judged = judge(rows, cost_key="cost", errors=errors, converged={"mlp_a": True}, cost_rel_uncertainty=0.0)
     assert judged["beats_rk"] == ["mlp_a"]  # 5 % below, unresolvable unpaired, many σ paired
-    assert judge(rows, cost_key="cost", converged={"mlp_a": True})["beats_rk"] == []  # unpaired: 3.5 µm < 2 × 2 µm
+    assert judge(rows, cost_key="cost", converged={"mlp_a": True},
+                 cost_rel_uncertainty=0.0)["beats_rk"] == []  # unpaired: 3.5 µm < 2 × 2 µm
+
+
+def test_a_margin_within_the_cost_uncertainty_is_not_a_verdict() -> None:
+    """VELO → T1 at default (c58a95d): mlp_small_rk4_2, 10.42 µm at 380 ns, against the polynomial curve through
+    lhcb_poly_6 (233 ns, 15.36 µm) and lhcb_poly_8 (488 ns, 9.21 µm): 0.53 µm below it, ± 0.20 µm on the test tracks,
+    which a 10 % slower timing of the model would undo."""
+    rows = [_row("single_kick", "analytic", 5.0, 2900.0), _row("rk4_1", "rk4", 130.0, 48000.0),
+            _row("lhcb_poly_6", "poly", 233.0, 15.36, 0.3), _row("lhcb_poly_8", "poly", 488.0, 9.21, 0.17),
+            _row("mlp_small_rk4_2", "mlp", 380.0, 10.42, 0.20)]
+    curves = build_curves(rows, "cost", ("rk4", "poly"))
+
+    def poly_at(cost: float) -> float:  # log–log interpolation, written out
+        slope = np.log(9.21 / 15.36) / np.log(488.0 / 233.0)
+        return 15.36 * (cost / 233.0) ** slope
+
+    exact = paired_distances(rows, None, cost_key="cost", curves=curves, envelope_of=("rk4",),
+                             cost_rel_uncertainty=0.0)["mlp_small_rk4_2"]["poly"]
+    assert exact["curve_um"] == pytest.approx(poly_at(380.0)) and exact["std"] == pytest.approx(0.20)
+    timed = paired_distances(rows, None, cost_key="cost", curves=curves, envelope_of=("rk4",),
+                             cost_rel_uncertainty=0.1)["mlp_small_rk4_2"]["poly"]
+    cost_std = 0.5 * (poly_at(380.0 * np.exp(-0.1)) - poly_at(380.0 * np.exp(0.1)))
+    assert timed["cost_std"] == pytest.approx(cost_std) and cost_std == pytest.approx(0.76, abs=0.01)
+    assert timed["std"] == pytest.approx(np.hypot(0.20, cost_std))
+    converged = {"mlp_small_rk4_2": True}
+    assert judge(rows, cost_key="cost", converged=converged, cost_rel_uncertainty=0.0)["beats_poly"] == [
+        "mlp_small_rk4_2"]  # 0.53 / 0.20 = 2.6σ with the cost taken as exact
+    judged = judge(rows, cost_key="cost", converged=converged)  # the study's run-to-run uncertainty: 0.7σ
+    assert judged["beats_poly"] == [] and "consistent" in judged["models"]["mlp_small_rk4_2"]["curves"]["poly"]["verdict"]
+    with pytest.raises(ValueError, match="relative uncertainty must be a number >= 0, found -0.1"):
+        paired_distances(rows, None, cost_key="cost", curves=curves, envelope_of=("rk4",), cost_rel_uncertainty=-0.1)
