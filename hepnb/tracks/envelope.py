@@ -12,9 +12,10 @@ The distance of a model to a curve (or to the envelope) at the model's cost is a
 the model and of the curve's points are recomputed on the same bootstrap resamplings of the test tracks, the curve
 (or the envelope) re-interpolated from them, and the spread of the difference is its test uncertainty
 (:func:`paired_distances`), which the verdict gate of :mod:`hepnb.book.verdict` then weighs with the seed spread.
-"At the model's cost" is itself a measurement: the curve's change over the cost's run-to-run uncertainty
-(:data:`COST_REL_UNCERTAINTY`) is added to that test uncertainty, so that a margin that a timing fluctuation could
-make or unmake is not a verdict.
+"At the model's cost" is itself a measurement: the cost moves from run to run by :data:`COST_REL_UNCERTAINTY`, and
+a curve falls steeply with cost. A model is judged against the curve's whole range over cost × e^(∓δ): below the
+curve only when below its lowest value there, above only when above its highest (the margin taken from that end,
+:func:`judged_difference`); a median inside the range is consistent with the curve whatever the test spread.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ import numpy as np
 
 from hepnb.metrics import resample_indices, spread
 
-__all__ = ["COST_REL_UNCERTAINTY", "ENVELOPE", "Curve", "build_curves", "envelope_at", "paired_distances"]
+__all__ = ["COST_REL_UNCERTAINTY", "ENVELOPE", "Curve", "build_curves", "envelope_at", "judged_difference",
+           "paired_distances"]
 
 #: The key of the lower envelope of the Runge–Kutta curves in :func:`paired_distances`.
 ENVELOPE = "rk_envelope"
@@ -82,7 +84,7 @@ def envelope_at(cost: float, curves: Mapping[str, Curve], errors: Mapping[str, f
 def paired_distances(rows: Sequence[Mapping[str, Any]], errors: Mapping[str, np.ndarray] | None, *,
                      cost_key: str, curves: Mapping[str, Curve], envelope_of: Sequence[str],
                      n_boot: int = 200, seed: int = 0, cost_rel_uncertainty: float = COST_REL_UNCERTAINTY
-                     ) -> dict[str, dict[str, dict[str, float]]]:
+                     ) -> dict[str, dict[str, dict[str, Any]]]:
     """Each row's median minus each curve (and their envelope) at the row's cost, with its paired test spread.
 
     Parameters
@@ -99,15 +101,15 @@ def paired_distances(rows: Sequence[Mapping[str, Any]], errors: Mapping[str, np.
     envelope_of
         The families whose lower envelope is :data:`ENVELOPE`.
     cost_rel_uncertainty
-        Relative uncertainty of the model's cost (a spread of log cost): half the curve's change between
-        cost × e^(∓δ) is added in quadrature to the test spread (0: the cost taken as exact).
+        Relative run-to-run uncertainty δ of the model's cost (a spread of log cost): the curve's range over
+        cost × e^(∓δ) is returned beside its value at the cost (0: the cost taken as exact).
 
     Returns
     -------
     dict
         Model → curve (family or :data:`ENVELOPE`) → ``curve_um`` (the curve at the model's cost; inf where the
-        curve does not reach so low a cost), ``value`` (median − curve), ``test_std`` (its paired bootstrap
-        spread), ``cost_std`` (the curve's change over the cost's uncertainty) and ``std`` (the two in quadrature).
+        curve does not reach so low a cost), ``value`` (median − curve), ``std`` (its paired bootstrap spread)
+        and ``band_um`` (the curve's lowest and highest value over the cost's uncertainty, its points included).
     """
     if not (np.isfinite(cost_rel_uncertainty) and cost_rel_uncertainty >= 0):
         msg = f"the cost's relative uncertainty must be a number >= 0, found {cost_rel_uncertainty}"
@@ -127,25 +129,44 @@ def paired_distances(rows: Sequence[Mapping[str, Any]], errors: Mapping[str, np.
             values[ENVELOPE] = envelope_at(cost, env, errs)
         return values
 
-    out: dict[str, dict[str, dict[str, float]]] = {}
+    out: dict[str, dict[str, dict[str, Any]]] = {}
     for r in rows:
         name, cost = r["model"], float(r[cost_key])
         full = at(cost, medians)
-        shifted = [at(cost * np.exp(sign * cost_rel_uncertainty), medians) for sign in (-1.0, 1.0)]
+        lo_cost, hi_cost = cost * np.exp(-cost_rel_uncertainty), cost * np.exp(cost_rel_uncertainty)
+        knots = sorted({lo_cost, hi_cost, *(float(k) for c in curves.values() for k in c.costs if lo_cost < k < hi_cost)})
+        in_band = [at(k, medians) for k in knots]
         own = float(r.get("pos_median_err_um", float("nan")))
         per_boot = [(b[name], at(cost, b)) for b in boot]
         result = {}
         for key, curve_um in full.items():
             if not np.isfinite(curve_um):
-                result[key] = {"curve_um": curve_um, "value": float("-inf"), "std": 0.0, "test_std": 0.0,
-                               "cost_std": 0.0}
+                result[key] = {"curve_um": curve_um, "value": float("-inf"), "std": 0.0,
+                               "band_um": [curve_um, curve_um]}
                 continue
             std = (spread([m - v[key] for m, v in per_boot]) if per_boot
                    else (own if np.isfinite(own) else 0.0))
-            std = std if np.isfinite(std) else 0.0
-            near = [v for v in (curve_um, *(sh[key] for sh in shifted)) if np.isfinite(v)]
-            cost_std = 0.5 * (max(near) - min(near))
-            result[key] = {"curve_um": curve_um, "value": medians[name] - curve_um, "std": float(np.hypot(std, cost_std)),
-                           "test_std": std, "cost_std": float(cost_std)}
+            band = [v[key] for v in in_band if np.isfinite(v[key])] + [curve_um]
+            result[key] = {"curve_um": curve_um, "value": medians[name] - curve_um,
+                           "std": std if np.isfinite(std) else 0.0, "band_um": [min(band), max(band)]}
         out[name] = result
     return out
+
+
+def judged_difference(median_um: float, band_um: Sequence[float]) -> float | None:
+    """The margin a verdict weighs: median − the curve's lowest value over the cost's uncertainty where the median
+    lies below it, median − its highest where above, and ``None`` where the median lies inside that range.
+
+    Examples
+    --------
+    >>> judged_difference(11.6, [97.0, 1766.0])  # below the curve wherever the cost falls: by 85 µm at least
+    -85.4
+    >>> judged_difference(10.4, [10.2, 11.7]) is None
+    True
+    """
+    lo, hi = float(min(band_um)), float(max(band_um))
+    if median_um < lo:
+        return round(median_um - lo, 12)
+    if median_um > hi:
+        return round(median_um - hi, 12)
+    return None

@@ -19,7 +19,7 @@ import numpy as np
 from hepnb.book.numbers import format_with_uncertainty
 from hepnb.book.verdict import Contender, paired_verdict
 from hepnb.tracks.baselines import RK_FAMILIES
-from hepnb.tracks.envelope import COST_REL_UNCERTAINTY, ENVELOPE, build_curves, paired_distances
+from hepnb.tracks.envelope import COST_REL_UNCERTAINTY, ENVELOPE, build_curves, judged_difference, paired_distances
 from hepnb.tracks.evaluate import paired_median_difference, pareto_front
 
 __all__ = ["CURVE_LABELS", "LEARNED", "best_of", "judge", "judgement_markdown"]
@@ -42,25 +42,39 @@ def best_of(rows: Sequence[Mapping[str, Any]], families: Sequence[str]) -> str |
     return min(sel, key=lambda r: r["val_median_um"])["model"] if sel else None
 
 
-def _placed(name: str, family: str, ready: bool | None, distances: Mapping[str, Mapping[str, float]],
+def _placed(name: str, family: str, ready: bool | None, distances: Mapping[str, Mapping[str, Any]],
             seed_std: float) -> dict[str, dict[str, Any]]:
     """Per curve: its error at the model's cost, the paired difference and uncertainty, and whether the model lies
-    below it (a curve of the model's own family, or the envelope for a Runge–Kutta row, never counts)."""
+    below it (a curve of the model's own family, or the envelope for a Runge–Kutta row, never counts).
+
+    The verdict weighs the margin to the end of the curve's range over the cost's uncertainty nearest the median
+    (:func:`hepnb.tracks.envelope.judged_difference`); a median inside that range is consistent with the curve.
+    """
     out = {}
     for key, d in distances.items():
         own = key == family or (key == ENVELOPE and family in RK_FAMILIES)
+        uncertainty = float(np.hypot(d["std"], seed_std))
         entry: dict[str, Any] = {"curve_um": d["curve_um"], "difference_um": d["value"],
-                                 "uncertainty_um": float(np.hypot(d["std"], seed_std)), "verdict": None}
+                                 "uncertainty_um": uncertainty, "band_um": d.get("band_um"), "verdict": None}
         if own:
             entry["below"] = False
         elif not np.isfinite(d["curve_um"]):  # the integrator cannot run this cheaply: nothing to beat there
             entry["below"] = ready is not False
         else:
-            said = paired_verdict("median position error", Contender(name, ready), Contender(_curve_name(key)),
-                                  {"value": d["value"], "std": d["std"]}, lower_is_better=True, unit="µm",
-                                  seed_std=seed_std)
-            entry["below"] = said.ranked and said.better == name
-            entry["verdict"] = said.sentence
+            band = d.get("band_um") or [d["curve_um"], d["curve_um"]]
+            margin = judged_difference(d["curve_um"] + d["value"], band)
+            entry["judged_difference_um"] = margin
+            if margin is None and ready is not False:
+                entry["below"] = False
+                entry["verdict"] = (f"{name} and {_curve_name(key)} are consistent on median position error: its median "
+                                    f"({d['curve_um'] + d['value']:.3g} µm) lies within the curve's range over the "
+                                    f"cost's run-to-run uncertainty ({band[0]:.3g}–{band[1]:.3g} µm)")
+            else:
+                said = paired_verdict("median position error", Contender(name, ready), Contender(_curve_name(key)),
+                                      {"value": d["value"] if margin is None else margin, "std": d["std"]},
+                                      lower_is_better=True, unit="µm", seed_std=seed_std)
+                entry["below"] = said.ranked and said.better == name
+                entry["verdict"] = said.sentence
         out[key] = entry
     return out
 
@@ -76,8 +90,8 @@ def judge(rows: Sequence[Mapping[str, Any]], *, cost_key: str, errors: Mapping[s
     which enters its uncertainty, and whose ``all_converged`` then decides its convergence (a learned model without
     an entry has one seed: its verdicts rest on the test bootstrap alone, and the sentences say so); ``errors`` (per-track test errors by
     model) make the differences paired (without them the curve is taken as exact and the uncertainty is the row's
-    own bootstrap error); ``cost_rel_uncertainty`` adds the curve's change over the cost's run-to-run uncertainty
-    (:func:`hepnb.tracks.envelope.paired_distances`).
+    own bootstrap error); ``cost_rel_uncertainty`` is the cost's run-to-run uncertainty, over which the curve's
+    range decides (:func:`hepnb.tracks.envelope.judged_difference`).
 
     Returns
     -------
@@ -166,7 +180,8 @@ def judgement_markdown(j: Mapping[str, Any], leg_label: str) -> str:
               f"under the learning curves); {n_rk} of these {'lies' if n_rk == 1 else 'lie'} below every Runge–Kutta "
               f"curve ({rk_names}) at {'its' if n_rk == 1 else 'their'} cost, {len(j['beats_poly'])} below the "
               f"polynomial curve, and {len(j['beats_both'])} below both — each by more than twice the paired "
-              f"uncertainty ({_spread_words(j)}, ⊕ the curve's change over the cost's run-to-run uncertainty)")]
+              f"uncertainty ({_spread_words(j)}), from the curve's end least favourable to the model over the "
+              "cost's run-to-run uncertainty")]
     if j["beats_both_in_window"]:
         lo, hi = j["window_um"]
         lines[-1] += (f"; {len(j['beats_both_in_window'])} of these between {lo:g} and {hi:g} µm "

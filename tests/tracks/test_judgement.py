@@ -91,13 +91,34 @@ def test_a_margin_within_the_cost_uncertainty_is_not_a_verdict() -> None:
     assert exact["curve_um"] == pytest.approx(poly_at(380.0)) and exact["std"] == pytest.approx(0.20)
     timed = paired_distances(rows, None, cost_key="cost", curves=curves, envelope_of=("rk4",),
                              cost_rel_uncertainty=0.1)["mlp_small_rk4_2"]["poly"]
-    cost_std = 0.5 * (poly_at(380.0 * np.exp(-0.1)) - poly_at(380.0 * np.exp(0.1)))
-    assert timed["cost_std"] == pytest.approx(cost_std) and cost_std == pytest.approx(0.76, abs=0.01)
-    assert timed["std"] == pytest.approx(np.hypot(0.20, cost_std))
+    assert timed["band_um"] == pytest.approx([poly_at(380.0 * np.exp(0.1)), poly_at(380.0 * np.exp(-0.1))])
+    assert timed["band_um"] == pytest.approx([10.22, 11.73], abs=0.01)  # 10.42 µm lies inside
     converged = {"mlp_small_rk4_2": True}
     assert judge(rows, cost_key="cost", converged=converged, cost_rel_uncertainty=0.0)["beats_poly"] == [
         "mlp_small_rk4_2"]  # 0.53 / 0.20 = 2.6σ with the cost taken as exact
-    judged = judge(rows, cost_key="cost", converged=converged)  # the study's run-to-run uncertainty: 0.7σ
-    assert judged["beats_poly"] == [] and "consistent" in judged["models"]["mlp_small_rk4_2"]["curves"]["poly"]["verdict"]
+    judged = judge(rows, cost_key="cost", converged=converged)  # the study's run-to-run uncertainty
+    placed = judged["models"]["mlp_small_rk4_2"]["curves"]["poly"]
+    assert judged["beats_poly"] == [] and placed["judged_difference_um"] is None
+    assert "consistent" in placed["verdict"] and "10.2–11.7 µm" in placed["verdict"]
     with pytest.raises(ValueError, match="relative uncertainty must be a number >= 0, found -0.1"):
         paired_distances(rows, None, cost_key="cost", curves=curves, envelope_of=("rk4",), cost_rel_uncertainty=-0.1)
+
+
+def test_a_steep_curve_is_beaten_only_below_its_lowest_value_over_the_cost_uncertainty() -> None:
+    """UT → T1: the equal-step RK4 curve falls from 1 766 µm (RK4-2) to 153 µm (RK4-3) within a few hundred ns. A
+    model at 11.6 µm lies below the whole range its cost could mean (153–309 µm), and is judged by the smallest
+    margin; one at 200 µm lies inside it."""
+    rows = [_row("single_kick", "analytic", 5.0, 2900.0), _row("rk4_1", "rk4", 110.0, 1697.0),
+            _row("rk4_2", "rk4", 250.0, 1766.0), _row("rk4_3", "rk4", 420.0, 153.0, 3.0),
+            _row("mlp_fine", "mlp", 400.0, 11.6, 0.3), _row("mlp_coarse", "mlp", 400.0, 200.0, 5.0)]
+    curves = build_curves(rows, "cost", ("rk4",))
+    d = paired_distances(rows, None, cost_key="cost", curves=curves, envelope_of=("rk4",), cost_rel_uncertainty=0.1)
+    lo_cost = 400.0 * np.exp(-0.1)
+    at_lo = float(np.exp(np.interp(np.log(lo_cost), np.log([250.0, 420.0]), np.log([1766.0, 153.0]))))
+    assert d["mlp_fine"]["rk4"]["band_um"] == pytest.approx([153.0, at_lo])  # beyond RK4-3: its error
+    assert at_lo == pytest.approx(309.0, abs=1.0)
+    judged = judge(rows, cost_key="cost", converged={"mlp_fine": True, "mlp_coarse": True})
+    fine = judged["models"]["mlp_fine"]["curves"]["rk4"]
+    assert fine["below"] and fine["judged_difference_um"] == pytest.approx(11.6 - 153.0)
+    assert judged["beats_rk4"] == ["mlp_fine"]  # mlp_coarse: inside the range, consistent
+    assert judged["models"]["mlp_coarse"]["curves"]["rk4"]["judged_difference_um"] is None
