@@ -105,7 +105,7 @@ def test_a_margin_within_the_cost_uncertainty_is_not_a_verdict() -> None:
 
 
 def test_a_steep_curve_is_beaten_only_below_its_lowest_value_over_the_cost_uncertainty() -> None:
-    """UT → T1: the equal-step RK4 curve falls from 1 766 µm (RK4-2) to 153 µm (RK4-3) within a few hundred ns. A
+    """UT → T1: the equal-step RK4 curve falls from ~1.8 mm (RK4-2) to ~0.15 mm (RK4-3) within a few hundred ns. A
     model at 11.6 µm lies below the whole range its cost could mean (153–309 µm), and is judged by the smallest
     margin; one at 200 µm lies inside it."""
     rows = [_row("single_kick", "analytic", 5.0, 2900.0), _row("rk4_1", "rk4", 110.0, 1697.0),
