@@ -55,13 +55,13 @@ def _placed(name: str, family: str, ready: bool | None, distances: Mapping[str, 
         own = key == family or (key == ENVELOPE and family in RK_FAMILIES)
         uncertainty = float(np.hypot(d["std"], seed_std))
         entry: dict[str, Any] = {"curve_um": d["curve_um"], "difference_um": d["value"],
-                                 "uncertainty_um": uncertainty, "band_um": d.get("band_um"), "verdict": None}
+                                 "uncertainty_um": uncertainty, "band_um": d["band_um"], "verdict": None}
         if own:
             entry["below"] = False
         elif not np.isfinite(d["curve_um"]):  # the integrator cannot run this cheaply: nothing to beat there
             entry["below"] = ready is not False
         else:
-            band = d.get("band_um") or [d["curve_um"], d["curve_um"]]
+            band = d["band_um"]
             margin = judged_difference(d["curve_um"] + d["value"], band)
             entry["judged_difference_um"] = margin
             if margin is None and ready is not False:

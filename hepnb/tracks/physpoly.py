@@ -42,12 +42,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from hepnb.tracks.arrays import Array
-from hepnb.tracks.polynomial import EVAL_CHUNK, LOW_DEGREE, solve_least_squares, split_sum
+from hepnb.tracks.polynomial import EVAL_CHUNK, LOW_DEGREE, map_in_chunks, solve_least_squares, split_sum
 
 __all__ = [
     "DEGREE_WEIGHTS",
@@ -271,12 +270,7 @@ class PhysicsPolynomial:
         def one(chunk: Array) -> Array:
             return chunk[:, 4:5] * self.polynomial(chunk, jnp)
 
-        n = s.shape[0]
-        if not isinstance(n, int) or n <= EVAL_CHUNK:  # a symbolic batch (ONNX export) is not chunked
-            return one(s)
-        n_chunks = -(-n // EVAL_CHUNK)
-        padded = jnp.pad(s, ((0, n_chunks * EVAL_CHUNK - n), (0, 0)), constant_values=1.0)
-        return jax.lax.map(one, padded.reshape(n_chunks, EVAL_CHUNK, 5)).reshape(-1, 4)[:n]
+        return map_in_chunks(one, s, EVAL_CHUNK, pad_value=1.0)
 
     def __call__(self, start: Array) -> Array:
         s = start.astype(jnp.float32)

@@ -46,7 +46,7 @@ import scipy.linalg
 from hepnb.tracks.arrays import Array
 
 __all__ = ["BASES", "LOW_DEGREE", "PolynomialExtrapolator", "design_matrix", "exponents", "fit_polynomial",
-           "pairwise_sum", "solve_least_squares", "split_sum", "unfused", "whitening"]
+           "map_in_chunks", "pairwise_sum", "solve_least_squares", "split_sum", "unfused", "whitening"]
 
 BASES = ("chebyshev", "legendre")
 _FIT_CHUNK = 8192
@@ -129,6 +129,18 @@ def split_sum(basis: Array, coef: Array, edges: Sequence[int]) -> Array:
     return total
 
 
+def map_in_chunks(fn: Callable[[Array], Array], states: Array, chunk: int, *, pad_value: float = 0.0) -> Array:
+    """``fn`` (states (n, 5) → (n, 4)) applied in chunks of ``chunk`` rows with :func:`jax.lax.map`, so that each
+    chunk's intermediate arrays stay in cache; the last chunk is padded with ``pad_value`` (rows dropped from the
+    result). A batch of at most ``chunk`` rows, or a symbolic one (ONNX export), is one call."""
+    n = states.shape[0]
+    if not isinstance(n, int) or n <= chunk:
+        return fn(states)
+    n_chunks = -(-n // chunk)
+    padded = jnp.pad(states, ((0, n_chunks * chunk - n), (0, 0)), constant_values=pad_value)
+    return jax.lax.map(fn, padded.reshape(n_chunks, chunk, states.shape[1])).reshape(n_chunks * chunk, -1)[:n]
+
+
 def pairwise_sum(basis: Array, coef: Array) -> Array:
     """``basis @ coef`` (N, outputs) as a pairwise tree of elementwise additions in a fixed order.
 
@@ -187,12 +199,10 @@ class PolynomialExtrapolator:
         matrix = np.asarray(self.input_matrix(), np.float32)
         cols = []
         for j in range(matrix.shape[1]):
-            col = None
-            for i in range(matrix.shape[0]):
-                if matrix[i, j] != 0.0:
-                    term = unfused(d[:, i] * matrix[i, j])
-                    col = term if col is None else col + term
-            cols.append(xp.zeros_like(d[:, j]) if col is None else col)
+            col = unfused(d[:, 0] * matrix[0, j])
+            for i in range(1, matrix.shape[0]):
+                col = col + unfused(d[:, i] * matrix[i, j])
+            cols.append(col)
         return xp.stack(cols, axis=1)
 
     def input_matrix(self) -> np.ndarray:
@@ -219,12 +229,7 @@ class PolynomialExtrapolator:
         def one(chunk: Array) -> Array:
             return pairwise_sum(design_matrix(self.normalise(chunk, jnp), self.degree, self.basis, jnp), coef)
 
-        n = s.shape[0]
-        if not isinstance(n, int) or n <= PAIRWISE_CHUNK:  # a symbolic batch (ONNX export) is not chunked
-            return one(s)
-        n_chunks = -(-n // PAIRWISE_CHUNK)
-        padded = jnp.pad(s, ((0, n_chunks * PAIRWISE_CHUNK - n), (0, 0)))
-        return jax.lax.map(one, padded.reshape(n_chunks, PAIRWISE_CHUNK, 5)).reshape(-1, 4)[:n]
+        return map_in_chunks(one, s, PAIRWISE_CHUNK)
 
     def __call__(self, start: Array) -> Array:
         s = start.astype(jnp.float32)
